@@ -1,0 +1,11 @@
+"""Composition root: one FunctionApp, the blueprints registered. Nothing else here:
+no settings read, no clients created at import (indexing must never fail on config)."""
+
+import azure.functions as func
+
+from functions.ingest import bp as ingest_bp
+from functions.processor import bp as processor_bp
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+app.register_functions(ingest_bp)
+app.register_functions(processor_bp)

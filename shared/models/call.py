@@ -1,0 +1,184 @@
+"""The call document: call -> sessions -> endpoints and streams, whatever the source.
+
+Parsers turn each record into a `Fragment`: a partial call holding only what that
+record knows. The stored call keeps every fragment it was built from (keyed by the
+fragment's content hash) and its view is a pure fold of those fragments in a fixed
+order. So merging is a set union: the same in any arrival order or batch split, and a
+duplicate record is the same key, changing nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MediaType = Literal["audio", "video", "vbss", "appsharing", "data"]
+Rating = Literal["good", "poor", "unclassified"]
+SessionRating = Literal["good", "poor", "unavailable"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+class StreamMetrics(_Model):
+    """Normalised metrics (ms, fractions, percent as documented); None = not reported."""
+
+    jitter_ms: float | None = None
+    jitter_max_ms: float | None = None
+    packet_loss_rate: float | None = None
+    packet_loss_rate_max: float | None = None
+    round_trip_ms: float | None = None
+    round_trip_max_ms: float | None = None
+    degradation_avg: float | None = None
+    concealed_ratio_avg: float | None = None
+    packet_utilization: float | None = None
+    post_fec_plr_audio: float | None = None
+    video_frame_loss_pct: float | None = None
+    video_frame_rate_avg: float | None = None
+    video_post_fec_plr: float | None = None
+    spoiled_tile_pct: float | None = None
+    rdp_tile_latency_ms: float | None = None
+    relative_one_way_s: float | None = None
+    codec: str | None = None
+    resolution: str | None = None
+
+
+class StreamQuality(_Model):
+    """Classification result, filled in by the classifier after the fold."""
+
+    rating: Rating = "unclassified"
+    poor_due_to: list[str] = Field(default_factory=list)
+    unclassified_reason: str | None = None
+    flags: dict[str, Literal["yellow", "red"]] = Field(default_factory=dict)
+    profile: str | None = None
+
+
+class Stream(_Model):
+    """One direction of one media line, seen from the receiving endpoint."""
+
+    id: str  # f"{label}:{direction}", stable within a session
+    label: str  # main-audio, main-video, data, applicationsharing-video, ...
+    media_type: MediaType
+    direction: Literal["callerToCallee", "calleeToCaller"]
+    ice: str | None = None  # FAILED | DIRECT | RELAY | HTTP-PROXY
+    transport: str | None = None
+    metrics: StreamMetrics = Field(default_factory=StreamMetrics)
+    quality: StreamQuality | None = None
+
+
+class Endpoint(_Model):
+    """A party of a session. `role` is caller or callee; network fields are its own view."""
+
+    role: Literal["caller", "callee"]
+    uri: str | None = None  # sip:... or tel:+...
+    display_name: str | None = None
+    kind: Literal["user", "phone", "guest", "server", "unknown"] | None = None
+    user_agent: str | None = None
+    machine_name: str | None = None
+    os: str | None = None
+    cpu: str | None = None
+    ip_address: str | None = None
+    port: int | None = None
+    subnet: str | None = None
+    subnet_mask: str | None = None
+    mac_address: str | None = None
+    connection_type: Literal["wired", "wifi", "other"] | None = None
+    vpn: bool | None = None
+    inside: bool | None = None
+    bssid: str | None = None
+    ssid: str | None = None
+    dns_suffix: str | None = None
+    link_speed_bps: float | None = None
+    wifi_radio_type: str | None = None
+    wifi_signal_strength: float | None = None
+    capture_device: str | None = None
+    capture_driver: str | None = None
+    render_device: str | None = None
+    render_driver: str | None = None
+    device_ratios: dict[str, float] = Field(default_factory=dict)
+
+
+class Session(_Model):
+    """One media connection between two endpoints (a SIP dialog, or a Graph session)."""
+
+    id: str  # stable: SIP Call-ID + tags, or the Graph session id
+    sip_call_id: str | None = None
+    from_tag: str | None = None
+    to_tag: str | None = None
+    start: str | None = None  # ISO-8601 UTC
+    end: str | None = None
+    invite_time: str | None = None
+    response_time: str | None = None
+    response_code: int | None = None
+    diagnostic_id: int | None = None
+    failure_stage: str | None = None  # Graph failureInfo.stage
+    failure_reason: str | None = None
+    media_types: list[str] = Field(default_factory=list)
+    caller: Endpoint = Field(default_factory=lambda: Endpoint(role="caller"))
+    callee: Endpoint = Field(default_factory=lambda: Endpoint(role="callee"))
+    streams: list[Stream] = Field(default_factory=list)
+    has_qoe: bool = False
+    rating: SessionRating | None = None
+    reasons: list[str] = Field(default_factory=list)
+    reason_metrics: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class Fragment(_Model):
+    """What one record contributes to one call.
+
+    `key` identifies the call across sources (`conf:<uri>`, `sip:<call-id>`,
+    `graph:<id>`). `version` lets a newer Graph call record replace an older one of the
+    same `record_id`; for SfB records it stays 0.
+    """
+
+    fragment_id: str  # content hash of the record: a duplicate is the same key
+    record_id: str  # identity of the source record (a Graph id, a CDR session id, ...)
+    source_format: str
+    key: str
+    version: int = 0
+    call_type: Literal["peerToPeer", "conference", "pstn"] | None = None
+    conference_uri: str | None = None
+    organizer: str | None = None
+    start: str | None = None
+    end: str | None = None
+    sessions: list[Session] = Field(default_factory=list)
+
+
+class Participant(_Model):
+    uri: str
+    display_name: str | None = None
+    kind: Literal["user", "phone", "guest", "server", "unknown"] = "unknown"
+
+
+class CallView(_Model):
+    """The derived, classified call: what the API returns (before role projection)."""
+
+    call_type: Literal["peerToPeer", "conference", "pstn"] = "peerToPeer"
+    conference_uri: str | None = None
+    organizer: str | None = None
+    start: str | None = None
+    end: str | None = None
+    duration_s: float | None = None
+    participants: list[Participant] = Field(default_factory=list)
+    sessions: list[Session] = Field(default_factory=list)
+    rating: SessionRating | None = None
+    reasons: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+
+
+class CallDocument(_Model):
+    """Stored in the `calls` container; `pk` = `{tenantId}|{id}` (one call per partition)."""
+
+    id: str
+    pk: str
+    tenantId: str
+    key: str
+    fragments: dict[str, Fragment] = Field(default_factory=dict)
+    view: CallView = Field(default_factory=CallView)
+    updatedAt: str | None = None
+    ttl: int | None = None
+
+    def to_cosmos(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,289 @@
+"""The batch processor behind the blob trigger.
+
+Streams the raw batch (gzip -> JSON records, never the whole file in memory), parses
+each record, drops excluded users' records, quarantines bad ones with their reason and
+merges the rest into call documents, a chunk at a time. Every run recounts from
+scratch and every write is idempotent, so a re-run (the host's retry, a duplicate
+Event Grid delivery, a redeployed blob) ends in the same calls and the same counts.
+
+Failures: transient errors propagate so the host retries; the processor counts its own
+attempts in the batch status (host-agnostic), and the run that reaches the limit, or
+finds the blob unreadable, moves the blob to the poison container with its reason
+instead of raising. Nothing accepted is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from shared.models.call import Fragment
+from shared.parsing import ParseContext, RecordRejected, parse_record
+from shared.settings import Settings, get_settings
+from shared.storage import layout
+from shared.storage.batches import MAX_ERRORS, read_batch, save_batch, update_batch, utcnow
+from shared.storage.calls import merge_call, write_user_index
+from shared.storage.clients import Clients, get_clients
+from shared.storage.retry import with_retries
+from shared.storage.tenants import ExclusionPolicy, read_tenant_settings
+
+log = logging.getLogger(__name__)
+
+CHUNK_RECORDS = 500
+BLOB_NAME_RE = re.compile(
+    r"^(?:incoming/)?(?P<tenant>[0-9a-f-]{36})/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/"
+    r"(?P<batch>[A-Za-z0-9][A-Za-z0-9._-]{0,127})\.json\.gz$"
+)
+FINAL = ("completed", "completedWithErrors", "failed")
+
+
+class BatchUnreadable(Exception):
+    """The blob itself is corrupt (bad gzip/JSON): retrying cannot help."""
+
+
+@dataclass
+class RunCounts:
+    received: int = 0
+    stored: int = 0
+    excluded: int = 0
+    quarantined: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    calls: set[str] = field(default_factory=set)
+
+
+class _GunzipReader:
+    """Async file-like over a blob download: decompresses as ijson reads, with a cap."""
+
+    def __init__(self, chunks: Any, limit: int) -> None:
+        self._chunks = chunks.__aiter__()
+        self._z = zlib.decompressobj(wbits=47)  # gzip or zlib header
+        self._buf = b""
+        self._limit = limit
+        self._total = 0
+        self._eof = False
+
+    async def read(self, n: int = 65536) -> bytes:
+        while len(self._buf) < n and not self._eof:
+            try:
+                chunk = await self._chunks.__anext__()
+            except StopAsyncIteration:
+                self._buf += self._z.flush()
+                self._eof = True
+                break
+            try:
+                out = self._z.decompress(chunk)
+            except zlib.error as exc:
+                raise BatchUnreadable(f"blob is not valid gzip: {exc}") from exc
+            self._total += len(out)
+            if self._total > self._limit:
+                raise BatchUnreadable(f"blob decompresses beyond {self._limit} bytes")
+            self._buf += out
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+
+def parse_blob_name(name: str) -> tuple[str, str]:
+    m = BLOB_NAME_RE.match(name)
+    if not m:
+        raise BatchUnreadable(f"blob name {name!r} is not {{tenant}}/y/m/d/{{batch}}.json.gz")
+    return m["tenant"], m["batch"]
+
+
+def _uris(fragments: list[Fragment]) -> list[str]:
+    out = []
+    for frag in fragments:
+        out += [u for u in (frag.organizer, frag.conference_uri) if u]
+        for s in frag.sessions:
+            out += [u for u in (s.caller.uri, s.callee.uri) if u]
+    return out
+
+
+class BatchProcessor:
+    def __init__(self, clients: Clients, settings: Settings) -> None:
+        self.clients = clients
+        self.settings = settings
+        self._sem = asyncio.Semaphore(max(1, settings.cosmos_concurrency))
+
+    async def process(self, blob_name: str) -> dict[str, Any]:
+        tenant_id, batch_id = parse_blob_name(blob_name)
+        name = blob_name.split("/", 1)[1] if blob_name.startswith("incoming/") else blob_name
+        ctx = {"batchId": batch_id, "tenantId": tenant_id}
+        doc = await read_batch(self.clients, tenant_id, batch_id)
+        if doc is None:  # the trigger won the race with ingest's status write
+            doc = await save_batch(self.clients, {
+                "id": batch_id, "batchId": batch_id, "tenantId": tenant_id,
+                "status": "accepted", "receivedAt": utcnow(), "blobName": name,
+                "attempts": 0, "ttl": layout.BATCHES.default_ttl,
+            })
+        # A batch that already finished is being delivered again: a fresh attempt budget.
+        attempts = 1 if doc.get("status") in FINAL else int(doc.get("attempts") or 0) + 1
+        doc = await update_batch(self.clients, tenant_id, batch_id, {
+            "status": "processing", "attempts": attempts, "startedAt": utcnow(),
+        }) or doc
+        log.info("processing batch", extra=ctx | {"attempt": attempts,
+                                                    "sourceServer": doc.get("sourceFqdn")})
+        try:
+            counts = await self._run(tenant_id, batch_id, name)
+        except BatchUnreadable as exc:
+            return await self._poison(tenant_id, batch_id, name, str(exc), attempts)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"[:1000]
+            if attempts >= self.settings.max_process_attempts:
+                return await self._poison(tenant_id, batch_id, name, reason, attempts)
+            log.warning("batch attempt %d failed, the host will retry: %s", attempts,
+                        type(exc).__name__, extra=ctx)
+            try:
+                await update_batch(self.clients, tenant_id, batch_id,
+                                   {"status": "accepted", "lastError": reason},
+                                   unless_status=FINAL)
+            except Exception:  # the store may be what is failing; the retry re-reads
+                log.exception("could not record the failed attempt", extra=ctx)
+            raise
+        status = "completed" if counts.quarantined == 0 else "completedWithErrors"
+        final = await update_batch(self.clients, tenant_id, batch_id, {
+            "status": status,
+            "received": counts.received,
+            "stored": counts.stored,
+            "excluded": counts.excluded,
+            "quarantined": counts.quarantined,
+            "calls": len(counts.calls),
+            "errors": counts.errors[:MAX_ERRORS],
+            "completedAt": utcnow(),
+            "lastError": None,
+        })
+        await self._delete_incoming(name)
+        log.info("batch %s: %d received, %d stored, %d excluded, %d quarantined", status,
+                 counts.received, counts.stored, counts.excluded, counts.quarantined, extra=ctx)
+        return final or {}
+
+    async def _run(self, tenant_id: str, batch_id: str, name: str) -> RunCounts:
+        import ijson
+
+        tenant = await read_tenant_settings(self.clients, tenant_id)
+        parse_ctx = ParseContext(tenant_id=tenant_id, max_qoe_bytes=self.settings.max_qoe_bytes)
+        blob = self.clients.blobs(layout.INCOMING).get_blob_client(name)
+        try:
+            downloader = await with_retries(blob.download_blob, what="download batch")
+        except ResourceNotFoundError as exc:
+            raise BatchUnreadable("the batch blob no longer exists") from exc
+        reader = _GunzipReader(downloader.chunks(), self.settings.max_batch_bytes)
+        counts = RunCounts()
+        pending: dict[str, list[Fragment]] = defaultdict(list)
+        pending_records = 0
+        quarantine: list[tuple[int, str, Any]] = []
+        try:
+            async for record in ijson.items_async(reader, "records.item", use_float=True):
+                index = counts.received
+                counts.received += 1
+                fragments = self._parse(record, parse_ctx, tenant.exclusions, index, counts,
+                                        quarantine)
+                if fragments:
+                    for frag in fragments:
+                        pending[frag.key].append(frag)
+                    pending_records += 1
+                if pending_records >= CHUNK_RECORDS or len(quarantine) >= CHUNK_RECORDS:
+                    await self._flush(tenant_id, batch_id, pending, quarantine, counts,
+                                      tenant.classifierProfile)
+                    counts.stored += pending_records
+                    pending, pending_records, quarantine = defaultdict(list), 0, []
+        except ijson.JSONError as exc:
+            raise BatchUnreadable(
+                f"batch JSON is corrupt after record {counts.received}: {exc}") from exc
+        await self._flush(tenant_id, batch_id, pending, quarantine, counts,
+                          tenant.classifierProfile)
+        counts.stored += pending_records
+        return counts
+
+    def _parse(self, record: Any, ctx: ParseContext, policy: ExclusionPolicy, index: int,
+               counts: RunCounts, quarantine: list[tuple[int, str, Any]]) -> list[Fragment]:
+        try:
+            if not isinstance(record, dict):
+                raise RecordRejected("record is not a JSON object")
+            fragments = parse_record(str(record.get("kind")), str(record.get("format")),
+                                     record.get("data"), ctx)
+            if not fragments:
+                raise RecordRejected("record holds no call data")
+        except RecordRejected as exc:
+            counts.quarantined += 1
+            if len(counts.errors) < MAX_ERRORS:
+                counts.errors.append({"index": index, "reason": exc.reason})
+            quarantine.append((index, exc.reason, record))
+            return []
+        if (policy.users or policy.domains) and any(policy.excludes(u) for u in _uris(fragments)):
+            counts.excluded += 1
+            return []
+        return fragments
+
+    async def _flush(self, tenant_id: str, batch_id: str, pending: dict[str, list[Fragment]],
+                     quarantine: list[tuple[int, str, Any]], counts: RunCounts,
+                     profile: str | None) -> None:
+        async def merge(key: str, fragments: list[Fragment]) -> None:
+            async with self._sem:
+                result = await merge_call(self.clients, tenant_id, key, fragments, profile)
+                if result.changed:
+                    await write_user_index(self.clients, result.document)
+            counts.calls.add(result.call_id)
+
+        async def park(index: int, reason: str, record: Any) -> None:
+            body = json.dumps({"tenantId": tenant_id, "batchId": batch_id, "index": index,
+                               "reason": reason, "record": record}, default=str)
+            blob = self.clients.blobs(layout.QUARANTINE).get_blob_client(
+                f"{tenant_id}/{batch_id}/{index:05d}.json")
+            async with self._sem:
+                await with_retries(lambda: blob.upload_blob(body.encode(), overwrite=True),
+                                   what="write quarantine")
+
+        await asyncio.gather(*(merge(k, v) for k, v in pending.items()),
+                             *(park(*q) for q in quarantine))
+
+    async def _poison(self, tenant_id: str, batch_id: str, name: str, reason: str,
+                      attempts: int) -> dict[str, Any]:
+        ctx = {"batchId": batch_id, "tenantId": tenant_id}
+        log.error("batch goes to the poison path after %d attempt(s): %s", attempts,
+                  reason[:200], extra=ctx)
+        source = self.clients.blobs(layout.INCOMING).get_blob_client(name)
+        target = self.clients.blobs(layout.POISON).get_blob_client(name)
+        try:
+            data = await (await source.download_blob()).readall()
+        except ResourceNotFoundError:
+            data = None
+        if data is not None:
+            safe = reason.encode("ascii", "replace").decode()[:1000]
+            await with_retries(lambda: target.upload_blob(
+                data, overwrite=True, metadata={"reason": safe, "attempts": str(attempts)}),
+                what="write poison blob")
+        reason_blob = self.clients.blobs(layout.POISON).get_blob_client(name + ".reason.json")
+        await with_retries(lambda: reason_blob.upload_blob(json.dumps({
+            "tenantId": tenant_id, "batchId": batch_id, "reason": reason,
+            "attempts": attempts, "at": utcnow()}).encode(), overwrite=True),
+            what="write poison reason")
+        final = None
+        try:
+            final = await update_batch(self.clients, tenant_id, batch_id, {
+                "status": "failed", "failure": reason, "completedAt": utcnow(),
+                "poisonBlob": f"{layout.POISON}/{name}",
+            })
+        except Exception:
+            log.exception("poisoned batch status could not be saved", extra=ctx)
+        if data is not None:
+            await self._delete_incoming(name)
+        return final or {"status": "failed", "failure": reason}
+
+    async def _delete_incoming(self, name: str) -> None:
+        try:
+            await self.clients.blobs(layout.INCOMING).get_blob_client(name).delete_blob()
+        except ResourceNotFoundError:
+            pass
+
+
+async def process_batch_blob(blob_name: str) -> dict[str, Any]:
+    settings = get_settings()
+    return await BatchProcessor(get_clients(settings), settings).process(blob_name)

@@ -1,0 +1,148 @@
+"""Call documents and the per-user history index in Cosmos DB.
+
+Writes are optimistic: create for a new call (one request: the common case), else
+read, union the fragments and replace with the etag; a concurrent writer makes the
+replace fail with 412 and the merge is simply redone. When the union adds nothing the
+document is not written at all, so re-running a batch costs reads only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.cosmos import exceptions as cosmos_errors
+
+from shared.identity import call_id as make_call_id
+from shared.merge import build_view, internal_users, union
+from shared.models.call import CallDocument, Fragment
+from shared.storage import layout
+from shared.storage.clients import Clients
+from shared.storage.retry import with_retries
+
+
+def call_pk(tenant_id: str, call_id: str) -> str:
+    return f"{tenant_id}|{call_id}"
+
+
+def user_pk(tenant_id: str, user: str) -> str:
+    return f"{tenant_id}|{user}"
+
+
+@dataclass
+class MergeResult:
+    call_id: str
+    changed: bool
+    document: CallDocument
+    previous: CallDocument | None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def build_document(tenant_id: str, key: str, fragments: dict[str, Fragment],
+                   profile: str | None) -> CallDocument:
+    cid = make_call_id(tenant_id, key)
+    return CallDocument(
+        id=cid,
+        pk=call_pk(tenant_id, cid),
+        tenantId=tenant_id,
+        key=key,
+        fragments=fragments,
+        view=build_view(fragments, profile=profile),
+        updatedAt=_now(),
+    )
+
+
+async def read_call(clients: Clients, tenant_id: str, call_id: str) -> CallDocument | None:
+    async def op() -> dict[str, Any] | None:
+        try:
+            return await clients.container(layout.CALLS).read_item(
+                call_id, partition_key=call_pk(tenant_id, call_id))
+        except cosmos_errors.CosmosResourceNotFoundError:
+            return None
+
+    raw = await with_retries(op, what="read call")
+    return CallDocument.model_validate(raw) if raw else None
+
+
+async def merge_call(clients: Clients, tenant_id: str, key: str, new: list[Fragment],
+                     profile: str | None = None) -> MergeResult:
+    container = clients.container(layout.CALLS)
+    cid = make_call_id(tenant_id, key)
+    pk = call_pk(tenant_id, cid)
+    fresh = union({}, new)
+    for _ in range(20):
+        try:
+            doc = build_document(tenant_id, key, fresh, profile)
+            await with_retries(lambda doc=doc: container.create_item(doc.to_cosmos()),
+                               what="create call")
+            return MergeResult(cid, True, doc, None)
+        except cosmos_errors.CosmosResourceExistsError:
+            pass
+
+        async def read() -> dict[str, Any] | None:
+            try:
+                return await container.read_item(cid, partition_key=pk)
+            except cosmos_errors.CosmosResourceNotFoundError:
+                return None
+
+        raw = await with_retries(read, what="read call")
+        if raw is None:
+            continue  # deleted in between (TTL, purge): create again
+        current = CallDocument.model_validate(raw)
+        merged = union(current.fragments, new)
+        if merged.keys() == current.fragments.keys():
+            return MergeResult(cid, False, current, current)
+        doc = build_document(tenant_id, key, merged, profile)
+        try:
+            await with_retries(
+                lambda doc=doc, etag=raw["_etag"]: container.replace_item(
+                    cid, doc.to_cosmos(), etag=etag,
+                    match_condition=MatchConditions.IfNotModified),
+                what="replace call")
+            return MergeResult(cid, True, doc, current)
+        except cosmos_errors.CosmosAccessConditionFailedError:
+            continue  # another writer merged first: merge again on top of theirs
+    raise RuntimeError(f"call {cid}: could not merge after repeated concurrent updates")
+
+
+def user_index_docs(doc: CallDocument) -> list[dict[str, Any]]:
+    """One small history entry per internal user of the call (the user's partition)."""
+    view = doc.view
+    out = []
+    for user in internal_users(view):
+        names = {p.uri: p.display_name for p in view.participants}
+        own = [s for s in view.sessions
+               if user in ((s.caller.uri or "")[4:], (s.callee.uri or "")[4:])]
+        out.append({
+            "id": doc.id,
+            "pk": user_pk(doc.tenantId, user),
+            "tenantId": doc.tenantId,
+            "user": user,
+            "displayName": names.get("sip:" + user),
+            "callId": doc.id,
+            "callType": view.call_type,
+            "start": view.start,
+            "end": view.end,
+            "durationS": view.duration_s,
+            "rating": view.rating,
+            "reasons": view.reasons,
+            "participantCount": len(view.participants),
+            "participants": [p.uri for p in view.participants],
+            "ownSessionIds": [s.id for s in own],
+            "updatedAt": doc.updatedAt,
+        })
+    return out
+
+
+async def write_user_index(clients: Clients, doc: CallDocument) -> int:
+    container = clients.container(layout.USER_CALLS)
+    entries = user_index_docs(doc)
+    for entry in entries:
+        await with_retries(lambda entry=entry: container.upsert_item(entry),
+                           what="upsert user history")
+    return len(entries)

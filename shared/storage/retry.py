@@ -1,0 +1,75 @@
+"""Retry with backoff for transient storage errors (429, 503, 408, timeouts).
+
+The Cosmos SDK already retries 429 with the server's retry-after; this wraps whole
+operations so 503s, gateway timeouts and dropped connections (an emulator restart, a
+failover) are retried too, and only a persistent failure reaches the poison path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from azure.core.exceptions import (
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+TRANSIENT_STATUS = frozenset({408, 410, 429, 449, 500, 502, 503, 504})
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError, asyncio.TimeoutError,
+                        ConnectionError)):
+        return True
+    if isinstance(exc, HttpResponseError):
+        return exc.status_code in TRANSIENT_STATUS
+    return False
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    for name in ("x-ms-retry-after-ms", "retry-after-ms"):
+        if name in headers:
+            try:
+                return float(headers[name]) / 1000.0
+            except ValueError:
+                pass
+    if "retry-after" in headers:
+        try:
+            return float(headers["retry-after"])
+        except ValueError:
+            return None
+    return None
+
+
+async def with_retries(
+    op: Callable[[], Awaitable[T]],
+    *,
+    attempts: int = 6,
+    base_delay: float = 0.2,
+    max_delay: float = 10.0,
+    what: str = "storage operation",
+) -> T:
+    for attempt in range(1, attempts + 1):
+        try:
+            return await op()
+        except Exception as exc:
+            if attempt == attempts or not is_transient(exc):
+                raise
+            delay = retry_after_seconds(exc)
+            if delay is None:
+                delay = min(max_delay, base_delay * 2 ** (attempt - 1))
+                delay *= 0.5 + random.random()  # jitter: retries of many calls spread out
+            log.warning("%s failed transiently (%s); retry %d/%d in %.2fs",
+                        what, type(exc).__name__, attempt, attempts - 1, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")

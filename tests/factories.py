@@ -1,0 +1,64 @@
+"""Builders for test records and batches (CDR sessions, envelopes)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+TENANT = "8f1c3c6e-0b7a-4f3e-9a51-1f0c2d3e4a5b"
+OTHER_TENANT = "11111111-2222-4333-8444-555555555555"
+
+
+def cdr(n: int = 0, *, caller: str = "sip:alice@contoso.com", callee: str = "sip:bob@contoso.com",
+        start: datetime | None = None, duration_s: int = 300, conference: str | None = None,
+        response_code: int = 200, diagnostic_id: int | None = None,
+        call_id: str | None = None) -> dict[str, Any]:
+    if conference is not None and callee == "sip:bob@contoso.com":
+        callee = conference  # a meeting leg is a dialog between the user and the focus
+    start = start or datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc) + timedelta(minutes=n)
+    iso = lambda t: t.isoformat().replace("+00:00", "Z")  # noqa: E731
+    return {
+        "sessionIdTime": iso(start),
+        "sessionIdSeq": n % 1000,
+        "callId": call_id or f"call-{n}@fe01.contoso.local",
+        "fromTag": f"ft{n}",
+        "toTag": f"tt{n}" if response_code == 200 else None,
+        "correlationId": None,
+        "user1Uri": caller,
+        "user2Uri": callee,
+        "user1DisplayName": caller.split(":")[1].split("@")[0].title(),
+        "inviteTime": iso(start),
+        "responseTime": iso(start + timedelta(seconds=2)),
+        "endTime": iso(start + timedelta(seconds=duration_s)),
+        "responseCode": response_code,
+        "diagnosticId": diagnostic_id,
+        "mediaTypes": ["audio"],
+        "isConference": conference is not None,
+        "conferenceUri": conference,
+        "user1UserAgent": "UCCAPI/16.0.4849.1000 OC/16.0.4849.1000 (Skype for Business)",
+        "user2UserAgent": "UCCAPI/16.0.4849.1000 OC/16.0.4849.1000 (Skype for Business)",
+    }
+
+
+def cdr_record(**kw: Any) -> dict[str, Any]:
+    return {"kind": "cdr", "format": "sfb-cdr-json", "data": cdr(**kw)}
+
+
+def envelope(records: list[dict[str, Any]], *, tenant: str = TENANT,
+             batch_id: str | None = None) -> dict[str, Any]:
+    return {
+        "schemaVersion": "1.0",
+        "batchId": batch_id or str(uuid.uuid4()),
+        "tenantId": tenant,
+        "source": {"type": "sfb-server", "fqdn": "fe01.contoso.local",
+                   "pool": "pool01.contoso.local", "site": "Seattle", "version": "7.0.2046.0"},
+        "sentAt": "2026-11-21T10:00:00Z",
+        "records": records,
+    }
+
+
+def gz(obj: Any) -> bytes:
+    return gzip.compress(json.dumps(obj).encode())

@@ -3,9 +3,11 @@ no settings read, no clients created at import (indexing must never fail on conf
 
 import azure.functions as func
 
+from functions.analytics import bp as analytics_bp
 from functions.ingest import bp as ingest_bp
 from functions.processor import bp as processor_bp
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(ingest_bp)
 app.register_functions(processor_bp)
+app.register_functions(analytics_bp)

@@ -176,6 +176,7 @@ class BatchProcessor:
             raise BatchUnreadable("the batch blob no longer exists") from exc
         reader = _GunzipReader(downloader.chunks(), self.settings.max_batch_bytes)
         counts = RunCounts()
+        seen_users: set[tuple[str, str | None]] = set()
         pending: dict[str, list[Fragment]] = defaultdict(list)
         pending_records = 0
         quarantine: list[tuple[int, str, Any]] = []
@@ -191,14 +192,14 @@ class BatchProcessor:
                     pending_records += 1
                 if pending_records >= CHUNK_RECORDS or len(quarantine) >= CHUNK_RECORDS:
                     await self._flush(tenant_id, batch_id, pending, quarantine, counts,
-                                      tenant.classifierProfile)
+                                      tenant.classifierProfile, seen_users)
                     counts.stored += pending_records
                     pending, pending_records, quarantine = defaultdict(list), 0, []
         except ijson.JSONError as exc:
             raise BatchUnreadable(
                 f"batch JSON is corrupt after record {counts.received}: {exc}") from exc
         await self._flush(tenant_id, batch_id, pending, quarantine, counts,
-                          tenant.classifierProfile)
+                          tenant.classifierProfile, seen_users)
         counts.stored += pending_records
         return counts
 
@@ -224,12 +225,12 @@ class BatchProcessor:
 
     async def _flush(self, tenant_id: str, batch_id: str, pending: dict[str, list[Fragment]],
                      quarantine: list[tuple[int, str, Any]], counts: RunCounts,
-                     profile: str | None) -> None:
+                     profile: str | None, seen_users: set[tuple[str, str | None]]) -> None:
         async def merge(key: str, fragments: list[Fragment]) -> None:
             async with self._sem:
                 result = await merge_call(self.clients, tenant_id, key, fragments, profile)
                 if result.changed:
-                    await write_user_index(self.clients, result.document)
+                    await write_user_index(self.clients, result.document, seen_users)
             counts.calls.add(result.call_id)
 
         async def park(index: int, reason: str, record: Any) -> None:

@@ -139,10 +139,38 @@ def user_index_docs(doc: CallDocument) -> list[dict[str, Any]]:
     return out
 
 
-async def write_user_index(clients: Clients, doc: CallDocument) -> int:
+def directory_doc(tenant_id: str, user: str, display_name: str | None) -> dict[str, Any]:
+    """The user's entry in the tenant's directory of users seen in call data (search).
+    Kept in the tenant's partition: a single-partition prefix query finds users."""
+    return {
+        "id": f"user|{user}",
+        "tenantId": tenant_id,
+        "type": "user",
+        "user": user,
+        "sipUri": "sip:" + user,
+        "displayName": display_name,
+        "nameLower": (display_name or "").lower(),
+        "lastSeen": _now(),
+        "ttl": layout.CALLS.default_ttl,  # gone with the user's last call
+    }
+
+
+async def write_user_index(clients: Clients, doc: CallDocument,
+                           seen: set[tuple[str, str | None]] | None = None) -> int:
+    """Upsert the call's history entries, and each user's directory entry once per
+    batch (`seen`), not once per call."""
     container = clients.container(layout.USER_CALLS)
     entries = user_index_docs(doc)
     for entry in entries:
         await with_retries(lambda entry=entry: container.upsert_item(entry),
                            what="upsert user history")
+        marker = (entry["user"], entry["displayName"])
+        if seen is not None and marker in seen:
+            continue
+        if seen is not None:
+            seen.add(marker)
+        entry_doc = directory_doc(doc.tenantId, entry["user"], entry["displayName"])
+        await with_retries(
+            lambda d=entry_doc: clients.container(layout.TENANTS).upsert_item(d),
+            what="upsert user directory")
     return len(entries)

@@ -16,24 +16,51 @@ Partitioning (see README, "Data layout"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 DAY = 86_400
+
+
+def _policy(*paths: str, composite: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    """Index only what queries filter or sort on: writes stay cheap (RU per write grows
+    with indexed paths) and the call documents' big fragment trees are never indexed."""
+    policy: dict[str, Any] = {
+        "indexingMode": "consistent",
+        "automatic": True,
+        "includedPaths": [{"path": p} for p in paths],
+        "excludedPaths": [{"path": "/*"}],
+    }
+    if composite:
+        policy["compositeIndexes"] = [[{"path": p, "order": o} for p, o in composite]]
+    return policy
 
 
 @dataclass(frozen=True)
 class CosmosContainer:
     name: str
     partition_key: str
-    default_ttl: int | None  # seconds; None = TTL off (documents never expire)
+    # seconds; -1 = TTL on with no default (only items carrying `ttl` expire); None = off
+    default_ttl: int | None
+    indexing_policy: dict[str, Any] = field(default_factory=lambda: _policy())
 
 
-CALLS = CosmosContainer("calls", "/pk", 30 * DAY)
-USER_CALLS = CosmosContainer("userCalls", "/pk", 30 * DAY)
-BATCHES = CosmosContainer("batches", "/tenantId", 30 * DAY)
-TENANTS = CosmosContainer("tenants", "/tenantId", None)
-AGGREGATES = CosmosContainer("aggregates", "/pk", 396 * DAY)  # 13 months
-AUDIT = CosmosContainer("audit", "/pk", 365 * DAY)
+CALLS = CosmosContainer("calls", "/pk", 30 * DAY)  # point reads only: nothing indexed
+USER_CALLS = CosmosContainer(
+    "userCalls", "/pk", 30 * DAY,
+    _policy("/pk/?", "/start/?", "/callId/?",
+            composite=(("/start", "descending"), ("/id", "descending"))))
+BATCHES = CosmosContainer("batches", "/tenantId", 30 * DAY,
+                          _policy("/status/?", "/receivedAt/?", "/sourceFqdn/?",
+                                  "/completedAt/?"))
+# Tenant settings never expire; the user directory entries in it carry their own ttl.
+TENANTS = CosmosContainer("tenants", "/tenantId", -1,
+                          _policy("/type/?", "/user/?", "/nameLower/?", "/kind/?"))
+AGGREGATES = CosmosContainer("aggregates", "/pk", 396 * DAY,  # 13 months
+                             _policy("/pk/?", "/day/?", "/kind/?"))
+AUDIT = CosmosContainer("audit", "/pk", 365 * DAY,
+                        _policy("/pk/?", "/at/?",
+                                composite=(("/at", "descending"), ("/id", "descending"))))
 
 COSMOS_CONTAINERS: tuple[CosmosContainer, ...] = (
     CALLS,

@@ -1,0 +1,98 @@
+"""The audit log of Call Analytics reads (roles.md, "Audit").
+
+Who read whose data: appended for every read, in the tenant's month partition, kept a
+year. A failed audit write never blocks the read (the helpdesk must keep working) but
+is logged as an error so operators see it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from shared.analytics.service import decode_token, encode_token, iso, parse_time
+from shared.auth.levels import ADMIN
+from shared.auth.tokens import Principal
+from shared.problems import Problem
+from shared.storage import layout
+from shared.storage.clients import Clients
+from shared.storage.retry import with_retries
+
+log = logging.getLogger(__name__)
+MAX_MONTHS = 13
+
+
+def audit_pk(tenant_id: str, when: datetime) -> str:
+    return f"{tenant_id}|{when:%Y-%m}"
+
+
+async def record_read(clients: Clients, principal: Principal, action: str, *,
+                      user: str | None = None, call_id: str | None = None) -> None:
+    now = datetime.now(timezone.utc)
+    doc = {
+        "id": str(uuid.uuid4()),
+        "pk": audit_pk(principal.tenant_id, now),
+        "tenantId": principal.tenant_id,
+        "at": iso(now),
+        "action": action,
+        "actorId": principal.object_id,
+        "actorName": principal.name,
+        "level": principal.level,
+        "targetUser": user,
+        "callId": call_id,
+        "ttl": layout.AUDIT.default_ttl,
+    }
+    try:
+        await with_retries(lambda: clients.container(layout.AUDIT).create_item(doc),
+                           attempts=3, what="write audit")
+    except Exception:
+        log.error("audit record could not be written for a %s read", action, exc_info=True,
+                  extra={"tenantId": principal.tenant_id})
+
+
+def _months(start: datetime, end: datetime) -> list[datetime]:
+    months, cur = [], start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    while cur <= end:
+        months.append(cur)
+        cur = (cur + timedelta(days=32)).replace(day=1)
+    return months
+
+
+async def read_audit(clients: Clients, principal: Principal, frm: str | None, to: str | None,
+                     continuation: str | None, limit: int = 200) -> dict[str, Any]:
+    principal.require(ADMIN)
+    now = datetime.now(timezone.utc)
+    end = parse_time(to, "to", now)
+    start = parse_time(frm, "from", end - timedelta(days=7))
+    months = _months(start, end)
+    if len(months) > MAX_MONTHS:
+        raise Problem(400, f"an audit query spans at most {MAX_MONTHS} months", field="from")
+    state = decode_token(continuation) or {}
+    entries: list[dict[str, Any]] = []
+    container = clients.container(layout.AUDIT)
+    # Newest month first; within a month newest first; the token remembers where we were.
+    for month in reversed(months):
+        pk = audit_pk(principal.tenant_id, month)
+        if state.get("pk") and pk > state["pk"]:
+            continue
+        query = "SELECT TOP @n * FROM c WHERE c.pk = @pk AND c.at >= @from AND c.at < @to"
+        params = [{"name": "@n", "value": limit + 1 - len(entries)},
+                  {"name": "@pk", "value": pk},
+                  {"name": "@from", "value": iso(start)}, {"name": "@to", "value": iso(end)}]
+        if state.get("pk") == pk:
+            query += " AND (c.at < @at OR (c.at = @at AND c.id < @id))"
+            params += [{"name": "@at", "value": state["at"]}, {"name": "@id", "value": state["id"]}]
+        query += " ORDER BY c.at DESC, c.id DESC"
+        items = [i async for i in container.query_items(query, parameters=params,
+                                                          partition_key=pk)]
+        entries += [i | {"_month": pk} for i in items]
+        if len(entries) > limit:
+            break
+    page, more = entries[:limit], len(entries) > limit
+    token = (encode_token({"pk": page[-1]["_month"], "at": page[-1]["at"], "id": page[-1]["id"]})
+             if more else None)
+    fields = ("at", "action", "actorId", "actorName", "level", "targetUser", "callId")
+    return {"entries": [{k: e.get(k) for k in fields} for e in page],
+            "continuationToken": token}

@@ -1,0 +1,196 @@
+"""The processor against the real emulators: storage, counts, quarantine, idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+
+from shared.auth.tokens import Principal
+from shared.ingest import accept_batch
+from shared.processor import BatchProcessor
+from shared.settings import get_settings
+from shared.storage import layout
+from shared.storage.batches import read_batch
+from shared.storage.calls import read_call
+from shared.storage.clients import get_clients
+from shared.storage.tenants import ExclusionPolicy, save_exclusions
+from tests.factories import TENANT, cdr_record, envelope, gz
+
+pytestmark = pytest.mark.stack
+GZ = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+INGEST = Principal(tenant_id=TENANT, object_id="agent", name="agent", levels=("ingest",))
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def _post(env: dict) -> tuple[int, dict]:
+    settings = get_settings()
+    r = await accept_batch(get_clients(settings), settings, INGEST, gz(env), GZ, "http://t")
+    return r.status_code, r.body
+
+
+async def _blob_names(container: str, prefix: str) -> list[str]:
+    c = get_clients().blobs(container)
+    return [b.name async for b in c.list_blobs(name_starts_with=prefix)]
+
+
+async def _process(batch_id: str) -> dict:
+    settings = get_settings()
+    [name] = [n for n in await _blob_names(layout.INCOMING, TENANT) if batch_id in n]
+    return await BatchProcessor(get_clients(settings), settings).process(f"incoming/{name}")
+
+
+def _unique(n: int) -> dict:
+    return cdr_record(n=n, call_id=f"{uuid.uuid4()}@fe01")
+
+
+def test_batch_is_stored_counted_and_quarantined(stack):
+    async def scenario():
+        records = [_unique(i) for i in range(20)]
+        records.insert(5, {"kind": "cdr", "format": "sfb-cdr-json", "data": {"callId": "x"}})
+        env = envelope(records)
+        assert (await _post(env))[0] == 202
+        status = await _process(env["batchId"])
+        assert status["status"] == "completedWithErrors"
+        assert (status["received"], status["stored"], status["quarantined"]) == (21, 20, 1)
+        assert status["received"] == status["stored"] + status["excluded"] + status["quarantined"]
+        first_error = status["errors"][0]
+        assert first_error["index"] == 5 and "sessionIdTime" in first_error["reason"]
+        [q] = await _blob_names(layout.QUARANTINE, f"{TENANT}/{env['batchId']}/")
+        body = await (await get_clients().blobs(layout.QUARANTINE).get_blob_client(q)
+                      .download_blob()).readall()
+        parked = json.loads(body)
+        assert parked["index"] == 5 and parked["record"]["data"] == {"callId": "x"}
+        assert not [n for n in await _blob_names(layout.INCOMING, TENANT)
+                    if env["batchId"] in n], "raw blob is removed after processing"
+        from shared.identity import call_id
+        key = "sip:" + records[0]["data"]["callId"]
+        call = await read_call(get_clients(), TENANT, call_id(TENANT, key))
+        assert call is not None and call.view.participants[0].uri == "sip:alice@contoso.com"
+
+    run(scenario())
+
+
+def test_rerun_and_repost_change_nothing(stack):
+    async def scenario():
+        env = envelope([_unique(i) for i in range(10)])
+        await _post(env)
+        [name] = [n for n in await _blob_names(layout.INCOMING, TENANT) if env["batchId"] in n]
+        blob = get_clients().blobs(layout.INCOMING).get_blob_client(name)
+        raw = await (await blob.download_blob()).readall()
+        first = await _process(env["batchId"])
+        # the trigger fires again on the same blob (e.g. a duplicate Event Grid event)
+        await blob.upload_blob(raw, overwrite=True, metadata={"contenthash": "x"})
+        second = await _process(env["batchId"])
+        keys = ("status", "received", "stored", "quarantined", "excluded", "calls")
+        assert {k: first[k] for k in keys} == {k: second[k] for k in keys}
+        code, body = await _post(env)
+        assert code == 200 and body["status"] == "completed"
+        other = json.loads(json.dumps(env))
+        other["records"][0]["data"]["responseCode"] = 486
+        from shared.problems import Problem
+        with pytest.raises(Problem) as info:
+            await _post(other)
+        assert info.value.status == 409
+
+    run(scenario())
+
+
+def test_split_batches_build_the_same_call(stack):
+    conf = f"sip:org@contoso.com;gruu;opaque=app:conf:focus:id:{uuid.uuid4().hex[:8]}"
+    legs = [cdr_record(n=i, caller=f"sip:u{i}@contoso.com", conference=conf,
+                       call_id=f"{uuid.uuid4()}@fe") for i in range(6)]
+
+    async def scenario():
+        for part in (legs[:2], legs[4:], legs[2:5]):  # overlapping and out of order
+            env = envelope(part)
+            await _post(env)
+            await _process(env["batchId"])
+        from shared.identity import call_id, normalise_uri
+        cid = call_id(TENANT, "conf:" + normalise_uri(conf))
+        call = await read_call(get_clients(), TENANT, cid)
+        assert call is not None
+        assert len(call.fragments) == 6 and len(call.view.sessions) == 6
+        assert call.view.call_type == "conference"
+        entries = [e async for e in get_clients().container(layout.USER_CALLS).query_items(
+            "SELECT * FROM c WHERE c.pk = @pk AND c.callId = @id",
+            parameters=[{"name": "@pk", "value": f"{TENANT}|u3@contoso.com"},
+                        {"name": "@id", "value": cid}], partition_key=f"{TENANT}|u3@contoso.com")]
+        assert len(entries) == 1 and entries[0]["participantCount"] == 6
+
+    run(scenario())
+
+
+def test_excluded_users_are_counted_never_stored(stack):
+    tenant_policy = ExclusionPolicy(users=["sip:ceo@contoso.com"], domains=["board.contoso.com"])
+
+    async def scenario():
+        await save_exclusions(get_clients(), TENANT, tenant_policy)
+        try:
+            records = [
+                cdr_record(n=1, caller="sip:ceo@contoso.com", call_id=f"{uuid.uuid4()}@x"),
+                cdr_record(n=2, callee="sip:jane@board.contoso.com", call_id=f"{uuid.uuid4()}@x"),
+                _unique(3),
+            ]
+            env = envelope(records)
+            await _post(env)
+            status = await _process(env["batchId"])
+            assert (status["stored"], status["excluded"]) == (1, 2)
+            from shared.identity import call_id
+            for r in records[:2]:
+                cid = call_id(TENANT, "sip:" + r["data"]["callId"])
+                assert await read_call(get_clients(), TENANT, cid) is None
+        finally:
+            await save_exclusions(get_clients(), TENANT, ExclusionPolicy())
+
+    run(scenario())
+
+
+def test_corrupt_blob_goes_to_poison_with_reason(stack):
+    async def scenario():
+        batch_id = f"poison-{uuid.uuid4()}"
+        name = f"{TENANT}/2026/11/21/{batch_id}.json.gz"
+        await get_clients().blobs(layout.INCOMING).get_blob_client(name).upload_blob(b"garbage")
+        settings = get_settings()
+        status = await BatchProcessor(get_clients(settings), settings).process(
+            f"incoming/{name}")
+        assert status["status"] == "failed" and "gzip" in status["failure"]
+        poison = get_clients().blobs(layout.POISON)
+        props = await poison.get_blob_client(name).get_blob_properties()
+        assert "gzip" in props.metadata["reason"]
+        doc = await read_batch(get_clients(), TENANT, batch_id)
+        assert doc["status"] == "failed"
+
+    run(scenario())
+
+
+def test_transient_failures_retry_then_poison_after_five_attempts(stack, monkeypatch):
+    import shared.processor as proc
+
+    calls = {"n": 0}
+
+    async def broken(*a, **k):
+        calls["n"] += 1
+        raise ConnectionError("cosmos went away")
+
+    async def scenario():
+        env = envelope([_unique(1)])
+        await _post(env)
+        monkeypatch.setattr(proc, "merge_call", broken)
+        outcomes = []
+        for _ in range(5):
+            try:
+                outcomes.append((await _process(env["batchId"]))["status"])
+            except ConnectionError:
+                outcomes.append("raised")
+        assert outcomes == ["raised"] * 4 + ["failed"]
+        doc = await read_batch(get_clients(), TENANT, env["batchId"])
+        assert doc["attempts"] == 5 and "cosmos went away" in doc["failure"]
+        assert [n for n in await _blob_names(layout.POISON, TENANT) if env["batchId"] in n]
+
+    run(scenario())

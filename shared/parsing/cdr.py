@@ -119,3 +119,9 @@ def json_schema() -> dict[str, Any]:
     schema = SfbCdr.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
+
+
+if __name__ == "__main__":
+    import json as _json
+
+    print(_json.dumps(json_schema(), indent=2))

@@ -4,6 +4,7 @@ no settings read, no clients created at import (indexing must never fail on conf
 import azure.functions as func
 
 from functions.analytics import bp as analytics_bp
+from functions.health import bp as health_bp
 from functions.ingest import bp as ingest_bp
 from functions.processor import bp as processor_bp
 
@@ -11,3 +12,4 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(ingest_bp)
 app.register_functions(processor_bp)
 app.register_functions(analytics_bp)
+app.register_functions(health_bp)

@@ -170,6 +170,10 @@ ROUTES: list[Route] = [
     Route("get", "v1/audit", "Who read whose call data", ("admin",), AuditPage,
           params=(*_FROM_TO, *_PAGE)),
     Route("get", "v1/openapi.json", "This document", (), None, errors=()),
+    Route("get", "v1/health", "Liveness of Blob and Cosmos DB (status only)", (), None,
+          errors=(503,)),
+    Route("get", "v1/admin/health", "Pipeline health: backlog, poison, sources", ("admin",),
+          None, errors=(401, 403, 503)),
 ]
 
 

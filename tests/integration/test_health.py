@@ -1,0 +1,30 @@
+import asyncio
+import uuid
+
+import pytest
+
+from shared.health import admin_health, public_health
+from shared.processor import BatchProcessor
+from shared.settings import get_settings
+from shared.storage import layout
+from shared.storage.clients import get_clients
+from tests.factories import TENANT
+from tests.integration.test_analytics import who
+
+pytestmark = pytest.mark.stack
+
+
+def test_health_reports_poison_and_sources(stack):
+    async def go():
+        c = get_clients()
+        code, body = await public_health(c)
+        assert (code, body) == (200, {"status": "ok"})
+        name = f"{TENANT}/2026/11/21/hp-{uuid.uuid4()}.json.gz"
+        await c.blobs(layout.INCOMING).get_blob_client(name).upload_blob(b"not gzip")
+        await BatchProcessor(c, get_settings()).process("incoming/" + name)
+        return await admin_health(c, who("admin"))
+
+    code, body = asyncio.run(go())
+    assert code == 200 and body["status"] == "degraded"
+    assert body["last24h"]["poisonedBatches"] >= 1
+    assert all(c["ok"] for c in body["checks"])

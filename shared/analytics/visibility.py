@@ -51,6 +51,7 @@ _ENDPOINT: dict[str, FieldClass] = {
     "render_device": "advanced",
     "render_driver": "advanced",
     "device_ratios": "advanced",
+    "device_flags": "advanced",
     "place": "advanced",  # building / network / city / site / pool (building file, topology)
 }
 
@@ -81,6 +82,8 @@ _STREAM: dict[str, FieldClass] = {
     "direction": "basic",
     "ice": "advanced",
     "transport": "advanced",
+    "source_format": "basic",
+    "segment_id": "debug",
     "metrics": "advanced",
     "quality": "basic",
     "quality.rating": "basic",
@@ -117,7 +120,8 @@ FIELD_CLASSES: dict[str, FieldClass] = {
 }
 
 # Subtrees shown whole once their root is visible (their keys are data, not fields).
-_OPAQUE = ("metrics", "quality.flags", "device_ratios", "reason_metrics", "place")
+_OPAQUE = ("metrics", "quality.flags", "device_ratios", "device_flags", "reason_metrics",
+           "place")
 
 _TEL_RE = re.compile(r"^(tel:)?(\+?\d+?)(\d{1,3})$")
 

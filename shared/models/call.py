@@ -64,6 +64,10 @@ class Stream(_Model):
     direction: Literal["callerToCallee", "calleeToCaller"]
     ice: str | None = None  # FAILED | DIRECT | RELAY | HTTP-PROXY
     transport: str | None = None
+    # Added for classification: the record format the stream came from picks the default
+    # audio profile (sfb2019 for SfB sources, teams2021 for graph-v1).
+    source_format: str | None = None
+    segment_id: str | None = None  # Graph segment the stream belongs to
     metrics: StreamMetrics = Field(default_factory=StreamMetrics)
     quality: StreamQuality | None = None
 
@@ -98,6 +102,8 @@ class Endpoint(_Model):
     render_device: str | None = None
     render_driver: str | None = None
     device_ratios: dict[str, float] = Field(default_factory=dict)
+    # Added: yellow/red flags of the device ratios, filled in by the classifier.
+    device_flags: dict[str, Literal["yellow", "red"]] = Field(default_factory=dict)
 
 
 class Session(_Model):

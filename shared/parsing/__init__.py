@@ -30,6 +30,7 @@ class ParseContext:
 
 Parser = Callable[[Any, ParseContext], list[Fragment]]
 _PARSERS: dict[tuple[str, str], Parser] = {}
+_loaded = False
 
 
 def register(kind: str, fmt: str) -> Callable[[Parser], Parser]:
@@ -43,6 +44,7 @@ def register(kind: str, fmt: str) -> Callable[[Parser], Parser]:
 def _load_parsers() -> None:
     # Imported for their @register side effect; kept lazy so importing the dispatcher
     # (e.g. at function indexing) does not load lxml.
+    global _loaded
     from shared.parsing import cdr  # noqa: F401
 
     for optional in ("shared.parsing.qoe_xml", "shared.parsing.graph"):
@@ -51,10 +53,11 @@ def _load_parsers() -> None:
         except ModuleNotFoundError as exc:
             if exc.name != optional:
                 raise
+    _loaded = True
 
 
 def parse_record(kind: str, fmt: str, data: Any, ctx: ParseContext) -> list[Fragment]:
-    if not _PARSERS:
+    if not _loaded:
         _load_parsers()
     parser = _PARSERS.get((kind, fmt))
     if parser is None:

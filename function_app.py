@@ -7,9 +7,11 @@ from functions.analytics import bp as analytics_bp
 from functions.health import bp as health_bp
 from functions.ingest import bp as ingest_bp
 from functions.processor import bp as processor_bp
+from functions.quality import bp as quality_bp
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(ingest_bp)
 app.register_functions(processor_bp)
 app.register_functions(analytics_bp)
 app.register_functions(health_bp)
+app.register_functions(quality_bp)

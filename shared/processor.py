@@ -25,6 +25,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from shared.aggregates import apply_call_delta  # quality aggregates (issue 5)
 from shared.models.call import Fragment
 from shared.parsing import ParseContext, RecordRejected, parse_record
 from shared.settings import Settings, get_settings
@@ -231,6 +232,7 @@ class BatchProcessor:
                 result = await merge_call(self.clients, tenant_id, key, fragments, profile)
                 if result.changed:
                     await write_user_index(self.clients, result.document, seen_users)
+                await apply_call_delta(self.clients, tenant_id, result.previous, result.document)
             counts.calls.add(result.call_id)
 
         async def park(index: int, reason: str, record: Any) -> None:

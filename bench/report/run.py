@@ -1,0 +1,191 @@
+"""Benchmark: a 30-day quality summary grouped by building, pre-aggregated vs brute force.
+
+    .venv/bin/python bench/report/run.py [--streams 1000000] [--days 30] [--subnets 400]
+
+Needs the local emulators (COSMOS_ENDPOINT / COSMOS_KEY / CDC_STORAGE set, containers
+provisioned). How it works, so the numbers can be judged:
+1. Generates N stream rows in memory (compact parallel arrays): day, subnet (of S
+   subnets in S/5 buildings), media, connection, inside, VPN, rating, poor-due-to.
+2. Builds the aggregate documents those streams produce (the same document shape the
+   processor writes: one per day x subnet, cells by media|connection|inside|vpn) and
+   writes them to the Cosmos emulator under a fresh tenant, plus a building file.
+3. Times `quality_summary(groupBy=building)` over the 30 days (the production code path:
+   one query per month partition, building resolution at report time): documents read
+   and latency (median of 5).
+4. Brute force over the same data: (a) an in-memory recount of the N stream rows with a
+   building lookup per stream (a lower bound: no I/O at all), and (b) reading stream
+   documents from the emulator, measured on a sample (--stream-docs) and extrapolated
+   linearly to N. Reports the ratios, and checks the two reports agree exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from array import array
+from collections import defaultdict
+from typing import Any
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+from shared.auth.tokens import Principal
+from shared.buildings import BuildingIndex, parse_building_file, save_building_file
+from shared.reports.service import quality_summary
+from shared.storage import layout
+from shared.storage.clients import close_clients, get_clients
+from shared.storage.retry import with_retries
+
+MEDIA = ("audio", "video", "appsharing")
+CONN = ("wired", "wifi")
+RATINGS = ("good", "poor", "unclassified")
+DUE = ("jitter", "packet_loss", "round_trip", "degradation_avg", "concealed_ratio_avg")
+
+
+def subnet_name(i: int) -> str:
+    return f"10.{i // 250}.{i % 250}.0"
+
+
+def generate(n: int, days: int, subnets: int, seed: int = 1) -> dict[str, array]:
+    rng = random.Random(seed)
+    cols = {k: array("B") for k in ("day", "media", "conn", "inside", "vpn", "rating", "due")}
+    cols["subnet"] = array("H")
+    for _ in range(n):
+        cols["day"].append(rng.randrange(days))
+        cols["subnet"].append(int(rng.paretovariate(1.2) * 7) % subnets)  # skewed sizes
+        cols["media"].append(0 if rng.random() < 0.75 else rng.randrange(1, 3))
+        cols["conn"].append(rng.random() < 0.3)
+        cols["inside"].append(rng.random() < 0.8)
+        cols["vpn"].append(rng.random() < 0.05)
+        r = rng.random()
+        rating = 1 if r < 0.06 else (2 if r < 0.16 else 0)
+        cols["rating"].append(rating)
+        cols["due"].append(rng.randrange(len(DUE)) if rating == 1 else 255)
+    return cols
+
+
+def day_name(d: int) -> str:
+    return f"2030-06-{d + 1:02d}" if d < 30 else f"2030-07-{d - 29:02d}"
+
+
+def aggregate_docs(tenant: str, cols: dict[str, array]) -> list[dict[str, Any]]:
+    docs: dict[tuple[int, int], dict[str, Any]] = {}
+    for i in range(len(cols["day"])):
+        key = (cols["day"][i], cols["subnet"][i])
+        doc = docs.get(key)
+        if doc is None:
+            day = day_name(key[0])
+            doc = docs[key] = {"id": f"agg|{day}|{subnet_name(key[1])}|24",
+                               "pk": f"{tenant}|{day[:7]}", "tenantId": tenant, "kind": "agg",
+                               "day": day, "subnet": subnet_name(key[1]), "prefix": 24,
+                               "cells": {}, "poorUsers": {}, "ops": []}
+        cell = (f"{MEDIA[cols['media'][i]]}|{CONN[cols['conn'][i]]}|"
+                f"{'in' if cols['inside'][i] else 'out'}|{cols['vpn'][i]}")
+        c = doc["cells"].setdefault(cell, {})
+        c["streams"] = c.get("streams", 0) + 1
+        rating = RATINGS[cols["rating"][i]]
+        c[rating] = c.get(rating, 0) + 1
+        if cols["due"][i] != 255:
+            k = f"poorDueTo.{DUE[cols['due'][i]]}"
+            c[k] = c.get(k, 0) + 1
+    return list(docs.values())
+
+
+def brute_force_memory(cols: dict[str, array], index: BuildingIndex) -> dict[Any, list[int]]:
+    """Recount per building straight from the stream rows (the no-aggregates approach)."""
+    out: dict[Any, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    names = [subnet_name(i) for i in range(max(cols["subnet"]) + 1)]
+    for i in range(len(cols["day"])):
+        row = index.lookup(names[cols["subnet"][i]])
+        acc = out[row.building_name if row else None]
+        acc[0] += 1
+        acc[1 + cols["rating"][i]] += 1
+    return out
+
+
+async def write_all(container: Any, docs: list[dict[str, Any]], concurrency: int = 32) -> None:
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(d: dict[str, Any]) -> None:
+        async with sem:
+            await with_retries(lambda: container.upsert_item(d), what="bench write")
+
+    await asyncio.gather(*(one(d) for d in docs))
+
+
+async def main(args: argparse.Namespace) -> None:
+    tenant = str(uuid.uuid4())
+    clients = get_clients()
+    t = time.perf_counter()
+    cols = generate(args.streams, args.days, args.subnets)
+    print(f"generated {args.streams:,} stream rows in {time.perf_counter() - t:.1f}s")
+    docs = aggregate_docs(tenant, cols)
+    # Five consecutive /24s per building; the last 10% of subnets stay uncovered.
+    lines = [f"{subnet_name(s)},Net{s // 5},24,Building-{s // 5},,,,City{s // 35},,US,,"
+             f"Region{s // 100},1,0,0" for s in range(args.subnets - args.subnets // 10)]
+    rows = parse_building_file("\n".join(lines))
+    await save_building_file(clients, tenant, rows, "bench")
+    index = BuildingIndex(rows)
+    t = time.perf_counter()
+    await write_all(clients.container(layout.AGGREGATES), docs)
+    print(f"wrote {len(docs):,} aggregate documents in {time.perf_counter() - t:.1f}s "
+          f"({args.days} days x up to {args.subnets} subnets; 10% of subnets uncovered)")
+
+    who = Principal(tenant_id=tenant, object_id="bench", name="bench", levels=("reader",))
+    params = {"from": day_name(0), "to": day_name(args.days - 1), "groupBy": "building"}
+    times, report = [], {}
+    for _ in range(5):
+        t = time.perf_counter()
+        report = await quality_summary(clients, who, params)
+        times.append(time.perf_counter() - t)
+    agg_s = statistics.median(times)
+    print(f"\npre-aggregated: {report['documentsRead']:,} documents read, "
+          f"{len(report['rows'])} building rows, median {agg_s * 1000:.0f} ms "
+          f"(runs: {', '.join(f'{x * 1000:.0f}' for x in times)} ms)")
+
+    t = time.perf_counter()
+    brute = brute_force_memory(cols, index)
+    mem_s = time.perf_counter() - t
+    for r in report["rows"]:
+        want = brute[r["building"]]
+        assert [r["streams"], r["good"], r["poor"], r["unclassified"]] == want, r
+    assert len(report["rows"]) == len(brute)
+    print(f"brute force in memory: {args.streams:,} rows in {mem_s * 1000:.0f} ms "
+          f"(x{mem_s / agg_s:.1f} the report; same numbers: checked)")
+
+    sample = min(args.stream_docs, args.streams)
+    stream_docs = [{"id": f"s{i}", "pk": f"{tenant}|streams", "tenantId": tenant,
+                    "kind": "benchStream", "day": day_name(cols["day"][i]),
+                    "subnet": subnet_name(cols["subnet"][i]), "media": cols["media"][i],
+                    "conn": cols["conn"][i], "inside": cols["inside"][i],
+                    "vpn": cols["vpn"][i], "rating": cols["rating"][i]}
+                   for i in range(sample)]
+    container = clients.container(layout.AGGREGATES)
+    await write_all(container, stream_docs)
+    t = time.perf_counter()
+    got = [d async for d in container.query_items(
+        "SELECT c.day, c.subnet, c.rating FROM c WHERE c.pk = @pk AND c.kind = 'benchStream'",
+        parameters=[{"name": "@pk", "value": f"{tenant}|streams"}],
+        partition_key=f"{tenant}|streams")]
+    read_s = time.perf_counter() - t
+    per_doc = read_s / max(1, len(got))
+    projected = per_doc * args.streams
+    print(f"brute force from Cosmos: {len(got):,} stream documents read in {read_s:.2f}s "
+          f"-> {projected:.0f}s projected for {args.streams:,} "
+          f"(x{projected / agg_s:,.0f} the report; x{args.streams / report['documentsRead']:,.0f}"
+          f" the documents)")
+    await close_clients()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--subnets", type=int, default=400)
+    parser.add_argument("--stream-docs", type=int, default=20_000)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,279 @@
+"""Applying a call's change to the aggregates exactly once, even across crashes.
+
+Why not just "add the difference between result.previous and result.document": if the
+processor dies after the call is written but before the aggregates are, the re-run finds
+the call unchanged (previous == document) and the difference is lost forever; and two
+processors merging the same call concurrently could apply overlapping differences. So
+the aggregates themselves remember what they reflect, in three steps:
+
+1. A per-call *ledger* document (aggregates container, its own partition
+   `{tenantId}|ledger|{callId}`) holds the contribution the aggregates currently include
+   for the call (`applied`), the record versions it was computed from (`records`), and
+   a sequence number. It is the true "previous": whatever happened before, the
+   aggregates equal the sum of every ledger's `applied` (plus in-flight transitions).
+2. A change is a *transition* `seq`: first the ledger is written (etag-conditional) with
+   `pending = {seq, contribution, records}`; then each affected aggregate document
+   (`{day}|{subnet}`, partition `{tenantId}|{yyyy-mm}`) gets `pending - applied` with a
+   read + etag-conditional replace (retry on 412), and records the op id
+   `{callId}.{seq}` in its bounded `ops` list in the same write; then the ledger is
+   committed (`applied = pending`), again etag-conditional.
+3. Every call of `apply_call_delta` first finishes any pending transition it finds
+   (roll-forward): documents whose `ops` already hold the op id are skipped, so a
+   transition is applied to each document exactly once however many times it is
+   resumed. Only then is a new transition started, so each document sees a call's
+   transitions in order.
+
+Crash points: before the ledger write, nothing happened (the re-run computes the same
+transition); after it, the re-run resumes the pending transition; after the commit,
+the re-run finds the ledger equal to the call and writes nothing. That is why the hook
+runs after *every* merge, changed or not: a re-run of a crashed batch sees unchanged
+calls, and only the ledger can tell whether their aggregates were applied. For an
+unchanged, already-applied call this costs one point read.
+
+Stale writers: the ledger records each record's (version, fragment id); a call document
+only ever grows under `merge.union`, so a writer holding an older document than the
+ledger's (a concurrent merge won) sees that the ledger dominates it and writes nothing.
+
+Bound: `ops` keeps the last `MAX_OPS` op ids per document. Exactness needs an op id only
+until its transition is committed, which happens in the same call, or at the latest in
+the next run touching that call (the host's retry of a crashed batch, minutes later).
+The bound would be exceeded only if more than `MAX_OPS` other transitions hit the same
+day-and-subnet document in that window; a resume that finds its op id evicted from a
+document that has evicted ops since the pending was written logs an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.cosmos import exceptions as cosmos_errors
+
+from shared.aggregates.contribution import (
+    Contribution,
+    add_into,
+    call_contribution,
+    difference,
+    split_doc_key,
+)
+from shared.models.call import CallDocument
+from shared.storage import layout
+from shared.storage.clients import Clients
+from shared.storage.retry import with_retries
+
+log = logging.getLogger(__name__)
+
+MAX_OPS = 1000
+LEDGER_TTL = 40 * 86_400  # outlives the 30-day call document it shadows
+MAX_ATTEMPTS = 50
+DOC_CONCURRENCY = 8
+
+
+def month_pk(tenant_id: str, day: str) -> str:
+    return f"{tenant_id}|{day[:7]}"
+
+
+def agg_doc_id(key: str) -> str:
+    return f"agg|{key}"
+
+
+def ledger_id(call_id: str) -> str:
+    return f"ledger|{call_id}"
+
+
+def ledger_pk(tenant_id: str, call_id: str) -> str:
+    return f"{tenant_id}|ledger|{call_id}"
+
+
+def op_id(call_id: str, seq: int) -> str:
+    return f"{call_id.replace('-', '')[:16]}.{seq}"
+
+
+Records = dict[str, list[Any]]
+
+
+def records_of(doc: CallDocument) -> Records:
+    return {f.record_id: [f.version, f.fragment_id] for f in doc.fragments.values()}
+
+
+def dominates(newer: Records, older: Records) -> bool:
+    """Every record of `older` is in `newer` at the same or a higher (version, hash)."""
+    for rid, mark in older.items():
+        have = newer.get(rid)
+        if have is None or tuple(have) < tuple(mark):
+            return False
+    return True
+
+
+async def _read(container: Any, item_id: str, pk: str) -> dict[str, Any] | None:
+    async def op() -> dict[str, Any] | None:
+        try:
+            return await container.read_item(item_id, partition_key=pk)
+        except cosmos_errors.CosmosResourceNotFoundError:
+            return None
+
+    return await with_retries(op, what="read aggregate")
+
+
+def _add_map(target: dict[str, int], part: dict[str, int]) -> None:
+    for k, n in part.items():
+        v = target.get(k, 0) + n
+        if v:
+            target[k] = v
+        else:
+            target.pop(k, None)
+
+
+async def _apply_to_doc(clients: Clients, tenant_id: str, key: str, entries: dict[str, int],
+                        op: str, pending_since: float) -> None:
+    """Add `entries` to one aggregate document unless it already holds `op`."""
+    container = clients.container(layout.AGGREGATES)
+    day, subnet, prefix = split_doc_key(key)
+    item_id, pk = agg_doc_id(key), month_pk(tenant_id, day)
+    for _ in range(MAX_ATTEMPTS):
+        raw = await _read(container, item_id, pk)
+        doc = raw or {"id": item_id, "pk": pk, "tenantId": tenant_id, "kind": "agg",
+                      "day": day, "subnet": subnet, "prefix": prefix, "cells": {},
+                      "poorUsers": {}, "ops": [], "evictedAt": 0}
+        ops: list[list[Any]] = doc.get("ops") or []
+        if any(o[0] == op for o in ops):
+            return  # this transition already reached this document
+        if raw is not None and float(doc.get("evictedAt") or 0) >= pending_since:
+            log.error("aggregate %s: op %s may be applied twice (ops list overflowed)",
+                      item_id, op)
+        cells: dict[str, dict[str, int]] = doc.setdefault("cells", {})
+        users: dict[str, int] = doc.setdefault("poorUsers", {})
+        for entry, n in entries.items():
+            if entry.startswith("@"):
+                _add_map(users, {entry[1:]: n})
+            else:
+                cell, measure = entry.split("#", 1)
+                _add_map(cells.setdefault(cell, {}), {measure: n})
+                if not cells[cell]:
+                    del cells[cell]
+        ops.append([op, round(time.time(), 3)])
+        if len(ops) > MAX_OPS:
+            doc["evictedAt"] = max(o[1] for o in ops[:-MAX_OPS])
+            ops = ops[-MAX_OPS:]
+        doc["ops"] = ops
+        try:
+            if raw is None:
+                await with_retries(lambda doc=doc: container.create_item(doc),
+                                   what="create aggregate")
+            else:
+                await with_retries(
+                    lambda doc=doc, etag=raw["_etag"]: container.replace_item(
+                        item_id, doc, etag=etag, match_condition=MatchConditions.IfNotModified),
+                    what="replace aggregate")
+            return
+        except (cosmos_errors.CosmosAccessConditionFailedError,
+                cosmos_errors.CosmosResourceExistsError):
+            await asyncio.sleep(0.005)  # a concurrent writer: re-read and re-apply
+    raise RuntimeError(f"aggregate {item_id}: too many concurrent updates")
+
+
+async def _run_transition(clients: Clients, tenant_id: str, call_id: str,
+                          ledger: dict[str, Any]) -> None:
+    pending = ledger["pending"]
+    delta = difference(pending["contribution"], ledger.get("applied") or {})
+    op = op_id(call_id, int(pending["seq"]))
+    sem = asyncio.Semaphore(DOC_CONCURRENCY)
+
+    async def one(key: str, entries: dict[str, int]) -> None:
+        async with sem:
+            await _apply_to_doc(clients, tenant_id, key, entries, op, float(pending["since"]))
+
+    await asyncio.gather(*(one(k, v) for k, v in sorted(delta.items())))
+
+
+async def _write_ledger(container: Any, body: dict[str, Any], etag: str | None) -> str | None:
+    """Create (etag None) or conditionally replace; the new etag, or None on a conflict."""
+    try:
+        if etag is None:
+            out = await with_retries(lambda: container.create_item(body), what="create ledger")
+        else:
+            out = await with_retries(lambda: container.replace_item(
+                body["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified),
+                what="replace ledger")
+    except (cosmos_errors.CosmosAccessConditionFailedError,
+            cosmos_errors.CosmosResourceExistsError):
+        return None
+    return str(out.get("_etag")) if isinstance(out, dict) else ""
+
+
+def _clean(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in raw.items() if not k.startswith("_")}
+
+
+async def apply_call_delta(clients: Clients, tenant_id: str, previous: CallDocument | None,
+                           document: CallDocument, *, crash_after: str | None = None) -> bool:
+    """Bring the aggregates to `contribution(document)` for this call, exactly once.
+
+    `previous` is the merge's view of the old call; it is not trusted for the delta (the
+    ledger is, see the module docstring) and only serves as a hint here. Returns True
+    when something was written. `crash_after` ("ledger" or "docs") is a test hook that
+    simulates the process dying at that point.
+    """
+    del previous  # the ledger, not the merge's previous document, says what is applied
+    call_id = document.id
+    container = clients.container(layout.AGGREGATES)
+    lid, lpk = ledger_id(call_id), ledger_pk(tenant_id, call_id)
+    target_records = records_of(document)
+    wrote = False
+    for _ in range(MAX_ATTEMPTS):
+        raw = await _read(container, lid, lpk)
+        etag = raw.get("_etag") if raw else None
+        ledger = _clean(raw) if raw else {
+            "id": lid, "pk": lpk, "tenantId": tenant_id, "kind": "ledger", "callId": call_id,
+            "seq": 0, "records": {}, "applied": {}, "pending": None}
+        if ledger.get("pending"):
+            await _run_transition(clients, tenant_id, call_id, ledger)
+            ledger["applied"] = ledger["pending"]["contribution"]
+            ledger["records"] = ledger["pending"]["records"]
+            ledger["seq"] = ledger["pending"]["seq"]
+            ledger["pending"] = None
+            ledger["ttl"] = LEDGER_TTL
+            etag = await _write_ledger(container, ledger, etag)
+            wrote = True
+            if etag is None:
+                continue  # someone else moved the ledger on: look again
+        records: Records = ledger.get("records") or {}
+        if records == target_records or not dominates(target_records, records):
+            return wrote  # the aggregates already reflect this call, or a newer one
+        new = call_contribution(document)
+        if not difference(new, ledger.get("applied") or {}):
+            return wrote  # the change does not touch any count: nothing to write
+        ledger["pending"] = {"seq": int(ledger.get("seq") or 0) + 1, "contribution": new,
+                             "records": target_records, "since": round(time.time(), 3)}
+        ledger["ttl"] = LEDGER_TTL
+        etag = await _write_ledger(container, ledger, etag)
+        if etag is None:
+            continue
+        wrote = True
+        if crash_after == "ledger":
+            raise SimulatedCrash("after the ledger's pending write")
+        await _run_transition(clients, tenant_id, call_id, ledger)
+        if crash_after == "docs":
+            raise SimulatedCrash("after the aggregate documents, before the commit")
+        ledger["applied"], ledger["records"] = new, target_records
+        ledger["seq"], ledger["pending"] = ledger["pending"]["seq"], None
+        if await _write_ledger(container, ledger, etag) is not None:
+            return True
+        # The commit lost a race: a concurrent run saw our pending and finished it (or
+        # moved further); loop to check rather than assume.
+    raise RuntimeError(f"call {call_id}: could not update the aggregates (contention)")
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised by the `crash_after` test hook."""
+
+
+def sum_contributions(docs: list[CallDocument]) -> Contribution:
+    """The brute-force recount: what the aggregates must equal for these calls."""
+    total: Contribution = {}
+    for doc in docs:
+        add_into(total, call_contribution(doc))
+    return total

@@ -1,0 +1,337 @@
+"""CQD-style quality reports over the pre-aggregated documents.
+
+A report never touches call documents or streams: it reads the day-and-subnet aggregate
+documents of the period (one single-partition query per month partition
+`{tenantId}|{yyyy-mm}`, the partition key also in the WHERE), then resolves each subnet
+to its building with the tenant's *current* building file, so a new file re-labels past
+days too. Cost: (days x subnets) documents, whatever the stream volume.
+
+Visibility (roles.md): specialist and reader get no EUII: no users, and subnets coarsened
+to /24 (IPv6 /48) network addresses; engineer and admin get the stored subnet address
+and the poor-users drill-down. No level ever sees a full endpoint IP: the aggregates
+only hold network addresses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from shared.aggregates.contribution import POOR_DUE_PREFIX, UNKNOWN_SUBNET
+from shared.aggregates.store import month_pk
+from shared.auth.levels import REPORTS, Level
+from shared.auth.tokens import Principal
+from shared.buildings import BuildingIndex, BuildingRow, load_building_index
+from shared.problems import Problem
+from shared.storage import layout
+from shared.storage.clients import Clients
+from shared.storage.retry import with_retries
+
+EUII_LEVELS: frozenset[Level] = frozenset({"admin", "engineer"})
+GROUP_BY = ("day", "week", "month", "building", "networkName", "city", "region", "subnet",
+            "connectionType", "mediaType", "insideCorp", "vpn")
+FILTERS = ("mediaType", "connectionType", "insideCorp", "vpn", "building", "networkName",
+           "city", "region", "subnet")
+COUNTS = ("streams", "good", "poor", "unclassified", "droppedStreams", "sessions",
+          "poorCalls", "shortCalls", "callSetupFailures")
+MAX_DAYS = 396
+MIN_MISSING_AUDIO = 10
+QUERY_CONCURRENCY = 4
+
+
+def _parse_day(value: str | None, name: str) -> date:
+    if not value:
+        raise Problem(400, f"query parameter '{name}' is required (YYYY-MM-DD)", field=name)
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+    except ValueError:
+        raise Problem(400, f"'{name}' must be a date (YYYY-MM-DD) or an ISO-8601 time",
+                      field=name) from None
+
+
+@dataclass
+class Period:
+    start: date
+    end: date  # inclusive
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> Period:
+        start = _parse_day(params.get("from"), "from")
+        end = _parse_day(params.get("to"), "to")
+        if end < start:
+            raise Problem(400, "'to' is before 'from'", field="to")
+        if (end - start).days + 1 > MAX_DAYS:
+            raise Problem(400, f"the period is longer than {MAX_DAYS} days", field="to")
+        return cls(start, end)
+
+    def months(self) -> list[str]:
+        out, d = [], self.start.replace(day=1)
+        while d <= self.end:
+            out.append(d.strftime("%Y-%m"))
+            d = (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+        return out
+
+
+async def read_aggregates(clients: Clients, tenant_id: str, period: Period,
+                          fields: str = "c.day, c.subnet, c.prefix, c.cells"
+                          ) -> list[dict[str, Any]]:
+    """The period's aggregate documents: one query per month partition, in parallel."""
+    container = clients.container(layout.AGGREGATES)
+    sem = asyncio.Semaphore(QUERY_CONCURRENCY)
+    query = (f"SELECT {fields} FROM c WHERE c.pk = @pk AND c.kind = 'agg' "
+             "AND c.day >= @from AND c.day <= @to")
+
+    async def month(m: str) -> list[dict[str, Any]]:
+        pk = month_pk(tenant_id, m)
+        params = [{"name": "@pk", "value": pk},
+                  {"name": "@from", "value": period.start.isoformat()},
+                  {"name": "@to", "value": period.end.isoformat()}]
+
+        async def op() -> list[dict[str, Any]]:
+            return [d async for d in container.query_items(query, parameters=params,
+                                                           partition_key=pk)]
+
+        async with sem:
+            return await with_retries(op, what="read aggregates")
+
+    parts = await asyncio.gather(*(month(m) for m in period.months()))
+    return [d for part in parts for d in part]
+
+
+def coarse_subnet(subnet: str, prefix: int | None) -> str:
+    """A network address no finer than /24 (IPv6 /48): what non-EUII levels see."""
+    if subnet == UNKNOWN_SUBNET:
+        return subnet
+    try:
+        address = ipaddress.ip_address(subnet)
+    except ValueError:
+        return UNKNOWN_SUBNET
+    limit = 24 if address.version == 4 else 48
+    bits = limit if prefix is None else min(prefix, limit)
+    return str(ipaddress.ip_network(f"{address}/{bits}", strict=False).network_address)
+
+
+def _bool_param(value: str, name: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "true", "yes", "inside"):
+        return True
+    if v in ("0", "false", "no", "outside"):
+        return False
+    raise Problem(400, f"'{name}' must be true/false (insideCorp also inside/outside)",
+                  field=name)
+
+
+@dataclass
+class _Resolver:
+    """Per-request resolution of subnets to building rows and display values."""
+
+    index: BuildingIndex | None
+    euii: bool
+    _rows: dict[str, BuildingRow | None] = field(default_factory=dict)
+
+    def row(self, subnet: str) -> BuildingRow | None:
+        if self.index is None:
+            return None
+        if subnet not in self._rows:
+            self._rows[subnet] = self.index.lookup(subnet)
+        return self._rows[subnet]
+
+    def subnet(self, subnet: str, prefix: int | None) -> str:
+        return subnet if self.euii else coarse_subnet(subnet, prefix)
+
+    def dims(self, doc: Mapping[str, Any], cell: str) -> dict[str, Any]:
+        media, conn, inside, vpn = cell.split("|")
+        day = str(doc["day"])
+        row = self.row(str(doc["subnet"]))
+        # With a file, the file decides (uncovered = Outside); without, the QoE flag.
+        inside_corp = bool(row and row.inside_corp) if self.index is not None else inside == "in"
+        d = date.fromisoformat(day)
+        iso = d.isocalendar()
+        return {
+            "day": day,
+            "week": f"{iso.year}-W{iso.week:02d}",
+            "month": day[:7],
+            "building": row.building_name if row else None,
+            "networkName": row.network_name if row else None,
+            "city": (row.city or None) if row else None,
+            "region": (row.region or None) if row else None,
+            "subnet": self.subnet(str(doc["subnet"]), doc.get("prefix")),
+            "connectionType": conn,
+            "mediaType": media,
+            "insideCorp": inside_corp,
+            "vpn": vpn == "1" or bool(row and row.vpn),
+        }
+
+
+def _filters(params: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in FILTERS:
+        value = params.get(name)
+        if value is None or value == "":
+            continue
+        out[name] = _bool_param(value, name) if name in ("insideCorp", "vpn") else value
+    return out
+
+
+def _matches(dims: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
+    for name, want in filters.items():
+        have = dims[name]
+        if isinstance(want, bool):
+            if have is not want:
+                return False
+        elif str(have or "").lower() != str(want).lower():
+            return False
+    return True
+
+
+def _group_by(params: Mapping[str, str]) -> list[str]:
+    raw = params.get("groupBy") or "day"
+    names = [g.strip() for g in raw.split(",") if g.strip()]
+    bad = [g for g in names if g not in GROUP_BY]
+    if bad or not names:
+        raise Problem(400, f"groupBy must be one or more of {', '.join(GROUP_BY)}",
+                      field="groupBy", extra={"invalid": bad})
+    return names
+
+
+def poor_percent(poor: int, good: int) -> float | None:
+    """Poor / (Poor + Good) in percent; unclassified streams are left out (CQD)."""
+    return round(100.0 * poor / (poor + good), 2) if poor + good else None
+
+
+def _finish(group: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
+    row: dict[str, Any] = dict(group)
+    for name in COUNTS:
+        row[name] = counts.get(name, 0)
+    row["poorPercent"] = poor_percent(row["poor"], row["good"])
+    row["poorDueTo"] = {k[len(POOR_DUE_PREFIX):]: v for k, v in sorted(counts.items())
+                        if k.startswith(POOR_DUE_PREFIX)}
+    return row
+
+
+def _sort_key(row: Mapping[str, Any], names: list[str]) -> tuple[Any, ...]:
+    return tuple((row[n] is None, str(row[n])) for n in names)
+
+
+async def quality_summary(clients: Clients, principal: Principal,
+                          params: Mapping[str, str]) -> dict[str, Any]:
+    principal.require(REPORTS)
+    period = Period.parse(params)
+    names = _group_by(params)
+    filters = _filters(params)
+    euii = bool(set(principal.levels) & EUII_LEVELS)
+    index, docs = await asyncio.gather(
+        load_building_index(clients, principal.tenant_id),
+        read_aggregates(clients, principal.tenant_id, period))
+    resolver = _Resolver(index, euii)
+    groups: dict[tuple[Any, ...], dict[str, int]] = {}
+    for doc in docs:
+        for cell, counts in (doc.get("cells") or {}).items():
+            dims = resolver.dims(doc, cell)
+            if filters and not _matches(dims, filters):
+                continue
+            target = groups.setdefault(tuple(dims[n] for n in names), {})
+            for k, n in counts.items():
+                target[k] = target.get(k, 0) + n
+    rows = [_finish(dict(zip(names, key, strict=True)), counts)
+            for key, counts in groups.items()]
+    rows.sort(key=lambda r: _sort_key(r, names))
+    return {"from": period.start.isoformat(), "to": period.end.isoformat(), "groupBy": names,
+            "filters": filters, "buildingFile": index is not None,
+            "documentsRead": len(docs), "rows": rows}
+
+
+async def poor_users(clients: Clients, principal: Principal,
+                     params: Mapping[str, str]) -> dict[str, Any]:
+    """Users with poor streams in a building or subnet (engineer/admin: EUII)."""
+    principal.require(EUII_LEVELS)
+    period = Period.parse(params)
+    building, subnet = params.get("building"), params.get("subnet")
+    index, docs = await asyncio.gather(
+        load_building_index(clients, principal.tenant_id),
+        read_aggregates(clients, principal.tenant_id, period,
+                        "c.day, c.subnet, c.prefix, c.poorUsers"))
+    resolver = _Resolver(index, euii=True)
+    users: dict[str, dict[str, Any]] = {}
+    for doc in docs:
+        if subnet and str(doc["subnet"]) != subnet:
+            continue
+        if building:
+            row = resolver.row(str(doc["subnet"]))
+            if not row or row.building_name.lower() != building.lower():
+                continue
+        for user, n in (doc.get("poorUsers") or {}).items():
+            entry = users.setdefault(user, {"user": user, "poorStreams": 0, "days": set(),
+                                            "subnets": set()})
+            entry["poorStreams"] += n
+            entry["days"].add(doc["day"])
+            entry["subnets"].add(doc["subnet"])
+    rows = [{"user": u["user"], "poorStreams": u["poorStreams"], "days": len(u["days"]),
+             "subnets": sorted(u["subnets"])}
+            for u in sorted(users.values(), key=lambda u: (-u["poorStreams"], u["user"]))]
+    return {"from": period.start.isoformat(), "to": period.end.isoformat(),
+            "building": building, "subnet": subnet, "documentsRead": len(docs), "rows": rows}
+
+
+async def missing_subnets(clients: Clients, principal: Principal,
+                          params: Mapping[str, str]) -> dict[str, Any]:
+    """Subnets with at least 10 audio streams in the period that no range covers."""
+    principal.require(REPORTS)
+    period = Period.parse(params)
+    euii = bool(set(principal.levels) & EUII_LEVELS)
+    index, docs = await asyncio.gather(
+        load_building_index(clients, principal.tenant_id),
+        read_aggregates(clients, principal.tenant_id, period))
+    resolver = _Resolver(index, euii)
+    audio: dict[str, int] = {}
+    for doc in docs:
+        subnet = str(doc["subnet"])
+        if subnet == UNKNOWN_SUBNET or resolver.row(subnet) is not None:
+            continue
+        n = sum(c.get("streams", 0) for cell, c in (doc.get("cells") or {}).items()
+                if cell.startswith("audio|"))
+        if n:
+            shown = resolver.subnet(subnet, doc.get("prefix"))
+            audio[shown] = audio.get(shown, 0) + n
+    rows = [{"subnet": s, "audioStreams": n}
+            for s, n in sorted(audio.items(), key=lambda kv: (-kv[1], kv[0]))
+            if n >= MIN_MISSING_AUDIO]
+    return {"from": period.start.isoformat(), "to": period.end.isoformat(),
+            "buildingFile": index is not None, "minAudioStreams": MIN_MISSING_AUDIO,
+            "documentsRead": len(docs), "rows": rows}
+
+
+def to_csv(report: Mapping[str, Any]) -> str:
+    """The report's table as CSV: group columns, counts, Poor %, then poor-due-to."""
+    rows: list[dict[str, Any]] = list(report.get("rows") or [])
+    due = sorted({m for r in rows for m in (r.get("poorDueTo") or {})})
+    first = list(report.get("groupBy") or (list(rows[0]) if rows else []))
+    columns = [c for c in first if c != "poorDueTo"]
+    if "groupBy" in report:
+        columns += [*COUNTS, "poorPercent"]
+    columns += [f"{POOR_DUE_PREFIX}{m}" for m in due]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for r in rows:
+        line = []
+        for c in columns:
+            if c.startswith(POOR_DUE_PREFIX):
+                v: Any = (r.get("poorDueTo") or {}).get(c[len(POOR_DUE_PREFIX):], 0)
+            else:
+                v = r.get(c)
+            if isinstance(v, bool):
+                v = "true" if v else "false"
+            elif isinstance(v, list):
+                v = ";".join(map(str, v))
+            line.append("" if v is None else v)
+        writer.writerow(line)
+    return out.getvalue()

@@ -1,0 +1,169 @@
+"""Exactness of the aggregate delta protocol against the real Cosmos DB emulator:
+duplicates, re-ordering, crashes between the call write and the delta, concurrent and
+stale writers. Each test uses its own tenant, so the counts are its own."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from shared.aggregates.contribution import split_doc_key
+from shared.aggregates.store import (
+    SimulatedCrash,
+    apply_call_delta,
+    month_pk,
+    sum_contributions,
+)
+from shared.merge import union
+from shared.models.call import CallDocument
+from shared.storage import layout
+from shared.storage.calls import build_document
+from shared.storage.clients import get_clients
+
+pytestmark = pytest.mark.stack
+MONTHS = ("2026-11", "2026-12")
+
+# ----------------------------------------------------------- exactness of the protocol
+
+
+def _generated_calls(seed: int, n: int, tenant: str) -> list[tuple[str, list[Any]]]:
+    """(call key, fragments) of generated calls (QoE + CDR records), in arrival order."""
+    gen = pytest.importorskip("devhost.qoe_generator")
+    from shared.parsing import ParseContext, parse_record
+
+    rng = random.Random(seed)
+    users = gen.demo_users(12)
+    ctx = ParseContext(tenant_id=tenant, max_qoe_bytes=10_000_000)
+    out = []
+    base = datetime(2026, 11, 30, 22, tzinfo=timezone.utc)  # some calls cross into December
+    for i in range(n):
+        records = gen.generate_call(rng, tenant, users, base + timedelta(minutes=7 * i))
+        for rec in records:
+            frags = parse_record(rec["kind"], rec["format"], rec["data"], ctx)
+            out += [(f.key, [f]) for f in frags]
+    return out
+
+
+class Store:
+    """The call documents as merge_call builds them (union, then rebuild); the calls
+    container itself is not under test here, the aggregates container is."""
+
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+        self.calls: dict[str, CallDocument] = {}
+
+    def merge(self, key: str, frags: list[Any]) -> tuple[CallDocument | None, CallDocument]:
+        current = self.calls.get(key)
+        merged = union(current.fragments if current else {}, frags)
+        if current is not None and merged.keys() == current.fragments.keys():
+            return current, current
+        doc = build_document(self.tenant, key, merged, None)
+        self.calls[key] = doc
+        return current, doc
+
+
+def test_duplicated_reordered_and_crashed_batches_stay_exact(stack) -> None:
+    tenant = str(uuid.uuid4())
+    arrivals = _generated_calls(seed=5, n=24, tenant=tenant)
+    rng = random.Random(7)
+    batches = arrivals + rng.sample(arrivals, len(arrivals) // 2)  # duplicates
+    rng.shuffle(batches)  # late QoE reports, CDRs after QoE, ...
+    store = Store(tenant)
+    crashes = 0
+
+    async def scenario() -> dict[str, dict[str, int]]:
+        nonlocal crashes
+        clients = get_clients()
+        for key, frags in batches:
+            previous, doc = store.merge(key, frags)
+            crash = rng.choice([None, None, None, "ledger", "docs", "before"])
+            try:
+                if crash == "before":
+                    raise SimulatedCrash("killed between the call write and the delta")
+                await apply_call_delta(clients, tenant, previous, doc, crash_after=crash)
+            except SimulatedCrash:
+                crashes += 1
+                # The host re-runs the batch: the merge now finds the call unchanged.
+                previous, doc = store.merge(key, frags)
+                assert previous is doc
+                await apply_call_delta(clients, tenant, previous, doc)
+        return await stored_aggregates(tenant)
+
+    stored = asyncio.run(scenario())
+    expected = sum_contributions(list(store.calls.values()))
+    assert crashes > 5
+    assert stored == expected
+    months = {split_doc_key(k)[0][:7] for k in expected}
+    assert months == set(MONTHS)
+    assert sum(v for e in expected.values() for k, v in e.items() if k.endswith("#poor")) > 0
+
+
+def test_concurrent_writers_and_stale_documents_converge(stack) -> None:
+    tenant = str(uuid.uuid4())
+    arrivals = _generated_calls(seed=11, n=10, tenant=tenant)
+    store = Store(tenant)
+    snapshots: list[tuple[CallDocument | None, CallDocument]] = [
+        store.merge(key, frags) for key, frags in arrivals]
+    rng = random.Random(3)
+
+    async def scenario() -> dict[str, dict[str, int]]:
+        clients = get_clients()
+        # Every snapshot (old and new versions of each call) applied concurrently, in a
+        # random order, twice: stale documents must not roll a call back.
+        jobs = snapshots + snapshots
+        rng.shuffle(jobs)
+        await asyncio.gather(*(apply_call_delta(clients, tenant, p, d) for p, d in jobs))
+        # and once more in order: the newest of each call wins
+        for p, d in snapshots:
+            await apply_call_delta(clients, tenant, p, d)
+        return await stored_aggregates(tenant)
+
+    assert asyncio.run(scenario()) == sum_contributions(list(store.calls.values()))
+
+
+def test_unchanged_call_costs_no_write(stack, monkeypatch) -> None:
+    from azure.cosmos.aio import ContainerProxy
+
+    tenant = str(uuid.uuid4())
+    store = Store(tenant)
+    [(key, frags), *_] = _generated_calls(seed=2, n=1, tenant=tenant)
+    previous, doc = store.merge(key, frags)
+    writes: list[str] = []
+    for name in ("create_item", "replace_item", "upsert_item", "patch_item"):
+        real = getattr(ContainerProxy, name)
+
+        def spy(self, *a, _real=real, _name=name, **kw):
+            writes.append(_name)
+            return _real(self, *a, **kw)
+
+        monkeypatch.setattr(ContainerProxy, name, spy)
+
+    async def twice() -> int:
+        clients = get_clients()
+        await apply_call_delta(clients, tenant, previous, doc)
+        before = len(writes)
+        assert not await apply_call_delta(clients, tenant, doc, doc)
+        return len(writes) - before
+
+    assert asyncio.run(twice()) == 0
+
+
+async def stored_aggregates(tenant: str) -> dict[str, dict[str, int]]:
+    """The aggregate documents of `tenant`, flattened back into contribution form."""
+    container = get_clients().container(layout.AGGREGATES)
+    out: dict[str, dict[str, int]] = {}
+    for month in MONTHS:
+        pk = month_pk(tenant, month + "-01")
+        async for doc in container.query_items(
+                "SELECT * FROM c WHERE c.pk = @pk AND c.kind = 'agg'",
+                parameters=[{"name": "@pk", "value": pk}], partition_key=pk):
+            flat = {f"{cell}#{m}": n for cell, ms in doc["cells"].items() for m, n in ms.items()}
+            flat |= {f"@{u}": n for u, n in doc["poorUsers"].items()}
+            if flat:
+                out[doc["id"][len("agg|"):]] = flat
+    return out

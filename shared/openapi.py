@@ -119,6 +119,21 @@ class AuditPage(BaseModel):
     continuationToken: str | None
 
 
+class ReportTable(BaseModel):
+    """A report: one row per group with counts, Poor % and poor-due-to counts."""
+
+    model_config = ConfigDict(extra="allow")
+    from_: str = Field(alias="from")
+    to: str
+    documentsRead: int
+    rows: list[dict[str, Any]]
+
+
+class BuildingSummary(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    rows: int | None = None
+
+
 @dataclass(frozen=True)
 class Param:
     name: str
@@ -170,6 +185,23 @@ ROUTES: list[Route] = [
     Route("get", "v1/audit", "Who read whose call data", ("admin",), AuditPage,
           params=(*_FROM_TO, *_PAGE)),
     Route("get", "v1/openapi.json", "This document", (), None, errors=()),
+    Route("get", "v1/quality/summary", "CQD summary: counts and Poor % by a grouping",
+          ("admin", "engineer", "specialist", "reader"), ReportTable,
+          params=(*_FROM_TO, Param("groupBy", description=(
+              "day|week|month|building|networkName|city|region|subnet|connectionType|"
+              "mediaType|insideCorp|vpn (comma-separated)")),
+              Param("Accept", "header", description="text/csv for CSV")),
+          other_media=("text/csv",)),
+    Route("get", "v1/quality/poor-users", "Users with poor streams (drill-down)",
+          ("admin", "engineer"), ReportTable,
+          params=(*_FROM_TO, Param("building"), Param("subnet")), other_media=("text/csv",)),
+    Route("get", "v1/quality/missing-subnets", "Subnets with >= 10 audio streams not in "
+          "the building file", ("admin", "engineer", "specialist", "reader"), ReportTable,
+          params=_FROM_TO, other_media=("text/csv",)),
+    Route("put", "v1/admin/buildings", "Replace the tenant's building file (CSV/TSV)",
+          ("admin",), BuildingSummary, body=None, errors=(400, 401, 403, 413)),
+    Route("get", "v1/admin/buildings", "The active building file's summary", ("admin",),
+          BuildingSummary),
     Route("get", "v1/health", "Liveness of Blob and Cosmos DB (status only)", (), None,
           errors=(503,)),
     Route("get", "v1/admin/health", "Pipeline health: backlog, poison, sources", ("admin",),
@@ -216,6 +248,10 @@ def openapi_document() -> dict[str, Any]:
             body_schema = _schema_ref(r.body, schemas)
             op["requestBody"] = {"required": True,
                                  "content": {r.body_media: {"schema": body_schema}}}
+        elif r.method == "put" and r.path == "v1/admin/buildings":
+            op["requestBody"] = {"required": True, "content": {
+                m: {"schema": {"type": "string"}}
+                for m in ("text/csv", "text/tab-separated-values")}}
         content: dict[str, Any] = {"application/json": {
             "schema": _schema_ref(r.response, schemas) if r.response else {"type": "object"}}}
         for media in r.other_media:

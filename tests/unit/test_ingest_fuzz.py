@@ -11,6 +11,7 @@ from shared.models.envelope import BatchEnvelope
 from shared.problems import Problem
 from shared.settings import Settings
 from tests.factories import cdr_record, envelope
+from tests.fuzzing import fuzz_examples
 
 S = Settings(max_batch_bytes=200_000, max_batch_records=50)
 HEADERS = st.sampled_from([
@@ -36,20 +37,21 @@ def _accept(body: bytes, headers: dict) -> None:
         assert p.body()["detail"]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=fuzz_examples(150), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=2000), HEADERS)
 def test_random_bytes(body, headers):
     _accept(body, headers)
     _accept(gzip.compress(body), headers)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=fuzz_examples(150), deadline=None)
 @given(json_values)
 def test_random_json_documents(doc):
     _accept(json.dumps(doc).encode(), {"Content-Type": "application/json"})
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=fuzz_examples(150), deadline=None)
 @given(st.sampled_from(["schemaVersion", "batchId", "tenantId", "source", "sentAt", "records"]),
        json_values)
 def test_envelope_with_one_field_replaced(name, value):

@@ -6,10 +6,11 @@ from shared.openapi import openapi_document
 
 
 def _registered() -> set[tuple[str, str]]:
+    from devhost.host import app_functions
     from function_app import app
 
     routes = set()
-    for fn in app.get_functions():
+    for fn in app_functions(app):
         trigger = fn.get_trigger()
         if type(trigger).__name__ == "HttpTrigger":
             for m in trigger.methods:

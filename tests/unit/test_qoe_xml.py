@@ -18,6 +18,7 @@ from shared.identity import session_id
 from shared.merge import build_view, union
 from shared.parsing import ParseContext, RecordRejected, parse_record
 from shared.parsing.qoe_xml import parse_qoe
+from tests.fuzzing import fuzz_examples
 from tests.golden.make_golden import CALLS
 from tests.golden.summary import summarise_files
 
@@ -239,7 +240,8 @@ def _base() -> str:
     return _BASE
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=fuzz_examples(50), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_xml_never_raises_anything_but_rejected(data):
     xml = _base()

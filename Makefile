@@ -1,0 +1,64 @@
+# Local development and CI entry points. A clean clone needs only Python 3.11, Node 20
+# and npm: everything else is installed into .venv/ and .local/ by these targets.
+#   make run   - emulators + local Functions host + demo data (Ctrl-C stops everything)
+#   make test  - the whole test suite against the real emulators
+.DEFAULT_GOAL := test
+SHELL := /bin/bash
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.requirements.stamp
+NODE_STAMP := .local/node/.installed
+PYTEST_ARGS ?=
+
+.PHONY: venv node run up test lint bench fuzz schemas clean distclean
+
+venv: $(VENV_STAMP)
+
+# Re-installed whenever a requirements file changes (the stamp is older than it).
+$(VENV_STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), \
+		f"Python 3.11 is required, {sys.executable} is {sys.version.split()[0]}"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# npm ci of devhost/package-lock.json into .local/node (skipped while the lock file's
+# hash matches the stamp; devhost.stack holds the logic so tests share it).
+node: venv
+	$(PY) -c 'from devhost.stack import ensure_node_packages as e; e()'
+
+run: venv node
+	$(PY) -m devhost demo
+
+up: venv node
+	$(PY) -m devhost up
+
+test: venv node
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+bench: venv node
+	$(PY) -m bench.pipeline.run
+	$(PY) -m bench.classify.run
+	$(PY) -m bench.report.run
+
+# A longer hostile-input run than the suite's bounded one.
+fuzz: venv
+	CDC_FUZZ_EXAMPLES=5000 $(PY) -m pytest -q tests/unit/test_ingest_fuzz.py \
+		tests/unit/test_qoe_xml.py
+
+schemas: venv
+	$(PY) -m shared.parsing.cdr > schemas/sfb-cdr-json.schema.json
+
+clean:
+	rm -rf .local/node .local/logs .local/cosmos-cert .local/stack.json .pytest_cache \
+		.ruff_cache .hypothesis test-output
+	find . -name __pycache__ -type d -not -path './.venv/*' -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) .local

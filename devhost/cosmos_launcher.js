@@ -1,0 +1,126 @@
+// Starts @vercel/cosmosdb-server the way the local stack needs it:
+// - with our own TLS certificate: the bundled one expired in 2021 (createHttpsServer
+//   spreads our options after its defaults, so cert/key replace the expired pair);
+// - keep-alive on: the stock server closes every connection, so each request paid a
+//   TCP + TLS handshake;
+// - a read of a missing item answers 404 NotFound, as Cosmos DB does: the stock
+//   read-document handler reads a property of the null document, throws a TypeError
+//   and answers 500;
+// - a query scoped by the partition key header (the SDK's `partition_key=`) is filtered
+//   to that partition, as Cosmos DB does: the stock server refuses it ("missing
+//   partition keys") unless the SQL text names the key, and would otherwise scan every
+//   partition.
+// The handlers are replaced in their modules before the package builds its route table.
+// Usage: node cosmos_launcher.js <node_modules dir> <cert.pem> <key.pem> <port>
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const { Readable } = require("stream");
+
+const [modules, certPath, keyPath, portArg] = process.argv.slice(2);
+const pkg = path.join(modules, "@vercel/cosmosdb-server");
+const readDocument = require(path.join(pkg, "lib/handler/read-document"));
+const queryDocuments = require(path.join(pkg, "lib/handler/query-documents"));
+const rawBody = require(path.join(modules, "raw-body"));
+
+const NOT_FOUND = {
+  code: "NotFound",
+  message: "Entity with the specified id does not exist in the system.",
+};
+
+const stockRead = readDocument.default;
+readDocument.default = async (account, req, res, params) => {
+  try {
+    return await stockRead(account, req, res, params);
+  } catch (err) {
+    // Only the missing-document TypeError (reading a property of null) becomes a 404.
+    if (!(err instanceof TypeError) || !/null|undefined/.test(err.message)) throw err;
+    res.statusCode = 404;
+    return { ...NOT_FOUND };
+  }
+};
+
+/** Adds `<alias><field> = @__cdc_partition_key` to the top-level WHERE of a Cosmos SQL
+ * query (or adds a WHERE); null when the query has no FROM to anchor it. */
+function addFilter(sql, field) {
+  const top = [];
+  let depth = 0;
+  let quote = null;
+  for (let i = 0; i < sql.length; i += 1) {
+    const ch = sql[i];
+    if (quote) {
+      if (ch === "\\") i += 1;
+      else if (ch === quote) quote = null;
+      continue;
+    }
+    if (ch === "'" || ch === '"') quote = ch;
+    else if (ch === "(" || ch === "[") depth += 1;
+    else if (ch === ")" || ch === "]") depth -= 1;
+    else if (depth === 0 && /[A-Za-z]/.test(ch) && (i === 0 || !/[\w@.$]/.test(sql[i - 1]))) {
+      const m = /^(FROM|WHERE|ORDER\s+BY|GROUP\s+BY|OFFSET)\b/i.exec(sql.slice(i));
+      if (m) {
+        top.push({ kw: m[1].toUpperCase().replace(/\s+/, " "), at: i, len: m[0].length });
+        i += m[0].length - 1;
+      }
+    }
+  }
+  const from = top.find(t => t.kw === "FROM");
+  if (!from) return null;
+  const names = /^\s*(\w+)(?:\s+(?:AS\s+)?(\w+))?/i.exec(sql.slice(from.at + from.len));
+  if (!names) return null;
+  const second = names[2] && !/^(JOIN|WHERE|ORDER|GROUP|OFFSET|IN)$/i.test(names[2]);
+  const alias = second ? names[2] : names[1];
+  const cond = `${alias}${field.split("/").filter(Boolean).map(p => `["${p}"]`).join("")}` +
+    " = @__cdc_partition_key";
+  const after = top.filter(t => t.at > from.at);
+  const where = after.find(t => t.kw === "WHERE");
+  const tail = after.find(t => t.kw !== "WHERE" && t.kw !== "FROM" && (!where || t.at > where.at));
+  const end = tail ? tail.at : sql.length;
+  if (where) {
+    const start = where.at + where.len;
+    return `${sql.slice(0, start)} (${cond}) AND (${sql.slice(start, end)}) ${sql.slice(end)}`;
+  }
+  return `${sql.slice(0, end)} WHERE ${cond} ${sql.slice(end)}`;
+}
+
+const stockQuery = queryDocuments.default;
+queryDocuments.default = async (account, req, res, params) => {
+  const header = req.headers["x-ms-documentdb-partitionkey"];
+  const cross = String(req.headers["x-ms-documentdb-query-enablecrosspartition"]) === "true";
+  const coll = account.database(params.dbId).collection(params.collId).read();
+  const paths = ((coll || {}).partitionKey || {}).paths || [];
+  let value;
+  try {
+    value = header ? JSON.parse(header) : undefined;
+  } catch (err) {
+    value = undefined;
+  }
+  if (cross || !Array.isArray(value) || value.length !== 1 || typeof value[0] === "object"
+      || paths.length !== 1) {
+    return stockQuery(account, req, res, params);
+  }
+  const body = JSON.parse((await rawBody(req)).toString());
+  const rewritten = typeof body.query === "string" ? addFilter(body.query, paths[0]) : null;
+  if (rewritten) {
+    body.query = rewritten;
+    body.parameters = [...(body.parameters || []), { name: "@__cdc_partition_key", value: value[0] }];
+  }
+  const replay = Readable.from([Buffer.from(JSON.stringify(body))]);
+  replay.headers = { ...req.headers, "x-ms-documentdb-query-enablecrosspartition": "true" };
+  delete replay.headers["content-length"];
+  replay.method = req.method;
+  replay.url = req.url;
+  return stockQuery(account, replay, res, params);
+};
+
+const { createHttpsServer } = require(pkg);
+const server = createHttpsServer({
+  cert: fs.readFileSync(certPath),
+  key: fs.readFileSync(keyPath),
+  keepAlive: true,
+});
+server.keepAliveTimeout = 60000;
+server.listen(Number(portArg), "127.0.0.1", () => {
+  console.log(`cosmos ready on 127.0.0.1:${server.address().port}`);
+});
+for (const sig of ["SIGTERM", "SIGINT"]) process.on(sig, () => process.exit(0));

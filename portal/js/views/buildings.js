@@ -1,0 +1,118 @@
+// Admin: the tenant's building file (network -> building). Upload replaces the active
+// file; a rejected file shows its validation errors row by row.
+
+import { fmtDateTime, h, problemBox } from "../dom.js";
+import { href } from "../router.js";
+import { rowsOf } from "./quality.js";
+
+const COLUMNS = ["NetworkIP", "NetworkName", "NetworkRange", "BuildingName", "OwnershipType",
+  "BuildingType", "BuildingOfficeType", "City", "ZipCode", "Country", "State", "Region",
+  "InsideCorp", "ExpressRoute", "VPN"];
+
+/** A row of GET /v1/admin/buildings as the 15 columns, whatever the field spelling. */
+function cellsOf(row) {
+  if (Array.isArray(row)) return row;
+  const lower = Object.fromEntries(Object.entries(row).map(([k, v]) => [k.toLowerCase().replace(/_/g, ""), v]));
+  return COLUMNS.map((c) => {
+    const v = lower[c.toLowerCase()] ?? lower[c.toLowerCase().replace(/^network/, "")] ??
+      (c === "NetworkRange" ? lower.prefixlength ?? lower.prefix : undefined) ??
+      (c === "BuildingName" ? lower.building : undefined);
+    return typeof v === "boolean" ? (v ? "1" : "0") : v ?? "";
+  });
+}
+
+function mediaTypeOf(file, text) {
+  if (/\.tsv$/i.test(file.name)) return "text/tab-separated-values";
+  if (/\.csv$/i.test(file.name)) return "text/csv";
+  return text.split("\n", 1)[0].includes("\t") ? "text/tab-separated-values" : "text/csv";
+}
+
+export async function buildingsView({ main, api, isCurrent }) {
+  const fileInput = h("input", { id: "building-file", type: "file", name: "file",
+    accept: ".csv,.tsv,.txt,text/csv,text/tab-separated-values", required: true,
+    "aria-describedby": "building-file-help" });
+  const result = h("div", { id: "upload-result", "aria-live": "polite" });
+  const form = h("form", { class: "card", id: "building-upload" },
+    h("h2", {}, "Upload a building file"),
+    h("p", { id: "building-file-help", class: "muted" },
+      "CQD format: .csv or .tsv, no header row, 15 columns (14 accepted: VPN defaults to 0): ",
+      COLUMNS.join(", "), ". The upload replaces the active file."),
+    h("label", { for: "building-file" }, "Building file"),
+    fileInput,
+    h("button", { type: "submit", class: "primary" }, "Upload"),
+    result);
+
+  const current = h("section", { class: "card", id: "current-buildings",
+    "aria-labelledby": "current-h" }, h("h2", { id: "current-h" }, "Active building file"),
+  h("p", { class: "loading" }, "Loading…"));
+
+  main.append(h("h1", {}, "Buildings"), form, current);
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const file = fileInput.files[0];
+    if (!file) return;
+    result.replaceChildren(h("p", { class: "loading" }, `Uploading ${file.name}…`));
+    const text = await file.text();
+    try {
+      const response = await api.request("/v1/admin/buildings", {
+        method: "PUT", body: text, contentType: mediaTypeOf(file, text),
+      });
+      let body = {};
+      try {
+        body = await response.json();
+      } catch { /* empty body */ }
+      const count = body.rows ?? body.count ?? body.networks ?? (Array.isArray(body.buildings)
+        ? body.buildings.length : null);
+      result.replaceChildren(h("p", { class: "success", role: "status" },
+        `Uploaded ${file.name}`, typeof count === "number" ? `: ${count} rows.` : ".",
+        " ", h("a", { href: href("/quality"), id: "to-dashboard" }, "See the quality dashboard")));
+      await loadCurrent();
+    } catch (e) {
+      const parts = [problemBox(e)];
+      if (e.errors && e.errors.length) {
+        parts.push(h("table", { class: "grid errors", id: "upload-errors" },
+          h("caption", {}, `${e.errors.length} problem${e.errors.length === 1 ? "" : "s"} in ${file.name}`),
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Where"),
+            h("th", { scope: "col" }, "Problem"))),
+          h("tbody", {}, e.errors.map((err) => h("tr", {},
+            h("th", { scope: "row" }, err.field || "—"), h("td", {}, err.message || ""))))));
+      }
+      result.replaceChildren(...parts);
+    }
+  });
+
+  async function loadCurrent() {
+    let body;
+    try {
+      body = await api.json("/v1/admin/buildings");
+    } catch (e) {
+      current.replaceChildren(current.firstChild,
+        e.status === 404 ? h("p", { class: "empty" }, "No building file uploaded yet.") : problemBox(e));
+      return;
+    }
+    if (!isCurrent()) return;
+    // The API answers with a summary ({active, rows, buildings, uploadedAt, uploadedBy});
+    // if it ever lists the networks too, they are shown as a table.
+    const list = [rowsOf(body), body.networks, body.ranges].find((x) => Array.isArray(x) && x.length)
+      || [];
+    const active = body.active ?? list.length > 0;
+    const count = (x) => (typeof x === "number" ? x : Array.isArray(x) ? x.length : null);
+    current.replaceChildren(current.firstChild,
+      active
+        ? h("p", { id: "buildings-summary" },
+          [count(body.rows) ?? list.length, " network ranges in ",
+            count(body.buildings) ?? "?", " buildings",
+            body.uploadedAt ? `, uploaded ${fmtDateTime(body.uploadedAt)}` : "",
+            body.uploadedBy ? ` by ${body.uploadedBy}` : "", "."].join(""))
+        : h("p", { class: "empty", id: "buildings-summary" },
+          "No building file uploaded yet: every network counts as Outside."),
+      list.length
+        ? h("div", { class: "scroll" }, h("table", { class: "grid compact", id: "buildings-table" },
+          h("caption", {}, `${list.length} network${list.length === 1 ? "" : "s"}`),
+          h("thead", {}, h("tr", {}, COLUMNS.map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", {}, list.map((r) => h("tr", {}, cellsOf(r).map((c) => h("td", {}, String(c))))))))
+        : null);
+  }
+  await loadCurrent();
+}

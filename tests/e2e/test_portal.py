@@ -1,0 +1,264 @@
+"""End-to-end: the admin portal in headless Chromium against the local stack (demo data).
+
+Three journeys, each in a fresh browser profile, driven by `tests/e2e/portal/driver.mjs`
+through playwright-core (npm) and the Debian `chromium` package:
+- an engineer finds a poor call and sees a red metric (with its threshold tooltip) on the
+  Advanced tab;
+- a specialist opening the same call gets no Advanced tab, no Debug details, and no other
+  participant's name;
+- an admin downloads the dashboard CSV, uploads a bad building file (errors by row), then
+  a good one, and sees the dashboard regroup by the new buildings (then drills down to
+  subnets and affected users).
+Screenshots of every page go to test-output/portal/.
+
+What it needs and installs itself: /usr/bin/chromium (apt-get, as root) and node/npm (apt
+too), playwright-core + msal-browser from portal/package-lock.json into
+.local/portal-node/ (npm ci). No browser download ever (`npx playwright install` fails
+here).
+
+What it expects from the local stack (tests/stack_plugin.py):
+- fixture `local_host`: the base URL of the running host (http://127.0.0.1:7071), which
+  serves /api/... and the portal at /portal/, with the demo tenant's demo data loaded;
+- fixture `mint`: a callable minting a dev token; called by keyword, whatever its
+  parameter names for level, user and tenant (see `_mint_token`). Without it,
+  `devhost.devauth.mint_token` is used;
+- `POST /dev/token` on the host; when it is missing (404), the driver answers the page's
+  request with tokens minted here, so the sign-in journey is the same.
+Note: the admin journey replaces the demo tenant's building file (E2E-HQ, E2E-Branch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib import error, parse, request
+
+import pytest
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+PORTAL = ROOT / "portal"
+NODE_DIR = ROOT / ".local" / "portal-node"
+DRIVER = Path(__file__).parent / "portal" / "driver.mjs"
+OUT = ROOT / "test-output" / "portal"
+CHROMIUM = "/usr/bin/chromium"
+TENANT = "8f1c3c6e-0b7a-4f3e-9a51-1f0c2d3e4a5b"
+DEMO_NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan",
+              "judy", "mallory", "niaj"]
+SIGN_IN = {"engineer": "e2e.engineer@contoso.com", "specialist": "e2e.specialist@contoso.com",
+           "admin": "e2e.admin@contoso.com"}
+UNKNOWN_SUBNETS = {"", "unknown", "none", "null"}
+
+
+# ---------------------------------------------------------------- tools: install if missing
+
+def _apt_install(*packages: str) -> None:
+    if os.geteuid() != 0:
+        pytest.fail(f"{' '.join(packages)} missing and not root: apt-get install -y "
+                    f"{' '.join(packages)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env,
+                   timeout=900)
+
+
+@pytest.fixture(scope="session")
+def portal_tools() -> dict[str, str]:
+    """Chromium, node and playwright-core (npm ci into .local/portal-node), once."""
+    if not Path(CHROMIUM).exists():
+        _apt_install("chromium")
+    if not shutil.which("node") or not shutil.which("npm"):
+        _apt_install("nodejs", "npm")
+    lock = (PORTAL / "package-lock.json").read_bytes() + (PORTAL / "package.json").read_bytes()
+    stamp = hashlib.sha256(lock).hexdigest()
+    stamp_file = NODE_DIR / ".installed"
+    core = NODE_DIR / "node_modules" / "playwright-core" / "package.json"
+    if not core.exists() or not stamp_file.exists() or stamp_file.read_text() != stamp:
+        NODE_DIR.mkdir(parents=True, exist_ok=True)
+        shutil.copy(PORTAL / "package.json", NODE_DIR / "package.json")
+        shutil.copy(PORTAL / "package-lock.json", NODE_DIR / "package-lock.json")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
+                       cwd=NODE_DIR, check=True, timeout=600)
+        stamp_file.write_text(stamp)
+    return {"node": shutil.which("node") or "node",
+            "nodeModules": str(NODE_DIR / "node_modules")}
+
+
+# ---------------------------------------------------------------------------------- tokens
+
+def _mint_token(mint: Any, level: str, user: str) -> str:
+    """Calls the `mint` fixture (or devhost.devauth.mint_token) by keyword, matching its
+    parameter names: *level*/role -> level, *user*/upn/name -> user, *tenant* -> tenant."""
+    if mint is None:
+        from devhost.devauth import mint_token as mint
+    values: dict[str, Any] = {}
+    params = inspect.signature(mint).parameters
+    for name in params:
+        low = name.lower()
+        if "level" in low or low in ("role", "roles"):
+            values[name] = level
+        elif "tenant" in low or low == "tid":
+            values[name] = TENANT
+        elif "user" in low or low in ("upn", "name", "subject", "sub"):
+            values[name] = user
+    if any("level" in n.lower() or n.lower() in ("role", "roles") for n in values):
+        result = mint(**values)
+    else:  # no recognisable parameter names: (level, user) positionally
+        result = mint(level, user)
+    if isinstance(result, dict):
+        result = result.get("token") or result.get("access_token")
+    return result.decode() if isinstance(result, bytes) else str(result)
+
+
+class Api:
+    def __init__(self, base: str, token: str) -> None:
+        self.base, self.token = base.rstrip("/"), token
+
+    def get(self, path: str, **query: str) -> Any:
+        url = f"{self.base}/api{path}"
+        if query:
+            url += "?" + parse.urlencode({k: v for k, v in query.items() if v is not None})
+        req = request.Request(url, headers={"Authorization": f"Bearer {self.token}",
+                                            "Accept": "application/json"})
+        with request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read())
+
+
+def _dev_token_offered(base: str) -> bool:
+    body = json.dumps({"tenantId": TENANT, "user": SIGN_IN["engineer"],
+                       "level": "engineer"}).encode()
+    req = request.Request(f"{base.rstrip('/')}/dev/token", data=body, method="POST",
+                          headers={"Content-Type": "application/json"})
+    try:
+        with request.urlopen(req, timeout=15) as resp:
+            return "token" in json.loads(resp.read())
+    except (error.HTTPError, error.URLError, ValueError):
+        return False
+
+
+# ------------------------------------------------------------------- what to look for
+
+def _red_flags(call: dict[str, Any]) -> list[str]:
+    return [metric for s in call.get("sessions", []) for st in s.get("streams", [])
+            for metric, flag in ((st.get("quality") or {}).get("flags") or {}).items()
+            if flag == "red" and (st.get("metrics") or {}).get(metric) is not None]
+
+
+def _other_names(call: dict[str, Any], user: str) -> list[str]:
+    names: list[str] = []
+    for p in call.get("participants", []):
+        uri = (p.get("uri") or "").lower()
+        if uri.removeprefix("sip:") == user.lower() or p.get("kind") in ("server", "phone"):
+            continue
+        for value in (p.get("display_name"), uri.removeprefix("sip:")):
+            if value and value not in ("Internal User", "External User", "Conference"):
+                names.append(value)
+    return names
+
+
+def _find_poor_call(api: Api, frm: str, to: str) -> tuple[str, dict[str, Any], list[str]]:
+    """A demo user, one of their poor calls with a red metric and another named participant."""
+    seen: set[str] = set()
+    for name in DEMO_NAMES:
+        for u in api.get("/v1/users", search=name)["users"]:
+            user = u["user"]
+            if user in seen:
+                continue
+            seen.add(user)
+            calls = api.get(f"/v1/users/{parse.quote(user)}/calls", **{"from": frm, "to": to})
+            for c in calls["calls"]:
+                if c.get("rating") != "poor" or c.get("callType") != "peerToPeer":
+                    continue
+                detail = api.get(f"/v1/calls/{parse.quote(c['callId'])}", user=user)
+                others = _other_names(detail, user)
+                if _red_flags(detail) and others:
+                    return user, detail, others
+    pytest.fail(f"no demo user among {sorted(seen) or DEMO_NAMES} has a poor peer-to-peer call "
+                f"with a red metric between {frm} and {to}: is the demo data loaded?")
+
+
+def _building_files(admin: Api, frm: str, to: str, tmp: Path) -> tuple[Path, Path, list[str]]:
+    rows = admin.get("/v1/quality/summary", groupBy="subnet", **{"from": frm, "to": to})["rows"]
+    nets: list[str] = []
+    for r in sorted(rows, key=lambda r: -(r.get("streams") or 0)):
+        try:
+            net = ipaddress.ip_network(f"{r.get('subnet')}/24", strict=False)
+        except ValueError:
+            continue  # unknown subnet, IPv6: not in a CQD building file
+        if net.version == 4 and str(net.network_address) not in nets:
+            nets.append(str(net.network_address))
+    assert nets, f"no IPv4 subnets in the demo data's quality summary: {rows[:3]}"
+    names = ["E2E-HQ", "E2E-Branch"] if len(nets) > 1 else ["E2E-HQ"]
+    lines = []
+    for i, net in enumerate(nets):
+        b = names[0] if i % 2 == 0 else names[1]
+        lines.append(f"{net},Contoso/{b}/{i},24,{b},Contoso,Office,Engineering,Seattle,98001,"
+                     f"US,WA,NA,1,0,0")
+    good = tmp / "buildings.csv"
+    good.write_text("\n".join(lines) + "\n")
+    bad = tmp / "buildings-bad.csv"
+    bad.write_text(lines[0] + "\n"
+                   "10.99.0.0,Broken,40,Nowhere,,,,,,,,,x,0,0\n")
+    return good, bad, names
+
+
+# ------------------------------------------------------------------------------ the test
+
+def test_portal_journeys(request: pytest.FixtureRequest, local_host: str, demo_data: object,
+                         portal_tools: dict[str, str], tmp_path: Path) -> None:
+    try:
+        mint = request.getfixturevalue("mint")
+    except pytest.FixtureLookupError:
+        mint = None
+    base = local_host.rstrip("/")
+    tokens = {lvl: _mint_token(mint, lvl, SIGN_IN[lvl]) for lvl in SIGN_IN}
+    engineer, admin = Api(base, tokens["engineer"]), Api(base, tokens["admin"])
+
+    now = datetime.now(timezone.utc).date()
+    frm, to = (now - timedelta(days=60)).isoformat(), now.isoformat()
+    user, call, others = _find_poor_call(engineer, frm, to)
+    good, bad, buildings = _building_files(admin, frm, to, tmp_path)
+
+    search = user.split("@")[0][:4]
+    OUT.mkdir(parents=True, exist_ok=True)
+    for old in OUT.glob("*.png"):
+        old.unlink()
+    config = {
+        "baseUrl": base, "portalPath": "/portal/", "outDir": str(OUT),
+        "nodeModules": portal_tools["nodeModules"], "chromium": CHROMIUM, "tenantId": TENANT,
+        "tokens": None if _dev_token_offered(base) else tokens,
+        "engineer": {"signInAs": SIGN_IN["engineer"], "searchText": search, "user": user,
+                     "callId": call["callId"], "from": frm, "to": to},
+        "specialist": {"signInAs": SIGN_IN["specialist"], "searchText": search, "user": user,
+                       "callId": call["callId"], "from": frm, "to": to, "hiddenNames": others},
+        "admin": {"signInAs": SIGN_IN["admin"], "goodFile": str(good), "badFile": str(bad),
+                  "expectBuildings": buildings, "from": frm, "to": to},
+    }
+    config_file = tmp_path / "portal-e2e.json"
+    config_file.write_text(json.dumps(config))
+    proc = subprocess.run([portal_tools["node"], str(DRIVER), str(config_file)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    sys.stderr.write(proc.stderr)
+    result_line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and result_line, (
+        f"driver failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    results = json.loads(result_line[-1][len("RESULT "):])
+    report = "\n".join(f"{name}: {'ok' if r['ok'] else 'FAILED: ' + r.get('error', '')}\n  - "
+                       + "\n  - ".join(r["checks"]) for name, r in results.items())
+    print(report)
+    assert all(r["ok"] for r in results.values()), report
+    shots = sorted(p.name for p in OUT.glob("*.png"))
+    for page in ("engineer-01-signin", "call-advanced-red-metric", "specialist",
+                 "quality-dashboard-before", "buildings-validation-errors",
+                 "quality-dashboard-after"):
+        assert any(page in s for s in shots), f"no screenshot of {page}: {shots}"

@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from azure.core import MatchConditions
@@ -127,34 +128,101 @@ def _add_map(target: dict[str, int], part: dict[str, int]) -> None:
             target.pop(k, None)
 
 
+@dataclass
+class _Pending:
+    op: str
+    entries: dict[str, int]
+    since: float
+    done: asyncio.Future[None]
+
+
+@dataclass
+class _DocQueue:
+    items: list[_Pending] = field(default_factory=list)
+    running: bool = False
+    task: asyncio.Task[None] | None = None  # held so the drain is not garbage-collected
+
+
+# Per event loop and aggregate document: transitions waiting for the document. Calls of
+# one day and subnet arrive together (a batch is mostly one site, one day), and applying
+# them one read/replace each makes them fight over the etag; queued transitions are
+# applied together in one write instead, each with its own op id (exactness unchanged).
+_queues: dict[tuple[int, str, str], _DocQueue] = {}
+
+
 async def _apply_to_doc(clients: Clients, tenant_id: str, key: str, entries: dict[str, int],
                         op: str, pending_since: float) -> None:
-    """Add `entries` to one aggregate document unless it already holds `op`."""
+    """Add `entries` to one aggregate document unless it already holds `op`; coalesced
+    with the other transitions waiting for the same document in this process."""
+    loop = asyncio.get_running_loop()
+    qkey = (id(loop), tenant_id, key)
+    queue = _queues.setdefault(qkey, _DocQueue())
+    item = _Pending(op, entries, pending_since, loop.create_future())
+    queue.items.append(item)
+    if not queue.running:
+        queue.running = True
+        queue.task = asyncio.ensure_future(_drain(clients, tenant_id, key, qkey, queue))
+    await item.done
+
+
+async def _drain(clients: Clients, tenant_id: str, key: str, qkey: tuple[int, str, str],
+                 queue: _DocQueue) -> None:
+    try:
+        while queue.items:
+            batch, queue.items = queue.items, []
+            try:
+                await _apply_many(clients, tenant_id, key, batch)
+            except Exception as exc:
+                for p in batch:
+                    if not p.done.done():
+                        p.done.set_exception(exc)
+            else:
+                for p in batch:
+                    if not p.done.done():
+                        p.done.set_result(None)
+    finally:
+        queue.running = False
+        if _queues.get(qkey) is queue and not queue.items:
+            del _queues[qkey]
+
+
+async def _apply_many(clients: Clients, tenant_id: str, key: str,
+                      batch: list[_Pending]) -> None:
+    """One read + etag-conditional replace adding every transition of `batch` that the
+    document does not hold yet, recording their op ids in the same write."""
     container = clients.container(layout.AGGREGATES)
     day, subnet, prefix = split_doc_key(key)
     item_id, pk = agg_doc_id(key), month_pk(tenant_id, day)
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
         raw = await _read(container, item_id, pk)
         doc = raw or {"id": item_id, "pk": pk, "tenantId": tenant_id, "kind": "agg",
                       "day": day, "subnet": subnet, "prefix": prefix, "cells": {},
                       "poorUsers": {}, "ops": [], "evictedAt": 0}
         ops: list[list[Any]] = doc.get("ops") or []
-        if any(o[0] == op for o in ops):
-            return  # this transition already reached this document
-        if raw is not None and float(doc.get("evictedAt") or 0) >= pending_since:
-            log.error("aggregate %s: op %s may be applied twice (ops list overflowed)",
-                      item_id, op)
+        held = {o[0] for o in ops}
+        todo = []
+        for p in batch:  # the same transition may be queued twice (concurrent resumes)
+            if p.op not in held:
+                held.add(p.op)
+                todo.append(p)
+        if not todo:
+            return  # every transition already reached this document
         cells: dict[str, dict[str, int]] = doc.setdefault("cells", {})
         users: dict[str, int] = doc.setdefault("poorUsers", {})
-        for entry, n in entries.items():
-            if entry.startswith("@"):
-                _add_map(users, {entry[1:]: n})
-            else:
-                cell, measure = entry.split("#", 1)
-                _add_map(cells.setdefault(cell, {}), {measure: n})
-                if not cells[cell]:
-                    del cells[cell]
-        ops.append([op, round(time.time(), 3)])
+        now = round(time.time(), 3)
+        for p in todo:
+            if raw is not None and float(doc.get("evictedAt") or 0) >= p.since:
+                log.error("aggregate %s: op %s may be applied twice (ops list overflowed)",
+                          item_id, p.op)
+            for entry, n in p.entries.items():
+                if entry.startswith("@"):
+                    _add_map(users, {entry[1:]: n})
+                else:
+                    cell, measure = entry.split("#", 1)
+                    _add_map(cells.setdefault(cell, {}), {measure: n})
+                    if not cells[cell]:
+                        del cells[cell]
+            ops.append([p.op, now])
         if len(ops) > MAX_OPS:
             doc["evictedAt"] = max(o[1] for o in ops[:-MAX_OPS])
             ops = ops[-MAX_OPS:]
@@ -171,7 +239,8 @@ async def _apply_to_doc(clients: Clients, tenant_id: str, key: str, entries: dic
             return
         except (cosmos_errors.CosmosAccessConditionFailedError,
                 cosmos_errors.CosmosResourceExistsError):
-            await asyncio.sleep(0.005)  # a concurrent writer: re-read and re-apply
+            # another process wrote first: re-read and re-apply, backing off a little
+            await asyncio.sleep(min(0.5, 0.005 * 2 ** min(attempt, 7)))
     raise RuntimeError(f"aggregate {item_id}: too many concurrent updates")
 
 
@@ -213,18 +282,23 @@ async def apply_call_delta(clients: Clients, tenant_id: str, previous: CallDocum
     """Bring the aggregates to `contribution(document)` for this call, exactly once.
 
     `previous` is the merge's view of the old call; it is not trusted for the delta (the
-    ledger is, see the module docstring) and only serves as a hint here. Returns True
+    ledger is, see the module docstring) and only serves as a hint here: None (a call
+    this merge created) saves the ledger read. Returns True
     when something was written. `crash_after` ("ledger" or "docs") is a test hook that
     simulates the process dying at that point.
     """
-    del previous  # the ledger, not the merge's previous document, says what is applied
     call_id = document.id
     container = clients.container(layout.AGGREGATES)
     lid, lpk = ledger_id(call_id), ledger_pk(tenant_id, call_id)
     target_records = records_of(document)
     wrote = False
+    # A call this merge created has no ledger yet (the ledger is only written after its
+    # call): skip the read and create it; a conflict (say, a call that expired and came
+    # back) falls through to the general path, which reads.
+    assume_new = previous is None
     for _ in range(MAX_ATTEMPTS):
-        raw = await _read(container, lid, lpk)
+        raw = None if assume_new else await _read(container, lid, lpk)
+        assume_new = False
         etag = raw.get("_etag") if raw else None
         ledger = _clean(raw) if raw else {
             "id": lid, "pk": lpk, "tenantId": tenant_id, "kind": "ledger", "callId": call_id,

@@ -134,6 +134,83 @@ class BuildingSummary(BaseModel):
     rows: int | None = None
 
 
+# Report set and topology (issue 10; handlers in functions/reports.py).
+
+
+class ReportDefinitionBody(BaseModel):
+    """A custom report. Dimensions, filters and measures are validated against those
+    that exist; a bad one is a 400 naming its path (`groupBy[1]`, `filters.x`)."""
+
+    name: str = Field(max_length=100)
+    description: str | None = Field(default=None, max_length=500)
+    groupBy: list[str] = Field(description="1-4 of day, week, month, building, networkName, "
+                               "city, region, subnet, connectionType, mediaType, insideCorp, "
+                               "vpn, site, pool")
+    filters: dict[str, Any] | None = Field(default=None, description=(
+        "{dimension: value or [values]}; insideCorp and vpn take true/false"))
+    measures: list[str] | None = Field(default=None, description=(
+        "streams, good, poor, unclassified, droppedStreams, sessions, poorCalls, "
+        "shortCalls, callSetupFailures, poorPercent, callSetupFailurePercent, "
+        "droppedStreamPercent, poorDueTo"))
+    period: dict[str, int] | None = Field(default=None, description=(
+        'default period: {"lastDays": 1-396} or {"lastMonths": 1-13}'))
+
+
+class ReportDefinitionOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    name: str
+    version: int
+    builtIn: bool
+    source: Literal["summary", "poorUsers"]
+    groupBy: list[str]
+    measures: list[str]
+    levels: list[str]
+
+
+class ReportList(BaseModel):
+    reports: list[ReportDefinitionOut]
+
+
+class TopologySite(BaseModel):
+    name: str
+    description: str | None = None
+    city: str | None = None
+    country: str | None = None
+
+
+class TopologyPool(BaseModel):
+    fqdn: str
+    role: Literal["frontEnd", "edge", "mediation"] | list[
+        Literal["frontEnd", "edge", "mediation"]]
+    site: str
+    servers: list[str] | None = Field(default=None, description="member server FQDNs")
+
+
+class TopologyGateway(BaseModel):
+    fqdn: str
+    site: str
+    mediationPool: str | None = None
+
+
+class TopologyBody(BaseModel):
+    """Sessions whose endpoint is one of these servers (by FQDN, or by role when only one
+    pool has it) carry its site and pool in reports and call detail."""
+
+    sites: list[TopologySite]
+    pools: list[TopologyPool] = Field(default_factory=list)
+    gateways: list[TopologyGateway] = Field(default_factory=list)
+
+
+class TopologySummary(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    active: bool
+    version: int
+    sites: int
+    pools: int
+    gateways: int
+
+
 @dataclass(frozen=True)
 class Param:
     name: str
@@ -162,6 +239,9 @@ _FROM_TO = (Param("from", description="ISO-8601 start (inclusive)"),
             Param("to", description="ISO-8601 end (exclusive)"))
 _PAGE = (Param("continuationToken", description="from the previous page"),)
 
+_READ = ("admin", "engineer", "specialist", "reader")
+_ID = Param("id", "path", True, "report id (built-in slug or custom-...)")
+
 ROUTES: list[Route] = [
     Route("post", "v1/batches", "Post a batch of call telemetry", ("ingest", "admin"),
           BatchAccepted, 202, body=BatchEnvelope,
@@ -189,7 +269,7 @@ ROUTES: list[Route] = [
           ("admin", "engineer", "specialist", "reader"), ReportTable,
           params=(*_FROM_TO, Param("groupBy", description=(
               "day|week|month|building|networkName|city|region|subnet|connectionType|"
-              "mediaType|insideCorp|vpn (comma-separated)")),
+              "mediaType|insideCorp|vpn|site|pool (comma-separated)")),
               Param("Accept", "header", description="text/csv for CSV")),
           other_media=("text/csv",)),
     Route("get", "v1/quality/poor-users", "Users with poor streams (drill-down)",
@@ -202,6 +282,28 @@ ROUTES: list[Route] = [
           ("admin",), BuildingSummary, body=None, errors=(400, 401, 403, 413)),
     Route("get", "v1/admin/buildings", "The active building file's summary", ("admin",),
           BuildingSummary),
+    # Report set and topology (issue 10).
+    Route("get", "v1/reports", "The report set: built-in and the tenant's custom reports",
+          _READ, ReportList, errors=(401, 403)),
+    Route("post", "v1/reports", "Create a custom report", ("admin",), ReportDefinitionOut,
+          201, body=ReportDefinitionBody, errors=(400, 401, 403, 409, 413, 415)),
+    Route("put", "v1/reports/{id}", "Replace a custom report (its version goes up)",
+          ("admin",), ReportDefinitionOut, params=(_ID,), body=ReportDefinitionBody,
+          errors=(400, 401, 403, 404, 409, 413, 415)),
+    Route("delete", "v1/reports/{id}", "Delete a custom report", ("admin",), None, 204,
+          params=(_ID,), errors=(401, 403, 404, 409)),
+    Route("get", "v1/reports/{id}/run", "Run a report over a period (JSON or CSV)", _READ,
+          ReportTable, params=(
+              _ID, Param("from", description="YYYY-MM-DD (inclusive); with `to`, or neither "
+                         "for the report's default period"),
+              Param("to", description="YYYY-MM-DD (inclusive)"),
+              Param("Accept", "header", description="text/csv for CSV")),
+          other_media=("text/csv",), errors=(400, 401, 403, 404)),
+    Route("put", "v1/admin/topology", "Replace the tenant's on-prem topology",
+          ("admin", "ingest"), TopologySummary, body=TopologyBody,
+          errors=(400, 401, 403, 413, 415)),
+    Route("get", "v1/admin/topology", "The active on-prem topology", ("admin",),
+          TopologySummary, errors=(401, 403)),
     Route("get", "v1/health", "Liveness of Blob and Cosmos DB (status only)", (), None,
           errors=(503,)),
     Route("get", "v1/admin/health", "Pipeline health: backlog, poison, sources", ("admin",),

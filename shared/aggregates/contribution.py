@@ -22,6 +22,13 @@ Attribution choices (documented because CQD's are not fully public):
   building file, resolved at report time, overrides it for covered subnets.
 - Subnet: the endpoint's network address (IP & mask), never its full IP; with an IP but
   no mask or subnet, the /24 containing the IP.
+- Server (issue 10, topology): a session with a server endpoint (mediation, MCU, edge)
+  adds that server's *signature* (`{role}:{fqdn}`, `shared.topology.server_signature`, a
+  pure function of the endpoint) as a fifth cell part: `{media}|{conn}|{inside}|{vpn}|
+  {signature}`. Reports resolve it to site and pool with the tenant's current topology
+  at read time, as they do subnets with the building file, so this function stays pure
+  (exact, recountable without the topology) and a topology change re-labels past days.
+  Sessions without a server keep the four-part cell, so older documents read the same.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from datetime import datetime
 
 from shared.identity import is_focus_uri, user_key
 from shared.models.call import CallDocument, CallView, Endpoint, Session, Stream
+from shared.topology import server_signature
 
 Contribution = dict[str, dict[str, int]]
 
@@ -128,9 +136,17 @@ def split_doc_key(key: str) -> tuple[str, str, int | None]:
     return day, subnet, int(prefix) if prefix else None
 
 
-def cell_key(media: str, ep: Endpoint) -> str:
+def cell_key(media: str, ep: Endpoint, server: str | None = None) -> str:
     inside = "na" if ep.inside is None else ("in" if ep.inside else "out")
-    return f"{media}|{ep.connection_type or 'unknown'}|{inside}|{1 if ep.vpn else 0}"
+    base = f"{media}|{ep.connection_type or 'unknown'}|{inside}|{1 if ep.vpn else 0}"
+    # (issue 10) the session's server signature as a fifth part, only when there is one.
+    return base if server is None else f"{base}|{server}"
+
+
+def session_server(session: Session) -> str | None:
+    """(issue 10) The signature of the session's server endpoint (callee first: a user
+    calls the MCU or a phone number through the mediation server), None if neither is."""
+    return server_signature(session.callee) or server_signature(session.caller)
 
 
 def _setup_failed(session: Session) -> bool:
@@ -168,9 +184,10 @@ def contribution(view: CallView, fallback_day: str | None = None) -> Contributio
         if day is None:
             continue  # no time at all: nothing to put it on (and no report could find it)
         dropped = _dropped(session)
+        server = session_server(session)  # (issue 10) site/pool, resolved at read time
         for stream in session.streams:
             ep = stream_endpoint(session, stream)
-            cell = cell_key(stream.media_type, ep)
+            cell = cell_key(stream.media_type, ep, server)
             rating = stream.quality.rating if stream.quality else "unclassified"
             add(day, ep, f"{cell}#streams")
             add(day, ep, f"{cell}#{rating}")
@@ -183,7 +200,7 @@ def contribution(view: CallView, fallback_day: str | None = None) -> Contributio
                 if user:
                     add(day, ep, f"@{user}")
         ep = session_endpoint(session)
-        cell = cell_key(_session_media(session), ep)
+        cell = cell_key(_session_media(session), ep, server)
         add(day, ep, f"{cell}#sessions")
         failed = _setup_failed(session)
         if failed:

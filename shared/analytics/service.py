@@ -7,6 +7,7 @@ partition (keyset paging: no OFFSET, stable under inserts), detail one point rea
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import datetime, timedelta, timezone
@@ -18,6 +19,7 @@ from shared.auth.tokens import Principal
 from shared.identity import normalise_uri, user_key
 from shared.models.call import CallDocument
 from shared.problems import Problem
+from shared.reports.places import add_places, load_place_context
 from shared.storage import layout
 from shared.storage.calls import read_call, user_pk
 from shared.storage.clients import Clients
@@ -148,9 +150,22 @@ async def call_detail(clients: Clients, principal: Principal, call_id: str,
     if level == "specialist" and not searched:
         raise Problem(400, "a specialist reads a call for the user searched for: add ?user=",
                       field="user")
-    doc = await read_call(clients, principal.tenant_id, call_id)
+    # (issue 10) `place` (building file + topology, resolved at read time) is "advanced":
+    # only engineer and admin see it, so only they load its context (cached per tenant
+    # for 30 s; otherwise two point reads), in parallel with the call read.
+    with_place = level in ("admin", "engineer")
+    doc, context = await asyncio.gather(
+        read_call(clients, principal.tenant_id, call_id),
+        load_place_context(clients, principal.tenant_id) if with_place else _none())
     if doc is None or doc.tenantId != principal.tenant_id:
         raise Problem(404, "no such call for this tenant", field="callId")
     if searched and searched not in {user_key(p.uri) for p in doc.view.participants}:
         raise Problem(404, "the user did not take part in this call", field="user")
-    return project_call(detail_dict(doc), level, searched)  # type: ignore[arg-type]
+    detail = detail_dict(doc)
+    if context is not None:
+        add_places(detail, doc.view.sessions, *context)
+    return project_call(detail, level, searched)  # type: ignore[arg-type]
+
+
+async def _none() -> None:
+    return None

@@ -6,6 +6,10 @@ documents of the period (one single-partition query per month partition
 to its building with the tenant's *current* building file, so a new file re-labels past
 days too. Cost: (days x subnets) documents, whatever the stream volume.
 
+Topology (issue 10): cells of sessions with an on-prem server carry its signature as a
+fifth part; `site` and `pool` resolve it with the tenant's *current* topology, the same
+way (and for the same reason) as subnets resolve to buildings.
+
 Visibility (roles.md): specialist and reader get no EUII: no users, and subnets coarsened
 to /24 (IPv6 /48) network addresses; engineer and admin get the stored subnet address
 and the poor-users drill-down. No level ever sees a full endpoint IP: the aggregates
@@ -32,12 +36,14 @@ from shared.problems import Problem
 from shared.storage import layout
 from shared.storage.clients import Clients
 from shared.storage.retry import with_retries
+from shared.topology import Topology, load_topology
 
 EUII_LEVELS: frozenset[Level] = frozenset({"admin", "engineer"})
+# (issue 10) site and pool: the on-prem server of the session, from the topology.
 GROUP_BY = ("day", "week", "month", "building", "networkName", "city", "region", "subnet",
-            "connectionType", "mediaType", "insideCorp", "vpn")
+            "connectionType", "mediaType", "insideCorp", "vpn", "site", "pool")
 FILTERS = ("mediaType", "connectionType", "insideCorp", "vpn", "building", "networkName",
-           "city", "region", "subnet")
+           "city", "region", "subnet", "site", "pool")
 COUNTS = ("streams", "good", "poor", "unclassified", "droppedStreams", "sessions",
           "poorCalls", "shortCalls", "callSetupFailures")
 MAX_DAYS = 396
@@ -135,6 +141,7 @@ class _Resolver:
 
     index: BuildingIndex | None
     euii: bool
+    topology: Topology | None = None  # (issue 10)
     _rows: dict[str, BuildingRow | None] = field(default_factory=dict)
 
     def row(self, subnet: str) -> BuildingRow | None:
@@ -148,7 +155,9 @@ class _Resolver:
         return subnet if self.euii else coarse_subnet(subnet, prefix)
 
     def dims(self, doc: Mapping[str, Any], cell: str) -> dict[str, Any]:
-        media, conn, inside, vpn = cell.split("|")
+        # (issue 10) an optional fifth part: the session's server signature.
+        media, conn, inside, vpn, *server = cell.split("|")
+        placed = self.topology.resolve(server[0]) if server and self.topology else None
         day = str(doc["day"])
         row = self.row(str(doc["subnet"]))
         # With a file, the file decides (uncovered = Outside); without, the QoE flag.
@@ -168,6 +177,8 @@ class _Resolver:
             "mediaType": media,
             "insideCorp": inside_corp,
             "vpn": vpn == "1" or bool(row and row.vpn),
+            "site": placed.site if placed else None,
+            "pool": placed.pool if placed else None,
         }
 
 
@@ -184,7 +195,10 @@ def _filters(params: Mapping[str, str]) -> dict[str, Any]:
 def _matches(dims: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
     for name, want in filters.items():
         have = dims[name]
-        if isinstance(want, bool):
+        if isinstance(want, (list, tuple)):  # (issue 10) report definitions: any of
+            if not any(_matches({name: have}, {name: w}) for w in want):
+                return False
+        elif isinstance(want, bool):
             if have is not want:
                 return False
         elif str(have or "").lower() != str(want).lower():
@@ -225,13 +239,21 @@ async def quality_summary(clients: Clients, principal: Principal,
                           params: Mapping[str, str]) -> dict[str, Any]:
     principal.require(REPORTS)
     period = Period.parse(params)
-    names = _group_by(params)
-    filters = _filters(params)
+    return await run_summary(clients, principal, period, _group_by(params), _filters(params))
+
+
+async def run_summary(clients: Clients, principal: Principal, period: Period,
+                      names: list[str], filters: Mapping[str, Any]) -> dict[str, Any]:
+    """The summary engine, shared by the query-string API and the report definitions
+    (shared/reports/definitions.py), which validate `names` and `filters` themselves;
+    a filter value may be a list (any of)."""
+    principal.require(REPORTS)
     euii = bool(set(principal.levels) & EUII_LEVELS)
-    index, docs = await asyncio.gather(
+    index, topology, docs = await asyncio.gather(
         load_building_index(clients, principal.tenant_id),
+        load_topology(clients, principal.tenant_id),
         read_aggregates(clients, principal.tenant_id, period))
-    resolver = _Resolver(index, euii)
+    resolver = _Resolver(index, euii, topology)
     groups: dict[tuple[Any, ...], dict[str, int]] = {}
     for doc in docs:
         for cell, counts in (doc.get("cells") or {}).items():
@@ -245,8 +267,8 @@ async def quality_summary(clients: Clients, principal: Principal,
             for key, counts in groups.items()]
     rows.sort(key=lambda r: _sort_key(r, names))
     return {"from": period.start.isoformat(), "to": period.end.isoformat(), "groupBy": names,
-            "filters": filters, "buildingFile": index is not None,
-            "documentsRead": len(docs), "rows": rows}
+            "filters": dict(filters), "buildingFile": index is not None,
+            "topology": topology is not None, "documentsRead": len(docs), "rows": rows}
 
 
 async def poor_users(clients: Clients, principal: Principal,

@@ -8,6 +8,7 @@ from functions.health import bp as health_bp
 from functions.ingest import bp as ingest_bp
 from functions.processor import bp as processor_bp
 from functions.quality import bp as quality_bp
+from functions.reports import bp as reports_bp
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(ingest_bp)
@@ -15,3 +16,4 @@ app.register_functions(processor_bp)
 app.register_functions(analytics_bp)
 app.register_functions(health_bp)
 app.register_functions(quality_bp)
+app.register_functions(reports_bp)

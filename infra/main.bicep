@@ -48,6 +48,9 @@ param maximumInstanceCount int = 100
 @allowed([ 512, 2048, 4096 ])
 param instanceMemoryMB int = 2048
 
+@description('E-mail address for the operational and quality alerts (app/alerts.bicep); empty: an action group without receivers.')
+param alertEmail string = ''
+
 var tags = { 'azd-env-name': environmentName }
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var cosmosDatabaseName = 'calldata'
@@ -150,6 +153,19 @@ module blobEvents 'app/blob-events.bicep' = {
     storageAccountName: storage.outputs.name
     functionAppName: api.outputs.name
     createSubscription: blobEventSubscription
+  }
+}
+
+// Azure Monitor alerts: poisoned batch, failure rate, silent server, building quality.
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    namePrefix: 'cdc-${resourceToken}'
+    location: location
+    tags: tags
+    appInsightsName: monitoring.outputs.appInsightsName
+    alertEmail: alertEmail
   }
 }
 

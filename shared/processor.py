@@ -25,6 +25,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from shared import telemetry  # batch context, EUII scrubbing, metrics (issue 11)
 from shared.aggregates import apply_call_delta  # quality aggregates (issue 5)
 from shared.models.call import Fragment
 from shared.parsing import ParseContext, RecordRejected, parse_record
@@ -114,6 +115,13 @@ class BatchProcessor:
         self._sem = asyncio.Semaphore(max(1, settings.cosmos_concurrency))
 
     async def process(self, blob_name: str) -> dict[str, Any]:
+        # Issue 11: every log line and span of the run carries the batch's ids; the
+        # counters, duration and outcome are emitted when it ends.
+        tenant_id, batch_id = parse_blob_name(blob_name)
+        with telemetry.batch_context(batch_id, tenant_id) as scope:
+            return scope.finish(await self._process(blob_name))
+
+    async def _process(self, blob_name: str) -> dict[str, Any]:
         tenant_id, batch_id = parse_blob_name(blob_name)
         name = blob_name.split("/", 1)[1] if blob_name.startswith("incoming/") else blob_name
         ctx = {"batchId": batch_id, "tenantId": tenant_id}
@@ -129,6 +137,7 @@ class BatchProcessor:
         doc = await update_batch(self.clients, tenant_id, batch_id, {
             "status": "processing", "attempts": attempts, "startedAt": utcnow(),
         }) or doc
+        telemetry.set_context(sourceServer=doc.get("sourceFqdn"))  # issue 11
         log.info("processing batch", extra=ctx | {"attempt": attempts,
                                                     "sourceServer": doc.get("sourceFqdn")})
         try:

@@ -92,6 +92,17 @@ var containers = [
       ]
     }
   }
+  {
+    name: 'alerts' // quality alerts (issue 11): one per tenant, building and day; 13 months
+    partitionKey: '/tenantId'
+    defaultTtl: 396 * day
+    indexingPolicy: {
+      indexingMode: 'consistent'
+      automatic: true
+      includedPaths: [ { path: '/kind/?' }, { path: '/day/?' }, { path: '/status/?' } ]
+      excludedPaths: [ { path: '/*' } ]
+    }
+  }
 ]
 
 resource account 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' = {

@@ -19,6 +19,8 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
+from shared import telemetry  # Cosmos retries and request charge as metrics (issue 11)
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -61,10 +63,13 @@ async def with_retries(
 ) -> T:
     for attempt in range(1, attempts + 1):
         try:
-            return await op()
+            result = await op()
+            telemetry.record_cosmos_response(result, what)  # issue 11
+            return result
         except Exception as exc:
             if attempt == attempts or not is_transient(exc):
                 raise
+            telemetry.count_retry(what, exc)  # issue 11
             delay = retry_after_seconds(exc)
             if delay is None:
                 delay = min(max_delay, base_delay * 2 ** (attempt - 1))

@@ -26,7 +26,8 @@ LOCAL_ONLY = {"CDC_STORAGE", "COSMOS_KEY", "CDC_DEV_AUTHORITY"}
 
 def is_optional_tunable(name: str) -> bool:
     """Tunables with defaults in code; the template may leave them out."""
-    return name.startswith("CDC_MAX_") or name == "CDC_COSMOS_CONCURRENCY"
+    return (name.startswith(("CDC_MAX_", "CDC_ALERT_"))
+            or name in ("CDC_COSMOS_CONCURRENCY", "CDC_BUILD_VERSION"))
 
 
 # Read by the Functions host (not by our code), so absent from SETTING_NAMES.

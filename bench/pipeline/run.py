@@ -1,0 +1,310 @@
+"""Pipeline benchmark (issue 2): HTTP -> Blob -> trigger -> Cosmos DB against raw writes.
+
+`python -m bench.pipeline.run [--records 10000] [--batch 1000] [--rss-mb 50]`
+
+In one run, on a fresh local stack (Azurite + Cosmos DB emulator + local host):
+1. pipeline: N unique CDR records posted as gzip batches over HTTP (4 senders), until
+   every batch is `completed`; per batch, the time from its 202 to completion
+   (freshness: a call is answerable by call detail once its batch completed);
+2. baseline: every document the pipeline wrote for the tenant (calls, history entries,
+   directory, aggregates and their ledgers, batch status) upserted again into a second
+   database of the same emulator with the same concurrency: the raw cost of the
+   resulting writes. Reported as the ratio pipeline / raw (goal <= 1.5);
+3. peak RSS of the processor on a ~50 MB (decompressed) batch of QoE reports, in a
+   child process: the growth over its own baseline against the compressed blob size
+   (goal < 3x, i.e. streaming, not whole-file);
+4. `python -X importtime -c "import function_app"` total (cold start; goal < 0.6 s).
+Results are printed and written to bench/results/pipeline.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import os
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results"
+
+
+def _cdr(i: int, start: datetime, rng: random.Random) -> dict[str, Any]:
+    t = start + timedelta(seconds=i * 7)
+    iso = t.isoformat().replace("+00:00", "Z")
+    a, b = rng.sample(range(300), 2)
+    return {"kind": "cdr", "format": "sfb-cdr-json", "data": {
+        "sessionIdTime": iso, "sessionIdSeq": i % 1000, "callId": f"{uuid.uuid4()}@fe01",
+        "fromTag": f"f{i}", "toTag": f"t{i}", "user1Uri": f"sip:user{a}@contoso.com",
+        "user2Uri": f"sip:user{b}@contoso.com", "user1DisplayName": f"User {a}",
+        "user2DisplayName": f"User {b}", "inviteTime": iso, "responseTime": iso,
+        "endTime": (t + timedelta(seconds=rng.randint(30, 1800))).isoformat()
+        .replace("+00:00", "Z"), "responseCode": 200, "mediaTypes": ["audio"],
+        "isConference": False}}
+
+
+def _envelope(tenant: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"schemaVersion": "1.0", "batchId": str(uuid.uuid4()), "tenantId": tenant,
+            "source": {"type": "sfb-server", "fqdn": "fe01.contoso.local"},
+            "sentAt": datetime.now(timezone.utc).isoformat(), "records": records}
+
+
+def _http(url: str, token: str, body: bytes | None = None) -> tuple[int, dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {token}"}
+    if body is not None:
+        headers |= {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    req = urllib.request.Request(url, data=body, headers=headers,
+                                 method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=300) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def run_pipeline(base: str, token: str, tenant: str, n: int, batch: int) -> dict[str, Any]:
+    rng = random.Random(1)
+    start = datetime.now(timezone.utc) - timedelta(days=1)
+    records = [_cdr(i, start, rng) for i in range(n)]
+    bodies = [gzip.compress(json.dumps(_envelope(tenant, records[i:i + batch])).encode())
+              for i in range(0, n, batch)]
+    accepted: dict[str, float] = {}
+    latencies: list[float] = []
+
+    def post(body: bytes) -> None:
+        t0 = time.perf_counter()
+        status, reply = _http(f"{base}/api/v1/batches", token, body)
+        if status != 202:
+            raise RuntimeError(f"batch rejected: {status} {reply}")
+        latencies.append(time.perf_counter() - t0)
+        accepted[reply["batchId"]] = time.perf_counter()
+
+    t_start = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(post, bodies))
+    done: dict[str, float] = {}
+    counts = {"received": 0, "stored": 0, "quarantined": 0}
+    while len(done) < len(accepted):
+        for bid in accepted:
+            if bid in done:
+                continue
+            _, status = _http(f"{base}/api/v1/batches/{bid}", token)
+            if status.get("status") in ("completed", "completedWithErrors", "failed"):
+                done[bid] = time.perf_counter()
+                for k in counts:
+                    counts[k] += int(status.get(k) or 0)
+        time.sleep(0.05)
+    elapsed = max(done.values()) - t_start
+    fresh = sorted(done[b] - accepted[b] for b in accepted)
+    return {"records": n, "batches": len(bodies), "seconds": round(elapsed, 2),
+            "recordsPerSecond": round(n / elapsed, 1), **counts,
+            "accept_p50_ms": round(statistics.median(latencies) * 1000, 1),
+            "freshness_p95_s": round(fresh[max(0, int(len(fresh) * 0.95) - 1)], 2),
+            "freshness_max_s": round(fresh[-1], 2)}
+
+
+async def _resulting_documents(tenant: str) -> list[tuple[str, dict[str, Any]]]:
+    """Everything the pipeline wrote for `tenant` (cross-partition reads: bench only)."""
+    from shared.storage import layout
+    from shared.storage.clients import get_clients
+
+    clients = get_clients()
+    docs: list[tuple[str, dict[str, Any]]] = []
+    for spec in (layout.CALLS, layout.USER_CALLS, layout.TENANTS, layout.AGGREGATES,
+                 layout.BATCHES):
+        container = clients.container(spec)
+        async for item in container.query_items(
+                "SELECT * FROM c WHERE c.tenantId = @t",
+                parameters=[{"name": "@t", "value": tenant}]):
+            docs.append((spec.name, {k: v for k, v in item.items() if not k.startswith("_")}))
+    return docs
+
+
+async def run_raw(docs: list[tuple[str, dict[str, Any]]], concurrency: int) -> float:
+    """Upsert the same documents into a second database of the same emulator."""
+    from azure.cosmos import PartitionKey
+
+    from shared.settings import get_settings
+    from shared.storage import layout
+    from shared.storage.clients import make_clients
+
+    clients = make_clients(get_settings())
+    db = await clients.cosmos.create_database_if_not_exists("rawbench")
+    containers = {}
+    for spec in layout.COSMOS_CONTAINERS:
+        containers[spec.name] = await db.create_container_if_not_exists(
+            id=spec.name, partition_key=PartitionKey(path=spec.partition_key),
+            indexing_policy=spec.indexing_policy)
+    sem = asyncio.Semaphore(concurrency)
+
+    async def up(name: str, doc: dict[str, Any]) -> None:
+        async with sem:
+            await containers[name].upsert_item(doc)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(up(n, d) for n, d in docs))
+    elapsed = time.perf_counter() - t0
+    await clients.close()
+    return elapsed
+
+
+RSS_CHILD = r"""
+import asyncio, json, sys, time
+sys.path.insert(0, sys.argv[1])
+from shared.processor import BatchProcessor
+from shared.settings import get_settings
+from shared.storage.clients import get_clients
+
+def hwm_kb():  # VmHWM: this process's peak RSS (ru_maxrss would carry the parent's over)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
+async def main():
+    s = get_settings(); c = get_clients(s)
+    await c.container(__import__("shared.storage.layout", fromlist=["x"]).BATCHES).read()
+    import lxml.etree, ijson, shared.parsing.qoe_xml, shared.aggregates.store  # warm imports
+    base = hwm_kb()
+    t0 = time.perf_counter()
+    out = await BatchProcessor(c, s).process(sys.argv[2])
+    peak = hwm_kb()
+    print(json.dumps({"baseKB": base, "peakKB": peak, "seconds": time.perf_counter() - t0,
+                      "status": out.get("status"), "stored": out.get("stored")}))
+asyncio.run(main())
+"""
+
+
+async def _stage_big_batch(tenant: str, target_mb: int) -> tuple[str, int, int]:
+    """A QoE batch of about `target_mb` decompressed, accepted through ingest (no host)."""
+    from devhost.qoe_generator import demo_users, generate_call
+    from shared.auth.tokens import Principal
+    from shared.ingest import accept_batch
+    from shared.settings import get_settings
+    from shared.storage import layout
+    from shared.storage.clients import get_clients
+
+    rng = random.Random(3)
+    users = demo_users(200)
+    records: list[dict[str, Any]] = []
+    size = 0
+    when = datetime.now(timezone.utc) - timedelta(days=2)
+    while size < target_mb * 1_000_000 and len(records) < 9_990:
+        for rec in generate_call(rng, tenant, users, when):
+            records.append(rec)
+            size += len(rec["data"]) if isinstance(rec["data"], str) else 400
+        when += timedelta(seconds=20)
+    env = _envelope(tenant, records[:10_000])
+    raw = json.dumps(env).encode()
+    body = gzip.compress(raw, compresslevel=6)
+    settings = get_settings()
+    principal = Principal(tenant_id=tenant, object_id="bench", name="bench",
+                          levels=("ingest",))
+    await accept_batch(get_clients(settings), settings, principal, body,
+                       {"Content-Type": "application/json", "Content-Encoding": "gzip"},
+                       "http://bench")
+    container = get_clients().blobs(layout.INCOMING)
+    names = [b.name async for b in container.list_blobs(name_starts_with=tenant)]
+    [name] = [n for n in names if env["batchId"] in n]
+    return f"incoming/{name}", len(raw), len(body)
+
+
+def import_time() -> float:
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import function_app"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stderr
+    m = re.search(r"\|\s+(\d+) \|\s+function_app\s*$", out, re.M)
+    return int(m.group(1)) / 1e6 if m else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--records", type=int, default=10_000)
+    p.add_argument("--batch", type=int, default=1_000)
+    p.add_argument("--rss-mb", type=int, default=50)
+    p.add_argument("--only", choices=["all", "pipeline", "rss"], default="all")
+    args = p.parse_args(argv)
+
+    from devhost.devauth import DevAuthority
+    from devhost.host import LocalHost
+    from devhost.provision import provision_sync
+    from devhost.stack import Stack
+    from shared.settings import Settings, get_settings, reset_settings
+
+    authority = DevAuthority().start()
+    stack = Stack(authority_url=authority.url).start()
+    os.environ.update(stack.env)
+    reset_settings()
+    provision_sync(Settings.from_env())
+    from function_app import app
+
+    host = LocalHost(app, port=0, dev_authority=authority).start()
+    results: dict[str, Any] = {"machine": f"{os.cpu_count()} cores",
+                               "python": sys.version.split()[0]}
+    try:
+        tenant = stack.env["AUTH_TENANTS"].split(",")[0]
+        token = authority.token(tenant, roles=["CallData.Ingest"])
+        if args.only in ("all", "pipeline"):
+            results["pipeline"] = run_pipeline(host.base_url, token, tenant, args.records,
+                                               args.batch)
+            results["freshness_single_batch"] = run_pipeline(host.base_url, token, tenant,
+                                                             args.batch, args.batch)
+        host.stop()
+
+        async def raw() -> tuple[int, float]:
+            docs = [d for d in await _resulting_documents(tenant)]
+            return len(docs), await run_raw(docs, get_settings().cosmos_concurrency)
+
+        if args.only in ("all", "pipeline"):
+            ndocs, raw_s = asyncio.run(raw())
+            results["raw"] = {"documents": ndocs, "seconds": round(raw_s, 2)}
+            total = results["pipeline"]["seconds"] + results["freshness_single_batch"]["seconds"]
+            results["ratio_pipeline_over_raw"] = round(total / raw_s, 2)
+        if args.only == "pipeline":
+            return _finish(results)
+
+        rss_tenant = stack.env["AUTH_TENANTS"].split(",")[1]
+        blob, raw_len, gz_len = asyncio.run(_stage_big_batch(rss_tenant, args.rss_mb))
+        child = subprocess.run([sys.executable, "-c", RSS_CHILD, str(ROOT), blob], cwd=ROOT,
+                               capture_output=True, text=True, env=os.environ.copy())
+        if child.returncode != 0:
+            raise RuntimeError(child.stderr[-3000:])
+        rss = json.loads(child.stdout.strip().splitlines()[-1])
+        growth = (rss["peakKB"] - rss["baseKB"]) * 1024
+        results["rss"] = {"decompressedMB": round(raw_len / 1e6, 1),
+                          "compressedMB": round(gz_len / 1e6, 2),
+                          "processBaselineMB": round(rss["baseKB"] / 1024, 1),
+                          "peakMB": round(rss["peakKB"] / 1024, 1),
+                          "growthMB": round(growth / 1e6, 1),
+                          "growth_over_compressed": round(growth / gz_len, 2),
+                          "seconds": round(rss["seconds"], 1), "status": rss["status"]}
+        results["importtime_s"] = round(import_time(), 3)
+        results["bench_peak_rss_MB"] = round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    finally:
+        host.stop()
+        stack.stop()
+        authority.stop()
+    return _finish(results)
+
+
+def _finish(results: dict[str, Any]) -> int:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "pipeline.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -28,3 +28,34 @@ def test_health_reports_poison_and_sources(stack):
     assert code == 200 and body["status"] == "degraded"
     assert body["last24h"]["poisonedBatches"] >= 1
     assert all(c["ok"] for c in body["checks"])
+
+
+def test_stopped_cosmos_is_unhealthy_and_recovers(dev_authority):
+    """A dedicated stack (the session's stays up): stop its Cosmos DB emulator, the probe
+    answers 503 'unhealthy'; start it again (and provision), the probe is ok again."""
+    from devhost.provision import provision
+    from devhost.stack import Stack
+    from shared.settings import Settings
+    from shared.storage.clients import make_clients
+
+    own = Stack(authority_url=dev_authority.url).start()
+    try:
+        settings = Settings.from_env(own.env)
+
+        async def probe() -> tuple[int, dict]:
+            clients = make_clients(settings)
+            try:
+                return await public_health(clients)
+            finally:
+                await clients.close()
+
+        asyncio.run(provision(settings))
+        assert asyncio.run(probe()) == (200, {"status": "ok"})
+        cosmos = next(e for e in own.emulators if e.name == "cosmos")
+        cosmos.stop()
+        assert asyncio.run(probe()) == (503, {"status": "unhealthy"})
+        own.restart_cosmos()
+        asyncio.run(provision(settings))
+        assert asyncio.run(probe()) == (200, {"status": "ok"})
+    finally:
+        own.stop()

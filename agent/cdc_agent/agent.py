@@ -507,6 +507,29 @@ class Agent:
 
     # exclusions and retention --------------------------------------------------------
 
+    def push_topology(self, path: str) -> bool:
+        """PUT the on-prem topology (sites; pools with FQDN, role, site; gateways): the
+        service validates it and answers 400 naming the field of a mistake."""
+        try:
+            with open(path, "rb") as fh:
+                body = fh.read()
+            json.loads(body)
+        except (OSError, ValueError) as exc:
+            log.error("topology file %s cannot be read as JSON: %s", path, exc)
+            return False
+        try:
+            resp = self._request("PUT", "admin/topology", body,
+                                 {"Content-Type": "application/json"})
+        except TransportError as exc:
+            log.error("could not push the topology: %s", exc)
+            return False
+        if classify(resp.status) is not Outcome.DELIVERED:
+            log.error("the service rejected the topology (HTTP %d): %s", resp.status,
+                      _problem_text(resp.problem()))
+            return False
+        log.info("topology pushed to the service (%s)", path)
+        return True
+
     def push_exclusions(self, force: bool = False) -> bool:
         """PUT the policy as the tenant's setting when it changed since the last push.
         An empty policy is pushed only to clear one this agent pushed before, so a new

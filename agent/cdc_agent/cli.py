@@ -1,4 +1,5 @@
-"""Command line: `cdc-agent push | watch | status | check-config | push-exclusions`.
+"""Command line: `cdc-agent push | watch | status | check-config | push-exclusions |
+push-topology`.
 
 Exit codes (for Task Scheduler's "last run result"): 0 done; 1 something is left to
 retry or was refused (see the log); 2 bad configuration; 3 another agent holds the state
@@ -49,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--last", type=int, default=5, help="how many recent batches")
     sub.add_parser("check-config", help="validate agent.toml and get a token")
     sub.add_parser("push-exclusions", help="push the exclusion policy to the service now")
+    topo = sub.add_parser("push-topology", help="push the on-prem topology (sites, pools, "
+                          "gateways) as JSON, so calls show their site and pool")
+    topo.add_argument("file", help="topology JSON, e.g. exported from Get-CsTopology")
     return p
 
 
@@ -110,6 +114,8 @@ def run(argv: list[str] | None = None) -> int:
         agent = Agent(cfg, stop=stop, progress=args.command == "push" and not getattr(
             args, "no_progress", False))
         with agent:
+            if args.command == "push-topology":
+                return EXIT_OK if agent.push_topology(args.file) else EXIT_RETRY
             if args.command == "push-exclusions":
                 agent.journal = Journal(cfg.spool.state_dir)
                 return EXIT_OK if agent.push_exclusions(force=True) else EXIT_RETRY

@@ -401,3 +401,24 @@ def test_kill_mid_upload_and_restart_no_loss_no_duplicate(local_host: Any, mint:
     done_status = wait_completed(str(local_host), reader, batch_ids)
     assert sum(d["stored"] for d in done_status.values()) == len(by_record)
     assert_found(str(local_host), reader, calls)
+
+
+def test_agent_pushes_the_topology(local_host: Any, mint: Any, tmp_path: Path) -> None:
+    """`cdc-agent push-topology file.json` (ingest identity) replaces the tenant's
+    topology; an invalid file is refused by the service and the command says so."""
+    from cdc_agent.cli import run
+
+    token = mint(TENANT, roles=["CallData.Ingest"])
+    cfg = agent_config(tmp_path, str(local_host), token)
+    topo = tmp_path / "topology.json"
+    topo.write_text(json.dumps({
+        "sites": [{"name": "Redmond"}],
+        "pools": [{"fqdn": "med01.contoso.local", "role": "mediation", "site": "Redmond"}],
+        "gateways": [],
+    }))
+    assert run(["-c", str(cfg), "push-topology", str(topo)]) == 0
+    admin = mint(TENANT, roles=["CallAnalytics.Admin"])
+    status, body = api(str(local_host), "admin/topology", admin)
+    assert status == 200 and body["pools"] == 1, body
+    topo.write_text(json.dumps({"sites": [], "pools": [{"fqdn": "x", "role": "pbx"}]}))
+    assert run(["-c", str(cfg), "push-topology", str(topo)]) != 0

@@ -48,7 +48,7 @@ from azure.cosmos import exceptions as cosmos_errors
 from shared.problems import FieldError, Problem
 from shared.storage import layout
 from shared.storage.clients import Clients
-from shared.storage.retry import with_retries
+from shared.storage.retry import read_or_none, with_retries
 
 COLUMNS = ("NetworkIP", "NetworkName", "NetworkRange", "BuildingName", "OwnershipType",
            "BuildingType", "BuildingOfficeType", "City", "ZipCode", "Country", "State",
@@ -275,14 +275,8 @@ def _unpack(data: str) -> list[BuildingRow]:
 
 
 async def _read(clients: Clients, tenant_id: str, item_id: str) -> dict[str, Any] | None:
-    async def op() -> dict[str, Any] | None:
-        try:
-            return await clients.container(layout.TENANTS).read_item(
-                item_id, partition_key=tenant_id)
-        except cosmos_errors.CosmosResourceNotFoundError:
-            return None
-
-    return await with_retries(op, what="read building data")
+    return await read_or_none(clients.container(layout.TENANTS), item_id, tenant_id,
+                              what="read building data")
 
 
 async def save_building_file(clients: Clients, tenant_id: str, rows: list[BuildingRow],

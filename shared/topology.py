@@ -35,13 +35,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from azure.cosmos import exceptions as cosmos_errors
-
 from shared.models.call import Endpoint
 from shared.problems import FieldError, Problem
 from shared.storage import layout
 from shared.storage.clients import Clients
-from shared.storage.retry import with_retries
+from shared.storage.retry import read_or_none, with_retries
 
 ROLES = ("frontEnd", "edge", "mediation")
 TOPOLOGY_ID = "topology"
@@ -406,14 +404,8 @@ def _utcnow() -> str:
 
 
 async def _read(clients: Clients, tenant_id: str) -> dict[str, Any] | None:
-    async def op() -> dict[str, Any] | None:
-        try:
-            return await clients.container(layout.TENANTS).read_item(
-                TOPOLOGY_ID, partition_key=tenant_id)
-        except cosmos_errors.CosmosResourceNotFoundError:
-            return None
-
-    return await with_retries(op, what="read topology")
+    return await read_or_none(clients.container(layout.TENANTS), TOPOLOGY_ID, tenant_id,
+                              what="read topology")
 
 
 def topology_summary(doc: dict[str, Any] | None) -> dict[str, Any]:

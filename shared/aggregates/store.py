@@ -63,7 +63,7 @@ from shared.aggregates.contribution import (
 from shared.models.call import CallDocument
 from shared.storage import layout
 from shared.storage.clients import Clients
-from shared.storage.retry import with_retries
+from shared.storage.retry import read_or_none, with_retries
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +110,7 @@ def dominates(newer: Records, older: Records) -> bool:
 
 
 async def _read(container: Any, item_id: str, pk: str) -> dict[str, Any] | None:
-    async def op() -> dict[str, Any] | None:
-        try:
-            return await container.read_item(item_id, partition_key=pk)
-        except cosmos_errors.CosmosResourceNotFoundError:
-            return None
-
-    return await with_retries(op, what="read aggregate")
+    return await read_or_none(container, item_id, pk, what="read aggregate")
 
 
 def _add_map(target: dict[str, int], part: dict[str, int]) -> None:

@@ -48,7 +48,7 @@ from shared.reports.service import poor_percent, quality_summary
 from shared.settings import SettingsError
 from shared.storage import layout
 from shared.storage.clients import Clients
-from shared.storage.retry import with_retries
+from shared.storage.retry import read_or_none, with_retries
 
 log = logging.getLogger(__name__)
 
@@ -154,14 +154,8 @@ def _public(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def _read(clients: Clients, tenant_id: str, item_id: str) -> dict[str, Any] | None:
-    async def op() -> dict[str, Any] | None:
-        try:
-            return await clients.container(layout.ALERTS).read_item(
-                item_id, partition_key=tenant_id)
-        except cosmos_errors.CosmosResourceNotFoundError:
-            return None
-
-    return await with_retries(op, what="read alert")
+    return await read_or_none(clients.container(layout.ALERTS), item_id, tenant_id,
+                              what="read alert")
 
 
 async def _replace(clients: Clients, doc: dict[str, Any], etag: str) -> bool:

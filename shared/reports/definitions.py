@@ -20,8 +20,6 @@ subnets, no users) and the same exact counts.
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,10 +42,11 @@ from shared.reports.service import (
     poor_percent,
     poor_users,
     run_summary,
+    table_csv,
 )
 from shared.storage import layout
 from shared.storage.clients import Clients
-from shared.storage.retry import with_retries
+from shared.storage.retry import read_or_none, with_retries
 
 Source = Literal["summary", "poorUsers"]
 
@@ -325,14 +324,8 @@ async def _custom_docs(clients: Clients, tenant_id: str) -> list[dict[str, Any]]
 
 async def _read_doc(clients: Clients, tenant_id: str, report_id: str
                     ) -> dict[str, Any] | None:
-    async def op() -> dict[str, Any] | None:
-        try:
-            return await clients.container(layout.TENANTS).read_item(
-                _item_id(report_id), partition_key=tenant_id)
-        except cosmos_errors.CosmosResourceNotFoundError:
-            return None
-
-    return await with_retries(op, what="read report")
+    return await read_or_none(clients.container(layout.TENANTS), _item_id(report_id),
+                              tenant_id, what="read report")
 
 
 def _visible(definition: ReportDefinition, principal: Principal) -> bool:
@@ -500,18 +493,4 @@ def report_csv(report: Mapping[str, Any]) -> str:
             columns += [f"poorDueTo.{k}" for k in due]
         else:
             columns.append(m)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for r in rows:
-        line: list[Any] = []
-        for c in columns:
-            v: Any = ((r.get("poorDueTo") or {}).get(c[len("poorDueTo."):], 0)
-                      if c.startswith("poorDueTo.") else r.get(c))
-            if isinstance(v, bool):
-                v = "true" if v else "false"
-            elif isinstance(v, list):
-                v = ";".join(map(str, v))
-            line.append("" if v is None else v)
-        writer.writerow(line)
-    return out.getvalue()
+    return table_csv(rows, columns)

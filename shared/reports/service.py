@@ -340,6 +340,12 @@ def to_csv(report: Mapping[str, Any]) -> str:
     if "groupBy" in report:
         columns += [*COUNTS, "poorPercent"]
     columns += [f"{POOR_DUE_PREFIX}{m}" for m in due]
+    return table_csv(rows, columns)
+
+
+def table_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """Rows as CSV in `columns` order; `poorDueTo.{metric}` columns read the row's
+    poorDueTo map (0 when absent); booleans as true/false, lists joined with ';'."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(columns)

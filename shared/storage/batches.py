@@ -9,7 +9,7 @@ from azure.cosmos import exceptions as cosmos_errors
 
 from shared.storage import layout
 from shared.storage.clients import Clients
-from shared.storage.retry import with_retries
+from shared.storage.retry import read_or_none, with_retries
 
 MAX_ERRORS = 100
 PUBLIC_FIELDS = ("batchId", "tenantId", "status", "received", "stored", "quarantined",
@@ -33,13 +33,8 @@ def _container(clients: Clients) -> Any:
 
 
 async def read_batch(clients: Clients, tenant_id: str, batch_id: str) -> dict[str, Any] | None:
-    async def op() -> dict[str, Any] | None:
-        try:
-            return await _container(clients).read_item(batch_id, partition_key=tenant_id)
-        except cosmos_errors.CosmosResourceNotFoundError:
-            return None
-
-    return await with_retries(op, what="read batch status")
+    return await read_or_none(_container(clients), batch_id, tenant_id,
+                              what="read batch status")
 
 
 async def create_batch(clients: Clients, doc: dict[str, Any]) -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ from shared.merge import build_view, internal_users, union
 from shared.models.call import CallDocument, Fragment
 from shared.storage import layout
 from shared.storage.clients import Clients
-from shared.storage.retry import with_retries
+from shared.storage.retry import read_or_none, with_retries
 
 
 def call_pk(tenant_id: str, call_id: str) -> str:
@@ -58,14 +58,8 @@ def build_document(tenant_id: str, key: str, fragments: dict[str, Fragment],
 
 
 async def read_call(clients: Clients, tenant_id: str, call_id: str) -> CallDocument | None:
-    async def op() -> dict[str, Any] | None:
-        try:
-            return await clients.container(layout.CALLS).read_item(
-                call_id, partition_key=call_pk(tenant_id, call_id))
-        except cosmos_errors.CosmosResourceNotFoundError:
-            return None
-
-    raw = await with_retries(op, what="read call")
+    raw = await read_or_none(clients.container(layout.CALLS), call_id,
+                             call_pk(tenant_id, call_id), what="read call")
     return CallDocument.model_validate(raw) if raw else None
 
 
@@ -84,13 +78,7 @@ async def merge_call(clients: Clients, tenant_id: str, key: str, new: list[Fragm
         except cosmos_errors.CosmosResourceExistsError:
             pass
 
-        async def read() -> dict[str, Any] | None:
-            try:
-                return await container.read_item(cid, partition_key=pk)
-            except cosmos_errors.CosmosResourceNotFoundError:
-                return None
-
-        raw = await with_retries(read, what="read call")
+        raw = await read_or_none(container, cid, pk, what="read call")
         if raw is None:
             continue  # deleted in between (TTL, purge): create again
         current = CallDocument.model_validate(raw)

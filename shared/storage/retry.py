@@ -11,7 +11,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from azure.core.exceptions import (
     HttpResponseError,
@@ -78,3 +78,18 @@ async def with_retries(
                         what, type(exc).__name__, attempt, attempts - 1, delay)
             await asyncio.sleep(delay)
     raise AssertionError("unreachable")
+
+
+async def read_or_none(container: Any, item_id: str, partition_key: str, *,
+                       what: str) -> dict[str, Any] | None:
+    """A point read with the retries above; None when the item does not exist (a
+    missing item is an answer, not a failure)."""
+    from azure.cosmos import exceptions as cosmos_errors
+
+    async def op() -> dict[str, Any] | None:
+        try:
+            return await container.read_item(item_id, partition_key=partition_key)
+        except cosmos_errors.CosmosResourceNotFoundError:
+            return None
+
+    return await with_retries(op, what=what)

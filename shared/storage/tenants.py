@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
 
-from azure.cosmos import exceptions as cosmos_errors
 from pydantic import BaseModel, Field, field_validator
 
 from shared.storage import layout
 from shared.storage.clients import Clients
-from shared.storage.retry import with_retries
+from shared.storage.retry import read_or_none, with_retries
 
 SETTINGS_ID = "settings"
 
@@ -58,14 +56,8 @@ class TenantSettings(BaseModel):
 
 
 async def read_tenant_settings(clients: Clients, tenant_id: str) -> TenantSettings:
-    async def op() -> dict[str, Any] | None:
-        try:
-            return await clients.container(layout.TENANTS).read_item(
-                SETTINGS_ID, partition_key=tenant_id)
-        except cosmos_errors.CosmosResourceNotFoundError:
-            return None
-
-    raw = await with_retries(op, what="read tenant settings")
+    raw = await read_or_none(clients.container(layout.TENANTS), SETTINGS_ID, tenant_id,
+                             what="read tenant settings")
     return TenantSettings.model_validate(raw) if raw else TenantSettings(tenantId=tenant_id)
 
 

@@ -32,7 +32,7 @@ from shared.parsing import ParseContext, RecordRejected, parse_record
 from shared.settings import Settings, get_settings
 from shared.storage import layout
 from shared.storage.batches import MAX_ERRORS, read_batch, save_batch, update_batch, utcnow
-from shared.storage.calls import merge_call, write_user_index
+from shared.storage.calls import ensure_user_index, merge_call, write_user_index
 from shared.storage.clients import Clients, get_clients
 from shared.storage.retry import with_retries
 from shared.storage.tenants import ExclusionPolicy, read_tenant_settings
@@ -67,23 +67,29 @@ class _GunzipReader:
     def __init__(self, chunks: Any, limit: int) -> None:
         self._chunks = chunks.__aiter__()
         self._z = zlib.decompressobj(wbits=47)  # gzip or zlib header
+        self._pending = b""  # compressed bytes not inflated yet
         self._buf = b""
         self._limit = limit
         self._total = 0
         self._eof = False
 
     async def read(self, n: int = 65536) -> bytes:
+        # Inflate only what the parser asks for (max_length + unconsumed_tail): a blob
+        # chunk of a few MB compressed is tens of MB of JSON, and holding that at once
+        # is exactly the whole-file memory this reader exists to avoid.
         while len(self._buf) < n and not self._eof:
+            if not self._pending:
+                try:
+                    self._pending = await self._chunks.__anext__()
+                except StopAsyncIteration:
+                    self._buf += self._z.flush()
+                    self._eof = True
+                    break
             try:
-                chunk = await self._chunks.__anext__()
-            except StopAsyncIteration:
-                self._buf += self._z.flush()
-                self._eof = True
-                break
-            try:
-                out = self._z.decompress(chunk)
+                out = self._z.decompress(self._pending, max(n - len(self._buf), 16384))
             except zlib.error as exc:
                 raise BatchUnreadable(f"blob is not valid gzip: {exc}") from exc
+            self._pending = self._z.unconsumed_tail
             self._total += len(out)
             if self._total > self._limit:
                 raise BatchUnreadable(f"blob decompresses beyond {self._limit} bytes")
@@ -241,6 +247,8 @@ class BatchProcessor:
                 result = await merge_call(self.clients, tenant_id, key, fragments, profile)
                 if result.changed:
                     await write_user_index(self.clients, result.document, seen_users)
+                else:  # a crash may have come between the call write and its index
+                    await ensure_user_index(self.clients, result.document, seen_users)
                 await apply_call_delta(self.clients, tenant_id, result.previous, result.document)
             counts.calls.add(result.call_id)
 

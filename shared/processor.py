@@ -39,7 +39,7 @@ from shared.storage.tenants import ExclusionPolicy, read_tenant_settings
 
 log = logging.getLogger(__name__)
 
-CHUNK_RECORDS = 500
+CHUNK_RECORDS = 100  # records merged per flush: bounds the working set (see bench/pipeline)
 BLOB_NAME_RE = re.compile(
     r"^(?:incoming/)?(?P<tenant>[0-9a-f-]{36})/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/"
     r"(?P<batch>[A-Za-z0-9][A-Za-z0-9._-]{0,127})\.json\.gz$"
@@ -276,7 +276,10 @@ class BatchProcessor:
         except ResourceNotFoundError:
             data = None
         if data is not None:
-            safe = reason.encode("ascii", "replace").decode()[:1000]
+            # blob metadata is an HTTP header: no control characters (a parser's error
+            # message spans lines), ASCII only
+            safe = re.sub(r"[\x00-\x1f\x7f]+", " ", reason)
+            safe = safe.encode("ascii", "replace").decode()[:1000]
             await with_retries(lambda: target.upload_blob(
                 data, overwrite=True, metadata={"reason": safe, "attempts": str(attempts)}),
                 what="write poison blob")

@@ -50,6 +50,7 @@ bench: venv node
 # A longer hostile-input run than the suite's bounded one.
 fuzz: venv
 	CDC_FUZZ_EXAMPLES=5000 $(PY) -m pytest -q tests/unit/test_ingest_fuzz.py \
+		tests/reliability/test_parser_fuzz.py \
 		tests/unit/test_qoe_xml.py
 
 schemas: venv

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -99,15 +100,37 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# The processor streams the stored batch with ijson (yajl), which refuses integers
+# beyond 64 bits and floats that overflow: such a batch, once accepted, could only be
+# poisoned whole. Refused here instead, with the reason, like NaN and Infinity.
+_MAX_INT = 2**63 - 1
+
+
+def _checked_int(text: str) -> int:
+    value = int(text)
+    if not -_MAX_INT <= value <= _MAX_INT:
+        raise ValueError(f"integer {text[:20]}... is out of the 64-bit range")
+    return value
+
+
+def _checked_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:20]} overflows a 64-bit float")
+    return value
+
+
 def parse_envelope(raw: bytes, settings: Settings) -> BatchEnvelope:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise Problem(400, f"body is not valid UTF-8 at byte {exc.start}", field="body") from None
     try:
-        # stdlib json rejects NaN/Infinity through parse_constant and keeps huge integers
-        # exact; pydantic then validates the shape.
-        data = json.loads(text, parse_constant=_reject_constant)
+        # stdlib json rejects NaN/Infinity through parse_constant, and numbers the
+        # processor's streaming parser cannot read through parse_int/parse_float;
+        # pydantic then validates the shape.
+        data = json.loads(text, parse_constant=_reject_constant, parse_int=_checked_int,
+                          parse_float=_checked_float)
     except RecursionError:
         raise Problem(400, "JSON nests too deeply", field="body") from None
     except ValueError as exc:

@@ -162,3 +162,39 @@ async def write_user_index(clients: Clients, doc: CallDocument,
             lambda d=entry_doc: clients.container(layout.TENANTS).upsert_item(d),
             what="upsert user directory")
     return len(entries)
+
+
+_VOLATILE = ("updatedAt", "lastSeen")
+
+
+def _same(stored: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
+    return stored is not None and all(
+        stored.get(k) == v for k, v in wanted.items() if k not in _VOLATILE)
+
+
+async def ensure_user_index(clients: Clients, doc: CallDocument,
+                            seen: set[tuple[str, str | None]] | None = None) -> int:
+    """For a merge that found the call unchanged (a re-run, a duplicate record): the
+    history and directory entries a crash between the call write and
+    `write_user_index` left missing or stale are written now; present ones cost a
+    point read each and no write. Returns the number of entries written."""
+    history, directory = clients.container(layout.USER_CALLS), clients.container(layout.TENANTS)
+    written = 0
+    for entry in user_index_docs(doc):
+        stored = await read_or_none(history, entry["id"], entry["pk"], what="read user history")
+        if not _same(stored, entry):
+            await with_retries(lambda entry=entry: history.upsert_item(entry),
+                               what="upsert user history")
+            written += 1
+        marker = (entry["user"], entry["displayName"])
+        if seen is not None and marker in seen:
+            continue
+        if seen is not None:
+            seen.add(marker)
+        entry_doc = directory_doc(doc.tenantId, entry["user"], entry["displayName"])
+        if await read_or_none(directory, entry_doc["id"], doc.tenantId,
+                              what="read user directory") is None:
+            await with_retries(lambda d=entry_doc: directory.upsert_item(d),
+                               what="upsert user directory")
+            written += 1
+    return written

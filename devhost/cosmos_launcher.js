@@ -9,7 +9,9 @@
 // - a query scoped by the partition key header (the SDK's `partition_key=`) is filtered
 //   to that partition, as Cosmos DB does: the stock server refuses it ("missing
 //   partition keys") unless the SQL text names the key, and would otherwise scan every
-//   partition.
+//   partition. The query then runs over that partition's items only (the stock server
+//   evaluates every query over every item of the container, seconds per query at 100,000
+//   calls, which no real Cosmos DB account would pay for a single-partition query).
 // The handlers are replaced in their modules before the package builds its route table.
 // Usage: node cosmos_launcher.js <node_modules dir> <cert.pem> <key.pem> <port>
 "use strict";
@@ -22,6 +24,59 @@ const pkg = path.join(modules, "@vercel/cosmosdb-server");
 const readDocument = require(path.join(pkg, "lib/handler/read-document"));
 const queryDocuments = require(path.join(pkg, "lib/handler/query-documents"));
 const rawBody = require(path.join(modules, "raw-body"));
+const Items = require(path.join(pkg, "lib/account/items")).default;
+
+// A private marker the query handler puts in the (replayed) request body; it travels
+// with the request, so concurrent queries cannot see each other's partition.
+const PARTITION = "__cdcPartitionValue";
+// rids per partition-key value, kept beside the server's own maps, so that a
+// partition-scoped query costs what its partition holds (an index, as in Cosmos DB)
+// rather than a pass over the whole container.
+function partitions(items) {
+  if (!items._cdcByPartition) items._cdcByPartition = new Map();
+  return items._cdcByPartition;
+}
+const stockSet = Items.prototype._set;
+Items.prototype._set = function set(data) {
+  const out = stockSet.call(this, data);
+  const key = this._getPartition(data);
+  const byPartition = partitions(this);
+  if (!byPartition.has(key)) byPartition.set(key, new Set());
+  byPartition.get(key).add(data._rid);
+  return out;
+};
+const stockDelete = Items.prototype.delete;
+Items.prototype.delete = function del(idOrRid, partition) {
+  const data = this._item("/id", idOrRid, partition).read();
+  stockDelete.call(this, idOrRid, partition);
+  const rids = data && partitions(this).get(this._getPartition(data));
+  if (rids) rids.delete(data._rid);
+};
+const stockItemsQuery = Items.prototype.query;
+Items.prototype.query = function query(params, options) {
+  if (!params || !(PARTITION in params) || !this._parent.read()) {
+    return stockItemsQuery.call(this, params, options);
+  }
+  const { [PARTITION]: value, ...rest } = params;
+  const data = [];
+  for (const rid of partitions(this).get(value) || []) {
+    const item = this._data.get(rid);
+    if (item) data.push(item.read());
+  }
+  const parent = this._parent.read();
+  const compositeIndexes = (parent.indexingPolicy ? parent.indexingPolicy.compositeIndexes
+    : null) || [];
+  try {
+    return this._getQuery(rest.query).exec(data, {
+      parameters: rest.parameters, udf: this._userDefinedFunctions(),
+      maxItemCount: options.maxItemCount, continuation: options.continuation,
+      compositeIndexes,
+    });
+  } catch (err) {
+    err.badRequest = true;
+    throw err;
+  }
+};
 
 const NOT_FOUND = {
   code: "NotFound",
@@ -104,6 +159,7 @@ queryDocuments.default = async (account, req, res, params) => {
   if (rewritten) {
     body.query = rewritten;
     body.parameters = [...(body.parameters || []), { name: "@__cdc_partition_key", value: value[0] }];
+    body[PARTITION] = value[0];
   }
   const replay = Readable.from([Buffer.from(JSON.stringify(body))]);
   replay.headers = { ...req.headers, "x-ms-documentdb-query-enablecrosspartition": "true" };

@@ -5,7 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions.http_support import RequestContext, handle, json_response
-from shared.analytics.audit import read_audit, record_read
+from shared.analytics.audit import audited, read_audit
 from shared.analytics.service import call_detail, normalise_user, search_users, user_calls
 
 bp = func.Blueprint()
@@ -15,9 +15,9 @@ ANON = func.AuthLevel.ANONYMOUS
 @bp.route(route="v1/users", methods=["GET"], auth_level=ANON)
 async def find_users(req: func.HttpRequest) -> func.HttpResponse:
     async def run(ctx: RequestContext) -> func.HttpResponse:
-        body = await search_users(ctx.clients, ctx.principal, req.params.get("search"))
-        await record_read(ctx.clients, ctx.principal, "searchUsers")
-        return json_response(body)
+        return json_response(await audited(
+            ctx.clients, ctx.principal, "searchUsers",
+            lambda: search_users(ctx.clients, ctx.principal, req.params.get("search"))))
 
     return await handle(req, run)
 
@@ -26,10 +26,11 @@ async def find_users(req: func.HttpRequest) -> func.HttpResponse:
 async def list_user_calls(req: func.HttpRequest) -> func.HttpResponse:
     async def run(ctx: RequestContext) -> func.HttpResponse:
         user = req.route_params["user"]
-        body = await user_calls(ctx.clients, ctx.principal, user, req.params.get("from"),
-                                req.params.get("to"), req.params.get("continuationToken"))
-        await record_read(ctx.clients, ctx.principal, "userCalls", user=body["user"])
-        return json_response(body)
+        return json_response(await audited(
+            ctx.clients, ctx.principal, "userCalls",
+            lambda: user_calls(ctx.clients, ctx.principal, user, req.params.get("from"),
+                               req.params.get("to"), req.params.get("continuationToken")),
+            user=normalise_user(user)))
 
     return await handle(req, run)
 
@@ -39,10 +40,10 @@ async def get_call(req: func.HttpRequest) -> func.HttpResponse:
     async def run(ctx: RequestContext) -> func.HttpResponse:
         call_id = req.route_params["callId"]
         searched = req.params.get("user")
-        body = await call_detail(ctx.clients, ctx.principal, call_id, searched)
-        await record_read(ctx.clients, ctx.principal, "callDetail", call_id=call_id,
-                          user=normalise_user(searched) if searched else None)
-        return json_response(body)
+        return json_response(await audited(
+            ctx.clients, ctx.principal, "callDetail",
+            lambda: call_detail(ctx.clients, ctx.principal, call_id, searched),
+            call_id=call_id, user=normalise_user(searched) if searched else None))
 
     return await handle(req, run)
 

@@ -43,10 +43,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from azure.cosmos import exceptions as cosmos_errors
-
 from shared.problems import FieldError, Problem
-from shared.storage import layout
+from shared.storage import cosmos_errors, layout
 from shared.storage.clients import Clients
 from shared.storage.retry import read_or_none, with_retries
 

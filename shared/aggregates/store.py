@@ -51,7 +51,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.cosmos import exceptions as cosmos_errors
 
 from shared.aggregates.contribution import (
     Contribution,
@@ -61,7 +60,7 @@ from shared.aggregates.contribution import (
     split_doc_key,
 )
 from shared.models.call import CallDocument
-from shared.storage import layout
+from shared.storage import cosmos_errors, layout
 from shared.storage.clients import Clients
 from shared.storage.retry import read_or_none, with_retries
 

@@ -38,7 +38,6 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.cosmos import exceptions as cosmos_errors
 
 from shared import telemetry
 from shared.auth.levels import ADMIN
@@ -46,7 +45,7 @@ from shared.auth.tokens import Principal
 from shared.problems import Problem
 from shared.reports.service import poor_percent, quality_summary
 from shared.settings import SettingsError
-from shared.storage import layout
+from shared.storage import cosmos_errors, layout
 from shared.storage.clients import Clients
 from shared.storage.retry import read_or_none, with_retries
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass, field
-from typing import Any
-
-import jwt
-from jwt import PyJWKClient
+from typing import TYPE_CHECKING, Any
 
 from shared.auth.levels import Level, levels_from_claims
 from shared.problems import Problem
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from jwt import PyJWKClient
 
 LEEWAY_SECONDS = 120  # clock skew between Entra, the on-prem server and us
 
@@ -64,6 +64,8 @@ class TokenValidator:
         return issuers
 
     def _jwks_client(self, tid: str) -> PyJWKClient:
+        from jwt import PyJWKClient
+
         with self._lock:
             client = self._jwks.get(tid)
             if client is None:
@@ -74,6 +76,9 @@ class TokenValidator:
 
     def validate(self, authorization: str | None) -> Principal:
         """Blocking (may fetch JWKS); call via `validate_async` from async code."""
+        import jwt  # here, not at module level: PyJWT loads `cryptography` (~80 ms of
+        # cold start before the host has indexed a function)
+
         if not authorization:
             raise unauthorized("missing Authorization header")
         scheme, _, token = authorization.partition(" ")

@@ -27,7 +27,6 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 
 from azure.core import MatchConditions
-from azure.cosmos import exceptions as cosmos_errors
 
 from shared.auth.levels import ADMIN, REPORTS, Level
 from shared.auth.tokens import Principal
@@ -44,7 +43,7 @@ from shared.reports.service import (
     run_summary,
     table_csv,
 )
-from shared.storage import layout
+from shared.storage import cosmos_errors, layout
 from shared.storage.clients import Clients
 from shared.storage.retry import read_or_none, with_retries
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from azure.cosmos import exceptions as cosmos_errors
-
-from shared.storage import layout
+from shared.storage import cosmos_errors, layout
 from shared.storage.clients import Clients
 from shared.storage.retry import read_or_none, with_retries
 

@@ -13,12 +13,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.cosmos import exceptions as cosmos_errors
 
 from shared.identity import call_id as make_call_id
 from shared.merge import build_view, internal_users, union
 from shared.models.call import CallDocument, Fragment
-from shared.storage import layout
+from shared.storage import cosmos_errors, layout
 from shared.storage.clients import Clients
 from shared.storage.retry import read_or_none, with_retries
 

@@ -43,7 +43,10 @@ def test_no_server_errors_for_any_generated_request(local_host, mint, level, tmp
     result = subprocess.run(
         [str(st), "run", f"{base}/api/v1/openapi.json", "--url", base,
          "--checks", "not_a_server_error", "--max-examples", "5", "--max-time", "20",
-         "--seed", "1", "--workers", "2", "--request-timeout", "30",
+         # One worker: with two threads, hypothesis's `ast.parse` of its lambdas hit
+         # CPython 3.11's spurious "AST constructor recursion depth mismatch"
+         # SystemError (python/cpython#106905) once, failing the run for no API fault.
+         "--seed", "1", "--workers", "1", "--request-timeout", "30",
          "--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all",
          "-H", f"Authorization: Bearer {token}", "--no-color"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path)

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from shared.analytics.audit import read_audit, record_read
+from shared.analytics.audit import audited, read_audit, record_read
 from shared.analytics.service import call_detail, search_users, user_calls
 from shared.auth.tokens import Principal
 from shared.problems import Problem
@@ -156,3 +156,32 @@ def test_audit_records_reads_for_admins_only(stack):
     target, page = run(go())
     mine = [e for e in page["entries"] if e["targetUser"] == target]
     assert mine and mine[0]["actorId"] == "oid-engineer" and mine[0]["level"] == "engineer"
+
+
+def test_audited_read_records_attempts_that_found_nothing_but_not_refused_roles(stack):
+    """The audit write runs alongside the read: a read that fails (404) is still on
+    record, and its error is what the caller gets; a role without Call Analytics is
+    refused before anything is read or recorded."""
+    async def go():
+        c = get_clients()
+        found, missing, refused = (f"aud{uuid.uuid4().hex[:6]}@contoso.com" for _ in range(3))
+
+        async def ok():
+            return {"ok": True}
+
+        async def gone():
+            raise Problem(404, "no such call for this tenant", field="callId")
+
+        body = await audited(c, who("engineer"), "userCalls", ok, user=found)
+        with pytest.raises(Problem) as e404:
+            await audited(c, who("specialist"), "callDetail", gone, user=missing)
+        with pytest.raises(Problem) as e403:
+            await audited(c, who("reader"), "userCalls", ok, user=refused)
+        page = await read_audit(c, who("admin"), None, None, None)
+        return body, e404.value.status, e403.value.status, page, (found, missing, refused)
+
+    body, s404, s403, page, (found, missing, refused) = run(go())
+    targets = {e["targetUser"]: e for e in page["entries"]}
+    assert body == {"ok": True} and (s404, s403) == (404, 403)
+    assert targets[found]["level"] == "engineer" and targets[missing]["action"] == "callDetail"
+    assert refused not in targets

@@ -46,6 +46,8 @@ bench: venv node
 	$(PY) -m bench.pipeline.run
 	$(PY) -m bench.classify.run
 	$(PY) -m bench.report.run
+	$(PY) -m bench.load.run
+	$(PY) -m bench.query.run  # 100,000 calls: ~15 min to load
 
 # A longer hostile-input run than the suite's bounded one.
 fuzz: venv

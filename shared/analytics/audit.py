@@ -7,8 +7,8 @@ is logged as an error so operators see it.
 The record is written while the read runs, not after it: on the request path it costs
 the slower of the two instead of their sum (a Cosmos DB write is the dearest step of a
 call detail). So it records every read a Call Analytics user asked for, including one
-that found nothing or had a bad date range; a request refused for its role (403) or
-for an unreadable user (400) is not recorded.
+that found nothing or that the read itself refused (a search too short, a bad date
+range); a request refused for its role (403) or for an unreadable user (400) is not.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ no settings read, no clients created at import (indexing must never fail on conf
 
 import azure.functions as func
 
-from functions.alerts import bp as alerts_bp  # quality alerts (issue 11)
+from functions.alerts import bp as alerts_bp  # quality alerts
 from functions.analytics import bp as analytics_bp
 from functions.health import bp as health_bp
 from functions.ingest import bp as ingest_bp

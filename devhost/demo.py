@@ -62,9 +62,9 @@ def _pstn_555(records: list[dict[str, Any]]) -> None:
 def generate_demo_batches(tenant_id: str, seed: int = 1, *, calls_per_day: int = 60,
                           days: int = 7, users: int = 300,
                           now: datetime | None = None) -> list[dict[str, Any]]:
-    """Batch envelopes (ingest.md) holding a week of Contoso calls ending today (half an
-    hour ago): one batch per day and front-end server, records in arrival (shuffled)
-    order. Deterministic for (seed, now)."""
+    """Batch envelopes (docs/reference/ingest.md) holding a week of Contoso calls
+    ending today (half an hour ago): one batch per day and front-end server, records in
+    arrival (shuffled) order. Deterministic for (seed, now)."""
     rng = random.Random(seed)
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     everyone = demo_users(12) + contoso_users(users, seed)

@@ -1,6 +1,6 @@
 """Realistic MS-QoE reports and matching `sfb-cdr-json` CDRs, for the demo and benchmarks.
 
-Why a generator: no complete real report is public (qoe-xml.md), and the demo, the
+Why a generator: no complete real report is public (docs/reference/qoe-xml.md), and the demo, the
 property tests and the benchmark all need many calls that look like what a SfB pool
 forwards: both endpoints' reports of every session, audio plus sometimes video, VBSS or
 application sharing, wired and wifi clients inside and outside the network, some poor

@@ -39,7 +39,7 @@ async def get_batch(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="v1/ingest/exclusions", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
 async def put_exclusions(req: func.HttpRequest) -> func.HttpResponse:
     """The on-prem agent pushes the tenant's copy of its exclusion policy, so records
-    that reach us anyway are dropped here too (ingest.md, "Exclusion policy")."""
+    that reach us anyway are dropped here too (docs/reference/ingest.md, "Exclusion policy")."""
 
     async def run(ctx: RequestContext) -> func.HttpResponse:
         ctx.principal.require(INGEST)

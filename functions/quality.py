@@ -59,7 +59,7 @@ async def missing_subnets_route(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="v1/admin/buildings", methods=["PUT"], auth_level=ANON)
 async def put_buildings(req: func.HttpRequest) -> func.HttpResponse:
-    """Replace the tenant's building file (TSV/CSV, no header; buildings.md)."""
+    """Replace the tenant's building file (TSV/CSV, no header; docs/reference/buildings.md)."""
 
     async def run(ctx: RequestContext) -> func.HttpResponse:
         ctx.principal.require(ADMIN)

@@ -1,6 +1,6 @@
 """The tenant building file (CQD format): parse, validate, index, store, look up.
 
-Parsing (buildings.md): TSV or CSV, no header, 14 or 15 columns, booleans 0/1, prefix
+Parsing (docs/reference/buildings.md): TSV or CSV, no header, 14 or 15 columns, booleans 0/1, prefix
 8-28. Every problem names its row and column ("row 3, column 3 (NetworkRange)") so an
 admin can fix a 100,000-row file in one pass; the first `MAX_ERRORS` are reported.
 Overlap check: CIDR blocks either nest or are disjoint, so after sorting by (start,

@@ -1,4 +1,4 @@
-"""Accepting a batch: limits, validation, durable write, idempotency (spec: ingest.md).
+"""Accepting a batch: limits, validation, durable write, idempotency (docs/reference/ingest.md).
 
 Order of writes, so a retry after any failure converges:
 1. the batch status document is created with the content hash (`receiving`): it is the

@@ -97,7 +97,7 @@ class CallHistory(BaseModel):
 
 
 class CallDetail(CallView):
-    """Fields absent for a specialist are not in the response at all (roles.md)."""
+    """Fields absent for a specialist are not in the response at all (docs/reference/roles.md)."""
 
     model_config = ConfigDict(extra="allow")
     callId: str
@@ -134,7 +134,7 @@ class BuildingSummary(BaseModel):
     rows: int | None = None
 
 
-# Report set and topology (issue 10; handlers in functions/reports.py).
+# Report set and topology (handlers in functions/reports.py).
 
 
 class ReportDefinitionBody(BaseModel):
@@ -282,7 +282,7 @@ ROUTES: list[Route] = [
           ("admin",), BuildingSummary, body=None, errors=(400, 401, 403, 413)),
     Route("get", "v1/admin/buildings", "The active building file's summary", ("admin",),
           BuildingSummary),
-    # Report set and topology (issue 10).
+    # Report set and topology.
     Route("get", "v1/reports", "The report set: built-in and the tenant's custom reports",
           _READ, ReportList, errors=(401, 403)),
     Route("post", "v1/reports", "Create a custom report", ("admin",), ReportDefinitionOut,
@@ -341,7 +341,7 @@ def openapi_document() -> dict[str, Any]:
         }
         if r.levels:
             op["security"] = [{"entra": []}]
-            op["description"] = "Levels: " + ", ".join(r.levels) + " (roles.md)."
+            op["description"] = "Levels: " + ", ".join(r.levels) + " (docs/reference/roles.md)."
         if r.params:
             op["parameters"] = [{"name": p.name, "in": p.where, "required": p.required or
                                  p.where == "path", "description": p.description,

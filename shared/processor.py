@@ -25,8 +25,8 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared import telemetry  # batch context, EUII scrubbing, metrics (issue 11)
-from shared.aggregates import apply_call_delta  # quality aggregates (issue 5)
+from shared import telemetry  # batch context, EUII scrubbing, metrics
+from shared.aggregates import apply_call_delta  # quality aggregates
 from shared.models.call import Fragment
 from shared.parsing import ParseContext, RecordRejected, parse_record
 from shared.settings import Settings, get_settings
@@ -121,7 +121,7 @@ class BatchProcessor:
         self._sem = asyncio.Semaphore(max(1, settings.cosmos_concurrency))
 
     async def process(self, blob_name: str) -> dict[str, Any]:
-        # Issue 11: every log line and span of the run carries the batch's ids; the
+        # Every log line and span of the run carries the batch's ids; the
         # counters, duration and outcome are emitted when it ends.
         tenant_id, batch_id = parse_blob_name(blob_name)
         with telemetry.batch_context(batch_id, tenant_id) as scope:
@@ -143,7 +143,7 @@ class BatchProcessor:
         doc = await update_batch(self.clients, tenant_id, batch_id, {
             "status": "processing", "attempts": attempts, "startedAt": utcnow(),
         }) or doc
-        telemetry.set_context(sourceServer=doc.get("sourceFqdn"))  # issue 11
+        telemetry.set_context(sourceServer=doc.get("sourceFqdn"))
         log.info("processing batch", extra=ctx | {"attempt": attempts,
                                                     "sourceServer": doc.get("sourceFqdn")})
         try:

@@ -36,7 +36,7 @@ SETTING_NAMES: dict[str, str] = {
     "CDC_MAX_PROCESS_ATTEMPTS": "processor runs before a batch goes to the poison path (default 5)",
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "Application Insights (Azure)",
     "CDC_BUILD_VERSION": "build version shown by admin health (set by the deployment)",
-    # (issue 11) quality alerts, read by shared/alerts/quality.py (Thresholds.from_env)
+    # quality alerts, read by shared/alerts/quality.py (Thresholds.from_env)
     "CDC_ALERT_POOR_PERCENT": "building audio Poor % per day above which a quality alert "
                               "is raised (default 20)",
     "CDC_ALERT_MIN_STREAMS": "classified audio streams a building needs in a day before "

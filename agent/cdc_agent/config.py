@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                      r"[0-9a-fA-F]{12}$")
 AUTH_MODES = ("certificate", "secret", "dev-token")
-SERVER_MAX_RECORDS = 10_000  # ingest.md limits: the server answers 413 above these
+SERVER_MAX_RECORDS = 10_000  # docs/reference/ingest.md limits: the server answers 413 above these
 SERVER_MAX_MB = 50.0
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 

@@ -1,6 +1,6 @@
 """The exclusion policy: users and domains whose call data must stay on premises.
 
-Matching mirrors the service's own check (ingest.md, "Exclusion policy") so the agent
+Matching mirrors the service's own check (docs/reference/ingest.md, "Exclusion policy") so the agent
 drops exactly what the service would drop: `sip:`/`sips:`/`tel:` and URI parameters are
 ignored, comparison is case-insensitive, and a domain also covers its subdomains. A
 record is excluded when any user it names is excluded, including a meeting's ConfURI
@@ -22,7 +22,8 @@ from typing import Any
 from lxml import etree
 
 QOE_NS = "ms-rtcp-metrics"
-# DialogInfo children that name a participant (qoe-xml.md). ConfURI is the organiser's.
+# DialogInfo children that name a participant (docs/reference/qoe-xml.md).
+# ConfURI is the organiser's.
 QOE_USER_ELEMENTS = frozenset({"FromURI", "ToURI", "LocalContactURI", "RemoteContactURI",
                                "LocalPAI", "RemotePAI", "ConfURI"})
 CDR_USER_FIELDS = ("user1Uri", "user2Uri", "conferenceUri")

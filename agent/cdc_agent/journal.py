@@ -1,6 +1,6 @@
 """The state directory: a JSON journal written atomically, the built batch bodies, a lock.
 
-Why this design (issue 6, "Checkpointing"): a kill can land between any two steps, so
+Why this design (checkpointing): a kill can land between any two steps, so
 every step is either idempotent or recorded before the next one starts.
 
     state_dir/

@@ -6,7 +6,7 @@ A file is taken only once it is complete: temp names are ignored (`*.tmp`, `*.pa
 rename are picked up at once. The size/mtime are checked again after reading, so a file
 that changed while read is left for the next pass instead of being sent half-written.
 
-Record formats (ingest.md): a QoE file is one `VQReportEvent` (kind `qoe`, format
+Record formats (docs/reference/ingest.md): a QoE file is one `VQReportEvent` (kind `qoe`, format
 `ms-qoe-xml`, data = the XML text); a CDR file is JSON lines, a JSON array, or CSV with
 the `sfb-cdr-json` field names as header (kind `cdr`, format `sfb-cdr-json`, data = the
 JSON object, CSV values converted to the JSON types of the published schema).

@@ -4,7 +4,7 @@ Why urllib: the agent installs on locked-down Windows servers; one fewer depende
 fewer thing to approve and patch. urllib honours the system proxy variables
 (HTTPS_PROXY/NO_PROXY) and verifies TLS against the system store.
 
-Decisions (issue 6): 2xx delivered (202 accepted, 200 identical retry); 408, 429, 5xx and
+Decisions: 2xx delivered (202 accepted, 200 identical retry); 408, 429, 5xx and
 connection errors retried with exponential backoff and full jitter, waiting at least the
 server's `Retry-After` (seconds or HTTP date); 401/403/404/405 and redirects mean the
 agent itself is misconfigured (token, role, tenant, endpoint): they stop the run and keep

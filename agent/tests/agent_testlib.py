@@ -1,7 +1,7 @@
 """Shared helpers of the agent tests: sample records, an agent.toml builder, and a
 loopback stand-in of OUR ingest API (not of an Azure service) that answers like
-ingest.md says (202 new, 200 identical retry, 409 other content) and can be scripted to
-answer 429/503/400... or to hang, for the retry and crash tests."""
+docs/reference/ingest.md says (202 new, 200 identical retry, 409 other content) and
+can be scripted to answer 429/503/400... or to hang, for the retry and crash tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Load benchmark (issue 9): N concurrent senders post gzip batches to the local host
+"""Load benchmark: N concurrent senders post gzip batches to the local host
 over loopback, as many on-prem servers would; measured: accepted throughput, latency
 of the 202 (p50/p95/p99/max), errors (goal: zero), then, once the blob-triggered
 processor has drained, that nothing was lost (every batch completed, every record

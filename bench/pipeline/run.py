@@ -1,4 +1,4 @@
-"""Pipeline benchmark (issue 2): HTTP -> Blob -> trigger -> Cosmos DB against raw writes.
+"""Pipeline benchmark: HTTP -> Blob -> trigger -> Cosmos DB against raw writes.
 
 `python -m bench.pipeline.run [--records 10000] [--batch 1000] [--rss-mb 50]`
 

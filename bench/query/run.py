@@ -1,4 +1,4 @@
-"""Query benchmark (issue 4): call detail and user history through the local host, next
+"""Query benchmark: call detail and user history through the local host, next
 to a raw point read and a raw single-partition query against the same emulator.
 
 `python -m bench.query.run [--calls 100000] [--requests 300]`

@@ -5,7 +5,7 @@
 //    host mints a token (POST /dev/token). msal-browser is never loaded.
 //  - "auto" (the default): "dev" on localhost / 127.0.0.1 when no MSAL client id is
 //    configured, "msal" otherwise.
-// The level shown in the page comes from the token's claims (roles.md); it only decides
+// The level shown in the page comes from the token's claims (docs/reference/roles.md); it only decides
 // what to offer. The API enforces every rule on its own.
 
 export const DEMO_TENANT = "8f1c3c6e-0b7a-4f3e-9a51-1f0c2d3e4a5b";
@@ -43,7 +43,7 @@ export function claimsOf(token) {
   }
 }
 
-/** The widest level the claims give (roles.md), or null. */
+/** The widest level the claims give (docs/reference/roles.md), or null. */
 export function levelOf(claims) {
   const found = [
     ...(claims.roles || []).map((r) => APP_ROLES[r]),

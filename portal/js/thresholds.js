@@ -1,4 +1,4 @@
-// Metric flags (classification.md, "Metric flags: yellow and red"). The API sends the
+// Metric flags (docs/reference/classification.md, "Metric flags: yellow and red"). The API sends the
 // flag of each metric on stream.quality.flags; this table supplies the labels, units
 // and the thresholds shown in the tooltip (and the flag itself when the API sent none).
 // Comparisons are strict, as in the spec.
@@ -48,7 +48,7 @@ export function localFlag(key, value, media) {
   return null;
 }
 
-// Where a media type has its own poor threshold (classification.md: VBSS frame rate).
+// Where a media type has its own poor threshold (docs/reference/classification.md: VBSS frame rate).
 const BY_MEDIA = { vbss: { video_frame_rate_avg: { red: 2 } } };
 
 function specFor(key, media) {

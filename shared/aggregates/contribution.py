@@ -22,7 +22,7 @@ Attribution choices (documented because CQD's are not fully public):
   building file, resolved at report time, overrides it for covered subnets.
 - Subnet: the endpoint's network address (IP & mask), never its full IP; with an IP but
   no mask or subnet, the /24 containing the IP.
-- Server (issue 10, topology): a session with a server endpoint (mediation, MCU, edge)
+- Server (topology): a session with a server endpoint (mediation, MCU, edge)
   adds that server's *signature* (`{role}:{fqdn}`, `shared.topology.server_signature`, a
   pure function of the endpoint) as a fifth cell part: `{media}|{conn}|{inside}|{vpn}|
   {signature}`. Reports resolve it to site and pool with the tenant's current topology
@@ -139,12 +139,12 @@ def split_doc_key(key: str) -> tuple[str, str, int | None]:
 def cell_key(media: str, ep: Endpoint, server: str | None = None) -> str:
     inside = "na" if ep.inside is None else ("in" if ep.inside else "out")
     base = f"{media}|{ep.connection_type or 'unknown'}|{inside}|{1 if ep.vpn else 0}"
-    # (issue 10) the session's server signature as a fifth part, only when there is one.
+    # the session's server signature as a fifth part, only when there is one.
     return base if server is None else f"{base}|{server}"
 
 
 def session_server(session: Session) -> str | None:
-    """(issue 10) The signature of the session's server endpoint (callee first: a user
+    """The signature of the session's server endpoint (callee first: a user
     calls the MCU or a phone number through the mediation server), None if neither is."""
     return server_signature(session.callee) or server_signature(session.caller)
 
@@ -184,7 +184,7 @@ def contribution(view: CallView, fallback_day: str | None = None) -> Contributio
         if day is None:
             continue  # no time at all: nothing to put it on (and no report could find it)
         dropped = _dropped(session)
-        server = session_server(session)  # (issue 10) site/pool, resolved at read time
+        server = session_server(session)  # site/pool, resolved at read time
         for stream in session.streams:
             ep = stream_endpoint(session, stream)
             cell = cell_key(stream.media_type, ep, server)

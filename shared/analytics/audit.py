@@ -1,4 +1,4 @@
-"""The audit log of Call Analytics reads (roles.md, "Audit").
+"""The audit log of Call Analytics reads (docs/reference/roles.md, "Audit").
 
 Who read whose data: appended for every read, in the tenant's month partition, kept a
 year. A failed audit write never blocks the read (the helpdesk must keep working) but

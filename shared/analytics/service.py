@@ -150,7 +150,7 @@ async def call_detail(clients: Clients, principal: Principal, call_id: str,
     if level == "specialist" and not searched:
         raise Problem(400, "a specialist reads a call for the user searched for: add ?user=",
                       field="user")
-    # (issue 10) `place` (building file + topology, resolved at read time) is "advanced":
+    # `place` (building file + topology, resolved at read time) is "advanced":
     # only engineer and admin see it, so only they load its context (cached per tenant
     # for 30 s; otherwise two point reads), in parallel with the call read.
     with_place = level in ("admin", "engineer")

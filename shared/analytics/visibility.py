@@ -2,7 +2,7 @@
 
 Every field of the call detail response has a class in `FIELD_CLASSES`, keyed by its
 path (list indices written `[]`). A field that is not classified is dropped for a
-specialist: a new model field cannot leak by default. The classes follow roles.md:
+specialist: a new model field cannot leak by default. The classes follow docs/reference/roles.md:
 
 - basic: shown to every Call Analytics level;
 - identity: a participant's URI / name: the searched user's own shown, others become

@@ -1,6 +1,6 @@
 """Access levels from Entra directory roles (`wids`) and the API's app roles (`roles`).
 
-The tables are roles.md verbatim. A principal holding several roles gets the widest
+The tables are docs/reference/roles.md verbatim. A principal holding several roles gets the widest
 level for what it may see; `ingest` is separate (an app identity that only posts).
 """
 

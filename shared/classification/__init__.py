@@ -2,7 +2,7 @@
 
 The stream rules live in `shared.classification.streams` and every number in
 `shared.classification.thresholds` (one table of data); this module only walks the call
-and applies the session / call rules of classification.md.
+and applies the session / call rules of docs/reference/classification.md.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _is_setup_failure(session: Session) -> list[str]:
 
 def rate_session(session: Session, profile: str | None = None,
                  table: ThresholdTable | None = None) -> None:
-    """Session rating per classification.md: poor (callSetup, audioNetwork, device),
+    """Session rating per docs/reference/classification.md: poor (callSetup, audioNetwork, device),
     unavailable when no QoE arrived for its audio, good otherwise."""
     table = table or DEFAULT_TABLE
     for stream in session.streams:

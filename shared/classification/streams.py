@@ -1,6 +1,6 @@
 """Stream classification (CQD): Poor / Good / Unclassified, "poor due to", flags.
 
-The rules are those of classification.md; every number comes from `thresholds.py`,
+The rules are those of docs/reference/classification.md; every number comes from `thresholds.py`,
 so this module holds only the shape of each rule (any-of, first-present, gated).
 """
 

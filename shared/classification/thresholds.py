@@ -1,11 +1,11 @@
-"""Every classification threshold, as one table of data (classification.md).
+"""Every classification threshold, as one table of data (docs/reference/classification.md).
 
 Why a table and not `if` statements in the classifier: CQD's limits, our yellow tiers
 and the per-profile metric lists change independently (a tenant may want a stricter
 yellow tier), and tests check every row at, just below and just above its value. The
 classifier in `streams.py` only interprets this table.
 
-Red is always the poor threshold of classification.md; yellow is our "outside normal
+Red is always the poor threshold of docs/reference/classification.md; yellow is our "outside normal
 range" tier and is the only thing `build_table` lets a caller override.
 """
 
@@ -64,7 +64,7 @@ class Limit:
         return None
 
 
-# media, metric, op, red (= poor threshold of classification.md), yellow (ours)
+# media, metric, op, red (= poor threshold of docs/reference/classification.md), yellow (ours)
 DEFAULT_ROWS: tuple[Limit, ...] = (
     Limit("audio", "degradation_avg", ">", 1.0, 0.5),
     Limit("audio", "round_trip_ms", ">", 500.0, 100.0),

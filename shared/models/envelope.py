@@ -1,4 +1,4 @@
-"""The batch envelope an on-prem server posts (spec: ingest.md)."""
+"""The batch envelope an on-prem server posts (docs/reference/ingest.md)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Why one fragment per record with `record_id = graph:<id>` and `version = record.
 Graph re-publishes a call record as it learns more; `merge.union` keeps only the highest
 version per record_id, so a newer record replaces an older one in any arrival order.
 
-Mapping (classification.md, "Graph call record fields"): each Graph session is one
+Mapping (docs/reference/classification.md, "Graph call record fields"): each Graph session is one
 Session; its segments' media streams become Streams (`{label}:{streamDirection}`,
 suffixed with the segment id when a session has several segments, since each segment
 is its own media path). ISO-8601 durations become milliseconds; a null field is a

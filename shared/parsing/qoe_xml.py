@@ -1,6 +1,6 @@
 """`qoe` / `ms-qoe-xml`: one MS-QoE `VQReportEvent`, as a SfB client submits it.
 
-Element paths follow [MS-QoE] section 2.2 (tree and units in spec/qoe-xml.md). Matching
+Element paths follow [MS-QoE] section 2.2 (tree and units in docs/reference/qoe-xml.md). Matching
 is on namespace + local name (`ms-rtcp-metrics`, `.v2` ... `.vN`), never on prefix text:
 a child of a v2/v3 type may carry either namespace, so any namespace of the family is
 accepted for every name.
@@ -15,7 +15,7 @@ Each endpoint reports its own view of the session, so a report contributes:
   `OutboundStream` (round trip is reported on outbound streams only).
 Both endpoints' reports of a session then fold into one session with both directions.
 
-Assumptions recorded here because the spec text is terse (qoe-xml.md marks them
+Assumptions recorded here because the spec text is terse (docs/reference/qoe-xml.md marks them
 *inferred*): `FromURI`/`ToURI` are the reporter's own / the remote URI (MS-QoE: "the SIP
 From header that the reporting endpoint uses"), while `DialogInfo@FromTag/@ToTag` are in
 dialog orientation (the QoE server joins both reports of a dialog on them, as we join

@@ -6,13 +6,13 @@ documents of the period (one single-partition query per month partition
 to its building with the tenant's *current* building file, so a new file re-labels past
 days too. Cost: (days x subnets) documents, whatever the stream volume.
 
-Topology (issue 10): cells of sessions with an on-prem server carry its signature as a
+Topology: cells of sessions with an on-prem server carry its signature as a
 fifth part; `site` and `pool` resolve it with the tenant's *current* topology, the same
 way (and for the same reason) as subnets resolve to buildings.
 
-Visibility (roles.md): specialist and reader get no EUII: no users, and subnets coarsened
-to /24 (IPv6 /48) network addresses; engineer and admin get the stored subnet address
-and the poor-users drill-down. No level ever sees a full endpoint IP: the aggregates
+Visibility (docs/reference/roles.md): specialist and reader get no EUII: no users, and
+subnets coarsened to /24 (IPv6 /48) network addresses; engineer and admin get the stored
+subnet address and the poor-users drill-down. No level ever sees a full endpoint IP: the aggregates
 only hold network addresses.
 """
 
@@ -39,7 +39,7 @@ from shared.storage.retry import with_retries
 from shared.topology import Topology, load_topology
 
 EUII_LEVELS: frozenset[Level] = frozenset({"admin", "engineer"})
-# (issue 10) site and pool: the on-prem server of the session, from the topology.
+# site and pool: the on-prem server of the session, from the topology.
 GROUP_BY = ("day", "week", "month", "building", "networkName", "city", "region", "subnet",
             "connectionType", "mediaType", "insideCorp", "vpn", "site", "pool")
 FILTERS = ("mediaType", "connectionType", "insideCorp", "vpn", "building", "networkName",
@@ -141,7 +141,7 @@ class _Resolver:
 
     index: BuildingIndex | None
     euii: bool
-    topology: Topology | None = None  # (issue 10)
+    topology: Topology | None = None
     _rows: dict[str, BuildingRow | None] = field(default_factory=dict)
 
     def row(self, subnet: str) -> BuildingRow | None:
@@ -155,7 +155,7 @@ class _Resolver:
         return subnet if self.euii else coarse_subnet(subnet, prefix)
 
     def dims(self, doc: Mapping[str, Any], cell: str) -> dict[str, Any]:
-        # (issue 10) an optional fifth part: the session's server signature.
+        # an optional fifth part: the session's server signature.
         media, conn, inside, vpn, *server = cell.split("|")
         placed = self.topology.resolve(server[0]) if server and self.topology else None
         day = str(doc["day"])
@@ -195,7 +195,7 @@ def _filters(params: Mapping[str, str]) -> dict[str, Any]:
 def _matches(dims: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
     for name, want in filters.items():
         have = dims[name]
-        if isinstance(want, (list, tuple)):  # (issue 10) report definitions: any of
+        if isinstance(want, (list, tuple)):  # report definitions: any of
             if not any(_matches({name: have}, {name: w}) for w in want):
                 return False
         elif isinstance(want, bool):

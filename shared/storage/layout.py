@@ -61,7 +61,7 @@ AGGREGATES = CosmosContainer("aggregates", "/pk", 396 * DAY,  # 13 months
 AUDIT = CosmosContainer("audit", "/pk", 365 * DAY,
                         _policy("/pk/?", "/at/?",
                                 composite=(("/at", "descending"), ("/id", "descending"))))
-# (issue 11) quality alerts: one record per (tenant, building, day), deterministic id;
+# quality alerts: one record per (tenant, building, day), deterministic id;
 # 13 months like the aggregates they are computed from. Listed by day, filtered by status.
 ALERTS = CosmosContainer("alerts", "/tenantId", 396 * DAY,
                          _policy("/kind/?", "/day/?", "/status/?"))

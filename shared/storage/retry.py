@@ -19,7 +19,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-from shared import telemetry  # Cosmos retries and request charge as metrics (issue 11)
+from shared import telemetry  # Cosmos retries and request charge as metrics
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -64,12 +64,12 @@ async def with_retries(
     for attempt in range(1, attempts + 1):
         try:
             result = await op()
-            telemetry.record_cosmos_response(result, what)  # issue 11
+            telemetry.record_cosmos_response(result, what)
             return result
         except Exception as exc:
             if attempt == attempts or not is_transient(exc):
                 raise
-            telemetry.count_retry(what, exc)  # issue 11
+            telemetry.count_retry(what, exc)
             delay = retry_after_seconds(exc)
             if delay is None:
                 delay = min(max_delay, base_delay * 2 ** (attempt - 1))

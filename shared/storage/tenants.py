@@ -51,7 +51,7 @@ class ExclusionPolicy(BaseModel):
 
 class TenantSettings(BaseModel):
     tenantId: str
-    classifierProfile: str | None = None  # None: default by source (classification.md)
+    classifierProfile: str | None = None  # None: by source (docs/reference/classification.md)
     exclusions: ExclusionPolicy = Field(default_factory=ExclusionPolicy)
 
 

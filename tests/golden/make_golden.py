@@ -2,7 +2,7 @@
 
 Run `python -m tests.golden.make_golden` to rewrite the inputs; with `--expected` it
 also rewrites `*.expected.json` from the current code, which must then be reviewed by a
-person against classification.md before committing (the tests compare against them).
+person against docs/reference/classification.md before committing (the tests compare against them).
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Reliability (issue 9): hostile input, faults, load, token replay. See docs/reliability.md."""
+"""Reliability: hostile input, faults, load, token replay. See docs/reliability.md."""

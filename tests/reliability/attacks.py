@@ -1,4 +1,5 @@
-"""The named hostile inputs of issue 9, built once and shared by the HTTP and processor
+"""The named hostile inputs of the reliability suite, built once and shared by the HTTP
+and processor
 tests (the parser-level versions live in tests/unit/test_qoe_xml.py and
 test_envelope_and_body.py; these are the same attacks sent through the real route)."""
 

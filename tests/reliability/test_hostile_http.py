@@ -1,4 +1,4 @@
-"""Issue 9, hostile input over HTTP through the local Functions host: each named attack
+"""Hostile input over HTTP through the local Functions host: each named attack
 gets its status code and a problem body (never a 5xx); the QoE attacks inside an
 accepted batch end quarantined with a reason (never a failed batch) and touch neither
 the network nor the file system; a bounded hypothesis run over the route itself."""

@@ -1,4 +1,4 @@
-"""Issue 9, load (the bounded version of `python -m bench.load.run`): concurrent senders
+"""Load (the bounded version of `python -m bench.load.run`): concurrent senders
 post batches to the local host over loopback; every post is accepted (no errors), the
 202 stays fast, and once the processor has drained nothing is lost."""
 

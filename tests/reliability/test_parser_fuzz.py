@@ -1,4 +1,4 @@
-"""Issue 9, every parser under hostile records: Graph callRecords, CDRs and QoE reports
+"""Every parser under hostile records: Graph callRecords, CDRs and QoE reports
 mutated at random (hypothesis, bounded; `make fuzz` / CDC_FUZZ_EXAMPLES for longer).
 
 A record either is rejected with a reason (the processor quarantines it) or yields

@@ -1,4 +1,4 @@
-"""Issue 9, auth: a valid token of tenant A replayed on tenant B's batch ids, call ids
+"""Auth: a valid token of tenant A replayed on tenant B's batch ids, call ids
 and users gets 403/404 or its own (empty) data, never B's; an altered token (tid
 swapped without re-signing, or tid and issuer disagreeing) is 401; one principal with
 roles in two tenants (a guest: same oid and name in both) sees through each token

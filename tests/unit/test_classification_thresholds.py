@@ -1,7 +1,7 @@
 """Every threshold just below, exactly at and just above its value, per profile and media.
 
 Parametrised twice: from the table (so every row is exercised) and from literal numbers
-copied from classification.md (so a wrong table entry fails).
+copied from docs/reference/classification.md (so a wrong table entry fails).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from shared.models.call import Endpoint, Session, Stream, StreamMetrics
 
 EPS = 1e-6
 
-# (media, metric, op, red, yellow) literally from classification.md
+# (media, metric, op, red, yellow) literally from docs/reference/classification.md
 SPEC = [
     ("audio", "degradation_avg", ">", 1.0, 0.5),
     ("audio", "round_trip_ms", ">", 500, 100),

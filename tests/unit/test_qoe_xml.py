@@ -89,7 +89,8 @@ def test_golden_calls(call):
 
 
 def test_golden_highlights():
-    """The expected files say what classification.md says (not just what the code did)."""
+    """The expected files say what docs/reference/classification.md says (not just what
+    the code did)."""
     def load(n):
         return json.loads((GOLDEN / f"{n}.expected.json").read_text("utf-8"))
 

@@ -3,19 +3,18 @@ no settings read, no clients created at import (indexing must never fail on conf
 
 import azure.functions as func
 
-from functions.alerts import bp as alerts_bp  # quality alerts
+from functions.alerts import bp as alerts_bp
 from functions.analytics import bp as analytics_bp
+from functions.buildings import bp as buildings_bp
 from functions.health import bp as health_bp
 from functions.ingest import bp as ingest_bp
+from functions.openapi import bp as openapi_bp
 from functions.processor import bp as processor_bp
 from functions.quality import bp as quality_bp
 from functions.reports import bp as reports_bp
+from functions.topology import bp as topology_bp
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-app.register_functions(ingest_bp)
-app.register_functions(processor_bp)
-app.register_functions(analytics_bp)
-app.register_functions(health_bp)
-app.register_functions(quality_bp)
-app.register_functions(reports_bp)
-app.register_functions(alerts_bp)
+for blueprint in (ingest_bp, processor_bp, analytics_bp, openapi_bp, health_bp, quality_bp,
+                  buildings_bp, reports_bp, topology_bp, alerts_bp):
+    app.register_functions(blueprint)

@@ -1,65 +1,58 @@
-"""HTTP triggers of Call Analytics: user search, history, call detail, audit, OpenAPI."""
+"""HTTP triggers of Call Analytics: user search, a user's history, call detail, audit."""
 
 from __future__ import annotations
 
 import azure.functions as func
 
-from functions.http_support import RequestContext, handle, json_response
+from functions.contract import FROM_TO, PAGE, Endpoint, Param
+from functions.http_support import RequestContext, json_response, route
 from shared.analytics.audit import audited, read_audit
 from shared.analytics.service import call_detail, normalise_user, search_users, user_calls
+from shared.auth.levels import ADMIN, CALL_ANALYTICS
+from shared.models.api import AuditPage, CallDetail, CallHistory, UserSearch
 
 bp = func.Blueprint()
-ANON = func.AuthLevel.ANONYMOUS
 
 
-@bp.route(route="v1/users", methods=["GET"], auth_level=ANON)
-async def find_users(req: func.HttpRequest) -> func.HttpResponse:
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        return json_response(await audited(
-            ctx.clients, ctx.principal, "searchUsers",
-            lambda: search_users(ctx.clients, ctx.principal, req.params.get("search"))))
-
-    return await handle(req, run)
-
-
-@bp.route(route="v1/users/{user}/calls", methods=["GET"], auth_level=ANON)
-async def list_user_calls(req: func.HttpRequest) -> func.HttpResponse:
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        user = req.route_params["user"]
-        return json_response(await audited(
-            ctx.clients, ctx.principal, "userCalls",
-            lambda: user_calls(ctx.clients, ctx.principal, user, req.params.get("from"),
-                               req.params.get("to"), req.params.get("continuationToken")),
-            user=normalise_user(user)))
-
-    return await handle(req, run)
+@route(bp, Endpoint("get", "v1/users", "Find users seen in call data (top 25)",
+                    CALL_ANALYTICS, UserSearch,
+                    params=(Param("search", required=True,
+                                  description="name, UPN or SIP prefix"),)))
+async def find_users(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(await audited(
+        ctx.clients, ctx.principal, "searchUsers",
+        lambda: search_users(ctx.clients, ctx.principal, ctx.param("search"))))
 
 
-@bp.route(route="v1/calls/{callId}", methods=["GET"], auth_level=ANON)
-async def get_call(req: func.HttpRequest) -> func.HttpResponse:
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        call_id = req.route_params["callId"]
-        searched = req.params.get("user")
-        return json_response(await audited(
-            ctx.clients, ctx.principal, "callDetail",
-            lambda: call_detail(ctx.clients, ctx.principal, call_id, searched),
-            call_id=call_id, user=normalise_user(searched) if searched else None))
-
-    return await handle(req, run)
-
-
-@bp.route(route="v1/audit", methods=["GET"], auth_level=ANON)
-async def get_audit(req: func.HttpRequest) -> func.HttpResponse:
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        return json_response(await read_audit(ctx.clients, ctx.principal, req.params.get("from"),
-                                              req.params.get("to"),
-                                              req.params.get("continuationToken")))
-
-    return await handle(req, run)
+@route(bp, Endpoint("get", "v1/users/{user}/calls", "A user's calls and meetings, newest first",
+                    CALL_ANALYTICS, CallHistory,
+                    params=(Param("user", "path", True, "UPN or SIP URI"), *FROM_TO, *PAGE)))
+async def list_user_calls(ctx: RequestContext) -> func.HttpResponse:
+    user = ctx.route_param("user")
+    return json_response(await audited(
+        ctx.clients, ctx.principal, "userCalls",
+        lambda: user_calls(ctx.clients, ctx.principal, user, ctx.param("from"),
+                           ctx.param("to"), ctx.param("continuationToken")),
+        user=normalise_user(user)))
 
 
-@bp.route(route="v1/openapi.json", methods=["GET"], auth_level=ANON)
-async def openapi(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.openapi import openapi_document
+@route(bp, Endpoint("get", "v1/calls/{callId}", "Call detail with ratings and metric flags",
+                    CALL_ANALYTICS, CallDetail,
+                    params=(Param("callId", "path", True),
+                            Param("user", description="the user searched for (required for "
+                                  "specialist)")),
+                    errors=(400, 401, 403, 404)))
+async def get_call(ctx: RequestContext) -> func.HttpResponse:
+    call_id = ctx.route_param("callId")
+    searched = ctx.param("user")
+    return json_response(await audited(
+        ctx.clients, ctx.principal, "callDetail",
+        lambda: call_detail(ctx.clients, ctx.principal, call_id, searched),
+        call_id=call_id, user=normalise_user(searched) if searched else None))
 
-    return json_response(openapi_document())
+
+@route(bp, Endpoint("get", "v1/audit", "Who read whose call data", ADMIN, AuditPage,
+                    params=(*FROM_TO, *PAGE)))
+async def get_audit(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(await read_audit(ctx.clients, ctx.principal, ctx.param("from"),
+                                          ctx.param("to"), ctx.param("continuationToken")))

@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import azure.functions as func
 
-from functions.http_support import RequestContext, handle, json_response
+from functions.contract import Endpoint
+from functions.http_support import RequestContext, json_response, route
+from shared.auth.levels import ADMIN
 from shared.health import admin_health, public_health
-from shared.settings import get_settings
-from shared.storage.clients import get_clients
 
 bp = func.Blueprint()
+NO_STORE = {"Cache-Control": "no-store"}
 
 
-@bp.route(route="v1/health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-async def health(req: func.HttpRequest) -> func.HttpResponse:
+def status_for(body: dict[str, Any]) -> int:
+    """Unhealthy is a 503, so a load balancer or uptime check needs no body parsing;
+    degraded still answers 200 (the service takes batches)."""
+    return 503 if body.get("status") == "unhealthy" else 200
+
+
+def _answer(body: dict[str, Any]) -> func.HttpResponse:
+    return json_response(body, status_for(body), NO_STORE)
+
+
+@route(bp, Endpoint("get", "v1/health", "Liveness of Blob and Cosmos DB (status only)",
+                    frozenset(), None, errors=(503,)))
+async def health(ctx: RequestContext) -> func.HttpResponse:
     try:
-        status, body = await public_health(get_clients(get_settings()))
+        body = await public_health(ctx.clients)
     except Exception:  # misconfiguration counts as unhealthy, never as a 500 with details
-        status, body = 503, {"status": "unhealthy"}
-    return json_response(body, status, {"Cache-Control": "no-store"})
+        body = {"status": "unhealthy"}
+    return _answer(body)
 
 
-@bp.route(route="v1/admin/health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-async def health_detail(req: func.HttpRequest) -> func.HttpResponse:
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        status, body = await admin_health(ctx.clients, ctx.principal)
-        return json_response(body, status, {"Cache-Control": "no-store"})
-
-    return await handle(req, run)
+@route(bp, Endpoint("get", "v1/admin/health", "Pipeline health: backlog, poison, sources",
+                    ADMIN, None, errors=(401, 403, 503)))
+async def health_detail(ctx: RequestContext) -> func.HttpResponse:
+    return _answer(await admin_health(ctx.clients, ctx.principal))

@@ -1,8 +1,12 @@
-"""Shared HTTP glue: authenticate, run a handler, render JSON or problem+json.
+"""The HTTP edge: one way to register a route, authenticate, enforce its levels, run
+its handler and render JSON, CSV or problem+json.
 
-Handlers in `shared` raise `Problem` for anything the client did wrong; this module
-renders it once. Transient storage failures become 503 with Retry-After (the sender
-retries; nothing was acknowledged), and anything else a 500 without internals.
+A handler receives a `RequestContext` and returns a response; it never checks a role
+itself (the `Endpoint` it is registered with says which levels may call it, and
+`handle` refuses the others before the handler runs). The services below raise
+`shared.errors` classes, rendered here once by `functions.problems`. Transient storage
+failures become 503 with Retry-After (the sender retries; nothing was acknowledged),
+and anything else a 500 without internals.
 """
 
 from __future__ import annotations
@@ -15,19 +19,32 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
+from functions.contract import Endpoint, declare
+from functions.problems import PROBLEM_CONTENT_TYPE, Problem, as_problem
 from shared.auth.tokens import Principal, get_validator
-from shared.problems import PROBLEM_CONTENT_TYPE, Problem
+from shared.errors import DomainError, Invalid, TooLarge, Unsupported
 from shared.settings import Settings, get_settings
 from shared.storage.clients import Clients, get_clients
 from shared.storage.retry import is_transient
 
 log = logging.getLogger(__name__)
+ANONYMOUS = func.AuthLevel.ANONYMOUS  # Entra ID tokens are checked by us, not the host
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
                   ) -> func.HttpResponse:
     return func.HttpResponse(json.dumps(body, default=str), status_code=status,
                              mimetype="application/json", headers=headers or {})
+
+
+def csv_response(text: str) -> func.HttpResponse:
+    return func.HttpResponse(text, status_code=200, mimetype="text/csv", charset="utf-8")
+
+
+def wants_csv(req: func.HttpRequest) -> bool:
+    """CSV when the client asks for text/csv ahead of (or without) application/json."""
+    accept = (req.headers.get("Accept") or "").lower()
+    return "text/csv" in accept and "application/json" not in accept.split("text/csv")[0]
 
 
 def problem_response(problem: Problem) -> func.HttpResponse:
@@ -40,29 +57,73 @@ def base_url(req: func.HttpRequest) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-class RequestContext:
-    """What a handler needs: settings, clients, the authenticated principal."""
+def json_body(req: func.HttpRequest, limit: int) -> Any:
+    """The request's JSON body, refused above `limit` bytes or when not JSON."""
+    body = req.get_body() or b""
+    if len(body) > limit:
+        raise TooLarge(f"the body is larger than {limit} bytes")
+    ctype = (req.headers.get("Content-Type") or "application/json").lower()
+    if "json" not in ctype:
+        raise Unsupported("the body must be application/json", field="Content-Type")
+    try:
+        return json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("the body is not valid JSON", field="$") from None
 
-    def __init__(self, req: func.HttpRequest, settings: Settings, principal: Principal) -> None:
+
+class RequestContext:
+    """What a handler needs: the request, settings, clients and, on a route with
+    levels, the authenticated principal."""
+
+    def __init__(self, req: func.HttpRequest, principal: Principal | None = None,
+                 settings: Settings | None = None) -> None:
         self.req = req
-        self.settings = settings
-        self.principal = principal
+        self._principal = principal
+        self._settings = settings
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = get_settings()
+        return self._settings
+
+    @property
+    def principal(self) -> Principal:
+        if self._principal is None:
+            raise RuntimeError("an anonymous route has no principal")
+        return self._principal
 
     @property
     def clients(self) -> Clients:
         return get_clients(self.settings)
 
+    @property
+    def actor(self) -> str | None:
+        """Who did it, for the records a change leaves (name, else object or app id)."""
+        p = self.principal
+        return p.name or p.object_id or p.app_id
+
+    def param(self, name: str) -> str | None:
+        return self.req.params.get(name)
+
+    def route_param(self, name: str) -> str:
+        return str(self.req.route_params.get(name) or "")
+
 
 Handler = Callable[[RequestContext], Awaitable[func.HttpResponse]]
 
 
-async def handle(req: func.HttpRequest, handler: Handler) -> func.HttpResponse:
+async def handle(req: func.HttpRequest, handler: Handler, endpoint: Endpoint
+                 ) -> func.HttpResponse:
     try:
+        if not endpoint.levels:
+            return await handler(RequestContext(req))
         settings = get_settings()
         principal = await get_validator(settings).validate_async(req.headers.get("Authorization"))
-        return await handler(RequestContext(req, settings, principal))
-    except Problem as problem:
-        return problem_response(problem)
+        principal.require(endpoint.levels)  # before the body is read: 403 wins over 400
+        return await handler(RequestContext(req, principal, settings))
+    except DomainError as error:
+        return problem_response(as_problem(error))
     except Exception as exc:
         if is_transient(exc):
             log.warning("storage unavailable: %s", type(exc).__name__)
@@ -70,3 +131,21 @@ async def handle(req: func.HttpRequest, handler: Handler) -> func.HttpResponse:
                                             headers={"Retry-After": "5"}))
         log.exception("unhandled error in %s %s", req.method, urlsplit(req.url).path)
         return problem_response(Problem(500, "internal error"))
+
+
+def route(bp: func.Blueprint, endpoint: Endpoint) -> Callable[[Handler], Any]:
+    """Register `handler` as the HTTP function of `endpoint` on `bp`, and the endpoint
+    in the API contract. The Functions function is named after the handler."""
+    declare(endpoint)
+
+    def decorate(handler: Handler) -> Any:
+        async def trigger(req: func.HttpRequest) -> func.HttpResponse:
+            return await handle(req, handler, endpoint)
+
+        trigger.__name__ = handler.__name__
+        trigger.__qualname__ = handler.__qualname__
+        trigger.__doc__ = handler.__doc__
+        return bp.route(route=endpoint.path, methods=[endpoint.method.upper()],
+                        auth_level=ANONYMOUS)(trigger)
+
+    return decorate

@@ -7,50 +7,59 @@ import json
 import azure.functions as func
 from pydantic import ValidationError
 
-from functions.http_support import RequestContext, base_url, handle, json_response
+from functions.contract import Endpoint, Param
+from functions.http_support import RequestContext, base_url, json_response, route
 from shared.auth.levels import INGEST
-from shared.ingest import accept_batch, batch_status
-from shared.problems import FieldError, Problem
-from shared.storage.tenants import ExclusionPolicy, save_exclusions
+from shared.errors import FieldError, Invalid
+from shared.exclusions import ExclusionPolicy
+from shared.ingest import BodyFormat, accept_batch, batch_status
+from shared.models.api import BatchAccepted, BatchStatus, ExclusionSaved
+from shared.models.envelope import BatchEnvelope
+from shared.storage.tenants import save_exclusions
 
 bp = func.Blueprint()
 
 
-@bp.route(route="v1/batches", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-async def post_batch(req: func.HttpRequest) -> func.HttpResponse:
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        result = await accept_batch(ctx.clients, ctx.settings, ctx.principal, req.get_body(),
-                                    dict(req.headers), base_url(req))
-        headers = {"Location": result.body["statusUrl"]} if "statusUrl" in result.body else {}
-        return json_response(result.body, result.status_code, headers)
-
-    return await handle(req, run)
+def status_url(req: func.HttpRequest, batch_id: str) -> str:
+    return f"{base_url(req)}/api/v1/batches/{batch_id}"
 
 
-@bp.route(route="v1/batches/{batchId}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-async def get_batch(req: func.HttpRequest) -> func.HttpResponse:
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        body = await batch_status(ctx.clients, ctx.principal, req.route_params["batchId"])
-        return json_response(body)
+@route(bp, Endpoint(
+    "post", "v1/batches", "Post a batch of call telemetry", INGEST, BatchAccepted, 202,
+    body=BatchEnvelope,
+    params=(Param("Content-Encoding", "header", description="gzip or absent"),),
+    errors=(400, 401, 403, 409, 413, 415),
+    also=((200, "identical retry", BatchStatus),)))
+async def post_batch(ctx: RequestContext) -> func.HttpResponse:
+    fmt = BodyFormat(ctx.req.headers.get("Content-Type") or "",
+                     ctx.req.headers.get("Content-Encoding") or "")
+    result = await accept_batch(ctx.clients, ctx.settings, ctx.principal,
+                                ctx.req.get_body(), fmt)
+    url = status_url(ctx.req, result.body["batchId"])
+    return json_response(result.body | {"statusUrl": url}, 202 if result.created else 200,
+                         {"Location": url})
 
-    return await handle(req, run)
+
+@route(bp, Endpoint("get", "v1/batches/{batchId}", "Status and counts of a batch", INGEST,
+                    BatchStatus, params=(Param("batchId", "path", True),),
+                    errors=(401, 403, 404)))
+async def get_batch(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(await batch_status(ctx.clients, ctx.principal,
+                                            ctx.route_param("batchId")))
 
 
-@bp.route(route="v1/ingest/exclusions", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
-async def put_exclusions(req: func.HttpRequest) -> func.HttpResponse:
+@route(bp, Endpoint("put", "v1/ingest/exclusions", "Replace the tenant's exclusion policy",
+                    INGEST, ExclusionSaved, body=ExclusionPolicy))
+async def put_exclusions(ctx: RequestContext) -> func.HttpResponse:
     """The on-prem agent pushes the tenant's copy of its exclusion policy, so records
-    that reach us anyway are dropped here too (docs/reference/ingest.md, "Exclusion policy")."""
-
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        ctx.principal.require(INGEST)
-        try:
-            policy = ExclusionPolicy.model_validate(json.loads(req.get_body() or b"null"))
-        except ValueError as exc:
-            errors = ([FieldError(".".join(map(str, e["loc"])) or "$", e["msg"])
-                       for e in exc.errors()] if isinstance(exc, ValidationError) else [])
-            raise Problem(400, "exclusion policy is invalid", field="$", errors=errors) from None
-        await save_exclusions(ctx.clients, ctx.principal.tenant_id, policy)
-        return json_response({"tenantId": ctx.principal.tenant_id,
-                              "users": len(policy.users), "domains": len(policy.domains)})
-
-    return await handle(req, run)
+    that reach us anyway are dropped here too (docs/reference/ingest.md, "Exclusion
+    policy")."""
+    try:
+        policy = ExclusionPolicy.model_validate(json.loads(ctx.req.get_body() or b"null"))
+    except ValueError as exc:
+        errors = ([FieldError(".".join(map(str, e["loc"])) or "$", e["msg"])
+                   for e in exc.errors()] if isinstance(exc, ValidationError) else [])
+        raise Invalid("exclusion policy is invalid", field="$", errors=errors) from None
+    await save_exclusions(ctx.clients, ctx.principal.tenant_id, policy)
+    return json_response({"tenantId": ctx.principal.tenant_id,
+                          "users": len(policy.users), "domains": len(policy.domains)})

@@ -1,8 +1,7 @@
-"""HTTP triggers of the quality reports and the building file (admin).
+"""HTTP triggers of the CQD-style quality reports: summary, poor users, missing subnets.
 
-Thin glue: the report and building logic live in `shared.reports` and
-`shared.buildings`; this module authenticates (via `handle`), checks levels and picks
-JSON or CSV from the Accept header.
+JSON or CSV, picked from the Accept header; the reports themselves are built in
+`shared.reports`.
 """
 
 from __future__ import annotations
@@ -12,72 +11,45 @@ from typing import Any
 
 import azure.functions as func
 
-from functions.http_support import RequestContext, handle, json_response
-from shared.auth.levels import ADMIN
-from shared.buildings import parse_building_file, read_building_summary, save_building_file
-from shared.problems import Problem
+from functions.contract import ACCEPT_CSV, FROM_TO, Endpoint, Param
+from functions.http_support import RequestContext, csv_response, json_response, route, wants_csv
+from shared.auth.levels import REPORTS
+from shared.auth.tokens import Principal
+from shared.models.api import ReportTable
 from shared.reports import missing_subnets, poor_users, quality_summary, to_csv
+from shared.reports.service import EUII_LEVELS
 from shared.storage.clients import Clients
 
 bp = func.Blueprint()
-ANON = func.AuthLevel.ANONYMOUS
-MAX_BUILDING_BYTES = 64 * 1024 * 1024
 
-Report = Callable[[Clients, Any, Mapping[str, str]], Awaitable[dict[str, Any]]]
-
-
-def _wants_csv(req: func.HttpRequest) -> bool:
-    accept = (req.headers.get("Accept") or "").lower()
-    return "text/csv" in accept and "application/json" not in accept.split("text/csv")[0]
+Report = Callable[[Clients, Principal, Mapping[str, str]], Awaitable[dict[str, Any]]]
+GROUP_BY_HELP = ("day|week|month|building|networkName|city|region|subnet|connectionType|"
+                 "mediaType|insideCorp|vpn|site|pool (comma-separated)")
 
 
-async def _report(req: func.HttpRequest, report: Report) -> func.HttpResponse:
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        body = await report(ctx.clients, ctx.principal, dict(req.params))
-        if _wants_csv(req):
-            return func.HttpResponse(to_csv(body), status_code=200, mimetype="text/csv",
-                                     charset="utf-8")
-        return json_response(body)
-
-    return await handle(req, run)
+async def _report(ctx: RequestContext, report: Report) -> func.HttpResponse:
+    body = await report(ctx.clients, ctx.principal, dict(ctx.req.params))
+    return csv_response(to_csv(body)) if wants_csv(ctx.req) else json_response(body)
 
 
-@bp.route(route="v1/quality/summary", methods=["GET"], auth_level=ANON)
-async def quality_summary_route(req: func.HttpRequest) -> func.HttpResponse:
-    return await _report(req, quality_summary)
+@route(bp, Endpoint("get", "v1/quality/summary", "CQD summary: counts and Poor % by a grouping",
+                    REPORTS, ReportTable,
+                    params=(*FROM_TO, Param("groupBy", description=GROUP_BY_HELP), ACCEPT_CSV),
+                    other_media=("text/csv",)))
+async def quality_summary_route(ctx: RequestContext) -> func.HttpResponse:
+    return await _report(ctx, quality_summary)
 
 
-@bp.route(route="v1/quality/poor-users", methods=["GET"], auth_level=ANON)
-async def poor_users_route(req: func.HttpRequest) -> func.HttpResponse:
-    return await _report(req, poor_users)
+@route(bp, Endpoint("get", "v1/quality/poor-users", "Users with poor streams (drill-down)",
+                    EUII_LEVELS, ReportTable,
+                    params=(*FROM_TO, Param("building"), Param("subnet")),
+                    other_media=("text/csv",)))
+async def poor_users_route(ctx: RequestContext) -> func.HttpResponse:
+    return await _report(ctx, poor_users)
 
 
-@bp.route(route="v1/quality/missing-subnets", methods=["GET"], auth_level=ANON)
-async def missing_subnets_route(req: func.HttpRequest) -> func.HttpResponse:
-    return await _report(req, missing_subnets)
-
-
-@bp.route(route="v1/admin/buildings", methods=["PUT"], auth_level=ANON)
-async def put_buildings(req: func.HttpRequest) -> func.HttpResponse:
-    """Replace the tenant's building file (TSV/CSV, no header; docs/reference/buildings.md)."""
-
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        ctx.principal.require(ADMIN)
-        body = req.get_body() or b""
-        if len(body) > MAX_BUILDING_BYTES:
-            raise Problem(413, f"the building file is larger than {MAX_BUILDING_BYTES} bytes")
-        rows = parse_building_file(body)
-        summary = await save_building_file(ctx.clients, ctx.principal.tenant_id, rows,
-                                           ctx.principal.name or ctx.principal.object_id)
-        return json_response(summary)
-
-    return await handle(req, run)
-
-
-@bp.route(route="v1/admin/buildings", methods=["GET"], auth_level=ANON)
-async def get_buildings(req: func.HttpRequest) -> func.HttpResponse:
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        ctx.principal.require(ADMIN)
-        return json_response(await read_building_summary(ctx.clients, ctx.principal.tenant_id))
-
-    return await handle(req, run)
+@route(bp, Endpoint("get", "v1/quality/missing-subnets",
+                    "Subnets with >= 10 audio streams not in the building file", REPORTS,
+                    ReportTable, params=FROM_TO, other_media=("text/csv",)))
+async def missing_subnets_route(ctx: RequestContext) -> func.HttpResponse:
+    return await _report(ctx, missing_subnets)

@@ -1,22 +1,24 @@
-"""HTTP triggers of the report set (built-in and custom reports) and the on-prem topology.
+"""HTTP triggers of the report set: built-in and custom reports, and running one.
 
-Thin glue: definitions, validation and running live in `shared.reports.definitions`, the
-topology in `shared.topology`; this module authenticates (via `handle`), reads JSON
-bodies with a size cap and picks JSON or CSV from the Accept header. Its routes are
-documented in `shared.openapi.ROUTES` (in that module, not registered from here, so the
-catalogue is complete whatever was imported first).
+Definitions, validation and running live in `shared.reports.definitions`; this module
+reads JSON bodies with a size cap and picks JSON or CSV from the Accept header.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import azure.functions as func
 
-from functions.http_support import RequestContext, handle, json_response
-from shared.auth.levels import ADMIN, INGEST
-from shared.problems import Problem
+from functions.contract import ACCEPT_CSV, Endpoint, Param
+from functions.http_support import (
+    RequestContext,
+    csv_response,
+    json_body,
+    json_response,
+    route,
+    wants_csv,
+)
+from shared.auth.levels import ADMIN, REPORTS
+from shared.models.api import ReportDefinitionBody, ReportDefinitionOut, ReportList, ReportTable
 from shared.reports.definitions import (
     create_report,
     delete_report,
@@ -25,108 +27,50 @@ from shared.reports.definitions import (
     report_csv,
     run_report,
 )
-from shared.topology import parse_topology, read_topology, save_topology
 
 bp = func.Blueprint()
-ANON = func.AuthLevel.ANONYMOUS
 MAX_REPORT_BYTES = 64 * 1024
-MAX_TOPOLOGY_BYTES = 1024 * 1024  # far below Cosmos DB's 2 MB item limit
+ID = Param("id", "path", True, "report id (built-in slug or custom-...)")
 
 
-def _wants_csv(req: func.HttpRequest) -> bool:
-    accept = (req.headers.get("Accept") or "").lower()
-    return "text/csv" in accept and "application/json" not in accept.split("text/csv")[0]
+@route(bp, Endpoint("get", "v1/reports",
+                    "The report set: built-in and the tenant's custom reports", REPORTS,
+                    ReportList, errors=(401, 403)))
+async def list_reports_route(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(await list_reports(ctx.clients, ctx.principal))
 
 
-def _json_body(req: func.HttpRequest, limit: int) -> Any:
-    body = req.get_body() or b""
-    if len(body) > limit:
-        raise Problem(413, f"the body is larger than {limit} bytes")
-    ctype = (req.headers.get("Content-Type") or "application/json").lower()
-    if "json" not in ctype:
-        raise Problem(415, "the body must be application/json", field="Content-Type")
-    try:
-        return json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise Problem(400, "the body is not valid JSON", field="$") from None
+@route(bp, Endpoint("post", "v1/reports", "Create a custom report", ADMIN, ReportDefinitionOut,
+                    201, body=ReportDefinitionBody, errors=(400, 401, 403, 409, 413, 415)))
+async def create_report_route(ctx: RequestContext) -> func.HttpResponse:
+    created = await create_report(ctx.clients, ctx.principal,
+                                  json_body(ctx.req, MAX_REPORT_BYTES))
+    return json_response(created, 201, headers={"Location": f"/api/v1/reports/{created['id']}"})
 
 
-def _route_id(req: func.HttpRequest) -> str:
-    return str(req.route_params.get("id") or "")
+@route(bp, Endpoint("put", "v1/reports/{id}", "Replace a custom report (its version goes up)",
+                    ADMIN, ReportDefinitionOut, params=(ID,), body=ReportDefinitionBody,
+                    errors=(400, 401, 403, 404, 409, 413, 415)))
+async def replace_report_route(ctx: RequestContext) -> func.HttpResponse:
+    body = json_body(ctx.req, MAX_REPORT_BYTES)
+    return json_response(await replace_report(ctx.clients, ctx.principal,
+                                              ctx.route_param("id"), body))
 
 
-@bp.route(route="v1/reports", methods=["GET"], auth_level=ANON)
-async def list_reports_route(req: func.HttpRequest) -> func.HttpResponse:
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        return json_response(await list_reports(ctx.clients, ctx.principal))
-
-    return await handle(req, run)
-
-
-@bp.route(route="v1/reports", methods=["POST"], auth_level=ANON)
-async def create_report_route(req: func.HttpRequest) -> func.HttpResponse:
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        ctx.principal.require(ADMIN)  # before reading the body: 403 wins over 400
-        body = _json_body(req, MAX_REPORT_BYTES)
-        created = await create_report(ctx.clients, ctx.principal, body)
-        return json_response(created, 201,
-                             headers={"Location": f"/api/v1/reports/{created['id']}"})
-
-    return await handle(req, run)
+@route(bp, Endpoint("delete", "v1/reports/{id}", "Delete a custom report", ADMIN, None, 204,
+                    params=(ID,), errors=(401, 403, 404, 409)))
+async def delete_report_route(ctx: RequestContext) -> func.HttpResponse:
+    await delete_report(ctx.clients, ctx.principal, ctx.route_param("id"))
+    return func.HttpResponse(status_code=204)
 
 
-@bp.route(route="v1/reports/{id}", methods=["PUT"], auth_level=ANON)
-async def replace_report_route(req: func.HttpRequest) -> func.HttpResponse:
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        ctx.principal.require(ADMIN)
-        body = _json_body(req, MAX_REPORT_BYTES)
-        return json_response(await replace_report(ctx.clients, ctx.principal,
-                                                  _route_id(req), body))
-
-    return await handle(req, run)
-
-
-@bp.route(route="v1/reports/{id}", methods=["DELETE"], auth_level=ANON)
-async def delete_report_route(req: func.HttpRequest) -> func.HttpResponse:
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        await delete_report(ctx.clients, ctx.principal, _route_id(req))
-        return func.HttpResponse(status_code=204)
-
-    return await handle(req, run)
-
-
-@bp.route(route="v1/reports/{id}/run", methods=["GET"], auth_level=ANON)
-async def run_report_route(req: func.HttpRequest) -> func.HttpResponse:
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        body = await run_report(ctx.clients, ctx.principal, _route_id(req), dict(req.params))
-        if _wants_csv(req):
-            return func.HttpResponse(report_csv(body), status_code=200, mimetype="text/csv",
-                                     charset="utf-8")
-        return json_response(body)
-
-    return await handle(req, run)
-
-
-@bp.route(route="v1/admin/topology", methods=["PUT"], auth_level=ANON)
-async def put_topology(req: func.HttpRequest) -> func.HttpResponse:
-    """Replace the tenant's on-prem topology. The on-prem agent pushes it with its ingest
-    identity (`CallData.Ingest`), admins may upload it by hand."""
-
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        ctx.principal.require(INGEST)
-        topology = parse_topology(_json_body(req, MAX_TOPOLOGY_BYTES))
-        summary = await save_topology(ctx.clients, ctx.principal.tenant_id, topology,
-                                      ctx.principal.name or ctx.principal.object_id
-                                      or ctx.principal.app_id)
-        return json_response(summary)
-
-    return await handle(req, run)
-
-
-@bp.route(route="v1/admin/topology", methods=["GET"], auth_level=ANON)
-async def get_topology(req: func.HttpRequest) -> func.HttpResponse:
-    async def run(ctx: RequestContext) -> func.HttpResponse:
-        ctx.principal.require(ADMIN)
-        return json_response(await read_topology(ctx.clients, ctx.principal.tenant_id))
-
-    return await handle(req, run)
+@route(bp, Endpoint("get", "v1/reports/{id}/run", "Run a report over a period (JSON or CSV)",
+                    REPORTS, ReportTable, params=(
+                        ID, Param("from", description="YYYY-MM-DD (inclusive); with `to`, or "
+                                  "neither for the report's default period"),
+                        Param("to", description="YYYY-MM-DD (inclusive)"), ACCEPT_CSV),
+                    other_media=("text/csv",), errors=(400, 401, 403, 404)))
+async def run_report_route(ctx: RequestContext) -> func.HttpResponse:
+    body = await run_report(ctx.clients, ctx.principal, ctx.route_param("id"),
+                            dict(ctx.req.params))
+    return csv_response(report_csv(body)) if wants_csv(ctx.req) else json_response(body)

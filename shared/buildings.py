@@ -43,7 +43,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from shared.problems import FieldError, Problem
+from shared.errors import FieldError, Invalid, TooLarge
 from shared.storage import cosmos_errors, layout
 from shared.storage.clients import Clients
 from shared.storage.retry import read_or_none, with_retries
@@ -122,7 +122,7 @@ def _decode(body: bytes | str) -> str:
             return body.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise Problem(400, "the building file must be UTF-8 text", field="$")
+    raise Invalid("the building file must be UTF-8 text", field="$")
 
 
 def _bool(value: str, row: int, col: int, errors: list[FieldError]) -> bool:
@@ -146,7 +146,7 @@ def parse_building_file(body: bytes | str) -> list[BuildingRow]:
         if not cols or all(not c.strip() for c in cols):
             continue  # blank lines (a trailing newline) are not rows
         if len(rows) >= MAX_ROWS:
-            raise Problem(413, f"the building file has more than {MAX_ROWS} rows")
+            raise TooLarge(f"the building file has more than {MAX_ROWS} rows")
         cols = [c.strip() for c in cols]
         if len(cols) not in (14, 15):
             errors.append(FieldError(f"row {line_no}",
@@ -188,7 +188,7 @@ def parse_building_file(body: bytes | str) -> list[BuildingRow]:
     if not errors:
         errors = find_overlaps(rows)
     if errors:
-        raise Problem(400, f"the building file is invalid ({len(errors)} error(s) shown)",
+        raise Invalid(f"the building file is invalid ({len(errors)} error(s) shown)",
                       field=errors[0].field, errors=errors[:MAX_ERRORS])
     return rows
 

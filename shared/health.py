@@ -48,10 +48,10 @@ async def dependency_checks(clients: Clients) -> list[dict[str, Any]]:
     return list(await asyncio.gather(_probe("blob", blob), _probe("cosmos", cosmos)))
 
 
-async def public_health(clients: Clients) -> tuple[int, dict[str, Any]]:
+async def public_health(clients: Clients) -> dict[str, Any]:
     checks = await dependency_checks(clients)
     ok = all(c["ok"] for c in checks)
-    return (200 if ok else 503), {"status": "ok" if ok else "unhealthy"}
+    return {"status": "ok" if ok else "unhealthy"}
 
 
 def _age_s(iso: str | None, now: datetime) -> float | None:
@@ -60,7 +60,7 @@ def _age_s(iso: str | None, now: datetime) -> float | None:
     return round((now - datetime.fromisoformat(iso.replace("Z", "+00:00"))).total_seconds(), 1)
 
 
-async def admin_health(clients: Clients, principal: Principal) -> tuple[int, dict[str, Any]]:
+async def admin_health(clients: Clients, principal: Principal) -> dict[str, Any]:
     principal.require(ADMIN)
     now = datetime.now(timezone.utc)
     checks = await dependency_checks(clients)
@@ -68,7 +68,7 @@ async def admin_health(clients: Clients, principal: Principal) -> tuple[int, dic
                             "tenantId": principal.tenant_id}
     if not all(c["ok"] for c in checks):
         body["status"] = "unhealthy"
-        return 503, body
+        return body
     since = (now - timedelta(hours=24)).isoformat().replace("+00:00", "Z")
     container = clients.container(layout.BATCHES)
     pending = [b async for b in container.query_items(
@@ -110,4 +110,4 @@ async def admin_health(clients: Clients, principal: Principal) -> tuple[int, dic
     }
     if poisoned or (body["oldestUnprocessedBatchAgeS"] or 0) > 900:
         body["status"] = "degraded"
-    return 200, body
+    return body

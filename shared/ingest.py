@@ -16,7 +16,6 @@ import hashlib
 import json
 import math
 import zlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +24,16 @@ from pydantic import ValidationError
 
 from shared.auth.levels import INGEST
 from shared.auth.tokens import Principal
+from shared.errors import (
+    Conflict,
+    FieldError,
+    Invalid,
+    NotFound,
+    TooLarge,
+    Unavailable,
+    Unsupported,
+)
 from shared.models.envelope import BatchEnvelope
-from shared.problems import FieldError, Problem
 from shared.settings import Settings
 from shared.storage import layout
 from shared.storage.batches import (
@@ -40,32 +47,37 @@ from shared.storage.clients import Clients
 from shared.storage.retry import with_retries
 
 
+@dataclass(frozen=True)
+class BodyFormat:
+    """How the posted bytes are declared (the sender's media type and content coding).
+    The edge reads them from wherever the transport carries them."""
+
+    content_type: str = ""
+    content_encoding: str = ""
+
+
 @dataclass
 class IngestResult:
-    status_code: int
+    """`created`: this request stored the batch (False: an identical one was already
+    stored, the body then also carries its current status and counts)."""
+
+    created: bool
     body: dict[str, Any]
 
 
-def _header(headers: Mapping[str, str], name: str) -> str:
-    for k, v in headers.items():
-        if k.lower() == name:
-            return v or ""
-    return ""
-
-
-def decode_body(body: bytes, headers: Mapping[str, str], settings: Settings) -> bytes:
+def decode_body(body: bytes, fmt: BodyFormat, settings: Settings) -> bytes:
     """Check content type and encoding, and decompress with a hard cap (no gzip bomb)."""
-    ctype = _header(headers, "content-type").split(";", 1)[0].strip().lower()
+    ctype = fmt.content_type.split(";", 1)[0].strip().lower()
     if ctype != "application/json":
-        raise Problem(415, "Content-Type must be application/json", field="Content-Type")
-    encoding = _header(headers, "content-encoding").strip().lower()
+        raise Unsupported("Content-Type must be application/json", field="Content-Type")
+    encoding = fmt.content_encoding.strip().lower()
     limit = settings.max_batch_bytes
     if len(body) > limit:
-        raise Problem(413, f"request body exceeds {limit} bytes", field="body")
+        raise TooLarge(f"request body exceeds {limit} bytes", field="body")
     if encoding in ("", "identity"):
         return body
     if encoding != "gzip":
-        raise Problem(415, "Content-Encoding must be gzip or absent", field="Content-Encoding")
+        raise Unsupported("Content-Encoding must be gzip or absent", field="Content-Encoding")
     inflater = zlib.decompressobj(wbits=31)
     out = bytearray()
     data = body
@@ -73,14 +85,14 @@ def decode_body(body: bytes, headers: Mapping[str, str], settings: Settings) -> 
         while data:
             out += inflater.decompress(data, limit + 1 - len(out))
             if len(out) > limit:
-                raise Problem(413, f"decompressed body exceeds {limit} bytes", field="body")
+                raise TooLarge(f"decompressed body exceeds {limit} bytes", field="body")
             data = inflater.unconsumed_tail
             if inflater.eof:
                 break
         if not inflater.eof:
-            raise Problem(400, "gzip body is truncated", field="body")
+            raise Invalid("gzip body is truncated", field="body")
     except zlib.error as exc:
-        raise Problem(400, f"body is not valid gzip: {exc}", field="body") from None
+        raise Invalid(f"body is not valid gzip: {exc}", field="body") from None
     return bytes(out)
 
 
@@ -124,7 +136,7 @@ def parse_envelope(raw: bytes, settings: Settings) -> BatchEnvelope:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Problem(400, f"body is not valid UTF-8 at byte {exc.start}", field="body") from None
+        raise Invalid(f"body is not valid UTF-8 at byte {exc.start}", field="body") from None
     try:
         # stdlib json rejects NaN/Infinity through parse_constant, and numbers the
         # processor's streaming parser cannot read through parse_int/parse_float;
@@ -132,20 +144,20 @@ def parse_envelope(raw: bytes, settings: Settings) -> BatchEnvelope:
         data = json.loads(text, parse_constant=_reject_constant, parse_int=_checked_int,
                           parse_float=_checked_float)
     except RecursionError:
-        raise Problem(400, "JSON nests too deeply", field="body") from None
+        raise Invalid("JSON nests too deeply", field="body") from None
     except ValueError as exc:
-        raise Problem(400, f"malformed JSON: {exc}", field="body") from None
+        raise Invalid(f"malformed JSON: {exc}", field="body") from None
     if not isinstance(data, dict):
-        raise Problem(400, "the batch must be a JSON object", field="$")
+        raise Invalid("the batch must be a JSON object", field="$")
     records = data.get("records")
     if isinstance(records, list) and len(records) > settings.max_batch_records:
-        raise Problem(413, f"a batch holds at most {settings.max_batch_records} records",
+        raise TooLarge(f"a batch holds at most {settings.max_batch_records} records",
                       field="records")
     try:
         return BatchEnvelope.model_validate(data)
     except ValidationError as exc:
         errors = [FieldError(_json_path(e["loc"]), e["msg"]) for e in exc.errors()[:20]]
-        raise Problem(400, "the batch envelope is invalid", errors=errors) from None
+        raise Invalid("the batch envelope is invalid", errors=errors) from None
 
 
 def content_hash(envelope: BatchEnvelope) -> str:
@@ -155,11 +167,10 @@ def content_hash(envelope: BatchEnvelope) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _status_body(doc: dict[str, Any], base_url: str) -> dict[str, Any]:
+def _status_body(doc: dict[str, Any]) -> dict[str, Any]:
     return {
         "batchId": doc["batchId"],
         "status": doc["status"] if doc["status"] != "receiving" else "accepted",
-        "statusUrl": f"{base_url}/api/v1/batches/{doc['batchId']}",
         "records": doc.get("received") or doc.get("records") or 0,
     }
 
@@ -169,11 +180,10 @@ async def accept_batch(
     settings: Settings,
     principal: Principal,
     body: bytes,
-    headers: Mapping[str, str],
-    base_url: str,
+    fmt: BodyFormat,
 ) -> IngestResult:
     principal.require(INGEST)
-    raw = decode_body(body, headers, settings)
+    raw = decode_body(body, fmt, settings)
     envelope = parse_envelope(raw, settings)
     principal.require(INGEST, tenant_id=envelope.tenantId)
     digest = content_hash(envelope)
@@ -193,17 +203,17 @@ async def accept_batch(
         })
         existing = created or await read_batch(clients, tenant, batch_id)
         if existing is None:
-            raise Problem(503, "batch status could not be recorded; retry")
+            raise Unavailable("batch status could not be recorded; retry")
         if created is None:
-            return _replay(existing, digest, base_url)
+            return _replay(existing, digest)
     elif existing.get("status") != "receiving":
-        return _replay(existing, digest, base_url)
+        return _replay(existing, digest)
     elif existing.get("contentHash") != digest:
-        raise Problem(409, "a batch with this batchId and different content exists",
+        raise Conflict("a batch with this batchId and different content exists",
                       field="batchId")
 
     blob = clients.blobs(layout.INCOMING).get_blob_client(existing["blobName"])
-    stored = body if _header(headers, "content-encoding").lower() == "gzip" else (
+    stored = body if fmt.content_encoding.lower() == "gzip" else (
         gzip.compress(raw, compresslevel=5))
     try:
         await with_retries(lambda: blob.upload_blob(
@@ -212,27 +222,27 @@ async def accept_batch(
     except ResourceExistsError:
         props = await blob.get_blob_properties()
         if (props.metadata or {}).get("contenthash") != digest:
-            raise Problem(409, "a batch with this batchId and different content exists",
+            raise Conflict("a batch with this batchId and different content exists",
                           field="batchId") from None
     doc = await update_batch(clients, tenant, batch_id,
                              {"status": "accepted", "received": len(envelope.records)},
                              unless_status=("accepted", "processing", "completed",
                                             "completedWithErrors", "failed"))
-    return IngestResult(202, _status_body(doc or existing, base_url))
+    return IngestResult(True, _status_body(doc or existing))
 
 
-def _replay(existing: dict[str, Any], digest: str, base_url: str) -> IngestResult:
+def _replay(existing: dict[str, Any], digest: str) -> IngestResult:
     if existing.get("contentHash") != digest:
-        raise Problem(409, "a batch with this batchId and different content exists",
+        raise Conflict("a batch with this batchId and different content exists",
                       field="batchId")
-    return IngestResult(200, public_status(existing) | _status_body(existing, base_url))
+    return IngestResult(False, public_status(existing) | _status_body(existing))
 
 
 async def batch_status(clients: Clients, principal: Principal, batch_id: str) -> dict[str, Any]:
     principal.require(INGEST)
     doc = await read_batch(clients, principal.tenant_id, batch_id)
     if doc is None:
-        raise Problem(404, f"no batch {batch_id!r} for this tenant", field="batchId")
+        raise NotFound(f"no batch {batch_id!r} for this tenant", field="batchId")
     out = public_status(doc)
     if out["status"] == "receiving":
         out["status"] = "accepted"

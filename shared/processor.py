@@ -27,6 +27,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from shared import telemetry  # batch context, EUII scrubbing, metrics
 from shared.aggregates import apply_call_delta  # quality aggregates
+from shared.exclusions import ExclusionPolicy
 from shared.models.call import Fragment
 from shared.parsing import ParseContext, RecordRejected, parse_record
 from shared.settings import Settings, get_settings
@@ -35,7 +36,7 @@ from shared.storage.batches import MAX_ERRORS, read_batch, save_batch, update_ba
 from shared.storage.calls import ensure_user_index, merge_call, write_user_index
 from shared.storage.clients import Clients, get_clients
 from shared.storage.retry import with_retries
-from shared.storage.tenants import ExclusionPolicy, read_tenant_settings
+from shared.storage.tenants import read_tenant_settings
 
 log = logging.getLogger(__name__)
 

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from shared.errors import FieldError, Invalid
 from shared.models.call import Endpoint
-from shared.problems import FieldError, Problem
 from shared.storage import layout
 from shared.storage.clients import Clients
 from shared.storage.retry import read_or_none, with_retries
@@ -287,7 +287,7 @@ def parse_topology(body: Any) -> Topology:
     """Validate the uploaded JSON; one 400 naming every offending field (JSON paths)."""
     errors = _Errors()
     if not isinstance(body, dict):
-        raise Problem(400, "the topology must be a JSON object", field="$")
+        raise Invalid("the topology must be a JSON object", field="$")
     for key in sorted(set(body) - {"sites", "pools", "gateways"}):
         errors.add(key, "unknown field (allowed: gateways, pools, sites)")
     sites: list[dict[str, Any]] = []
@@ -387,7 +387,7 @@ def parse_topology(body: Any) -> Topology:
         if fqdn and site:
             gateways.append(Gateway(fqdn, site, pool))
     if errors.items:
-        raise Problem(400, f"the topology is invalid ({len(errors.items)} error(s) shown)",
+        raise Invalid(f"the topology is invalid ({len(errors.items)} error(s) shown)",
                       field=errors.items[0].field, errors=errors.items)
     return Topology(sites, pools, gateways)
 

@@ -8,6 +8,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from shared.ingest import BodyFormat
+
 TENANT = "8f1c3c6e-0b7a-4f3e-9a51-1f0c2d3e4a5b"
 OTHER_TENANT = "11111111-2222-4333-8444-555555555555"
 
@@ -62,3 +64,9 @@ def envelope(records: list[dict[str, Any]], *, tenant: str = TENANT,
 
 def gz(obj: Any) -> bytes:
     return gzip.compress(json.dumps(obj).encode())
+
+
+def body_format(headers: dict[str, str]) -> BodyFormat:
+    """The declared format of a body, from request-style headers (any case)."""
+    low = {k.lower(): v for k, v in headers.items()}
+    return BodyFormat(low.get("content-type", ""), low.get("content-encoding", ""))

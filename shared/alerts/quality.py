@@ -42,7 +42,7 @@ from azure.core import MatchConditions
 from shared import telemetry
 from shared.auth.levels import ADMIN
 from shared.auth.tokens import Principal
-from shared.problems import Problem
+from shared.errors import Invalid, NotFound
 from shared.reports.service import poor_percent, quality_summary
 from shared.settings import SettingsError
 from shared.storage import cosmos_errors, layout
@@ -264,7 +264,7 @@ def _day_param(params: Mapping[str, str], name: str, default: date) -> date:
     try:
         return date.fromisoformat(value[:10])
     except ValueError:
-        raise Problem(400, f"'{name}' must be a date (YYYY-MM-DD)", field=name) from None
+        raise Invalid(f"'{name}' must be a date (YYYY-MM-DD)", field=name) from None
 
 
 async def list_alerts(clients: Clients, principal: Principal, params: Mapping[str, str]
@@ -276,10 +276,10 @@ async def list_alerts(clients: Clients, principal: Principal, params: Mapping[st
     end = _day_param(params, "to", today)
     start = _day_param(params, "from", end - timedelta(days=DEFAULT_LIST_DAYS - 1))
     if end < start:
-        raise Problem(400, "'to' is before 'from'", field="to")
+        raise Invalid("'to' is before 'from'", field="to")
     status = (params.get("status") or "all").strip().lower()
     if status not in (*STATUSES, "all"):
-        raise Problem(400, "status must be open, acknowledged or all", field="status")
+        raise Invalid("status must be open, acknowledged or all", field="status")
     query = ("SELECT * FROM c WHERE c.tenantId = @t AND c.kind = @k "
              "AND c.day >= @from AND c.day <= @to")
     parameters: list[dict[str, Any]] = [
@@ -310,11 +310,11 @@ async def acknowledge(clients: Clients, principal: Principal, item_id: str
     returns the first acknowledgement unchanged."""
     principal.require(ADMIN)
     if not item_id or len(item_id) > 200:
-        raise Problem(400, "alertId is required", field="alertId")
+        raise Invalid("alertId is required", field="alertId")
     for _ in range(WRITE_ATTEMPTS):
         doc = await _read(clients, principal.tenant_id, item_id)
         if doc is None or doc.get("kind") != KIND:
-            raise Problem(404, "no such alert in this tenant", field="alertId")
+            raise NotFound("no such alert in this tenant", field="alertId")
         if doc.get("status") == "acknowledged":
             return _public(doc)
         doc |= {"status": "acknowledged", "ackedAt": _iso(datetime.now(timezone.utc)),

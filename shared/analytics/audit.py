@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from shared.analytics.service import decode_token, encode_token, iso, parse_time
 from shared.auth.levels import ADMIN, CALL_ANALYTICS
 from shared.auth.tokens import Principal
-from shared.problems import Problem
+from shared.errors import Invalid
 from shared.storage import layout
 from shared.storage.clients import Clients
 from shared.storage.retry import with_retries
@@ -92,7 +92,7 @@ async def read_audit(clients: Clients, principal: Principal, frm: str | None, to
     start = parse_time(frm, "from", end - timedelta(days=7))
     months = _months(start, end)
     if len(months) > MAX_MONTHS:
-        raise Problem(400, f"an audit query spans at most {MAX_MONTHS} months", field="from")
+        raise Invalid(f"an audit query spans at most {MAX_MONTHS} months", field="from")
     state = decode_token(continuation) or {}
     entries: list[dict[str, Any]] = []
     container = clients.container(layout.AUDIT)

@@ -16,9 +16,9 @@ from typing import Any
 from shared.analytics.visibility import project_call
 from shared.auth.levels import CALL_ANALYTICS
 from shared.auth.tokens import Principal
+from shared.errors import Invalid, NotFound
 from shared.identity import normalise_uri, user_key
 from shared.models.call import CallDocument
-from shared.problems import Problem
 from shared.reports.places import add_places, load_place_context
 from shared.storage import layout
 from shared.storage.calls import read_call, user_pk
@@ -36,7 +36,7 @@ def parse_time(value: str | None, name: str, default: datetime) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise Problem(400, f"{name} must be an ISO-8601 date or time", field=name) from None
+        raise Invalid(f"{name} must be an ISO-8601 date or time", field=name) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
@@ -58,13 +58,13 @@ def decode_token(token: str | None) -> dict[str, Any] | None:
             raise ValueError
         return state
     except ValueError:
-        raise Problem(400, "continuation token is not valid", field="continuationToken") from None
+        raise Invalid("continuation token is not valid", field="continuationToken") from None
 
 
 def normalise_user(raw: str) -> str:
     key = user_key(normalise_uri(raw))
     if key is None:
-        raise Problem(400, "user must be a UPN or SIP URI", field="user")
+        raise Invalid("user must be a UPN or SIP URI", field="user")
     return key
 
 
@@ -86,7 +86,7 @@ async def search_users(clients: Clients, principal: Principal, text: str | None
     if q.startswith("sip:"):
         q = q[4:]
     if len(q) < 2:
-        raise Problem(400, "search needs at least 2 characters", field="search")
+        raise Invalid("search needs at least 2 characters", field="search")
     items = await _query(
         clients.container(layout.TENANTS),
         "SELECT TOP @n c.user, c.displayName, c.sipUri, c.lastSeen FROM c "
@@ -110,7 +110,7 @@ async def user_calls(clients: Clients, principal: Principal, user: str, frm: str
     end = parse_time(to, "to", now)
     start = parse_time(frm, "from", end - timedelta(days=DEFAULT_DAYS))
     if start >= end:
-        raise Problem(400, "from must be before to", field="from")
+        raise Invalid("from must be before to", field="from")
     state = decode_token(continuation)
     pk = user_pk(principal.tenant_id, key)
     query = ("SELECT TOP @n * FROM c WHERE c.pk = @pk AND c.start >= @from AND c.start < @to")
@@ -148,7 +148,7 @@ async def call_detail(clients: Clients, principal: Principal, call_id: str,
     level = principal.level
     searched = normalise_user(searched_user) if searched_user else None
     if level == "specialist" and not searched:
-        raise Problem(400, "a specialist reads a call for the user searched for: add ?user=",
+        raise Invalid("a specialist reads a call for the user searched for: add ?user=",
                       field="user")
     # `place` (building file + topology, resolved at read time) is "advanced":
     # only engineer and admin see it, so only they load its context (cached per tenant
@@ -158,9 +158,9 @@ async def call_detail(clients: Clients, principal: Principal, call_id: str,
         read_call(clients, principal.tenant_id, call_id),
         load_place_context(clients, principal.tenant_id) if with_place else _none())
     if doc is None or doc.tenantId != principal.tenant_id:
-        raise Problem(404, "no such call for this tenant", field="callId")
+        raise NotFound("no such call for this tenant", field="callId")
     if searched and searched not in {user_key(p.uri) for p in doc.view.participants}:
-        raise Problem(404, "the user did not take part in this call", field="user")
+        raise NotFound("the user did not take part in this call", field="user")
     detail = detail_dict(doc)
     if context is not None:
         add_places(detail, doc.view.sessions, *context)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shared.auth.levels import Level, levels_from_claims
-from shared.problems import Problem
+from shared.errors import Forbidden, Unauthenticated
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -40,15 +40,15 @@ class Principal:
 
     def require(self, allowed: frozenset[Level], tenant_id: str | None = None) -> None:
         if not set(self.levels) & allowed:
-            raise Problem(403, "the token has no role that allows this operation",
+            raise Forbidden("the token has no role that allows this operation",
                           extra={"requiredLevels": sorted(allowed)})
         if tenant_id is not None and tenant_id.lower() != self.tenant_id:
-            raise Problem(403, "the token's tenant does not match the data's tenant",
+            raise Forbidden("the token's tenant does not match the data's tenant",
                           field="tenantId")
 
 
-def unauthorized(detail: str) -> Problem:
-    return Problem(401, detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+def unauthorized(detail: str) -> Unauthenticated:
+    return Unauthenticated(detail)
 
 
 class TokenValidator:

@@ -30,7 +30,7 @@ from azure.core import MatchConditions
 
 from shared.auth.levels import ADMIN, REPORTS, Level
 from shared.auth.tokens import Principal
-from shared.problems import FieldError, Problem
+from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from shared.reports.service import (
     COUNTS,
     EUII_LEVELS,
@@ -268,7 +268,7 @@ def _check_period(value: Any, errors: list[FieldError]) -> dict[str, int]:
 def validate_definition(body: Any) -> dict[str, Any]:
     """A custom report body -> its normalised fields; one 400 listing every error."""
     if not isinstance(body, dict):
-        raise Problem(400, "a report definition must be a JSON object", field="$")
+        raise Invalid("a report definition must be a JSON object", field="$")
     errors: list[FieldError] = []
     for key in body:
         if key not in ALLOWED_FIELDS:
@@ -284,7 +284,7 @@ def validate_definition(body: Any) -> dict[str, Any]:
         "period": _check_period(body.get("period"), errors),
     }
     if errors:
-        raise Problem(400, f"the report definition is invalid ({len(errors)} error(s))",
+        raise Invalid(f"the report definition is invalid ({len(errors)} error(s))",
                       field=errors[0].field, errors=errors)
     return out
 
@@ -348,9 +348,9 @@ async def get_report(clients: Clients, principal: Principal, report_id: str
         doc = await _read_doc(clients, principal.tenant_id, report_id)
         definition = _from_doc(doc) if doc and doc.get("type") == REPORT_TYPE else None
     if definition is None:
-        raise Problem(404, "no such report for this tenant", field="id")
+        raise NotFound("no such report for this tenant", field="id")
     if not _visible(definition, principal):
-        raise Problem(403, "this report needs a wider role",
+        raise Forbidden("this report needs a wider role",
                       extra={"requiredLevels": sorted(definition.levels)})
     return definition
 
@@ -362,7 +362,7 @@ async def _check_name(clients: Clients, tenant_id: str, name: str,
     taken = {d.name.lower() for d in BUILT_IN}
     taken |= {str(d["name"]).lower() for d in docs if d.get("reportId") != own_id}
     if name.lower() in taken:
-        raise Problem(409, f"a report named {name!r} already exists", field="name")
+        raise Conflict(f"a report named {name!r} already exists", field="name")
     return len(docs)
 
 
@@ -375,7 +375,7 @@ async def create_report(clients: Clients, principal: Principal, body: Any) -> di
     fields = validate_definition(body)
     count = await _check_name(clients, principal.tenant_id, fields["name"])
     if count >= MAX_CUSTOM_REPORTS:
-        raise Problem(409, f"a tenant keeps at most {MAX_CUSTOM_REPORTS} custom reports")
+        raise Conflict(f"a tenant keeps at most {MAX_CUSTOM_REPORTS} custom reports")
     report_id = CUSTOM_PREFIX + uuid.uuid4().hex[:12]
     now = _utcnow()
     doc = {"id": _item_id(report_id), "tenantId": principal.tenant_id, "type": REPORT_TYPE,
@@ -392,12 +392,12 @@ async def replace_report(clients: Clients, principal: Principal, report_id: str,
     """Replace a custom definition (etag-conditional: a concurrent edit is a 409)."""
     principal.require(ADMIN)
     if report_id in BUILT_IN_BY_ID:
-        raise Problem(409, "built-in reports are read-only; create a custom report instead",
+        raise Conflict("built-in reports are read-only; create a custom report instead",
                       field="id")
     fields = validate_definition(body)
     old = await _read_doc(clients, principal.tenant_id, report_id)
     if old is None or old.get("type") != REPORT_TYPE:
-        raise Problem(404, "no such report for this tenant", field="id")
+        raise NotFound("no such report for this tenant", field="id")
     await _check_name(clients, principal.tenant_id, fields["name"], own_id=report_id)
     doc = {k: v for k, v in old.items() if not k.startswith("_")}
     doc.update(fields, groupBy=list(fields["groupBy"]), measures=list(fields["measures"]),
@@ -408,7 +408,7 @@ async def replace_report(clients: Clients, principal: Principal, report_id: str,
             doc["id"], doc, etag=old["_etag"], match_condition=MatchConditions.IfNotModified),
             what="replace report")
     except cosmos_errors.CosmosAccessConditionFailedError:
-        raise Problem(409, "the report was modified concurrently; read it and retry",
+        raise Conflict("the report was modified concurrently; read it and retry",
                       field="id") from None
     return _from_doc(doc).as_json()
 
@@ -416,7 +416,7 @@ async def replace_report(clients: Clients, principal: Principal, report_id: str,
 async def delete_report(clients: Clients, principal: Principal, report_id: str) -> None:
     principal.require(ADMIN)
     if report_id in BUILT_IN_BY_ID:
-        raise Problem(409, "built-in reports cannot be deleted", field="id")
+        raise Conflict("built-in reports cannot be deleted", field="id")
 
     async def op() -> None:
         await clients.container(layout.TENANTS).delete_item(
@@ -425,7 +425,7 @@ async def delete_report(clients: Clients, principal: Principal, report_id: str) 
     try:
         await with_retries(op, what="delete report")
     except cosmos_errors.CosmosResourceNotFoundError:
-        raise Problem(404, "no such report for this tenant", field="id") from None
+        raise NotFound("no such report for this tenant", field="id") from None
 
 
 # ---------------------------------------------------------------------------- running

@@ -32,7 +32,7 @@ from shared.aggregates.store import month_pk
 from shared.auth.levels import REPORTS, Level
 from shared.auth.tokens import Principal
 from shared.buildings import BuildingIndex, BuildingRow, load_building_index
-from shared.problems import Problem
+from shared.errors import Invalid
 from shared.storage import layout
 from shared.storage.clients import Clients
 from shared.storage.retry import with_retries
@@ -53,13 +53,13 @@ QUERY_CONCURRENCY = 4
 
 def _parse_day(value: str | None, name: str) -> date:
     if not value:
-        raise Problem(400, f"query parameter '{name}' is required (YYYY-MM-DD)", field=name)
+        raise Invalid(f"query parameter '{name}' is required (YYYY-MM-DD)", field=name)
     try:
         if len(value) == 10:
             return date.fromisoformat(value)
         return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
     except ValueError:
-        raise Problem(400, f"'{name}' must be a date (YYYY-MM-DD) or an ISO-8601 time",
+        raise Invalid(f"'{name}' must be a date (YYYY-MM-DD) or an ISO-8601 time",
                       field=name) from None
 
 
@@ -73,9 +73,9 @@ class Period:
         start = _parse_day(params.get("from"), "from")
         end = _parse_day(params.get("to"), "to")
         if end < start:
-            raise Problem(400, "'to' is before 'from'", field="to")
+            raise Invalid("'to' is before 'from'", field="to")
         if (end - start).days + 1 > MAX_DAYS:
-            raise Problem(400, f"the period is longer than {MAX_DAYS} days", field="to")
+            raise Invalid(f"the period is longer than {MAX_DAYS} days", field="to")
         return cls(start, end)
 
     def months(self) -> list[str]:
@@ -131,7 +131,7 @@ def _bool_param(value: str, name: str) -> bool:
         return True
     if v in ("0", "false", "no", "outside"):
         return False
-    raise Problem(400, f"'{name}' must be true/false (insideCorp also inside/outside)",
+    raise Invalid(f"'{name}' must be true/false (insideCorp also inside/outside)",
                   field=name)
 
 
@@ -211,7 +211,7 @@ def _group_by(params: Mapping[str, str]) -> list[str]:
     names = [g.strip() for g in raw.split(",") if g.strip()]
     bad = [g for g in names if g not in GROUP_BY]
     if bad or not names:
-        raise Problem(400, f"groupBy must be one or more of {', '.join(GROUP_BY)}",
+        raise Invalid(f"groupBy must be one or more of {', '.join(GROUP_BY)}",
                       field="groupBy", extra={"invalid": bad})
     return names
 

@@ -7,10 +7,11 @@ import uuid
 
 import pytest
 
+from functions.problems import as_problem
 from shared.analytics.audit import audited, read_audit, record_read
 from shared.analytics.service import call_detail, search_users, user_calls
 from shared.auth.tokens import Principal
-from shared.problems import Problem
+from shared.errors import DomainError, NotFound
 from shared.storage.clients import get_clients
 from tests.factories import TENANT, cdr_record, envelope
 from tests.integration.test_processor import _post, _process
@@ -55,9 +56,9 @@ def test_search_finds_users_by_prefix(history):
         c = get_clients()
         found = await search_users(c, who("engineer"), user[:10])
         by_name = await search_users(c, who("engineer"), "hist or")
-        with pytest.raises(Problem) as info:
+        with pytest.raises(DomainError) as info:
             await search_users(c, who("reader"), user)
-        return found, by_name, info.value.status
+        return found, by_name, as_problem(info.value).status
 
     found, by_name, status = run(go())
     assert [u["user"] for u in found["users"]] == [user]
@@ -134,8 +135,8 @@ def test_detail_rules_by_level(history):
                                     (who("engineer", str(uuid.uuid4())), None)):
             try:
                 await call_detail(c, principal, cid, searched)
-            except Problem as p:
-                errors.append(p.status)
+            except DomainError as p:
+                errors.append(as_problem(p).status)
         return eng, spec, errors
 
     eng, spec, errors = run(go())
@@ -149,7 +150,7 @@ def test_audit_records_reads_for_admins_only(stack):
         target = f"audited{uuid.uuid4().hex[:6]}@contoso.com"
         await record_read(c, who("engineer"), "userCalls", user=target)
         page = await read_audit(c, who("admin"), None, None, None)
-        with pytest.raises(Problem):
+        with pytest.raises(DomainError):
             await read_audit(c, who("engineer"), None, None, None)
         return target, page
 
@@ -170,15 +171,16 @@ def test_audited_read_records_attempts_that_found_nothing_but_not_refused_roles(
             return {"ok": True}
 
         async def gone():
-            raise Problem(404, "no such call for this tenant", field="callId")
+            raise NotFound("no such call for this tenant", field="callId")
 
         body = await audited(c, who("engineer"), "userCalls", ok, user=found)
-        with pytest.raises(Problem) as e404:
+        with pytest.raises(DomainError) as e404:
             await audited(c, who("specialist"), "callDetail", gone, user=missing)
-        with pytest.raises(Problem) as e403:
+        with pytest.raises(DomainError) as e403:
             await audited(c, who("reader"), "userCalls", ok, user=refused)
         page = await read_audit(c, who("admin"), None, None, None)
-        return body, e404.value.status, e403.value.status, page, (found, missing, refused)
+        statuses = as_problem(e404.value).status, as_problem(e403.value).status
+        return body, *statuses, page, (found, missing, refused)
 
     body, s404, s403, page, (found, missing, refused) = run(go())
     targets = {e["targetUser"]: e for e in page["entries"]}

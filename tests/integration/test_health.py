@@ -3,6 +3,7 @@ import uuid
 
 import pytest
 
+from functions.health import status_for
 from shared.health import admin_health, public_health
 from shared.processor import BatchProcessor
 from shared.settings import get_settings
@@ -17,12 +18,14 @@ pytestmark = pytest.mark.stack
 def test_health_reports_poison_and_sources(stack):
     async def go():
         c = get_clients()
-        code, body = await public_health(c)
+        body = await public_health(c)
+        code = status_for(body)
         assert (code, body) == (200, {"status": "ok"})
         name = f"{TENANT}/2026/11/21/hp-{uuid.uuid4()}.json.gz"
         await c.blobs(layout.INCOMING).get_blob_client(name).upload_blob(b"not gzip")
         await BatchProcessor(c, get_settings()).process("incoming/" + name)
-        return await admin_health(c, who("admin"))
+        detail = await admin_health(c, who("admin"))
+        return status_for(detail), detail
 
     code, body = asyncio.run(go())
     assert code == 200 and body["status"] == "degraded"
@@ -45,7 +48,8 @@ def test_stopped_cosmos_is_unhealthy_and_recovers(dev_authority):
         async def probe() -> tuple[int, dict]:
             clients = make_clients(settings)
             try:
-                return await public_health(clients)
+                body = await public_health(clients)
+                return status_for(body), body
             finally:
                 await clients.close()
 

@@ -24,12 +24,11 @@ import functions.http_support as http_support
 from functions.reports import (
     create_report_route,
     delete_report_route,
-    get_topology,
     list_reports_route,
-    put_topology,
     replace_report_route,
     run_report_route,
 )
+from functions.topology import get_topology, put_topology
 from shared.aggregates.contribution import split_doc_key
 from shared.aggregates.store import sum_contributions
 from shared.analytics.service import call_detail

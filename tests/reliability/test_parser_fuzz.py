@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.aggregates.contribution import call_contribution
+from shared.exclusions import ExclusionPolicy
 from shared.merge import union
 from shared.parsing import ParseContext, RecordRejected, parse_record
 from shared.processor import BatchProcessor, RunCounts
 from shared.settings import Settings
 from shared.storage.calls import build_document
-from shared.storage.tenants import ExclusionPolicy
 from tests.factories import cdr
 from tests.fuzzing import fuzz_examples
 from tests.reliability.attacks import golden_qoe, graph_example

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from azure.cosmos import exceptions as cosmos_errors
 
+from functions.problems import as_problem
 from shared import telemetry
 from shared.alerts import quality
 from shared.alerts.quality import Thresholds, alert_id, breaches, evaluation_days
 from shared.auth.tokens import Principal
-from shared.problems import Problem
+from shared.errors import DomainError
 from shared.settings import SettingsError
 from shared.storage import layout
 
@@ -193,13 +194,13 @@ def test_acknowledge_is_idempotent_admin_only_and_404_for_unknown(summary: dict)
     first = run(quality.acknowledge(clients, admin("first@contoso.com"), raised["id"]))
     second = run(quality.acknowledge(clients, admin("second@contoso.com"), raised["id"]))
     assert second == first
-    with pytest.raises(Problem) as info:
+    with pytest.raises(DomainError) as info:
         run(quality.acknowledge(clients, admin(), "quality|2031-01-01|nope"))
-    assert info.value.status == 404
+    assert as_problem(info.value).status == 404
     engineer = Principal(tenant_id=TENANT, object_id="e", name="e", levels=("engineer",))
-    with pytest.raises(Problem) as info:
+    with pytest.raises(DomainError) as info:
         run(quality.acknowledge(clients, engineer, raised["id"]))
-    assert info.value.status == 403
+    assert as_problem(info.value).status == 403
 
 
 def test_list_sorts_newest_day_then_worst_and_filters_status(summary: dict) -> None:
@@ -219,9 +220,9 @@ def test_list_sorts_newest_day_then_worst_and_filters_status(summary: dict) -> N
     assert all("_etag" not in a and "ttl" not in a for a in listed["alerts"])
     for bad in ({"status": "closed"}, {"from": "yesterday"}, {"from": "2031-03-05",
                                                               "to": "2031-03-01"}):
-        with pytest.raises(Problem) as info:
+        with pytest.raises(DomainError) as info:
             run(quality.list_alerts(clients, admin(), bad))
-        assert info.value.status == 400
+        assert as_problem(info.value).status == 400
 
 
 def test_evaluate_all_continues_past_a_failing_tenant(summary: dict,

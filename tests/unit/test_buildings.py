@@ -8,13 +8,14 @@ import time
 
 import pytest
 
+from functions.problems import as_problem
 from shared.buildings import (
     BuildingIndex,
     find_overlaps,
     parse_building_file,
     timed_parse_and_index,
 )
-from shared.problems import Problem
+from shared.errors import DomainError
 
 SAMPLE = ("192.168.1.0,USA/Seattle/SEATTLE-SEA-1,26,SEATTLE-SEA-1,Contoso,IT Termination,"
           "Engineering,Seattle,98001,US,WA,MSUS,1,0,0")
@@ -30,9 +31,9 @@ def row(ip: str, prefix: int | str, building: str = "B1", inside: str = "1",
 
 
 def errors_of(body: str) -> list[dict[str, str]]:
-    with pytest.raises(Problem) as info:
+    with pytest.raises(DomainError) as info:
         parse_building_file(body)
-    assert info.value.status == 400
+    assert as_problem(info.value).status == 400
     return [e.as_dict() for e in info.value.errors]
 
 

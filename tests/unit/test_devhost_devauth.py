@@ -15,8 +15,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devhost.devauth import KID, DevAuthority, load_key, mint_token
+from functions.problems import as_problem
 from shared.auth.tokens import TokenValidator
-from shared.problems import Problem
+from shared.errors import DomainError
 from shared.settings import Settings
 
 TENANT = "8f1c3c6e-0b7a-4f3e-9a51-1f0c2d3e4a5b"
@@ -96,9 +97,9 @@ def test_a_token_signed_by_another_key_is_rejected(authority: DevAuthority) -> N
     settings = Settings(auth_tenants=(TENANT,), auth_audiences=(AUD,),
                         dev_authority=authority.url)
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    with pytest.raises(Problem) as caught:
+    with pytest.raises(DomainError) as caught:
         TokenValidator(settings).validate("Bearer " + authority.token(TENANT, key=other))
-    assert caught.value.status == 401
+    assert as_problem(caught.value).status == 401
 
 
 def test_the_key_persists(tmp_path) -> None:

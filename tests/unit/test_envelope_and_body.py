@@ -3,28 +3,31 @@ import json
 
 import pytest
 
+from functions.problems import Problem, as_problem
+from shared.errors import DomainError
 from shared.ingest import content_hash, decode_body, parse_envelope
 from shared.models.envelope import BatchEnvelope
-from shared.problems import Problem
 from shared.settings import Settings
-from tests.factories import cdr_record, envelope
+from tests.factories import body_format, cdr_record, envelope
 
 S = Settings(max_batch_bytes=10_000, max_batch_records=5)
-JSON = {"Content-Type": "application/json"}
-GZ = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+JSON = body_format({"Content-Type": "application/json"})
+GZ = body_format({"Content-Type": "application/json",
+                  "Content-Encoding": "gzip"})
 
 
 def problem(fn, *a) -> Problem:
-    with pytest.raises(Problem) as info:
+    with pytest.raises(DomainError) as info:
         fn(*a)
-    return info.value
+    return as_problem(info.value)
 
 
 def test_plain_and_gzip_bodies_decode():
     raw = b'{"a": 1}'
     assert decode_body(raw, JSON, S) == raw
     assert decode_body(gzip.compress(raw), GZ, S) == raw
-    assert decode_body(raw, {"content-type": "application/json; charset=utf-8"}, S) == raw
+    utf8 = body_format({"content-type": "application/json; charset=utf-8"})
+    assert decode_body(raw, utf8, S) == raw
 
 
 @pytest.mark.parametrize("headers,field", [
@@ -33,7 +36,7 @@ def test_plain_and_gzip_bodies_decode():
     ({"Content-Type": "application/json", "Content-Encoding": "br"}, "Content-Encoding"),
 ])
 def test_wrong_type_or_encoding_is_415(headers, field):
-    p = problem(decode_body, b"{}", headers, S)
+    p = problem(decode_body, b"{}", body_format(headers), S)
     assert p.status == 415 and p.body()["field"] == field
 
 

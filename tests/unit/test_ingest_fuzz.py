@@ -6,11 +6,12 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from functions.problems import as_problem
+from shared.errors import DomainError
 from shared.ingest import decode_body, parse_envelope
 from shared.models.envelope import BatchEnvelope
-from shared.problems import Problem
 from shared.settings import Settings
-from tests.factories import cdr_record, envelope
+from tests.factories import body_format, cdr_record, envelope
 from tests.fuzzing import fuzz_examples
 
 S = Settings(max_batch_bytes=200_000, max_batch_records=50)
@@ -30,9 +31,10 @@ json_values = st.recursive(
 
 def _accept(body: bytes, headers: dict) -> None:
     try:
-        env = parse_envelope(decode_body(body, headers, S), S)
+        env = parse_envelope(decode_body(body, body_format(headers), S), S)
         assert isinstance(env, BatchEnvelope)
-    except Problem as p:
+    except DomainError as e:
+        p = as_problem(e)
         assert p.status in (400, 413, 415), p.status
         assert p.body()["detail"]
 
@@ -69,5 +71,6 @@ def test_huge_numbers_and_ten_thousand_and_one_records():
     try:
         parse_envelope(json.dumps(env).encode(), big)
         raise AssertionError("10,001 records accepted")
-    except Problem as p:
+    except DomainError as e:
+        p = as_problem(e)
         assert p.status == 413 and p.body()["field"] == "records"

@@ -2,7 +2,7 @@
 
 import json
 
-from shared.openapi import openapi_document
+from functions.contract import openapi_document
 
 
 def _registered() -> set[tuple[str, str]]:

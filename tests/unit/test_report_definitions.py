@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from shared.problems import Problem
+from functions.problems import as_problem
+from shared.errors import DomainError
 from shared.reports.definitions import (
     BUILT_IN,
     BUILT_IN_BY_ID,
@@ -25,10 +26,10 @@ from shared.reports.service import _matches
 
 
 def problem(body: Any) -> dict[str, Any]:
-    with pytest.raises(Problem) as info:
+    with pytest.raises(DomainError) as info:
         validate_definition(body)
-    assert info.value.status == 400
-    return info.value.body()
+    assert as_problem(info.value).status == 400
+    return as_problem(info.value).body()
 
 
 def test_a_minimal_definition_gets_defaults() -> None:

@@ -13,9 +13,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from functions.problems import as_problem
 from shared.auth.levels import levels_from_claims
 from shared.auth.tokens import TokenValidator
-from shared.problems import Problem
+from shared.errors import DomainError
 from shared.settings import Settings
 
 TENANT = "8f1c3c6e-0b7a-4f3e-9a51-1f0c2d3e4a5b"
@@ -76,9 +77,9 @@ def test_valid_token_gives_a_principal(validator, authority):
 
 
 def _reason(validator, header):
-    with pytest.raises(Problem) as info:
+    with pytest.raises(DomainError) as info:
         validator.validate(header)
-    assert info.value.status == 401
+    assert as_problem(info.value).status == 401
     return info.value.detail
 
 

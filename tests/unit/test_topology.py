@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from functions.problems import as_problem
 from shared.aggregates.contribution import contribution
 from shared.analytics.visibility import project_call
 from shared.buildings import BuildingIndex, parse_building_file
+from shared.errors import DomainError
 from shared.models.call import CallView, Endpoint, Session, Stream, StreamQuality
-from shared.problems import Problem
 from shared.reports.places import endpoint_place
 from shared.topology import parse_topology, server_signature
 
@@ -37,10 +38,10 @@ def topology_body(**over: Any) -> dict[str, Any]:
 
 
 def errors_of(body: Any) -> list[dict[str, str]]:
-    with pytest.raises(Problem) as info:
+    with pytest.raises(DomainError) as info:
         parse_topology(body)
-    assert info.value.status == 400
-    out = info.value.body()
+    assert as_problem(info.value).status == 400
+    out = as_problem(info.value).body()
     assert out["field"] == out["errors"][0]["field"]
     return out["errors"]
 
@@ -83,7 +84,7 @@ def test_sites_are_required_and_unique() -> None:
     assert fields({"sites": [{"name": "A"}, {"name": "a"}]}) == {"sites[1].name"}
     assert fields({"sites": "Redmond"}) == {"sites"}
     assert fields({"sites": [{"name": ""}, 7]}) == {"sites[0].name", "sites[1]"}
-    with pytest.raises(Problem) as info:
+    with pytest.raises(DomainError) as info:
         parse_topology([1, 2])
     assert info.value.field == "$"
 

@@ -1,0 +1,151 @@
+"""The API contract: each route's declaration, and the OpenAPI 3.1 document built from it.
+
+A route is declared once, as an `Endpoint` passed to `functions.http_support.route`:
+path, method, the access levels it requires, its parameters, request and response
+models. The same object registers the Functions trigger, enforces the levels before
+the handler runs, and becomes the route's entry in the document, so the documented and
+the enforced level cannot differ and a route cannot exist undocumented.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from shared.auth.levels import LEVEL_ORDER, Level
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details; `field` names the offending field."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    where: Literal["query", "path", "header"] = "query"
+    required: bool = False
+    description: str = ""
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route. `levels` empty: anonymous (no token is read at all)."""
+
+    method: str
+    path: str  # as registered, without the /api prefix: "v1/batches/{batchId}"
+    summary: str
+    levels: frozenset[Level]
+    response: type[BaseModel] | None
+    status: int = 200
+    params: tuple[Param, ...] = ()
+    body: type[BaseModel] | None = None
+    body_media: tuple[str, ...] = ("application/json",)
+    other_media: tuple[str, ...] = ()
+    errors: tuple[int, ...] = (400, 401, 403)
+    also: tuple[tuple[int, str, type[BaseModel]], ...] = ()  # other success answers
+
+    @property
+    def ordered_levels(self) -> list[str]:
+        return [lvl for lvl in LEVEL_ORDER if lvl in self.levels]
+
+
+FROM_TO = (Param("from", description="ISO-8601 start (inclusive)"),
+           Param("to", description="ISO-8601 end (exclusive)"))
+PAGE = (Param("continuationToken", description="from the previous page"),)
+ACCEPT_CSV = Param("Accept", "header", description="text/csv for CSV")
+
+ENDPOINTS: list[Endpoint] = []
+
+
+def declare(endpoint: Endpoint) -> Endpoint:
+    """Add a route to the catalogue (once per method and path)."""
+    if any((e.method, e.path) == (endpoint.method, endpoint.path) for e in ENDPOINTS):
+        raise ValueError(f"route declared twice: {endpoint.method} {endpoint.path}")
+    ENDPOINTS.append(endpoint)
+    openapi_document.cache_clear()
+    return endpoint
+
+
+def _schema_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}",
+                                      by_alias=True)
+    for name, sub in schema.pop("$defs", {}).items():
+        schemas.setdefault(name, sub)
+    schemas.setdefault(model.__name__, schema)
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _operation(e: Endpoint, schemas: dict[str, Any], problem: dict[str, str]) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": e.summary,
+        "operationId": e.method + "_" + "".join(
+            c if c.isalnum() else "_" for c in e.path).strip("_"),
+        "responses": {},
+    }
+    if e.levels:
+        op["security"] = [{"entra": []}]
+        op["description"] = ("Levels: " + ", ".join(e.ordered_levels)
+                             + " (docs/reference/roles.md).")
+    if e.params:
+        op["parameters"] = [{"name": p.name, "in": p.where, "required": p.required or
+                             p.where == "path", "description": p.description,
+                             "schema": p.schema} for p in e.params]
+    if e.body is not None:
+        body_schema = _schema_ref(e.body, schemas)
+        op["requestBody"] = {"required": True,
+                             "content": {m: {"schema": body_schema} for m in e.body_media}}
+    elif e.method in ("put", "post") and e.body_media != ("application/json",):
+        op["requestBody"] = {"required": True, "content": {
+            m: {"schema": {"type": "string"}} for m in e.body_media}}
+    content: dict[str, Any] = {"application/json": {
+        "schema": _schema_ref(e.response, schemas) if e.response else {"type": "object"}}}
+    for media in e.other_media:
+        content[media] = {"schema": {"type": "string"}}
+    op["responses"][str(e.status)] = {"description": "OK", "content": content}
+    for status, description, model in e.also:
+        op["responses"][str(status)] = {"description": description, "content": {
+            "application/json": {"schema": _schema_ref(model, schemas)}}}
+    for code in e.errors:
+        op["responses"][str(code)] = {
+            "description": "problem",
+            "content": {"application/problem+json": {"schema": problem}}}
+    return op
+
+
+def _all_routes_declared() -> None:
+    """Routes are declared when their module is imported; the composition root imports
+    them all, so the document is complete whoever asks first."""
+    import function_app  # noqa: F401
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    _all_routes_declared()
+    schemas: dict[str, Any] = {}
+    problem = _schema_ref(ProblemDetails, schemas)
+    paths: dict[str, Any] = {}
+    for e in ENDPOINTS:
+        paths.setdefault("/api/" + e.path, {})[e.method] = _operation(e, schemas, problem)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Call Data Connector API", "version": "1.0.0",
+                 "description": "Call telemetry ingest, Call Analytics and CQD-style reports."},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"entra": {"type": "http", "scheme": "bearer",
+                                          "bearerFormat": "JWT (Entra ID access token)"}},
+        },
+    }

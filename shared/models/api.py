@@ -1,0 +1,217 @@
+"""The shapes of the API's request and response bodies, as pydantic models.
+
+The OpenAPI document (`functions/contract.py`) is generated from these and from the
+models that validate the requests (`BatchEnvelope`, `ExclusionPolicy`); a model here
+is the response a handler builds, named as the document names it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.models.call import CallView
+
+
+class BatchAccepted(BaseModel):
+    batchId: str
+    status: str
+    statusUrl: str
+    records: int
+
+
+class BatchError(BaseModel):
+    index: int
+    reason: str
+
+
+class BatchStatus(BaseModel):
+    batchId: str
+    tenantId: str
+    status: Literal["accepted", "processing", "completed", "completedWithErrors", "failed"]
+    received: int
+    stored: int
+    quarantined: int
+    excluded: int
+    calls: int
+    errors: list[BatchError]
+    receivedAt: str | None
+    completedAt: str | None
+
+
+class ExclusionSaved(BaseModel):
+    tenantId: str
+    users: int
+    domains: int
+
+
+class UserEntry(BaseModel):
+    user: str
+    displayName: str | None
+    sipUri: str | None
+    lastSeen: str | None
+
+
+class UserSearch(BaseModel):
+    users: list[UserEntry]
+
+
+class CallSummary(BaseModel):
+    callId: str
+    callType: str | None
+    start: str | None
+    end: str | None
+    durationS: float | None
+    rating: str | None
+    reasons: list[str]
+    participantCount: int | None
+    participants: list[str] | None = Field(default=None,
+                                           description="engineer and admin only")
+
+
+class CallHistory(BaseModel):
+    user: str
+    from_: str = Field(alias="from")
+    to: str
+    calls: list[CallSummary]
+    continuationToken: str | None
+
+
+class CallDetail(CallView):
+    """Fields absent for a specialist are not in the response at all (docs/reference/roles.md)."""
+
+    model_config = ConfigDict(extra="allow")
+    callId: str
+    participant_count: int
+
+
+class AuditEntry(BaseModel):
+    at: str
+    action: str
+    actorId: str | None
+    actorName: str | None
+    level: str | None
+    targetUser: str | None
+    callId: str | None
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntry]
+    continuationToken: str | None
+
+
+class ReportTable(BaseModel):
+    """A report: one row per group with counts, Poor % and poor-due-to counts."""
+
+    model_config = ConfigDict(extra="allow")
+    from_: str = Field(alias="from")
+    to: str
+    documentsRead: int
+    rows: list[dict[str, Any]]
+
+
+class BuildingSummary(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    rows: int | None = None
+
+
+# Report set and topology.
+
+
+class ReportDefinitionBody(BaseModel):
+    """A custom report. Dimensions, filters and measures are validated against those
+    that exist; a bad one is a 400 naming its path (`groupBy[1]`, `filters.x`)."""
+
+    name: str = Field(max_length=100)
+    description: str | None = Field(default=None, max_length=500)
+    groupBy: list[str] = Field(description="1-4 of day, week, month, building, networkName, "
+                               "city, region, subnet, connectionType, mediaType, insideCorp, "
+                               "vpn, site, pool")
+    filters: dict[str, Any] | None = Field(default=None, description=(
+        "{dimension: value or [values]}; insideCorp and vpn take true/false"))
+    measures: list[str] | None = Field(default=None, description=(
+        "streams, good, poor, unclassified, droppedStreams, sessions, poorCalls, "
+        "shortCalls, callSetupFailures, poorPercent, callSetupFailurePercent, "
+        "droppedStreamPercent, poorDueTo"))
+    period: dict[str, int] | None = Field(default=None, description=(
+        'default period: {"lastDays": 1-396} or {"lastMonths": 1-13}'))
+
+
+class ReportDefinitionOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    name: str
+    version: int
+    builtIn: bool
+    source: Literal["summary", "poorUsers"]
+    groupBy: list[str]
+    measures: list[str]
+    levels: list[str]
+
+
+class ReportList(BaseModel):
+    reports: list[ReportDefinitionOut]
+
+
+class TopologySite(BaseModel):
+    name: str
+    description: str | None = None
+    city: str | None = None
+    country: str | None = None
+
+
+class TopologyPool(BaseModel):
+    fqdn: str
+    role: Literal["frontEnd", "edge", "mediation"] | list[
+        Literal["frontEnd", "edge", "mediation"]]
+    site: str
+    servers: list[str] | None = Field(default=None, description="member server FQDNs")
+
+
+class TopologyGateway(BaseModel):
+    fqdn: str
+    site: str
+    mediationPool: str | None = None
+
+
+class TopologyBody(BaseModel):
+    """Sessions whose endpoint is one of these servers (by FQDN, or by role when only one
+    pool has it) carry its site and pool in reports and call detail."""
+
+    sites: list[TopologySite]
+    pools: list[TopologyPool] = Field(default_factory=list)
+    gateways: list[TopologyGateway] = Field(default_factory=list)
+
+
+class TopologySummary(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    active: bool
+    version: int
+    sites: int
+    pools: int
+    gateways: int
+
+
+class QualityAlert(BaseModel):
+    """One building's day over the audio Poor % threshold."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    day: str
+    building: str
+    poorPercent: float
+    poor: int
+    good: int
+    threshold: float
+    status: str
+    raisedAt: str
+    ackedBy: str | None = None
+    ackedAt: str | None = None
+
+
+class AlertList(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    open: int
+    truncated: bool
+    alerts: list[QualityAlert]

@@ -133,7 +133,7 @@ def _bool(value: str, row: int, col: int, errors: list[FieldError]) -> bool:
 
 
 def parse_building_file(body: bytes | str) -> list[BuildingRow]:
-    """Parse and validate the whole file; raise one 400 Problem listing every error."""
+    """Parse and validate the whole file; raise one `Invalid` listing every error."""
     text = _decode(body)
     first = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first else ","

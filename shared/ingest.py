@@ -4,9 +4,9 @@ Order of writes, so a retry after any failure converges:
 1. the batch status document is created with the content hash (`receiving`): it is the
    idempotency record that outlives the raw blob;
 2. the raw batch goes to Blob with a conditional write (never overwrites);
-3. the status becomes `accepted` and only then do we answer 202.
+3. the status becomes `accepted` and only then is the batch acknowledged.
 A retry that finds `receiving` redoes step 2 and 3; one that finds any later status
-answers 200 (same hash) or 409 (different content).
+is told it repeated a stored batch (same hash) or conflicts with it (different content).
 """
 
 from __future__ import annotations

@@ -284,7 +284,7 @@ def _object(value: Any, where: str, allowed: set[str], errors: _Errors) -> dict[
 
 
 def parse_topology(body: Any) -> Topology:
-    """Validate the uploaded JSON; one 400 naming every offending field (JSON paths)."""
+    """Validate the uploaded JSON; one `Invalid` naming every offending field (JSON paths)."""
     errors = _Errors()
     if not isinstance(body, dict):
         raise Invalid("the topology must be a JSON object", field="$")

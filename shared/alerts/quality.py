@@ -13,8 +13,8 @@ Rule: a (building, day) alerts when its classified audio streams (Poor + Good) r
 
 Exactly one alert per (tenant, building, day), however often it is evaluated and however
 often the data is re-processed: the record's id is derived from the day and the
-building's name (case-insensitive), and it is *created*, so the second evaluation gets a
-409 and only refreshes the figures on the existing record (keeping raisedAt and any
+building's name (case-insensitive), and it is *created*, so the second evaluation finds it
+exists and only refreshes the figures on the existing record (keeping raisedAt and any
 acknowledgement). The `cdc.quality.alerts` metric, which Azure Monitor alerts on, is
 counted only by the evaluation whose create succeeded. Re-processing a batch does not
 change the aggregates (they are exact under re-processing), so it cannot push a day over

@@ -8,7 +8,7 @@ The record is written while the read runs, not after it: on the request path it 
 the slower of the two instead of their sum (a Cosmos DB write is the dearest step of a
 call detail). So it records every read a Call Analytics user asked for, including one
 that found nothing or that the read itself refused (a search too short, a bad date
-range); a request refused for its role (403) or for an unreadable user (400) is not.
+range); a request refused for its role or for an unreadable user is not.
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ class BuildingSummary(BaseModel):
 
 class ReportDefinitionBody(BaseModel):
     """A custom report. Dimensions, filters and measures are validated against those
-    that exist; a bad one is a 400 naming its path (`groupBy[1]`, `filters.x`)."""
+    that exist; a bad one is refused naming its path (`groupBy[1]`, `filters.x`)."""
 
     name: str = Field(max_length=100)
     description: str | None = Field(default=None, max_length=500)

@@ -15,7 +15,7 @@ subnets, no users) and the same exact counts.
   them; `version` counts the replacements. Every level that reads reports can list and
   run them.
 - A definition is validated against the dimensions and measures that exist: a bad one is
-  a 400 whose `field` names the offending path (`groupBy[1]`, `filters.color`, ...).
+  refused (`Invalid`) with a `field` naming the offending path (`groupBy[1]`, `filters.color`, ...).
 """
 
 from __future__ import annotations
@@ -266,7 +266,7 @@ def _check_period(value: Any, errors: list[FieldError]) -> dict[str, int]:
 
 
 def validate_definition(body: Any) -> dict[str, Any]:
-    """A custom report body -> its normalised fields; one 400 listing every error."""
+    """A custom report body -> its normalised fields; one `Invalid` listing every error."""
     if not isinstance(body, dict):
         raise Invalid("a report definition must be a JSON object", field="$")
     errors: list[FieldError] = []
@@ -357,7 +357,7 @@ async def get_report(clients: Clients, principal: Principal, report_id: str
 
 async def _check_name(clients: Clients, tenant_id: str, name: str,
                       own_id: str | None = None) -> int:
-    """409 if another report has this name (case-insensitive); the custom count."""
+    """`Conflict` if another report has this name (case-insensitive); the custom count."""
     docs = await _custom_docs(clients, tenant_id)
     taken = {d.name.lower() for d in BUILT_IN}
     taken |= {str(d["name"]).lower() for d in docs if d.get("reportId") != own_id}
@@ -389,7 +389,7 @@ async def create_report(clients: Clients, principal: Principal, body: Any) -> di
 
 async def replace_report(clients: Clients, principal: Principal, report_id: str, body: Any
                          ) -> dict[str, Any]:
-    """Replace a custom definition (etag-conditional: a concurrent edit is a 409)."""
+    """Replace a custom definition (etag-conditional: a concurrent edit is a `Conflict`)."""
     principal.require(ADMIN)
     if report_id in BUILT_IN_BY_ID:
         raise Conflict("built-in reports are read-only; create a custom report instead",

@@ -181,7 +181,9 @@ def parse_building_file(body: bytes | str) -> list[BuildingRow]:
         vpn = _bool(cols[14], line_no, 14, errors) if len(cols) == 15 else False
         if len(errors) != before:
             continue
-        rows.append(BuildingRow(line_no, cols[0], prefix, *cols[1:2], cols[3], *cols[4:12],
+        # column 2 is the prefix length, parsed above
+        rows.append(BuildingRow(line_no, cols[0], prefix, cols[1], cols[3], cols[4], cols[5],
+                                cols[6], cols[7], cols[8], cols[9], cols[10], cols[11],
                                 inside, express, vpn))
     if not errors and not rows:
         errors.append(FieldError("$", "the building file holds no rows"))

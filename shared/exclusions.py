@@ -36,7 +36,7 @@ class ExclusionPolicy(BaseModel):
         address = address.split(";", 1)[0]
         if address in self._users:
             return True
-        domain = address.rsplit("@", 1)[-1] if "@" in address else None
+        domain = address.rsplit("@", 1)[-1] if "@" in address else ""
         return bool(domain) and any(domain == d or domain.endswith("." + d)
                                     for d in self.domains)
 

@@ -201,7 +201,7 @@ class EuiiScrubber(logging.Filter):
 
 
 _SCRUBBER = EuiiScrubber()
-_installed: dict[str, Any] = {"factory": None}
+_installed: dict[str, Any] = {"factory": None, "previous": None}
 _install_lock = threading.Lock()
 
 
@@ -222,7 +222,7 @@ def install_logging() -> None:
             _SCRUBBER.filter(record)
             return record
 
-        factory.previous = previous  # type: ignore[attr-defined]
+        _installed["previous"] = previous
         logging.setLogRecordFactory(factory)
         _installed["factory"] = factory
 
@@ -232,7 +232,7 @@ def uninstall_logging() -> None:
     with _install_lock:
         factory = _installed["factory"]
         if factory is not None and logging.getLogRecordFactory() is factory:
-            logging.setLogRecordFactory(factory.previous)
+            logging.setLogRecordFactory(_installed["previous"])
         _installed["factory"] = None
 
 

@@ -121,7 +121,7 @@ def make_token_provider(auth: AuthConfig, server: ServerConfig) -> TokenProvider
         if not secret:
             raise AuthError(f"[auth] secret_env: environment variable {auth.secret_env} is "
                             "not set for this account")
-        cred = identity.ClientSecretCredential(server.tenant_id, auth.client_id or "", secret,
+        cred: Any = identity.ClientSecretCredential(server.tenant_id, auth.client_id or "", secret,
                                                **kwargs)
     else:
         assert auth.certificate_path

@@ -8,6 +8,7 @@ secret and the certificate password are read from environment variables it names
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 import os
 import re
@@ -156,7 +157,7 @@ class _Section:
             raise self.error(key, "must not be empty")
         return value or None
 
-    def number(self, key: str, default: float, *, minimum: float, maximum: float,
+    def number(self, key: builtins.str, default: float, *, minimum: float, maximum: float,
                integer: bool = False) -> Any:
         value = self.data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or (
@@ -167,13 +168,13 @@ class _Section:
             raise self.error(key, f"must be between {minimum:g} and {maximum:g}, got {value!r}")
         return value
 
-    def strings(self, key: str) -> tuple[str, ...]:
+    def strings(self, key: builtins.str) -> tuple[builtins.str, ...]:
         value = self.data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self.error(key, "must be a list of strings")
         return tuple(v.strip() for v in value if v.strip())
 
-    def path(self, key: str, base: Path, *, required: bool = False) -> Path | None:
+    def path(self, key: builtins.str, base: Path, *, required: bool = False) -> Path | None:
         value = self.str(key, required=required)
         if value is None:
             return None

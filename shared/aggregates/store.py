@@ -50,8 +50,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from azure.core import MatchConditions
-
 from shared.aggregates.contribution import (
     Contribution,
     add_into,
@@ -60,9 +58,10 @@ from shared.aggregates.contribution import (
     split_doc_key,
 )
 from shared.models.call import CallDocument
-from shared.storage import cosmos_errors, layout
+from shared.storage import layout
 from shared.storage.clients import Clients
-from shared.storage.retry import read_or_none, with_retries
+from shared.storage.items import StaleWrite, create_new, replace_if_unchanged
+from shared.storage.retry import read_or_none
 
 log = logging.getLogger(__name__)
 
@@ -222,16 +221,12 @@ async def _apply_many(clients: Clients, tenant_id: str, key: str,
         doc["ops"] = ops
         try:
             if raw is None:
-                await with_retries(lambda doc=doc: container.create_item(doc),
-                                   what="create aggregate")
+                await create_new(container, doc, what="create aggregate")
             else:
-                await with_retries(
-                    lambda doc=doc, etag=raw["_etag"]: container.replace_item(
-                        item_id, doc, etag=etag, match_condition=MatchConditions.IfNotModified),
-                    what="replace aggregate")
+                await replace_if_unchanged(container, item_id, doc, raw["_etag"],
+                                           what="replace aggregate")
             return
-        except (cosmos_errors.CosmosAccessConditionFailedError,
-                cosmos_errors.CosmosResourceExistsError):
+        except StaleWrite:
             # another process wrote first: re-read and re-apply, backing off a little
             await asyncio.sleep(min(0.5, 0.005 * 2 ** min(attempt, 7)))
     raise RuntimeError(f"aggregate {item_id}: too many concurrent updates")
@@ -255,13 +250,11 @@ async def _write_ledger(container: Any, body: dict[str, Any], etag: str | None) 
     """Create (etag None) or conditionally replace; the new etag, or None on a conflict."""
     try:
         if etag is None:
-            out = await with_retries(lambda: container.create_item(body), what="create ledger")
+            out = await create_new(container, body, what="create ledger")
         else:
-            out = await with_retries(lambda: container.replace_item(
-                body["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified),
-                what="replace ledger")
-    except (cosmos_errors.CosmosAccessConditionFailedError,
-            cosmos_errors.CosmosResourceExistsError):
+            out = await replace_if_unchanged(container, body["id"], body, etag,
+                                             what="replace ledger")
+    except StaleWrite:
         return None
     return str(out.get("_etag")) if isinstance(out, dict) else ""
 

@@ -37,16 +37,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from azure.core import MatchConditions
-
 from shared import telemetry
 from shared.auth.levels import ADMIN
 from shared.auth.tokens import Principal
 from shared.errors import Invalid, NotFound
 from shared.reports.service import poor_percent, quality_summary
 from shared.settings import SettingsError
-from shared.storage import cosmos_errors, layout
+from shared.storage import layout
 from shared.storage.clients import Clients
+from shared.storage.items import AlreadyExists, StaleWrite, create_new, replace_if_unchanged
 from shared.storage.retry import read_or_none, with_retries
 
 log = logging.getLogger(__name__)
@@ -162,10 +161,8 @@ async def _replace(clients: Clients, doc: dict[str, Any], etag: str) -> bool:
     container = clients.container(layout.ALERTS)
     body = _public(doc) | {"ttl": layout.ALERTS.default_ttl}
     try:
-        await with_retries(lambda: container.replace_item(
-            body["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified),
-            what="update alert")
-    except cosmos_errors.CosmosAccessConditionFailedError:
+        await replace_if_unchanged(container, body["id"], body, etag, what="update alert")
+    except StaleWrite:
         return False
     return True
 
@@ -180,8 +177,8 @@ async def _raise_or_refresh(clients: Clients, tenant_id: str, breach: dict[str, 
            "ackedBy": None, "ackedAt": None, "ttl": layout.ALERTS.default_ttl}
     container = clients.container(layout.ALERTS)
     try:
-        await with_retries(lambda: container.create_item(doc), what="create alert")
-    except cosmos_errors.CosmosResourceExistsError:
+        await create_new(container, doc, what="create alert")
+    except AlreadyExists:
         pass
     else:
         result.raised.append(_public(doc))

@@ -156,5 +156,5 @@ DEFAULT_TABLE = build_table()
 def profile_for(source_format: str | None, profile: str | None) -> str:
     """The audio profile: the tenant's choice when valid, else the source's default."""
     if profile in AUDIO_PROFILE_METRICS:
-        return profile  # type: ignore[return-value]
+        return profile
     return DEFAULT_PROFILE_BY_SOURCE.get(source_format or "", DEFAULT_PROFILE)

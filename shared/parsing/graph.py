@@ -93,11 +93,12 @@ def _identity(identity_set: dict[str, Any]) -> tuple[str | None, str | None, str
 
 def _endpoint(role: str, raw: Any) -> Endpoint:
     raw = _obj(raw)
+    kind: str | None
     if "associatedIdentity" in raw:  # newer shape: communicationsIdentity (a user)
         ident = _obj(raw.get("associatedIdentity"))
         upn = _str(ident.get("userPrincipalName"))
         ident_id = _str(ident.get("id"))
-        uri = f"sip:{upn.lower()}" if upn and "@" in upn else (
+        uri: str | None = f"sip:{upn.lower()}" if upn and "@" in upn else (
             f"user:{ident_id}" if ident_id else None)
         name, kind = _str(ident.get("displayName")), "user"
     else:

@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 
-from azure.core import MatchConditions
-
 from shared.auth.levels import ADMIN, REPORTS, Level
 from shared.auth.tokens import Principal
 from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
@@ -45,6 +43,7 @@ from shared.reports.service import (
 )
 from shared.storage import cosmos_errors, layout
 from shared.storage.clients import Clients
+from shared.storage.items import StaleWrite, replace_if_unchanged
 from shared.storage.retry import read_or_none, with_retries
 
 Source = Literal["summary", "poorUsers"]
@@ -404,10 +403,9 @@ async def replace_report(clients: Clients, principal: Principal, report_id: str,
                version=int(old["version"]) + 1, updatedAt=_utcnow(),
                updatedBy=_author(principal))
     try:
-        await with_retries(lambda: clients.container(layout.TENANTS).replace_item(
-            doc["id"], doc, etag=old["_etag"], match_condition=MatchConditions.IfNotModified),
-            what="replace report")
-    except cosmos_errors.CosmosAccessConditionFailedError:
+        await replace_if_unchanged(clients.container(layout.TENANTS), doc["id"], doc,
+                                   old["_etag"], what="replace report")
+    except StaleWrite:
         raise Conflict("the report was modified concurrently; read it and retry",
                       field="id") from None
     return _from_doc(doc).as_json()
@@ -468,7 +466,7 @@ async def run_report(clients: Clients, principal: Principal, report_id: str,
     else:
         period = default_period(definition.period,
                                 today or datetime.now(timezone.utc).date())
-    head = {"report": definition.ref(), "from": period.start.isoformat(),
+    head: dict[str, Any] = {"report": definition.ref(), "from": period.start.isoformat(),
             "to": period.end.isoformat(), "groupBy": list(definition.group_by),
             "filters": dict(definition.filters), "measures": list(definition.measures)}
     if definition.source == "poorUsers":

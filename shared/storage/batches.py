@@ -7,6 +7,7 @@ from typing import Any
 
 from shared.storage import cosmos_errors, layout
 from shared.storage.clients import Clients
+from shared.storage.items import StaleWrite, replace_if_unchanged
 from shared.storage.retry import read_or_none, with_retries
 
 MAX_ERRORS = 100
@@ -60,7 +61,6 @@ async def update_batch(
 ) -> dict[str, Any] | None:
     """Read-modify-write with the etag, so concurrent writers never lose each other's
     fields; skipped when the current status is one of `unless_status`."""
-    from azure.core import MatchConditions
 
     for _ in range(10):
         doc = await read_batch(clients, tenant_id, batch_id)
@@ -68,14 +68,12 @@ async def update_batch(
             return None
         if doc.get("status") in unless_status:
             return doc
-        etag = doc.get("_etag")
+        etag = str(doc["_etag"])  # every stored item has one
         doc.update(changes)
         body = {k: v for k, v in doc.items() if not k.startswith("_")}
         try:
-            return await with_retries(
-                lambda body=body, etag=etag: _container(clients).replace_item(
-                    batch_id, body, etag=etag, match_condition=MatchConditions.IfNotModified),
-                what="update batch status")
-        except cosmos_errors.CosmosAccessConditionFailedError:
+            return await replace_if_unchanged(_container(clients), batch_id, body, etag,
+                                              what="update batch status")
+        except StaleWrite:
             continue
     raise RuntimeError(f"batch {batch_id}: status kept changing under us")

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from azure.core import MatchConditions
-
 from shared.identity import call_id as make_call_id
 from shared.merge import build_view, internal_users, union
 from shared.models.call import CallDocument, Fragment
-from shared.storage import cosmos_errors, layout
+from shared.storage import layout
 from shared.storage.clients import Clients
-from shared.storage.retry import read_or_none, with_retries
+from shared.storage.items import AlreadyExists, StaleWrite, create_new, replace_if_unchanged, upsert
+from shared.storage.retry import read_or_none
 
 
 def call_pk(tenant_id: str, call_id: str) -> str:
@@ -71,10 +70,9 @@ async def merge_call(clients: Clients, tenant_id: str, key: str, new: list[Fragm
     for _ in range(20):
         try:
             doc = build_document(tenant_id, key, fresh, profile)
-            await with_retries(lambda doc=doc: container.create_item(doc.to_cosmos()),
-                               what="create call")
+            await create_new(container, doc.to_cosmos(), what="create call")
             return MergeResult(cid, True, doc, None)
-        except cosmos_errors.CosmosResourceExistsError:
+        except AlreadyExists:
             pass
 
         raw = await read_or_none(container, cid, pk, what="read call")
@@ -86,13 +84,10 @@ async def merge_call(clients: Clients, tenant_id: str, key: str, new: list[Fragm
             return MergeResult(cid, False, current, current)
         doc = build_document(tenant_id, key, merged, profile)
         try:
-            await with_retries(
-                lambda doc=doc, etag=raw["_etag"]: container.replace_item(
-                    cid, doc.to_cosmos(), etag=etag,
-                    match_condition=MatchConditions.IfNotModified),
-                what="replace call")
+            await replace_if_unchanged(container, cid, doc.to_cosmos(), raw["_etag"],
+                                       what="replace call")
             return MergeResult(cid, True, doc, current)
-        except cosmos_errors.CosmosAccessConditionFailedError:
+        except StaleWrite:
             continue  # another writer merged first: merge again on top of theirs
     raise RuntimeError(f"call {cid}: could not merge after repeated concurrent updates")
 
@@ -149,17 +144,14 @@ async def write_user_index(clients: Clients, doc: CallDocument,
     container = clients.container(layout.USER_CALLS)
     entries = user_index_docs(doc)
     for entry in entries:
-        await with_retries(lambda entry=entry: container.upsert_item(entry),
-                           what="upsert user history")
+        await upsert(container, entry, what="upsert user history")
         marker = (entry["user"], entry["displayName"])
         if seen is not None and marker in seen:
             continue
         if seen is not None:
             seen.add(marker)
         entry_doc = directory_doc(doc.tenantId, entry["user"], entry["displayName"])
-        await with_retries(
-            lambda d=entry_doc: clients.container(layout.TENANTS).upsert_item(d),
-            what="upsert user directory")
+        await upsert(clients.container(layout.TENANTS), entry_doc, what="upsert user directory")
     return len(entries)
 
 
@@ -182,8 +174,7 @@ async def ensure_user_index(clients: Clients, doc: CallDocument,
     for entry in user_index_docs(doc):
         stored = await read_or_none(history, entry["id"], entry["pk"], what="read user history")
         if not _same(stored, entry):
-            await with_retries(lambda entry=entry: history.upsert_item(entry),
-                               what="upsert user history")
+            await upsert(history, entry, what="upsert user history")
             written += 1
         marker = (entry["user"], entry["displayName"])
         if seen is not None and marker in seen:
@@ -193,7 +184,6 @@ async def ensure_user_index(clients: Clients, doc: CallDocument,
         entry_doc = directory_doc(doc.tenantId, entry["user"], entry["displayName"])
         if await read_or_none(directory, entry_doc["id"], doc.tenantId,
                               what="read user directory") is None:
-            await with_retries(lambda d=entry_doc: directory.upsert_item(d),
-                               what="upsert user directory")
+            await upsert(directory, entry_doc, what="upsert user directory")
             written += 1
     return written

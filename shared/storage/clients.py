@@ -50,13 +50,14 @@ def make_clients(settings: Settings) -> Clients:
 
     # Downloads stream in 4 MB ranges (the SDK's first GET would otherwise take up to
     # 32 MB at once): the processor's memory stays bounded whatever the batch size.
-    ranges = {"max_single_get_size": 4 * 1024 * 1024, "max_chunk_get_size": 4 * 1024 * 1024}
+    chunk = 4 * 1024 * 1024
     if settings.storage_connection_string:
-        blob = BlobServiceClient.from_connection_string(settings.storage_connection_string,
-                                                        **ranges)
+        blob = BlobServiceClient.from_connection_string(
+            settings.storage_connection_string, max_single_get_size=chunk,
+            max_chunk_get_size=chunk)
     elif settings.blob_service_uri:
         blob = BlobServiceClient(settings.blob_service_uri, credential=_credential(settings),
-                                 **ranges)
+                                 max_single_get_size=chunk, max_chunk_get_size=chunk)
     else:
         raise SettingsError("set CDC_STORAGE (local) or CDC_STORAGE__blobServiceUri (Azure)")
     endpoint = settings.require("cosmos_endpoint", "COSMOS_ENDPOINT")

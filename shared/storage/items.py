@@ -1,0 +1,48 @@
+"""Writes of Cosmos DB items, each with the retries of `retry.with_retries`, and the one
+etag-conditional replace every read-modify-write loop of the app uses.
+
+Optimistic concurrency: read an item (its `_etag`), compute the new body, replace it
+only if nobody wrote in between; if somebody did, `StaleWrite` tells the caller to read
+again and recompute on top of the other writer's result. Callers above `shared/storage`
+never see an SDK exception class for this.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.storage import cosmos_errors
+from shared.storage.retry import with_retries
+
+
+class StaleWrite(Exception):
+    """The item changed since it was read (or, for a create, already exists)."""
+
+
+class AlreadyExists(StaleWrite):
+    """A create found an item with that id in the partition."""
+
+
+async def replace_if_unchanged(container: Any, item_id: str, body: dict[str, Any],
+                               etag: str, *, what: str) -> Any:
+    """Replace `item_id` with `body` only if its etag is still `etag`."""
+    from azure.core import MatchConditions
+
+    try:
+        return await with_retries(lambda: container.replace_item(
+            item_id, body, etag=etag, match_condition=MatchConditions.IfNotModified),
+            what=what)
+    except cosmos_errors.CosmosAccessConditionFailedError:
+        raise StaleWrite(item_id) from None
+
+
+async def create_new(container: Any, body: dict[str, Any], *, what: str) -> Any:
+    """Create `body`; `AlreadyExists` when its id is taken."""
+    try:
+        return await with_retries(lambda: container.create_item(body), what=what)
+    except cosmos_errors.CosmosResourceExistsError:
+        raise AlreadyExists(str(body.get("id"))) from None
+
+
+async def upsert(container: Any, body: dict[str, Any], *, what: str) -> Any:
+    return await with_retries(lambda: container.upsert_item(body), what=what)

@@ -132,6 +132,42 @@ def _bool(value: str, row: int, col: int, errors: list[FieldError]) -> bool:
     return False
 
 
+def _parse_row(line_no: int, cols: list[str], errors: list[FieldError]) -> BuildingRow | None:
+    """One line of 14 or 15 stripped columns; None (with its errors added) if invalid."""
+    before = len(errors)
+    prefix = 0
+    try:
+        prefix = int(cols[2])
+    except ValueError:
+        errors.append(FieldError(_where(line_no, 2),
+                                 f"must be a whole number 8-28, got {cols[2][:40]!r}"))
+    else:
+        if not MIN_PREFIX <= prefix <= MAX_PREFIX:
+            errors.append(FieldError(_where(line_no, 2),
+                                     f"prefix length must be 8-28, got {prefix}"))
+    address = ipv4_int(cols[0])
+    if address is None:
+        errors.append(FieldError(_where(line_no, 0),
+                                 f"not an IPv4 address: {cols[0][:60]!r}"))
+    elif len(errors) == before and address & ~_mask(prefix) & 0xFFFFFFFF:
+        network = str(ipaddress.IPv4Address(address & _mask(prefix)))
+        errors.append(FieldError(
+            _where(line_no, 0),
+            f"{cols[0]} is not the network address of a /{prefix} "
+            f"(did you mean {network}?)"))
+    for col in REQUIRED_TEXT:
+        if not cols[col]:
+            errors.append(FieldError(_where(line_no, col), "is required"))
+    inside = _bool(cols[12], line_no, 12, errors)
+    express = _bool(cols[13], line_no, 13, errors)
+    vpn = _bool(cols[14], line_no, 14, errors) if len(cols) == 15 else False
+    if len(errors) != before:
+        return None
+    # column 2 is the prefix length, parsed above
+    return BuildingRow(line_no, cols[0], prefix, cols[1], cols[3], cols[4], cols[5], cols[6],
+                       cols[7], cols[8], cols[9], cols[10], cols[11], inside, express, vpn)
+
+
 def parse_building_file(body: bytes | str) -> list[BuildingRow]:
     """Parse and validate the whole file; raise one `Invalid` listing every error."""
     text = _decode(body)
@@ -152,39 +188,9 @@ def parse_building_file(body: bytes | str) -> list[BuildingRow]:
             errors.append(FieldError(f"row {line_no}",
                                      f"expected 14 or 15 columns, found {len(cols)}"))
             continue
-        before = len(errors)
-        prefix = 0
-        try:
-            prefix = int(cols[2])
-        except ValueError:
-            errors.append(FieldError(_where(line_no, 2),
-                                     f"must be a whole number 8-28, got {cols[2][:40]!r}"))
-        else:
-            if not MIN_PREFIX <= prefix <= MAX_PREFIX:
-                errors.append(FieldError(_where(line_no, 2),
-                                         f"prefix length must be 8-28, got {prefix}"))
-        address = ipv4_int(cols[0])
-        if address is None:
-            errors.append(FieldError(_where(line_no, 0),
-                                     f"not an IPv4 address: {cols[0][:60]!r}"))
-        elif len(errors) == before and address & ~_mask(prefix) & 0xFFFFFFFF:
-            network = str(ipaddress.IPv4Address(address & _mask(prefix)))
-            errors.append(FieldError(
-                _where(line_no, 0),
-                f"{cols[0]} is not the network address of a /{prefix} "
-                f"(did you mean {network}?)"))
-        for col in REQUIRED_TEXT:
-            if not cols[col]:
-                errors.append(FieldError(_where(line_no, col), "is required"))
-        inside = _bool(cols[12], line_no, 12, errors)
-        express = _bool(cols[13], line_no, 13, errors)
-        vpn = _bool(cols[14], line_no, 14, errors) if len(cols) == 15 else False
-        if len(errors) != before:
-            continue
-        # column 2 is the prefix length, parsed above
-        rows.append(BuildingRow(line_no, cols[0], prefix, cols[1], cols[3], cols[4], cols[5],
-                                cols[6], cols[7], cols[8], cols[9], cols[10], cols[11],
-                                inside, express, vpn))
+        row = _parse_row(line_no, cols, errors)
+        if row is not None:
+            rows.append(row)
     if not errors and not rows:
         errors.append(FieldError("$", "the building file holds no rows"))
     if not errors:

@@ -208,8 +208,7 @@ def _endpoint(sec: _Section) -> str:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read and validate agent.toml; raise ConfigError naming the file and key."""
+def _read_toml(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
     file = Path(path).expanduser().resolve()
     try:
         with file.open("rb") as fh:
@@ -220,7 +219,6 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(file, "(syntax)", str(exc)) from None
     except OSError as exc:
         raise ConfigError(file, "(file)", f"cannot be read: {exc}") from None
-    base = file.parent
     sections = {"server", "auth", "spool", "batch", "delivery", "exclusions", "source",
                 "logging"}
     for name in raw:
@@ -228,17 +226,53 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             raise ConfigError(file, f"[{name}]",
                               f"unknown section (allowed: {', '.join(sorted(sections))})")
 
+    return file, raw
+
+
+def _server(file: Path, raw: dict[str, Any]) -> ServerConfig:
     s = _Section(file, "server", raw.get("server"),
                  {"endpoint", "tenant_id", "api_audience", "timeout_seconds"})
     tenant = s.str("tenant_id", required=True)
     assert tenant is not None
     if not GUID_RE.match(tenant):
         raise s.error("tenant_id", f"must be the Entra tenant ID (a GUID), got {tenant!r}")
-    server = ServerConfig(
+    return ServerConfig(
         endpoint=_endpoint(s), tenant_id=tenant.lower(),
         api_audience=(s.str("api_audience", required=True) or "").rstrip("/"),
         timeout_seconds=s.number("timeout_seconds", 60.0, minimum=1, maximum=600))
 
+
+def _dev_token_command(a: _Section) -> tuple[str, ...] | None:
+    """`dev_token_command` as an argv: a command line string (shell-split) or a list."""
+    command_raw = a.data.get("dev_token_command")
+    if isinstance(command_raw, str) and command_raw.strip():
+        return tuple(shlex.split(command_raw, posix=os.name != "nt"))
+    elif isinstance(command_raw, list) and command_raw and all(
+            isinstance(c, str) for c in command_raw):
+        return tuple(command_raw)
+    elif command_raw is not None:
+        raise a.error("dev_token_command", "must be a command line string or a list of strings")
+    return None
+
+
+def _check_auth(a: _Section, auth: AuthConfig) -> None:
+    """What each mode needs besides the mode itself."""
+    if auth.mode in ("certificate", "secret"):
+        if not auth.client_id:
+            raise a.error("client_id", f"is required when mode = {auth.mode!r}")
+        if not GUID_RE.match(auth.client_id):
+            raise a.error("client_id", "must be the app registration's client ID (a GUID)")
+    if auth.mode == "certificate" and auth.certificate_path is None:
+        raise a.error("certificate_path", "is required when mode = 'certificate'")
+    if auth.mode == "secret" and not auth.secret_env:
+        raise a.error("secret_env", "is required when mode = 'secret' (the name of the "
+                      "environment variable holding the client secret)")
+    if auth.mode == "dev-token" and not (auth.dev_token or auth.dev_token_command):
+        raise a.error("dev_token_command", "mode = 'dev-token' needs dev_token or "
+                      "dev_token_command")
+
+
+def _auth(file: Path, raw: dict[str, Any], base: Path) -> AuthConfig:
     if isinstance(raw.get("auth"), dict) and "secret" in raw["auth"]:
         raise ConfigError(file, "[auth] secret", "never store the client secret in the file: "
                           "put it in an environment variable and name it in secret_env")
@@ -249,15 +283,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     mode = a.str("mode", required=True)
     if mode not in AUTH_MODES:
         raise a.error("mode", f"must be one of {', '.join(AUTH_MODES)}, got {mode!r}")
-    command_raw = a.data.get("dev_token_command")
-    command: tuple[str, ...] | None = None
-    if isinstance(command_raw, str) and command_raw.strip():
-        command = tuple(shlex.split(command_raw, posix=os.name != "nt"))
-    elif isinstance(command_raw, list) and command_raw and all(
-            isinstance(c, str) for c in command_raw):
-        command = tuple(command_raw)
-    elif command_raw is not None:
-        raise a.error("dev_token_command", "must be a command line string or a list of strings")
+    command = _dev_token_command(a)
     auth = AuthConfig(
         mode=mode, client_id=a.str("client_id"),
         certificate_path=a.path("certificate_path", base),
@@ -265,31 +291,12 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         secret_env=a.str("secret_env"), authority_host=a.str("authority_host"),
         dev_token=a.str("dev_token"), dev_token_command=command,
         dev_token_cwd=a.path("dev_token_cwd", base) or base)
-    if mode in ("certificate", "secret"):
-        if not auth.client_id:
-            raise a.error("client_id", f"is required when mode = {mode!r}")
-        if not GUID_RE.match(auth.client_id):
-            raise a.error("client_id", "must be the app registration's client ID (a GUID)")
-    if mode == "certificate" and auth.certificate_path is None:
-        raise a.error("certificate_path", "is required when mode = 'certificate'")
-    if mode == "secret" and not auth.secret_env:
-        raise a.error("secret_env", "is required when mode = 'secret' (the name of the "
-                      "environment variable holding the client secret)")
-    if mode == "dev-token" and not (auth.dev_token or auth.dev_token_command):
-        raise a.error("dev_token_command", "mode = 'dev-token' needs dev_token or "
-                      "dev_token_command")
+    _check_auth(a, auth)
+    return auth
 
-    sp = _Section(file, "spool", raw.get("spool"),
-                  {"qoe_dir", "cdr_dir", "sent_dir", "rejected_dir", "state_dir",
-                   "retention_days", "settle_seconds", "poll_seconds"})
-    spool = SpoolConfig(
-        qoe_dir=sp.path("qoe_dir", base), cdr_dir=sp.path("cdr_dir", base),
-        sent_dir=sp.path("sent_dir", base, required=True) or base,
-        rejected_dir=sp.path("rejected_dir", base, required=True) or base,
-        state_dir=sp.path("state_dir", base, required=True) or base,
-        retention_days=sp.number("retention_days", 30, minimum=0, maximum=3650, integer=True),
-        settle_seconds=sp.number("settle_seconds", 5.0, minimum=0, maximum=3600),
-        poll_seconds=sp.number("poll_seconds", 10.0, minimum=0.1, maximum=3600))
+
+def _check_spool(sp: _Section, spool: SpoolConfig) -> None:
+    """At least one input; no output directory is an input or inside one."""
     if spool.qoe_dir is None and spool.cdr_dir is None:
         raise sp.error("qoe_dir", "set qoe_dir, cdr_dir or both")
     inputs = {"qoe_dir": spool.qoe_dir, "cdr_dir": spool.cdr_dir}
@@ -301,43 +308,86 @@ def load_config(path: str | os.PathLike[str]) -> Config:
                 raise sp.error(out_key, f"must not be {in_key} or inside it "
                                "(files there would be picked up again)")
 
+
+def _spool(file: Path, raw: dict[str, Any], base: Path) -> SpoolConfig:
+    sp = _Section(file, "spool", raw.get("spool"),
+                  {"qoe_dir", "cdr_dir", "sent_dir", "rejected_dir", "state_dir",
+                   "retention_days", "settle_seconds", "poll_seconds"})
+    spool = SpoolConfig(
+        qoe_dir=sp.path("qoe_dir", base), cdr_dir=sp.path("cdr_dir", base),
+        sent_dir=sp.path("sent_dir", base, required=True) or base,
+        rejected_dir=sp.path("rejected_dir", base, required=True) or base,
+        state_dir=sp.path("state_dir", base, required=True) or base,
+        retention_days=sp.number("retention_days", 30, minimum=0, maximum=3650, integer=True),
+        settle_seconds=sp.number("settle_seconds", 5.0, minimum=0, maximum=3600),
+        poll_seconds=sp.number("poll_seconds", 10.0, minimum=0.1, maximum=3600))
+    _check_spool(sp, spool)
+    return spool
+
+
+def _batch(file: Path, raw: dict[str, Any]) -> BatchConfig:
     b = _Section(file, "batch", raw.get("batch"), {"max_records", "max_mb"})
-    batch = BatchConfig(
+    return BatchConfig(
         max_records=b.number("max_records", 1000, minimum=1, maximum=SERVER_MAX_RECORDS,
                              integer=True),
         max_mb=b.number("max_mb", 8.0, minimum=0.01, maximum=SERVER_MAX_MB))
 
+
+def _delivery(file: Path, raw: dict[str, Any]) -> DeliveryConfig:
     d = _Section(file, "delivery", raw.get("delivery"),
                  {"max_attempts", "backoff_base_seconds", "backoff_max_seconds",
                   "max_retry_after_seconds"})
-    delivery = DeliveryConfig(
+    return DeliveryConfig(
         max_attempts=d.number("max_attempts", 8, minimum=1, maximum=1000, integer=True),
         backoff_base_seconds=d.number("backoff_base_seconds", 1.0, minimum=0, maximum=600),
         backoff_max_seconds=d.number("backoff_max_seconds", 300.0, minimum=0, maximum=86400),
         max_retry_after_seconds=d.number("max_retry_after_seconds", 900.0, minimum=0,
                                          maximum=86400))
 
+
+def _exclusions(file: Path, raw: dict[str, Any]) -> ExclusionsConfig:
     e = _Section(file, "exclusions", raw.get("exclusions"), {"users", "domains"})
     exclusions = ExclusionsConfig(users=e.strings("users"), domains=e.strings("domains"))
     for dom in exclusions.domains:
         if "@" in dom.lstrip("@") or "/" in dom or " " in dom:
             raise e.error("domains", f"{dom!r} is not a domain name (put users in users)")
 
+    return exclusions
+
+
+def _source(file: Path, raw: dict[str, Any]) -> SourceConfig:
     so = _Section(file, "source", raw.get("source"), {"fqdn", "pool", "site", "version"})
     source = SourceConfig(fqdn=so.str("fqdn", required=True) or "", pool=so.str("pool"),
                           site=so.str("site"), version=so.str("version"))
     if len(source.fqdn) > 255:
         raise so.error("fqdn", "must be at most 255 characters")
 
+    return source
+
+
+def _logging(file: Path, raw: dict[str, Any], base: Path, spool: SpoolConfig) -> LoggingConfig:
     lg = _Section(file, "logging", raw.get("logging"), {"file", "level", "max_mb", "backups"})
     level = (lg.str("level", "INFO") or "INFO").upper()
     if level not in LOG_LEVELS:
         raise lg.error("level", f"must be one of {', '.join(LOG_LEVELS)}")
-    logging_cfg = LoggingConfig(
+    return LoggingConfig(
         file=lg.path("file", base) or spool.state_dir / "logs" / "cdc-agent.log",
         level=level, max_mb=lg.number("max_mb", 10.0, minimum=0.1, maximum=1024),
         backups=lg.number("backups", 5, minimum=0, maximum=100, integer=True))
 
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate agent.toml; raise ConfigError naming the file and key."""
+    file, raw = _read_toml(path)
+    base = file.parent
+    server = _server(file, raw)
+    auth = _auth(file, raw, base)
+    spool = _spool(file, raw, base)
+    batch = _batch(file, raw)
+    delivery = _delivery(file, raw)
+    exclusions = _exclusions(file, raw)
+    source = _source(file, raw)
+    logging_cfg = _logging(file, raw, base, spool)
     return Config(path=file, server=server, auth=auth, spool=spool, batch=batch,
                   delivery=delivery, exclusions=exclusions, source=source,
                   logging=logging_cfg)

@@ -40,9 +40,9 @@ import json
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from typing import Any
 
+from shared.clock import utcnow
 from shared.errors import FieldError, Invalid, TooLarge
 from shared.storage import cosmos_errors, layout
 from shared.storage.clients import Clients
@@ -266,10 +266,6 @@ EMPTY_INDEX = BuildingIndex([])
 _cache: dict[tuple[str, str], BuildingIndex] = {}
 
 
-def _utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _pack(rows: list[BuildingRow]) -> str:
     raw = json.dumps([r.as_list() for r in rows], separators=(",", ":")).encode()
     return base64.b64encode(gzip.compress(raw, compresslevel=6)).decode()
@@ -305,7 +301,7 @@ async def save_building_file(clients: Clients, tenant_id: str, rows: list[Buildi
     index = BuildingIndex(rows)
     pointer = {"id": POINTER_ID, "tenantId": tenant_id, "type": "buildings",
                "uploadId": upload_id, "chunks": len(chunks), **index.summary(),
-               "uploadedAt": _utcnow(), "uploadedBy": uploaded_by}
+               "uploadedAt": utcnow(), "uploadedBy": uploaded_by}
     await with_retries(lambda: container.upsert_item(pointer), what="switch building file")
     _cache[(tenant_id, upload_id)] = index
     if old and old.get("uploadId") != upload_id:

@@ -40,6 +40,7 @@ from typing import Any
 from shared import telemetry
 from shared.auth.levels import ADMIN
 from shared.auth.tokens import Principal
+from shared.clock import iso_utc
 from shared.errors import Invalid, NotFound
 from shared.reports.service import poor_percent, quality_summary
 from shared.settings import SettingsError
@@ -97,7 +98,7 @@ def alert_id(day: str, building: str) -> str:
 
 
 def _iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return iso_utc(when)
 
 
 def evaluation_days(now: datetime | None = None) -> list[date]:

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from shared.auth.levels import ADMIN, REPORTS, Level
 from shared.auth.tokens import Principal
+from shared.clock import utcnow
 from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from shared.reports.service import (
     COUNTS,
@@ -291,10 +292,6 @@ def validate_definition(body: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------------- storage
 
 
-def _utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _item_id(report_id: str) -> str:
     return f"report|{report_id}"
 
@@ -376,7 +373,7 @@ async def create_report(clients: Clients, principal: Principal, body: Any) -> di
     if count >= MAX_CUSTOM_REPORTS:
         raise Conflict(f"a tenant keeps at most {MAX_CUSTOM_REPORTS} custom reports")
     report_id = CUSTOM_PREFIX + uuid.uuid4().hex[:12]
-    now = _utcnow()
+    now = utcnow()
     doc = {"id": _item_id(report_id), "tenantId": principal.tenant_id, "type": REPORT_TYPE,
            "reportId": report_id, "version": 1, **fields, "groupBy": list(fields["groupBy"]),
            "measures": list(fields["measures"]), "createdAt": now,
@@ -400,7 +397,7 @@ async def replace_report(clients: Clients, principal: Principal, report_id: str,
     await _check_name(clients, principal.tenant_id, fields["name"], own_id=report_id)
     doc = {k: v for k, v in old.items() if not k.startswith("_")}
     doc.update(fields, groupBy=list(fields["groupBy"]), measures=list(fields["measures"]),
-               version=int(old["version"]) + 1, updatedAt=_utcnow(),
+               version=int(old["version"]) + 1, updatedAt=utcnow(),
                updatedBy=_author(principal))
     try:
         await replace_if_unchanged(clients.container(layout.TENANTS), doc["id"], doc,

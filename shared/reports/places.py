@@ -26,7 +26,8 @@ from shared.aggregates.contribution import UNKNOWN_SUBNET, subnet_of
 from shared.buildings import BuildingIndex, load_building_index
 from shared.models.call import Endpoint
 from shared.storage.clients import Clients
-from shared.topology import Topology, load_topology, server_signature
+from shared.storage.topology import load_topology
+from shared.topology import Topology, server_signature
 
 CONTEXT_TTL_S = 30.0
 PlaceContext = tuple[BuildingIndex | None, Topology | None]

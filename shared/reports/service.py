@@ -36,7 +36,8 @@ from shared.errors import Invalid
 from shared.storage import layout
 from shared.storage.clients import Clients
 from shared.storage.retry import with_retries
-from shared.topology import Topology, load_topology
+from shared.storage.topology import load_topology
+from shared.topology import Topology
 
 EUII_LEVELS: frozenset[Level] = frozenset({"admin", "engineer"})
 # site and pool: the on-prem server of the session, from the topology.

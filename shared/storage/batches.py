@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
+from shared import clock
 from shared.storage import cosmos_errors, layout
 from shared.storage.clients import Clients
 from shared.storage.items import StaleWrite, replace_if_unchanged
@@ -16,7 +16,8 @@ PUBLIC_FIELDS = ("batchId", "tenantId", "status", "received", "stored", "quarant
 
 
 def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Batch status stamps: milliseconds (see `shared.clock`)."""
+    return clock.utcnow("milliseconds")
 
 
 def public_status(doc: dict[str, Any]) -> dict[str, Any]:

@@ -9,9 +9,9 @@ document is not written at all, so re-running a batch costs reads only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
+from shared.clock import utcnow
 from shared.identity import call_id as make_call_id
 from shared.merge import build_view, internal_users, union
 from shared.models.call import CallDocument, Fragment
@@ -37,10 +37,6 @@ class MergeResult:
     previous: CallDocument | None
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def build_document(tenant_id: str, key: str, fragments: dict[str, Fragment],
                    profile: str | None) -> CallDocument:
     cid = make_call_id(tenant_id, key)
@@ -51,7 +47,7 @@ def build_document(tenant_id: str, key: str, fragments: dict[str, Fragment],
         key=key,
         fragments=fragments,
         view=build_view(fragments, profile=profile),
-        updatedAt=_now(),
+        updatedAt=utcnow(),
     )
 
 
@@ -132,7 +128,7 @@ def directory_doc(tenant_id: str, user: str, display_name: str | None) -> dict[s
         "sipUri": "sip:" + user,
         "displayName": display_name,
         "nameLower": (display_name or "").lower(),
-        "lastSeen": _now(),
+        "lastSeen": utcnow(),
         "ttl": layout.CALLS.default_ttl,  # gone with the user's last call
     }
 

@@ -14,7 +14,8 @@ from shared.buildings import BuildingIndex, parse_building_file
 from shared.errors import DomainError
 from shared.models.call import CallView, Endpoint, Session, Stream, StreamQuality
 from shared.reports.places import endpoint_place
-from shared.topology import parse_topology, server_signature
+from shared.topology import server_signature
+from shared.topology_validation import parse_topology
 
 MEDIATION_UA = "RTCC/7.0.0.0 MediationServer/7.0.2046.0"  # devhost.qoe_generator's
 MCU_UA = "RTCC/7.0.0.0 AVMCU/7.0.2046.0"

@@ -19,7 +19,6 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError
 from pydantic import ValidationError
 
 from shared.auth.levels import INGEST
@@ -43,8 +42,8 @@ from shared.storage.batches import (
     update_batch,
     utcnow,
 )
+from shared.storage.blobs import BatchBlobs
 from shared.storage.clients import Clients
-from shared.storage.retry import with_retries
 
 
 @dataclass(frozen=True)
@@ -212,18 +211,12 @@ async def accept_batch(
         raise Conflict("a batch with this batchId and different content exists",
                       field="batchId")
 
-    blob = clients.blobs(layout.INCOMING).get_blob_client(existing["blobName"])
     stored = body if fmt.content_encoding.lower() == "gzip" else (
         gzip.compress(raw, compresslevel=5))
-    try:
-        await with_retries(lambda: blob.upload_blob(
-            stored, overwrite=False, metadata={"contenthash": digest, "tenantid": tenant},
-            content_settings=None), what="write batch blob")
-    except ResourceExistsError:
-        props = await blob.get_blob_properties()
-        if (props.metadata or {}).get("contenthash") != digest:
-            raise Conflict("a batch with this batchId and different content exists",
-                          field="batchId") from None
+    found = await BatchBlobs(clients).put_incoming(existing["blobName"], stored, digest, tenant)
+    if found is not None and found != digest:
+        raise Conflict("a batch with this batchId and different content exists",
+                       field="batchId")
     doc = await update_batch(clients, tenant, batch_id,
                              {"status": "accepted", "received": len(envelope.records)},
                              unless_status=("accepted", "processing", "completed",

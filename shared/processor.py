@@ -17,13 +17,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
-
-from azure.core.exceptions import ResourceNotFoundError
 
 from shared import telemetry  # batch context, EUII scrubbing, metrics
 from shared.aggregates import apply_call_delta  # quality aggregates
@@ -33,18 +30,14 @@ from shared.parsing import ParseContext, RecordRejected, parse_record
 from shared.settings import Settings, get_settings
 from shared.storage import layout
 from shared.storage.batches import MAX_ERRORS, read_batch, save_batch, update_batch, utcnow
+from shared.storage.blobs import BatchBlobs, BlobMissing
 from shared.storage.calls import ensure_user_index, merge_call, write_user_index
 from shared.storage.clients import Clients, get_clients
-from shared.storage.retry import with_retries
 from shared.storage.tenants import read_tenant_settings
 
 log = logging.getLogger(__name__)
 
 CHUNK_RECORDS = 100  # records merged per flush: bounds the working set (see bench/pipeline)
-BLOB_NAME_RE = re.compile(
-    r"^(?:incoming/)?(?P<tenant>[0-9a-f-]{36})/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/"
-    r"(?P<batch>[A-Za-z0-9][A-Za-z0-9._-]{0,127})\.json\.gz$"
-)
 FINAL = ("completed", "completedWithErrors", "failed")
 
 
@@ -100,10 +93,10 @@ class _GunzipReader:
 
 
 def parse_blob_name(name: str) -> tuple[str, str]:
-    m = BLOB_NAME_RE.match(name)
-    if not m:
+    parsed = layout.parse_incoming_blob_name(name)
+    if parsed is None:
         raise BatchUnreadable(f"blob name {name!r} is not {{tenant}}/y/m/d/{{batch}}.json.gz")
-    return m["tenant"], m["batch"]
+    return parsed
 
 
 def _uris(fragments: list[Fragment]) -> list[str]:
@@ -117,6 +110,7 @@ def _uris(fragments: list[Fragment]) -> list[str]:
 
 class BatchProcessor:
     def __init__(self, clients: Clients, settings: Settings) -> None:
+        self.blobs = BatchBlobs(clients)
         self.clients = clients
         self.settings = settings
         self._sem = asyncio.Semaphore(max(1, settings.cosmos_concurrency))
@@ -186,10 +180,9 @@ class BatchProcessor:
 
         tenant = await read_tenant_settings(self.clients, tenant_id)
         parse_ctx = ParseContext(tenant_id=tenant_id, max_qoe_bytes=self.settings.max_qoe_bytes)
-        blob = self.clients.blobs(layout.INCOMING).get_blob_client(name)
         try:
-            downloader = await with_retries(blob.download_blob, what="download batch")
-        except ResourceNotFoundError as exc:
+            downloader = await self.blobs.open_incoming(name)
+        except BlobMissing as exc:
             raise BatchUnreadable("the batch blob no longer exists") from exc
         reader = _GunzipReader(downloader.chunks(), self.settings.max_batch_bytes)
         counts = RunCounts()
@@ -256,11 +249,8 @@ class BatchProcessor:
         async def park(index: int, reason: str, record: Any) -> None:
             body = json.dumps({"tenantId": tenant_id, "batchId": batch_id, "index": index,
                                "reason": reason, "record": record}, default=str)
-            blob = self.clients.blobs(layout.QUARANTINE).get_blob_client(
-                f"{tenant_id}/{batch_id}/{index:05d}.json")
             async with self._sem:
-                await with_retries(lambda: blob.upload_blob(body.encode(), overwrite=True),
-                                   what="write quarantine")
+                await self.blobs.quarantine(tenant_id, batch_id, index, body.encode())
 
         await asyncio.gather(*(merge(k, v) for k, v in pending.items()),
                              *(park(*q) for q in quarantine))
@@ -270,30 +260,17 @@ class BatchProcessor:
         ctx = {"batchId": batch_id, "tenantId": tenant_id}
         log.error("batch goes to the poison path after %d attempt(s): %s", attempts,
                   reason[:200], extra=ctx)
-        source = self.clients.blobs(layout.INCOMING).get_blob_client(name)
-        target = self.clients.blobs(layout.POISON).get_blob_client(name)
-        try:
-            data = await (await source.download_blob()).readall()
-        except ResourceNotFoundError:
-            data = None
+        data = await self.blobs.read_incoming(name)
         if data is not None:
-            # blob metadata is an HTTP header: no control characters (a parser's error
-            # message spans lines), ASCII only
-            safe = re.sub(r"[\x00-\x1f\x7f]+", " ", reason)
-            safe = safe.encode("ascii", "replace").decode()[:1000]
-            await with_retries(lambda: target.upload_blob(
-                data, overwrite=True, metadata={"reason": safe, "attempts": str(attempts)}),
-                what="write poison blob")
-        reason_blob = self.clients.blobs(layout.POISON).get_blob_client(name + ".reason.json")
-        await with_retries(lambda: reason_blob.upload_blob(json.dumps({
+            await self.blobs.poison(name, data, reason, attempts)
+        await self.blobs.poison_reason(name, json.dumps({
             "tenantId": tenant_id, "batchId": batch_id, "reason": reason,
-            "attempts": attempts, "at": utcnow()}).encode(), overwrite=True),
-            what="write poison reason")
+            "attempts": attempts, "at": utcnow()}).encode())
         final = None
         try:
             final = await update_batch(self.clients, tenant_id, batch_id, {
                 "status": "failed", "failure": reason, "completedAt": utcnow(),
-                "poisonBlob": f"{layout.POISON}/{name}",
+                "poisonBlob": self.blobs.poison_path(name),
             })
         except Exception:
             log.exception("poisoned batch status could not be saved", extra=ctx)
@@ -302,10 +279,7 @@ class BatchProcessor:
         return final or {"status": "failed", "failure": reason}
 
     async def _delete_incoming(self, name: str) -> None:
-        try:
-            await self.clients.blobs(layout.INCOMING).get_blob_client(name).delete_blob()
-        except ResourceNotFoundError:
-            pass
+        await self.blobs.delete_incoming(name)
 
 
 async def process_batch_blob(blob_name: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ Partitioning (see README, "Data layout"):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +88,25 @@ BLOB_CONTAINERS: tuple[str, ...] = (INCOMING, QUARANTINE, POISON, AUDIT_BLOBS)
 
 
 def incoming_blob_name(tenant_id: str, batch_id: str, received: str) -> str:
-    """`{tenantId}/{yyyy}/{mm}/{dd}/{batchId}.json.gz` inside the incoming container."""
+    """`{tenantId}/{yyyy}/{mm}/{dd}/{batchId}.json.gz` inside the incoming container.
+    The one place the name is written; `parse_incoming_blob_name` reads it back."""
     yyyy, mm, dd = received[0:4], received[5:7], received[8:10]
     return f"{tenant_id}/{yyyy}/{mm}/{dd}/{batch_id}.json.gz"
+
+
+INCOMING_NAME_RE = re.compile(
+    r"^(?:incoming/)?(?P<tenant>[0-9a-f-]{36})/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/"
+    r"(?P<batch>[A-Za-z0-9][A-Za-z0-9._-]{0,127})\.json\.gz$"
+)
+
+
+def parse_incoming_blob_name(name: str) -> tuple[str, str] | None:
+    """(tenantId, batchId) of an incoming blob name (with or without the container
+    prefix), or None when the name is not one `incoming_blob_name` writes."""
+    m = INCOMING_NAME_RE.match(name)
+    return (m["tenant"], m["batch"]) if m else None
+
+
+def quarantine_blob_name(tenant_id: str, batch_id: str, index: int) -> str:
+    """`{tenantId}/{batchId}/{index:05d}.json`: one quarantined record."""
+    return f"{tenant_id}/{batch_id}/{index:05d}.json"

@@ -1,0 +1,99 @@
+"""Blob storage of the batches: the raw batch in `incoming/`, quarantined records, and
+the poison path. The services call these; only this module knows the SDK's calls and
+exceptions (a missing or existing blob is an answer here, not an exception class the
+caller must import).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from shared.storage import layout
+from shared.storage.clients import Clients
+from shared.storage.retry import with_retries
+
+
+class BlobMissing(Exception):
+    """The blob does not exist (any more)."""
+
+
+def _ascii_header(value: str, limit: int = 1000) -> str:
+    """Blob metadata travels as HTTP headers: no control characters, ASCII only."""
+    safe = re.sub(r"[\x00-\x1f\x7f]+", " ", value)
+    return safe.encode("ascii", "replace").decode()[:limit]
+
+
+class BatchBlobs:
+    """The blob side of one tenant-agnostic pipeline (the names carry the tenant)."""
+
+    def __init__(self, clients: Clients) -> None:
+        self._clients = clients
+
+    def _blob(self, container: str, name: str) -> Any:
+        return self._clients.blobs(container).get_blob_client(name)
+
+    async def put_incoming(self, name: str, data: bytes, content_hash: str,
+                           tenant_id: str) -> str | None:
+        """Write a new raw batch, never overwriting. None when written; else the content
+        hash recorded on the blob already there (a retry, or another batch's content)."""
+        from azure.core.exceptions import ResourceExistsError
+
+        blob = self._blob(layout.INCOMING, name)
+        try:
+            await with_retries(lambda: blob.upload_blob(
+                data, overwrite=False,
+                metadata={"contenthash": content_hash, "tenantid": tenant_id},
+                content_settings=None), what="write batch blob")
+        except ResourceExistsError:
+            props = await blob.get_blob_properties()
+            return str((props.metadata or {}).get("contenthash") or "")
+        return None
+
+    async def open_incoming(self, name: str) -> Any:
+        """A streaming download of a raw batch (`.chunks()`); `BlobMissing` if gone."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        blob = self._blob(layout.INCOMING, name)
+        try:
+            return await with_retries(blob.download_blob, what="download batch")
+        except ResourceNotFoundError as exc:
+            raise BlobMissing(name) from exc
+
+    async def read_incoming(self, name: str) -> bytes | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return bytes(await (await self._blob(layout.INCOMING, name).download_blob()).readall())
+        except ResourceNotFoundError:
+            return None
+
+    async def delete_incoming(self, name: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            await self._blob(layout.INCOMING, name).delete_blob()
+        except ResourceNotFoundError:
+            pass
+
+    async def quarantine(self, tenant_id: str, batch_id: str, index: int, body: bytes) -> None:
+        blob = self._blob(layout.QUARANTINE,
+                          layout.quarantine_blob_name(tenant_id, batch_id, index))
+        await with_retries(lambda: blob.upload_blob(body, overwrite=True),
+                           what="write quarantine")
+
+    async def poison(self, name: str, data: bytes, reason: str, attempts: int) -> None:
+        """The raw batch, as it was, under the same name in the poison container."""
+        target = self._blob(layout.POISON, name)
+        metadata = {"reason": _ascii_header(reason), "attempts": str(attempts)}
+        await with_retries(lambda: target.upload_blob(data, overwrite=True, metadata=metadata),
+                           what="write poison blob")
+
+    async def poison_reason(self, name: str, body: bytes) -> None:
+        blob = self._blob(layout.POISON, name + ".reason.json")
+        await with_retries(lambda: blob.upload_blob(body, overwrite=True),
+                           what="write poison reason")
+
+    @staticmethod
+    def poison_path(name: str) -> str:
+        return f"{layout.POISON}/{name}"

@@ -15,8 +15,11 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from shared.clock import utcnow
+from shared.identity import call_id as make_call_id
 from shared.identity import is_focus_uri, user_key
 from shared.models.call import (
+    CallDocument,
     CallView,
     Endpoint,
     Fragment,
@@ -167,3 +170,37 @@ def internal_users(view: CallView) -> list[str]:
     """User keys whose history lists this call."""
     keys = {user_key(p.uri) for p in view.participants if p.kind == "user"}
     return sorted(k for k in keys if k)
+
+
+def call_pk(tenant_id: str, call_id: str) -> str:
+    """The call's partition: one call per logical partition (`{tenantId}|{callId}`)."""
+    return f"{tenant_id}|{call_id}"
+
+
+def build_document(tenant_id: str, key: str, fragments: dict[str, Fragment],
+                   profile: str | None) -> CallDocument:
+    """The stored call for a fragment set: the view is built and classified here, so
+    what storage writes is a finished value."""
+    cid = make_call_id(tenant_id, key)
+    return CallDocument(
+        id=cid,
+        pk=call_pk(tenant_id, cid),
+        tenantId=tenant_id,
+        key=key,
+        fragments=fragments,
+        view=build_view(fragments, profile=profile),
+        updatedAt=utcnow(),
+    )
+
+
+def merged_document(current: CallDocument | None, tenant_id: str, key: str,
+                    new: Iterable[Fragment], profile: str | None) -> CallDocument | None:
+    """`current` with `new` added (a new call when `current` is None); None when the
+    union adds nothing, so an unchanged call is not written at all."""
+    new = list(new)
+    if current is None:
+        return build_document(tenant_id, key, union({}, new), profile)
+    merged = union(current.fragments, new)
+    if merged.keys() == current.fragments.keys():
+        return None
+    return build_document(tenant_id, key, merged, profile)

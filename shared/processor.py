@@ -25,6 +25,7 @@ from typing import Any
 from shared import telemetry  # batch context, EUII scrubbing, metrics
 from shared.aggregates import apply_call_delta  # quality aggregates
 from shared.exclusions import ExclusionPolicy
+from shared.merge import merged_document
 from shared.models.call import Fragment
 from shared.parsing import ParseContext, RecordRejected, parse_record
 from shared.settings import Settings, get_settings
@@ -238,7 +239,9 @@ class BatchProcessor:
                      profile: str | None, seen_users: set[tuple[str, str | None]]) -> None:
         async def merge(key: str, fragments: list[Fragment]) -> None:
             async with self._sem:
-                result = await merge_call(self.clients, tenant_id, key, fragments, profile)
+                result = await merge_call(
+                    self.clients, tenant_id, key,
+                    lambda current: merged_document(current, tenant_id, key, fragments, profile))
                 if result.changed:
                     await write_user_index(self.clients, result.document, seen_users)
                 else:  # a crash may have come between the call write and its index

@@ -39,10 +39,10 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def load(tenant: str, calls: int, users: int) -> tuple[list[str], list[str]]:
-    from shared.merge import union
+    from shared.merge import build_document, union
     from shared.parsing import ParseContext, parse_record
     from shared.storage import layout
-    from shared.storage.calls import build_document, user_index_docs
+    from shared.storage.calls import user_index_docs
     from shared.storage.clients import get_clients
 
     rng = random.Random(7)
@@ -93,8 +93,9 @@ def _get(url: str, token: str) -> float:
 
 async def raw(tenant: str, ids: list[str], users: list[str], n: int
               ) -> tuple[list[float], list[float]]:
+    from shared.merge import call_pk
     from shared.storage import layout
-    from shared.storage.calls import call_pk, user_pk
+    from shared.storage.calls import user_pk
     from shared.storage.clients import get_clients
 
     clients = get_clients()

@@ -51,8 +51,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.aggregates.contribution import (
-    Contribution,
-    add_into,
     call_contribution,
     difference,
     split_doc_key,
@@ -264,14 +262,12 @@ def _clean(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 async def apply_call_delta(clients: Clients, tenant_id: str, previous: CallDocument | None,
-                           document: CallDocument, *, crash_after: str | None = None) -> bool:
+                           document: CallDocument) -> bool:
     """Bring the aggregates to `contribution(document)` for this call, exactly once.
 
     `previous` is the merge's view of the old call; it is not trusted for the delta (the
     ledger is, see the module docstring) and only serves as a hint here: None (a call
-    this merge created) saves the ledger read. Returns True
-    when something was written. `crash_after` ("ledger" or "docs") is a test hook that
-    simulates the process dying at that point.
+    this merge created) saves the ledger read. Returns True when something was written.
     """
     call_id = document.id
     container = clients.container(layout.AGGREGATES)
@@ -313,11 +309,7 @@ async def apply_call_delta(clients: Clients, tenant_id: str, previous: CallDocum
         if etag is None:
             continue
         wrote = True
-        if crash_after == "ledger":
-            raise SimulatedCrash("after the ledger's pending write")
         await _run_transition(clients, tenant_id, call_id, ledger)
-        if crash_after == "docs":
-            raise SimulatedCrash("after the aggregate documents, before the commit")
         ledger["applied"], ledger["records"] = new, target_records
         ledger["seq"], ledger["pending"] = ledger["pending"]["seq"], None
         if await _write_ledger(container, ledger, etag) is not None:
@@ -326,14 +318,3 @@ async def apply_call_delta(clients: Clients, tenant_id: str, previous: CallDocum
         # moved further); loop to check rather than assume.
     raise RuntimeError(f"call {call_id}: could not update the aggregates (contention)")
 
-
-class SimulatedCrash(RuntimeError):
-    """Raised by the `crash_after` test hook."""
-
-
-def sum_contributions(docs: list[CallDocument]) -> Contribution:
-    """The brute-force recount: what the aggregates must equal for these calls."""
-    total: Contribution = {}
-    for doc in docs:
-        add_into(total, call_contribution(doc))
-    return total

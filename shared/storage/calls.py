@@ -8,21 +8,18 @@ document is not written at all, so re-running a batch costs reads only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from shared.clock import utcnow
 from shared.identity import call_id as make_call_id
-from shared.merge import build_view, internal_users, union
-from shared.models.call import CallDocument, Fragment
+from shared.merge import call_pk, internal_users
+from shared.models.call import CallDocument
 from shared.storage import layout
 from shared.storage.clients import Clients
 from shared.storage.items import AlreadyExists, StaleWrite, create_new, replace_if_unchanged, upsert
 from shared.storage.retry import read_or_none
-
-
-def call_pk(tenant_id: str, call_id: str) -> str:
-    return f"{tenant_id}|{call_id}"
 
 
 def user_pk(tenant_id: str, user: str) -> str:
@@ -37,48 +34,41 @@ class MergeResult:
     previous: CallDocument | None
 
 
-def build_document(tenant_id: str, key: str, fragments: dict[str, Fragment],
-                   profile: str | None) -> CallDocument:
-    cid = make_call_id(tenant_id, key)
-    return CallDocument(
-        id=cid,
-        pk=call_pk(tenant_id, cid),
-        tenantId=tenant_id,
-        key=key,
-        fragments=fragments,
-        view=build_view(fragments, profile=profile),
-        updatedAt=utcnow(),
-    )
-
-
 async def read_call(clients: Clients, tenant_id: str, call_id: str) -> CallDocument | None:
     raw = await read_or_none(clients.container(layout.CALLS), call_id,
                              call_pk(tenant_id, call_id), what="read call")
     return CallDocument.model_validate(raw) if raw else None
 
 
-async def merge_call(clients: Clients, tenant_id: str, key: str, new: list[Fragment],
-                     profile: str | None = None) -> MergeResult:
+Combine = Callable[[CallDocument | None], CallDocument | None]
+
+
+async def merge_call(clients: Clients, tenant_id: str, key: str, combine: Combine
+                     ) -> MergeResult:
+    """Persist `combine(stored call or None)` with optimistic concurrency. `combine` is
+    the domain's pure merge (`shared.merge.merged_document`): it returns the new
+    document, or None when the stored one already holds everything. Storage only
+    decides create vs. conditional replace, and calls `combine` again on top of a
+    concurrent writer's result."""
     container = clients.container(layout.CALLS)
     cid = make_call_id(tenant_id, key)
     pk = call_pk(tenant_id, cid)
-    fresh = union({}, new)
     for _ in range(20):
-        try:
-            doc = build_document(tenant_id, key, fresh, profile)
-            await create_new(container, doc.to_cosmos(), what="create call")
-            return MergeResult(cid, True, doc, None)
-        except AlreadyExists:
-            pass
+        fresh = combine(None)
+        if fresh is not None:
+            try:
+                await create_new(container, fresh.to_cosmos(), what="create call")
+                return MergeResult(cid, True, fresh, None)
+            except AlreadyExists:
+                pass
 
         raw = await read_or_none(container, cid, pk, what="read call")
         if raw is None:
             continue  # deleted in between (TTL, purge): create again
         current = CallDocument.model_validate(raw)
-        merged = union(current.fragments, new)
-        if merged.keys() == current.fragments.keys():
+        doc = combine(current)
+        if doc is None:
             return MergeResult(cid, False, current, current)
-        doc = build_document(tenant_id, key, merged, profile)
         try:
             await replace_if_unchanged(container, cid, doc.to_cosmos(), raw["_etag"],
                                        what="replace call")

@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 
 from shared.aggregates.contribution import split_doc_key
-from shared.aggregates.store import (
-    SimulatedCrash,
-    apply_call_delta,
-    month_pk,
-    sum_contributions,
-)
-from shared.merge import union
+from shared.aggregates.store import apply_call_delta, month_pk
+from shared.merge import build_document, union
 from shared.models.call import CallDocument
 from shared.storage import layout
-from shared.storage.calls import build_document
 from shared.storage.clients import get_clients
+from tests.aggregates_testlib import (
+    SimulatedCrash,
+    apply_with_crash,
+    crash_points,
+    sum_contributions,
+)
 
 pytestmark = pytest.mark.stack
 MONTHS = ("2026-11", "2026-12")
@@ -85,7 +85,7 @@ def test_duplicated_reordered_and_crashed_batches_stay_exact(stack) -> None:
             try:
                 if crash == "before":
                     raise SimulatedCrash("killed between the call write and the delta")
-                await apply_call_delta(clients, tenant, previous, doc, crash_after=crash)
+                await apply_with_crash(crash, clients, tenant, previous, doc)
             except SimulatedCrash:
                 crashes += 1
                 # The host re-runs the batch: the merge now finds the call unchanged.
@@ -94,7 +94,8 @@ def test_duplicated_reordered_and_crashed_batches_stay_exact(stack) -> None:
                 await apply_call_delta(clients, tenant, previous, doc)
         return await stored_aggregates(tenant)
 
-    stored = asyncio.run(scenario())
+    with crash_points():
+        stored = asyncio.run(scenario())
     expected = sum_contributions(list(store.calls.values()))
     assert crashes > 5
     assert stored == expected
@@ -167,3 +168,31 @@ async def stored_aggregates(tenant: str) -> dict[str, dict[str, int]]:
             if flat:
                 out[doc["id"][len("agg|"):]] = flat
     return out
+
+
+def test_each_simulated_crash_point_leaves_work_for_the_rerun(stack) -> None:
+    """The crash helpers really stop a transition half way (so the tests above can
+    fail), and the re-run finishes it: the aggregates then equal the recount."""
+    tenant = str(uuid.uuid4())
+    store = Store(tenant)
+    first: dict[str, list[Any]] = {}
+    for key, frags in _generated_calls(seed=2, n=4, tenant=tenant):
+        first.setdefault(key, frags)
+    (k1, f1), (k2, f2) = list(first.items())[:2]
+
+    async def scenario() -> tuple[list[str], dict[str, dict[str, int]]]:
+        clients = get_clients()
+        died = []
+        for point, (key, frags) in (("ledger", (k1, f1)), ("docs", (k2, f2))):
+            previous, doc = store.merge(key, frags)
+            try:
+                await apply_with_crash(point, clients, tenant, previous, doc)
+            except SimulatedCrash as crash:
+                died.append(f"{point}: {crash}")
+            assert await apply_call_delta(clients, tenant, doc, doc)  # the roll-forward
+        return died, await stored_aggregates(tenant)
+
+    with crash_points():
+        died, stored = asyncio.run(scenario())
+    assert [d.split(":")[0] for d in died] == ["ledger", "docs"]
+    assert stored == sum_contributions(list(store.calls.values()))

@@ -23,13 +23,19 @@ import shared.processor as processor_module
 from functions.buildings import get_buildings, put_buildings
 from functions.quality import missing_subnets_route, poor_users_route, quality_summary_route
 from shared.aggregates.contribution import add_into, split_doc_key
-from shared.aggregates.store import SimulatedCrash, apply_call_delta, sum_contributions
+from shared.aggregates.store import apply_call_delta
 from shared.auth.tokens import Principal
 from shared.models.call import CallDocument
 from shared.reports.service import Period, read_aggregates
 from shared.settings import get_settings
 from shared.storage import layout
 from shared.storage.clients import get_clients
+from tests.aggregates_testlib import (
+    SimulatedCrash,
+    apply_with_crash,
+    crash_points,
+    sum_contributions,
+)
 from tests.factories import envelope, gz
 from tests.integration.test_processor import GZ, _blob_names
 
@@ -110,8 +116,8 @@ def loaded(stack: Any) -> Iterator[dict[str, Any]]:
         if point == 1:
             raise SimulatedCrash("killed between the call write and the delta")
         if point in (2, 3):
-            return await real(clients, tenant_id, previous, document,
-                              crash_after="ledger" if point == 2 else "docs")
+            return await apply_with_crash("ledger" if point == 2 else "docs", clients,
+                                          tenant_id, previous, document)
         return await real(clients, tenant_id, previous, document)
 
     async def load() -> list[dict[str, Any]]:
@@ -125,7 +131,8 @@ def loaded(stack: Any) -> Iterator[dict[str, Any]]:
                 processor_module.apply_call_delta = real
         return statuses
 
-    statuses = run(load())
+    with crash_points():
+        statuses = run(load())
     yield {"tenant": tenant, "statuses": statuses, "crashes": crashes["n"]}
 
 

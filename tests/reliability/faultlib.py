@@ -15,7 +15,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from shared.aggregates.store import sum_contributions
 from shared.auth.tokens import Principal
 from shared.exclusions import ExclusionPolicy
 from shared.ingest import BodyFormat, accept_batch
@@ -26,6 +25,7 @@ from shared.storage import layout
 from shared.storage.batches import read_batch
 from shared.storage.clients import Clients
 from shared.storage.tenants import save_exclusions
+from tests.aggregates_testlib import sum_contributions
 
 GZ = BodyFormat("application/json", "gzip")
 EXCLUDED_USER = "sip:ceo@contoso.com"

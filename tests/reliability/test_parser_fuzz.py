@@ -22,11 +22,10 @@ from hypothesis import strategies as st
 
 from shared.aggregates.contribution import call_contribution
 from shared.exclusions import ExclusionPolicy
-from shared.merge import union
+from shared.merge import build_document, union
 from shared.parsing import ParseContext, RecordRejected, parse_record
 from shared.processor import BatchProcessor, RunCounts
 from shared.settings import Settings
-from shared.storage.calls import build_document
 from tests.factories import cdr
 from tests.fuzzing import fuzz_examples
 from tests.reliability.attacks import golden_qoe, graph_example

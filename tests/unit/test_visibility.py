@@ -4,10 +4,9 @@ import pytest
 
 from shared.analytics.service import detail_dict
 from shared.analytics.visibility import FIELD_CLASSES, mask_phone, project_call
-from shared.merge import union
+from shared.merge import build_document, union
 from shared.models.call import Endpoint, Session, Stream, StreamMetrics, StreamQuality
 from shared.parsing import ParseContext, parse_record
-from shared.storage.calls import build_document
 from tests.factories import TENANT, cdr
 
 CONF = "sip:org@contoso.com;gruu;opaque=app:conf:focus:id:Q1"

@@ -493,46 +493,6 @@ def _configure_azure_monitor(connection: str, client_id: str | None) -> None:
     enable_tracing()
 
 
-def configure_local(exporter: str = "console", interval_s: float = 30.0) -> None:
-    """Local development: export spans and metrics to the console, or over OTLP when
-    `opentelemetry-exporter-otlp` is installed (it reads the standard OTEL_* variables).
-    Called by whoever runs the local stack; Azure uses `configure_telemetry`."""
-    from opentelemetry import metrics, trace
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-    if exporter == "otlp":
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # type: ignore
-            OTLPMetricExporter,
-        )
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore
-            OTLPSpanExporter,
-        )
-
-        span_exporter: Any = OTLPSpanExporter()
-        metric_exporter: Any = OTLPMetricExporter()
-    else:
-        from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
-        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
-
-        span_exporter, metric_exporter = ConsoleSpanExporter(), ConsoleMetricExporter()
-    install_logging()
-    attach_root_filters()
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(make_span_processor())
-    tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
-    trace.set_tracer_provider(tracer_provider)
-    meter_provider = MeterProvider(metric_readers=[PeriodicExportingMetricReader(
-        metric_exporter, export_interval_millis=int(interval_s * 1000))])
-    metrics.set_meter_provider(meter_provider)
-    enable_metrics(meter_provider)
-    enable_tracing(tracer_provider)
-    with _configure_lock:
-        _configured.update(done=True, exporting=True)
-
-
 def reset_for_tests() -> None:
     """Forget configuration and instruments (tests)."""
     disable_metrics()

@@ -19,12 +19,12 @@ from functions.http_support import (
 )
 from shared.auth.levels import ADMIN, REPORTS
 from shared.models.api import ReportDefinitionBody, ReportDefinitionOut, ReportList, ReportTable
-from shared.reports.definitions import (
+from shared.reports.definitions import report_csv
+from shared.reports.report_set import (
     create_report,
     delete_report,
     list_reports,
     replace_report,
-    report_csv,
     run_report,
 )
 

@@ -11,25 +11,22 @@ subnets, no users) and the same exact counts.
 - Built-ins are code, versioned (`version` changes when a definition's meaning does), so
   a saved CSV says which definition produced it. They cannot be modified or deleted.
 - Custom reports live in the tenant's partition of the `tenants` container
-  (`type = "report"`, `id = "report|{reportId}"`); admins create, replace and delete
-  them; `version` counts the replacements. Every level that reads reports can list and
-  run them.
+  (`shared.storage.reports`); admins create, replace and delete them
+  (`shared.reports.report_set`); `version` counts the replacements. Every level that
+  reads reports can list and run them.
 - A definition is validated against the dimensions and measures that exist: a bad one is
   refused (`Invalid`) with a `field` naming the offending path (`groupBy[1]`, `filters.color`, ...).
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Any, Literal
 
-from shared.auth.levels import ADMIN, REPORTS, Level
-from shared.auth.tokens import Principal
-from shared.clock import utcnow
-from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from shared.auth.levels import REPORTS, Level
+from shared.errors import FieldError, Invalid
 from shared.reports.service import (
     COUNTS,
     EUII_LEVELS,
@@ -38,14 +35,8 @@ from shared.reports.service import (
     MAX_DAYS,
     Period,
     poor_percent,
-    poor_users,
-    run_summary,
     table_csv,
 )
-from shared.storage import cosmos_errors, layout
-from shared.storage.clients import Clients
-from shared.storage.items import StaleWrite, replace_if_unchanged
-from shared.storage.retry import read_or_none, with_retries
 
 Source = Literal["summary", "poorUsers"]
 
@@ -67,7 +58,6 @@ MAX_DESCRIPTION = 500
 MAX_TEXT_VALUE = 200
 MAX_CUSTOM_REPORTS = 200
 MAX_MONTHS = 13
-REPORT_TYPE = "report"
 CUSTOM_PREFIX = "custom-"
 
 
@@ -289,138 +279,14 @@ def validate_definition(body: Any) -> dict[str, Any]:
     return out
 
 
-# ------------------------------------------------------------------------- storage
-
-
-def _item_id(report_id: str) -> str:
-    return f"report|{report_id}"
-
-
-def _from_doc(doc: Mapping[str, Any]) -> ReportDefinition:
+def definition_from_doc(doc: Mapping[str, Any]) -> ReportDefinition:
+    """A custom definition as stored (see `shared.storage.reports`)."""
     return ReportDefinition(
         id=str(doc["reportId"]), name=str(doc["name"]), version=int(doc["version"]),
         description=str(doc.get("description") or ""), group_by=tuple(doc["groupBy"]),
         filters=dict(doc.get("filters") or {}), measures=tuple(doc["measures"]),
         period=dict(doc["period"]), built_in=False,
         meta={k: doc.get(k) for k in ("createdAt", "createdBy", "updatedAt", "updatedBy")})
-
-
-async def _custom_docs(clients: Clients, tenant_id: str) -> list[dict[str, Any]]:
-    container = clients.container(layout.TENANTS)
-    query = "SELECT * FROM c WHERE c.tenantId = @t AND c.type = @type"
-    params = [{"name": "@t", "value": tenant_id}, {"name": "@type", "value": REPORT_TYPE}]
-
-    async def op() -> list[dict[str, Any]]:
-        return [d async for d in container.query_items(query, parameters=params,
-                                                       partition_key=tenant_id)]
-
-    return await with_retries(op, what="list reports")
-
-
-async def _read_doc(clients: Clients, tenant_id: str, report_id: str
-                    ) -> dict[str, Any] | None:
-    return await read_or_none(clients.container(layout.TENANTS), _item_id(report_id),
-                              tenant_id, what="read report")
-
-
-def _visible(definition: ReportDefinition, principal: Principal) -> bool:
-    return bool(set(principal.levels) & definition.levels)
-
-
-async def list_reports(clients: Clients, principal: Principal) -> dict[str, Any]:
-    """Built-ins the caller's level may run, then the tenant's custom reports by name."""
-    principal.require(REPORTS)
-    custom = sorted((_from_doc(d) for d in await _custom_docs(clients, principal.tenant_id)),
-                    key=lambda d: (d.name.lower(), d.id))
-    return {"reports": [d.as_json() for d in (*BUILT_IN, *custom) if _visible(d, principal)]}
-
-
-async def get_report(clients: Clients, principal: Principal, report_id: str
-                     ) -> ReportDefinition:
-    """The definition, if it exists for this tenant and the caller's level may run it."""
-    principal.require(REPORTS)
-    definition = BUILT_IN_BY_ID.get(report_id)
-    if definition is None and report_id.startswith(CUSTOM_PREFIX):
-        doc = await _read_doc(clients, principal.tenant_id, report_id)
-        definition = _from_doc(doc) if doc and doc.get("type") == REPORT_TYPE else None
-    if definition is None:
-        raise NotFound("no such report for this tenant", field="id")
-    if not _visible(definition, principal):
-        raise Forbidden("this report needs a wider role",
-                      extra={"requiredLevels": sorted(definition.levels)})
-    return definition
-
-
-async def _check_name(clients: Clients, tenant_id: str, name: str,
-                      own_id: str | None = None) -> int:
-    """`Conflict` if another report has this name (case-insensitive); the custom count."""
-    docs = await _custom_docs(clients, tenant_id)
-    taken = {d.name.lower() for d in BUILT_IN}
-    taken |= {str(d["name"]).lower() for d in docs if d.get("reportId") != own_id}
-    if name.lower() in taken:
-        raise Conflict(f"a report named {name!r} already exists", field="name")
-    return len(docs)
-
-
-def _author(principal: Principal) -> str | None:
-    return principal.name or principal.object_id
-
-
-async def create_report(clients: Clients, principal: Principal, body: Any) -> dict[str, Any]:
-    principal.require(ADMIN)
-    fields = validate_definition(body)
-    count = await _check_name(clients, principal.tenant_id, fields["name"])
-    if count >= MAX_CUSTOM_REPORTS:
-        raise Conflict(f"a tenant keeps at most {MAX_CUSTOM_REPORTS} custom reports")
-    report_id = CUSTOM_PREFIX + uuid.uuid4().hex[:12]
-    now = utcnow()
-    doc = {"id": _item_id(report_id), "tenantId": principal.tenant_id, "type": REPORT_TYPE,
-           "reportId": report_id, "version": 1, **fields, "groupBy": list(fields["groupBy"]),
-           "measures": list(fields["measures"]), "createdAt": now,
-           "createdBy": _author(principal), "updatedAt": now, "updatedBy": _author(principal)}
-    await with_retries(lambda: clients.container(layout.TENANTS).create_item(doc),
-                       what="create report")
-    return _from_doc(doc).as_json()
-
-
-async def replace_report(clients: Clients, principal: Principal, report_id: str, body: Any
-                         ) -> dict[str, Any]:
-    """Replace a custom definition (etag-conditional: a concurrent edit is a `Conflict`)."""
-    principal.require(ADMIN)
-    if report_id in BUILT_IN_BY_ID:
-        raise Conflict("built-in reports are read-only; create a custom report instead",
-                      field="id")
-    fields = validate_definition(body)
-    old = await _read_doc(clients, principal.tenant_id, report_id)
-    if old is None or old.get("type") != REPORT_TYPE:
-        raise NotFound("no such report for this tenant", field="id")
-    await _check_name(clients, principal.tenant_id, fields["name"], own_id=report_id)
-    doc = {k: v for k, v in old.items() if not k.startswith("_")}
-    doc.update(fields, groupBy=list(fields["groupBy"]), measures=list(fields["measures"]),
-               version=int(old["version"]) + 1, updatedAt=utcnow(),
-               updatedBy=_author(principal))
-    try:
-        await replace_if_unchanged(clients.container(layout.TENANTS), doc["id"], doc,
-                                   old["_etag"], what="replace report")
-    except StaleWrite:
-        raise Conflict("the report was modified concurrently; read it and retry",
-                      field="id") from None
-    return _from_doc(doc).as_json()
-
-
-async def delete_report(clients: Clients, principal: Principal, report_id: str) -> None:
-    principal.require(ADMIN)
-    if report_id in BUILT_IN_BY_ID:
-        raise Conflict("built-in reports cannot be deleted", field="id")
-
-    async def op() -> None:
-        await clients.container(layout.TENANTS).delete_item(
-            _item_id(report_id), partition_key=principal.tenant_id)
-
-    try:
-        await with_retries(op, what="delete report")
-    except cosmos_errors.CosmosResourceNotFoundError:
-        raise NotFound("no such report for this tenant", field="id") from None
 
 
 # ---------------------------------------------------------------------------- running
@@ -439,7 +305,7 @@ def _percent(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 2) if whole else None
 
 
-def _project(row: Mapping[str, Any], group_by: tuple[str, ...], measures: tuple[str, ...]
+def project_row(row: Mapping[str, Any], group_by: tuple[str, ...], measures: tuple[str, ...]
              ) -> dict[str, Any]:
     out = {name: row.get(name) for name in group_by}
     for m in measures:
@@ -452,28 +318,6 @@ def _project(row: Mapping[str, Any], group_by: tuple[str, ...], measures: tuple[
         else:
             out[m] = row.get(m)
     return out
-
-
-async def run_report(clients: Clients, principal: Principal, report_id: str,
-                     params: Mapping[str, str], today: date | None = None) -> dict[str, Any]:
-    """Run a definition over `from`/`to` (both, or neither for its default period)."""
-    definition = await get_report(clients, principal, report_id)
-    if params.get("from") or params.get("to"):
-        period = Period.parse(params)
-    else:
-        period = default_period(definition.period,
-                                today or datetime.now(timezone.utc).date())
-    head: dict[str, Any] = {"report": definition.ref(), "from": period.start.isoformat(),
-            "to": period.end.isoformat(), "groupBy": list(definition.group_by),
-            "filters": dict(definition.filters), "measures": list(definition.measures)}
-    if definition.source == "poorUsers":
-        body = await poor_users(clients, principal, {"from": head["from"], "to": head["to"]})
-        return {**head, "documentsRead": body["documentsRead"], "rows": body["rows"]}
-    body = await run_summary(clients, principal, period, list(definition.group_by),
-                             definition.filters)
-    rows = [_project(r, definition.group_by, definition.measures) for r in body["rows"]]
-    return {**head, "buildingFile": body["buildingFile"], "topology": body["topology"],
-            "documentsRead": body["documentsRead"], "rows": rows}
 
 
 def report_csv(report: Mapping[str, Any]) -> str:

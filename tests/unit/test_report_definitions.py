@@ -17,8 +17,8 @@ from shared.reports.definitions import (
     BUILT_IN,
     BUILT_IN_BY_ID,
     DEFAULT_MEASURES,
-    _project,
     default_period,
+    project_row,
     report_csv,
     validate_definition,
 )
@@ -110,7 +110,7 @@ def test_default_periods_end_today() -> None:
 def test_derived_measures() -> None:
     row = {"day": "2031-02-01", "streams": 8, "good": 3, "poor": 1, "droppedStreams": 2,
            "sessions": 0, "callSetupFailures": 0, "poorDueTo": {"jitter": 1}}
-    got = _project(row, ("day",), ("poorPercent", "droppedStreamPercent",
+    got = project_row(row, ("day",), ("poorPercent", "droppedStreamPercent",
                                    "callSetupFailurePercent", "poorDueTo"))
     assert got == {"day": "2031-02-01", "poorPercent": 25.0, "droppedStreamPercent": 25.0,
                    "callSetupFailurePercent": None, "poorDueTo": {"jitter": 1}}

@@ -7,9 +7,10 @@ import azure.functions as func
 from functions.contract import Endpoint
 from functions.http_support import RequestContext, json_response, route
 from shared.auth.levels import ADMIN
-from shared.buildings import parse_building_file, read_building_summary, save_building_file
+from shared.buildings import parse_building_file
 from shared.errors import TooLarge
 from shared.models.api import BuildingSummary
+from shared.storage.buildings import read_building_summary, save_building_file
 
 bp = func.Blueprint()
 MAX_BUILDING_BYTES = 64 * 1024 * 1024

@@ -35,9 +35,10 @@ from typing import Any
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
 from shared.auth.tokens import Principal
-from shared.buildings import BuildingIndex, parse_building_file, save_building_file
+from shared.buildings import BuildingIndex, parse_building_file
 from shared.reports.service import quality_summary
 from shared.storage import layout
+from shared.storage.buildings import save_building_file
 from shared.storage.clients import close_clients, get_clients
 from shared.storage.retry import with_retries
 

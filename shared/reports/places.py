@@ -23,8 +23,9 @@ import time
 from typing import Any
 
 from shared.aggregates.contribution import UNKNOWN_SUBNET, subnet_of
-from shared.buildings import BuildingIndex, load_building_index
+from shared.buildings import BuildingIndex
 from shared.models.call import Endpoint
+from shared.storage.buildings import load_building_index
 from shared.storage.clients import Clients
 from shared.storage.topology import load_topology
 from shared.topology import Topology, server_signature

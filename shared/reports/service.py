@@ -31,9 +31,10 @@ from shared.aggregates.contribution import POOR_DUE_PREFIX, UNKNOWN_SUBNET
 from shared.aggregates.store import month_pk
 from shared.auth.levels import REPORTS, Level
 from shared.auth.tokens import Principal
-from shared.buildings import BuildingIndex, BuildingRow, load_building_index
+from shared.buildings import BuildingIndex, BuildingRow
 from shared.errors import Invalid
 from shared.storage import layout
+from shared.storage.buildings import load_building_index
 from shared.storage.clients import Clients
 from shared.storage.retry import with_retries
 from shared.storage.topology import load_topology

@@ -23,12 +23,13 @@ from shared import telemetry
 from shared.alerts import evaluate_tenant, list_alerts
 from shared.alerts.quality import Thresholds
 from shared.auth.tokens import Principal
-from shared.buildings import parse_building_file, save_building_file
+from shared.buildings import parse_building_file
 from shared.ingest import accept_batch
 from shared.processor import BatchProcessor
 from shared.reports import quality_summary
 from shared.settings import get_settings
 from shared.storage import layout
+from shared.storage.buildings import save_building_file
 from shared.storage.clients import get_clients
 from tests.factories import cdr, envelope, gz
 from tests.integration.test_processor import GZ, _blob_names

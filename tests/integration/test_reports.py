@@ -32,11 +32,12 @@ from functions.topology import get_topology, put_topology
 from shared.aggregates.contribution import split_doc_key
 from shared.analytics.service import call_detail
 from shared.auth.tokens import Principal
-from shared.buildings import BuildingRow, parse_building_file, save_building_file
+from shared.buildings import BuildingRow, parse_building_file
 from shared.models.call import CallDocument
 from shared.reports import places
 from shared.reports.definitions import BUILT_IN, BUILT_IN_BY_ID, ReportDefinition
 from shared.reports.report_set import run_report
+from shared.storage.buildings import save_building_file
 from shared.storage.clients import get_clients
 from tests.aggregates_testlib import sum_contributions
 from tests.integration.test_quality import building_file, post_and_process, stored_calls

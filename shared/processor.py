@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared import telemetry  # batch context, EUII scrubbing, metrics
-from shared.aggregates import apply_call_delta  # quality aggregates
 from shared.exclusions import ExclusionPolicy
 from shared.merge import merged_document
 from shared.models.call import Fragment
 from shared.parsing import ParseContext, RecordRejected, parse_record
 from shared.settings import Settings, get_settings
 from shared.storage import layout
+from shared.storage.aggregates import apply_call_delta  # quality aggregates
 from shared.storage.batches import MAX_ERRORS, read_batch, save_batch, update_batch, utcnow
 from shared.storage.blobs import BatchBlobs, BlobMissing
 from shared.storage.calls import ensure_user_index, merge_call, write_user_index

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-import shared.aggregates.store as store
+import shared.storage.aggregates as store
 from shared.aggregates.contribution import Contribution, add_into, call_contribution
 from shared.models.call import CallDocument
 

@@ -179,7 +179,7 @@ def hwm_kb():  # VmHWM: this process's peak RSS (ru_maxrss would carry the paren
 async def main():
     s = get_settings(); c = get_clients(s)
     await c.container(__import__("shared.storage.layout", fromlist=["x"]).BATCHES).read()
-    import lxml.etree, ijson, shared.parsing.qoe_xml, shared.aggregates.store  # warm imports
+    import lxml.etree, ijson, shared.parsing.qoe_xml, shared.storage.aggregates  # warm imports
     base = hwm_kb()
     t0 = time.perf_counter()
     out = await BatchProcessor(c, s).process(sys.argv[2])

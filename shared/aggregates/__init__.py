@@ -1,6 +1,3 @@
-"""Pre-aggregated quality measures, maintained at classify time (see `store` for why
-they stay exact under re-processing, and `contribution` for what a call counts)."""
-
-from shared.aggregates.store import apply_call_delta
-
-__all__ = ["apply_call_delta"]
+"""Pre-aggregated quality measures, maintained at classify time: `contribution` (pure)
+says what a call counts; `shared.storage.aggregates` applies it exactly once under
+re-processing (the ledger protocol, docs/adr/0002-aggregate-ledger.md)."""

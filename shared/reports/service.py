@@ -28,15 +28,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from shared.aggregates.contribution import POOR_DUE_PREFIX, UNKNOWN_SUBNET
-from shared.aggregates.store import month_pk
 from shared.auth.levels import REPORTS, Level
 from shared.auth.tokens import Principal
 from shared.buildings import BuildingIndex, BuildingRow
 from shared.errors import Invalid
-from shared.storage import layout
+from shared.storage import aggregates as aggregates_store
 from shared.storage.buildings import load_building_index
 from shared.storage.clients import Clients
-from shared.storage.retry import with_retries
 from shared.storage.topology import load_topology
 from shared.topology import Topology
 
@@ -91,27 +89,10 @@ class Period:
 async def read_aggregates(clients: Clients, tenant_id: str, period: Period,
                           fields: str = "c.day, c.subnet, c.prefix, c.cells"
                           ) -> list[dict[str, Any]]:
-    """The period's aggregate documents: one query per month partition, in parallel."""
-    container = clients.container(layout.AGGREGATES)
-    sem = asyncio.Semaphore(QUERY_CONCURRENCY)
-    query = (f"SELECT {fields} FROM c WHERE c.pk = @pk AND c.kind = 'agg' "
-             "AND c.day >= @from AND c.day <= @to")
-
-    async def month(m: str) -> list[dict[str, Any]]:
-        pk = month_pk(tenant_id, m)
-        params = [{"name": "@pk", "value": pk},
-                  {"name": "@from", "value": period.start.isoformat()},
-                  {"name": "@to", "value": period.end.isoformat()}]
-
-        async def op() -> list[dict[str, Any]]:
-            return [d async for d in container.query_items(query, parameters=params,
-                                                           partition_key=pk)]
-
-        async with sem:
-            return await with_retries(op, what="read aggregates")
-
-    parts = await asyncio.gather(*(month(m) for m in period.months()))
-    return [d for part in parts for d in part]
+    """The period's aggregate documents (one query per month partition, in parallel)."""
+    return await aggregates_store.read_days(clients, tenant_id, period.start.isoformat(),
+                                            period.end.isoformat(), period.months(), fields,
+                                            QUERY_CONCURRENCY)
 
 
 def coarse_subnet(subnet: str, prefix: int | None) -> str:

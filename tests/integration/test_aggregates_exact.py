@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from shared.aggregates.contribution import split_doc_key
-from shared.aggregates.store import apply_call_delta, month_pk
 from shared.merge import build_document, union
 from shared.models.call import CallDocument
 from shared.storage import layout
+from shared.storage.aggregates import apply_call_delta, month_pk
 from shared.storage.clients import get_clients
 from tests.aggregates_testlib import (
     SimulatedCrash,

@@ -23,12 +23,12 @@ import shared.processor as processor_module
 from functions.buildings import get_buildings, put_buildings
 from functions.quality import missing_subnets_route, poor_users_route, quality_summary_route
 from shared.aggregates.contribution import add_into, split_doc_key
-from shared.aggregates.store import apply_call_delta
 from shared.auth.tokens import Principal
 from shared.models.call import CallDocument
 from shared.reports.service import Period, read_aggregates
 from shared.settings import get_settings
 from shared.storage import layout
+from shared.storage.aggregates import apply_call_delta
 from shared.storage.clients import get_clients
 from tests.aggregates_testlib import (
     SimulatedCrash,

@@ -59,7 +59,7 @@ from shared.models.call import CallDocument
 from shared.storage import layout
 from shared.storage.clients import Clients
 from shared.storage.items import StaleWrite, create_new, replace_if_unchanged
-from shared.storage.retry import read_or_none
+from shared.storage.retry import read_or_none, with_retries
 
 log = logging.getLogger(__name__)
 
@@ -318,3 +318,30 @@ async def apply_call_delta(clients: Clients, tenant_id: str, previous: CallDocum
         # moved further); loop to check rather than assume.
     raise RuntimeError(f"call {call_id}: could not update the aggregates (contention)")
 
+
+async def read_days(clients: Clients, tenant_id: str, first_day: str, last_day: str,
+                    months: list[str], fields: str = "c.day, c.subnet, c.prefix, c.cells",
+                    concurrency: int = 4) -> list[dict[str, Any]]:
+    """The aggregate documents of the days `first_day`..`last_day` (YYYY-MM-DD, both
+    included), which fall in the month partitions `months` (YYYY-MM): one query per
+    month, in parallel."""
+    container = clients.container(layout.AGGREGATES)
+    sem = asyncio.Semaphore(concurrency)
+    query = (f"SELECT {fields} FROM c WHERE c.pk = @pk AND c.kind = 'agg' "
+             "AND c.day >= @from AND c.day <= @to")
+
+    async def month(m: str) -> list[dict[str, Any]]:
+        pk = month_pk(tenant_id, m)
+        params = [{"name": "@pk", "value": pk},
+                  {"name": "@from", "value": first_day},
+                  {"name": "@to", "value": last_day}]
+
+        async def op() -> list[dict[str, Any]]:
+            return [d async for d in container.query_items(query, parameters=params,
+                                                           partition_key=pk)]
+
+        async with sem:
+            return await with_retries(op, what="read aggregates")
+
+    parts = await asyncio.gather(*(month(m) for m in months))
+    return [d for part in parts for d in part]

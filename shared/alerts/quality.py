@@ -44,10 +44,8 @@ from shared.clock import iso_utc
 from shared.errors import Invalid, NotFound
 from shared.reports.service import poor_percent, quality_summary
 from shared.settings import SettingsError
-from shared.storage import layout
+from shared.storage import alerts as alert_store
 from shared.storage.clients import Clients
-from shared.storage.items import AlreadyExists, StaleWrite, create_new, replace_if_unchanged
-from shared.storage.retry import read_or_none, with_retries
 
 log = logging.getLogger(__name__)
 
@@ -148,26 +146,6 @@ class Evaluation:
                 "refreshed": len(self.refreshed), "unchanged": self.unchanged}
 
 
-def _public(doc: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if not k.startswith("_") and k != "ttl"}
-
-
-async def _read(clients: Clients, tenant_id: str, item_id: str) -> dict[str, Any] | None:
-    return await read_or_none(clients.container(layout.ALERTS), item_id, tenant_id,
-                              what="read alert")
-
-
-async def _replace(clients: Clients, doc: dict[str, Any], etag: str) -> bool:
-    """Etag-conditional replace; False when someone else wrote first (re-read, retry)."""
-    container = clients.container(layout.ALERTS)
-    body = _public(doc) | {"ttl": layout.ALERTS.default_ttl}
-    try:
-        await replace_if_unchanged(container, body["id"], body, etag, what="update alert")
-    except StaleWrite:
-        return False
-    return True
-
-
 async def _raise_or_refresh(clients: Clients, tenant_id: str, breach: dict[str, Any],
                             thresholds: Thresholds, now: datetime, result: Evaluation) -> None:
     stamp = _iso(now)
@@ -175,14 +153,9 @@ async def _raise_or_refresh(clients: Clients, tenant_id: str, breach: dict[str, 
            "kind": KIND, "mediaType": MEDIA, **breach,
            "threshold": thresholds.poor_percent, "minStreams": thresholds.min_streams,
            "status": "open", "raisedAt": stamp, "lastEvaluatedAt": stamp,
-           "ackedBy": None, "ackedAt": None, "ttl": layout.ALERTS.default_ttl}
-    container = clients.container(layout.ALERTS)
-    try:
-        await create_new(container, doc, what="create alert")
-    except AlreadyExists:
-        pass
-    else:
-        result.raised.append(_public(doc))
+           "ackedBy": None, "ackedAt": None}
+    if await alert_store.create_alert(clients, doc):
+        result.raised.append(dict(doc))
         telemetry.count_quality_alert(tenant_id, breach["building"])
         log.warning("quality alert: building audio Poor %.1f%% over %.1f%% on %s "
                     "(%d of %d classified streams poor)", breach["poorPercent"],
@@ -190,15 +163,15 @@ async def _raise_or_refresh(clients: Clients, tenant_id: str, breach: dict[str, 
                     breach["poor"] + breach["good"], extra={"alertId": doc["id"]})
         return
     for _ in range(WRITE_ATTEMPTS):  # it exists: refresh the figures, never a second one
-        existing = await _read(clients, tenant_id, doc["id"])
+        existing = await alert_store.read_alert(clients, tenant_id, doc["id"])
         if existing is None:  # expired or deleted in between: it will be raised next run
             return
         if all(existing.get(k) == breach[k] for k in FIGURES):
             result.unchanged += 1
             return
         updated = existing | {k: breach[k] for k in FIGURES} | {"lastEvaluatedAt": stamp}
-        if await _replace(clients, updated, existing["_etag"]):
-            result.refreshed.append(_public(updated))
+        if await alert_store.replace_alert(clients, updated, existing["_etag"]):
+            result.refreshed.append(alert_store.public(updated))
             return
     raise RuntimeError(f"alert {doc['id']}: too many concurrent updates")
 
@@ -278,28 +251,16 @@ async def list_alerts(clients: Clients, principal: Principal, params: Mapping[st
     status = (params.get("status") or "all").strip().lower()
     if status not in (*STATUSES, "all"):
         raise Invalid("status must be open, acknowledged or all", field="status")
-    query = ("SELECT * FROM c WHERE c.tenantId = @t AND c.kind = @k "
-             "AND c.day >= @from AND c.day <= @to")
-    parameters: list[dict[str, Any]] = [
-        {"name": "@t", "value": principal.tenant_id}, {"name": "@k", "value": KIND},
-        {"name": "@from", "value": start.isoformat()}, {"name": "@to", "value": end.isoformat()}]
-    if status != "all":
-        query += " AND c.status = @s"
-        parameters.append({"name": "@s", "value": status})
-    container = clients.container(layout.ALERTS)
-
-    async def op() -> list[dict[str, Any]]:
-        return [d async for d in container.query_items(
-            query, parameters=parameters, partition_key=principal.tenant_id)]
-
-    docs = await with_retries(op, what="list alerts")
+    docs = await alert_store.query_alerts(clients, principal.tenant_id, KIND,
+                                          start.isoformat(), end.isoformat(),
+                                          None if status == "all" else status)
     docs.sort(key=lambda d: (str(d.get("building") or "").casefold()))
     docs.sort(key=lambda d: (str(d.get("day")), float(d.get("poorPercent") or 0)),
               reverse=True)
     return {"from": start.isoformat(), "to": end.isoformat(), "status": status,
             "open": sum(1 for d in docs if d.get("status") == "open"),
             "truncated": len(docs) > MAX_LIST,
-            "alerts": [_public(d) for d in docs[:MAX_LIST]]}
+            "alerts": [alert_store.public(d) for d in docs[:MAX_LIST]]}
 
 
 async def acknowledge(clients: Clients, principal: Principal, item_id: str
@@ -310,15 +271,15 @@ async def acknowledge(clients: Clients, principal: Principal, item_id: str
     if not item_id or len(item_id) > 200:
         raise Invalid("alertId is required", field="alertId")
     for _ in range(WRITE_ATTEMPTS):
-        doc = await _read(clients, principal.tenant_id, item_id)
+        doc = await alert_store.read_alert(clients, principal.tenant_id, item_id)
         if doc is None or doc.get("kind") != KIND:
             raise NotFound("no such alert in this tenant", field="alertId")
         if doc.get("status") == "acknowledged":
-            return _public(doc)
+            return alert_store.public(doc)
         doc |= {"status": "acknowledged", "ackedAt": _iso(datetime.now(timezone.utc)),
                 "ackedBy": principal.name or principal.object_id,
                 "ackedById": principal.object_id}
-        if await _replace(clients, doc, doc["_etag"]):
-            return _public(doc)
+        if await alert_store.replace_alert(clients, doc, doc["_etag"]):
+            return alert_store.public(doc)
         await asyncio.sleep(0.01)
     raise RuntimeError(f"alert {item_id}: too many concurrent updates")

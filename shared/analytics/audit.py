@@ -24,17 +24,13 @@ from shared.analytics.service import decode_token, encode_token, iso, parse_time
 from shared.auth.levels import ADMIN, CALL_ANALYTICS
 from shared.auth.tokens import Principal
 from shared.errors import Invalid
-from shared.storage import layout
+from shared.storage import audit as audit_store
+from shared.storage.audit import audit_pk
 from shared.storage.clients import Clients
-from shared.storage.retry import with_retries
 
 log = logging.getLogger(__name__)
 MAX_MONTHS = 13
 T = TypeVar("T")
-
-
-def audit_pk(tenant_id: str, when: datetime) -> str:
-    return f"{tenant_id}|{when:%Y-%m}"
 
 
 async def record_read(clients: Clients, principal: Principal, action: str, *,
@@ -51,11 +47,9 @@ async def record_read(clients: Clients, principal: Principal, action: str, *,
         "level": principal.level,
         "targetUser": user,
         "callId": call_id,
-        "ttl": layout.AUDIT.default_ttl,
     }
     try:
-        await with_retries(lambda: clients.container(layout.AUDIT).create_item(doc),
-                           attempts=3, what="write audit")
+        await audit_store.write_entry(clients, doc)
     except Exception:
         log.error("audit record could not be written for a %s read", action, exc_info=True,
                   extra={"tenantId": principal.tenant_id})
@@ -95,22 +89,14 @@ async def read_audit(clients: Clients, principal: Principal, frm: str | None, to
         raise Invalid(f"an audit query spans at most {MAX_MONTHS} months", field="from")
     state = decode_token(continuation) or {}
     entries: list[dict[str, Any]] = []
-    container = clients.container(layout.AUDIT)
     # Newest month first; within a month newest first; the token remembers where we were.
     for month in reversed(months):
         pk = audit_pk(principal.tenant_id, month)
         if state.get("pk") and pk > state["pk"]:
             continue
-        query = "SELECT TOP @n * FROM c WHERE c.pk = @pk AND c.at >= @from AND c.at < @to"
-        params = [{"name": "@n", "value": limit + 1 - len(entries)},
-                  {"name": "@pk", "value": pk},
-                  {"name": "@from", "value": iso(start)}, {"name": "@to", "value": iso(end)}]
-        if state.get("pk") == pk:
-            query += " AND (c.at < @at OR (c.at = @at AND c.id < @id))"
-            params += [{"name": "@at", "value": state["at"]}, {"name": "@id", "value": state["id"]}]
-        query += " ORDER BY c.at DESC, c.id DESC"
-        items = [i async for i in container.query_items(query, parameters=params,
-                                                          partition_key=pk)]
+        items = await audit_store.month_page(
+            clients, pk, iso(start), iso(end), limit + 1 - len(entries),
+            state if state.get("pk") == pk else None)
         entries += [i | {"_month": pk} for i in items]
         if len(entries) > limit:
             break

@@ -20,10 +20,8 @@ from shared.errors import Invalid, NotFound
 from shared.identity import normalise_uri, user_key
 from shared.models.call import CallDocument
 from shared.reports.places import add_places, load_place_context
-from shared.storage import layout
-from shared.storage.calls import read_call, user_pk
+from shared.storage.calls import history_page, read_call, search_directory
 from shared.storage.clients import Clients
-from shared.storage.retry import with_retries
 
 SEARCH_LIMIT = 25
 PAGE_SIZE = 50
@@ -68,17 +66,6 @@ def normalise_user(raw: str) -> str:
     return key
 
 
-async def _query(container: Any, query: str, params: dict[str, Any], partition_key: str
-                 ) -> list[dict[str, Any]]:
-    parameters = [{"name": k, "value": v} for k, v in params.items()]
-
-    async def op() -> list[dict[str, Any]]:
-        return [item async for item in container.query_items(
-            query, parameters=parameters, partition_key=partition_key)]
-
-    return await with_retries(op, what="query")
-
-
 async def search_users(clients: Clients, principal: Principal, text: str | None
                        ) -> dict[str, Any]:
     principal.require(CALL_ANALYTICS)
@@ -87,14 +74,7 @@ async def search_users(clients: Clients, principal: Principal, text: str | None
         q = q[4:]
     if len(q) < 2:
         raise Invalid("search needs at least 2 characters", field="search")
-    items = await _query(
-        clients.container(layout.TENANTS),
-        "SELECT TOP @n c.user, c.displayName, c.sipUri, c.lastSeen FROM c "
-        "WHERE c.tenantId = @t AND c.type = 'user' AND "
-        "(STARTSWITH(c.user, @q) OR STARTSWITH(c.nameLower, @q))",
-        {"@n": SEARCH_LIMIT, "@t": principal.tenant_id, "@q": q},
-        principal.tenant_id,
-    )
+    items = await search_directory(clients, principal.tenant_id, q, SEARCH_LIMIT)
     users = [{"user": i["user"], "displayName": i.get("displayName"), "sipUri": i.get("sipUri"),
               "lastSeen": i.get("lastSeen")} for i in items]
     users.sort(key=lambda u: (u["displayName"] or u["user"]).lower())
@@ -112,14 +92,8 @@ async def user_calls(clients: Clients, principal: Principal, user: str, frm: str
     if start >= end:
         raise Invalid("from must be before to", field="from")
     state = decode_token(continuation)
-    pk = user_pk(principal.tenant_id, key)
-    query = ("SELECT TOP @n * FROM c WHERE c.pk = @pk AND c.start >= @from AND c.start < @to")
-    params: dict[str, Any] = {"@n": limit + 1, "@pk": pk, "@from": iso(start), "@to": iso(end)}
-    if state:
-        query += " AND (c.start < @s OR (c.start = @s AND c.id < @id))"
-        params |= {"@s": state.get("start"), "@id": state.get("id")}
-    query += " ORDER BY c.start DESC, c.id DESC"
-    items = await _query(clients.container(layout.USER_CALLS), query, params, pk)
+    items = await history_page(clients, principal.tenant_id, key, iso(start), iso(end),
+                               limit + 1, state)
     page, more = items[:limit], len(items) > limit
     calls = []
     for i in page:

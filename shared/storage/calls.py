@@ -19,7 +19,7 @@ from shared.models.call import CallDocument
 from shared.storage import layout
 from shared.storage.clients import Clients
 from shared.storage.items import AlreadyExists, StaleWrite, create_new, replace_if_unchanged, upsert
-from shared.storage.retry import read_or_none
+from shared.storage.retry import read_or_none, with_retries
 
 
 def user_pk(tenant_id: str, user: str) -> str:
@@ -173,3 +173,42 @@ async def ensure_user_index(clients: Clients, doc: CallDocument,
             await upsert(directory, entry_doc, what="upsert user directory")
             written += 1
     return written
+
+
+async def _query(container: Any, query: str, params: dict[str, Any], partition_key: str
+                 ) -> list[dict[str, Any]]:
+    parameters = [{"name": k, "value": v} for k, v in params.items()]
+
+    async def op() -> list[dict[str, Any]]:
+        return [item async for item in container.query_items(
+            query, parameters=parameters, partition_key=partition_key)]
+
+    return await with_retries(op, what="query")
+
+
+async def search_directory(clients: Clients, tenant_id: str, prefix: str, limit: int
+                           ) -> list[dict[str, Any]]:
+    """Up to `limit` directory entries whose user key or lower-cased name starts with
+    `prefix` (one query in the tenant's partition)."""
+    return await _query(
+        clients.container(layout.TENANTS),
+        "SELECT TOP @n c.user, c.displayName, c.sipUri, c.lastSeen FROM c "
+        "WHERE c.tenantId = @t AND c.type = 'user' AND "
+        "(STARTSWITH(c.user, @q) OR STARTSWITH(c.nameLower, @q))",
+        {"@n": limit, "@t": tenant_id, "@q": prefix},
+        tenant_id,
+    )
+
+
+async def history_page(clients: Clients, tenant_id: str, user: str, first: str, end: str,
+                       limit: int, after: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Up to `limit` history entries of `user` with `first <= start < end`, newest first
+    (then by id); `after` = {"start", "id"} continues below that entry."""
+    pk = user_pk(tenant_id, user)
+    query = ("SELECT TOP @n * FROM c WHERE c.pk = @pk AND c.start >= @from AND c.start < @to")
+    params: dict[str, Any] = {"@n": limit, "@pk": pk, "@from": first, "@to": end}
+    if after:
+        query += " AND (c.start < @s OR (c.start = @s AND c.id < @id))"
+        params |= {"@s": after.get("start"), "@id": after.get("id")}
+    query += " ORDER BY c.start DESC, c.id DESC"
+    return await _query(clients.container(layout.USER_CALLS), query, params, pk)

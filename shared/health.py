@@ -11,41 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from shared.auth.levels import ADMIN
 from shared.auth.tokens import Principal
-from shared.storage import layout
+from shared.storage.batches import (
+    batches_completed_since,
+    batches_with_status,
+    completed_by_source,
+)
 from shared.storage.clients import Clients
+from shared.storage.probes import dependency_checks
 
-PROBE_TIMEOUT_S = 3.0
 PENDING = ("receiving", "accepted", "processing")
 
 
 def build_version() -> str:
     return os.environ.get("CDC_BUILD_VERSION") or "dev"
-
-
-async def _probe(name: str, op: Any) -> dict[str, Any]:
-    start = time.perf_counter()
-    try:
-        await asyncio.wait_for(op(), PROBE_TIMEOUT_S)
-        return {"name": name, "ok": True,
-                "latencyMs": round((time.perf_counter() - start) * 1000, 1)}
-    except Exception as exc:
-        return {"name": name, "ok": False, "error": type(exc).__name__}
-
-
-async def dependency_checks(clients: Clients) -> list[dict[str, Any]]:
-    async def blob() -> None:
-        await clients.blobs(layout.INCOMING).get_container_properties()
-
-    async def cosmos() -> None:
-        await clients.container(layout.BATCHES).read()
-
-    return list(await asyncio.gather(_probe("blob", blob), _probe("cosmos", cosmos)))
 
 
 async def public_health(clients: Clients) -> dict[str, Any]:
@@ -70,24 +53,10 @@ async def admin_health(clients: Clients, principal: Principal) -> dict[str, Any]
         body["status"] = "unhealthy"
         return body
     since = (now - timedelta(hours=24)).isoformat().replace("+00:00", "Z")
-    container = clients.container(layout.BATCHES)
-    pending = [b async for b in container.query_items(
-        "SELECT c.batchId, c.receivedAt, c.status FROM c WHERE c.tenantId = @t AND "
-        "ARRAY_CONTAINS(@pending, c.status)",
-        parameters=[{"name": "@t", "value": principal.tenant_id},
-                    {"name": "@pending", "value": list(PENDING)}],
-        partition_key=principal.tenant_id)]
-    recent = [b async for b in container.query_items(
-        "SELECT c.batchId, c.status, c.quarantined, c.sourceFqdn, c.completedAt, c.failure "
-        "FROM c WHERE c.tenantId = @t AND c.completedAt >= @since",
-        parameters=[{"name": "@t", "value": principal.tenant_id},
-                    {"name": "@since", "value": since}],
-        partition_key=principal.tenant_id)]
-    servers = [b async for b in container.query_items(
-        "SELECT c.sourceFqdn, c.completedAt FROM c WHERE c.tenantId = @t AND "
-        "(c.status = 'completed' OR c.status = 'completedWithErrors')",
-        parameters=[{"name": "@t", "value": principal.tenant_id}],
-        partition_key=principal.tenant_id)]
+    pending, recent, servers = await asyncio.gather(
+        batches_with_status(clients, principal.tenant_id, PENDING),
+        batches_completed_since(clients, principal.tenant_id, since),
+        completed_by_source(clients, principal.tenant_id))
     oldest = min((b["receivedAt"] for b in pending if b.get("receivedAt")), default=None)
     last_by_server: dict[str, str] = {}
     for b in servers:  # aggregate in Python: no GROUP BY on the emulator, few rows

@@ -78,3 +78,38 @@ async def update_batch(
         except StaleWrite:
             continue
     raise RuntimeError(f"batch {batch_id}: status kept changing under us")
+
+
+async def _select(clients: Clients, tenant_id: str, query: str,
+                  params: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [b async for b in _container(clients).query_items(
+        query, parameters=[{"name": "@t", "value": tenant_id}, *params],
+        partition_key=tenant_id)]
+
+
+async def batches_with_status(clients: Clients, tenant_id: str, statuses: tuple[str, ...]
+                              ) -> list[dict[str, Any]]:
+    """batchId, receivedAt and status of the tenant's batches in one of `statuses`."""
+    return await _select(
+        clients, tenant_id,
+        "SELECT c.batchId, c.receivedAt, c.status FROM c WHERE c.tenantId = @t AND "
+        "ARRAY_CONTAINS(@pending, c.status)",
+        [{"name": "@pending", "value": list(statuses)}])
+
+
+async def batches_completed_since(clients: Clients, tenant_id: str, since: str
+                                  ) -> list[dict[str, Any]]:
+    """The outcome fields of the tenant's batches completed at or after `since`."""
+    return await _select(
+        clients, tenant_id,
+        "SELECT c.batchId, c.status, c.quarantined, c.sourceFqdn, c.completedAt, c.failure "
+        "FROM c WHERE c.tenantId = @t AND c.completedAt >= @since",
+        [{"name": "@since", "value": since}])
+
+
+async def completed_by_source(clients: Clients, tenant_id: str) -> list[dict[str, Any]]:
+    """sourceFqdn and completedAt of every successfully completed batch of the tenant."""
+    return await _select(
+        clients, tenant_id,
+        "SELECT c.sourceFqdn, c.completedAt FROM c WHERE c.tenantId = @t AND "
+        "(c.status = 'completed' OR c.status = 'completedWithErrors')", [])

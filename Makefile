@@ -14,10 +14,10 @@ VENV_STAMP := $(VENV)/.requirements.stamp
 NODE_STAMP := .local/node/.installed
 PYTEST_ARGS ?=
 # Coverage of shared/ functions/ devhost/ agent/ measured over the whole suite; the floor
-# sits a little under the figure measured when it was set, so a drop fails the build.
+# sits a little under the figure measured when it was set (92 %), so a drop fails the build.
 COV_ARGS ?= --cov=shared --cov=functions --cov=devhost --cov=cdc_agent \
 	--cov-report=term:skip-covered --cov-fail-under=$(COV_FLOOR)
-COV_FLOOR ?= 85
+COV_FLOOR ?= 90
 PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url \
 	--no-emit-find-links
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import sys
 import threading
 import time
@@ -186,35 +185,18 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
-    from devhost.devauth import DevAuthority
-    from devhost.host import LocalHost
-    from devhost.provision import provision_sync
-    from devhost.stack import Stack
-    from shared.settings import Settings, reset_settings
+    from bench.stack import bench_stack
 
-    authority = DevAuthority().start()
-    stack = Stack(authority_url=authority.url).start()
-    os.environ.update(stack.env)
-    reset_settings()
-    provision_sync(Settings.from_env())
-    tenant = stack.env["AUTH_TENANTS"].split(",")[0]
-    host = None
-    try:
-        from function_app import app
-
-        host = LocalHost(app, port=0, dev_authority=authority).start()
-        token = authority.token(tenant, roles=["CallData.Ingest"])
+    with bench_stack() as bench:
+        tenant = bench.tenant
+        host = bench.start_host()
+        token = bench.authority.token(tenant, roles=["CallData.Ingest"])
         result = run_load(host.base_url, token, tenant, senders=args.senders,
                           batches=args.batches, records=args.records,
                           max_seconds=args.max_seconds)
         figures = result.figures() | verify_drained(host.base_url, token, result,
                                                     host.wait_idle, timeout=1800)
         figures["hostBlobConcurrency"] = host.blob_concurrency
-    finally:
-        if host:
-            host.stop()
-        stack.stop()
-        authority.stop()
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "load.json").write_text(json.dumps(figures, indent=2))

@@ -266,25 +266,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=["all", "pipeline", "rss"], default="all")
     args = p.parse_args(argv)
 
-    from devhost.devauth import DevAuthority
-    from devhost.host import LocalHost
-    from devhost.provision import provision_sync
-    from devhost.stack import Stack
-    from shared.settings import Settings, get_settings, reset_settings
+    from bench.stack import bench_stack
+    from shared.settings import get_settings
 
-    authority = DevAuthority().start()
-    stack = Stack(authority_url=authority.url).start()
-    os.environ.update(stack.env)
-    reset_settings()
-    provision_sync(Settings.from_env())
-    from function_app import app
-
-    host = LocalHost(app, port=0, dev_authority=authority).start()
     results: dict[str, Any] = {"machine": f"{os.cpu_count()} cores",
                                "python": sys.version.split()[0]}
-    try:
-        tenant = stack.env["AUTH_TENANTS"].split(",")[0]
-        token = authority.token(tenant, roles=["CallData.Ingest"])
+    with bench_stack() as bench:
+        host = bench.start_host()
+        tenant = bench.tenant
+        token = bench.authority.token(tenant, roles=["CallData.Ingest"])
         if args.only in ("all", "pipeline"):
             results["pipeline"] = run_pipeline(host.base_url, token, tenant, args.records,
                                                args.batch)
@@ -304,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only == "pipeline":
             return _finish(results)
 
-        rss_tenant = stack.env["AUTH_TENANTS"].split(",")[1]
+        rss_tenant = bench.tenants[1]
         # The same processor on a batch 1/25 the size (other calls: another seed) first:
         # what it grows by is the fixed cost (connection pool, TLS buffers, warm caches);
         # the big batch's growth beyond that is what the batch size costs.
@@ -317,10 +307,6 @@ def main(argv: list[str] | None = None) -> int:
             import_time("import azure.functions"), 3)
         results["bench_peak_rss_MB"] = round(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    finally:
-        host.stop()
-        stack.stop()
-        authority.stop()
     return _finish(results)
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import statistics
 import sys
@@ -136,27 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=300)
     args = p.parse_args(argv)
 
-    from devhost.devauth import DevAuthority
-    from devhost.host import LocalHost
-    from devhost.provision import provision_sync
-    from devhost.stack import Stack
-    from shared.settings import Settings, reset_settings
+    from bench.stack import bench_stack
 
-    authority = DevAuthority().start()
-    stack = Stack(authority_url=authority.url).start()
-    os.environ.update(stack.env)
-    reset_settings()
-    provision_sync(Settings.from_env())
-    tenant = stack.env["AUTH_TENANTS"].split(",")[0]
     results: dict[str, Any] = {"calls": args.calls, "users": args.users}
-    host = None
-    try:
+    with bench_stack() as bench:
+        tenant = bench.tenant
         ids, users, point, query = asyncio.run(
             load_and_measure_raw(tenant, args, results))
-        from function_app import app
-
-        host = LocalHost(app, port=0, dev_authority=authority).start()
-        token = authority.token(tenant, roles=["CallAnalytics.Engineer"], user="eng@contoso.com")
+        host = bench.start_host()
+        token = bench.authority.token(tenant, roles=["CallAnalytics.Engineer"],
+                                      user="eng@contoso.com")
         rng = random.Random(3)
         detail, history = [], []
         for _ in range(args.requests):
@@ -173,11 +161,6 @@ def main(argv: list[str] | None = None) -> int:
                                             2)
         results["ratio_history_p50"] = round(
             statistics.median(history) / statistics.median(query), 2)
-    finally:
-        if host:
-            host.stop()
-        stack.stop()
-        authority.stop()
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "query.json").write_text(json.dumps(results, indent=2))

@@ -121,9 +121,9 @@ class BatchProcessor:
         # counters, duration and outcome are emitted when it ends.
         tenant_id, batch_id = parse_blob_name(blob_name)
         with telemetry.batch_context(batch_id, tenant_id) as scope:
-            return scope.finish(await self._process(blob_name))
+            return scope.finish(await self._attempt(blob_name))
 
-    async def _process(self, blob_name: str) -> dict[str, Any]:
+    async def _attempt(self, blob_name: str) -> dict[str, Any]:
         tenant_id, batch_id = parse_blob_name(blob_name)
         name = blob_name.split("/", 1)[1] if blob_name.startswith("incoming/") else blob_name
         ctx = {"batchId": batch_id, "tenantId": tenant_id}
@@ -143,7 +143,7 @@ class BatchProcessor:
         log.info("processing batch", extra=ctx | {"attempt": attempts,
                                                     "sourceServer": doc.get("sourceFqdn")})
         try:
-            counts = await self._run(tenant_id, batch_id, name)
+            counts = await self._stream_and_merge(tenant_id, batch_id, name)
         except BatchUnreadable as exc:
             return await self._poison(tenant_id, batch_id, name, str(exc), attempts)
         except Exception as exc:
@@ -176,7 +176,7 @@ class BatchProcessor:
                  counts.received, counts.stored, counts.excluded, counts.quarantined, extra=ctx)
         return final or {}
 
-    async def _run(self, tenant_id: str, batch_id: str, name: str) -> RunCounts:
+    async def _stream_and_merge(self, tenant_id: str, batch_id: str, name: str) -> RunCounts:
         import ijson
 
         tenant = await read_tenant_settings(self.clients, tenant_id)
@@ -195,7 +195,7 @@ class BatchProcessor:
             async for record in ijson.items_async(reader, "records.item", use_float=True):
                 index = counts.received
                 counts.received += 1
-                fragments = self._parse(record, parse_ctx, tenant.exclusions, index, counts,
+                fragments = self._fragments_of(record, parse_ctx, tenant.exclusions, index, counts,
                                         quarantine)
                 if fragments:
                     for frag in fragments:
@@ -214,7 +214,7 @@ class BatchProcessor:
         counts.stored += pending_records
         return counts
 
-    def _parse(self, record: Any, ctx: ParseContext, policy: ExclusionPolicy, index: int,
+    def _fragments_of(self, record: Any, ctx: ParseContext, policy: ExclusionPolicy, index: int,
                counts: RunCounts, quarantine: list[tuple[int, str, Any]]) -> list[Fragment]:
         try:
             if not isinstance(record, dict):

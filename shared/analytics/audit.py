@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
-from shared.analytics.service import decode_token, encode_token, iso, parse_time
+from shared.analytics.service import decode_page_token, encode_page_token, iso, parse_time
 from shared.auth.levels import ADMIN, CALL_ANALYTICS
 from shared.auth.tokens import Principal
 from shared.errors import Invalid
@@ -87,7 +87,7 @@ async def read_audit(clients: Clients, principal: Principal, frm: str | None, to
     months = _months(start, end)
     if len(months) > MAX_MONTHS:
         raise Invalid(f"an audit query spans at most {MAX_MONTHS} months", field="from")
-    state = decode_token(continuation) or {}
+    state = decode_page_token(continuation) or {}
     entries: list[dict[str, Any]] = []
     # Newest month first; within a month newest first; the token remembers where we were.
     for month in reversed(months):
@@ -101,8 +101,9 @@ async def read_audit(clients: Clients, principal: Principal, frm: str | None, to
         if len(entries) > limit:
             break
     page, more = entries[:limit], len(entries) > limit
-    token = (encode_token({"pk": page[-1]["_month"], "at": page[-1]["at"], "id": page[-1]["id"]})
-             if more else None)
+    last = page[-1] if more else None
+    token = (encode_page_token({"pk": last["_month"], "at": last["at"], "id": last["id"]})
+             if last else None)
     fields = ("at", "action", "actorId", "actorName", "level", "targetUser", "callId")
     return {"entries": [{k: e.get(k) for k in fields} for e in page],
             "continuationToken": token}

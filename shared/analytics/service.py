@@ -42,11 +42,11 @@ def iso(t: datetime) -> str:
     return t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def encode_token(state: dict[str, Any]) -> str:
+def encode_page_token(state: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
 
 
-def decode_token(token: str | None) -> dict[str, Any] | None:
+def decode_page_token(token: str | None) -> dict[str, Any] | None:
     if not token:
         return None
     try:
@@ -91,7 +91,7 @@ async def user_calls(clients: Clients, principal: Principal, user: str, frm: str
     start = parse_time(frm, "from", end - timedelta(days=DEFAULT_DAYS))
     if start >= end:
         raise Invalid("from must be before to", field="from")
-    state = decode_token(continuation)
+    state = decode_page_token(continuation)
     items = await history_page(clients, principal.tenant_id, key, iso(start), iso(end),
                                limit + 1, state)
     page, more = items[:limit], len(items) > limit
@@ -105,7 +105,7 @@ async def user_calls(clients: Clients, principal: Principal, user: str, frm: str
         if principal.level in ("admin", "engineer"):
             entry["participants"] = i.get("participants") or []
         calls.append(entry)
-    token = encode_token({"start": page[-1]["start"], "id": page[-1]["id"]}) if more else None
+    token = encode_page_token({"start": page[-1]["start"], "id": page[-1]["id"]}) if more else None
     return {"user": key, "from": iso(start), "to": iso(end), "calls": calls,
             "continuationToken": token}
 

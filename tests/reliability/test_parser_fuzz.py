@@ -166,12 +166,12 @@ def test_qoe_reports_with_mutated_values_never_raise(data):
        fmt=st.sampled_from(["sfb-cdr-json", "ms-qoe-xml", "graph-v1", "none"]),
        data=VALUES)
 def test_processor_record_dispatch_quarantines_with_a_reason(kind, fmt, data):
-    """`BatchProcessor._parse` (the quarantine guard) on arbitrary records: fragments,
+    """`BatchProcessor._fragments_of` (the quarantine guard) on arbitrary records: fragments,
     or one quarantined entry with a reason; never an exception."""
     processor = BatchProcessor(clients=None, settings=Settings())  # type: ignore[arg-type]
     counts, parked = RunCounts(), []
     record = {"kind": kind, "format": fmt, "data": data}
-    fragments = processor._parse(record, CTX, ExclusionPolicy(), 0, counts, parked)
+    fragments = processor._fragments_of(record, CTX, ExclusionPolicy(), 0, counts, parked)
     if fragments:
         usable(fragments)
     else:

@@ -18,8 +18,8 @@ from functions.http_support import (
     wants_csv,
 )
 from shared.auth.levels import ADMIN, REPORTS
-from shared.models.api import ReportDefinitionBody, ReportDefinitionOut, ReportList, ReportTable
-from shared.reports.definitions import report_csv
+from shared.models.api import ReportDefinitionOut, ReportList, ReportTable
+from shared.reports.definitions import ReportDefinitionBody, report_csv
 from shared.reports.report_set import (
     create_report,
     delete_report,

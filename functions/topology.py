@@ -7,9 +7,9 @@ import azure.functions as func
 from functions.contract import Endpoint
 from functions.http_support import RequestContext, json_body, json_response, route
 from shared.auth.levels import ADMIN, INGEST
-from shared.models.api import TopologyBody, TopologySummary
+from shared.models.api import TopologySummary
 from shared.storage.topology import read_topology, save_topology
-from shared.topology_validation import parse_topology
+from shared.topology_validation import TopologyBody, parse_topology
 
 bp = func.Blueprint()
 MAX_TOPOLOGY_BYTES = 1024 * 1024  # far below Cosmos DB's 2 MB item limit

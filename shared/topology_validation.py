@@ -5,7 +5,9 @@ the file in one go. Pure: takes the parsed JSON, returns a `Topology` or raises
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, Field
 
 from shared.errors import FieldError, Invalid
 from shared.topology import ROLES, Gateway, Pool, Topology, is_fqdn
@@ -16,6 +18,42 @@ MAX_GATEWAYS = 5_000
 MAX_SERVERS = 100  # member servers per pool
 MAX_ERRORS = 100
 MAX_NAME = 128
+
+
+Role = Literal["frontEnd", "edge", "mediation"]
+assert get_args(Role) == ROLES  # the document and the validation accept the same roles
+
+
+class TopologySite(BaseModel):
+    name: str = Field(max_length=MAX_NAME)
+    description: str | None = Field(default=None, max_length=MAX_NAME)
+    city: str | None = Field(default=None, max_length=MAX_NAME)
+    country: str | None = Field(default=None, max_length=MAX_NAME)
+
+
+class TopologyPool(BaseModel):
+    fqdn: str
+    role: Role | list[Role]
+    site: str
+    servers: list[str] | None = Field(default=None, max_length=MAX_SERVERS,
+                                      description="member server FQDNs")
+
+
+class TopologyGateway(BaseModel):
+    fqdn: str
+    site: str
+    mediationPool: str | None = None
+
+
+class TopologyBody(BaseModel):
+    """The upload, as documented; `parse_topology` is what checks it (every offending
+    JSON path in one answer). Sessions whose endpoint is one of these servers (by FQDN,
+    or by role when only one pool has it) carry its site and pool in reports and call
+    detail."""
+
+    sites: list[TopologySite] = Field(max_length=MAX_SITES)
+    pools: list[TopologyPool] = Field(default_factory=list, max_length=MAX_POOLS)
+    gateways: list[TopologyGateway] = Field(default_factory=list, max_length=MAX_GATEWAYS)
 
 
 class _Errors:

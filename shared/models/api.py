@@ -1,8 +1,9 @@
-"""The shapes of the API's request and response bodies, as pydantic models.
+"""The shapes of the API's response bodies, as pydantic models.
 
-The OpenAPI document (`functions/contract.py`) is generated from these and from the
-models that validate the requests (`BatchEnvelope`, `ExclusionPolicy`); a model here
-is the response a handler builds, named as the document names it.
+The OpenAPI document (`functions/contract.py`) is generated from these and, for request
+bodies, from the models next to the code that validates them (`BatchEnvelope`,
+`ExclusionPolicy`, `reports.definitions.ReportDefinitionBody`,
+`topology_validation.TopologyBody`), built from the same constants.
 """
 
 from __future__ import annotations
@@ -119,25 +120,6 @@ class BuildingSummary(BaseModel):
 # Report set and topology.
 
 
-class ReportDefinitionBody(BaseModel):
-    """A custom report. Dimensions, filters and measures are validated against those
-    that exist; a bad one is refused naming its path (`groupBy[1]`, `filters.x`)."""
-
-    name: str = Field(max_length=100)
-    description: str | None = Field(default=None, max_length=500)
-    groupBy: list[str] = Field(description="1-4 of day, week, month, building, networkName, "
-                               "city, region, subnet, connectionType, mediaType, insideCorp, "
-                               "vpn, site, pool")
-    filters: dict[str, Any] | None = Field(default=None, description=(
-        "{dimension: value or [values]}; insideCorp and vpn take true/false"))
-    measures: list[str] | None = Field(default=None, description=(
-        "streams, good, poor, unclassified, droppedStreams, sessions, poorCalls, "
-        "shortCalls, callSetupFailures, poorPercent, callSetupFailurePercent, "
-        "droppedStreamPercent, poorDueTo"))
-    period: dict[str, int] | None = Field(default=None, description=(
-        'default period: {"lastDays": 1-396} or {"lastMonths": 1-13}'))
-
-
 class ReportDefinitionOut(BaseModel):
     model_config = ConfigDict(extra="allow")
     id: str
@@ -152,36 +134,6 @@ class ReportDefinitionOut(BaseModel):
 
 class ReportList(BaseModel):
     reports: list[ReportDefinitionOut]
-
-
-class TopologySite(BaseModel):
-    name: str
-    description: str | None = None
-    city: str | None = None
-    country: str | None = None
-
-
-class TopologyPool(BaseModel):
-    fqdn: str
-    role: Literal["frontEnd", "edge", "mediation"] | list[
-        Literal["frontEnd", "edge", "mediation"]]
-    site: str
-    servers: list[str] | None = Field(default=None, description="member server FQDNs")
-
-
-class TopologyGateway(BaseModel):
-    fqdn: str
-    site: str
-    mediationPool: str | None = None
-
-
-class TopologyBody(BaseModel):
-    """Sessions whose endpoint is one of these servers (by FQDN, or by role when only one
-    pool has it) carry its site and pool in reports and call detail."""
-
-    sites: list[TopologySite]
-    pools: list[TopologyPool] = Field(default_factory=list)
-    gateways: list[TopologyGateway] = Field(default_factory=list)
 
 
 class TopologySummary(BaseModel):

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
+from pydantic import BaseModel, Field
+
 from shared.auth.levels import REPORTS, Level
 from shared.errors import FieldError, Invalid
 from shared.reports.service import (
@@ -253,6 +255,23 @@ def _check_period(value: Any, errors: list[FieldError]) -> dict[str, int]:
         errors.append(FieldError(f"period.{unit}", f"must be a whole number 1-{limits[unit]}"))
         return {}
     return {unit: n}
+
+
+class ReportDefinitionBody(BaseModel):
+    """A custom report, as documented. `validate_definition` is what checks a body (it
+    names every offending path, `groupBy[1]`, `filters.x`, in one answer); this model
+    is built from the same constants, so the document lists what it accepts."""
+
+    name: str = Field(max_length=MAX_NAME)
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
+    groupBy: list[str] = Field(description=(
+        f"1-{MAX_GROUP_BY} of " + ", ".join(GROUP_BY)))
+    filters: dict[str, Any] | None = Field(default=None, description=(
+        "{dimension: value or [values]}, dimension one of " + ", ".join(FILTERS)
+        + "; " + " and ".join(BOOL_FILTERS) + " take true/false"))
+    measures: list[str] | None = Field(default=None, description=", ".join(MEASURES))
+    period: dict[str, int] | None = Field(default=None, description=(
+        f'default period: {{"lastDays": 1-{MAX_DAYS}}} or {{"lastMonths": 1-{MAX_MONTHS}}}'))
 
 
 def validate_definition(body: Any) -> dict[str, Any]:

@@ -1,12 +1,12 @@
 """The push pass: resume the group in flight, claim complete files, send, finish.
 
 See journal.py for why each step is safe to interrupt. Here: the order of the steps,
-the retry loop of one batch, moving files to sent/ or rejected/, retention.
+the retry loop of one batch, moving files to sent/ or rejected/. Pushing the tenant's
+settings and the retention of sent files are in upkeep.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import shutil
@@ -15,14 +15,16 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cdc_agent import __version__
+from cdc_agent.answers import fatal_text, problem_text
 from cdc_agent.auth import AuthError, TokenProvider, make_token_provider
 from cdc_agent.batching import encode, envelope, split, utc_now_iso
 from cdc_agent.config import Config
+from cdc_agent.errors import FatalError, Postponed
 from cdc_agent.exclusions import ExclusionPolicy
 from cdc_agent.journal import Journal, StateLock
 from cdc_agent.progress import Progress
@@ -37,20 +39,12 @@ from cdc_agent.transport import (
     parse_retry_after,
     urllib_send,
 )
+from cdc_agent.upkeep import Upkeep
 
+__all__ = ["Agent", "FatalError", "Postponed", "RunSummary"]
 log = logging.getLogger("cdc_agent")
 GROUP_BATCHES = 4  # batches claimed together: bounds memory and the work a kill repeats
 MAX_GROUP_FILES = 5000
-
-
-class FatalError(Exception):
-    """The agent cannot deliver anything as configured (token, role, endpoint): the run
-    stops, nothing is moved, the batch stays pending for the next run."""
-
-
-class Postponed(Exception):
-    """A batch could not be delivered within the attempts of this run (server busy or
-    unreachable, or the agent is stopping); it stays pending."""
 
 
 @dataclass
@@ -96,7 +90,9 @@ def _unique(dest: Path) -> Path:
     raise OSError(f"no free name for {dest}")
 
 
-class Agent:
+class Agent(Upkeep):
+    """Delivery of the spool (this module) plus the upkeep of `cdc_agent.upkeep`."""
+
     def __init__(self, cfg: Config, *, send: HttpSend = urllib_send,
                  tokens: TokenProvider | None = None, sleep: Callable[[float], None] | None = None,
                  clock: Callable[[], float] = time.time, backoff: Backoff | None = None,
@@ -377,11 +373,11 @@ class Agent:
                 j.data["counters"]["batchesRejected"] += 1
                 j.data["lastError"] = {"at": entry["at"], "message":
                                        f"batch {batch['batchId']} rejected with HTTP "
-                                       f"{resp.status}: {_problem_text(batch['problem'])}"}
+                                       f"{resp.status}: {problem_text(batch['problem'])}"}
                 j.remember(entry | {"outcome": "rejected"})
                 summary.batches_rejected += 1
                 log.error("batch %s rejected with HTTP %d: %s; its files go to %s",
-                          batch["batchId"], resp.status, _problem_text(batch["problem"]),
+                          batch["batchId"], resp.status, problem_text(batch["problem"]),
                           self.cfg.spool.rejected_dir)
             j.save()
             self._step("recorded")
@@ -406,9 +402,9 @@ class Agent:
                 if outcome in (Outcome.DELIVERED, Outcome.REJECTED):
                     return resp
                 if outcome is Outcome.FATAL:
-                    raise FatalError(_fatal_text(resp, self.url("batches")))
+                    raise FatalError(fatal_text(resp, self.url("batches")))
                 retry_after = parse_retry_after(resp.header("Retry-After"))
-                last = f"HTTP {resp.status}: {_problem_text(resp.problem())}"
+                last = f"HTTP {resp.status}: {problem_text(resp.problem())}"
             if attempt == attempts:
                 break
             delay = self.backoff.delay(attempt, retry_after)
@@ -504,102 +500,3 @@ class Agent:
             j.data["lastError"] = {"at": utc_now_iso(), "message": reason}
             j.save()
         log.error("%s rejected: %s (moved to %s)", f.path.name, reason, dest.parent)
-
-    # exclusions and retention --------------------------------------------------------
-
-    def push_topology(self, path: str) -> bool:
-        """PUT the on-prem topology (sites; pools with FQDN, role, site; gateways): the
-        service validates it and answers 400 naming the field of a mistake."""
-        try:
-            with open(path, "rb") as fh:
-                body = fh.read()
-            json.loads(body)
-        except (OSError, ValueError) as exc:
-            log.error("topology file %s cannot be read as JSON: %s", path, exc)
-            return False
-        try:
-            resp = self._request("PUT", "admin/topology", body,
-                                 {"Content-Type": "application/json"})
-        except TransportError as exc:
-            log.error("could not push the topology: %s", exc)
-            return False
-        if classify(resp.status) is not Outcome.DELIVERED:
-            log.error("the service rejected the topology (HTTP %d): %s", resp.status,
-                      _problem_text(resp.problem()))
-            return False
-        log.info("topology pushed to the service (%s)", path)
-        return True
-
-    def push_exclusions(self, force: bool = False) -> bool:
-        """PUT the policy as the tenant's setting when it changed since the last push.
-        An empty policy is pushed only to clear one this agent pushed before, so a new
-        agent with no policy does not wipe the tenant's."""
-        j = self.journal
-        assert j is not None
-        fp = self.policy.fingerprint()
-        pushed = j.data["exclusions"].get("fingerprint")
-        if not force and (pushed == fp or (pushed is None and not self.policy)):
-            return False
-        body = json.dumps(self.policy.as_json()).encode()
-        try:
-            resp = self._request("PUT", "ingest/exclusions", body,
-                                 {"Content-Type": "application/json"})
-        except TransportError as exc:
-            log.warning("could not push the exclusion policy (will retry): %s", exc)
-            return False
-        outcome = classify(resp.status)
-        if outcome is Outcome.FATAL:
-            raise FatalError(_fatal_text(resp, self.url("ingest/exclusions")))
-        if outcome is not Outcome.DELIVERED:
-            log.warning("the service did not take the exclusion policy (HTTP %d: %s); the "
-                        "agent still drops those records itself", resp.status,
-                        _problem_text(resp.problem()))
-            return False
-        j.data["exclusions"] = {"fingerprint": fp, "pushedAt": utc_now_iso(),
-                                "users": len(self.policy.users),
-                                "domains": len(self.policy.domains)}
-        j.save()
-        log.info("exclusion policy pushed to the service (%d users, %d domains)",
-                 len(self.policy.users), len(self.policy.domains))
-        return True
-
-    def purge_sent(self) -> int:
-        """Delete sent/YYYY-MM-DD folders older than retention_days (0 keeps all)."""
-        days = self.cfg.spool.retention_days
-        if days <= 0 or not self.cfg.spool.sent_dir.exists():
-            return 0
-        today = datetime.fromtimestamp(self.clock()).date()
-        cutoff = today - timedelta(days=days)
-        removed = 0
-        for d in self.cfg.spool.sent_dir.iterdir():
-            try:
-                day = date.fromisoformat(d.name)
-            except ValueError:
-                continue
-            if d.is_dir() and day < cutoff:
-                with contextlib.suppress(OSError):
-                    shutil.rmtree(d)
-                    removed += 1
-                    log.info("retention: removed %s (older than %d days)", d, days)
-        return removed
-
-
-def _problem_text(problem: Any) -> str:
-    if not isinstance(problem, dict):
-        return str(problem)[:300]
-    parts = [str(problem.get(k)) for k in ("title", "detail") if problem.get(k)]
-    errors = problem.get("errors")
-    if isinstance(errors, list) and errors:
-        parts.append("; ".join(str(e) for e in errors[:3]))
-    return " - ".join(parts)[:500] or json.dumps(problem)[:300]
-
-
-def _fatal_text(resp: Response, url: str) -> str:
-    hint = {401: "the token was refused: check [auth] and [server] api_audience/tenant_id",
-            403: "the app has no CallData.Ingest role or the token's tenant is not "
-                 "[server] tenant_id",
-            404: "no ingest API at this address: check [server] endpoint",
-            405: "no ingest API at this address: check [server] endpoint"}.get(
-        resp.status, "unexpected answer: check [server] endpoint")
-    return f"{url} answered HTTP {resp.status} ({_problem_text(resp.problem())}): {hint}"
-

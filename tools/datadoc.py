@@ -383,6 +383,22 @@ DOC_KEYS: dict[str, dict[str, F]] = {
         "targetUser": F("whose data was read", "UPN"), "callId": F("which call"),
         "ttl": F("retention"),
     },
+    "buildings": {
+        "id": F("`buildings` (pointer) or `buildings|{upload}|{n}` (chunk)"),
+        "tenantId": F("tenant"), "type": F("`buildings` or `buildingChunk`"),
+        "uploadId": F("which upload"), "n": F("chunk number"),
+        "data": F("gzip+base64 rows of the building file (table below)"),
+        "chunks": F("how many chunks (the pointer also holds the counts `rows`, "
+                    "`buildings`)"), "uploadedAt": F("when"),
+        "uploadedBy": F("who uploaded it (the admin's sign-in name)", "UPN"),
+    },
+    "topology": {
+        "id": F("`topology`"), "tenantId": F("tenant"), "type": F("`topology`"),
+        "version": F("upload count"), "topology": F("sites, pools, gateways (table below)"),
+        "uploadedAt": F("when"),
+        "uploadedBy": F("who uploaded it (an admin's sign-in name, or the agent's app id)",
+                        "UPN (when an admin uploads)"),
+    },
     "quarantine": {
         "tenantId": F("tenant"), "batchId": F("batch"), "index": F("record index"),
         "reason": F("why it was rejected"),
@@ -619,6 +635,8 @@ def document_keys() -> dict[str, list[str]]:
         + _dict_keys(REPO / "shared" / "processor.py", batch_fns,
                      {"create_batch", "update_batch", "save_batch"}),
         "audit": _dict_keys(REPO / "shared" / "analytics" / "audit.py", {"record_read"}),
+        "buildings": _dict_keys(REPO / "shared" / "buildings.py", {"save_building_file"}),
+        "topology": _dict_keys(REPO / "shared" / "topology.py", {"save_topology"}),
         "quarantine": _dict_keys(REPO / "shared" / "processor.py", {"park"}),
         "poison": _dict_keys(REPO / "shared" / "processor.py", {"_poison"}, {"dumps"}),
     }
@@ -630,6 +648,8 @@ def stored_documents_table(keys: dict[str, list[str]] | None = None) -> str:
              "directory": "Cosmos DB `tenants` (directory of users seen, for search)",
              "batches": "Cosmos DB `batches` (batch status)",
              "audit": "Cosmos DB `audit` (who read whose data)",
+             "buildings": "Cosmos DB `tenants` (the building file: one pointer, its chunks)",
+             "topology": "Cosmos DB `tenants` (the topology item)",
              "quarantine": "Blob `quarantine/{tenant}/{batch}/{index}.json`",
              "poison": "Blob `poison/{blob}.reason.json` (next to the failed batch itself)"}
     parts, missing = [], []

@@ -78,7 +78,7 @@ def _from_pending(cfg: Config, journal: Journal, policy: ExclusionPolicy) -> Pre
             continue
         body = journal.read_body(batch["batchId"])
         if body is None:
-            return None  # the push would unclaim the group and read the files again
+            return None  # the push unclaims the group and reads its files again
         env = json.loads(gzip.decompress(body))
         owners = set(batch.get("files", []))
         files = [{"path": f["path"], "kind": f["kind"], "records": f["records"],
@@ -92,15 +92,24 @@ def _from_pending(cfg: Config, journal: Journal, policy: ExclusionPolicy) -> Pre
     return None
 
 
+def _body_missing(journal: Journal) -> bool:
+    """The push's own test (Agent._deliver): a pending batch whose stored bytes are gone
+    makes it drop the claim, so those files are read again and count as unclaimed."""
+    group = journal.pending
+    return bool(group) and any(b["state"] == "pending" and journal.read_body(b["batchId"])
+                               is None for b in group["batches"])
+
+
 def _from_spool(cfg: Config, journal: Journal, policy: ExclusionPolicy) -> Preview:
     scanner = Scanner({"qoe": cfg.spool.qoe_dir, "cdr": cfg.spool.cdr_dir},
                       cfg.spool.settle_seconds)
+    claimed = set() if _body_missing(journal) else journal.claimed_paths()
     limit_records = cfg.batch.max_records * GROUP_BATCHES
     limit_bytes = cfg.batch.max_bytes * GROUP_BATCHES
     parsed: list[ParsedFile] = []
     rejected: list[dict[str, str]] = []
     records = size = 0
-    for f in scanner.ready(skip=journal.claimed_paths()):
+    for f in scanner.ready(skip=claimed):
         # the same cut as Agent._parse_group, without its side effects
         if len(parsed) >= MAX_GROUP_FILES:
             break

@@ -140,3 +140,20 @@ def test_preview_with_nothing_to_send(stub: IngestStub, make_config,
     assert shown["files"] and all(f["records"] == 0 for f in shown["files"])
     assert run(["-c", str(cfg), "preview"]) == 0
     assert "nothing to send" in capsys.readouterr().out
+
+
+def test_a_pending_batch_whose_bytes_are_gone_is_rebuilt_from_its_files(
+        stub: IngestStub, make_config, capsys: pytest.CaptureFixture) -> None:
+    cfg = make_config()
+    demo_spool(cfg.parent / "spool", calls=3)
+    stub.script = [(503, {}, {})] * 4
+    assert run(["-c", str(cfg), "push"]) == 1
+    state = cfg.parent / "state"
+    pending = json.loads((state / "journal.json").read_text())["pending"]["batches"][0]
+    (state / "batches" / f"{pending['batchId']}.json.gz").unlink()
+    shown = preview_json(cfg, capsys)
+    # the push drops the claim and reads the same files again: the same first batch
+    assert shown["origin"] == "spool" and shown["envelope"]["batchId"] == pending["batchId"]
+    assert run(["-c", str(cfg), "push"]) == 0
+    assert stub.posts[0]["batchId"] == pending["batchId"]
+    assert stub.posts[0]["records"] == shown["envelope"]["records"]

@@ -96,8 +96,10 @@ def _body_missing(journal: Journal) -> bool:
     """The push's own test (Agent._deliver): a pending batch whose stored bytes are gone
     makes it drop the claim, so those files are read again and count as unclaimed."""
     group = journal.pending
-    return bool(group) and any(b["state"] == "pending" and journal.read_body(b["batchId"])
-                               is None for b in group["batches"])
+    if not group:
+        return False
+    return any(b["state"] == "pending" and journal.read_body(b["batchId"]) is None
+               for b in group["batches"])
 
 
 def _from_spool(cfg: Config, journal: Journal, policy: ExclusionPolicy) -> Preview:

@@ -1,5 +1,5 @@
-"""Command line: `cdc-agent push | watch | status | check-config | push-exclusions |
-push-topology`.
+"""Command line: `cdc-agent push | watch | preview | status | check-config |
+push-exclusions | push-topology`.
 
 Exit codes (for Task Scheduler's "last run result"): 0 done; 1 something is left to
 retry or was refused (see the log); 2 bad configuration; 3 another agent holds the state
@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from cdc_agent import __version__
 from cdc_agent.agent import Agent, FatalError
@@ -41,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="show what would be sent (files, records, excluded, batches) and "
                       "change nothing")
     push.add_argument("--no-progress", action="store_true", help="no progress bar")
+    preview = sub.add_parser("preview", help="show exactly what the next batch would send "
+                             "(after exclusions), without sending it or touching the journal")
+    preview.add_argument("--json", action="store_true",
+                         help="print the batch envelope exactly as it would be posted")
+    preview.add_argument("--out", type=Path, help="write that JSON to this file instead")
     watch = sub.add_parser("watch", help="keep sending new files as they land (service)")
     watch.add_argument("--dry-run", action="store_true", help="same as push --dry-run")
     status = sub.add_parser("status", help="queue, last success, errors, server-side "
@@ -84,6 +90,23 @@ def _dry_run(agent: Agent) -> int:
     return EXIT_OK
 
 
+def _preview(cfg: Config, *, as_json: bool, out: Path | None) -> int:
+    """Console only: the preview holds users' addresses, which never go to the log."""
+    from cdc_agent.preview import build_preview, render, write_json
+
+    p = build_preview(cfg)
+    if as_json or out is not None:
+        text = write_json(p, out)
+        if text is not None:
+            print(text)
+        else:
+            print(f"preview of batch {(p.envelope or {}).get('batchId', '(none)')} "
+                  f"written to {out}")
+    else:
+        print(render(p, cfg))
+    return EXIT_OK
+
+
 def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -91,8 +114,9 @@ def run(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"cdc-agent: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    quiet_console = args.command == "status"
-    setup_logging(None if args.command in ("status", "check-config") else cfg.logging.file,
+    quiet_console = args.command in ("status", "preview")
+    setup_logging(None if args.command in ("status", "check-config", "preview")
+                  else cfg.logging.file,
                   cfg.logging.level, cfg.logging.max_mb, cfg.logging.backups,
                   console=not quiet_console or args.verbose, verbose=args.verbose)
     stop = threading.Event()
@@ -103,6 +127,8 @@ def run(argv: list[str] | None = None) -> int:
             print(f"{cfg.path}: OK; token obtained for {cfg.server.api_audience} "
                   f"({cfg.auth.mode}); endpoint {cfg.server.endpoint}")
             return EXIT_OK
+        if args.command == "preview":
+            return _preview(cfg, as_json=args.json, out=args.out)
         if args.command == "status":
             agent = Agent(cfg, stop=stop)
             info = collect(agent, remote=not args.offline, last=args.last)

@@ -1,0 +1,1 @@
+"""Repository tools (documentation generators); not deployed with the function app."""

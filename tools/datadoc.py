@@ -626,7 +626,7 @@ def document_keys() -> dict[str, list[str]]:
         participants=[Participant(uri=user, kind="user")],
         sessions=[Session(id="s")]))
     entries = user_index_docs(sample)
-    batch_fns = {"accept_batch", "_process", "_poison"}
+    batch_fns = {"accept_batch", "_attempt", "_poison"}
     return {
         "userCalls": list(entries[0]) if entries else [],
         "directory": list(directory_doc("t", "a@example.com", None)),
@@ -634,9 +634,10 @@ def document_keys() -> dict[str, list[str]]:
                               {"create_batch", "update_batch", "save_batch"})
         + _dict_keys(REPO / "shared" / "processor.py", batch_fns,
                      {"create_batch", "update_batch", "save_batch"}),
-        "audit": _dict_keys(REPO / "shared" / "analytics" / "audit.py", {"record_read"}),
-        "buildings": _dict_keys(REPO / "shared" / "buildings.py", {"save_building_file"}),
-        "topology": _dict_keys(REPO / "shared" / "topology.py", {"save_topology"}),
+        "audit": _dict_keys(REPO / "shared" / "analytics" / "audit.py", {"record_read"})
+        + _dict_keys(REPO / "shared" / "storage" / "audit.py", {"write_entry"}),
+        "buildings": _dict_keys(REPO / "shared" / "storage" / "buildings.py", {"save_building_file"}),
+        "topology": _dict_keys(REPO / "shared" / "storage" / "topology.py", {"save_topology"}),
         "quarantine": _dict_keys(REPO / "shared" / "processor.py", {"park"}),
         "poison": _dict_keys(REPO / "shared" / "processor.py", {"_poison"}, {"dumps"}),
     }
@@ -720,9 +721,10 @@ def specialist_never_list(classes: Mapping[str, str] | None = None) -> str:
 
 
 def telemetry_list() -> str:
-    tree = ast.parse((REPO / "shared" / "telemetry.py").read_text(encoding="utf-8"))
     names = []
-    for node in ast.walk(tree):
+    nodes = [node for path in sorted((REPO / "shared" / "telemetry").glob("*.py"))
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))]
+    for node in nodes:
         if (isinstance(node, ast.Call) and node.args
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)

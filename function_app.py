@@ -15,6 +15,16 @@ from functions.reports import bp as reports_bp
 from functions.topology import bp as topology_bp
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-for blueprint in (ingest_bp, processor_bp, analytics_bp, openapi_bp, health_bp, quality_bp,
-                  buildings_bp, reports_bp, topology_bp, alerts_bp):
+for blueprint in (
+    ingest_bp,
+    processor_bp,
+    analytics_bp,
+    openapi_bp,
+    health_bp,
+    quality_bp,
+    buildings_bp,
+    reports_bp,
+    topology_bp,
+    alerts_bp,
+):
     app.register_functions(blueprint)

@@ -20,27 +20,44 @@ SCHEDULE = "0 7 * * * *"
 
 
 @bp.function_name("evaluate_quality_alerts")
-@bp.timer_trigger(arg_name="timer", schedule=SCHEDULE, run_on_startup=False,
-                  use_monitor=True)
+@bp.timer_trigger(arg_name="timer", schedule=SCHEDULE, run_on_startup=False, use_monitor=True)
 async def evaluate_quality_alerts(timer: func.TimerRequest) -> None:
     telemetry.configure_telemetry()
     settings = get_settings()
     await evaluate_all(get_clients(settings), settings.auth_tenants)
 
 
-@route(bp, Endpoint(
-    "get", "v1/admin/alerts", "Quality alerts (building audio Poor % per day)", ADMIN,
-    AlertList, params=(Param("from", description="first day (YYYY-MM-DD), default 30 days ago"),
-                       Param("to", description="last day (YYYY-MM-DD), default today"),
-                       Param("status", description="open | acknowledged | all (default)"))))
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/admin/alerts",
+        "Quality alerts (building audio Poor % per day)",
+        ADMIN,
+        AlertList,
+        params=(
+            Param("from", description="first day (YYYY-MM-DD), default 30 days ago"),
+            Param("to", description="last day (YYYY-MM-DD), default today"),
+            Param("status", description="open | acknowledged | all (default)"),
+        ),
+    ),
+)
 async def get_alerts(ctx: RequestContext) -> func.HttpResponse:
     body = await list_alerts(ctx.clients, ctx.principal, dict(ctx.req.params))
     return json_response(body, 200, {"Cache-Control": "no-store"})
 
 
-@route(bp, Endpoint("post", "v1/admin/alerts/{alertId}/ack", "Acknowledge a quality alert",
-                    ADMIN, QualityAlert, params=(Param("alertId", "path", True),),
-                    errors=(400, 401, 403, 404)))
+@route(
+    bp,
+    Endpoint(
+        "post",
+        "v1/admin/alerts/{alertId}/ack",
+        "Acknowledge a quality alert",
+        ADMIN,
+        QualityAlert,
+        params=(Param("alertId", "path", True),),
+        errors=(400, 401, 403, 404),
+    ),
+)
 async def ack_alert(ctx: RequestContext) -> func.HttpResponse:
-    return json_response(await acknowledge(ctx.clients, ctx.principal,
-                                           ctx.route_param("alertId")))
+    return json_response(await acknowledge(ctx.clients, ctx.principal, ctx.route_param("alertId")))

@@ -14,45 +14,102 @@ from shared.models.api import AuditPage, CallDetail, CallHistory, UserSearch
 bp = func.Blueprint()
 
 
-@route(bp, Endpoint("get", "v1/users", "Find users seen in call data (top 25)",
-                    CALL_ANALYTICS, UserSearch,
-                    params=(Param("search", required=True,
-                                  description="name, UPN or SIP prefix"),)))
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/users",
+        "Find users seen in call data (top 25)",
+        CALL_ANALYTICS,
+        UserSearch,
+        params=(Param("search", required=True, description="name, UPN or SIP prefix"),),
+    ),
+)
 async def find_users(ctx: RequestContext) -> func.HttpResponse:
-    return json_response(await audited(
-        ctx.clients, ctx.principal, "searchUsers",
-        lambda: search_users(ctx.clients, ctx.principal, ctx.param("search"))))
+    return json_response(
+        await audited(
+            ctx.clients,
+            ctx.principal,
+            "searchUsers",
+            lambda: search_users(ctx.clients, ctx.principal, ctx.param("search")),
+        )
+    )
 
 
-@route(bp, Endpoint("get", "v1/users/{user}/calls", "A user's calls and meetings, newest first",
-                    CALL_ANALYTICS, CallHistory,
-                    params=(Param("user", "path", True, "UPN or SIP URI"), *FROM_TO, *PAGE)))
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/users/{user}/calls",
+        "A user's calls and meetings, newest first",
+        CALL_ANALYTICS,
+        CallHistory,
+        params=(Param("user", "path", True, "UPN or SIP URI"), *FROM_TO, *PAGE),
+    ),
+)
 async def list_user_calls(ctx: RequestContext) -> func.HttpResponse:
     user = ctx.route_param("user")
-    return json_response(await audited(
-        ctx.clients, ctx.principal, "userCalls",
-        lambda: user_calls(ctx.clients, ctx.principal, user, ctx.param("from"),
-                           ctx.param("to"), ctx.param("continuationToken")),
-        user=normalise_user(user)))
+    return json_response(
+        await audited(
+            ctx.clients,
+            ctx.principal,
+            "userCalls",
+            lambda: user_calls(
+                ctx.clients,
+                ctx.principal,
+                user,
+                ctx.param("from"),
+                ctx.param("to"),
+                ctx.param("continuationToken"),
+            ),
+            user=normalise_user(user),
+        )
+    )
 
 
-@route(bp, Endpoint("get", "v1/calls/{callId}", "Call detail with ratings and metric flags",
-                    CALL_ANALYTICS, CallDetail,
-                    params=(Param("callId", "path", True),
-                            Param("user", description="the user searched for (required for "
-                                  "specialist)")),
-                    errors=(400, 401, 403, 404)))
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/calls/{callId}",
+        "Call detail with ratings and metric flags",
+        CALL_ANALYTICS,
+        CallDetail,
+        params=(
+            Param("callId", "path", True),
+            Param("user", description="the user searched for (required for specialist)"),
+        ),
+        errors=(400, 401, 403, 404),
+    ),
+)
 async def get_call(ctx: RequestContext) -> func.HttpResponse:
     call_id = ctx.route_param("callId")
     searched = ctx.param("user")
-    return json_response(await audited(
-        ctx.clients, ctx.principal, "callDetail",
-        lambda: call_detail(ctx.clients, ctx.principal, call_id, searched),
-        call_id=call_id, user=normalise_user(searched) if searched else None))
+    return json_response(
+        await audited(
+            ctx.clients,
+            ctx.principal,
+            "callDetail",
+            lambda: call_detail(ctx.clients, ctx.principal, call_id, searched),
+            call_id=call_id,
+            user=normalise_user(searched) if searched else None,
+        )
+    )
 
 
-@route(bp, Endpoint("get", "v1/audit", "Who read whose call data", ADMIN, AuditPage,
-                    params=(*FROM_TO, *PAGE)))
+@route(
+    bp,
+    Endpoint(
+        "get", "v1/audit", "Who read whose call data", ADMIN, AuditPage, params=(*FROM_TO, *PAGE)
+    ),
+)
 async def get_audit(ctx: RequestContext) -> func.HttpResponse:
-    return json_response(await read_audit(ctx.clients, ctx.principal, ctx.param("from"),
-                                          ctx.param("to"), ctx.param("continuationToken")))
+    return json_response(
+        await read_audit(
+            ctx.clients,
+            ctx.principal,
+            ctx.param("from"),
+            ctx.param("to"),
+            ctx.param("continuationToken"),
+        )
+    )

@@ -16,10 +16,18 @@ bp = func.Blueprint()
 MAX_BUILDING_BYTES = 64 * 1024 * 1024
 
 
-@route(bp, Endpoint("put", "v1/admin/buildings", "Replace the tenant's building file (CSV/TSV)",
-                    ADMIN, BuildingSummary,
-                    body_media=("text/csv", "text/tab-separated-values"),
-                    errors=(400, 401, 403, 413)))
+@route(
+    bp,
+    Endpoint(
+        "put",
+        "v1/admin/buildings",
+        "Replace the tenant's building file (CSV/TSV)",
+        ADMIN,
+        BuildingSummary,
+        body_media=("text/csv", "text/tab-separated-values"),
+        errors=(400, 401, 403, 413),
+    ),
+)
 async def put_buildings(ctx: RequestContext) -> func.HttpResponse:
     """Replace the tenant's building file (TSV/CSV, no header;
     docs/reference/buildings.md)."""
@@ -27,12 +35,17 @@ async def put_buildings(ctx: RequestContext) -> func.HttpResponse:
     if len(body) > MAX_BUILDING_BYTES:
         raise TooLarge(f"the building file is larger than {MAX_BUILDING_BYTES} bytes")
     rows = parse_building_file(body)
-    summary = await save_building_file(ctx.clients, ctx.principal.tenant_id, rows,
-                                       ctx.principal.name or ctx.principal.object_id)
+    summary = await save_building_file(
+        ctx.clients, ctx.principal.tenant_id, rows, ctx.principal.name or ctx.principal.object_id
+    )
     return json_response(summary)
 
 
-@route(bp, Endpoint("get", "v1/admin/buildings", "The active building file's summary", ADMIN,
-                    BuildingSummary))
+@route(
+    bp,
+    Endpoint(
+        "get", "v1/admin/buildings", "The active building file's summary", ADMIN, BuildingSummary
+    ),
+)
 async def get_buildings(ctx: RequestContext) -> func.HttpResponse:
     return json_response(await read_building_summary(ctx.clients, ctx.principal.tenant_id))

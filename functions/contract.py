@@ -60,8 +60,10 @@ class Endpoint:
         return [lvl for lvl in LEVEL_ORDER if lvl in self.levels]
 
 
-FROM_TO = (Param("from", description="ISO-8601 start (inclusive)"),
-           Param("to", description="ISO-8601 end (exclusive)"))
+FROM_TO = (
+    Param("from", description="ISO-8601 start (inclusive)"),
+    Param("to", description="ISO-8601 end (exclusive)"),
+)
 PAGE = (Param("continuationToken", description="from the previous page"),)
 ACCEPT_CSV = Param("Accept", "header", description="text/csv for CSV")
 
@@ -78,8 +80,7 @@ def declare(endpoint: Endpoint) -> Endpoint:
 
 
 def _schema_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}",
-                                      by_alias=True)
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", by_alias=True)
     for name, sub in schema.pop("$defs", {}).items():
         schemas.setdefault(name, sub)
     schemas.setdefault(model.__name__, schema)
@@ -89,37 +90,54 @@ def _schema_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, st
 def _operation(e: Endpoint, schemas: dict[str, Any], problem: dict[str, str]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": e.summary,
-        "operationId": e.method + "_" + "".join(
-            c if c.isalnum() else "_" for c in e.path).strip("_"),
+        "operationId": e.method
+        + "_"
+        + "".join(c if c.isalnum() else "_" for c in e.path).strip("_"),
         "responses": {},
     }
     if e.levels:
         op["security"] = [{"entra": []}]
-        op["description"] = ("Levels: " + ", ".join(e.ordered_levels)
-                             + " (docs/reference/roles.md).")
+        op["description"] = "Levels: " + ", ".join(e.ordered_levels) + " (docs/reference/roles.md)."
     if e.params:
-        op["parameters"] = [{"name": p.name, "in": p.where, "required": p.required or
-                             p.where == "path", "description": p.description,
-                             "schema": p.schema} for p in e.params]
+        op["parameters"] = [
+            {
+                "name": p.name,
+                "in": p.where,
+                "required": p.required or p.where == "path",
+                "description": p.description,
+                "schema": p.schema,
+            }
+            for p in e.params
+        ]
     if e.body is not None:
         body_schema = _schema_ref(e.body, schemas)
-        op["requestBody"] = {"required": True,
-                             "content": {m: {"schema": body_schema} for m in e.body_media}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {m: {"schema": body_schema} for m in e.body_media},
+        }
     elif e.method in ("put", "post") and e.body_media != ("application/json",):
-        op["requestBody"] = {"required": True, "content": {
-            m: {"schema": {"type": "string"}} for m in e.body_media}}
-    content: dict[str, Any] = {"application/json": {
-        "schema": _schema_ref(e.response, schemas) if e.response else {"type": "object"}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {m: {"schema": {"type": "string"}} for m in e.body_media},
+        }
+    content: dict[str, Any] = {
+        "application/json": {
+            "schema": _schema_ref(e.response, schemas) if e.response else {"type": "object"}
+        }
+    }
     for media in e.other_media:
         content[media] = {"schema": {"type": "string"}}
     op["responses"][str(e.status)] = {"description": "OK", "content": content}
     for status, description, model in e.also:
-        op["responses"][str(status)] = {"description": description, "content": {
-            "application/json": {"schema": _schema_ref(model, schemas)}}}
+        op["responses"][str(status)] = {
+            "description": description,
+            "content": {"application/json": {"schema": _schema_ref(model, schemas)}},
+        }
     for code in e.errors:
         op["responses"][str(code)] = {
             "description": "problem",
-            "content": {"application/problem+json": {"schema": problem}}}
+            "content": {"application/problem+json": {"schema": problem}},
+        }
     return op
 
 
@@ -139,13 +157,21 @@ def openapi_document() -> dict[str, Any]:
         paths.setdefault("/api/" + e.path, {})[e.method] = _operation(e, schemas, problem)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Call Data Connector API", "version": "1.0.0",
-                 "description": "Call telemetry ingest, Call Analytics and CQD-style reports."},
+        "info": {
+            "title": "Call Data Connector API",
+            "version": "1.0.0",
+            "description": "Call telemetry ingest, Call Analytics and CQD-style reports.",
+        },
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"entra": {"type": "http", "scheme": "bearer",
-                                          "bearerFormat": "JWT (Entra ID access token)"}},
+            "securitySchemes": {
+                "entra": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT (Entra ID access token)",
+                }
+            },
         },
     }

@@ -25,8 +25,17 @@ def _answer(body: dict[str, Any]) -> func.HttpResponse:
     return json_response(body, status_for(body), NO_STORE)
 
 
-@route(bp, Endpoint("get", "v1/health", "Liveness of Blob and Cosmos DB (status only)",
-                    frozenset(), None, errors=(503,)))
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/health",
+        "Liveness of Blob and Cosmos DB (status only)",
+        frozenset(),
+        None,
+        errors=(503,),
+    ),
+)
 async def health(ctx: RequestContext) -> func.HttpResponse:
     try:
         body = await public_health(ctx.clients)
@@ -35,7 +44,16 @@ async def health(ctx: RequestContext) -> func.HttpResponse:
     return _answer(body)
 
 
-@route(bp, Endpoint("get", "v1/admin/health", "Pipeline health: backlog, poison, sources",
-                    ADMIN, None, errors=(401, 403, 503)))
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/admin/health",
+        "Pipeline health: backlog, poison, sources",
+        ADMIN,
+        None,
+        errors=(401, 403, 503),
+    ),
+)
 async def health_detail(ctx: RequestContext) -> func.HttpResponse:
     return _answer(await admin_health(ctx.clients, ctx.principal))

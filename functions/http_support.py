@@ -31,10 +31,15 @@ log = logging.getLogger(__name__)
 ANONYMOUS = func.AuthLevel.ANONYMOUS  # Entra ID tokens are checked by us, not the host
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
-                  ) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(body, default=str), status_code=status,
-                             mimetype="application/json", headers=headers or {})
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(body, default=str),
+        status_code=status,
+        mimetype="application/json",
+        headers=headers or {},
+    )
 
 
 def csv_response(text: str) -> func.HttpResponse:
@@ -48,8 +53,12 @@ def wants_csv(req: func.HttpRequest) -> bool:
 
 
 def problem_response(problem: Problem) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(problem.body()), status_code=problem.status,
-                             mimetype=PROBLEM_CONTENT_TYPE, headers=problem.headers)
+    return func.HttpResponse(
+        json.dumps(problem.body()),
+        status_code=problem.status,
+        mimetype=PROBLEM_CONTENT_TYPE,
+        headers=problem.headers,
+    )
 
 
 def base_url(req: func.HttpRequest) -> str:
@@ -75,8 +84,12 @@ class RequestContext:
     """What a handler needs: the request, settings, clients and, on a route with
     levels, the authenticated principal."""
 
-    def __init__(self, req: func.HttpRequest, principal: Principal | None = None,
-                 settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        req: func.HttpRequest,
+        principal: Principal | None = None,
+        settings: Settings | None = None,
+    ) -> None:
         self.req = req
         self._principal = principal
         self._settings = settings
@@ -113,8 +126,7 @@ class RequestContext:
 Handler = Callable[[RequestContext], Awaitable[func.HttpResponse]]
 
 
-async def handle(req: func.HttpRequest, handler: Handler, endpoint: Endpoint
-                 ) -> func.HttpResponse:
+async def handle(req: func.HttpRequest, handler: Handler, endpoint: Endpoint) -> func.HttpResponse:
     try:
         if not endpoint.levels:
             return await handler(RequestContext(req))
@@ -127,8 +139,11 @@ async def handle(req: func.HttpRequest, handler: Handler, endpoint: Endpoint
     except Exception as exc:
         if is_transient(exc):
             log.warning("storage unavailable: %s", type(exc).__name__)
-            return problem_response(Problem(503, "storage is temporarily unavailable; retry",
-                                            headers={"Retry-After": "5"}))
+            return problem_response(
+                Problem(
+                    503, "storage is temporarily unavailable; retry", headers={"Retry-After": "5"}
+                )
+            )
         log.exception("unhandled error in %s %s", req.method, urlsplit(req.url).path)
         return problem_response(Problem(500, "internal error"))
 
@@ -145,7 +160,8 @@ def route(bp: func.Blueprint, endpoint: Endpoint) -> Callable[[Handler], Any]:
         trigger.__name__ = handler.__name__
         trigger.__qualname__ = handler.__qualname__
         trigger.__doc__ = handler.__doc__
-        return bp.route(route=endpoint.path, methods=[endpoint.method.upper()],
-                        auth_level=ANONYMOUS)(trigger)
+        return bp.route(
+            route=endpoint.path, methods=[endpoint.method.upper()], auth_level=ANONYMOUS
+        )(trigger)
 
     return decorate

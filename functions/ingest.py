@@ -24,32 +24,59 @@ def status_url(req: func.HttpRequest, batch_id: str) -> str:
     return f"{base_url(req)}/api/v1/batches/{batch_id}"
 
 
-@route(bp, Endpoint(
-    "post", "v1/batches", "Post a batch of call telemetry", INGEST, BatchAccepted, 202,
-    body=BatchEnvelope,
-    params=(Param("Content-Encoding", "header", description="gzip or absent"),),
-    errors=(400, 401, 403, 409, 413, 415),
-    also=((200, "identical retry", BatchStatus),)))
+@route(
+    bp,
+    Endpoint(
+        "post",
+        "v1/batches",
+        "Post a batch of call telemetry",
+        INGEST,
+        BatchAccepted,
+        202,
+        body=BatchEnvelope,
+        params=(Param("Content-Encoding", "header", description="gzip or absent"),),
+        errors=(400, 401, 403, 409, 413, 415),
+        also=((200, "identical retry", BatchStatus),),
+    ),
+)
 async def post_batch(ctx: RequestContext) -> func.HttpResponse:
-    fmt = BodyFormat(ctx.req.headers.get("Content-Type") or "",
-                     ctx.req.headers.get("Content-Encoding") or "")
-    result = await accept_batch(ctx.clients, ctx.settings, ctx.principal,
-                                ctx.req.get_body(), fmt)
+    fmt = BodyFormat(
+        ctx.req.headers.get("Content-Type") or "", ctx.req.headers.get("Content-Encoding") or ""
+    )
+    result = await accept_batch(ctx.clients, ctx.settings, ctx.principal, ctx.req.get_body(), fmt)
     url = status_url(ctx.req, result.body["batchId"])
-    return json_response(result.body | {"statusUrl": url}, 202 if result.created else 200,
-                         {"Location": url})
+    return json_response(
+        result.body | {"statusUrl": url}, 202 if result.created else 200, {"Location": url}
+    )
 
 
-@route(bp, Endpoint("get", "v1/batches/{batchId}", "Status and counts of a batch", INGEST,
-                    BatchStatus, params=(Param("batchId", "path", True),),
-                    errors=(401, 403, 404)))
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/batches/{batchId}",
+        "Status and counts of a batch",
+        INGEST,
+        BatchStatus,
+        params=(Param("batchId", "path", True),),
+        errors=(401, 403, 404),
+    ),
+)
 async def get_batch(ctx: RequestContext) -> func.HttpResponse:
-    return json_response(await batch_status(ctx.clients, ctx.principal,
-                                            ctx.route_param("batchId")))
+    return json_response(await batch_status(ctx.clients, ctx.principal, ctx.route_param("batchId")))
 
 
-@route(bp, Endpoint("put", "v1/ingest/exclusions", "Replace the tenant's exclusion policy",
-                    INGEST, ExclusionSaved, body=ExclusionPolicy))
+@route(
+    bp,
+    Endpoint(
+        "put",
+        "v1/ingest/exclusions",
+        "Replace the tenant's exclusion policy",
+        INGEST,
+        ExclusionSaved,
+        body=ExclusionPolicy,
+    ),
+)
 async def put_exclusions(ctx: RequestContext) -> func.HttpResponse:
     """The on-prem agent pushes the tenant's copy of its exclusion policy, so records
     that reach us anyway are dropped here too (docs/reference/ingest.md, "Exclusion
@@ -57,9 +84,17 @@ async def put_exclusions(ctx: RequestContext) -> func.HttpResponse:
     try:
         policy = ExclusionPolicy.model_validate(json.loads(ctx.req.get_body() or b"null"))
     except ValueError as exc:
-        errors = ([FieldError(".".join(map(str, e["loc"])) or "$", e["msg"])
-                   for e in exc.errors()] if isinstance(exc, ValidationError) else [])
+        errors = (
+            [FieldError(".".join(map(str, e["loc"])) or "$", e["msg"]) for e in exc.errors()]
+            if isinstance(exc, ValidationError)
+            else []
+        )
         raise Invalid("exclusion policy is invalid", field="$", errors=errors) from None
     await save_exclusions(ctx.clients, ctx.principal.tenant_id, policy)
-    return json_response({"tenantId": ctx.principal.tenant_id,
-                          "users": len(policy.users), "domains": len(policy.domains)})
+    return json_response(
+        {
+            "tenantId": ctx.principal.tenant_id,
+            "users": len(policy.users),
+            "domains": len(policy.domains),
+        }
+    )

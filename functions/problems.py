@@ -91,5 +91,11 @@ def status_of(error: DomainError) -> int:
 def as_problem(error: DomainError) -> Problem:
     status = status_of(error)
     headers = dict(_CHALLENGE) if status == 401 else {}
-    return Problem(status, error.detail, field=error.field, errors=error.errors,
-                   headers=headers, extra=error.extra)
+    return Problem(
+        status,
+        error.detail,
+        field=error.field,
+        errors=error.errors,
+        headers=headers,
+        extra=error.extra,
+    )

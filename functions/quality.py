@@ -23,8 +23,10 @@ from shared.storage.clients import Clients
 bp = func.Blueprint()
 
 Report = Callable[[Clients, Principal, Mapping[str, str]], Awaitable[dict[str, Any]]]
-GROUP_BY_HELP = ("day|week|month|building|networkName|city|region|subnet|connectionType|"
-                 "mediaType|insideCorp|vpn|site|pool (comma-separated)")
+GROUP_BY_HELP = (
+    "day|week|month|building|networkName|city|region|subnet|connectionType|"
+    "mediaType|insideCorp|vpn|site|pool (comma-separated)"
+)
 
 
 async def _report(ctx: RequestContext, report: Report) -> func.HttpResponse:
@@ -32,24 +34,49 @@ async def _report(ctx: RequestContext, report: Report) -> func.HttpResponse:
     return csv_response(to_csv(body)) if wants_csv(ctx.req) else json_response(body)
 
 
-@route(bp, Endpoint("get", "v1/quality/summary", "CQD summary: counts and Poor % by a grouping",
-                    REPORTS, ReportTable,
-                    params=(*FROM_TO, Param("groupBy", description=GROUP_BY_HELP), ACCEPT_CSV),
-                    other_media=("text/csv",)))
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/quality/summary",
+        "CQD summary: counts and Poor % by a grouping",
+        REPORTS,
+        ReportTable,
+        params=(*FROM_TO, Param("groupBy", description=GROUP_BY_HELP), ACCEPT_CSV),
+        other_media=("text/csv",),
+    ),
+)
 async def quality_summary_route(ctx: RequestContext) -> func.HttpResponse:
     return await _report(ctx, quality_summary)
 
 
-@route(bp, Endpoint("get", "v1/quality/poor-users", "Users with poor streams (drill-down)",
-                    EUII_LEVELS, ReportTable,
-                    params=(*FROM_TO, Param("building"), Param("subnet")),
-                    other_media=("text/csv",)))
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/quality/poor-users",
+        "Users with poor streams (drill-down)",
+        EUII_LEVELS,
+        ReportTable,
+        params=(*FROM_TO, Param("building"), Param("subnet")),
+        other_media=("text/csv",),
+    ),
+)
 async def poor_users_route(ctx: RequestContext) -> func.HttpResponse:
     return await _report(ctx, poor_users)
 
 
-@route(bp, Endpoint("get", "v1/quality/missing-subnets",
-                    "Subnets with >= 10 audio streams not in the building file", REPORTS,
-                    ReportTable, params=FROM_TO, other_media=("text/csv",)))
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/quality/missing-subnets",
+        "Subnets with >= 10 audio streams not in the building file",
+        REPORTS,
+        ReportTable,
+        params=FROM_TO,
+        other_media=("text/csv",),
+    ),
+)
 async def missing_subnets_route(ctx: RequestContext) -> func.HttpResponse:
     return await _report(ctx, missing_subnets)

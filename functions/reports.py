@@ -33,44 +33,99 @@ MAX_REPORT_BYTES = 64 * 1024
 ID = Param("id", "path", True, "report id (built-in slug or custom-...)")
 
 
-@route(bp, Endpoint("get", "v1/reports",
-                    "The report set: built-in and the tenant's custom reports", REPORTS,
-                    ReportList, errors=(401, 403)))
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/reports",
+        "The report set: built-in and the tenant's custom reports",
+        REPORTS,
+        ReportList,
+        errors=(401, 403),
+    ),
+)
 async def list_reports_route(ctx: RequestContext) -> func.HttpResponse:
     return json_response(await list_reports(ctx.clients, ctx.principal))
 
 
-@route(bp, Endpoint("post", "v1/reports", "Create a custom report", ADMIN, ReportDefinitionOut,
-                    201, body=ReportDefinitionBody, errors=(400, 401, 403, 409, 413, 415)))
+@route(
+    bp,
+    Endpoint(
+        "post",
+        "v1/reports",
+        "Create a custom report",
+        ADMIN,
+        ReportDefinitionOut,
+        201,
+        body=ReportDefinitionBody,
+        errors=(400, 401, 403, 409, 413, 415),
+    ),
+)
 async def create_report_route(ctx: RequestContext) -> func.HttpResponse:
-    created = await create_report(ctx.clients, ctx.principal,
-                                  json_body(ctx.req, MAX_REPORT_BYTES))
+    created = await create_report(ctx.clients, ctx.principal, json_body(ctx.req, MAX_REPORT_BYTES))
     return json_response(created, 201, headers={"Location": f"/api/v1/reports/{created['id']}"})
 
 
-@route(bp, Endpoint("put", "v1/reports/{id}", "Replace a custom report (its version goes up)",
-                    ADMIN, ReportDefinitionOut, params=(ID,), body=ReportDefinitionBody,
-                    errors=(400, 401, 403, 404, 409, 413, 415)))
+@route(
+    bp,
+    Endpoint(
+        "put",
+        "v1/reports/{id}",
+        "Replace a custom report (its version goes up)",
+        ADMIN,
+        ReportDefinitionOut,
+        params=(ID,),
+        body=ReportDefinitionBody,
+        errors=(400, 401, 403, 404, 409, 413, 415),
+    ),
+)
 async def replace_report_route(ctx: RequestContext) -> func.HttpResponse:
     body = json_body(ctx.req, MAX_REPORT_BYTES)
-    return json_response(await replace_report(ctx.clients, ctx.principal,
-                                              ctx.route_param("id"), body))
+    return json_response(
+        await replace_report(ctx.clients, ctx.principal, ctx.route_param("id"), body)
+    )
 
 
-@route(bp, Endpoint("delete", "v1/reports/{id}", "Delete a custom report", ADMIN, None, 204,
-                    params=(ID,), errors=(401, 403, 404, 409)))
+@route(
+    bp,
+    Endpoint(
+        "delete",
+        "v1/reports/{id}",
+        "Delete a custom report",
+        ADMIN,
+        None,
+        204,
+        params=(ID,),
+        errors=(401, 403, 404, 409),
+    ),
+)
 async def delete_report_route(ctx: RequestContext) -> func.HttpResponse:
     await delete_report(ctx.clients, ctx.principal, ctx.route_param("id"))
     return func.HttpResponse(status_code=204)
 
 
-@route(bp, Endpoint("get", "v1/reports/{id}/run", "Run a report over a period (JSON or CSV)",
-                    REPORTS, ReportTable, params=(
-                        ID, Param("from", description="YYYY-MM-DD (inclusive); with `to`, or "
-                                  "neither for the report's default period"),
-                        Param("to", description="YYYY-MM-DD (inclusive)"), ACCEPT_CSV),
-                    other_media=("text/csv",), errors=(400, 401, 403, 404)))
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/reports/{id}/run",
+        "Run a report over a period (JSON or CSV)",
+        REPORTS,
+        ReportTable,
+        params=(
+            ID,
+            Param(
+                "from",
+                description="YYYY-MM-DD (inclusive); with `to`, or "
+                "neither for the report's default period",
+            ),
+            Param("to", description="YYYY-MM-DD (inclusive)"),
+            ACCEPT_CSV,
+        ),
+        other_media=("text/csv",),
+        errors=(400, 401, 403, 404),
+    ),
+)
 async def run_report_route(ctx: RequestContext) -> func.HttpResponse:
-    body = await run_report(ctx.clients, ctx.principal, ctx.route_param("id"),
-                            dict(ctx.req.params))
+    body = await run_report(ctx.clients, ctx.principal, ctx.route_param("id"), dict(ctx.req.params))
     return csv_response(report_csv(body)) if wants_csv(ctx.req) else json_response(body)

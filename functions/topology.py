@@ -15,9 +15,18 @@ bp = func.Blueprint()
 MAX_TOPOLOGY_BYTES = 1024 * 1024  # far below Cosmos DB's 2 MB item limit
 
 
-@route(bp, Endpoint("put", "v1/admin/topology", "Replace the tenant's on-prem topology",
-                    INGEST, TopologySummary, body=TopologyBody,
-                    errors=(400, 401, 403, 413, 415)))
+@route(
+    bp,
+    Endpoint(
+        "put",
+        "v1/admin/topology",
+        "Replace the tenant's on-prem topology",
+        INGEST,
+        TopologySummary,
+        body=TopologyBody,
+        errors=(400, 401, 403, 413, 415),
+    ),
+)
 async def put_topology(ctx: RequestContext) -> func.HttpResponse:
     """The on-prem agent pushes it with its ingest identity (`CallData.Ingest`), admins
     may upload it by hand."""
@@ -26,7 +35,16 @@ async def put_topology(ctx: RequestContext) -> func.HttpResponse:
     return json_response(summary)
 
 
-@route(bp, Endpoint("get", "v1/admin/topology", "The active on-prem topology", ADMIN,
-                    TopologySummary, errors=(401, 403)))
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/admin/topology",
+        "The active on-prem topology",
+        ADMIN,
+        TopologySummary,
+        errors=(401, 403),
+    ),
+)
 async def get_topology(ctx: RequestContext) -> func.HttpResponse:
     return json_response(await read_topology(ctx.clients, ctx.principal.tenant_id))

@@ -28,9 +28,23 @@ from typing import Any
 
 from shared.errors import FieldError, Invalid, TooLarge
 
-COLUMNS = ("NetworkIP", "NetworkName", "NetworkRange", "BuildingName", "OwnershipType",
-           "BuildingType", "BuildingOfficeType", "City", "ZipCode", "Country", "State",
-           "Region", "InsideCorp", "ExpressRoute", "VPN")
+COLUMNS = (
+    "NetworkIP",
+    "NetworkName",
+    "NetworkRange",
+    "BuildingName",
+    "OwnershipType",
+    "BuildingType",
+    "BuildingOfficeType",
+    "City",
+    "ZipCode",
+    "Country",
+    "State",
+    "Region",
+    "InsideCorp",
+    "ExpressRoute",
+    "VPN",
+)
 REQUIRED_TEXT = (1, 3)  # NetworkName, BuildingName (0-based column index)
 MIN_PREFIX, MAX_PREFIX = 8, 28
 MAX_ERRORS = 100
@@ -116,22 +130,25 @@ def _parse_row(line_no: int, cols: list[str], errors: list[FieldError]) -> Build
     try:
         prefix = int(cols[2])
     except ValueError:
-        errors.append(FieldError(_where(line_no, 2),
-                                 f"must be a whole number 8-28, got {cols[2][:40]!r}"))
+        errors.append(
+            FieldError(_where(line_no, 2), f"must be a whole number 8-28, got {cols[2][:40]!r}")
+        )
     else:
         if not MIN_PREFIX <= prefix <= MAX_PREFIX:
-            errors.append(FieldError(_where(line_no, 2),
-                                     f"prefix length must be 8-28, got {prefix}"))
+            errors.append(
+                FieldError(_where(line_no, 2), f"prefix length must be 8-28, got {prefix}")
+            )
     address = ipv4_int(cols[0])
     if address is None:
-        errors.append(FieldError(_where(line_no, 0),
-                                 f"not an IPv4 address: {cols[0][:60]!r}"))
+        errors.append(FieldError(_where(line_no, 0), f"not an IPv4 address: {cols[0][:60]!r}"))
     elif len(errors) == before and address & ~_mask(prefix) & 0xFFFFFFFF:
         network = str(ipaddress.IPv4Address(address & _mask(prefix)))
-        errors.append(FieldError(
-            _where(line_no, 0),
-            f"{cols[0]} is not the network address of a /{prefix} "
-            f"(did you mean {network}?)"))
+        errors.append(
+            FieldError(
+                _where(line_no, 0),
+                f"{cols[0]} is not the network address of a /{prefix} (did you mean {network}?)",
+            )
+        )
     for col in REQUIRED_TEXT:
         if not cols[col]:
             errors.append(FieldError(_where(line_no, col), "is required"))
@@ -141,8 +158,24 @@ def _parse_row(line_no: int, cols: list[str], errors: list[FieldError]) -> Build
     if len(errors) != before:
         return None
     # column 2 is the prefix length, parsed above
-    return BuildingRow(line_no, cols[0], prefix, cols[1], cols[3], cols[4], cols[5], cols[6],
-                       cols[7], cols[8], cols[9], cols[10], cols[11], inside, express, vpn)
+    return BuildingRow(
+        line_no,
+        cols[0],
+        prefix,
+        cols[1],
+        cols[3],
+        cols[4],
+        cols[5],
+        cols[6],
+        cols[7],
+        cols[8],
+        cols[9],
+        cols[10],
+        cols[11],
+        inside,
+        express,
+        vpn,
+    )
 
 
 def parse_building_file(body: bytes | str) -> list[BuildingRow]:
@@ -162,8 +195,9 @@ def parse_building_file(body: bytes | str) -> list[BuildingRow]:
             raise TooLarge(f"the building file has more than {MAX_ROWS} rows")
         cols = [c.strip() for c in cols]
         if len(cols) not in (14, 15):
-            errors.append(FieldError(f"row {line_no}",
-                                     f"expected 14 or 15 columns, found {len(cols)}"))
+            errors.append(
+                FieldError(f"row {line_no}", f"expected 14 or 15 columns, found {len(cols)}")
+            )
             continue
         row = _parse_row(line_no, cols, errors)
         if row is not None:
@@ -173,8 +207,11 @@ def parse_building_file(body: bytes | str) -> list[BuildingRow]:
     if not errors:
         errors = find_overlaps(rows)
     if errors:
-        raise Invalid(f"the building file is invalid ({len(errors)} error(s) shown)",
-                      field=errors[0].field, errors=errors[:MAX_ERRORS])
+        raise Invalid(
+            f"the building file is invalid ({len(errors)} error(s) shown)",
+            field=errors[0].field,
+            errors=errors[:MAX_ERRORS],
+        )
     return rows
 
 
@@ -186,10 +223,13 @@ def find_overlaps(rows: list[BuildingRow]) -> list[FieldError]:
     for start, prefix, row in spans:
         end = start + (1 << (32 - prefix)) - 1
         if holder is not None and start <= reach:
-            errors.append(FieldError(
-                _where(row.row, 0),
-                f"{row.network_ip}/{row.prefix} overlaps {holder.network_ip}/{holder.prefix} "
-                f"(row {holder.row})"))
+            errors.append(
+                FieldError(
+                    _where(row.row, 0),
+                    f"{row.network_ip}/{row.prefix} overlaps {holder.network_ip}/{holder.prefix} "
+                    f"(row {holder.row})",
+                )
+            )
             if len(errors) >= MAX_ERRORS:
                 break
         if end > reach:
@@ -206,8 +246,7 @@ class BuildingIndex:
         for r in rows:
             tables.setdefault(r.prefix, {})[r.network] = r
         # Longest first; (prefix, mask, table) so a probe is one AND and one dict get.
-        self._probes = [(p, _mask(p), tables[p])
-                        for p in sorted(tables, reverse=True)]
+        self._probes = [(p, _mask(p), tables[p]) for p in sorted(tables, reverse=True)]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -232,11 +271,11 @@ class BuildingIndex:
         return self.lookup_int(address, 32 if prefix is None else prefix)
 
     def summary(self) -> dict[str, int]:
-        return {"rows": len(self.rows),
-                "buildings": len({r.building_name for r in self.rows})}
+        return {"rows": len(self.rows), "buildings": len({r.building_name for r in self.rows})}
 
 
 EMPTY_INDEX = BuildingIndex([])
+
 
 def timed_parse_and_index(body: bytes | str) -> tuple[BuildingIndex, float, float]:
     """Parse + index with timings (seconds), for tests and the benchmark."""

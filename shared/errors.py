@@ -27,9 +27,14 @@ class FieldError:
 class DomainError(Exception):
     """Base of the errors a client caused or may retry; anything else is a bug."""
 
-    def __init__(self, detail: str, *, field: str | None = None,
-                 errors: list[FieldError] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: str | None = None,
+        errors: list[FieldError] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field

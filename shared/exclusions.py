@@ -37,8 +37,7 @@ class ExclusionPolicy(BaseModel):
         if address in self._users:
             return True
         domain = address.rsplit("@", 1)[-1] if "@" in address else ""
-        return bool(domain) and any(domain == d or domain.endswith("." + d)
-                                    for d in self.domains)
+        return bool(domain) and any(domain == d or domain.endswith("." + d) for d in self.domains)
 
     @cached_property
     def _users(self) -> frozenset[str]:

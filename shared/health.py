@@ -47,8 +47,12 @@ async def admin_health(clients: Clients, principal: Principal) -> dict[str, Any]
     principal.require(ADMIN)
     now = datetime.now(timezone.utc)
     checks = await dependency_checks(clients)
-    body: dict[str, Any] = {"status": "ok", "version": build_version(), "checks": checks,
-                            "tenantId": principal.tenant_id}
+    body: dict[str, Any] = {
+        "status": "ok",
+        "version": build_version(),
+        "checks": checks,
+        "tenantId": principal.tenant_id,
+    }
     if not all(c["ok"] for c in checks):
         body["status"] = "unhealthy"
         return body
@@ -56,7 +60,8 @@ async def admin_health(clients: Clients, principal: Principal) -> dict[str, Any]
     pending, recent, servers = await asyncio.gather(
         batches_with_status(clients, principal.tenant_id, PENDING),
         batches_completed_since(clients, principal.tenant_id, since),
-        completed_by_source(clients, principal.tenant_id))
+        completed_by_source(clients, principal.tenant_id),
+    )
     oldest = min((b["receivedAt"] for b in pending if b.get("receivedAt")), default=None)
     last_by_server: dict[str, str] = {}
     for b in servers:  # aggregate in Python: no GROUP BY on the emulator, few rows
@@ -71,11 +76,15 @@ async def admin_health(clients: Clients, principal: Principal) -> dict[str, Any]
             "batches": len(recent),
             "quarantinedRecords": sum(int(b.get("quarantined") or 0) for b in recent),
             "poisonedBatches": len(poisoned),
-            "poisoned": [{"batchId": b["batchId"], "reason": (b.get("failure") or "")[:300]}
-                         for b in poisoned[:20]],
+            "poisoned": [
+                {"batchId": b["batchId"], "reason": (b.get("failure") or "")[:300]}
+                for b in poisoned[:20]
+            ],
         },
-        "sources": [{"fqdn": f, "lastSuccessAt": at, "ageS": _age_s(at, now)}
-                    for f, at in sorted(last_by_server.items())],
+        "sources": [
+            {"fqdn": f, "lastSuccessAt": at, "ageS": _age_s(at, now)}
+            for f, at in sorted(last_by_server.items())
+        ],
     }
     if poisoned or (body["oldestUnprocessedBatchAgeS"] or 0) > 900:
         body["status"] = "degraded"

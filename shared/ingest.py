@@ -140,8 +140,12 @@ def parse_envelope(raw: bytes, settings: Settings) -> BatchEnvelope:
         # stdlib json rejects NaN/Infinity through parse_constant, and numbers the
         # processor's streaming parser cannot read through parse_int/parse_float;
         # pydantic then validates the shape.
-        data = json.loads(text, parse_constant=_reject_constant, parse_int=_checked_int,
-                          parse_float=_checked_float)
+        data = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_int=_checked_int,
+            parse_float=_checked_float,
+        )
     except RecursionError:
         raise Invalid("JSON nests too deeply", field="body") from None
     except ValueError as exc:
@@ -150,8 +154,9 @@ def parse_envelope(raw: bytes, settings: Settings) -> BatchEnvelope:
         raise Invalid("the batch must be a JSON object", field="$")
     records = data.get("records")
     if isinstance(records, list) and len(records) > settings.max_batch_records:
-        raise TooLarge(f"a batch holds at most {settings.max_batch_records} records",
-                      field="records")
+        raise TooLarge(
+            f"a batch holds at most {settings.max_batch_records} records", field="records"
+        )
     try:
         return BatchEnvelope.model_validate(data)
     except ValidationError as exc:
@@ -191,15 +196,24 @@ async def accept_batch(
     existing = await read_batch(clients, tenant, batch_id)
     if existing is None:
         received_at = utcnow()
-        created = await create_batch(clients, {
-            "id": batch_id, "batchId": batch_id, "tenantId": tenant, "status": "receiving",
-            "contentHash": digest, "records": len(envelope.records),
-            "receivedAt": received_at,
-            "blobName": layout.incoming_blob_name(tenant, batch_id, received_at),
-            "source": envelope.source.model_dump(mode="json"),
-            "sourceFqdn": envelope.source.fqdn, "sentAt": envelope.sentAt.isoformat(),
-            "attempts": 0, "ttl": layout.BATCHES.default_ttl,
-        })
+        created = await create_batch(
+            clients,
+            {
+                "id": batch_id,
+                "batchId": batch_id,
+                "tenantId": tenant,
+                "status": "receiving",
+                "contentHash": digest,
+                "records": len(envelope.records),
+                "receivedAt": received_at,
+                "blobName": layout.incoming_blob_name(tenant, batch_id, received_at),
+                "source": envelope.source.model_dump(mode="json"),
+                "sourceFqdn": envelope.source.fqdn,
+                "sentAt": envelope.sentAt.isoformat(),
+                "attempts": 0,
+                "ttl": layout.BATCHES.default_ttl,
+            },
+        )
         existing = created or await read_batch(clients, tenant, batch_id)
         if existing is None:
             raise Unavailable("batch status could not be recorded; retry")
@@ -208,26 +222,27 @@ async def accept_batch(
     elif existing.get("status") != "receiving":
         return _replay(existing, digest)
     elif existing.get("contentHash") != digest:
-        raise Conflict("a batch with this batchId and different content exists",
-                      field="batchId")
+        raise Conflict("a batch with this batchId and different content exists", field="batchId")
 
-    stored = body if fmt.content_encoding.lower() == "gzip" else (
-        gzip.compress(raw, compresslevel=5))
+    stored = (
+        body if fmt.content_encoding.lower() == "gzip" else (gzip.compress(raw, compresslevel=5))
+    )
     found = await BatchBlobs(clients).put_incoming(existing["blobName"], stored, digest, tenant)
     if found is not None and found != digest:
-        raise Conflict("a batch with this batchId and different content exists",
-                       field="batchId")
-    doc = await update_batch(clients, tenant, batch_id,
-                             {"status": "accepted", "received": len(envelope.records)},
-                             unless_status=("accepted", "processing", "completed",
-                                            "completedWithErrors", "failed"))
+        raise Conflict("a batch with this batchId and different content exists", field="batchId")
+    doc = await update_batch(
+        clients,
+        tenant,
+        batch_id,
+        {"status": "accepted", "received": len(envelope.records)},
+        unless_status=("accepted", "processing", "completed", "completedWithErrors", "failed"),
+    )
     return IngestResult(True, _status_body(doc or existing))
 
 
 def _replay(existing: dict[str, Any], digest: str) -> IngestResult:
     if existing.get("contentHash") != digest:
-        raise Conflict("a batch with this batchId and different content exists",
-                      field="batchId")
+        raise Conflict("a batch with this batchId and different content exists", field="batchId")
     return IngestResult(False, public_status(existing) | _status_body(existing))
 
 

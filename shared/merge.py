@@ -84,8 +84,13 @@ def _merge_stream(into: Stream, top: Stream) -> None:
 
 
 def _merge_session(into: Session, top: Session) -> None:
-    _overlay(into, top, skip=frozenset({"caller", "callee", "streams", "has_qoe", "rating",
-                                        "reasons", "reason_metrics"}))
+    _overlay(
+        into,
+        top,
+        skip=frozenset(
+            {"caller", "callee", "streams", "has_qoe", "rating", "reasons", "reason_metrics"}
+        ),
+    )
     for role in ("caller", "callee"):
         ep: Endpoint = getattr(into, role).model_copy()
         _overlay(ep, getattr(top, role))
@@ -177,8 +182,9 @@ def call_pk(tenant_id: str, call_id: str) -> str:
     return f"{tenant_id}|{call_id}"
 
 
-def build_document(tenant_id: str, key: str, fragments: dict[str, Fragment],
-                   profile: str | None) -> CallDocument:
+def build_document(
+    tenant_id: str, key: str, fragments: dict[str, Fragment], profile: str | None
+) -> CallDocument:
     """The stored call for a fragment set: the view is built and classified here, so
     what storage writes is a finished value."""
     cid = make_call_id(tenant_id, key)
@@ -193,8 +199,13 @@ def build_document(tenant_id: str, key: str, fragments: dict[str, Fragment],
     )
 
 
-def merged_document(current: CallDocument | None, tenant_id: str, key: str,
-                    new: Iterable[Fragment], profile: str | None) -> CallDocument | None:
+def merged_document(
+    current: CallDocument | None,
+    tenant_id: str,
+    key: str,
+    new: Iterable[Fragment],
+    profile: str | None,
+) -> CallDocument | None:
     """`current` with `new` added (a new call when `current` is None); None when the
     union adds nothing, so an unchanged call is not written at all."""
     new = list(new)

@@ -107,9 +107,11 @@ def server_signature(ep: Endpoint) -> str | None:
         if not _fqdn_in(ep.user_agent):
             return None
         role = "server"
-    fqdn = (_uri_user_fqdn(ep.uri) or _fqdn_in(ep.user_agent)
-            or (_fqdn_in(ep.machine_name) if ep.machine_name and "." in ep.machine_name
-                else None))
+    fqdn = (
+        _uri_user_fqdn(ep.uri)
+        or _fqdn_in(ep.user_agent)
+        or (_fqdn_in(ep.machine_name) if ep.machine_name and "." in ep.machine_name else None)
+    )
     return f"{role}:{fqdn or ''}"
 
 
@@ -147,8 +149,12 @@ class Placement:
     gateway: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        out = {"site": self.site, "pool": self.pool, "serverRole": self.role,
-               "matchedBy": self.matched_by}
+        out = {
+            "site": self.site,
+            "pool": self.pool,
+            "serverRole": self.role,
+            "matchedBy": self.matched_by,
+        }
         if self.gateway:
             out["gateway"] = self.gateway
         return out
@@ -157,8 +163,9 @@ class Placement:
 class Topology:
     """A validated topology with the lookups the readers need."""
 
-    def __init__(self, sites: list[dict[str, Any]], pools: list[Pool],
-                 gateways: list[Gateway]) -> None:
+    def __init__(
+        self, sites: list[dict[str, Any]], pools: list[Pool], gateways: list[Gateway]
+    ) -> None:
         self.sites = sites
         self.pools = pools
         self.gateways = gateways
@@ -168,15 +175,19 @@ class Topology:
             for name in (pool.fqdn, *pool.servers):
                 self._by_fqdn[name] = Placement(pool.site, pool.fqdn, role, "fqdn")
         for gw in gateways:
-            self._by_fqdn.setdefault(gw.fqdn, Placement(
-                gw.site, gw.mediation_pool or gw.fqdn, "gateway", "fqdn", gw.fqdn))
+            self._by_fqdn.setdefault(
+                gw.fqdn,
+                Placement(gw.site, gw.mediation_pool or gw.fqdn, "gateway", "fqdn", gw.fqdn),
+            )
         by_role: dict[str, list[Pool]] = {}
         for pool in pools:
             for role in pool.roles:
                 by_role.setdefault(role, []).append(pool)
         self._only: dict[str, Placement] = {
             role: Placement(ps[0].site, ps[0].fqdn, role, "role")
-            for role, ps in by_role.items() if len(ps) == 1}
+            for role, ps in by_role.items()
+            if len(ps) == 1
+        }
         self._cache: dict[str, Placement | None] = {}
 
     def resolve(self, signature: str | None) -> Placement | None:
@@ -201,17 +212,27 @@ class Topology:
     def as_json(self) -> dict[str, Any]:
         return {
             "sites": self.sites,
-            "pools": [{"fqdn": p.fqdn, "role": list(p.roles), "site": p.site,
-                       **({"servers": list(p.servers)} if p.servers else {})}
-                      for p in self.pools],
-            "gateways": [{"fqdn": g.fqdn, "site": g.site,
-                          **({"mediationPool": g.mediation_pool} if g.mediation_pool else {})}
-                         for g in self.gateways],
+            "pools": [
+                {
+                    "fqdn": p.fqdn,
+                    "role": list(p.roles),
+                    "site": p.site,
+                    **({"servers": list(p.servers)} if p.servers else {}),
+                }
+                for p in self.pools
+            ],
+            "gateways": [
+                {
+                    "fqdn": g.fqdn,
+                    "site": g.site,
+                    **({"mediationPool": g.mediation_pool} if g.mediation_pool else {}),
+                }
+                for g in self.gateways
+            ],
         }
 
     def summary(self) -> dict[str, int]:
-        return {"sites": len(self.sites), "pools": len(self.pools),
-                "gateways": len(self.gateways)}
+        return {"sites": len(self.sites), "pools": len(self.pools), "gateways": len(self.gateways)}
 
 
 EMPTY_TOPOLOGY = Topology([], [], [])

@@ -35,8 +35,9 @@ class TopologyPool(BaseModel):
     fqdn: str
     role: Role | list[Role]
     site: str
-    servers: list[str] | None = Field(default=None, max_length=MAX_SERVERS,
-                                      description="member server FQDNs")
+    servers: list[str] | None = Field(
+        default=None, max_length=MAX_SERVERS, description="member server FQDNs"
+    )
 
 
 class TopologyGateway(BaseModel):
@@ -164,8 +165,7 @@ class _TopologyParser:
         role_list = role_raw if isinstance(role_raw, list) else [role_raw]
         roles: list[str] = []
         if role_raw is None or not role_list:
-            self.errors.add(f"{where}.role",
-                            f"is required (one of {', '.join(ROLES)}, or a list)")
+            self.errors.add(f"{where}.role", f"is required (one of {', '.join(ROLES)}, or a list)")
         for j, r in enumerate(role_list):
             at = f"{where}.role" if not isinstance(role_raw, list) else f"{where}.role[{j}]"
             if r is None:
@@ -179,8 +179,7 @@ class _TopologyParser:
     def servers(self, raw_servers: Any, where: str) -> list[str]:
         servers: list[str] = []
         if not isinstance(raw_servers, list) or len(raw_servers) > MAX_SERVERS:
-            self.errors.add(f"{where}.servers",
-                            f"must be an array of at most {MAX_SERVERS} FQDNs")
+            self.errors.add(f"{where}.servers", f"must be an array of at most {MAX_SERVERS} FQDNs")
             raw_servers = []
         for j, s in enumerate(raw_servers):
             name = _fqdn(s, f"{where}.servers[{j}]", self.errors)
@@ -221,8 +220,9 @@ class _TopologyParser:
             if item.get("mediationPool") is not None:
                 pool = _fqdn(item.get("mediationPool"), f"{where}.mediationPool", errors)
                 if pool and pool not in self.mediation:
-                    errors.add(f"{where}.mediationPool",
-                               f"{pool} is not a pool with the mediation role")
+                    errors.add(
+                        f"{where}.mediationPool", f"{pool} is not a pool with the mediation role"
+                    )
                     pool = None
             if fqdn and not self.claim(fqdn, f"{where}.fqdn"):
                 continue
@@ -243,6 +243,9 @@ def parse_topology(body: Any) -> Topology:
     gateways = parser.gateways(body)
     errors = parser.errors
     if errors.items:
-        raise Invalid(f"the topology is invalid ({len(errors.items)} error(s) shown)",
-                      field=errors.items[0].field, errors=errors.items)
+        raise Invalid(
+            f"the topology is invalid ({len(errors.items)} error(s) shown)",
+            field=errors.items[0].field,
+            errors=errors.items,
+        )
     return Topology(sites, pools, gateways)

@@ -37,7 +37,7 @@ def sum_contributions(docs: list[CallDocument]) -> Contribution:
 
 @contextmanager
 def crash_points() -> Iterator[None]:
-    """"ledger": right after a new transition's pending ledger write; "docs": after
+    """ "ledger": right after a new transition's pending ledger write; "docs": after
     that transition reached the aggregate documents, before the ledger commit. A
     roll-forward of an earlier pending transition never crashes."""
     real_write, real_run = store._write_ledger, store._run_transition
@@ -63,8 +63,13 @@ def crash_points() -> Iterator[None]:
         store._write_ledger, store._run_transition = real_write, real_run
 
 
-async def apply_with_crash(point: str | None, clients: Any, tenant_id: str,
-                           previous: CallDocument | None, document: CallDocument) -> bool:
+async def apply_with_crash(
+    point: str | None,
+    clients: Any,
+    tenant_id: str,
+    previous: CallDocument | None,
+    document: CallDocument,
+) -> bool:
     """`apply_call_delta` that dies at `point` (inside `crash_points()`)."""
     tokens = _POINT.set(point), _ARMED.set(False)
     try:

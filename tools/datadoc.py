@@ -40,8 +40,9 @@ from pydantic import BaseModel
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "data-handling.md"
-MARKER = re.compile(r"<!-- datadoc:begin (?P<name>[\w-]+) -->\n.*?<!-- datadoc:end (?P=name) -->",
-                    re.S)
+MARKER = re.compile(
+    r"<!-- datadoc:begin (?P<name>[\w-]+) -->\n.*?<!-- datadoc:end (?P=name) -->", re.S
+)
 
 
 class MissingDoc(Exception):
@@ -67,87 +68,145 @@ class F:
 
 CALL_FIELDS: dict[str, F] = {
     # Endpoint: a party of a session, as its own report (or Graph) describes it
-    "Endpoint.role": F("caller or callee", qoe="`DialogInfo/Caller`", cdr="user1 = caller",
-                       graph="session `caller` / `callee`"),
-    "Endpoint.uri": F("the party's address", "SIP URI, UPN or phone number",
-                      qoe="`DialogInfo/FromURI`, `ToURI`", cdr="`user1Uri`, `user2Uri`",
-                      graph="`identity.user.userPrincipalName` (as `sip:`), "
-                      "`identity.phone.id` (as `tel:`), other identities' `id`"),
-    "Endpoint.display_name": F("the party's name", "name", cdr="`user1DisplayName`, "
-                               "`user2DisplayName`", graph="`identity.*.displayName`"),
-    "Endpoint.kind": F("user, phone, guest, server or unknown: derived from the address",
-                       graph="which identity is set"),
-    "Endpoint.user_agent": F("client or server software and version",
-                             qoe="`DialogInfo/LocalUserAgent`, `RemoteUserAgent`",
-                             cdr="`user1UserAgent`, `user2UserAgent`",
-                             graph="`userAgent.headerValue`"),
-    "Endpoint.machine_name": F("the endpoint's computer name", "machine endpoint name",
-                               qoe="`Endpoint@Name`", graph="endpoint `name`"),
+    "Endpoint.role": F(
+        "caller or callee",
+        qoe="`DialogInfo/Caller`",
+        cdr="user1 = caller",
+        graph="session `caller` / `callee`",
+    ),
+    "Endpoint.uri": F(
+        "the party's address",
+        "SIP URI, UPN or phone number",
+        qoe="`DialogInfo/FromURI`, `ToURI`",
+        cdr="`user1Uri`, `user2Uri`",
+        graph="`identity.user.userPrincipalName` (as `sip:`), "
+        "`identity.phone.id` (as `tel:`), other identities' `id`",
+    ),
+    "Endpoint.display_name": F(
+        "the party's name",
+        "name",
+        cdr="`user1DisplayName`, `user2DisplayName`",
+        graph="`identity.*.displayName`",
+    ),
+    "Endpoint.kind": F(
+        "user, phone, guest, server or unknown: derived from the address",
+        graph="which identity is set",
+    ),
+    "Endpoint.user_agent": F(
+        "client or server software and version",
+        qoe="`DialogInfo/LocalUserAgent`, `RemoteUserAgent`",
+        cdr="`user1UserAgent`, `user2UserAgent`",
+        graph="`userAgent.headerValue`",
+    ),
+    "Endpoint.machine_name": F(
+        "the endpoint's computer name",
+        "machine endpoint name",
+        qoe="`Endpoint@Name`",
+        graph="endpoint `name`",
+    ),
     "Endpoint.os": F("operating system", qoe="`Endpoint@v2:OS`", graph="`userAgent.platform`"),
     "Endpoint.cpu": F("processor name", qoe="`Endpoint@v2:CPUName`"),
-    "Endpoint.ip_address": F("the endpoint's own IP address", "full IP address",
-                             qoe="`LocalAddr/IPAddr`", graph="`callerNetwork`/`calleeNetwork`"
-                             " `.ipAddress`"),
-    "Endpoint.port": F("the endpoint's media port", qoe="`LocalAddr/Port`",
-                       graph="network `.port`"),
-    "Endpoint.subnet": F("network address of the endpoint's subnet",
-                         qoe="derived: `IPAddr` masked by `SubnetMask`",
-                         graph="network `.subnet`"),
+    "Endpoint.ip_address": F(
+        "the endpoint's own IP address",
+        "full IP address",
+        qoe="`LocalAddr/IPAddr`",
+        graph="`callerNetwork`/`calleeNetwork` `.ipAddress`",
+    ),
+    "Endpoint.port": F(
+        "the endpoint's media port", qoe="`LocalAddr/Port`", graph="network `.port`"
+    ),
+    "Endpoint.subnet": F(
+        "network address of the endpoint's subnet",
+        qoe="derived: `IPAddr` masked by `SubnetMask`",
+        graph="network `.subnet`",
+    ),
     "Endpoint.subnet_mask": F("subnet mask", qoe="`LocalAddr/SubnetMask`"),
-    "Endpoint.mac_address": F("network adapter address", "MAC address",
-                              qoe="`LocalAddr/v2:MACAddr`", graph="network `.macAddress`"),
-    "Endpoint.connection_type": F("wired, wifi or other",
-                                  qoe="`NetworkConnectivityInfo/NetworkConnection` "
-                                  "(or `v3:NetworkConnectionDetails`)",
-                                  graph="network `.connectionType`"),
+    "Endpoint.mac_address": F(
+        "network adapter address",
+        "MAC address",
+        qoe="`LocalAddr/v2:MACAddr`",
+        graph="network `.macAddress`",
+    ),
+    "Endpoint.connection_type": F(
+        "wired, wifi or other",
+        qoe="`NetworkConnectivityInfo/NetworkConnection` (or `v3:NetworkConnectionDetails`)",
+        graph="network `.connectionType`",
+    ),
     "Endpoint.vpn": F("connected over VPN", qoe="`NetworkConnectivityInfo/VPN`"),
-    "Endpoint.inside": F("inside the corporate network, as the client saw it",
-                         qoe="`LocalAddr/Inside`"),
-    "Endpoint.bssid": F("wireless access point address", "BSSID",
-                        qoe="`NetworkConnectivityInfo/v2:BSSID`",
-                        graph="network `.basicServiceSetIdentifier`"),
+    "Endpoint.inside": F(
+        "inside the corporate network, as the client saw it", qoe="`LocalAddr/Inside`"
+    ),
+    "Endpoint.bssid": F(
+        "wireless access point address",
+        "BSSID",
+        qoe="`NetworkConnectivityInfo/v2:BSSID`",
+        graph="network `.basicServiceSetIdentifier`",
+    ),
     "Endpoint.ssid": F("wireless network name", qoe="`Description/v4:SSID` (hex, decoded)"),
     "Endpoint.dns_suffix": F("DNS suffix of the network", graph="network `.dnsSuffix`"),
-    "Endpoint.link_speed_bps": F("link speed", qoe="`NetworkConnectivityInfo/LinkSpeed`",
-                                 graph="network `.linkSpeed`"),
-    "Endpoint.wifi_radio_type": F("wifi radio type", qoe="`Description/v4:WifiRadioType`",
-                                  graph="network `.wifiRadioType`"),
-    "Endpoint.wifi_signal_strength": F("wifi signal strength", qoe="`Description/v4:WifiRSSI`",
-                                       graph="network `.wifiSignalStrength`"),
-    "Endpoint.capture_device": F("microphone / camera name", qoe="`CaptureDev/Name`",
-                                 graph="device `.captureDeviceName`"),
-    "Endpoint.capture_driver": F("capture device driver", qoe="`CaptureDev/Driver`",
-                                 graph="device `.captureDeviceDriver`"),
-    "Endpoint.render_device": F("speaker / headset name", qoe="`RenderDev/Name`",
-                                graph="device `.renderDeviceName`"),
-    "Endpoint.render_driver": F("render device driver", qoe="`RenderDev/Driver`",
-                                graph="device `.renderDeviceDriver`"),
-    "Endpoint.device_ratios": F("client event ratios (device not functioning, ...)",
-                                qoe="every child of `v2:LocalClientEvent` / "
-                                "`v2:RemoteClientEvent` (worst over the media lines)",
-                                graph="device `.captureNotFunctioningEventRatio`, "
-                                "`.renderNotFunctioningEventRatio`"),
+    "Endpoint.link_speed_bps": F(
+        "link speed", qoe="`NetworkConnectivityInfo/LinkSpeed`", graph="network `.linkSpeed`"
+    ),
+    "Endpoint.wifi_radio_type": F(
+        "wifi radio type", qoe="`Description/v4:WifiRadioType`", graph="network `.wifiRadioType`"
+    ),
+    "Endpoint.wifi_signal_strength": F(
+        "wifi signal strength",
+        qoe="`Description/v4:WifiRSSI`",
+        graph="network `.wifiSignalStrength`",
+    ),
+    "Endpoint.capture_device": F(
+        "microphone / camera name", qoe="`CaptureDev/Name`", graph="device `.captureDeviceName`"
+    ),
+    "Endpoint.capture_driver": F(
+        "capture device driver", qoe="`CaptureDev/Driver`", graph="device `.captureDeviceDriver`"
+    ),
+    "Endpoint.render_device": F(
+        "speaker / headset name", qoe="`RenderDev/Name`", graph="device `.renderDeviceName`"
+    ),
+    "Endpoint.render_driver": F(
+        "render device driver", qoe="`RenderDev/Driver`", graph="device `.renderDeviceDriver`"
+    ),
+    "Endpoint.device_ratios": F(
+        "client event ratios (device not functioning, ...)",
+        qoe="every child of `v2:LocalClientEvent` / "
+        "`v2:RemoteClientEvent` (worst over the media lines)",
+        graph="device `.captureNotFunctioningEventRatio`, `.renderNotFunctioningEventRatio`",
+    ),
     "Endpoint.device_flags": F("yellow/red flags of those ratios (classifier)"),
     # Session: one media connection between two endpoints
-    "Session.id": F("stable session id", qoe="derived: `DialogInfo@CallId` + tags",
-                    cdr="derived: `callId` + `fromTag` + `toTag`", graph="`sessions[].id`"),
+    "Session.id": F(
+        "stable session id",
+        qoe="derived: `DialogInfo@CallId` + tags",
+        cdr="derived: `callId` + `fromTag` + `toTag`",
+        graph="`sessions[].id`",
+    ),
     "Session.sip_call_id": F("SIP Call-ID", qoe="`DialogInfo@CallId`", cdr="`callId`"),
     "Session.from_tag": F("SIP From tag", qoe="`DialogInfo@FromTag`", cdr="`fromTag`"),
     "Session.to_tag": F("SIP To tag", qoe="`DialogInfo@ToTag`", cdr="`toTag`"),
-    "Session.start": F("session start (UTC)", qoe="`DialogInfo@Start`",
-                       cdr="`responseTime` when answered (200), else `inviteTime`",
-                       graph="`startDateTime`"),
-    "Session.end": F("session end (UTC)", qoe="`DialogInfo@End`", cdr="`endTime`",
-                     graph="`endDateTime`"),
+    "Session.start": F(
+        "session start (UTC)",
+        qoe="`DialogInfo@Start`",
+        cdr="`responseTime` when answered (200), else `inviteTime`",
+        graph="`startDateTime`",
+    ),
+    "Session.end": F(
+        "session end (UTC)", qoe="`DialogInfo@End`", cdr="`endTime`", graph="`endDateTime`"
+    ),
     "Session.invite_time": F("time of the INVITE", cdr="`inviteTime`"),
     "Session.response_time": F("time of the final response", cdr="`responseTime`"),
     "Session.response_code": F("SIP response code", cdr="`responseCode`"),
     "Session.diagnostic_id": F("ms-diagnostics code", cdr="`diagnosticId`"),
-    "Session.failure_stage": F("where a Teams session failed",
-                               graph="session or segment `failureInfo.stage`"),
+    "Session.failure_stage": F(
+        "where a Teams session failed", graph="session or segment `failureInfo.stage`"
+    ),
     "Session.failure_reason": F("why it failed", graph="`failureInfo.reason`"),
-    "Session.media_types": F("media of the session", qoe="derived from the media lines",
-                             cdr="`mediaTypes`", graph="`modalities`"),
+    "Session.media_types": F(
+        "media of the session",
+        qoe="derived from the media lines",
+        cdr="`mediaTypes`",
+        graph="`modalities`",
+    ),
     "Session.caller": F("the calling endpoint (table Endpoint)"),
     "Session.callee": F("the called endpoint (table Endpoint)"),
     "Session.streams": F("the media streams (table Stream)"),
@@ -158,12 +217,16 @@ CALL_FIELDS: dict[str, F] = {
     # Stream: one direction of one media line, seen from the receiving side
     "Stream.id": F("`{label}:{direction}` (+ `@{segment}` for multi-segment Graph sessions)"),
     "Stream.label": F("media line label", qoe="`MediaLine@Label`", graph="`media.label`"),
-    "Stream.media_type": F("audio, video, vbss, appsharing or data",
-                           qoe="derived from `Payload/*` and the label",
-                           graph="derived from `media.label`"),
-    "Stream.direction": F("callerToCallee or calleeToCaller",
-                          qoe="derived: the reporter's `InboundStream`",
-                          graph="`streams[].streamDirection`"),
+    "Stream.media_type": F(
+        "audio, video, vbss, appsharing or data",
+        qoe="derived from `Payload/*` and the label",
+        graph="derived from `media.label`",
+    ),
+    "Stream.direction": F(
+        "callerToCallee or calleeToCaller",
+        qoe="derived: the reporter's `InboundStream`",
+        graph="`streams[].streamDirection`",
+    ),
     "Stream.ice": F("ICE connectivity result", qoe="`Description/Connectivity/Ice`"),
     "Stream.transport": F("TCP or UDP", qoe="`Description/Transport`"),
     "Stream.source_format": F("record format the stream came from (picks the audio profile)"),
@@ -171,49 +234,73 @@ CALL_FIELDS: dict[str, F] = {
     "Stream.metrics": F("normalised metrics (table StreamMetrics)"),
     "Stream.quality": F("classification (table StreamQuality)"),
     # StreamMetrics: QoE from the receiver's InboundStream unless said; Graph streams[]
-    "StreamMetrics.jitter_ms": F("average jitter, ms", qoe="`Network/Jitter/InterArrival`",
-                                 graph="`averageJitter`"),
-    "StreamMetrics.jitter_max_ms": F("maximum jitter, ms", qoe="`InterArrivalMax`",
-                                     graph="`maxJitter`"),
-    "StreamMetrics.packet_loss_rate": F("average packet loss, fraction",
-                                        qoe="`Network/PacketLoss/LossRate`",
-                                        graph="`averagePacketLossRate`"),
-    "StreamMetrics.packet_loss_rate_max": F("maximum packet loss", qoe="`LossRateMax`",
-                                            graph="`maxPacketLossRate`"),
-    "StreamMetrics.round_trip_ms": F("average round trip, ms",
-                                     qoe="`OutboundStream/Network/Delay/RoundTrip`",
-                                     graph="`averageRoundTripTime`"),
-    "StreamMetrics.round_trip_max_ms": F("maximum round trip, ms", qoe="`RoundTripMax`",
-                                         graph="`maxRoundTripTime`"),
-    "StreamMetrics.degradation_avg": F("network MOS degradation",
-                                       qoe="`QualityEstimates/Audio/NetworkMOS/DegradationAvg`",
-                                       graph="`averageAudioDegradation`"),
-    "StreamMetrics.concealed_ratio_avg": F("ratio of concealed samples",
-                                           qoe="`Network/v2:RatioConcealedSamplesAvg`",
-                                           graph="`averageRatioOfConcealedSamples`"),
-    "StreamMetrics.packet_utilization": F("packets", qoe="`Network/Utilization/Packets`",
-                                          graph="`packetUtilization`"),
-    "StreamMetrics.post_fec_plr_audio": F("audio loss after FEC",
-                                          qoe="`Payload/Audio/v3:AudioPostFECPLR`",
-                                          graph="`postForwardErrorCorrectionPacketLossRate`"),
-    "StreamMetrics.video_frame_loss_pct": F("video frame loss, %",
-                                            qoe="`Payload/Video/VideoFrameLossRate` x 100",
-                                            graph="`averageVideoFrameLossPercentage`"),
-    "StreamMetrics.video_frame_rate_avg": F("video frame rate, fps",
-                                            qoe="`Payload/Video/VideoFrameRateAvg`",
-                                            graph="`averageVideoFrameRate`"),
-    "StreamMetrics.video_post_fec_plr": F("video loss after FEC",
-                                          qoe="`Payload/Video/VideoPostFECPLR` (when sent)",
-                                          graph="`postForwardErrorCorrectionPacketLossRate`"),
-    "StreamMetrics.spoiled_tile_pct": F("app sharing spoiled tiles, %",
-                                        qoe="`Payload/ApplicationSharing/SpoiledTilePercent/"
-                                        "Total`"),
-    "StreamMetrics.rdp_tile_latency_ms": F("RDP tile processing latency, ms",
-                                           qoe="`.../RDPTileProcessingLatency/Average`"),
-    "StreamMetrics.relative_one_way_s": F("relative one-way delay, s",
-                                          qoe="`Network/Delay/v3:RelativeOneWay/v3:Average`"),
-    "StreamMetrics.codec": F("codec", qoe="`Payload/*/PayloadDescription`",
-                             graph="`audioCodec` / `videoCodec`"),
+    "StreamMetrics.jitter_ms": F(
+        "average jitter, ms", qoe="`Network/Jitter/InterArrival`", graph="`averageJitter`"
+    ),
+    "StreamMetrics.jitter_max_ms": F(
+        "maximum jitter, ms", qoe="`InterArrivalMax`", graph="`maxJitter`"
+    ),
+    "StreamMetrics.packet_loss_rate": F(
+        "average packet loss, fraction",
+        qoe="`Network/PacketLoss/LossRate`",
+        graph="`averagePacketLossRate`",
+    ),
+    "StreamMetrics.packet_loss_rate_max": F(
+        "maximum packet loss", qoe="`LossRateMax`", graph="`maxPacketLossRate`"
+    ),
+    "StreamMetrics.round_trip_ms": F(
+        "average round trip, ms",
+        qoe="`OutboundStream/Network/Delay/RoundTrip`",
+        graph="`averageRoundTripTime`",
+    ),
+    "StreamMetrics.round_trip_max_ms": F(
+        "maximum round trip, ms", qoe="`RoundTripMax`", graph="`maxRoundTripTime`"
+    ),
+    "StreamMetrics.degradation_avg": F(
+        "network MOS degradation",
+        qoe="`QualityEstimates/Audio/NetworkMOS/DegradationAvg`",
+        graph="`averageAudioDegradation`",
+    ),
+    "StreamMetrics.concealed_ratio_avg": F(
+        "ratio of concealed samples",
+        qoe="`Network/v2:RatioConcealedSamplesAvg`",
+        graph="`averageRatioOfConcealedSamples`",
+    ),
+    "StreamMetrics.packet_utilization": F(
+        "packets", qoe="`Network/Utilization/Packets`", graph="`packetUtilization`"
+    ),
+    "StreamMetrics.post_fec_plr_audio": F(
+        "audio loss after FEC",
+        qoe="`Payload/Audio/v3:AudioPostFECPLR`",
+        graph="`postForwardErrorCorrectionPacketLossRate`",
+    ),
+    "StreamMetrics.video_frame_loss_pct": F(
+        "video frame loss, %",
+        qoe="`Payload/Video/VideoFrameLossRate` x 100",
+        graph="`averageVideoFrameLossPercentage`",
+    ),
+    "StreamMetrics.video_frame_rate_avg": F(
+        "video frame rate, fps",
+        qoe="`Payload/Video/VideoFrameRateAvg`",
+        graph="`averageVideoFrameRate`",
+    ),
+    "StreamMetrics.video_post_fec_plr": F(
+        "video loss after FEC",
+        qoe="`Payload/Video/VideoPostFECPLR` (when sent)",
+        graph="`postForwardErrorCorrectionPacketLossRate`",
+    ),
+    "StreamMetrics.spoiled_tile_pct": F(
+        "app sharing spoiled tiles, %", qoe="`Payload/ApplicationSharing/SpoiledTilePercent/Total`"
+    ),
+    "StreamMetrics.rdp_tile_latency_ms": F(
+        "RDP tile processing latency, ms", qoe="`.../RDPTileProcessingLatency/Average`"
+    ),
+    "StreamMetrics.relative_one_way_s": F(
+        "relative one-way delay, s", qoe="`Network/Delay/v3:RelativeOneWay/v3:Average`"
+    ),
+    "StreamMetrics.codec": F(
+        "codec", qoe="`Payload/*/PayloadDescription`", graph="`audioCodec` / `videoCodec`"
+    ),
     "StreamMetrics.resolution": F("video resolution", qoe="`Payload/Video/Resolution`"),
     # StreamQuality: computed by the classifier
     "StreamQuality.rating": F("Good / Poor / Unclassified"),
@@ -226,13 +313,20 @@ CALL_FIELDS: dict[str, F] = {
     "Participant.display_name": F("a participant's name", "name"),
     "Participant.kind": F("user, phone, guest, server, unknown"),
     "CallView.call_type": F("peerToPeer, conference or pstn (derived)"),
-    "CallView.conference_uri": F("the meeting's address", "holds the organiser's SIP URI",
-                                 qoe="`DialogInfo/ConfURI`", cdr="`conferenceUri`",
-                                 graph="`joinWebUrl` (group calls)"),
-    "CallView.organizer": F("who set up the call or meeting", "SIP URI / UPN",
-                            qoe="the caller's `FromURI` / `ToURI` (peer-to-peer)",
-                            cdr="`user1Uri` (peer-to-peer)",
-                            graph="`organizer_v2` / `organizer`"),
+    "CallView.conference_uri": F(
+        "the meeting's address",
+        "holds the organiser's SIP URI",
+        qoe="`DialogInfo/ConfURI`",
+        cdr="`conferenceUri`",
+        graph="`joinWebUrl` (group calls)",
+    ),
+    "CallView.organizer": F(
+        "who set up the call or meeting",
+        "SIP URI / UPN",
+        qoe="the caller's `FromURI` / `ToURI` (peer-to-peer)",
+        cdr="`user1Uri` (peer-to-peer)",
+        graph="`organizer_v2` / `organizer`",
+    ),
     "CallView.start": F("call start (earliest session)"),
     "CallView.end": F("call end (latest session)"),
     "CallView.duration_s": F("call duration"),
@@ -243,16 +337,21 @@ CALL_FIELDS: dict[str, F] = {
     "CallView.sources": F("record formats the call was built from"),
     # Fragment: what one record contributed, kept so the call can be re-folded
     "Fragment.fragment_id": F("content hash of the record (a duplicate is the same key)"),
-    "Fragment.record_id": F("identity of the source record",
-                            qoe="derived: Call-ID + tags + reporting side",
-                            cdr="derived: `sessionIdTime` + `sessionIdSeq`",
-                            graph="`id`"),
+    "Fragment.record_id": F(
+        "identity of the source record",
+        qoe="derived: Call-ID + tags + reporting side",
+        cdr="derived: `sessionIdTime` + `sessionIdSeq`",
+        graph="`id`",
+    ),
     "Fragment.source_format": F("ms-qoe-xml, sfb-cdr-json or graph-v1"),
-    "Fragment.key": F("which call the record belongs to", "a meeting's key holds its ConfURI",
-                      qoe="derived: `ConfURI` or Call-ID", cdr="derived: `conferenceUri` "
-                      "or `callId`", graph="derived: `id`"),
-    "Fragment.version": F("record version (a newer one replaces an older)",
-                          graph="`version`"),
+    "Fragment.key": F(
+        "which call the record belongs to",
+        "a meeting's key holds its ConfURI",
+        qoe="derived: `ConfURI` or Call-ID",
+        cdr="derived: `conferenceUri` or `callId`",
+        graph="derived: `id`",
+    ),
+    "Fragment.version": F("record version (a newer one replaces an older)", graph="`version`"),
     "Fragment.call_type": F("as CallView.call_type", graph="`type`"),
     "Fragment.conference_uri": F("as CallView.conference_uri", "holds the organiser's SIP URI"),
     "Fragment.organizer": F("as CallView.organizer", "SIP URI / UPN"),
@@ -273,10 +372,14 @@ CALL_FIELDS: dict[str, F] = {
 # Where each stored model sits in the call-detail response, for its visibility column.
 # None: the model is stored but never part of any API response.
 DETAIL_PATHS: dict[str, str | None] = {
-    "CallView": "", "Participant": "participants[].", "Session": "sessions[].",
-    "Endpoint": "sessions[].caller.", "Stream": "sessions[].streams[].",
+    "CallView": "",
+    "Participant": "participants[].",
+    "Session": "sessions[].",
+    "Endpoint": "sessions[].caller.",
+    "Stream": "sessions[].streams[].",
     "StreamMetrics": "sessions[].streams[].metrics.",
-    "StreamQuality": "sessions[].streams[].quality.", "Fragment": None,
+    "StreamQuality": "sessions[].streams[].quality.",
+    "Fragment": None,
     "CallDocument": None,
 }
 # stored name -> response path ("" = the response itself)
@@ -290,8 +393,10 @@ ENVELOPE_FIELDS: dict[str, F] = {
     "BatchEnvelope.tenantId": F("must equal the token's tenant; partitions everything"),
     "BatchEnvelope.source": F("the sending server (table below); kept in the batch status"),
     "BatchEnvelope.sentAt": F("when the agent built the batch; kept in the batch status"),
-    "BatchEnvelope.records": F("the records; parsed into call documents, never stored "
-                               "verbatim outside the raw batch blob and quarantine"),
+    "BatchEnvelope.records": F(
+        "the records; parsed into call documents, never stored "
+        "verbatim outside the raw batch blob and quarantine"
+    ),
     "Source.type": F("sfb-server, teams-graph or other"),
     "Source.fqdn": F("the sending server's FQDN (also in metrics: `sourceServer`)"),
     "Source.pool": F("its pool"),
@@ -299,25 +404,32 @@ ENVELOPE_FIELDS: dict[str, F] = {
     "Source.version": F("its Skype for Business Server version"),
     "Record.kind": F("qoe, cdr or callRecord"),
     "Record.format": F("ms-qoe-xml, sfb-cdr-json or graph-v1"),
-    "Record.data": F("the record itself (the sources below)",
-                     "holds the users' addresses, names and network details"),
+    "Record.data": F(
+        "the record itself (the sources below)",
+        "holds the users' addresses, names and network details",
+    ),
 }
 
 # Source elements that are uploaded but never stored (beyond the raw batch blob).
 QOE_NOT_STORED: dict[str, F] = {
     "`DialogInfo/LocalContactURI`, `RemoteContactURI`": F(
-        "read by the agent for the exclusion policy only", "SIP URI"),
+        "read by the agent for the exclusion policy only", "SIP URI"
+    ),
     "`DialogInfo/LocalPAI`, `RemotePAI`": F(
-        "read by the agent for the exclusion policy only", "SIP URI / phone number"),
+        "read by the agent for the exclusion policy only", "SIP URI / phone number"
+    ),
     "`Description/RemoteAddr/IPAddr`, `Port`": F(
-        "the other side's address: each side's own report is the one kept", "full IP address"),
+        "the other side's address: each side's own report is the one kept", "full IP address"
+    ),
     "`DialogInfo/CorrelationID`, `v2:MediationServerBypassFlag`": F("not used"),
     "`Endpoint@v2:VirtualizationFlag`": F("not used"),
     "`Payload/Video/VideoPacketLossRate`, `BurstDensity`, other metrics": F(
-        "not used by the classifier or the reports"),
+        "not used by the classifier or the reports"
+    ),
     "`VQSessionIntervalReport` metrics": F(
         "mid-call reports link the call but their metrics are dropped, so a partial "
-        "interval never overrides the final report"),
+        "interval never overrides the final report"
+    ),
 }
 CDR_NOTES: dict[str, str] = {
     "sessionIdTime": "part of the record id (`Fragment.record_id`)",
@@ -325,16 +437,20 @@ CDR_NOTES: dict[str, str] = {
     "correlationId": "dropped after validation",
     "isConference": "decides the call key (meeting or peer-to-peer); not stored",
 }
-CDR_EUII = {"user1Uri": "SIP URI / phone number", "user2Uri": "SIP URI / phone number",
-            "user1DisplayName": "name", "user2DisplayName": "name",
-            "conferenceUri": "holds the organiser's SIP URI"}
+CDR_EUII = {
+    "user1Uri": "SIP URI / phone number",
+    "user2Uri": "SIP URI / phone number",
+    "user1DisplayName": "name",
+    "user2DisplayName": "name",
+    "conferenceUri": "holds the organiser's SIP URI",
+}
 GRAPH_NOT_STORED: dict[str, F] = {
-    "`participants_v2`, `participants`": F("not read; the sessions name the parties",
-                                           "UPNs, names"),
+    "`participants_v2`, `participants`": F(
+        "not read; the sessions name the parties", "UPNs, names"
+    ),
     "`lastModifiedDateTime`, `modalities` (call level)": F("not used"),
     "session `caller`/`callee` `feedback`": F("user feedback: not read", "verbatim feedback"),
-    "network `reflexiveIPAddress`, `relayIPAddress`, `relayPort`": F(
-        "not read", "full IP address"),
+    "network `reflexiveIPAddress`, `relayIPAddress`, `relayPort`": F("not read", "full IP address"),
     "network `wifiChannel`, `wifiBand`, `wifiVendorDriver`, ...": F("not read"),
     "device event ratios other than capture/render not functioning": F("not read"),
     "`joinWebUrl` of a peer-to-peer call": F("not read (kept for group calls only)"),
@@ -345,68 +461,109 @@ GRAPH_NOT_STORED: dict[str, F] = {
 # (module, function names whose dict literals are the document, or a builder call)
 DOC_KEYS: dict[str, dict[str, F]] = {
     "userCalls": {
-        "id": F("call id"), "pk": F("`{tenantId}|{user}`", "holds the UPN"),
-        "tenantId": F("tenant"), "user": F("the internal user", "UPN"),
-        "displayName": F("their name", "name"), "callId": F("call id"),
-        "callType": F("peerToPeer, conference, pstn"), "start": F("start"), "end": F("end"),
-        "durationS": F("duration"), "rating": F("good / poor / unavailable"),
-        "reasons": F("poor reasons"), "participantCount": F("how many took part"),
-        "participants": F("everyone's address (engineer/admin only)",
-                          "SIP URIs, phone numbers"),
-        "ownSessionIds": F("the user's own sessions"), "updatedAt": F("last change"),
+        "id": F("call id"),
+        "pk": F("`{tenantId}|{user}`", "holds the UPN"),
+        "tenantId": F("tenant"),
+        "user": F("the internal user", "UPN"),
+        "displayName": F("their name", "name"),
+        "callId": F("call id"),
+        "callType": F("peerToPeer, conference, pstn"),
+        "start": F("start"),
+        "end": F("end"),
+        "durationS": F("duration"),
+        "rating": F("good / poor / unavailable"),
+        "reasons": F("poor reasons"),
+        "participantCount": F("how many took part"),
+        "participants": F("everyone's address (engineer/admin only)", "SIP URIs, phone numbers"),
+        "ownSessionIds": F("the user's own sessions"),
+        "updatedAt": F("last change"),
     },
     "directory": {
-        "id": F("`user|{upn}`", "holds the UPN"), "tenantId": F("tenant"),
-        "type": F("`user`"), "user": F("UPN", "UPN"), "sipUri": F("SIP URI", "SIP URI"),
-        "displayName": F("name", "name"), "nameLower": F("name, for search", "name"),
-        "lastSeen": F("last call seen"), "ttl": F("expires with the user's last call"),
+        "id": F("`user|{upn}`", "holds the UPN"),
+        "tenantId": F("tenant"),
+        "type": F("`user`"),
+        "user": F("UPN", "UPN"),
+        "sipUri": F("SIP URI", "SIP URI"),
+        "displayName": F("name", "name"),
+        "nameLower": F("name, for search", "name"),
+        "lastSeen": F("last call seen"),
+        "ttl": F("expires with the user's last call"),
     },
     "batches": {
-        "id": F("batch id"), "batchId": F("batch id"), "tenantId": F("tenant"),
-        "status": F("accepted ... completed / failed"), "contentHash": F("idempotency hash"),
-        "records": F("records posted"), "receivedAt": F("time received"),
-        "blobName": F("raw batch blob name"), "source": F("the envelope's source"),
-        "sourceFqdn": F("sending server"), "sentAt": F("the envelope's sentAt"),
-        "attempts": F("processing attempts"), "ttl": F("retention"),
-        "received": F("count"), "stored": F("count"), "excluded": F("count"),
-        "quarantined": F("count"), "calls": F("count"),
+        "id": F("batch id"),
+        "batchId": F("batch id"),
+        "tenantId": F("tenant"),
+        "status": F("accepted ... completed / failed"),
+        "contentHash": F("idempotency hash"),
+        "records": F("records posted"),
+        "receivedAt": F("time received"),
+        "blobName": F("raw batch blob name"),
+        "source": F("the envelope's source"),
+        "sourceFqdn": F("sending server"),
+        "sentAt": F("the envelope's sentAt"),
+        "attempts": F("processing attempts"),
+        "ttl": F("retention"),
+        "received": F("count"),
+        "stored": F("count"),
+        "excluded": F("count"),
+        "quarantined": F("count"),
+        "calls": F("count"),
         "errors": F("first 100 `{index, reason}` of quarantined records"),
-        "completedAt": F("time finished"), "lastError": F("last failed attempt's error"),
-        "startedAt": F("time the attempt began"), "failure": F("why the batch failed"),
+        "completedAt": F("time finished"),
+        "lastError": F("last failed attempt's error"),
+        "startedAt": F("time the attempt began"),
+        "failure": F("why the batch failed"),
         "poisonBlob": F("where the failed batch was kept"),
     },
     "audit": {
-        "id": F("record id"), "pk": F("`{tenantId}|{yyyy-mm}`"), "tenantId": F("tenant"),
-        "at": F("when"), "action": F("which read (search, history, detail)"),
+        "id": F("record id"),
+        "pk": F("`{tenantId}|{yyyy-mm}`"),
+        "tenantId": F("tenant"),
+        "at": F("when"),
+        "action": F("which read (search, history, detail)"),
         "actorId": F("the reader's Entra object ID", "object ID"),
-        "actorName": F("the reader's name", "name"), "level": F("the reader's level"),
-        "targetUser": F("whose data was read", "UPN"), "callId": F("which call"),
+        "actorName": F("the reader's name", "name"),
+        "level": F("the reader's level"),
+        "targetUser": F("whose data was read", "UPN"),
+        "callId": F("which call"),
         "ttl": F("retention"),
     },
     "buildings": {
         "id": F("`buildings` (pointer) or `buildings|{upload}|{n}` (chunk)"),
-        "tenantId": F("tenant"), "type": F("`buildings` or `buildingChunk`"),
-        "uploadId": F("which upload"), "n": F("chunk number"),
+        "tenantId": F("tenant"),
+        "type": F("`buildings` or `buildingChunk`"),
+        "uploadId": F("which upload"),
+        "n": F("chunk number"),
         "data": F("gzip+base64 rows of the building file (table below)"),
-        "chunks": F("how many chunks (the pointer also holds the counts `rows`, "
-                    "`buildings`)"), "uploadedAt": F("when"),
+        "chunks": F("how many chunks (the pointer also holds the counts `rows`, `buildings`)"),
+        "uploadedAt": F("when"),
         "uploadedBy": F("who uploaded it (the admin's sign-in name)", "UPN"),
     },
     "topology": {
-        "id": F("`topology`"), "tenantId": F("tenant"), "type": F("`topology`"),
-        "version": F("upload count"), "topology": F("sites, pools, gateways (table below)"),
+        "id": F("`topology`"),
+        "tenantId": F("tenant"),
+        "type": F("`topology`"),
+        "version": F("upload count"),
+        "topology": F("sites, pools, gateways (table below)"),
         "uploadedAt": F("when"),
-        "uploadedBy": F("who uploaded it (an admin's sign-in name, or the agent's app id)",
-                        "UPN (when an admin uploads)"),
+        "uploadedBy": F(
+            "who uploaded it (an admin's sign-in name, or the agent's app id)",
+            "UPN (when an admin uploads)",
+        ),
     },
     "quarantine": {
-        "tenantId": F("tenant"), "batchId": F("batch"), "index": F("record index"),
+        "tenantId": F("tenant"),
+        "batchId": F("batch"),
+        "index": F("record index"),
         "reason": F("why it was rejected"),
         "record": F("the rejected record, verbatim", "everything the record holds"),
     },
     "poison": {
-        "tenantId": F("tenant"), "batchId": F("batch"), "reason": F("why it failed"),
-        "attempts": F("attempts made"), "at": F("when"),
+        "tenantId": F("tenant"),
+        "batchId": F("batch"),
+        "reason": F("why it failed"),
+        "attempts": F("attempts made"),
+        "at": F("when"),
     },
 }
 SETTINGS_FIELDS: dict[str, F] = {
@@ -418,30 +575,39 @@ SETTINGS_FIELDS: dict[str, F] = {
 }
 REFERENCE_FIELDS: dict[str, F] = {
     "BuildingRow.row": F("line number in the uploaded file"),
-    "BuildingRow.network_ip": F("NetworkIP"), "BuildingRow.prefix": F("NetworkRange"),
-    "BuildingRow.network_name": F("NetworkName"), "BuildingRow.building_name": F("BuildingName"),
+    "BuildingRow.network_ip": F("NetworkIP"),
+    "BuildingRow.prefix": F("NetworkRange"),
+    "BuildingRow.network_name": F("NetworkName"),
+    "BuildingRow.building_name": F("BuildingName"),
     "BuildingRow.ownership_type": F("OwnershipType"),
     "BuildingRow.building_type": F("BuildingType"),
     "BuildingRow.building_office_type": F("BuildingOfficeType"),
-    "BuildingRow.city": F("City"), "BuildingRow.zip_code": F("ZipCode"),
-    "BuildingRow.country": F("Country"), "BuildingRow.state": F("State"),
-    "BuildingRow.region": F("Region"), "BuildingRow.inside_corp": F("InsideCorp"),
-    "BuildingRow.express_route": F("ExpressRoute"), "BuildingRow.vpn": F("VPN"),
-    "Pool.fqdn": F("pool FQDN"), "Pool.roles": F("frontEnd, edge, mediation"),
-    "Pool.site": F("site name"), "Pool.servers": F("member server FQDNs"),
-    "Gateway.fqdn": F("PSTN gateway FQDN"), "Gateway.site": F("site name"),
+    "BuildingRow.city": F("City"),
+    "BuildingRow.zip_code": F("ZipCode"),
+    "BuildingRow.country": F("Country"),
+    "BuildingRow.state": F("State"),
+    "BuildingRow.region": F("Region"),
+    "BuildingRow.inside_corp": F("InsideCorp"),
+    "BuildingRow.express_route": F("ExpressRoute"),
+    "BuildingRow.vpn": F("VPN"),
+    "Pool.fqdn": F("pool FQDN"),
+    "Pool.roles": F("frontEnd, edge, mediation"),
+    "Pool.site": F("site name"),
+    "Pool.servers": F("member server FQDNs"),
+    "Gateway.fqdn": F("PSTN gateway FQDN"),
+    "Gateway.site": F("site name"),
     "Gateway.mediation_pool": F("its mediation pool"),
 }
 BLOB_RETENTION: dict[str, str] = {
     "incoming": "raw batches as posted (gzip): deleted by the processor when the batch "
-                "completes or is poisoned; a lifecycle rule deletes anything left after "
-                "7 days (Azure); soft delete keeps deleted blobs 7 more days",
+    "completes or is poisoned; a lifecycle rule deletes anything left after "
+    "7 days (Azure); soft delete keeps deleted blobs 7 more days",
     "quarantine": "rejected records with their reason: kept until an admin deletes them "
-                  "(no expiry yet)",
+    "(no expiry yet)",
     "poison": "batches that failed every attempt, with `.reason.json`: kept until an "
-              "admin deletes or re-queues them (no expiry yet)",
+    "admin deletes or re-queues them (no expiry yet)",
     "audit": "created, not written by the current code (the audit log is the Cosmos DB "
-             "`audit` container)",
+    "`audit` container)",
 }
 
 
@@ -478,16 +644,27 @@ def described(models: Iterable[type[Any]], docs: dict[str, F]) -> list[tuple[str
             else:
                 missing.append(key)
     if missing:
-        raise MissingDoc("not described in tools/datadoc.py (say what each is, whether it "
-                         "is EUII and where it comes from): " + ", ".join(missing))
+        raise MissingDoc(
+            "not described in tools/datadoc.py (say what each is, whether it "
+            "is EUII and where it comes from): " + ", ".join(missing)
+        )
     return out
 
 
 def _call_models() -> list[type[BaseModel]]:
     from shared.models import call
 
-    return [call.CallDocument, call.Fragment, call.CallView, call.Participant, call.Session,
-            call.Endpoint, call.Stream, call.StreamMetrics, call.StreamQuality]
+    return [
+        call.CallDocument,
+        call.Fragment,
+        call.CallView,
+        call.Participant,
+        call.Session,
+        call.Endpoint,
+        call.Stream,
+        call.StreamMetrics,
+        call.StreamQuality,
+    ]
 
 
 def visibility(model: str, field: str, classes: Mapping[str, str] | None = None) -> str:
@@ -515,18 +692,32 @@ def visibility(model: str, field: str, classes: Mapping[str, str] | None = None)
     return "engineer, admin; never a specialist (not classified)"
 
 
-def call_document_tables(models: list[type[BaseModel]] | None = None,
-                         classes: Mapping[str, str] | None = None) -> str:
+def call_document_tables(
+    models: list[type[BaseModel]] | None = None, classes: Mapping[str, str] | None = None
+) -> str:
     models = models or _call_models()
     rows = described(models, CALL_FIELDS)
     parts = []
     for m in models:
         parts.append(f"**{m.__name__}**\n")
-        parts.append(_table(
-            ["field", "what", "EUII", "Call Analytics", "from QoE", "from CDR", "from Graph"],
-            [[f"`{name}`", d.what, d.euii or "no", visibility(mn, name, classes),
-              d.qoe or "-", d.cdr or "-", d.graph or "-"]
-             for mn, name, d in rows if mn == m.__name__]))
+        parts.append(
+            _table(
+                ["field", "what", "EUII", "Call Analytics", "from QoE", "from CDR", "from Graph"],
+                [
+                    [
+                        f"`{name}`",
+                        d.what,
+                        d.euii or "no",
+                        visibility(mn, name, classes),
+                        d.qoe or "-",
+                        d.cdr or "-",
+                        d.graph or "-",
+                    ]
+                    for mn, name, d in rows
+                    if mn == m.__name__
+                ],
+            )
+        )
         parts.append("")
     return "\n".join(parts).rstrip()
 
@@ -535,8 +726,10 @@ def envelope_table() -> str:
     from shared.models.envelope import BatchEnvelope, Record, Source
 
     rows = described([BatchEnvelope, Source, Record], ENVELOPE_FIELDS)
-    return _table(["field", "EUII", "what becomes of it"],
-                  [[f"`{m}.{n}`", d.euii or "no", d.what] for m, n, d in rows])
+    return _table(
+        ["field", "EUII", "what becomes of it"],
+        [[f"`{m}.{n}`", d.euii or "no", d.what] for m, n, d in rows],
+    )
 
 
 def _stored_from(source: str) -> list[list[str]]:
@@ -564,8 +757,11 @@ def cdr_table(model: type[BaseModel] | None = None) -> str:
     rows = described(_call_models(), CALL_FIELDS)
     out, missing = [], []
     for name in model_fields(model):
-        targets = [f"`{m}.{n}`" for m, n, d in rows
-                   if f"`{name}`" in d.cdr and m not in ("Fragment", "CallDocument")]
+        targets = [
+            f"`{m}.{n}`"
+            for m, n, d in rows
+            if f"`{name}`" in d.cdr and m not in ("Fragment", "CallDocument")
+        ]
         if targets:
             fate = "stored as " + ", ".join(targets)
         elif name in CDR_NOTES:
@@ -575,15 +771,16 @@ def cdr_table(model: type[BaseModel] | None = None) -> str:
             continue
         out.append([f"`{name}`", fate, CDR_EUII.get(name, "no")])
     if missing:
-        raise MissingDoc("sfb-cdr-json fields neither mapped to a stored field nor described "
-                         "in tools/datadoc.py CDR_NOTES: " + ", ".join(missing))
+        raise MissingDoc(
+            "sfb-cdr-json fields neither mapped to a stored field nor described "
+            "in tools/datadoc.py CDR_NOTES: " + ", ".join(missing)
+        )
     return _table(["sfb-cdr-json field", "what becomes of it", "EUII"], out)
 
 
 def graph_table() -> str:
     rows = _stored_from("graph")
-    rows += [[el, "-", "dropped: " + d.what, d.euii or "no"]
-             for el, d in GRAPH_NOT_STORED.items()]
+    rows += [[el, "-", "dropped: " + d.what, d.euii or "no"] for el, d in GRAPH_NOT_STORED.items()]
     return _table(["callRecord property", "stored as", "how", "EUII"], rows)
 
 
@@ -597,8 +794,11 @@ def _dict_keys(path: Path, functions: set[str], callees: set[str] | None = None)
         for sub in ast.walk(node):
             if isinstance(sub, ast.Dict):
                 for k in sub.keys:
-                    if (isinstance(k, ast.Constant) and isinstance(k.value, str)
-                            and k.value not in keys):
+                    if (
+                        isinstance(k, ast.Constant)
+                        and isinstance(k.value, str)
+                        and k.value not in keys
+                    ):
                         keys.append(k.value)
 
     for fn in ast.walk(tree):
@@ -622,21 +822,33 @@ def document_keys() -> dict[str, list[str]]:
     from shared.storage.calls import directory_doc, user_index_docs
 
     user = "sip:a@example.com"
-    sample = CallDocument(id="c", pk="t|c", tenantId="t", key="k", view=CallView(
-        participants=[Participant(uri=user, kind="user")],
-        sessions=[Session(id="s")]))
+    sample = CallDocument(
+        id="c",
+        pk="t|c",
+        tenantId="t",
+        key="k",
+        view=CallView(
+            participants=[Participant(uri=user, kind="user")], sessions=[Session(id="s")]
+        ),
+    )
     entries = user_index_docs(sample)
     batch_fns = {"accept_batch", "_attempt", "_poison"}
     return {
         "userCalls": list(entries[0]) if entries else [],
         "directory": list(directory_doc("t", "a@example.com", None)),
-        "batches": _dict_keys(REPO / "shared" / "ingest.py", batch_fns,
-                              {"create_batch", "update_batch", "save_batch"})
-        + _dict_keys(REPO / "shared" / "processor.py", batch_fns,
-                     {"create_batch", "update_batch", "save_batch"}),
+        "batches": _dict_keys(
+            REPO / "shared" / "ingest.py", batch_fns, {"create_batch", "update_batch", "save_batch"}
+        )
+        + _dict_keys(
+            REPO / "shared" / "processor.py",
+            batch_fns,
+            {"create_batch", "update_batch", "save_batch"},
+        ),
         "audit": _dict_keys(REPO / "shared" / "analytics" / "audit.py", {"record_read"})
         + _dict_keys(REPO / "shared" / "storage" / "audit.py", {"write_entry"}),
-        "buildings": _dict_keys(REPO / "shared" / "storage" / "buildings.py", {"save_building_file"}),
+        "buildings": _dict_keys(
+            REPO / "shared" / "storage" / "buildings.py", {"save_building_file"}
+        ),
         "topology": _dict_keys(REPO / "shared" / "storage" / "topology.py", {"save_topology"}),
         "quarantine": _dict_keys(REPO / "shared" / "processor.py", {"park"}),
         "poison": _dict_keys(REPO / "shared" / "processor.py", {"_poison"}, {"dumps"}),
@@ -645,27 +857,31 @@ def document_keys() -> dict[str, list[str]]:
 
 def stored_documents_table(keys: dict[str, list[str]] | None = None) -> str:
     keys = keys or document_keys()
-    where = {"userCalls": "Cosmos DB `userCalls` (a user's call history)",
-             "directory": "Cosmos DB `tenants` (directory of users seen, for search)",
-             "batches": "Cosmos DB `batches` (batch status)",
-             "audit": "Cosmos DB `audit` (who read whose data)",
-             "buildings": "Cosmos DB `tenants` (the building file: one pointer, its chunks)",
-             "topology": "Cosmos DB `tenants` (the topology item)",
-             "quarantine": "Blob `quarantine/{tenant}/{batch}/{index}.json`",
-             "poison": "Blob `poison/{blob}.reason.json` (next to the failed batch itself)"}
+    where = {
+        "userCalls": "Cosmos DB `userCalls` (a user's call history)",
+        "directory": "Cosmos DB `tenants` (directory of users seen, for search)",
+        "batches": "Cosmos DB `batches` (batch status)",
+        "audit": "Cosmos DB `audit` (who read whose data)",
+        "buildings": "Cosmos DB `tenants` (the building file: one pointer, its chunks)",
+        "topology": "Cosmos DB `tenants` (the topology item)",
+        "quarantine": "Blob `quarantine/{tenant}/{batch}/{index}.json`",
+        "poison": "Blob `poison/{blob}.reason.json` (next to the failed batch itself)",
+    }
     parts, missing = [], []
     for doc, names in keys.items():
         declared = DOC_KEYS[doc]
         written = set(names)
         missing += [f"{doc}.{k} (written, not described)" for k in names if k not in declared]
-        missing += [f"{doc}.{k} (described, no longer written)" for k in declared
-                    if k not in written]
-        rows = [[f"`{k}`", d.what, d.euii or "no"] for k, d in declared.items()
-                if k in written]
+        missing += [
+            f"{doc}.{k} (described, no longer written)" for k in declared if k not in written
+        ]
+        rows = [[f"`{k}`", d.what, d.euii or "no"] for k, d in declared.items() if k in written]
         parts += [f"**{where[doc]}**\n", _table(["key", "what", "EUII"], rows), ""]
     if missing:
-        raise MissingDoc("tools/datadoc.py DOC_KEYS does not match the code: "
-                         + ", ".join(dict.fromkeys(missing)))
+        raise MissingDoc(
+            "tools/datadoc.py DOC_KEYS does not match the code: "
+            + ", ".join(dict.fromkeys(missing))
+        )
     return "\n".join(parts).rstrip()
 
 
@@ -676,16 +892,22 @@ def reference_tables() -> str:
 
     settings = described([TenantSettings, ExclusionPolicy], SETTINGS_FIELDS)
     ref = described([BuildingRow, Pool, Gateway], REFERENCE_FIELDS)
-    return "\n".join([
-        "**Tenant settings** (Cosmos DB `tenants`, item `settings`)\n",
-        _table(["field", "what", "EUII"],
-               [[f"`{m}.{n}`", d.what, d.euii or "no"] for m, n, d in settings]),
-        "",
-        "**Building file and topology** (Cosmos DB `tenants`: building chunks + pointer, "
-        "one topology item)\n",
-        _table(["field", "what (building file column / topology)", "EUII"],
-               [[f"`{m}.{n}`", d.what, d.euii or "no"] for m, n, d in ref]),
-    ])
+    return "\n".join(
+        [
+            "**Tenant settings** (Cosmos DB `tenants`, item `settings`)\n",
+            _table(
+                ["field", "what", "EUII"],
+                [[f"`{m}.{n}`", d.what, d.euii or "no"] for m, n, d in settings],
+            ),
+            "",
+            "**Building file and topology** (Cosmos DB `tenants`: building chunks + pointer, "
+            "one topology item)\n",
+            _table(
+                ["field", "what (building file column / topology)", "EUII"],
+                [[f"`{m}.{n}`", d.what, d.euii or "no"] for m, n, d in ref],
+            ),
+        ]
+    )
 
 
 def _days(ttl: int | None) -> str:
@@ -702,10 +924,14 @@ def retention_table() -> str:
 
     missing = [b for b in layout.BLOB_CONTAINERS if b not in BLOB_RETENTION]
     if missing:
-        raise MissingDoc("blob containers without a retention statement in "
-                         "tools/datadoc.py BLOB_RETENTION: " + ", ".join(missing))
-    rows = [[f"Cosmos DB `{c.name}`", f"`{c.partition_key}`", _days(c.default_ttl)]
-            for c in layout.COSMOS_CONTAINERS]
+        raise MissingDoc(
+            "blob containers without a retention statement in "
+            "tools/datadoc.py BLOB_RETENTION: " + ", ".join(missing)
+        )
+    rows = [
+        [f"Cosmos DB `{c.name}`", f"`{c.partition_key}`", _days(c.default_ttl)]
+        for c in layout.COSMOS_CONTAINERS
+    ]
     rows += [[f"Blob `{b}`", "-", BLOB_RETENTION[b]] for b in layout.BLOB_CONTAINERS]
     return _table(["container", "partition key", "retention"], rows)
 
@@ -722,15 +948,22 @@ def specialist_never_list(classes: Mapping[str, str] | None = None) -> str:
 
 def telemetry_list() -> str:
     names = []
-    nodes = [node for path in sorted((REPO / "shared" / "telemetry").glob("*.py"))
-             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))]
+    nodes = [
+        node
+        for path in sorted((REPO / "shared" / "telemetry").glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+    ]
     for node in nodes:
-        if (isinstance(node, ast.Call) and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-                and node.args[0].value.startswith("cdc.")
-                and (getattr(node.func, "attr", "") or getattr(node.func, "id", "")
-                     ).startswith("create_")):
+        if (
+            isinstance(node, ast.Call)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and node.args[0].value.startswith("cdc.")
+            and (getattr(node.func, "attr", "") or getattr(node.func, "id", "")).startswith(
+                "create_"
+            )
+        ):
             names.append(node.args[0].value)
     return "\n".join(f"- `{n}`" for n in sorted(set(names)))
 
@@ -758,8 +991,7 @@ def render(text: str) -> str:
         if name not in GENERATORS:
             raise MissingDoc(f"no generator for the block {name!r}")
         found.add(name)
-        return (f"<!-- datadoc:begin {name} -->\n{GENERATORS[name]()}\n"
-                f"<!-- datadoc:end {name} -->")
+        return f"<!-- datadoc:begin {name} -->\n{GENERATORS[name]()}\n<!-- datadoc:end {name} -->"
 
     out = MARKER.sub(sub, text)
     absent = sorted(set(GENERATORS) - found)
@@ -769,8 +1001,9 @@ def render(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.datadoc", description=__doc__.split(
-        "\n", 1)[0])
+    p = argparse.ArgumentParser(
+        prog="python -m tools.datadoc", description=__doc__.split("\n", 1)[0]
+    )
     p.add_argument("--check", action="store_true", help="compare only; exit 1 on a difference")
     p.add_argument("--doc", type=Path, default=DOC)
     args = p.parse_args(argv)
@@ -779,9 +1012,14 @@ def main(argv: list[str] | None = None) -> int:
     if current == wanted:
         return 0
     if args.check:
-        sys.stdout.writelines(difflib.unified_diff(
-            current.splitlines(keepends=True), wanted.splitlines(keepends=True),
-            str(args.doc), "generated"))
+        sys.stdout.writelines(
+            difflib.unified_diff(
+                current.splitlines(keepends=True),
+                wanted.splitlines(keepends=True),
+                str(args.doc),
+                "generated",
+            )
+        )
         print(f"\n{args.doc} is out of date: run python -m tools.datadoc", file=sys.stderr)
         return 1
     args.doc.write_text(wanted, encoding="utf-8")

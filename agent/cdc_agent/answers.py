@@ -21,10 +21,10 @@ def problem_text(problem: Any) -> str:
 
 
 def fatal_text(resp: Response, url: str) -> str:
-    hint = {401: "the token was refused: check [auth] and [server] api_audience/tenant_id",
-            403: "the app has no CallData.Ingest role or the token's tenant is not "
-                 "[server] tenant_id",
-            404: "no ingest API at this address: check [server] endpoint",
-            405: "no ingest API at this address: check [server] endpoint"}.get(
-        resp.status, "unexpected answer: check [server] endpoint")
+    hint = {
+        401: "the token was refused: check [auth] and [server] api_audience/tenant_id",
+        403: "the app has no CallData.Ingest role or the token's tenant is not [server] tenant_id",
+        404: "no ingest API at this address: check [server] endpoint",
+        405: "no ingest API at this address: check [server] endpoint",
+    }.get(resp.status, "unexpected answer: check [server] endpoint")
     return f"{url} answered HTTP {resp.status} ({problem_text(resp.problem())}): {hint}"

@@ -52,9 +52,15 @@ class Preview:
     batches_after: int = 0  # further batches the same spool holds now
 
     def as_json(self) -> dict[str, Any]:
-        return {"origin": self.origin, "gzipBytes": self.gzip_bytes, "files": self.files,
-                "rejected": self.rejected, "nowExcluded": self.now_excluded,
-                "batchesAfter": self.batches_after, "envelope": self.envelope}
+        return {
+            "origin": self.origin,
+            "gzipBytes": self.gzip_bytes,
+            "files": self.files,
+            "rejected": self.rejected,
+            "nowExcluded": self.now_excluded,
+            "batchesAfter": self.batches_after,
+            "envelope": self.envelope,
+        }
 
 
 def record_users(record: dict[str, Any]) -> list[str]:
@@ -81,14 +87,23 @@ def _from_pending(cfg: Config, journal: Journal, policy: ExclusionPolicy) -> Pre
             return None  # the push unclaims the group and reads its files again
         env = json.loads(gzip.decompress(body))
         owners = set(batch.get("files", []))
-        files = [{"path": f["path"], "kind": f["kind"], "records": f["records"],
-                  "excluded": f["excluded"]}
-                 for i, f in enumerate(group["files"]) if i in owners]
-        flagged = [i for i, r in enumerate(env["records"])
-                   if policy and policy.excludes_any(record_users(r))]
+        files = [
+            {
+                "path": f["path"],
+                "kind": f["kind"],
+                "records": f["records"],
+                "excluded": f["excluded"],
+            }
+            for i, f in enumerate(group["files"])
+            if i in owners
+        ]
+        flagged = [
+            i
+            for i, r in enumerate(env["records"])
+            if policy and policy.excludes_any(record_users(r))
+        ]
         later = sum(1 for b in group["batches"] if b["state"] == "pending") - 1
-        return Preview("pending", env, len(body), files, now_excluded=flagged,
-                       batches_after=later)
+        return Preview("pending", env, len(body), files, now_excluded=flagged, batches_after=later)
     return None
 
 
@@ -98,13 +113,16 @@ def _body_missing(journal: Journal) -> bool:
     group = journal.pending
     if not group:
         return False
-    return any(b["state"] == "pending" and journal.read_body(b["batchId"]) is None
-               for b in group["batches"])
+    return any(
+        b["state"] == "pending" and journal.read_body(b["batchId"]) is None
+        for b in group["batches"]
+    )
 
 
 def _from_spool(cfg: Config, journal: Journal, policy: ExclusionPolicy) -> Preview:
-    scanner = Scanner({"qoe": cfg.spool.qoe_dir, "cdr": cfg.spool.cdr_dir},
-                      cfg.spool.settle_seconds)
+    scanner = Scanner(
+        {"qoe": cfg.spool.qoe_dir, "cdr": cfg.spool.cdr_dir}, cfg.spool.settle_seconds
+    )
     claimed = set() if _body_missing(journal) else journal.claimed_paths()
     limit_records = cfg.batch.max_records * GROUP_BATCHES
     limit_bytes = cfg.batch.max_bytes * GROUP_BATCHES
@@ -130,20 +148,29 @@ def _from_spool(cfg: Config, journal: Journal, policy: ExclusionPolicy) -> Previ
     tagged = [(i, r) for i, p in enumerate(parsed) for r in p.records]
     chunks = split([r for _, r in tagged], cfg.batch.max_records, cfg.batch.max_bytes)
     if not chunks:
-        files = [{"path": str(p.file.path), "kind": p.file.kind, "records": 0,
-                  "excluded": p.excluded} for p in parsed]
+        files = [
+            {"path": str(p.file.path), "kind": p.file.kind, "records": 0, "excluded": p.excluded}
+            for p in parsed
+        ]
         return Preview("none", files=files, rejected=rejected)
     first = chunks[0]
     per_file: dict[int, int] = {}
-    for i, _ in tagged[:len(first)]:
+    for i, _ in tagged[: len(first)]:
         per_file[i] = per_file.get(i, 0) + 1
     last_owner = max(per_file)
     # files whose records are all excluded still travel with this group (sent/ on success)
-    files = [{"path": str(p.file.path), "kind": p.file.kind, "records": per_file.get(i, 0),
-              "excluded": p.excluded} for i, p in enumerate(parsed) if i <= last_owner]
+    files = [
+        {
+            "path": str(p.file.path),
+            "kind": p.file.kind,
+            "records": per_file.get(i, 0),
+            "excluded": p.excluded,
+        }
+        for i, p in enumerate(parsed)
+        if i <= last_owner
+    ]
     env = envelope(cfg.server.tenant_id, cfg.source, first, __version__)
-    return Preview("spool", env, len(encode(env)), files, rejected,
-                   batches_after=len(chunks) - 1)
+    return Preview("spool", env, len(encode(env)), files, rejected, batches_after=len(chunks) - 1)
 
 
 def build_preview(cfg: Config) -> Preview:
@@ -159,22 +186,30 @@ def _describe(record: dict[str, Any]) -> str:
     if record.get("kind") == "cdr" and isinstance(data, dict):
         call = data.get("callId")
         extra = f" conference {data['conferenceUri']}" if data.get("conferenceUri") else ""
-        return (f"cdr  call {call}: {' -> '.join(users[:2]) or '(no users)'}{extra}, "
-                f"media {','.join(data.get('mediaTypes') or []) or '-'}, "
-                f"response {data.get('responseCode')}")
+        return (
+            f"cdr  call {call}: {' -> '.join(users[:2]) or '(no users)'}{extra}, "
+            f"media {','.join(data.get('mediaTypes') or []) or '-'}, "
+            f"response {data.get('responseCode')}"
+        )
     if record.get("kind") == "qoe" and isinstance(data, str):
-        return (f"qoe  report of {len(data.encode('utf-8'))} bytes naming "
-                f"{', '.join(sorted(set(users))) or '(no users)'}")
+        return (
+            f"qoe  report of {len(data.encode('utf-8'))} bytes naming "
+            f"{', '.join(sorted(set(users))) or '(no users)'}"
+        )
     return f"{record.get('kind')}/{record.get('format')}"
 
 
 def render(p: Preview, cfg: Config) -> str:
     """The preview as the console shows it."""
-    lines = [f"Preview of the next batch to {cfg.server.endpoint} (nothing sent, nothing "
-             "moved, journal untouched)"]
+    lines = [
+        f"Preview of the next batch to {cfg.server.endpoint} (nothing sent, nothing "
+        "moved, journal untouched)"
+    ]
     policy = ExclusionPolicy.of(cfg.exclusions.users, cfg.exclusions.domains)
-    lines.append(f"  exclusion policy: {len(policy.users)} user(s), {len(policy.domains)} "
-                 "domain(s); their records stay on premises")
+    lines.append(
+        f"  exclusion policy: {len(policy.users)} user(s), {len(policy.domains)} "
+        "domain(s); their records stay on premises"
+    )
     for r in p.rejected:
         lines.append(f"  would reject {r['file']}: {r['reason']}")
     if p.envelope is None:
@@ -183,20 +218,29 @@ def render(p: Preview, cfg: Config) -> str:
             lines.append(f"  {f['path']}: {f['excluded']} record(s) excluded")
         return "\n".join(lines)
     env = p.envelope
-    origin = ("left pending by the last run; resent from its stored bytes"
-              if p.origin == "pending" else "built from the spool now")
+    origin = (
+        "left pending by the last run; resent from its stored bytes"
+        if p.origin == "pending"
+        else "built from the spool now"
+    )
     lines.append(f"  batch {env['batchId']} ({origin})")
     lines.append(f"  tenant {env['tenantId']}, source {json.dumps(env['source'])}")
-    lines.append(f"  {len(env['records'])} record(s), {p.gzip_bytes} bytes gzip"
-                 + (f"; {p.batches_after} more batch(es) after it" if p.batches_after else ""))
+    lines.append(
+        f"  {len(env['records'])} record(s), {p.gzip_bytes} bytes gzip"
+        + (f"; {p.batches_after} more batch(es) after it" if p.batches_after else "")
+    )
     for f in p.files:
-        lines.append(f"  from {f['path']} ({f['kind']}): {f['records']} record(s) in this "
-                     f"batch, {f['excluded']} excluded")
+        lines.append(
+            f"  from {f['path']} ({f['kind']}): {f['records']} record(s) in this "
+            f"batch, {f['excluded']} excluded"
+        )
     if p.now_excluded:
-        lines.append(f"  WARNING: {len(p.now_excluded)} record(s) of this pending batch name "
-                     "users the current policy excludes (the policy changed after the batch "
-                     "was built); the agent resends stored batches unchanged. Records: "
-                     + ", ".join(str(i) for i in p.now_excluded))
+        lines.append(
+            f"  WARNING: {len(p.now_excluded)} record(s) of this pending batch name "
+            "users the current policy excludes (the policy changed after the batch "
+            "was built); the agent resends stored batches unchanged. Records: "
+            + ", ".join(str(i) for i in p.now_excluded)
+        )
     for i, r in enumerate(env["records"]):
         lines.append(f"  [{i}] {_describe(r)}")
     lines.append("  exact content: cdc-agent preview --json (or --out FILE)")

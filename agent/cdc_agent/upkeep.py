@@ -31,8 +31,9 @@ class Upkeep:
     def url(self, path: str) -> str:
         raise NotImplementedError
 
-    def _request(self, method: str, path: str, body: bytes | None,
-                 headers: dict[str, str]) -> Response:
+    def _request(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> Response:
         raise NotImplementedError
 
     def push_topology(self, path: str) -> bool:
@@ -46,14 +47,18 @@ class Upkeep:
             log.error("topology file %s cannot be read as JSON: %s", path, exc)
             return False
         try:
-            resp = self._request("PUT", "admin/topology", body,
-                                 {"Content-Type": "application/json"})
+            resp = self._request(
+                "PUT", "admin/topology", body, {"Content-Type": "application/json"}
+            )
         except TransportError as exc:
             log.error("could not push the topology: %s", exc)
             return False
         if classify(resp.status) is not Outcome.DELIVERED:
-            log.error("the service rejected the topology (HTTP %d): %s", resp.status,
-                      problem_text(resp.problem()))
+            log.error(
+                "the service rejected the topology (HTTP %d): %s",
+                resp.status,
+                problem_text(resp.problem()),
+            )
             return False
         log.info("topology pushed to the service (%s)", path)
         return True
@@ -70,8 +75,9 @@ class Upkeep:
             return False
         body = json.dumps(self.policy.as_json()).encode()
         try:
-            resp = self._request("PUT", "ingest/exclusions", body,
-                                 {"Content-Type": "application/json"})
+            resp = self._request(
+                "PUT", "ingest/exclusions", body, {"Content-Type": "application/json"}
+            )
         except TransportError as exc:
             log.warning("could not push the exclusion policy (will retry): %s", exc)
             return False
@@ -79,16 +85,25 @@ class Upkeep:
         if outcome is Outcome.FATAL:
             raise FatalError(fatal_text(resp, self.url("ingest/exclusions")))
         if outcome is not Outcome.DELIVERED:
-            log.warning("the service did not take the exclusion policy (HTTP %d: %s); the "
-                        "agent still drops those records itself", resp.status,
-                        problem_text(resp.problem()))
+            log.warning(
+                "the service did not take the exclusion policy (HTTP %d: %s); the "
+                "agent still drops those records itself",
+                resp.status,
+                problem_text(resp.problem()),
+            )
             return False
-        j.data["exclusions"] = {"fingerprint": fp, "pushedAt": utc_now_iso(),
-                                "users": len(self.policy.users),
-                                "domains": len(self.policy.domains)}
+        j.data["exclusions"] = {
+            "fingerprint": fp,
+            "pushedAt": utc_now_iso(),
+            "users": len(self.policy.users),
+            "domains": len(self.policy.domains),
+        }
         j.save()
-        log.info("exclusion policy pushed to the service (%d users, %d domains)",
-                 len(self.policy.users), len(self.policy.domains))
+        log.info(
+            "exclusion policy pushed to the service (%d users, %d domains)",
+            len(self.policy.users),
+            len(self.policy.domains),
+        )
         return True
 
     def purge_sent(self) -> int:

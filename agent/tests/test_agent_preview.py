@@ -33,12 +33,18 @@ def demo_spool(spool: Path, calls: int = 6, seed: int = 24) -> list[dict[str, An
     start = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
     written: list[dict[str, Any]] = []
     for i in range(calls):
-        records = gen.generate_call(rng, "t", users, start + timedelta(minutes=11 * i),
-                                    scenario=("p2p", "conference", "pstn")[i % 3])
+        records = gen.generate_call(
+            rng,
+            "t",
+            users,
+            start + timedelta(minutes=11 * i),
+            scenario=("p2p", "conference", "pstn")[i % 3],
+        )
         cdrs = [r["data"] for r in records if r["kind"] == "cdr"]
         if cdrs:
             (spool / "cdr" / f"call{i}.jsonl").write_text(
-                "\n".join(json.dumps(c) for c in cdrs) + "\n", encoding="utf-8")
+                "\n".join(json.dumps(c) for c in cdrs) + "\n", encoding="utf-8"
+            )
         for j, r in enumerate(r for r in records if r["kind"] == "qoe"):
             (spool / "qoe" / f"call{i}-{j}.xml").write_text(r["data"], encoding="utf-8")
         written += records
@@ -56,12 +62,16 @@ def preview_json(cfg: Path, capsys: pytest.CaptureFixture) -> dict[str, Any]:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name != "agent.toml"}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "agent.toml"
+    }
 
 
-def test_preview_is_the_next_batch_after_exclusions(stub: IngestStub, make_config,
-                                                    capsys: pytest.CaptureFixture) -> None:
+def test_preview_is_the_next_batch_after_exclusions(
+    stub: IngestStub, make_config, capsys: pytest.CaptureFixture
+) -> None:
     cfg = make_config(exclusions={"users": [EXCLUDED]})
     written = demo_spool(cfg.parent / "spool")
     assert any(names(r, EXCLUDED) for r in written)  # the demo data does name them
@@ -85,8 +95,9 @@ def test_preview_is_the_next_batch_after_exclusions(stub: IngestStub, make_confi
     assert not any(names(r, EXCLUDED) for p in stub.posts for r in p["records"])
 
 
-def test_preview_text_lists_every_record(stub: IngestStub, make_config,
-                                         capsys: pytest.CaptureFixture) -> None:
+def test_preview_text_lists_every_record(
+    stub: IngestStub, make_config, capsys: pytest.CaptureFixture
+) -> None:
     cfg = make_config(exclusions={"users": [EXCLUDED]})
     demo_spool(cfg.parent / "spool")
     env = preview_json(cfg, capsys)["envelope"]
@@ -100,9 +111,9 @@ def test_preview_text_lists_every_record(stub: IngestStub, make_config,
     assert not (cfg.parent / "state" / "logs").exists()  # console only, never the log
 
 
-def test_preview_of_a_pending_batch_uses_its_stored_bytes(stub: IngestStub, make_config,
-                                                          capsys: pytest.CaptureFixture
-                                                          ) -> None:
+def test_preview_of_a_pending_batch_uses_its_stored_bytes(
+    stub: IngestStub, make_config, capsys: pytest.CaptureFixture
+) -> None:
     cfg = make_config()
     demo_spool(cfg.parent / "spool", calls=3)
     stub.script = [(503, {}, {})] * 4  # every attempt of this run fails: the batch stays
@@ -117,7 +128,7 @@ def test_preview_of_a_pending_batch_uses_its_stored_bytes(stub: IngestStub, make
 
     # the policy now excludes a user of that batch: the preview says the stored batch
     # still names them (the agent resends stored bytes unchanged)
-    flagged_cfg = cfg.read_text().replace('users = []', f'users = ["{EXCLUDED}"]')
+    flagged_cfg = cfg.read_text().replace("users = []", f'users = ["{EXCLUDED}"]')
     cfg.write_text(flagged_cfg)
     flagged = preview_json(cfg, capsys)
     expect = [i for i, r in enumerate(flagged["envelope"]["records"]) if names(r, EXCLUDED)]
@@ -131,8 +142,9 @@ def test_preview_of_a_pending_batch_uses_its_stored_bytes(stub: IngestStub, make
     assert stub.posts[0] == shown["envelope"]  # the very bytes, sentAt included
 
 
-def test_preview_with_nothing_to_send(stub: IngestStub, make_config,
-                                      capsys: pytest.CaptureFixture) -> None:
+def test_preview_with_nothing_to_send(
+    stub: IngestStub, make_config, capsys: pytest.CaptureFixture
+) -> None:
     cfg = make_config(exclusions={"domains": ["contoso.com"]})
     demo_spool(cfg.parent / "spool", calls=1)
     shown = preview_json(cfg, capsys)
@@ -143,7 +155,8 @@ def test_preview_with_nothing_to_send(stub: IngestStub, make_config,
 
 
 def test_a_pending_batch_whose_bytes_are_gone_is_rebuilt_from_its_files(
-        stub: IngestStub, make_config, capsys: pytest.CaptureFixture) -> None:
+    stub: IngestStub, make_config, capsys: pytest.CaptureFixture
+) -> None:
     cfg = make_config()
     demo_spool(cfg.parent / "spool", calls=3)
     stub.script = [(503, {}, {})] * 4

@@ -31,8 +31,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _api(base: str, path: str, token: str) -> tuple[int, Any]:
-    req = urllib.request.Request(f"{base}/api/v1/{path}",
-                                 headers={"Authorization": f"Bearer {token}"})
+    req = urllib.request.Request(
+        f"{base}/api/v1/{path}", headers={"Authorization": f"Bearer {token}"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             return resp.status, json.loads(resp.read() or b"null")
@@ -50,8 +51,9 @@ def _completed(base: str, token: str, batch_id: str, timeout: float = 120) -> di
     raise AssertionError(f"batch {batch_id} not completed")
 
 
-def test_preview_then_push_to_the_local_stack(local_host: Any, mint: Any, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture) -> None:
+def test_preview_then_push_to_the_local_stack(
+    local_host: Any, mint: Any, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     from devhost.qoe_generator import generate_call
@@ -62,17 +64,26 @@ def test_preview_then_push_to_the_local_stack(local_host: Any, mint: Any, tmp_pa
     rng = random.Random(7)
     now = datetime.now(timezone.utc)
     spool = tmp_path / "spool"
-    cfg = write_config(tmp_path, str(local_host),
-                       server={"tenant_id": TENANT, "timeout_seconds": 120},
-                       auth={"mode": "dev-token",
-                             "dev_token": mint(TENANT, roles=["CallData.Ingest"])},
-                       batch={"max_records": 25}, exclusions={"users": [excluded]})
+    cfg = write_config(
+        tmp_path,
+        str(local_host),
+        server={"tenant_id": TENANT, "timeout_seconds": 120},
+        auth={"mode": "dev-token", "dev_token": mint(TENANT, roles=["CallData.Ingest"])},
+        batch={"max_records": 25},
+        exclusions={"users": [excluded]},
+    )
     for i in range(8):
-        records = generate_call(rng, TENANT, users, now - timedelta(minutes=5 + 9 * i),
-                                scenario=("p2p", "conference", "pstn", "p2p")[i % 4])
+        records = generate_call(
+            rng,
+            TENANT,
+            users,
+            now - timedelta(minutes=5 + 9 * i),
+            scenario=("p2p", "conference", "pstn", "p2p")[i % 4],
+        )
         cdrs = [r["data"] for r in records if r["kind"] == "cdr"]
         (spool / "cdr" / f"call{i}.jsonl").write_text(
-            "\n".join(json.dumps(c) for c in cdrs) + "\n", encoding="utf-8")
+            "\n".join(json.dumps(c) for c in cdrs) + "\n", encoding="utf-8"
+        )
         for j, r in enumerate(r for r in records if r["kind"] == "qoe"):
             (spool / "qoe" / f"call{i}-{j}.xml").write_text(r["data"], encoding="utf-8")
 
@@ -93,8 +104,9 @@ def test_preview_then_push_to_the_local_stack(local_host: Any, mint: Any, tmp_pa
     assert status["status"] == "completed"
     assert status["received"] == status["stored"] == len(env["records"])
     assert status["excluded"] == 0  # nothing of the excluded user arrived to drop
-    q = urllib.parse.urlencode({"from": (now - timedelta(days=2)).isoformat(),
-                                "to": (now + timedelta(days=1)).isoformat()})
+    q = urllib.parse.urlencode(
+        {"from": (now - timedelta(days=2)).isoformat(), "to": (now + timedelta(days=1)).isoformat()}
+    )
     code, body = _api(str(local_host), f"users/{urllib.parse.quote(bare)}/calls?{q}", reader)
     assert code == 200 and body["calls"] == []
     other = users[1].removeprefix("sip:")

@@ -84,8 +84,10 @@ class Thresholds:
                 raise SettingsError(f"{name} must not be negative, got {raw!r}")
             return value
 
-        return cls(number("CDC_ALERT_POOR_PERCENT", DEFAULT_POOR_PERCENT, float),
-                   number("CDC_ALERT_MIN_STREAMS", DEFAULT_MIN_STREAMS, int))
+        return cls(
+            number("CDC_ALERT_POOR_PERCENT", DEFAULT_POOR_PERCENT, float),
+            number("CDC_ALERT_MIN_STREAMS", DEFAULT_MIN_STREAMS, int),
+        )
 
 
 def alert_id(day: str, building: str) -> str:
@@ -106,12 +108,12 @@ def evaluation_days(now: datetime | None = None) -> list[date]:
 
 def system_principal(tenant_id: str) -> Principal:
     """Who the evaluator reads the report as: reader level (no EUII in what it gets)."""
-    return Principal(tenant_id=tenant_id, object_id="system:quality-alerts", name=None,
-                     levels=("reader",))
+    return Principal(
+        tenant_id=tenant_id, object_id="system:quality-alerts", name=None, levels=("reader",)
+    )
 
 
-def breaches(rows: Sequence[Mapping[str, Any]], thresholds: Thresholds
-             ) -> list[dict[str, Any]]:
+def breaches(rows: Sequence[Mapping[str, Any]], thresholds: Thresholds) -> list[dict[str, Any]]:
     """The (day, building) rows of a day x building audio summary that must alert."""
     out = []
     for row in rows:
@@ -121,8 +123,16 @@ def breaches(rows: Sequence[Mapping[str, Any]], thresholds: Thresholds
         if not building or pct is None or poor + good < thresholds.min_streams:
             continue
         if pct > thresholds.poor_percent:
-            out.append({"day": str(row["day"]), "building": str(building), "poorPercent": pct,
-                        "poor": poor, "good": good, "streams": int(row.get("streams") or 0)})
+            out.append(
+                {
+                    "day": str(row["day"]),
+                    "building": str(building),
+                    "poorPercent": pct,
+                    "poor": poor,
+                    "good": good,
+                    "streams": int(row.get("streams") or 0),
+                }
+            )
     return out
 
 
@@ -142,25 +152,51 @@ class Evaluation:
     unchanged: int = 0
 
     def summary(self) -> dict[str, Any]:
-        return {"tenantId": self.tenant_id, "days": self.days, "raised": len(self.raised),
-                "refreshed": len(self.refreshed), "unchanged": self.unchanged}
+        return {
+            "tenantId": self.tenant_id,
+            "days": self.days,
+            "raised": len(self.raised),
+            "refreshed": len(self.refreshed),
+            "unchanged": self.unchanged,
+        }
 
 
-async def _raise_or_refresh(clients: Clients, tenant_id: str, breach: dict[str, Any],
-                            thresholds: Thresholds, now: datetime, result: Evaluation) -> None:
+async def _raise_or_refresh(
+    clients: Clients,
+    tenant_id: str,
+    breach: dict[str, Any],
+    thresholds: Thresholds,
+    now: datetime,
+    result: Evaluation,
+) -> None:
     stamp = _iso(now)
-    doc = {"id": alert_id(breach["day"], breach["building"]), "tenantId": tenant_id,
-           "kind": KIND, "mediaType": MEDIA, **breach,
-           "threshold": thresholds.poor_percent, "minStreams": thresholds.min_streams,
-           "status": "open", "raisedAt": stamp, "lastEvaluatedAt": stamp,
-           "ackedBy": None, "ackedAt": None}
+    doc = {
+        "id": alert_id(breach["day"], breach["building"]),
+        "tenantId": tenant_id,
+        "kind": KIND,
+        "mediaType": MEDIA,
+        **breach,
+        "threshold": thresholds.poor_percent,
+        "minStreams": thresholds.min_streams,
+        "status": "open",
+        "raisedAt": stamp,
+        "lastEvaluatedAt": stamp,
+        "ackedBy": None,
+        "ackedAt": None,
+    }
     if await alert_store.create_alert(clients, doc):
         result.raised.append(dict(doc))
         telemetry.count_quality_alert(tenant_id, breach["building"])
-        log.warning("quality alert: building audio Poor %.1f%% over %.1f%% on %s "
-                    "(%d of %d classified streams poor)", breach["poorPercent"],
-                    thresholds.poor_percent, breach["day"], breach["poor"],
-                    breach["poor"] + breach["good"], extra={"alertId": doc["id"]})
+        log.warning(
+            "quality alert: building audio Poor %.1f%% over %.1f%% on %s "
+            "(%d of %d classified streams poor)",
+            breach["poorPercent"],
+            thresholds.poor_percent,
+            breach["day"],
+            breach["poor"],
+            breach["poor"] + breach["good"],
+            extra={"alertId": doc["id"]},
+        )
         return
     for _ in range(WRITE_ATTEMPTS):  # it exists: refresh the figures, never a second one
         existing = await alert_store.read_alert(clients, tenant_id, doc["id"])
@@ -176,9 +212,13 @@ async def _raise_or_refresh(clients: Clients, tenant_id: str, breach: dict[str, 
     raise RuntimeError(f"alert {doc['id']}: too many concurrent updates")
 
 
-async def evaluate_tenant(clients: Clients, tenant_id: str, days: Sequence[date],
-                          thresholds: Thresholds | None = None,
-                          now: datetime | None = None) -> Evaluation:
+async def evaluate_tenant(
+    clients: Clients,
+    tenant_id: str,
+    days: Sequence[date],
+    thresholds: Thresholds | None = None,
+    now: datetime | None = None,
+) -> Evaluation:
     """Raise (or refresh) the quality alerts of a tenant's days; idempotent."""
     thresholds = thresholds or Thresholds.from_env()
     now = now or datetime.now(timezone.utc)
@@ -186,9 +226,16 @@ async def evaluate_tenant(clients: Clients, tenant_id: str, days: Sequence[date]
     result = Evaluation(tenant_id, [d.isoformat() for d in ordered])
     if not ordered:
         return result
-    report = await quality_summary(clients, system_principal(tenant_id), {
-        "from": ordered[0].isoformat(), "to": ordered[-1].isoformat(),
-        "groupBy": "day,building", "mediaType": MEDIA})
+    report = await quality_summary(
+        clients,
+        system_principal(tenant_id),
+        {
+            "from": ordered[0].isoformat(),
+            "to": ordered[-1].isoformat(),
+            "groupBy": "day,building",
+            "mediaType": MEDIA,
+        },
+    )
     wanted = set(result.days)
     rows = [r for r in report["rows"] if str(r.get("day")) in wanted]
     today = now.astimezone(timezone.utc).date().isoformat()
@@ -201,9 +248,12 @@ async def evaluate_tenant(clients: Clients, tenant_id: str, days: Sequence[date]
     return result
 
 
-async def evaluate_all(clients: Clients, tenant_ids: Sequence[str],
-                       now: datetime | None = None,
-                       thresholds: Thresholds | None = None) -> list[dict[str, Any]]:
+async def evaluate_all(
+    clients: Clients,
+    tenant_ids: Sequence[str],
+    now: datetime | None = None,
+    thresholds: Thresholds | None = None,
+) -> list[dict[str, Any]]:
     """The timer's work: every tenant, today and yesterday. One tenant's failure is
     logged and does not stop the others; it raises at the end so the run shows failed."""
     thresholds = thresholds or Thresholds.from_env()
@@ -219,14 +269,19 @@ async def evaluate_all(clients: Clients, tenant_ids: Sequence[str],
                 log.exception("quality alert evaluation failed for a tenant")
                 continue
             out.append(result.summary())
-            log.info("quality alerts evaluated: %d raised, %d refreshed, %d unchanged",
-                     len(result.raised), len(result.refreshed), result.unchanged)
+            log.info(
+                "quality alerts evaluated: %d raised, %d refreshed, %d unchanged",
+                len(result.raised),
+                len(result.refreshed),
+                result.unchanged,
+            )
     if failed:
         raise RuntimeError(f"quality alert evaluation failed for {failed} tenant(s)")
     return out
 
 
 # ------------------------------------------------------------------------- admin API
+
 
 def _day_param(params: Mapping[str, str], name: str, default: date) -> date:
     value = params.get(name)
@@ -238,8 +293,9 @@ def _day_param(params: Mapping[str, str], name: str, default: date) -> date:
         raise Invalid(f"'{name}' must be a date (YYYY-MM-DD)", field=name) from None
 
 
-async def list_alerts(clients: Clients, principal: Principal, params: Mapping[str, str]
-                      ) -> dict[str, Any]:
+async def list_alerts(
+    clients: Clients, principal: Principal, params: Mapping[str, str]
+) -> dict[str, Any]:
     """The tenant's quality alerts of a period (default the last 30 days), newest day
     first, worst first within a day; `status` = open | acknowledged | all."""
     principal.require(ADMIN)
@@ -251,20 +307,27 @@ async def list_alerts(clients: Clients, principal: Principal, params: Mapping[st
     status = (params.get("status") or "all").strip().lower()
     if status not in (*STATUSES, "all"):
         raise Invalid("status must be open, acknowledged or all", field="status")
-    docs = await alert_store.query_alerts(clients, principal.tenant_id, KIND,
-                                          start.isoformat(), end.isoformat(),
-                                          None if status == "all" else status)
-    docs.sort(key=lambda d: (str(d.get("building") or "").casefold()))
-    docs.sort(key=lambda d: (str(d.get("day")), float(d.get("poorPercent") or 0)),
-              reverse=True)
-    return {"from": start.isoformat(), "to": end.isoformat(), "status": status,
-            "open": sum(1 for d in docs if d.get("status") == "open"),
-            "truncated": len(docs) > MAX_LIST,
-            "alerts": [alert_store.public(d) for d in docs[:MAX_LIST]]}
+    docs = await alert_store.query_alerts(
+        clients,
+        principal.tenant_id,
+        KIND,
+        start.isoformat(),
+        end.isoformat(),
+        None if status == "all" else status,
+    )
+    docs.sort(key=lambda d: str(d.get("building") or "").casefold())
+    docs.sort(key=lambda d: (str(d.get("day")), float(d.get("poorPercent") or 0)), reverse=True)
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "status": status,
+        "open": sum(1 for d in docs if d.get("status") == "open"),
+        "truncated": len(docs) > MAX_LIST,
+        "alerts": [alert_store.public(d) for d in docs[:MAX_LIST]],
+    }
 
 
-async def acknowledge(clients: Clients, principal: Principal, item_id: str
-                      ) -> dict[str, Any]:
+async def acknowledge(clients: Clients, principal: Principal, item_id: str) -> dict[str, Any]:
     """Mark an alert acknowledged by the caller. Idempotent: acknowledging it again
     returns the first acknowledgement unchanged."""
     principal.require(ADMIN)
@@ -276,9 +339,12 @@ async def acknowledge(clients: Clients, principal: Principal, item_id: str
             raise NotFound("no such alert in this tenant", field="alertId")
         if doc.get("status") == "acknowledged":
             return alert_store.public(doc)
-        doc |= {"status": "acknowledged", "ackedAt": _iso(datetime.now(timezone.utc)),
-                "ackedBy": principal.name or principal.object_id,
-                "ackedById": principal.object_id}
+        doc |= {
+            "status": "acknowledged",
+            "ackedAt": _iso(datetime.now(timezone.utc)),
+            "ackedBy": principal.name or principal.object_id,
+            "ackedById": principal.object_id,
+        }
         if await alert_store.replace_alert(clients, doc, doc["_etag"]):
             return alert_store.public(doc)
         await asyncio.sleep(0.01)

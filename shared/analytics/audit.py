@@ -33,8 +33,14 @@ MAX_MONTHS = 13
 T = TypeVar("T")
 
 
-async def record_read(clients: Clients, principal: Principal, action: str, *,
-                      user: str | None = None, call_id: str | None = None) -> None:
+async def record_read(
+    clients: Clients,
+    principal: Principal,
+    action: str,
+    *,
+    user: str | None = None,
+    call_id: str | None = None,
+) -> None:
     now = datetime.now(timezone.utc)
     doc = {
         "id": str(uuid.uuid4()),
@@ -51,20 +57,32 @@ async def record_read(clients: Clients, principal: Principal, action: str, *,
     try:
         await audit_store.write_entry(clients, doc)
     except Exception:
-        log.error("audit record could not be written for a %s read", action, exc_info=True,
-                  extra={"tenantId": principal.tenant_id})
+        log.error(
+            "audit record could not be written for a %s read",
+            action,
+            exc_info=True,
+            extra={"tenantId": principal.tenant_id},
+        )
 
 
-async def audited(clients: Clients, principal: Principal, action: str,
-                  read: Callable[[], Awaitable[T]], *, user: str | None = None,
-                  call_id: str | None = None) -> T:
+async def audited(
+    clients: Clients,
+    principal: Principal,
+    action: str,
+    read: Callable[[], Awaitable[T]],
+    *,
+    user: str | None = None,
+    call_id: str | None = None,
+) -> T:
     """Run `read` and write its audit record concurrently; the read's outcome decides the
     response, the audit write never fails it. Both finish before the response leaves,
     so no audit write is left running when the host freezes the worker."""
     principal.require(CALL_ANALYTICS)
     result, _ = await asyncio.gather(
-        read(), record_read(clients, principal, action, user=user, call_id=call_id),
-        return_exceptions=True)
+        read(),
+        record_read(clients, principal, action, user=user, call_id=call_id),
+        return_exceptions=True,
+    )
     if isinstance(result, BaseException):
         raise result
     return result
@@ -78,8 +96,14 @@ def _months(start: datetime, end: datetime) -> list[datetime]:
     return months
 
 
-async def read_audit(clients: Clients, principal: Principal, frm: str | None, to: str | None,
-                     continuation: str | None, limit: int = 200) -> dict[str, Any]:
+async def read_audit(
+    clients: Clients,
+    principal: Principal,
+    frm: str | None,
+    to: str | None,
+    continuation: str | None,
+    limit: int = 200,
+) -> dict[str, Any]:
     principal.require(ADMIN)
     now = datetime.now(timezone.utc)
     end = parse_time(to, "to", now)
@@ -95,15 +119,22 @@ async def read_audit(clients: Clients, principal: Principal, frm: str | None, to
         if state.get("pk") and pk > state["pk"]:
             continue
         items = await audit_store.month_page(
-            clients, pk, iso(start), iso(end), limit + 1 - len(entries),
-            state if state.get("pk") == pk else None)
+            clients,
+            pk,
+            iso(start),
+            iso(end),
+            limit + 1 - len(entries),
+            state if state.get("pk") == pk else None,
+        )
         entries += [i | {"_month": pk} for i in items]
         if len(entries) > limit:
             break
     page, more = entries[:limit], len(entries) > limit
     last = page[-1] if more else None
-    token = (encode_page_token({"pk": last["_month"], "at": last["at"], "id": last["id"]})
-             if last else None)
+    token = (
+        encode_page_token({"pk": last["_month"], "at": last["at"], "id": last["id"]})
+        if last
+        else None
+    )
     fields = ("at", "action", "actorId", "actorName", "level", "targetUser", "callId")
-    return {"entries": [{k: e.get(k) for k in fields} for e in page],
-            "continuationToken": token}
+    return {"entries": [{k: e.get(k) for k in fields} for e in page], "continuationToken": token}

@@ -67,8 +67,7 @@ class CallSummary(BaseModel):
     rating: str | None
     reasons: list[str]
     participantCount: int | None
-    participants: list[str] | None = Field(default=None,
-                                           description="engineer and admin only")
+    participants: list[str] | None = Field(default=None, description="engineer and admin only")
 
 
 class CallHistory(BaseModel):

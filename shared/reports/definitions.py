@@ -48,8 +48,10 @@ POOR_USER_MEASURES = ("poorStreams", "days", "subnets")
 MEDIA_TYPES = ("audio", "video", "vbss", "appsharing", "data")
 CONNECTION_TYPES = ("wired", "wifi", "other", "unknown")
 BOOL_FILTERS = ("insideCorp", "vpn")
-ENUM_FILTERS: dict[str, tuple[str, ...]] = {"mediaType": MEDIA_TYPES,
-                                            "connectionType": CONNECTION_TYPES}
+ENUM_FILTERS: dict[str, tuple[str, ...]] = {
+    "mediaType": MEDIA_TYPES,
+    "connectionType": CONNECTION_TYPES,
+}
 ALLOWED_FIELDS = ("name", "description", "groupBy", "filters", "measures", "period")
 DEFAULT_MEASURES = ("streams", "good", "poor", "poorPercent")
 DEFAULT_PERIOD = {"lastDays": 30}
@@ -81,69 +83,156 @@ class ReportDefinition:
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "version": self.version,
-                "builtIn": self.built_in, "description": self.description,
-                "source": self.source, "groupBy": list(self.group_by),
-                "filters": dict(self.filters), "measures": list(self.measures),
-                "period": dict(self.period), "levels": sorted(self.levels), **self.meta}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "version": self.version,
+            "builtIn": self.built_in,
+            "description": self.description,
+            "source": self.source,
+            "groupBy": list(self.group_by),
+            "filters": dict(self.filters),
+            "measures": list(self.measures),
+            "period": dict(self.period),
+            "levels": sorted(self.levels),
+            **self.meta,
+        }
 
     def ref(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "version": self.version,
-                "builtIn": self.built_in}
+        return {"id": self.id, "name": self.name, "version": self.version, "builtIn": self.built_in}
 
 
-def _builtin(rid: str, name: str, description: str, group_by: tuple[str, ...],
-             measures: tuple[str, ...], period: dict[str, int],
-             filters: dict[str, Any] | None = None, version: int = 1) -> ReportDefinition:
-    return ReportDefinition(rid, name, version, description, group_by, filters or {},
-                            measures, period)
+def _builtin(
+    rid: str,
+    name: str,
+    description: str,
+    group_by: tuple[str, ...],
+    measures: tuple[str, ...],
+    period: dict[str, int],
+    filters: dict[str, Any] | None = None,
+    version: int = 1,
+) -> ReportDefinition:
+    return ReportDefinition(
+        rid, name, version, description, group_by, filters or {}, measures, period
+    )
 
 
 _QUALITY = ("streams", "good", "poor", "unclassified", "poorPercent", "poorDueTo")
 _AUDIO = {"mediaType": "audio"}
 
 BUILT_IN: tuple[ReportDefinition, ...] = (
-    _builtin("overview", "Overview",
-             "Audio streams and Poor % by month over the last 12 months (CQD summary).",
-             ("month",), ("streams", "good", "poor", "unclassified", "poorPercent"),
-             {"lastMonths": 12}, _AUDIO),
-    _builtin("quality-by-building", "Quality by building",
-             "Audio quality per building of the building file, last 30 days; streams "
-             "from subnets no range covers are the row without a building.",
-             ("building",), (*_QUALITY, "sessions", "poorCalls"), {"lastDays": 30}, _AUDIO),
-    _builtin("quality-by-network", "Quality by network",
-             "Audio quality per network (building-file network name and subnet), last 30 "
-             "days. Readers and specialists see subnets coarsened to /24.",
-             ("networkName", "subnet"), _QUALITY, {"lastDays": 30}, _AUDIO),
-    _builtin("reliability", "Reliability",
-             "Call setup failures per session and dropped streams per stream, by day.",
-             ("day",), ("sessions", "callSetupFailures", "callSetupFailurePercent",
-                        "streams", "droppedStreams", "droppedStreamPercent"),
-             {"lastDays": 30}),
-    _builtin("wired-vs-wifi", "Wired vs Wi-Fi",
-             "Audio quality by connection type, by month.",
-             ("month", "connectionType"), _QUALITY, {"lastMonths": 12}, _AUDIO),
-    _builtin("inside-vs-outside", "Inside vs Outside corp",
-             "Audio quality inside and outside the corporate network (the building file "
-             "decides for covered subnets, the client's own flag otherwise), by month.",
-             ("month", "insideCorp"), _QUALITY, {"lastMonths": 12}, _AUDIO),
-    _builtin("vpn", "VPN", "Audio quality over VPN and not, by month.",
-             ("month", "vpn"), _QUALITY, {"lastMonths": 12}, _AUDIO),
-    _builtin("video-and-screen-sharing", "Video and screen sharing",
-             "Video, video-based screen sharing and application sharing quality by month.",
-             ("month", "mediaType"), _QUALITY, {"lastMonths": 12},
-             {"mediaType": ["video", "vbss", "appsharing"]}),
-    _builtin("quality-by-site-and-pool", "Quality by site and pool",
-             "Streams and sessions through each on-prem pool (mediation, conferencing, "
-             "edge) of the uploaded topology, last 30 days; sessions without an on-prem "
-             "server are the row without a site.",
-             ("site", "pool"), ("streams", "good", "poor", "poorPercent", "sessions",
-                                "callSetupFailures", "droppedStreams"), {"lastDays": 30}),
-    ReportDefinition(id="per-user", name="Per user", version=1,
-                     description="Users with poor streams, most first, last 30 days (EUII: "
-                     "engineer and admin only).", group_by=("user",), filters={},
-                     measures=POOR_USER_MEASURES, period={"lastDays": 30},
-                     source="poorUsers", levels=EUII_LEVELS),
+    _builtin(
+        "overview",
+        "Overview",
+        "Audio streams and Poor % by month over the last 12 months (CQD summary).",
+        ("month",),
+        ("streams", "good", "poor", "unclassified", "poorPercent"),
+        {"lastMonths": 12},
+        _AUDIO,
+    ),
+    _builtin(
+        "quality-by-building",
+        "Quality by building",
+        "Audio quality per building of the building file, last 30 days; streams "
+        "from subnets no range covers are the row without a building.",
+        ("building",),
+        (*_QUALITY, "sessions", "poorCalls"),
+        {"lastDays": 30},
+        _AUDIO,
+    ),
+    _builtin(
+        "quality-by-network",
+        "Quality by network",
+        "Audio quality per network (building-file network name and subnet), last 30 "
+        "days. Readers and specialists see subnets coarsened to /24.",
+        ("networkName", "subnet"),
+        _QUALITY,
+        {"lastDays": 30},
+        _AUDIO,
+    ),
+    _builtin(
+        "reliability",
+        "Reliability",
+        "Call setup failures per session and dropped streams per stream, by day.",
+        ("day",),
+        (
+            "sessions",
+            "callSetupFailures",
+            "callSetupFailurePercent",
+            "streams",
+            "droppedStreams",
+            "droppedStreamPercent",
+        ),
+        {"lastDays": 30},
+    ),
+    _builtin(
+        "wired-vs-wifi",
+        "Wired vs Wi-Fi",
+        "Audio quality by connection type, by month.",
+        ("month", "connectionType"),
+        _QUALITY,
+        {"lastMonths": 12},
+        _AUDIO,
+    ),
+    _builtin(
+        "inside-vs-outside",
+        "Inside vs Outside corp",
+        "Audio quality inside and outside the corporate network (the building file "
+        "decides for covered subnets, the client's own flag otherwise), by month.",
+        ("month", "insideCorp"),
+        _QUALITY,
+        {"lastMonths": 12},
+        _AUDIO,
+    ),
+    _builtin(
+        "vpn",
+        "VPN",
+        "Audio quality over VPN and not, by month.",
+        ("month", "vpn"),
+        _QUALITY,
+        {"lastMonths": 12},
+        _AUDIO,
+    ),
+    _builtin(
+        "video-and-screen-sharing",
+        "Video and screen sharing",
+        "Video, video-based screen sharing and application sharing quality by month.",
+        ("month", "mediaType"),
+        _QUALITY,
+        {"lastMonths": 12},
+        {"mediaType": ["video", "vbss", "appsharing"]},
+    ),
+    _builtin(
+        "quality-by-site-and-pool",
+        "Quality by site and pool",
+        "Streams and sessions through each on-prem pool (mediation, conferencing, "
+        "edge) of the uploaded topology, last 30 days; sessions without an on-prem "
+        "server are the row without a site.",
+        ("site", "pool"),
+        (
+            "streams",
+            "good",
+            "poor",
+            "poorPercent",
+            "sessions",
+            "callSetupFailures",
+            "droppedStreams",
+        ),
+        {"lastDays": 30},
+    ),
+    ReportDefinition(
+        id="per-user",
+        name="Per user",
+        version=1,
+        description="Users with poor streams, most first, last 30 days (EUII: "
+        "engineer and admin only).",
+        group_by=("user",),
+        filters={},
+        measures=POOR_USER_MEASURES,
+        period={"lastDays": 30},
+        source="poorUsers",
+        levels=EUII_LEVELS,
+    ),
 )
 BUILT_IN_BY_ID = {d.id: d for d in BUILT_IN}
 
@@ -151,8 +240,9 @@ BUILT_IN_BY_ID = {d.id: d for d in BUILT_IN}
 # ---------------------------------------------------------------------- validation
 
 
-def _check_text(value: Any, where: str, limit: int, errors: list[FieldError],
-                required: bool) -> str | None:
+def _check_text(
+    value: Any, where: str, limit: int, errors: list[FieldError], required: bool
+) -> str | None:
     if value is None:
         if required:
             errors.append(FieldError(where, "is required"))
@@ -176,8 +266,12 @@ def _check_group_by(value: Any, errors: list[FieldError]) -> tuple[str, ...]:
     out: list[str] = []
     for i, name in enumerate(value):
         if name not in GROUP_BY:
-            errors.append(FieldError(f"groupBy[{i}]", f"unknown dimension {str(name)[:40]!r} "
-                                     f"(one of {', '.join(GROUP_BY)})"))
+            errors.append(
+                FieldError(
+                    f"groupBy[{i}]",
+                    f"unknown dimension {str(name)[:40]!r} (one of {', '.join(GROUP_BY)})",
+                )
+            )
         elif name in out:
             errors.append(FieldError(f"groupBy[{i}]", f"{name} is listed twice"))
         else:
@@ -195,8 +289,9 @@ def _check_filter_value(name: str, value: Any, where: str, errors: list[FieldErr
             errors.append(FieldError(where, f"must be one of {', '.join(ENUM_FILTERS[name])}"))
         return value
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT_VALUE:
-        errors.append(FieldError(where, f"must be a non-empty string of at most "
-                                 f"{MAX_TEXT_VALUE} characters"))
+        errors.append(
+            FieldError(where, f"must be a non-empty string of at most {MAX_TEXT_VALUE} characters")
+        )
         return value
     return value.strip()
 
@@ -220,8 +315,9 @@ def _check_filters(value: Any, errors: list[FieldError]) -> dict[str, Any]:
             if not want or len(want) > MAX_FILTER_VALUES:
                 errors.append(FieldError(where, f"a list needs 1-{MAX_FILTER_VALUES} values"))
                 continue
-            out[name] = [_check_filter_value(name, w, f"{where}[{i}]", errors)
-                         for i, w in enumerate(want)]
+            out[name] = [
+                _check_filter_value(name, w, f"{where}[{i}]", errors) for i, w in enumerate(want)
+            ]
         else:
             out[name] = _check_filter_value(name, want, where, errors)
     return out
@@ -236,8 +332,12 @@ def _check_measures(value: Any, errors: list[FieldError]) -> tuple[str, ...]:
     out: list[str] = []
     for i, name in enumerate(value):
         if name not in MEASURES:
-            errors.append(FieldError(f"measures[{i}]", f"unknown measure {str(name)[:40]!r} "
-                                     f"(one of {', '.join(MEASURES)})"))
+            errors.append(
+                FieldError(
+                    f"measures[{i}]",
+                    f"unknown measure {str(name)[:40]!r} (one of {', '.join(MEASURES)})",
+                )
+            )
         elif name not in out:
             out.append(name)
     return tuple(out)
@@ -250,7 +350,7 @@ def _check_period(value: Any, errors: list[FieldError]) -> dict[str, int]:
     if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in limits:
         errors.append(FieldError("period", '{"lastDays": n} or {"lastMonths": n}'))
         return {}
-    (unit, n), = value.items()
+    ((unit, n),) = value.items()
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= limits[unit]:
         errors.append(FieldError(f"period.{unit}", f"must be a whole number 1-{limits[unit]}"))
         return {}
@@ -264,14 +364,24 @@ class ReportDefinitionBody(BaseModel):
 
     name: str = Field(max_length=MAX_NAME)
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
-    groupBy: list[str] = Field(description=(
-        f"1-{MAX_GROUP_BY} of " + ", ".join(GROUP_BY)))
-    filters: dict[str, Any] | None = Field(default=None, description=(
-        "{dimension: value or [values]}, dimension one of " + ", ".join(FILTERS)
-        + "; " + " and ".join(BOOL_FILTERS) + " take true/false"))
+    groupBy: list[str] = Field(description=(f"1-{MAX_GROUP_BY} of " + ", ".join(GROUP_BY)))
+    filters: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "{dimension: value or [values]}, dimension one of "
+            + ", ".join(FILTERS)
+            + "; "
+            + " and ".join(BOOL_FILTERS)
+            + " take true/false"
+        ),
+    )
     measures: list[str] | None = Field(default=None, description=", ".join(MEASURES))
-    period: dict[str, int] | None = Field(default=None, description=(
-        f'default period: {{"lastDays": 1-{MAX_DAYS}}} or {{"lastMonths": 1-{MAX_MONTHS}}}'))
+    period: dict[str, int] | None = Field(
+        default=None,
+        description=(
+            f'default period: {{"lastDays": 1-{MAX_DAYS}}} or {{"lastMonths": 1-{MAX_MONTHS}}}'
+        ),
+    )
 
 
 def validate_definition(body: Any) -> dict[str, Any]:
@@ -281,31 +391,43 @@ def validate_definition(body: Any) -> dict[str, Any]:
     errors: list[FieldError] = []
     for key in body:
         if key not in ALLOWED_FIELDS:
-            errors.append(FieldError(str(key), f"unknown field (allowed: "
-                                     f"{', '.join(ALLOWED_FIELDS)})"))
+            errors.append(
+                FieldError(str(key), f"unknown field (allowed: {', '.join(ALLOWED_FIELDS)})")
+            )
     out = {
         "name": _check_text(body.get("name"), "name", MAX_NAME, errors, True),
-        "description": _check_text(body.get("description"), "description", MAX_DESCRIPTION,
-                                   errors, False) or "",
+        "description": _check_text(
+            body.get("description"), "description", MAX_DESCRIPTION, errors, False
+        )
+        or "",
         "groupBy": _check_group_by(body.get("groupBy"), errors),
         "filters": _check_filters(body.get("filters"), errors),
         "measures": _check_measures(body.get("measures"), errors),
         "period": _check_period(body.get("period"), errors),
     }
     if errors:
-        raise Invalid(f"the report definition is invalid ({len(errors)} error(s))",
-                      field=errors[0].field, errors=errors)
+        raise Invalid(
+            f"the report definition is invalid ({len(errors)} error(s))",
+            field=errors[0].field,
+            errors=errors,
+        )
     return out
 
 
 def definition_from_doc(doc: Mapping[str, Any]) -> ReportDefinition:
     """A custom definition as stored (see `shared.storage.reports`)."""
     return ReportDefinition(
-        id=str(doc["reportId"]), name=str(doc["name"]), version=int(doc["version"]),
-        description=str(doc.get("description") or ""), group_by=tuple(doc["groupBy"]),
-        filters=dict(doc.get("filters") or {}), measures=tuple(doc["measures"]),
-        period=dict(doc["period"]), built_in=False,
-        meta={k: doc.get(k) for k in ("createdAt", "createdBy", "updatedAt", "updatedBy")})
+        id=str(doc["reportId"]),
+        name=str(doc["name"]),
+        version=int(doc["version"]),
+        description=str(doc.get("description") or ""),
+        group_by=tuple(doc["groupBy"]),
+        filters=dict(doc.get("filters") or {}),
+        measures=tuple(doc["measures"]),
+        period=dict(doc["period"]),
+        built_in=False,
+        meta={k: doc.get(k) for k in ("createdAt", "createdBy", "updatedAt", "updatedBy")},
+    )
 
 
 # ---------------------------------------------------------------------------- running
@@ -324,8 +446,9 @@ def _percent(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 2) if whole else None
 
 
-def project_row(row: Mapping[str, Any], group_by: tuple[str, ...], measures: tuple[str, ...]
-             ) -> dict[str, Any]:
+def project_row(
+    row: Mapping[str, Any], group_by: tuple[str, ...], measures: tuple[str, ...]
+) -> dict[str, Any]:
     out = {name: row.get(name) for name in group_by}
     for m in measures:
         if m == "poorPercent":

@@ -38,14 +38,14 @@ def _visible(definition: ReportDefinition, principal: Principal) -> bool:
 async def list_reports(clients: Clients, principal: Principal) -> dict[str, Any]:
     """Built-ins the caller's level may run, then the tenant's custom reports by name."""
     principal.require(REPORTS)
-    custom = sorted((definition_from_doc(d)
-                     for d in await store.list_custom(clients, principal.tenant_id)),
-                    key=lambda d: (d.name.lower(), d.id))
+    custom = sorted(
+        (definition_from_doc(d) for d in await store.list_custom(clients, principal.tenant_id)),
+        key=lambda d: (d.name.lower(), d.id),
+    )
     return {"reports": [d.as_json() for d in (*BUILT_IN, *custom) if _visible(d, principal)]}
 
 
-async def get_report(clients: Clients, principal: Principal, report_id: str
-                     ) -> ReportDefinition:
+async def get_report(clients: Clients, principal: Principal, report_id: str) -> ReportDefinition:
     """The definition, if it exists for this tenant and the caller's level may run it."""
     principal.require(REPORTS)
     definition = BUILT_IN_BY_ID.get(report_id)
@@ -55,13 +55,15 @@ async def get_report(clients: Clients, principal: Principal, report_id: str
     if definition is None:
         raise NotFound("no such report for this tenant", field="id")
     if not _visible(definition, principal):
-        raise Forbidden("this report needs a wider role",
-                        extra={"requiredLevels": sorted(definition.levels)})
+        raise Forbidden(
+            "this report needs a wider role", extra={"requiredLevels": sorted(definition.levels)}
+        )
     return definition
 
 
-async def _check_name(clients: Clients, tenant_id: str, name: str,
-                      own_id: str | None = None) -> int:
+async def _check_name(
+    clients: Clients, tenant_id: str, name: str, own_id: str | None = None
+) -> int:
     """`Conflict` if another report has this name (case-insensitive); the custom count."""
     docs = await store.list_custom(clients, tenant_id)
     taken = {d.name.lower() for d in BUILT_IN}
@@ -83,36 +85,51 @@ async def create_report(clients: Clients, principal: Principal, body: Any) -> di
         raise Conflict(f"a tenant keeps at most {MAX_CUSTOM_REPORTS} custom reports")
     report_id = CUSTOM_PREFIX + uuid.uuid4().hex[:12]
     now = utcnow()
-    doc = {"id": store.item_id(report_id), "tenantId": principal.tenant_id,
-           "type": store.REPORT_TYPE, "reportId": report_id, "version": 1, **fields,
-           "groupBy": list(fields["groupBy"]), "measures": list(fields["measures"]),
-           "createdAt": now, "createdBy": _author(principal), "updatedAt": now,
-           "updatedBy": _author(principal)}
+    doc = {
+        "id": store.item_id(report_id),
+        "tenantId": principal.tenant_id,
+        "type": store.REPORT_TYPE,
+        "reportId": report_id,
+        "version": 1,
+        **fields,
+        "groupBy": list(fields["groupBy"]),
+        "measures": list(fields["measures"]),
+        "createdAt": now,
+        "createdBy": _author(principal),
+        "updatedAt": now,
+        "updatedBy": _author(principal),
+    }
     await store.create_custom(clients, doc)
     return definition_from_doc(doc).as_json()
 
 
-async def replace_report(clients: Clients, principal: Principal, report_id: str, body: Any
-                         ) -> dict[str, Any]:
+async def replace_report(
+    clients: Clients, principal: Principal, report_id: str, body: Any
+) -> dict[str, Any]:
     """Replace a custom definition (etag-conditional: a concurrent edit is a `Conflict`)."""
     principal.require(ADMIN)
     if report_id in BUILT_IN_BY_ID:
-        raise Conflict("built-in reports are read-only; create a custom report instead",
-                       field="id")
+        raise Conflict("built-in reports are read-only; create a custom report instead", field="id")
     fields = validate_definition(body)
     old = await store.read_custom(clients, principal.tenant_id, report_id)
     if old is None:
         raise NotFound("no such report for this tenant", field="id")
     await _check_name(clients, principal.tenant_id, fields["name"], own_id=report_id)
     doc = {k: v for k, v in old.items() if not k.startswith("_")}
-    doc.update(fields, groupBy=list(fields["groupBy"]), measures=list(fields["measures"]),
-               version=int(old["version"]) + 1, updatedAt=utcnow(),
-               updatedBy=_author(principal))
+    doc.update(
+        fields,
+        groupBy=list(fields["groupBy"]),
+        measures=list(fields["measures"]),
+        version=int(old["version"]) + 1,
+        updatedAt=utcnow(),
+        updatedBy=_author(principal),
+    )
     try:
         await store.replace_custom(clients, doc, old["_etag"])
     except StaleWrite:
-        raise Conflict("the report was modified concurrently; read it and retry",
-                       field="id") from None
+        raise Conflict(
+            "the report was modified concurrently; read it and retry", field="id"
+        ) from None
     return definition_from_doc(doc).as_json()
 
 
@@ -124,25 +141,38 @@ async def delete_report(clients: Clients, principal: Principal, report_id: str) 
         raise NotFound("no such report for this tenant", field="id")
 
 
-async def run_report(clients: Clients, principal: Principal, report_id: str,
-                     params: Mapping[str, str], today: date | None = None) -> dict[str, Any]:
+async def run_report(
+    clients: Clients,
+    principal: Principal,
+    report_id: str,
+    params: Mapping[str, str],
+    today: date | None = None,
+) -> dict[str, Any]:
     """Run a definition over `from`/`to` (both, or neither for its default period)."""
     definition = await get_report(clients, principal, report_id)
     if params.get("from") or params.get("to"):
         period = Period.parse(params)
     else:
-        period = default_period(definition.period,
-                                today or datetime.now(timezone.utc).date())
-    head: dict[str, Any] = {"report": definition.ref(), "from": period.start.isoformat(),
-            "to": period.end.isoformat(), "groupBy": list(definition.group_by),
-            "filters": dict(definition.filters), "measures": list(definition.measures)}
+        period = default_period(definition.period, today or datetime.now(timezone.utc).date())
+    head: dict[str, Any] = {
+        "report": definition.ref(),
+        "from": period.start.isoformat(),
+        "to": period.end.isoformat(),
+        "groupBy": list(definition.group_by),
+        "filters": dict(definition.filters),
+        "measures": list(definition.measures),
+    }
     if definition.source == "poorUsers":
         body = await poor_users(clients, principal, {"from": head["from"], "to": head["to"]})
         return {**head, "documentsRead": body["documentsRead"], "rows": body["rows"]}
-    body = await run_summary(clients, principal, period, list(definition.group_by),
-                             definition.filters)
+    body = await run_summary(
+        clients, principal, period, list(definition.group_by), definition.filters
+    )
     rows = [project_row(r, definition.group_by, definition.measures) for r in body["rows"]]
-    return {**head, "buildingFile": body["buildingFile"], "topology": body["topology"],
-            "documentsRead": body["documentsRead"], "rows": rows}
-
-
+    return {
+        **head,
+        "buildingFile": body["buildingFile"],
+        "topology": body["topology"],
+        "documentsRead": body["documentsRead"],
+        "rows": rows,
+    }

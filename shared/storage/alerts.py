@@ -18,8 +18,9 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 async def read_alert(clients: Clients, tenant_id: str, item_id: str) -> dict[str, Any] | None:
-    return await read_or_none(clients.container(layout.ALERTS), item_id, tenant_id,
-                              what="read alert")
+    return await read_or_none(
+        clients.container(layout.ALERTS), item_id, tenant_id, what="read alert"
+    )
 
 
 async def create_alert(clients: Clients, doc: dict[str, Any]) -> bool:
@@ -36,29 +37,39 @@ async def replace_alert(clients: Clients, doc: dict[str, Any], etag: str) -> boo
     """Etag-conditional replace; False when someone else wrote first (re-read, retry)."""
     body = public(doc) | {"ttl": layout.ALERTS.default_ttl}
     try:
-        await replace_if_unchanged(clients.container(layout.ALERTS), body["id"], body, etag,
-                                   what="update alert")
+        await replace_if_unchanged(
+            clients.container(layout.ALERTS), body["id"], body, etag, what="update alert"
+        )
     except StaleWrite:
         return False
     return True
 
 
-async def query_alerts(clients: Clients, tenant_id: str, kind: str, first_day: str,
-                       last_day: str, status: str | None) -> list[dict[str, Any]]:
+async def query_alerts(
+    clients: Clients, tenant_id: str, kind: str, first_day: str, last_day: str, status: str | None
+) -> list[dict[str, Any]]:
     """The tenant's records of `kind` for days `first_day`..`last_day` (both included),
     of one status or (None) all."""
-    query = ("SELECT * FROM c WHERE c.tenantId = @t AND c.kind = @k "
-             "AND c.day >= @from AND c.day <= @to")
+    query = (
+        "SELECT * FROM c WHERE c.tenantId = @t AND c.kind = @k AND c.day >= @from AND c.day <= @to"
+    )
     parameters: list[dict[str, Any]] = [
-        {"name": "@t", "value": tenant_id}, {"name": "@k", "value": kind},
-        {"name": "@from", "value": first_day}, {"name": "@to", "value": last_day}]
+        {"name": "@t", "value": tenant_id},
+        {"name": "@k", "value": kind},
+        {"name": "@from", "value": first_day},
+        {"name": "@to", "value": last_day},
+    ]
     if status is not None:
         query += " AND c.status = @s"
         parameters.append({"name": "@s", "value": status})
     container = clients.container(layout.ALERTS)
 
     async def op() -> list[dict[str, Any]]:
-        return [d async for d in container.query_items(
-            query, parameters=parameters, partition_key=tenant_id)]
+        return [
+            d
+            async for d in container.query_items(
+                query, parameters=parameters, partition_key=tenant_id
+            )
+        ]
 
     return await with_retries(op, what="list alerts")

@@ -11,8 +11,19 @@ from shared.storage.items import StaleWrite, replace_if_unchanged
 from shared.storage.retry import read_or_none, with_retries
 
 MAX_ERRORS = 100
-PUBLIC_FIELDS = ("batchId", "tenantId", "status", "received", "stored", "quarantined",
-                 "excluded", "calls", "errors", "receivedAt", "completedAt")
+PUBLIC_FIELDS = (
+    "batchId",
+    "tenantId",
+    "status",
+    "received",
+    "stored",
+    "quarantined",
+    "excluded",
+    "calls",
+    "errors",
+    "receivedAt",
+    "completedAt",
+)
 
 
 def utcnow() -> str:
@@ -33,8 +44,7 @@ def _container(clients: Clients) -> Any:
 
 
 async def read_batch(clients: Clients, tenant_id: str, batch_id: str) -> dict[str, Any] | None:
-    return await read_or_none(_container(clients), batch_id, tenant_id,
-                              what="read batch status")
+    return await read_or_none(_container(clients), batch_id, tenant_id, what="read batch status")
 
 
 async def create_batch(clients: Clients, doc: dict[str, Any]) -> dict[str, Any] | None:
@@ -52,13 +62,18 @@ async def create_batch(clients: Clients, doc: dict[str, Any]) -> dict[str, Any] 
 
 async def save_batch(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
     body = {k: v for k, v in doc.items() if not k.startswith("_")}
-    return await with_retries(lambda: _container(clients).upsert_item(body),
-                              what="save batch status")
+    return await with_retries(
+        lambda: _container(clients).upsert_item(body), what="save batch status"
+    )
 
 
 async def update_batch(
-    clients: Clients, tenant_id: str, batch_id: str, changes: dict[str, Any],
-    *, unless_status: tuple[str, ...] = (),
+    clients: Clients,
+    tenant_id: str,
+    batch_id: str,
+    changes: dict[str, Any],
+    *,
+    unless_status: tuple[str, ...] = (),
 ) -> dict[str, Any] | None:
     """Read-modify-write with the etag, so concurrent writers never lose each other's
     fields; skipped when the current status is one of `unless_status`."""
@@ -73,43 +88,57 @@ async def update_batch(
         doc.update(changes)
         body = {k: v for k, v in doc.items() if not k.startswith("_")}
         try:
-            return await replace_if_unchanged(_container(clients), batch_id, body, etag,
-                                              what="update batch status")
+            return await replace_if_unchanged(
+                _container(clients), batch_id, body, etag, what="update batch status"
+            )
         except StaleWrite:
             continue
     raise RuntimeError(f"batch {batch_id}: status kept changing under us")
 
 
-async def _select(clients: Clients, tenant_id: str, query: str,
-                  params: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [b async for b in _container(clients).query_items(
-        query, parameters=[{"name": "@t", "value": tenant_id}, *params],
-        partition_key=tenant_id)]
+async def _select(
+    clients: Clients, tenant_id: str, query: str, params: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    return [
+        b
+        async for b in _container(clients).query_items(
+            query, parameters=[{"name": "@t", "value": tenant_id}, *params], partition_key=tenant_id
+        )
+    ]
 
 
-async def batches_with_status(clients: Clients, tenant_id: str, statuses: tuple[str, ...]
-                              ) -> list[dict[str, Any]]:
+async def batches_with_status(
+    clients: Clients, tenant_id: str, statuses: tuple[str, ...]
+) -> list[dict[str, Any]]:
     """batchId, receivedAt and status of the tenant's batches in one of `statuses`."""
     return await _select(
-        clients, tenant_id,
+        clients,
+        tenant_id,
         "SELECT c.batchId, c.receivedAt, c.status FROM c WHERE c.tenantId = @t AND "
         "ARRAY_CONTAINS(@pending, c.status)",
-        [{"name": "@pending", "value": list(statuses)}])
+        [{"name": "@pending", "value": list(statuses)}],
+    )
 
 
-async def batches_completed_since(clients: Clients, tenant_id: str, since: str
-                                  ) -> list[dict[str, Any]]:
+async def batches_completed_since(
+    clients: Clients, tenant_id: str, since: str
+) -> list[dict[str, Any]]:
     """The outcome fields of the tenant's batches completed at or after `since`."""
     return await _select(
-        clients, tenant_id,
+        clients,
+        tenant_id,
         "SELECT c.batchId, c.status, c.quarantined, c.sourceFqdn, c.completedAt, c.failure "
         "FROM c WHERE c.tenantId = @t AND c.completedAt >= @since",
-        [{"name": "@since", "value": since}])
+        [{"name": "@since", "value": since}],
+    )
 
 
 async def completed_by_source(clients: Clients, tenant_id: str) -> list[dict[str, Any]]:
     """sourceFqdn and completedAt of every successfully completed batch of the tenant."""
     return await _select(
-        clients, tenant_id,
+        clients,
+        tenant_id,
         "SELECT c.sourceFqdn, c.completedAt FROM c WHERE c.tenantId = @t AND "
-        "(c.status = 'completed' OR c.status = 'completedWithErrors')", [])
+        "(c.status = 'completed' OR c.status = 'completedWithErrors')",
+        [],
+    )

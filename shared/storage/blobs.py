@@ -33,18 +33,24 @@ class BatchBlobs:
     def _blob(self, container: str, name: str) -> Any:
         return self._clients.blobs(container).get_blob_client(name)
 
-    async def put_incoming(self, name: str, data: bytes, content_hash: str,
-                           tenant_id: str) -> str | None:
+    async def put_incoming(
+        self, name: str, data: bytes, content_hash: str, tenant_id: str
+    ) -> str | None:
         """Write a new raw batch, never overwriting. None when written; else the content
         hash recorded on the blob already there (a retry, or another batch's content)."""
         from azure.core.exceptions import ResourceExistsError
 
         blob = self._blob(layout.INCOMING, name)
         try:
-            await with_retries(lambda: blob.upload_blob(
-                data, overwrite=False,
-                metadata={"contenthash": content_hash, "tenantid": tenant_id},
-                content_settings=None), what="write batch blob")
+            await with_retries(
+                lambda: blob.upload_blob(
+                    data,
+                    overwrite=False,
+                    metadata={"contenthash": content_hash, "tenantid": tenant_id},
+                    content_settings=None,
+                ),
+                what="write batch blob",
+            )
         except ResourceExistsError:
             props = await blob.get_blob_properties()
             return str((props.metadata or {}).get("contenthash") or "")
@@ -77,22 +83,25 @@ class BatchBlobs:
             pass
 
     async def quarantine(self, tenant_id: str, batch_id: str, index: int, body: bytes) -> None:
-        blob = self._blob(layout.QUARANTINE,
-                          layout.quarantine_blob_name(tenant_id, batch_id, index))
-        await with_retries(lambda: blob.upload_blob(body, overwrite=True),
-                           what="write quarantine")
+        blob = self._blob(
+            layout.QUARANTINE, layout.quarantine_blob_name(tenant_id, batch_id, index)
+        )
+        await with_retries(lambda: blob.upload_blob(body, overwrite=True), what="write quarantine")
 
     async def poison(self, name: str, data: bytes, reason: str, attempts: int) -> None:
         """The raw batch, as it was, under the same name in the poison container."""
         target = self._blob(layout.POISON, name)
         metadata = {"reason": _ascii_header(reason), "attempts": str(attempts)}
-        await with_retries(lambda: target.upload_blob(data, overwrite=True, metadata=metadata),
-                           what="write poison blob")
+        await with_retries(
+            lambda: target.upload_blob(data, overwrite=True, metadata=metadata),
+            what="write poison blob",
+        )
 
     async def poison_reason(self, name: str, body: bytes) -> None:
         blob = self._blob(layout.POISON, name + ".reason.json")
-        await with_retries(lambda: blob.upload_blob(body, overwrite=True),
-                           what="write poison reason")
+        await with_retries(
+            lambda: blob.upload_blob(body, overwrite=True), what="write poison reason"
+        )
 
     @staticmethod
     def poison_path(name: str) -> str:

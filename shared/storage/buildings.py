@@ -44,43 +44,61 @@ def _pack(rows: list[BuildingRow]) -> str:
 
 
 def _unpack(data: str) -> list[BuildingRow]:
-    return [BuildingRow(*values) for values in json.loads(gzip.decompress(
-        base64.b64decode(data)))]
+    return [BuildingRow(*values) for values in json.loads(gzip.decompress(base64.b64decode(data)))]
 
 
 async def _read(clients: Clients, tenant_id: str, item_id: str) -> dict[str, Any] | None:
-    return await read_or_none(clients.container(layout.TENANTS), item_id, tenant_id,
-                              what="read building data")
+    return await read_or_none(
+        clients.container(layout.TENANTS), item_id, tenant_id, what="read building data"
+    )
 
 
-async def save_building_file(clients: Clients, tenant_id: str, rows: list[BuildingRow],
-                             uploaded_by: str | None, concurrency: int = 8
-                             ) -> dict[str, Any]:
+async def save_building_file(
+    clients: Clients,
+    tenant_id: str,
+    rows: list[BuildingRow],
+    uploaded_by: str | None,
+    concurrency: int = 8,
+) -> dict[str, Any]:
     """Write the chunks of a new upload, switch the pointer, delete the old chunks."""
     container = clients.container(layout.TENANTS)
     upload_id = uuid.uuid4().hex
-    chunks = [rows[i:i + CHUNK_ROWS] for i in range(0, len(rows), CHUNK_ROWS)]
+    chunks = [rows[i : i + CHUNK_ROWS] for i in range(0, len(rows), CHUNK_ROWS)]
     sem = asyncio.Semaphore(concurrency)
 
     async def put(n: int, part: list[BuildingRow]) -> None:
-        body = {"id": f"buildings|{upload_id}|{n}", "tenantId": tenant_id, "type": CHUNK_TYPE,
-                "uploadId": upload_id, "n": n, "data": _pack(part)}
+        body = {
+            "id": f"buildings|{upload_id}|{n}",
+            "tenantId": tenant_id,
+            "type": CHUNK_TYPE,
+            "uploadId": upload_id,
+            "n": n,
+            "data": _pack(part),
+        }
         async with sem:
             await upsert(container, body, what="write building chunk")
 
     await asyncio.gather(*(put(n, part) for n, part in enumerate(chunks)))
     old = await _read(clients, tenant_id, POINTER_ID)
     index = BuildingIndex(rows)
-    pointer = {"id": POINTER_ID, "tenantId": tenant_id, "type": "buildings",
-               "uploadId": upload_id, "chunks": len(chunks), **index.summary(),
-               "uploadedAt": utcnow(), "uploadedBy": uploaded_by}
+    pointer = {
+        "id": POINTER_ID,
+        "tenantId": tenant_id,
+        "type": "buildings",
+        "uploadId": upload_id,
+        "chunks": len(chunks),
+        **index.summary(),
+        "uploadedAt": utcnow(),
+        "uploadedBy": uploaded_by,
+    }
     await upsert(container, pointer, what="switch building file")
     _cache[(tenant_id, upload_id)] = index
     if old and old.get("uploadId") != upload_id:
         for n in range(int(old.get("chunks") or 0)):
             try:
-                await container.delete_item(f"buildings|{old['uploadId']}|{n}",
-                                            partition_key=tenant_id)
+                await container.delete_item(
+                    f"buildings|{old['uploadId']}|{n}", partition_key=tenant_id
+                )
             except cosmos_errors.CosmosHttpResponseError:
                 pass  # an orphan chunk is unreachable (no pointer names it), only space
         _cache.pop((tenant_id, str(old.get("uploadId"))), None)
@@ -89,10 +107,14 @@ async def save_building_file(clients: Clients, tenant_id: str, rows: list[Buildi
 
 def building_summary(pointer: dict[str, Any] | None) -> dict[str, Any]:
     if not pointer:
-        return {"active": False, "rows": 0, "buildings": 0, "uploadedAt": None,
-                "uploadedBy": None}
-    return {"active": True, "rows": pointer["rows"], "buildings": pointer["buildings"],
-            "uploadedAt": pointer["uploadedAt"], "uploadedBy": pointer.get("uploadedBy")}
+        return {"active": False, "rows": 0, "buildings": 0, "uploadedAt": None, "uploadedBy": None}
+    return {
+        "active": True,
+        "rows": pointer["rows"],
+        "buildings": pointer["buildings"],
+        "uploadedAt": pointer["uploadedAt"],
+        "uploadedBy": pointer.get("uploadedBy"),
+    }
 
 
 async def read_building_summary(clients: Clients, tenant_id: str) -> dict[str, Any]:
@@ -108,9 +130,12 @@ async def load_building_index(clients: Clients, tenant_id: str) -> BuildingIndex
     cached = _cache.get(key)
     if cached is not None:
         return cached
-    parts = await asyncio.gather(*(
-        _read(clients, tenant_id, f"buildings|{pointer['uploadId']}|{n}")
-        for n in range(int(pointer["chunks"]))))
+    parts = await asyncio.gather(
+        *(
+            _read(clients, tenant_id, f"buildings|{pointer['uploadId']}|{n}")
+            for n in range(int(pointer["chunks"]))
+        )
+    )
     rows: list[BuildingRow] = []
     for part in parts:
         if part is None:  # replaced while we read: the new pointer is the truth

@@ -35,16 +35,16 @@ class MergeResult:
 
 
 async def read_call(clients: Clients, tenant_id: str, call_id: str) -> CallDocument | None:
-    raw = await read_or_none(clients.container(layout.CALLS), call_id,
-                             call_pk(tenant_id, call_id), what="read call")
+    raw = await read_or_none(
+        clients.container(layout.CALLS), call_id, call_pk(tenant_id, call_id), what="read call"
+    )
     return CallDocument.model_validate(raw) if raw else None
 
 
 Combine = Callable[[CallDocument | None], CallDocument | None]
 
 
-async def merge_call(clients: Clients, tenant_id: str, key: str, combine: Combine
-                     ) -> MergeResult:
+async def merge_call(clients: Clients, tenant_id: str, key: str, combine: Combine) -> MergeResult:
     """Persist `combine(stored call or None)` with optimistic concurrency. `combine` is
     the domain's pure merge (`shared.merge.merged_document`): it returns the new
     document, or None when the stored one already holds everything. Storage only
@@ -70,8 +70,9 @@ async def merge_call(clients: Clients, tenant_id: str, key: str, combine: Combin
         if doc is None:
             return MergeResult(cid, False, current, current)
         try:
-            await replace_if_unchanged(container, cid, doc.to_cosmos(), raw["_etag"],
-                                       what="replace call")
+            await replace_if_unchanged(
+                container, cid, doc.to_cosmos(), raw["_etag"], what="replace call"
+            )
             return MergeResult(cid, True, doc, current)
         except StaleWrite:
             continue  # another writer merged first: merge again on top of theirs
@@ -84,26 +85,29 @@ def user_index_docs(doc: CallDocument) -> list[dict[str, Any]]:
     out = []
     for user in internal_users(view):
         names = {p.uri: p.display_name for p in view.participants}
-        own = [s for s in view.sessions
-               if user in ((s.caller.uri or "")[4:], (s.callee.uri or "")[4:])]
-        out.append({
-            "id": doc.id,
-            "pk": user_pk(doc.tenantId, user),
-            "tenantId": doc.tenantId,
-            "user": user,
-            "displayName": names.get("sip:" + user),
-            "callId": doc.id,
-            "callType": view.call_type,
-            "start": view.start,
-            "end": view.end,
-            "durationS": view.duration_s,
-            "rating": view.rating,
-            "reasons": view.reasons,
-            "participantCount": len(view.participants),
-            "participants": [p.uri for p in view.participants],
-            "ownSessionIds": [s.id for s in own],
-            "updatedAt": doc.updatedAt,
-        })
+        own = [
+            s for s in view.sessions if user in ((s.caller.uri or "")[4:], (s.callee.uri or "")[4:])
+        ]
+        out.append(
+            {
+                "id": doc.id,
+                "pk": user_pk(doc.tenantId, user),
+                "tenantId": doc.tenantId,
+                "user": user,
+                "displayName": names.get("sip:" + user),
+                "callId": doc.id,
+                "callType": view.call_type,
+                "start": view.start,
+                "end": view.end,
+                "durationS": view.duration_s,
+                "rating": view.rating,
+                "reasons": view.reasons,
+                "participantCount": len(view.participants),
+                "participants": [p.uri for p in view.participants],
+                "ownSessionIds": [s.id for s in own],
+                "updatedAt": doc.updatedAt,
+            }
+        )
     return out
 
 
@@ -123,8 +127,9 @@ def directory_doc(tenant_id: str, user: str, display_name: str | None) -> dict[s
     }
 
 
-async def write_user_index(clients: Clients, doc: CallDocument,
-                           seen: set[tuple[str, str | None]] | None = None) -> int:
+async def write_user_index(
+    clients: Clients, doc: CallDocument, seen: set[tuple[str, str | None]] | None = None
+) -> int:
     """Upsert the call's history entries, and each user's directory entry once per
     batch (`seen`), not once per call."""
     container = clients.container(layout.USER_CALLS)
@@ -146,11 +151,13 @@ _VOLATILE = ("updatedAt", "lastSeen")
 
 def _same(stored: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
     return stored is not None and all(
-        stored.get(k) == v for k, v in wanted.items() if k not in _VOLATILE)
+        stored.get(k) == v for k, v in wanted.items() if k not in _VOLATILE
+    )
 
 
-async def ensure_user_index(clients: Clients, doc: CallDocument,
-                            seen: set[tuple[str, str | None]] | None = None) -> int:
+async def ensure_user_index(
+    clients: Clients, doc: CallDocument, seen: set[tuple[str, str | None]] | None = None
+) -> int:
     """For a merge that found the call unchanged (a re-run, a duplicate record): the
     history and directory entries a crash between the call write and
     `write_user_index` left missing or stale are written now; present ones cost a
@@ -168,26 +175,34 @@ async def ensure_user_index(clients: Clients, doc: CallDocument,
         if seen is not None:
             seen.add(marker)
         entry_doc = directory_doc(doc.tenantId, entry["user"], entry["displayName"])
-        if await read_or_none(directory, entry_doc["id"], doc.tenantId,
-                              what="read user directory") is None:
+        if (
+            await read_or_none(directory, entry_doc["id"], doc.tenantId, what="read user directory")
+            is None
+        ):
             await upsert(directory, entry_doc, what="upsert user directory")
             written += 1
     return written
 
 
-async def _query(container: Any, query: str, params: dict[str, Any], partition_key: str
-                 ) -> list[dict[str, Any]]:
+async def _query(
+    container: Any, query: str, params: dict[str, Any], partition_key: str
+) -> list[dict[str, Any]]:
     parameters = [{"name": k, "value": v} for k, v in params.items()]
 
     async def op() -> list[dict[str, Any]]:
-        return [item async for item in container.query_items(
-            query, parameters=parameters, partition_key=partition_key)]
+        return [
+            item
+            async for item in container.query_items(
+                query, parameters=parameters, partition_key=partition_key
+            )
+        ]
 
     return await with_retries(op, what="query")
 
 
-async def search_directory(clients: Clients, tenant_id: str, prefix: str, limit: int
-                           ) -> list[dict[str, Any]]:
+async def search_directory(
+    clients: Clients, tenant_id: str, prefix: str, limit: int
+) -> list[dict[str, Any]]:
     """Up to `limit` directory entries whose user key or lower-cased name starts with
     `prefix` (one query in the tenant's partition)."""
     return await _query(
@@ -200,12 +215,19 @@ async def search_directory(clients: Clients, tenant_id: str, prefix: str, limit:
     )
 
 
-async def history_page(clients: Clients, tenant_id: str, user: str, first: str, end: str,
-                       limit: int, after: dict[str, Any] | None) -> list[dict[str, Any]]:
+async def history_page(
+    clients: Clients,
+    tenant_id: str,
+    user: str,
+    first: str,
+    end: str,
+    limit: int,
+    after: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
     """Up to `limit` history entries of `user` with `first <= start < end`, newest first
     (then by id); `after` = {"start", "id"} continues below that entry."""
     pk = user_pk(tenant_id, user)
-    query = ("SELECT TOP @n * FROM c WHERE c.pk = @pk AND c.start >= @from AND c.start < @to")
+    query = "SELECT TOP @n * FROM c WHERE c.pk = @pk AND c.start >= @from AND c.start < @to"
     params: dict[str, Any] = {"@n": limit, "@pk": pk, "@from": first, "@to": end}
     if after:
         query += " AND (c.start < @s OR (c.start = @s AND c.id < @id))"

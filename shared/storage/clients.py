@@ -53,11 +53,15 @@ def make_clients(settings: Settings) -> Clients:
     chunk = 4 * 1024 * 1024
     if settings.storage_connection_string:
         blob = BlobServiceClient.from_connection_string(
-            settings.storage_connection_string, max_single_get_size=chunk,
-            max_chunk_get_size=chunk)
+            settings.storage_connection_string, max_single_get_size=chunk, max_chunk_get_size=chunk
+        )
     elif settings.blob_service_uri:
-        blob = BlobServiceClient(settings.blob_service_uri, credential=_credential(settings),
-                                 max_single_get_size=chunk, max_chunk_get_size=chunk)
+        blob = BlobServiceClient(
+            settings.blob_service_uri,
+            credential=_credential(settings),
+            max_single_get_size=chunk,
+            max_chunk_get_size=chunk,
+        )
     else:
         raise SettingsError("set CDC_STORAGE (local) or CDC_STORAGE__blobServiceUri (Azure)")
     endpoint = settings.require("cosmos_endpoint", "COSMOS_ENDPOINT")

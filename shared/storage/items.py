@@ -23,15 +23,19 @@ class AlreadyExists(StaleWrite):
     """A create found an item with that id in the partition."""
 
 
-async def replace_if_unchanged(container: Any, item_id: str, body: dict[str, Any],
-                               etag: str, *, what: str) -> Any:
+async def replace_if_unchanged(
+    container: Any, item_id: str, body: dict[str, Any], etag: str, *, what: str
+) -> Any:
     """Replace `item_id` with `body` only if its etag is still `etag`."""
     from azure.core import MatchConditions
 
     try:
-        return await with_retries(lambda: container.replace_item(
-            item_id, body, etag=etag, match_condition=MatchConditions.IfNotModified),
-            what=what)
+        return await with_retries(
+            lambda: container.replace_item(
+                item_id, body, etag=etag, match_condition=MatchConditions.IfNotModified
+            ),
+            what=what,
+        )
     except cosmos_errors.CosmosAccessConditionFailedError:
         raise StaleWrite(item_id) from None
 

@@ -17,8 +17,11 @@ async def _probe(name: str, op: Any) -> dict[str, Any]:
     start = time.perf_counter()
     try:
         await asyncio.wait_for(op(), PROBE_TIMEOUT_S)
-        return {"name": name, "ok": True,
-                "latencyMs": round((time.perf_counter() - start) * 1000, 1)}
+        return {
+            "name": name,
+            "ok": True,
+            "latencyMs": round((time.perf_counter() - start) * 1000, 1),
+        }
     except Exception as exc:
         return {"name": name, "ok": False, "error": type(exc).__name__}
 

@@ -24,36 +24,42 @@ async def list_custom(clients: Clients, tenant_id: str) -> list[dict[str, Any]]:
     params = [{"name": "@t", "value": tenant_id}, {"name": "@type", "value": REPORT_TYPE}]
 
     async def op() -> list[dict[str, Any]]:
-        return [d async for d in container.query_items(query, parameters=params,
-                                                       partition_key=tenant_id)]
+        return [
+            d
+            async for d in container.query_items(query, parameters=params, partition_key=tenant_id)
+        ]
 
     return await with_retries(op, what="list reports")
 
 
-async def read_custom(clients: Clients, tenant_id: str, report_id: str
-                      ) -> dict[str, Any] | None:
+async def read_custom(clients: Clients, tenant_id: str, report_id: str) -> dict[str, Any] | None:
     """The stored definition, or None (also when the id names another kind of item)."""
-    doc = await read_or_none(clients.container(layout.TENANTS), item_id(report_id),
-                             tenant_id, what="read report")
+    doc = await read_or_none(
+        clients.container(layout.TENANTS), item_id(report_id), tenant_id, what="read report"
+    )
     return doc if doc and doc.get("type") == REPORT_TYPE else None
 
 
 async def create_custom(clients: Clients, doc: dict[str, Any]) -> None:
-    await create_new(clients.container(layout.TENANTS), doc | {"type": REPORT_TYPE},
-                     what="create report")
+    await create_new(
+        clients.container(layout.TENANTS), doc | {"type": REPORT_TYPE}, what="create report"
+    )
 
 
 async def replace_custom(clients: Clients, doc: dict[str, Any], etag: str) -> None:
     """Etag-conditional; `StaleWrite` when someone replaced it since it was read."""
-    await replace_if_unchanged(clients.container(layout.TENANTS), doc["id"], doc, etag,
-                               what="replace report")
+    await replace_if_unchanged(
+        clients.container(layout.TENANTS), doc["id"], doc, etag, what="replace report"
+    )
 
 
 async def delete_custom(clients: Clients, tenant_id: str, report_id: str) -> bool:
     """False when there was no such item."""
+
     async def op() -> None:
         await clients.container(layout.TENANTS).delete_item(
-            item_id(report_id), partition_key=tenant_id)
+            item_id(report_id), partition_key=tenant_id
+        )
 
     try:
         await with_retries(op, what="delete report")

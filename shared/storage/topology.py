@@ -23,28 +23,49 @@ _cache: dict[tuple[str, str], Topology] = {}
 
 
 async def _read(clients: Clients, tenant_id: str) -> dict[str, Any] | None:
-    return await read_or_none(clients.container(layout.TENANTS), TOPOLOGY_ID, tenant_id,
-                              what="read topology")
+    return await read_or_none(
+        clients.container(layout.TENANTS), TOPOLOGY_ID, tenant_id, what="read topology"
+    )
 
 
 def topology_summary(doc: dict[str, Any] | None) -> dict[str, Any]:
     if not doc:
-        return {"active": False, "version": 0, "sites": 0, "pools": 0, "gateways": 0,
-                "uploadedAt": None, "uploadedBy": None}
+        return {
+            "active": False,
+            "version": 0,
+            "sites": 0,
+            "pools": 0,
+            "gateways": 0,
+            "uploadedAt": None,
+            "uploadedBy": None,
+        }
     t = doc["topology"]
-    return {"active": True, "version": doc["version"], "sites": len(t["sites"]),
-            "pools": len(t["pools"]), "gateways": len(t["gateways"]),
-            "uploadedAt": doc.get("uploadedAt"), "uploadedBy": doc.get("uploadedBy")}
+    return {
+        "active": True,
+        "version": doc["version"],
+        "sites": len(t["sites"]),
+        "pools": len(t["pools"]),
+        "gateways": len(t["gateways"]),
+        "uploadedAt": doc.get("uploadedAt"),
+        "uploadedBy": doc.get("uploadedBy"),
+    }
 
 
-async def save_topology(clients: Clients, tenant_id: str, topology: Topology,
-                        uploaded_by: str | None) -> dict[str, Any]:
+async def save_topology(
+    clients: Clients, tenant_id: str, topology: Topology, uploaded_by: str | None
+) -> dict[str, Any]:
     """Replace the tenant's topology (one upsert: readers see the old or the new one)."""
     old = await _read(clients, tenant_id)
     version = int(old.get("version") or 0) + 1 if old else 1
-    doc = {"id": TOPOLOGY_ID, "tenantId": tenant_id, "type": TOPOLOGY_TYPE,
-           "version": version, "topology": topology.as_json(), "uploadedAt": utcnow(),
-           "uploadedBy": uploaded_by}
+    doc = {
+        "id": TOPOLOGY_ID,
+        "tenantId": tenant_id,
+        "type": TOPOLOGY_TYPE,
+        "version": version,
+        "topology": topology.as_json(),
+        "uploadedAt": utcnow(),
+        "uploadedBy": uploaded_by,
+    }
     written = await upsert(clients.container(layout.TENANTS), doc, what="write topology")
     for key in [k for k in _cache if k[0] == tenant_id]:
         del _cache[key]

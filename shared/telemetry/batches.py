@@ -36,8 +36,12 @@ class BatchScope:
                 if n:
                     getattr(inst, name).add(n, attrs)
         if self.span is not None:
-            self.span.set_attributes({f"cdc.{k}": int(final.get(k) or 0) for k in
-                                      ("received", "stored", "quarantined", "excluded")})
+            self.span.set_attributes(
+                {
+                    f"cdc.{k}": int(final.get(k) or 0)
+                    for k in ("received", "stored", "quarantined", "excluded")
+                }
+            )
         return dict(final)
 
     def _end(self, error: BaseException | None) -> None:
@@ -50,14 +54,19 @@ class BatchScope:
             inst.duration.record(elapsed, attrs)
         if self.span is not None:
             self.span.set_attribute("cdc.outcome", outcome)
-        log.info("batch telemetry: outcome %s in %.2fs, %.1f RU, %d storage retries",
-                 outcome, elapsed, float(self.fields.get("_requestCharge", 0.0)),
-                 int(self.fields.get("_retries", 0)))
+        log.info(
+            "batch telemetry: outcome %s in %.2fs, %.1f RU, %d storage retries",
+            outcome,
+            elapsed,
+            float(self.fields.get("_requestCharge", 0.0)),
+            int(self.fields.get("_retries", 0)),
+        )
 
 
 @contextmanager
-def batch_context(batch_id: str, tenant_id: str, source_server: str | None = None
-                  ) -> Iterator[BatchScope]:
+def batch_context(
+    batch_id: str, tenant_id: str, source_server: str | None = None
+) -> Iterator[BatchScope]:
     """The scope of one processor run: ids on every log record and span inside it, a
     span when tracing is on, and the batch metrics when it ends (an exception counts as
     a failed attempt, `outcome=retry`, and propagates)."""
@@ -72,9 +81,12 @@ def batch_context(batch_id: str, tenant_id: str, source_server: str | None = Non
         with ExitStack() as stack:
             tracer = _tracing["tracer"]
             if tracer is not None:
-                scope.span = stack.enter_context(tracer.start_as_current_span(
-                    "process batch", attributes={k: v for k, v in fields.items()
-                                                 if not k.startswith("_")}))
+                scope.span = stack.enter_context(
+                    tracer.start_as_current_span(
+                        "process batch",
+                        attributes={k: v for k, v in fields.items() if not k.startswith("_")},
+                    )
+                )
             try:
                 yield scope
             except BaseException as exc:

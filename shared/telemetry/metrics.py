@@ -15,27 +15,35 @@ METER_NAME = "call-data-connector"
 
 class _Instruments:
     def __init__(self, meter: Any) -> None:
-        self.received = meter.create_counter("cdc.records.received", "{record}",
-                                             "records received in processed batches")
-        self.stored = meter.create_counter("cdc.records.stored", "{record}",
-                                           "records merged into calls")
-        self.quarantined = meter.create_counter("cdc.records.quarantined", "{record}",
-                                                "records rejected with a reason")
-        self.excluded = meter.create_counter("cdc.records.excluded", "{record}",
-                                             "records dropped by the exclusion policy")
-        self.batches = meter.create_counter("cdc.batches", "{batch}",
-                                            "processor runs by outcome")
-        self.duration = meter.create_histogram("cdc.batch.duration", "s",
-                                               "processing time of one batch attempt")
-        self.retries = meter.create_counter("cdc.cosmos.retries", "{retry}",
-                                            "storage operations retried after a transient error")
-        self.charge = meter.create_counter("cdc.cosmos.request_charge", "RU",
-                                           "Cosmos DB request units of point operations")
+        self.received = meter.create_counter(
+            "cdc.records.received", "{record}", "records received in processed batches"
+        )
+        self.stored = meter.create_counter(
+            "cdc.records.stored", "{record}", "records merged into calls"
+        )
+        self.quarantined = meter.create_counter(
+            "cdc.records.quarantined", "{record}", "records rejected with a reason"
+        )
+        self.excluded = meter.create_counter(
+            "cdc.records.excluded", "{record}", "records dropped by the exclusion policy"
+        )
+        self.batches = meter.create_counter("cdc.batches", "{batch}", "processor runs by outcome")
+        self.duration = meter.create_histogram(
+            "cdc.batch.duration", "s", "processing time of one batch attempt"
+        )
+        self.retries = meter.create_counter(
+            "cdc.cosmos.retries", "{retry}", "storage operations retried after a transient error"
+        )
+        self.charge = meter.create_counter(
+            "cdc.cosmos.request_charge", "RU", "Cosmos DB request units of point operations"
+        )
         create_gauge = getattr(meter, "create_gauge", None) or meter.create_histogram
-        self.poor_percent = create_gauge("cdc.quality.poor_stream_percent", "%",
-                                         "audio Poor % per tenant (from the aggregates)")
-        self.quality_alerts = meter.create_counter("cdc.quality.alerts", "{alert}",
-                                                   "quality alerts raised (new ones only)")
+        self.poor_percent = create_gauge(
+            "cdc.quality.poor_stream_percent", "%", "audio Poor % per tenant (from the aggregates)"
+        )
+        self.quality_alerts = meter.create_counter(
+            "cdc.quality.alerts", "{alert}", "quality alerts raised (new ones only)"
+        )
 
 
 _metrics: dict[str, _Instruments | None] = {"i": None}
@@ -87,8 +95,14 @@ def count_retry(operation: str, exc: BaseException) -> None:
     inst = _metrics["i"]
     if inst is not None:
         status = getattr(exc, "status_code", None)
-        inst.retries.add(1, _attrs(operation=operation, error=type(exc).__name__,
-                                   status=str(status) if status else None))
+        inst.retries.add(
+            1,
+            _attrs(
+                operation=operation,
+                error=type(exc).__name__,
+                status=str(status) if status else None,
+            ),
+        )
 
 
 def record_quality(tenant_id: str, period: str, poor_percent: float | None) -> None:
@@ -101,8 +115,9 @@ def record_quality(tenant_id: str, period: str, poor_percent: float | None) -> N
 def count_quality_alert(tenant_id: str, building: str) -> None:
     inst = _metrics["i"]
     if inst is not None:
-        inst.quality_alerts.add(1, {"tenantId": tenant_id, "building": building,
-                                    "mediaType": "audio"})
+        inst.quality_alerts.add(
+            1, {"tenantId": tenant_id, "building": building, "mediaType": "audio"}
+        )
 
 
 _tracing: dict[str, Any] = {"tracer": None}
@@ -128,7 +143,8 @@ def make_span_processor() -> Any:
         def on_start(self, span: Any, parent_context: Any = None) -> None:
             scope = _context.get()
             if scope:
-                span.set_attributes({k: scope[k] for k in CONTEXT_FIELDS
-                                     if scope.get(k) is not None})
+                span.set_attributes(
+                    {k: scope[k] for k in CONTEXT_FIELDS if scope.get(k) is not None}
+                )
 
     return ContextSpanProcessor()

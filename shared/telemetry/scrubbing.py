@@ -15,7 +15,10 @@ log = logging.getLogger("shared.telemetry")  # one logger name for the whole pac
 
 
 _STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
-    "message", "asctime", "taskName"}
+    "message",
+    "asctime",
+    "taskName",
+}
 
 
 class ContextFilter(logging.Filter):
@@ -39,8 +42,10 @@ _TEL = re.compile(r"(?i)\btel:\+?[\d\-.() ]*\d")
 _UPN = re.compile(r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+")
 _MAC = re.compile(r"(?<![\w:-])(?:[0-9A-Fa-f]{2}[-:]){5}[0-9A-Fa-f]{2}(?![\w:-])")
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
-_IPV6 = re.compile(r"(?i)(?<![\w:.])(?:[0-9a-f]{0,4}:){2,7}(?:[0-9a-f]{1,4}|(?:\d{1,3}\.){3}"
-                   r"\d{1,3})?(?![\w:])")
+_IPV6 = re.compile(
+    r"(?i)(?<![\w:.])(?:[0-9a-f]{0,4}:){2,7}(?:[0-9a-f]{1,4}|(?:\d{1,3}\.){3}"
+    r"\d{1,3})?(?![\w:])"
+)
 _E164 = re.compile(r"(?<![\w+])\+\d{8,15}(?!\w)")
 
 

@@ -53,8 +53,10 @@ def _configure_azure_monitor(connection: str, client_id: str | None) -> None:
     # Imported here, not at module level: ~1 s of imports only where it is used.
     from azure.monitor.opentelemetry import configure_azure_monitor
 
-    kwargs: dict[str, Any] = {"connection_string": connection,
-                              "span_processors": [make_span_processor()]}
+    kwargs: dict[str, Any] = {
+        "connection_string": connection,
+        "span_processors": [make_span_processor()],
+    }
     if client_id:  # local auth is off on the component: ingest with the app's identity
         from azure.identity import ManagedIdentityCredential
 

@@ -29,8 +29,14 @@ NOW = datetime(2031, 3, 5, 9, 7, tzinfo=timezone.utc)
 
 def row(building: str | None, poor: int, good: int, day: str = DAY) -> dict[str, Any]:
     pct = round(100.0 * poor / (poor + good), 2) if poor + good else None
-    return {"day": day, "building": building, "poor": poor, "good": good,
-            "streams": poor + good + 1, "poorPercent": pct}
+    return {
+        "day": day,
+        "building": building,
+        "poor": poor,
+        "good": good,
+        "streams": poor + good + 1,
+        "poorPercent": pct,
+    }
 
 
 @pytest.fixture
@@ -61,12 +67,17 @@ def run(coro: Any) -> Any:
 
 def stored(tenant: str) -> list[dict[str, Any]]:
     """Every alert record of the tenant, as stored."""
+
     async def go() -> list[dict[str, Any]]:
         container = get_clients().container(layout.ALERTS)
-        return [d async for d in container.query_items(
-            "SELECT * FROM c WHERE c.tenantId = @t", parameters=[{"name": "@t",
-                                                                   "value": tenant}],
-            partition_key=tenant)]
+        return [
+            d
+            async for d in container.query_items(
+                "SELECT * FROM c WHERE c.tenantId = @t",
+                parameters=[{"name": "@t", "value": tenant}],
+                partition_key=tenant,
+            )
+        ]
 
     return run(go())
 
@@ -92,10 +103,8 @@ def test_one_alert_per_building_and_day_however_often_evaluated(summary: dict, t
     try:
         clients = _clients()
         summary["rows"] = [row("HQ", 30, 70), row("Annex", 1, 99)]
-        first = run(quality.evaluate_tenant(clients, tenant, [date(2031, 3, 4)],
-                                            Thresholds(), NOW))
-        again = run(quality.evaluate_tenant(clients, tenant, [date(2031, 3, 4)],
-                                            Thresholds(), NOW))
+        first = run(quality.evaluate_tenant(clients, tenant, [date(2031, 3, 4)], Thresholds(), NOW))
+        again = run(quality.evaluate_tenant(clients, tenant, [date(2031, 3, 4)], Thresholds(), NOW))
     finally:
         telemetry.disable_metrics()
     assert [a["building"] for a in first.raised] == ["HQ"]
@@ -105,34 +114,41 @@ def test_one_alert_per_building_and_day_however_often_evaluated(summary: dict, t
     assert principal.levels == ("reader",)  # the evaluator reads no EUII
     assert params == {"from": DAY, "to": DAY, "groupBy": "day,building", "mediaType": "audio"}
     data = reader.get_metrics_data()
-    counted = [p.value for rm in data.resource_metrics for sm in rm.scope_metrics
-               for m in sm.metrics if m.name == "cdc.quality.alerts"
-               for p in m.data.data_points]
+    counted = [
+        p.value
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "cdc.quality.alerts"
+        for p in m.data.data_points
+    ]
     assert counted == [1]
 
 
 def test_refresh_updates_figures_and_keeps_the_acknowledgement(summary: dict, tenant: str) -> None:
     clients = _clients()
     summary["rows"] = [row("HQ", 30, 70)]
-    (raised,) = run(quality.evaluate_tenant(clients, tenant, [date(2031, 3, 4)],
-                                            Thresholds(), NOW)).raised
+    (raised,) = run(
+        quality.evaluate_tenant(clients, tenant, [date(2031, 3, 4)], Thresholds(), NOW)
+    ).raised
     acked = run(quality.acknowledge(clients, admin(tenant), raised["id"]))
     assert acked["status"] == "acknowledged" and acked["ackedBy"] == "admin@contoso.com"
     summary["rows"] = [row("HQ", 45, 55)]  # a late batch made the day worse
-    result = run(quality.evaluate_tenant(clients, tenant, [date(2031, 3, 4)], Thresholds(),
-                                         NOW))
+    result = run(quality.evaluate_tenant(clients, tenant, [date(2031, 3, 4)], Thresholds(), NOW))
     assert not result.raised and len(result.refreshed) == 1
     (doc,) = stored(tenant)
     assert doc["poorPercent"] == 45.0 and doc["status"] == "acknowledged"
     assert doc["raisedAt"] == raised["raisedAt"] and doc["ackedAt"] == acked["ackedAt"]
 
 
-def test_acknowledge_is_idempotent_admin_only_and_404_for_unknown(summary: dict,
-                                                                  tenant: str) -> None:
+def test_acknowledge_is_idempotent_admin_only_and_404_for_unknown(
+    summary: dict, tenant: str
+) -> None:
     clients = _clients()
     summary["rows"] = [row("HQ", 30, 70)]
-    (raised,) = run(quality.evaluate_tenant(clients, tenant, [date(2031, 3, 4)],
-                                            Thresholds(), NOW)).raised
+    (raised,) = run(
+        quality.evaluate_tenant(clients, tenant, [date(2031, 3, 4)], Thresholds(), NOW)
+    ).raised
     first = run(quality.acknowledge(clients, admin(tenant, "first@contoso.com"), raised["id"]))
     second = run(quality.acknowledge(clients, admin(tenant, "second@contoso.com"), raised["id"]))
     assert second == first
@@ -147,28 +163,37 @@ def test_acknowledge_is_idempotent_admin_only_and_404_for_unknown(summary: dict,
 
 def test_list_sorts_newest_day_then_worst_and_filters_status(summary: dict, tenant: str) -> None:
     clients = _clients()
-    summary["rows"] = [row("HQ", 30, 70), row("Annex", 60, 40),
-                       row("HQ", 25, 75, "2031-03-05")]
-    run(quality.evaluate_tenant(clients, tenant, [date(2031, 3, 4), date(2031, 3, 5)],
-                                Thresholds(), NOW))
+    summary["rows"] = [row("HQ", 30, 70), row("Annex", 60, 40), row("HQ", 25, 75, "2031-03-05")]
+    run(
+        quality.evaluate_tenant(
+            clients, tenant, [date(2031, 3, 4), date(2031, 3, 5)], Thresholds(), NOW
+        )
+    )
     params = {"from": "2031-03-01", "to": "2031-03-31"}
     listed = run(quality.list_alerts(clients, admin(tenant), params))
     assert [(a["day"], a["building"]) for a in listed["alerts"]] == [
-        ("2031-03-05", "HQ"), (DAY, "Annex"), (DAY, "HQ")]
+        ("2031-03-05", "HQ"),
+        (DAY, "Annex"),
+        (DAY, "HQ"),
+    ]
     assert listed["open"] == 3 and not listed["truncated"]
     run(quality.acknowledge(clients, admin(tenant), listed["alerts"][0]["id"]))
     still_open = run(quality.list_alerts(clients, admin(tenant), params | {"status": "open"}))
     assert len(still_open["alerts"]) == 2
     assert all("_etag" not in a and "ttl" not in a for a in listed["alerts"])
-    for bad in ({"status": "closed"}, {"from": "yesterday"}, {"from": "2031-03-05",
-                                                              "to": "2031-03-01"}):
+    for bad in (
+        {"status": "closed"},
+        {"from": "yesterday"},
+        {"from": "2031-03-05", "to": "2031-03-01"},
+    ):
         with pytest.raises(DomainError) as info:
             run(quality.list_alerts(clients, admin(tenant), bad))
         assert as_problem(info.value).status == 400
 
 
-def test_evaluate_all_continues_past_a_failing_tenant(summary: dict, tenant: str,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_evaluate_all_continues_past_a_failing_tenant(
+    summary: dict, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clients = _clients()
     summary["rows"] = [row("HQ", 30, 70, "2031-03-05")]
     real = quality.evaluate_tenant

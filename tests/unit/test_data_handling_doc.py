@@ -25,12 +25,12 @@ def test_committed_tables_are_what_the_code_generates() -> None:
 def test_every_stored_field_is_named_in_the_document() -> None:
     from shared.models.envelope import BatchEnvelope, Record, Source
 
-    models: list[type[BaseModel]] = [*datadoc._call_models(), BatchEnvelope, Record, Source,
-                                     SfbCdr]
+    models: list[type[BaseModel]] = [*datadoc._call_models(), BatchEnvelope, Record, Source, SfbCdr]
     for model in models:
         for name in datadoc.model_fields(model):
             assert f"`{name}`" in DOC or f"`{model.__name__}.{name}`" in DOC, (
-                f"{model.__name__}.{name} is not in docs/data-handling.md")
+                f"{model.__name__}.{name} is not in docs/data-handling.md"
+            )
     for doc, keys in datadoc.document_keys().items():
         for key in keys:
             assert f"`{key}`" in DOC, f"{doc} key {key} is not in docs/data-handling.md"
@@ -60,7 +60,8 @@ def test_a_new_document_key_or_a_removed_one_stops_the_generator() -> None:
         datadoc.stored_documents_table(keys | {"audit": [*keys["audit"], "actorEmail"]})
     with pytest.raises(datadoc.MissingDoc, match=r"audit\.actorName \(described"):
         datadoc.stored_documents_table(
-            keys | {"audit": [k for k in keys["audit"] if k != "actorName"]})
+            keys | {"audit": [k for k in keys["audit"] if k != "actorName"]}
+        )
 
 
 def test_the_access_column_follows_the_visibility_classification() -> None:
@@ -70,15 +71,15 @@ def test_the_access_column_follows_the_visibility_classification() -> None:
     assert row and "never a specialist" in row.group(0)
     assert "`sessions[].caller.ip_address`" in datadoc.specialist_never_list()
     loosened = dict(FIELD_CLASSES) | {"sessions[].caller.ip_address": "basic"}
-    row = re.search(r"^\| `ip_address` \|.*$", datadoc.call_document_tables(
-        classes=loosened), re.M)
+    row = re.search(r"^\| `ip_address` \|.*$", datadoc.call_document_tables(classes=loosened), re.M)
     assert row and "all levels" in row.group(0)
     assert "`sessions[].caller.ip_address`" not in datadoc.specialist_never_list(loosened)
 
 
 def test_unclassified_fields_are_reported_hidden_from_specialists() -> None:
     assert datadoc.visibility("Endpoint", "no_such_field") == (
-        "engineer, admin; never a specialist (not classified)")
+        "engineer, admin; never a specialist (not classified)"
+    )
     assert datadoc.visibility("Fragment", "sessions") == "never in a response"
 
 

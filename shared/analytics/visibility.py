@@ -149,11 +149,8 @@ def _anonymise(value: dict[str, Any], searched: str | None, tenant_domains: set[
         value.pop("uri", None)
         value["display_name"] = "Conference"
         return
-    internal = (
-        bool(uri)
-        and user_key(uri) is not None
-        and (user_key(uri).rsplit("@", 1)[-1] in tenant_domains)
-    )  # type: ignore[union-attr]
+    key = user_key(uri) if uri else None
+    internal = key is not None and key.rsplit("@", 1)[-1] in tenant_domains
     value.pop("uri", None)
     if value.get("kind") == "phone" and uri:
         value["phone"] = mask_phone(uri)

@@ -458,7 +458,7 @@ def _session_report(report: El, interval: bool, frag_id: str) -> Fragment:
         streams[sid] = Stream(
             id=sid,
             label=label,
-            media_type=media,
+            media_type=media,  # type: ignore[arg-type]
             direction=inbound_dir,  # type: ignore[arg-type]
             ice=(_text(_find(desc.get("Connectivity"), "Ice")) or None),
             transport=_text(desc.get("Transport")),

@@ -15,6 +15,7 @@ from shared.classification.thresholds import (
     METRICS_MISSING,
     TEAMS2021,
     Limit,
+    ProfileChoice,
     ThresholdTable,
     profile_for,
 )
@@ -99,7 +100,7 @@ def _appsharing(metrics: StreamMetrics, table: ThresholdTable, q: StreamQuality)
 
 
 def classify_stream(
-    stream: Stream, profile: str | None = None, table: ThresholdTable | None = None
+    stream: Stream, profile: ProfileChoice = None, table: ThresholdTable | None = None
 ) -> StreamQuality:
     """Classify one stream. `profile` None (or unknown) -> default by the stream's source
     (`sfb2019` for SfB data, `teams2021` for Graph). Flags are computed for every metric

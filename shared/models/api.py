@@ -94,6 +94,7 @@ class AuditEntry(BaseModel):
     level: str | None
     targetUser: str | None
     callId: str | None
+    field: str | None = None  # admin changes: which setting changed
 
 
 class AuditPage(BaseModel):

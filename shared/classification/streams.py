@@ -111,6 +111,14 @@ def classify_stream(
     metrics = stream.metrics
     media = stream.media_type
     q.flags = _flags(metrics, table.for_media(media))
+    if media == "audio":
+        # Red means "likely the main cause": only a poor criterion of the stream's own
+        # profile can be that; past red on another metric (degradation under
+        # teams2021) it is still outside the normal range, so yellow.
+        criteria = table.audio_profiles[chosen]
+        for name, flag in q.flags.items():
+            if flag == "red" and name not in criteria:
+                q.flags[name] = "yellow"
     if (stream.ice or "").upper() == "FAILED":
         q.unclassified_reason = CONNECTIVITY_FAILED
         return q

@@ -1,14 +1,17 @@
 """HTTP triggers of the admin operations: tenant settings (classifier profile per
-source, yellow tiers, retention)."""
+source, yellow tiers, retention) and purging a user's data."""
 
 from __future__ import annotations
 
 import azure.functions as func
 
-from functions.contract import Endpoint
+from functions.contract import Endpoint, Param
 from functions.http_support import RequestContext, json_body, json_response, route
+from shared.admin.purge import purge_status, purge_user
 from shared.admin.settings import get_settings, put_settings
 from shared.auth.levels import ADMIN
+from shared.errors import Invalid
+from shared.models.api import PurgeResult
 from shared.tenant_settings import SettingsBody, SettingsOut
 
 bp = func.Blueprint()
@@ -47,3 +50,51 @@ async def put_admin_settings(ctx: RequestContext) -> func.HttpResponse:
     `notices`."""
     body = json_body(ctx.req, MAX_SETTINGS_BYTES)
     return json_response(await put_settings(ctx.clients, ctx.principal, body))
+
+
+@route(
+    bp,
+    Endpoint(
+        "delete",
+        "v1/admin/users/{user}",
+        "Purge a user's call data (calls, history, directory entry; aggregates keep counts)",
+        ADMIN,
+        PurgeResult,
+        params=(
+            Param("user", "path", True, "UPN or SIP URI"),
+            Param(
+                "addToExclusions",
+                description="true: also add the user to the exclusion policy",
+                schema={"type": "boolean"},
+            ),
+        ),
+        errors=(400, 401, 403),
+    ),
+)
+async def purge_user_data(ctx: RequestContext) -> func.HttpResponse:
+    """Runs to the end within the request and is idempotent: a client that timed out
+    simply sends it again; the status stays readable at `statusUrl`."""
+    flag = (ctx.param("addToExclusions") or "false").lower()
+    if flag not in ("true", "false"):
+        raise Invalid("addToExclusions must be true or false", field="addToExclusions")
+    result = await purge_user(ctx.clients, ctx.principal, ctx.route_param("user"), flag == "true")
+    result["statusUrl"] = f"/api/v1/admin/purges/{result['userHash']}"
+    return json_response(result, headers={"Location": result["statusUrl"]})
+
+
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/admin/purges/{userHash}",
+        "The last purge of a user, by the user's hash",
+        ADMIN,
+        PurgeResult,
+        params=(Param("userHash", "path", True),),
+        errors=(401, 403, 404),
+    ),
+)
+async def get_purge(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(
+        await purge_status(ctx.clients, ctx.principal, ctx.route_param("userHash"))
+    )

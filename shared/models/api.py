@@ -95,6 +95,7 @@ class AuditEntry(BaseModel):
     targetUser: str | None
     callId: str | None
     field: str | None = None  # admin changes: which setting changed
+    userHash: str | None = None  # a purge: the user as a hash, never the address
 
 
 class AuditPage(BaseModel):
@@ -167,3 +168,21 @@ class AlertList(BaseModel):
     open: int
     truncated: bool
     alerts: list[QualityAlert]
+
+
+class PurgeResult(BaseModel):
+    """What a user purge did; the user appears only as a hash."""
+
+    userHash: str
+    status: Literal["completed"]
+    startedAt: str
+    completedAt: str
+    requestedBy: str | None
+    callsDeleted: int
+    callsScrubbed: int
+    historyEntriesDeleted: int
+    directoryEntryDeleted: bool
+    auditEntriesScrubbed: int
+    quarantinedRecordsScrubbed: int
+    addedToExclusions: bool
+    statusUrl: str | None = None

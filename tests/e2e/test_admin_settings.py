@@ -114,3 +114,27 @@ def test_changes_are_stored_audited_once_and_profile_change_says_new_data_only(
         "yellowTiers.jitter_ms",
     ]
     assert {e["actorName"] for e in changes} == {"admin@contoso.com"}
+
+
+def test_purge_route_levels_input_and_status(local_host, mint, tenant):
+    """Over HTTP: only an admin purges; a user that is no UPN or SIP URI is a 400 naming
+    `user`; the answer carries the status URL, which reads back the same purge."""
+    base = local_host.base_url
+    who = f"nobody{datetime.now(timezone.utc):%H%M%S%f}@contoso.com"
+    engineer = mint(tenant, level="engineer", user="eng@contoso.com")
+    status, _, body = call(base, "DELETE", f"/api/v1/admin/users/{quote(who)}", engineer)
+    assert status == 403, body
+    admin = mint(tenant, level="admin", user="admin@contoso.com")
+    status, _, body = call(base, "DELETE", "/api/v1/admin/users/%2B15551234", admin)
+    assert status == 400 and body["field"] == "user", body
+    path = f"/api/v1/admin/users/{quote(who)}?addToExclusions=maybe"
+    status, _, body = call(base, "DELETE", path, admin)
+    assert status == 400 and body["field"] == "addToExclusions", body
+    status, headers, body = call(base, "DELETE", f"/api/v1/admin/users/{quote(who)}", admin)
+    assert status == 200, body
+    assert body["callsDeleted"] == 0 and body["status"] == "completed"
+    assert who not in json.dumps(body) and headers["Location"] == body["statusUrl"]
+    status, _, again = call(base, "GET", body["statusUrl"], admin)
+    assert status == 200 and again["userHash"] == body["userHash"], again
+    assert call(base, "GET", body["statusUrl"], engineer)[0] == 403
+    assert call(base, "GET", "/api/v1/admin/purges/" + "0" * 64, admin)[0] == 404

@@ -10,6 +10,8 @@ import { callsView } from "./views/calls.js";
 import { callView } from "./views/call.js";
 import { qualityView } from "./views/quality.js";
 import { buildingsView } from "./views/buildings.js";
+import { settingsView } from "./views/settings.js";
+import { purgeView } from "./views/purge.js";
 
 const CALL_ANALYTICS = ["admin", "engineer", "specialist"];
 const ALL = [...CALL_ANALYTICS, "reader"];
@@ -21,12 +23,16 @@ const ROUTES = [
   ["/calls/:callId", callView, CALL_ANALYTICS, "calls"],
   ["/quality", qualityView, ALL, "quality"],
   ["/admin/buildings", buildingsView, ["admin"], "buildings"],
+  ["/admin/settings", settingsView, ["admin"], "settings"],
+  ["/admin/purge", purgeView, ["admin"], "purge"],
 ];
 
 const NAV = [
   ["calls", "Call Analytics", "/users", CALL_ANALYTICS],
   ["quality", "Quality dashboard", "/quality", ALL],
   ["buildings", "Buildings", "/admin/buildings", ["admin"]],
+  ["settings", "Settings", "/admin/settings", ["admin"]],
+  ["purge", "Purge a user", "/admin/purge", ["admin"]],
 ];
 
 const main = document.getElementById("main");

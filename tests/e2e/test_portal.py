@@ -297,6 +297,7 @@ def test_portal_journeys(
             "to": to,
             "hiddenNames": others,
         },
+        "adminOps": {"purgeUser": "nobody.e2e.purge@contoso.com"},
         "admin": {
             "signInAs": SIGN_IN["admin"],
             "goodFile": str(good),
@@ -336,5 +337,10 @@ def test_portal_journeys(
         "quality-dashboard-before",
         "buildings-validation-errors",
         "quality-dashboard-after",
+        "settings-invalid",
+        "settings-saved",
+        "purge-confirm",
+        "purge-done",
+        "engineer-no-admin",
     ):
         assert any(page in s for s in shots), f"no screenshot of {page}: {shots}"

@@ -1,5 +1,6 @@
 """HTTP triggers of the admin operations: tenant settings (classifier profile per
-source, yellow tiers, retention) and purging a user's data."""
+source, yellow tiers, retention), purging a user's data, and quarantined records (list,
+read, replay, discard)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import azure.functions as func
 from functions.contract import Endpoint, Param
 from functions.http_support import RequestContext, json_body, json_response, route
 from shared.admin.purge import purge_status, purge_user
+from shared.admin.quarantine import discard, list_quarantine, read_quarantined, replay
 from shared.admin.settings import get_settings, put_settings
 from shared.auth.levels import ADMIN
 from shared.errors import Invalid
-from shared.models.api import PurgeResult
+from shared.models.api import PurgeResult, QuarantinedRecord, QuarantineList, ReplayResult
 from shared.tenant_settings import SettingsBody, SettingsOut
 
 bp = func.Blueprint()
@@ -97,4 +99,110 @@ async def purge_user_data(ctx: RequestContext) -> func.HttpResponse:
 async def get_purge(ctx: RequestContext) -> func.HttpResponse:
     return json_response(
         await purge_status(ctx.clients, ctx.principal, ctx.route_param("userHash"))
+    )
+
+
+BATCH_INDEX = (Param("batchId", "path", True), Param("index", "path", True))
+
+
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/admin/quarantine",
+        "Quarantined records, by batch and reason",
+        ADMIN,
+        QuarantineList,
+        params=(
+            Param("batchId", description="one batch only"),
+            Param("reason", description="reasons containing this text"),
+        ),
+        errors=(401, 403),
+    ),
+)
+async def get_quarantine(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(
+        await list_quarantine(ctx.clients, ctx.principal, ctx.param("batchId"), ctx.param("reason"))
+    )
+
+
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/admin/quarantine/{batchId}/{index}",
+        "One quarantined record, verbatim (audited)",
+        ADMIN,
+        QuarantinedRecord,
+        params=BATCH_INDEX,
+        errors=(400, 401, 403, 404),
+    ),
+)
+async def get_quarantined(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(
+        await read_quarantined(
+            ctx.clients, ctx.principal, ctx.route_param("batchId"), ctx.route_param("index")
+        )
+    )
+
+
+@route(
+    bp,
+    Endpoint(
+        "post",
+        "v1/admin/quarantine/{batchId}/{index}/replay",
+        "Replay one quarantined record through today's parsers",
+        ADMIN,
+        ReplayResult,
+        params=BATCH_INDEX,
+        errors=(400, 401, 403, 404, 409),
+    ),
+)
+async def replay_one(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(
+        await replay(
+            ctx.clients,
+            ctx.settings,
+            ctx.principal,
+            ctx.route_param("batchId"),
+            ctx.route_param("index"),
+        )
+    )
+
+
+@route(
+    bp,
+    Endpoint(
+        "post",
+        "v1/admin/quarantine/{batchId}/replay",
+        "Replay every quarantined record of a batch",
+        ADMIN,
+        ReplayResult,
+        params=(Param("batchId", "path", True),),
+        errors=(401, 403, 404, 409),
+    ),
+)
+async def replay_batch(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(
+        await replay(ctx.clients, ctx.settings, ctx.principal, ctx.route_param("batchId"), None)
+    )
+
+
+@route(
+    bp,
+    Endpoint(
+        "delete",
+        "v1/admin/quarantine/{batchId}/{index}",
+        "Discard a quarantined record (its place and reason stay, counted as quarantined)",
+        ADMIN,
+        QuarantinedRecord,
+        params=BATCH_INDEX,
+        errors=(400, 401, 403, 404),
+    ),
+)
+async def discard_quarantined(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(
+        await discard(
+            ctx.clients, ctx.principal, ctx.route_param("batchId"), ctx.route_param("index")
+        )
     )

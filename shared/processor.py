@@ -262,6 +262,27 @@ class BatchProcessor:
         counts.stored += pending_records
         return counts
 
+    async def replay_record(
+        self, tenant_id: str, batch_id: str, index: int, record: Any
+    ) -> tuple[str, str | None]:
+        """Run one quarantined record through today's parsers, policy and merge (an admin
+        replays it after a parser fix): ("stored" | "excluded" | "quarantined", reason).
+        Merging is a union, so replaying twice stores the call once."""
+        tenant = await read_tenant_settings(self.clients, tenant_id)
+        ctx = ParseContext(tenant_id=tenant_id, max_qoe_bytes=self.settings.max_qoe_bytes)
+        counts = RunCounts()
+        rejected: list[tuple[int, str, Any]] = []
+        fragments = self._fragments_of(record, ctx, tenant.exclusions, index, counts, rejected)
+        if rejected:
+            return "quarantined", rejected[0][1]
+        if not fragments:
+            return "excluded", None
+        pending: dict[str, list[Fragment]] = defaultdict(list)
+        for frag in fragments:
+            pending[frag.key].append(frag)
+        await self._flush(tenant_id, batch_id, pending, [], counts, tenant, set())
+        return "stored", None
+
     def _fragments_of(
         self,
         record: Any,

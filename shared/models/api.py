@@ -186,3 +186,31 @@ class PurgeResult(BaseModel):
     quarantinedRecordsScrubbed: int
     addedToExclusions: bool
     statusUrl: str | None = None
+
+
+class QuarantinedRecord(BaseModel):
+    batchId: str
+    index: int
+    reason: str | None
+    discarded: bool
+    discardedAt: str | None = None
+    lastReplayAt: str | None = None
+    record: Any = None  # only when one record is read (admin, audited)
+
+
+class QuarantineList(BaseModel):
+    items: list[QuarantinedRecord]
+    byReason: dict[str, int]
+    count: int
+
+
+class ReplayOutcome(BaseModel):
+    index: int
+    outcome: Literal["stored", "excluded", "quarantined", "discarded"]
+    reason: str | None
+
+
+class ReplayResult(BaseModel):
+    batchId: str
+    results: list[ReplayOutcome]
+    counts: dict[str, int]

@@ -138,3 +138,19 @@ def test_purge_route_levels_input_and_status(local_host, mint, tenant):
     assert status == 200 and again["userHash"] == body["userHash"], again
     assert call(base, "GET", body["statusUrl"], engineer)[0] == 403
     assert call(base, "GET", "/api/v1/admin/purges/" + "0" * 64, admin)[0] == 404
+
+
+def test_quarantine_routes_levels_and_input(local_host, mint, tenant):
+    base = local_host.base_url
+    engineer = mint(tenant, level="engineer", user="eng@contoso.com")
+    admin = mint(tenant, level="admin", user="admin@contoso.com")
+    assert call(base, "GET", "/api/v1/admin/quarantine", engineer)[0] == 403
+    status, _, listed = call(base, "GET", "/api/v1/admin/quarantine?reason=x", admin)
+    assert status == 200 and set(listed) == {"items", "byReason", "count"}, listed
+    status, _, body = call(base, "GET", "/api/v1/admin/quarantine/b1/first", admin)
+    assert status == 400 and body["field"] == "index", body
+    status, _, body = call(base, "GET", "/api/v1/admin/quarantine/b1/7", admin)
+    assert status == 404, body
+    status, _, body = call(base, "POST", "/api/v1/admin/quarantine/no-such-batch/replay", admin)
+    assert status == 404 and body["field"] == "batchId", body
+    assert call(base, "DELETE", "/api/v1/admin/quarantine/b1/7", engineer)[0] == 403

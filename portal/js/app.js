@@ -12,6 +12,7 @@ import { qualityView } from "./views/quality.js";
 import { buildingsView } from "./views/buildings.js";
 import { settingsView } from "./views/settings.js";
 import { purgeView } from "./views/purge.js";
+import { quarantineView } from "./views/quarantine.js";
 
 const CALL_ANALYTICS = ["admin", "engineer", "specialist"];
 const ALL = [...CALL_ANALYTICS, "reader"];
@@ -25,6 +26,7 @@ const ROUTES = [
   ["/admin/buildings", buildingsView, ["admin"], "buildings"],
   ["/admin/settings", settingsView, ["admin"], "settings"],
   ["/admin/purge", purgeView, ["admin"], "purge"],
+  ["/admin/quarantine", quarantineView, ["admin"], "quarantine"],
 ];
 
 const NAV = [
@@ -32,6 +34,7 @@ const NAV = [
   ["quality", "Quality dashboard", "/quality", ALL],
   ["buildings", "Buildings", "/admin/buildings", ["admin"]],
   ["settings", "Settings", "/admin/settings", ["admin"]],
+  ["quarantine", "Quarantine", "/admin/quarantine", ["admin"]],
   ["purge", "Purge a user", "/admin/purge", ["admin"]],
 ];
 

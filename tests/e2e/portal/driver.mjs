@@ -301,6 +301,16 @@ const scenarios = {
     check(`settings saved: ${(await page.locator("#settings-result").innerText()).trim()}`);
     await shot("settings-saved");
 
+    await page.getByRole("link", { name: "Quarantine", exact: true }).click();
+    await page.locator("#quarantine-result p").first().waitFor();
+    const rows = await page.locator("#quarantine-table tbody tr").count();
+    if (rows) {
+      await page.locator("#quarantine-table button.view").first().click();
+      await page.locator("#quarantine-detail pre.record").waitFor();
+    }
+    check(`quarantine page lists ${rows} record(s)${rows ? ", the first one opened" : ""}`);
+    await shot("quarantine");
+
     await page.getByRole("link", { name: "Purge a user", exact: true }).click();
     await page.locator("#purge-form").waitFor();
     const who = config.adminOps.purgeUser;
@@ -329,7 +339,7 @@ const scenarios = {
   async engineerLimits(h) {
     const { page, check, shot } = h;
     await signIn(h, "engineer", config.engineer.signInAs);
-    for (const name of ["Settings", "Purge a user", "Buildings"]) {
+    for (const name of ["Settings", "Purge a user", "Buildings", "Quarantine"]) {
       expect(await page.getByRole("link", { name, exact: true }).count() === 0,
         `an engineer is offered ${name}`);
     }

@@ -7,6 +7,7 @@ from functions.alerts import bp as alerts_bp  # quality alerts (issue 11)
 from functions.analytics import bp as analytics_bp
 from functions.health import bp as health_bp
 from functions.ingest import bp as ingest_bp
+from functions.portal import bp as portal_bp  # the admin portal, same origin as the API
 from functions.processor import bp as processor_bp
 from functions.quality import bp as quality_bp
 from functions.reports import bp as reports_bp
@@ -19,3 +20,4 @@ app.register_functions(health_bp)
 app.register_functions(quality_bp)
 app.register_functions(reports_bp)
 app.register_functions(alerts_bp)
+app.register_functions(portal_bp)

@@ -355,6 +355,7 @@ def test_deploying_principal_gets_data_access_only_on_request(bicep: dict[str, d
                 assert body(res)["properties"]["principalType"] == "userPrincipalType", name
         else:
             assert principal == "appPrincipalId", name
+            assert res["config"].get("condition") is None, f"{name}: the app always needs it"
             if "principalType" in body(res)["properties"]:
                 assert body(res)["properties"]["principalType"] == "ServicePrincipal", name
     assert parameter_env_vars()["principalType"] == "AZURE_PRINCIPAL_TYPE"

@@ -11,15 +11,17 @@ from urllib.parse import urlsplit
 import azure.functions as func
 
 from functions.http_support import problem_response
-from shared.openapi import Route, openapi_document, register
+from shared.openapi import Param, Route, openapi_document, register
 from shared.portal_site import read_portal_file
 from shared.problems import Problem
 
 bp = func.Blueprint()
 
+# `{*path}` (the rest of the URL) is a Functions route detail; OpenAPI names it {path}.
 for _method in ("get", "head"):
-    register(Route(_method, "portal/{*path}", "Admin portal static files (HTML, JS, CSS)",
-                   (), None, errors=(404,), other_media=("text/html",)))
+    register(Route(_method, "portal/{path}", "Admin portal static files (HTML, JS, CSS)",
+                   (), None, errors=(404,), other_media=("text/html",),
+                   params=(Param("path", "path", True, "file below the portal folder"),)))
 openapi_document.cache_clear()  # register() does not invalidate an already built document
 
 

@@ -106,7 +106,14 @@ def read_portal_file(rel: str, env: Mapping[str, str] | None = None,
     parts = _safe_parts(rel)
     if parts is None:
         return None
-    root = portal_dir.resolve()
+    try:
+        return _read(portal_dir.resolve(), parts, env, portal_dir)
+    except (OSError, ValueError):  # a name too long for the file system, and the like
+        return None
+
+
+def _read(root: Path, parts: list[str], env: Mapping[str, str] | None,
+          portal_dir: Path) -> PortalFile | None:
     target = root.joinpath(*parts).resolve() if parts else root
     if not target.is_relative_to(root):  # a symlink pointing out of portal/
         return None

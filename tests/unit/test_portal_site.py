@@ -48,7 +48,7 @@ def test_browser_files_are_served(portal: Path) -> None:
 @pytest.mark.parametrize("rel", [
     ".env.js", "js/.hidden.js", "tools/vendor-msal.mjs", "node_modules/x/index.js",
     "package.json", "README.md", "../outside.js", "js/../../outside.js", "js/link.js",
-    "js\\app.js", "js/app.js\x00", "missing.js", "js"])
+    "js\\app.js", "js/app.js\x00", "missing.js", "js", "a" * 5000, "js/" + "b" * 300])
 def test_nothing_else_is(portal: Path, rel: str) -> None:
     assert read_portal_file(rel, {}, portal) is None  # "js": a folder without index.html
 

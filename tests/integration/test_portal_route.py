@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 
@@ -131,7 +132,7 @@ def test_portal_reaches_the_api_on_its_own_origin_with_the_bearer_token(
     the header, so the API sees the token."""
     _, _, body = fetch(f"{local_host}/api/portal/config.json")
     page = f"{local_host}/api/portal/index.html"
-    api = urllib.request.urljoin(page, json.loads(body)["apiBase"])
+    api = urljoin(page, json.loads(body)["apiBase"])
     assert api == f"{local_host}/api"
     status, _, _ = fetch(f"{api}/v1/admin/health")
     assert status == 401  # no token, no answer

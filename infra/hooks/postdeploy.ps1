@@ -14,6 +14,7 @@ if (-not (Get-Command az -ErrorAction SilentlyContinue)) {
   throw 'postdeploy: the Azure CLI (az) is required: https://learn.microsoft.com/cli/azure/install-azure-cli'
 }
 
+$sub = Get-AzdValue 'AZURE_SUBSCRIPTION_ID'
 $rg = Get-AzdValue 'AZURE_RESOURCE_GROUP'
 $app = Get-AzdValue 'AZURE_FUNCTION_APP_NAME'
 $apiUri = Get-AzdValue 'SERVICE_API_URI'
@@ -28,7 +29,7 @@ Write-Host "Waiting for the blobs_extension key of $app (the host creates it whe
 $waited = 0
 $key = ''
 while ($true) {
-  $key = (az functionapp keys list --resource-group $rg --name $app `
+  $key = (az functionapp keys list --subscription $sub --resource-group $rg --name $app `
           --query 'systemKeys.blobs_extension' --output tsv 2>$null)
   if ($LASTEXITCODE -eq 0 -and $key) { break }
   if ($waited -ge $waitSeconds) {
@@ -42,6 +43,7 @@ while ($true) {
 $endpoint = '"' + $apiUri.TrimEnd('/') + "/runtime/webhooks/blobs?functionName=Host.Functions.$function&code=$key" + '"'
 Write-Host "Creating or updating Event Grid subscription $subscription ($container/ -> $function)..."
 az eventgrid system-topic event-subscription create `
+  --subscription $sub `
   --resource-group $rg `
   --system-topic-name $topic `
   --name $subscription `

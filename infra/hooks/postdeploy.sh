@@ -8,7 +8,8 @@
 # subscription (the Event Grid call is create-or-update). It stores nothing in the azd
 # environment and never prints the key.
 #
-# Needs the Azure CLI (az), signed in to the same subscription as azd.
+# Needs the Azure CLI (az), signed in to the tenant; every call names azd's subscription,
+# so az's own default subscription does not matter.
 set -eu
 
 # Values come from the azd environment (azd exports them to hooks; fall back to asking).
@@ -21,6 +22,7 @@ value() {
 
 command -v az >/dev/null 2>&1 || { echo "postdeploy: the Azure CLI (az) is required: https://learn.microsoft.com/cli/azure/install-azure-cli" >&2; exit 1; }
 
+sub=$(value AZURE_SUBSCRIPTION_ID)
 rg=$(value AZURE_RESOURCE_GROUP)
 app=$(value AZURE_FUNCTION_APP_NAME)
 api_uri=$(value SERVICE_API_URI)
@@ -35,7 +37,7 @@ echo "Waiting for the blobs_extension key of $app (the host creates it when the 
 waited=0
 key=""
 while :; do
-  key=$(az functionapp keys list --resource-group "$rg" --name "$app" \
+  key=$(az functionapp keys list --subscription "$sub" --resource-group "$rg" --name "$app" \
         --query "systemKeys.blobs_extension" --output tsv 2>/dev/null || true)
   [ -n "$key" ] && break
   if [ "$waited" -ge "$wait_s" ]; then
@@ -49,6 +51,7 @@ done
 endpoint="${api_uri%/}/runtime/webhooks/blobs?functionName=Host.Functions.${function}&code=${key}"
 echo "Creating or updating Event Grid subscription $subscription ($container/ -> $function)..."
 az eventgrid system-topic event-subscription create \
+  --subscription "$sub" \
   --resource-group "$rg" \
   --system-topic-name "$topic" \
   --name "$subscription" \

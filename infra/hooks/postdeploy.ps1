@@ -25,6 +25,11 @@ $subscription = Get-AzdValue 'AZURE_BLOB_EVENT_SUBSCRIPTION'
 $waitSeconds = if ($env:CDC_KEY_WAIT_SECONDS) { [int]$env:CDC_KEY_WAIT_SECONDS } else { 300 }
 $intervalSeconds = if ($env:CDC_KEY_WAIT_INTERVAL) { [int]$env:CDC_KEY_WAIT_INTERVAL } else { 10 }
 
+az account show --subscription $sub --output none 2>$null
+if ($LASTEXITCODE -ne 0) {
+  throw "postdeploy: the Azure CLI is not signed in to subscription ${sub}: run 'az login', then 'azd hooks run postdeploy'"
+}
+
 Write-Host "Waiting for the blobs_extension key of $app (the host creates it when the code starts)..."
 $waited = 0
 $key = ''

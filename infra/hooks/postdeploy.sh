@@ -33,6 +33,11 @@ subscription=$(value AZURE_BLOB_EVENT_SUBSCRIPTION)
 wait_s=${CDC_KEY_WAIT_SECONDS:-300}
 interval_s=${CDC_KEY_WAIT_INTERVAL:-10}
 
+az account show --subscription "$sub" --output none 2>/dev/null || {
+  echo "postdeploy: the Azure CLI is not signed in to subscription $sub: run 'az login', then 'azd hooks run postdeploy'" >&2
+  exit 1
+}
+
 echo "Waiting for the blobs_extension key of $app (the host creates it when the code starts)..."
 waited=0
 key=""

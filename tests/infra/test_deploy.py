@@ -153,7 +153,7 @@ def test_hook_reads_outputs_of_the_template(bicep: dict[str, dict]) -> None:
     assert variable(events, "containerName") == INCOMING
 
 
-def _recorder(bin_dir: Path, log: Path, key_after: int | None) -> None:
+def _recorder(bin_dir: Path, log: Path, key_after: int | None, signed_in: bool = True) -> None:
     """`az` and `azd` stand-ins that log their argv (JSON lines) and answer the two calls
     the hook makes: the key query (empty `key_after` times, then a key) and the create."""
     bin_dir.mkdir()
@@ -169,6 +169,8 @@ def _recorder(bin_dir: Path, log: Path, key_after: int | None) -> None:
             key_after = {key_after!r}
             if key_after is not None and calls > key_after:
                 print("k3y-SECRET-value==")
+        if os.path.basename(sys.argv[0]) == "az" and args[:2] == ["account", "show"]:
+            sys.exit(0 if {signed_in!r} else 1)
         """)
     for name in ("az", "azd"):
         (bin_dir / name).write_text(script)
@@ -187,11 +189,11 @@ HOOK_ENV = {
 }
 
 
-def run_hook(tmp_path: Path, key_after: int | None, env: dict[str, str] | None = None
-             ) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
+def run_hook(tmp_path: Path, key_after: int | None, env: dict[str, str] | None = None,
+             signed_in: bool = True) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
     log = tmp_path / "calls.jsonl"
     log.touch()
-    _recorder(tmp_path / "bin", log, key_after)
+    _recorder(tmp_path / "bin", log, key_after, signed_in)
     full = {"PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "HOME": str(tmp_path),
             "CDC_KEY_WAIT_SECONDS": "3", "CDC_KEY_WAIT_INTERVAL": "1",
             **(HOOK_ENV if env is None else env)}
@@ -238,6 +240,13 @@ def test_postdeploy_hook_fails_clearly_without_key(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "no blobs_extension key on func-cdc-abc" in proc.stderr
     assert not [c for c in calls if "eventgrid" in c], "no subscription without a key"
+
+
+def test_postdeploy_hook_says_when_az_is_not_signed_in(tmp_path: Path) -> None:
+    proc, calls = run_hook(tmp_path, key_after=0, signed_in=False)
+    assert proc.returncode != 0
+    assert "not signed in to subscription" in proc.stderr and "az login" in proc.stderr
+    assert not [c for c in calls if "functionapp" in c or "eventgrid" in c]
 
 
 def test_postdeploy_hook_names_a_missing_value(tmp_path: Path) -> None:

@@ -70,3 +70,21 @@ def test_config_from_settings(portal: Path) -> None:
                               "redirectPath": "index.html", "bridgePath": "auth-redirect.html"}
     found = read_portal_file("config.json", {**env, "CDC_PORTAL_TENANT_ID": "t1"}, portal)
     assert found is not None and json.loads(found.body)["msal"]["tenantId"] == "t1"
+
+
+def test_content_type_survives_the_workers_encoding() -> None:
+    """The local host reads the HttpResponse directly; in Azure the worker encodes it with
+    azure.functions' HttpResponseConverter, which adds text/plain unless a Content-Type
+    header is already there. The portal's header must be the one that goes out."""
+    import azure.functions as func
+    from azure.functions.http import HttpResponseConverter
+
+    from functions.portal import portal
+
+    req = func.HttpRequest("GET", "https://app.example/api/portal/js/app.js", headers={},
+                           route_params={"path": "js/app.js"}, body=b"")
+    datum = HttpResponseConverter.encode(portal(req), expected_type=None)
+    headers = {k.lower(): v.value for k, v in datum.value["headers"].items()}
+    assert headers["content-type"] == "text/javascript; charset=utf-8"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert str(datum.value["status_code"].value) == "200"

@@ -4,7 +4,7 @@ deployment in the working tree (a role, a default, the hook, the package, a cont
 resource...), runs the test that must catch it, and restores the file.
 
 Run by hand, from a clean tree: `.venv/bin/python -m tests.infra.mutate [name filter...]`
-(about 4 minutes for all). Not collected by pytest: it edits files while it runs.
+(about 4 minutes for all 37). Not collected by pytest: it edits files while it runs.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ M = [
  ("partition key /id on the resource", "infra/core/cosmos.bicep", "partitionKey: { paths: [ c.partitionKey ], kind: 'Hash', version: 2 }", "partitionKey: { paths: [ '/id' ], kind: 'Hash', version: 2 }", "tests/infra/test_infra.py", "resources_as_written"),
  ("TTL dropped on the resource", "infra/core/cosmos.bicep", "defaultTtl: contains(c, 'defaultTtl') ? c.defaultTtl : null", "defaultTtl: null", "tests/infra/test_infra.py", "resources_as_written"),
  ("index policy replaced on the resource", "infra/core/cosmos.bicep", "indexingPolicy: c.indexingPolicy", "indexingPolicy: { indexingMode: 'consistent', automatic: true }", "tests/infra/test_infra.py", "resources_as_written"),
+ ("blob containers dropped from the resource loop", "infra/core/storage.bicep", "for containerName in concat(dataContainers, [ deploymentContainerName ])", "for containerName in [ deploymentContainerName ]", "tests/infra/test_infra.py", "blob_container_resources"),
  ("hook filters the wrong container", "infra/hooks/postdeploy.sh", '--subject-begins-with "/blobServices/default/containers/${container}/blobs/"', '--subject-begins-with "/blobServices/default/containers/"', "tests/infra/test_deploy.py", "key_read_now or same_commands"),
  ("hook does not wait for the key", "infra/hooks/postdeploy.sh", '  [ -n "$key" ] && break\n', '  break\n', "tests/infra/test_deploy.py", "key_read_now or fails_clearly"),
  ("hook prints the key", "infra/hooks/postdeploy.sh", 'echo "Creating or updating', 'echo "endpoint $endpoint"\necho "Creating or updating', "tests/infra/test_deploy.py", "key_read_now"),

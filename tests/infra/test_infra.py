@@ -102,6 +102,8 @@ def evaluate(node: Any, variables: dict[str, Any],
         fn, args = node["function"]["type"], node["function"]["parameters"]
         if fn == "contains":
             return ev(args["item_to_find"]) in ev(args["container"])
+        if fn == "concat":
+            return [x for key in sorted(args) for x in ev(args[key])]
         raise AssertionError(f"function not supported by the test: {node}")
     if isinstance(node, dict):
         return {k: ev(v) for k, v in node.items()}
@@ -229,6 +231,21 @@ def test_blob_containers_match_layout(bicep: dict[str, dict]) -> None:
     storage = bicep["core/storage.bicep"]
     assert variable(storage, "dataContainers") == list(BLOB_CONTAINERS)
     assert variable(bicep["main.bicep"], "deploymentContainerName") not in BLOB_CONTAINERS
+
+
+def test_blob_container_resources_as_written(bicep: dict[str, dict]) -> None:
+    """The container resources ARM receives (the loop evaluated), not only the table: every
+    layout container plus the deployment package's, none public."""
+    tree = bicep["core/storage.bicep"]
+    ((_, _, res),) = resources_of(
+        bicep, "Microsoft.Storage/storageAccounts/blobServices/containers")
+    loop = res["config"]["loop_type"]["detail"]
+    package = variable(bicep["main.bicep"], "deploymentContainerName")
+    names = evaluate(loop["array_name"], tree["variables"], {"deploymentContainerName": package})
+    written = [evaluate(body(res), tree["variables"], {loop["item_name"]: n}) for n in names]
+    assert [w["name"] for w in written] == [*BLOB_CONTAINERS, package]
+    assert all(w["properties"] == {"publicAccess": "None"} for w in written)
+    assert all(w["parent"] == "blobService" for w in written)
 
 
 def test_storage_account_is_locked_down(bicep: dict[str, dict]) -> None:

@@ -19,9 +19,18 @@ bp = func.Blueprint()
 
 # `{*path}` (the rest of the URL) is a Functions route detail; OpenAPI names it {path}.
 for _method in ("get", "head"):
-    register(Route(_method, "portal/{path}", "Admin portal static files (HTML, JS, CSS)",
-                   (), None, errors=(404,), other_media=("text/html",),
-                   params=(Param("path", "path", True, "file below the portal folder"),)))
+    register(
+        Route(
+            _method,
+            "portal/{path}",
+            "Admin portal static files (HTML, JS, CSS)",
+            (),
+            None,
+            errors=(404,),
+            other_media=("text/html",),
+            params=(Param("path", "path", True, "file below the portal folder"),),
+        )
+    )
 openapi_document.cache_clear()  # register() does not invalidate an already built document
 
 
@@ -37,5 +46,6 @@ def portal(req: func.HttpRequest) -> func.HttpResponse:
     if req.headers.get("If-None-Match") == found.etag:
         return func.HttpResponse(status_code=304, headers=found.headers())
     body = b"" if req.method == "HEAD" else found.body
-    return func.HttpResponse(body, status_code=200, headers={
-        **found.headers(), "Content-Type": found.content_type})
+    return func.HttpResponse(
+        body, status_code=200, headers={**found.headers(), "Content-Type": found.content_type}
+    )

@@ -82,8 +82,9 @@ def _safe_parts(rel: str) -> list[str] | None:
     return parts
 
 
-def portal_config(env: Mapping[str, str] | None = None,
-                  portal_dir: Path = PORTAL_DIR) -> dict[str, Any]:
+def portal_config(
+    env: Mapping[str, str] | None = None, portal_dir: Path = PORTAL_DIR
+) -> dict[str, Any]:
     """config.json for the browser: the file as committed (local stack: development
     sign-in on localhost), or, once CDC_PORTAL_CLIENT_ID is set, Entra ID sign-in with
     the portal's client ID, the tenant and the API scope from the app settings."""
@@ -92,15 +93,18 @@ def portal_config(env: Mapping[str, str] | None = None,
     client_id = (env.get("CDC_PORTAL_CLIENT_ID") or "").strip()
     if client_id:
         msal = dict(config.get("msal") or {})
-        msal.update(clientId=client_id,
-                    tenantId=(env.get("CDC_PORTAL_TENANT_ID") or "").strip() or "organizations",
-                    apiScope=(env.get("CDC_PORTAL_API_SCOPE") or "").strip())
+        msal.update(
+            clientId=client_id,
+            tenantId=(env.get("CDC_PORTAL_TENANT_ID") or "").strip() or "organizations",
+            apiScope=(env.get("CDC_PORTAL_API_SCOPE") or "").strip(),
+        )
         config.update(auth="msal", apiBase="/api", msal=msal)
     return config
 
 
-def read_portal_file(rel: str, env: Mapping[str, str] | None = None,
-                     portal_dir: Path = PORTAL_DIR) -> PortalFile | None:
+def read_portal_file(
+    rel: str, env: Mapping[str, str] | None = None, portal_dir: Path = PORTAL_DIR
+) -> PortalFile | None:
     """The file at `rel` below portal/ ('' and folders: their index.html), or None
     when it does not exist or is not something the browser may load."""
     parts = _safe_parts(rel)
@@ -112,8 +116,9 @@ def read_portal_file(rel: str, env: Mapping[str, str] | None = None,
         return None
 
 
-def _read(root: Path, parts: list[str], env: Mapping[str, str] | None,
-          portal_dir: Path) -> PortalFile | None:
+def _read(
+    root: Path, parts: list[str], env: Mapping[str, str] | None, portal_dir: Path
+) -> PortalFile | None:
     target = root.joinpath(*parts).resolve() if parts else root
     if not target.is_relative_to(root):  # a symlink pointing out of portal/
         return None

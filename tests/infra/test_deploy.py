@@ -81,13 +81,22 @@ def parameter_env_vars() -> dict[str, str]:
 def azure_yaml(infra_python: Path) -> dict[str, Any]:
     """azure.yaml as azd reads it (YAML parsed in the infra venv, which has PyYAML)."""
     proc = subprocess.run(
-        [str(infra_python), "-c", "import json, sys, yaml; "
-         "print(json.dumps(yaml.safe_load(open(sys.argv[1]))))", str(REPO / "azure.yaml")],
-        capture_output=True, text=True, timeout=60, check=True)
+        [
+            str(infra_python),
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+            str(REPO / "azure.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return json.loads(proc.stdout)
 
 
 # --- azd up, azd down, azd up ---------------------------------------------------------
+
 
 def test_template_holds_no_key_and_no_event_subscription(bicep: dict[str, dict]) -> None:
     """Provisioning must not need the deployed code: no Event Grid subscription resource
@@ -141,13 +150,19 @@ def test_hook_reads_outputs_of_the_template(bicep: dict[str, dict]) -> None:
     azd_own = {"AZURE_SUBSCRIPTION_ID"}  # azd keeps it in every environment
     unknown = sh - set(outputs) - azd_own
     assert not unknown, f"hooks read what neither azd nor the template provides: {unknown}"
-    assert {"AZURE_BLOB_TRIGGER_FUNCTION", "AZURE_BLOB_TRIGGER_CONTAINER",
-            "AZURE_BLOB_EVENT_SUBSCRIPTION", "AZURE_EVENTGRID_SYSTEM_TOPIC_NAME"} <= sh
+    assert {
+        "AZURE_BLOB_TRIGGER_FUNCTION",
+        "AZURE_BLOB_TRIGGER_CONTAINER",
+        "AZURE_BLOB_EVENT_SUBSCRIPTION",
+        "AZURE_EVENTGRID_SYSTEM_TOPIC_NAME",
+    } <= sh
     events = bicep["app/blob-events.bicep"]
     assert set(events["outputs"]) >= {"functionName", "containerName", "subscriptionName"}
-    for output, var in (("AZURE_BLOB_TRIGGER_FUNCTION", "functionName"),
-                        ("AZURE_BLOB_TRIGGER_CONTAINER", "containerName"),
-                        ("AZURE_BLOB_EVENT_SUBSCRIPTION", "subscriptionName")):
+    for output, var in (
+        ("AZURE_BLOB_TRIGGER_FUNCTION", "functionName"),
+        ("AZURE_BLOB_TRIGGER_CONTAINER", "containerName"),
+        ("AZURE_BLOB_EVENT_SUBSCRIPTION", "subscriptionName"),
+    ):
         assert dotted(outputs[output]["value"]) == f"blobEvents.outputs.{var}", output
         assert events["outputs"][var]["value"] == var
     assert variable(events, "containerName") == INCOMING
@@ -189,16 +204,22 @@ HOOK_ENV = {
 }
 
 
-def run_hook(tmp_path: Path, key_after: int | None, env: dict[str, str] | None = None,
-             signed_in: bool = True) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
+def run_hook(
+    tmp_path: Path, key_after: int | None, env: dict[str, str] | None = None, signed_in: bool = True
+) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
     log = tmp_path / "calls.jsonl"
     log.touch()
     _recorder(tmp_path / "bin", log, key_after, signed_in)
-    full = {"PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "HOME": str(tmp_path),
-            "CDC_KEY_WAIT_SECONDS": "3", "CDC_KEY_WAIT_INTERVAL": "1",
-            **(HOOK_ENV if env is None else env)}
-    proc = subprocess.run(["sh", str(HOOK_SH)], capture_output=True, text=True, timeout=60,
-                          env=full, cwd=tmp_path)
+    full = {
+        "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        "CDC_KEY_WAIT_SECONDS": "3",
+        "CDC_KEY_WAIT_INTERVAL": "1",
+        **(HOOK_ENV if env is None else env),
+    }
+    proc = subprocess.run(
+        ["sh", str(HOOK_SH)], capture_output=True, text=True, timeout=60, env=full, cwd=tmp_path
+    )
     return proc, [json.loads(line) for line in log.read_text().splitlines()]
 
 
@@ -208,14 +229,15 @@ def test_postdeploy_hook_creates_the_subscription_with_the_key_read_now(tmp_path
     keys = [c for c in calls if c[:4] == ["az", "functionapp", "keys", "list"]]
     assert len(keys) == 3
     assert all("systemKeys.blobs_extension" in c and "func-cdc-abc" in c for c in keys)
-    assert all(c[c.index("--subscription") + 1] == HOOK_ENV["AZURE_SUBSCRIPTION_ID"]
-               for c in keys)
-    (create,) = [c for c in calls if c[1:5] == ["eventgrid", "system-topic",
-                                                "event-subscription", "create"]]
+    assert all(c[c.index("--subscription") + 1] == HOOK_ENV["AZURE_SUBSCRIPTION_ID"] for c in keys)
+    (create,) = [
+        c for c in calls if c[1:5] == ["eventgrid", "system-topic", "event-subscription", "create"]
+    ]
     args = dict(zip(create[5::2], create[6::2], strict=False))
     assert args["--endpoint"] == (
         "https://func-cdc-abc-h7f.westeurope-01.azurewebsites.net/runtime/webhooks/blobs"
-        "?functionName=Host.Functions.process_batch&code=k3y-SECRET-value==")
+        "?functionName=Host.Functions.process_batch&code=k3y-SECRET-value=="
+    )
     assert args["--system-topic-name"] == "evgt-cdc-abc"
     assert args["--name"] == "incoming-to-process-batch"
     assert args["--resource-group"] == "rg-cdc-test"
@@ -262,26 +284,35 @@ def test_windows_hook_sends_the_same_commands() -> None:
     """pwsh is not installed here: the Windows hook is compared with the POSIX one it
     mirrors (same az commands, same flags and values)."""
     sh, ps1 = HOOK_SH.read_text(), HOOK_PS1.read_text()
-    for command in ("az functionapp keys list",
-                    "az eventgrid system-topic event-subscription create"):
+    for command in (
+        "az functionapp keys list",
+        "az eventgrid system-topic event-subscription create",
+    ):
         assert command in sh and command in ps1, command
     flags = re.compile(r"(--[a-z-]+)(?:\s+(\S+))?")
 
     def create_flags(text: str) -> dict[str, str]:
-        block = text[text.index("event-subscription create"):]
-        block = block[:block.index("--output none")]
+        block = text[text.index("event-subscription create") :]
+        block = block[: block.index("--output none")]
         return {f: re.sub(r"[\"'`$\\{}]|env:", "", v or "") for f, v in flags.findall(block)}
 
     sh_flags, ps1_flags = create_flags(sh), create_flags(ps1)
     assert set(sh_flags) == set(ps1_flags)
-    for flag in ("--included-event-types", "--endpoint-type", "--max-delivery-attempts",
-                 "--event-ttl", "--max-events-per-batch", "--event-delivery-schema"):
+    for flag in (
+        "--included-event-types",
+        "--endpoint-type",
+        "--max-delivery-attempts",
+        "--event-ttl",
+        "--max-events-per-batch",
+        "--event-delivery-schema",
+    ):
         assert sh_flags[flag] == ps1_flags[flag], flag
     assert "systemKeys.blobs_extension" in sh and "systemKeys.blobs_extension" in ps1
     assert "Host.Functions." in sh and "Host.Functions." in ps1
 
 
 # --- the portal, deployed with the app --------------------------------------------------
+
 
 def test_portal_is_served_by_the_function_app_with_its_sign_in(bicep: dict[str, dict]) -> None:
     settings = app_settings(bicep)
@@ -292,8 +323,9 @@ def test_portal_is_served_by_the_function_app_with_its_sign_in(bicep: dict[str, 
     assert api["portalApiScope"] == "${apiIdentifierUri}/${apiScopeName}"
     assert main["outputs"]["SERVICE_PORTAL_URI"]["value"] == "${api.outputs.uri}/api/portal/"
     # Same origin: no cross-origin caller is allowed at all.
-    ((_, _, site),) = [r for r in resources_of(bicep, "Microsoft.Web/sites")
-                       if not r[2]["existing"]]
+    ((_, _, site),) = [
+        r for r in resources_of(bicep, "Microsoft.Web/sites") if not r[2]["existing"]
+    ]
     assert body(site)["properties"]["siteConfig"]["cors"]["allowedOrigins"] == []
     assert (REPO / "functions" / "portal.py").is_file()
     assert "portal_bp" in (REPO / "function_app.py").read_text()
@@ -305,8 +337,9 @@ def test_one_scope_name_everywhere() -> None:
     deploy = (REPO / "docs" / "deploy.md").read_text()
     readme = (REPO / "portal" / "README.md").read_text()
     assert SCOPE_NAME in deploy and SCOPE_NAME in readme
-    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
-                             check=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
     for rel in tracked:
         path = REPO / rel
         if path.suffix in {".md", ".json", ".bicep", ".py", ".js", ".html", ".toml", ".yaml"}:
@@ -320,21 +353,29 @@ def test_api_identifier_uri_is_accepted_by_every_tenant(bicep: dict[str, dict]) 
     main = bicep["main.bicep"]
     assert main["variables"]["apiIdentifierUri"]["value"] == "api://${apiClientId}"
     api = body(main["modules"]["api"])["params"]
-    assert api["apiAudiences"] == {"function": {"type": "union", "parameters": {
-        "arg_1": ["apiIdentifierUri", "apiClientId"], "arg_2": "apiAudiences"}}}
-    for rel in ("docs/deploy.md", "agent/agent.example.toml", "portal/README.md",
-                "README.md"):
+    assert api["apiAudiences"] == {
+        "function": {
+            "type": "union",
+            "parameters": {"arg_1": ["apiIdentifierUri", "apiClientId"], "arg_2": "apiAudiences"},
+        }
+    }
+    for rel in ("docs/deploy.md", "agent/agent.example.toml", "portal/README.md", "README.md"):
         assert "api://call-data-connector" not in (REPO / rel).read_text(), rel
 
 
 # --- roles and defaults -----------------------------------------------------------------
 
+
 def test_cosmos_role_assignments_run_one_after_another(bicep: dict[str, dict]) -> None:
     """Cosmos DB takes one SQL role assignment change per account at a time; parallel
     ones are reported to fail (412, another operation in progress). Every pair must be
     ordered by dependsOn."""
-    sql = {name: body(res) for _, name, res in
-           resources_of(bicep, "Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments")}
+    sql = {
+        name: body(res)
+        for _, name, res in resources_of(
+            bicep, "Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments"
+        )
+    }
     assert len(sql) >= 2
     after = {name: set(cfg.get("dependsOn") or []) for name, cfg in sql.items()}
 
@@ -351,7 +392,7 @@ def test_cosmos_role_assignments_run_one_after_another(bicep: dict[str, dict]) -
 
     names = sorted(sql)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             assert reaches(a, b) or reaches(b, a), f"{a} and {b} may run in parallel"
 
 
@@ -359,8 +400,16 @@ def test_deploying_principal_gets_data_access_only_on_request(bicep: dict[str, d
     main = bicep["main.bicep"]
     assert main["parameters"]["deployerDataAccess"]["default"] is False
     rbac_params = body(main["modules"]["rbac"])["params"]
-    assert rbac_params["userPrincipalId"] == {"operator": {"type": "conditional", "operands": {
-        "condition": "deployerDataAccess", "true_value": "principalId", "false_value": ""}}}
+    assert rbac_params["userPrincipalId"] == {
+        "operator": {
+            "type": "conditional",
+            "operands": {
+                "condition": "deployerDataAccess",
+                "true_value": "principalId",
+                "false_value": "",
+            },
+        }
+    }
     rbac = bicep["rbac.bicep"]
     for name, res in rbac["resources"].items():
         if res["existing"]:
@@ -384,12 +433,16 @@ def test_storage_redundancy_deploys_in_every_region(bicep: dict[str, dict]) -> N
     assert main["parameters"]["storageSkuName"]["default"] == "Standard_LRS"
     assert body(main["modules"]["storage"])["params"]["skuName"] == "storageSkuName"
     assert bicep["core/storage.bicep"]["parameters"]["skuName"]["default"] == "Standard_LRS"
-    ((_, _, account),) = [r for r in resources_of(bicep, "Microsoft.DocumentDB/databaseAccounts")
-                          if not r[2]["existing"]]
+    ((_, _, account),) = [
+        r
+        for r in resources_of(bicep, "Microsoft.DocumentDB/databaseAccounts")
+        if not r[2]["existing"]
+    ]
     assert all(loc["isZoneRedundant"] is False for loc in body(account)["properties"]["locations"])
 
 
 # --- azd itself and the package it builds ------------------------------------------------
+
 
 def _version(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.split("."))
@@ -440,29 +493,60 @@ def test_package_holds_the_app_and_the_portal_and_nothing_else() -> None:
     patterns = funcignore_patterns()
     for p in patterns:  # no negation or ** (azd fixed their parsing only in 1.23.13)
         assert not p.startswith("!") and "**" not in p, p
-    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
-                             check=True).stdout.split()
-    written = ["portal/vendor/msal-browser.min.js", "portal/vendor/msal-redirect-bridge.min.js",
-               "portal/node_modules/@azure/msal-browser/package.json",
-               "call-data-connector_env/pyvenv.cfg", "wt_env/lib/x.py",
-               "shared/__pycache__/x.pyc", ".venv/pyvenv.cfg", "local.settings.json"]
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    written = [
+        "portal/vendor/msal-browser.min.js",
+        "portal/vendor/msal-redirect-bridge.min.js",
+        "portal/node_modules/@azure/msal-browser/package.json",
+        "call-data-connector_env/pyvenv.cfg",
+        "wt_env/lib/x.py",
+        "shared/__pycache__/x.pyc",
+        ".venv/pyvenv.cfg",
+        "local.settings.json",
+    ]
     # azd leaves out the ignore file itself, .azure/ and local.settings.json on its own.
     always = [".funcignore", ".azure/", "local.settings.json"]
     package = {rel for rel in tracked + written if not ignored(rel, patterns + always)}
-    for needed in ("function_app.py", "host.json", "requirements.txt", "functions/portal.py",
-                   "functions/processor.py", "shared/settings.py", "shared/portal_site.py",
-                   "portal/index.html", "portal/auth-redirect.html", "portal/config.json",
-                   "portal/js/app.js", "portal/js/auth.js", "portal/css/portal.css",
-                   "portal/vendor/msal-browser.min.js",
-                   "portal/vendor/msal-redirect-bridge.min.js"):
+    for needed in (
+        "function_app.py",
+        "host.json",
+        "requirements.txt",
+        "functions/portal.py",
+        "functions/processor.py",
+        "shared/settings.py",
+        "shared/portal_site.py",
+        "portal/index.html",
+        "portal/auth-redirect.html",
+        "portal/config.json",
+        "portal/js/app.js",
+        "portal/js/auth.js",
+        "portal/css/portal.css",
+        "portal/vendor/msal-browser.min.js",
+        "portal/vendor/msal-redirect-bridge.min.js",
+    ):
         assert needed in package, needed
     for rel in package:
         top = rel.split("/")[0]
-        assert top in {"function_app.py", "host.json", "requirements.txt", "functions", "shared",
-                       "schemas", "portal"}, rel
+        assert top in {
+            "function_app.py",
+            "host.json",
+            "requirements.txt",
+            "functions",
+            "shared",
+            "schemas",
+            "portal",
+        }, rel
         if top == "portal":
-            assert rel.split("/")[1] in {"index.html", "auth-redirect.html", "config.json",
-                                         "js", "css", "vendor"}, rel
+            assert rel.split("/")[1] in {
+                "index.html",
+                "auth-redirect.html",
+                "config.json",
+                "js",
+                "css",
+                "vendor",
+            }, rel
     assert not [r for r in package if r.startswith(".ci/")]
 
 
@@ -470,21 +554,49 @@ def test_pyproject_installs_the_app_for_azd_restore(tmp_path: Path) -> None:
     """azd restore runs `pip install .` when a pyproject.toml exists: it must build, ship
     only the app's packages, and depend on exactly requirements.txt."""
     src = tmp_path / "src"
-    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
-        ".git", ".venv", ".local", "node_modules", "__pycache__", "test-output", "build",
-        "*.egg-info"))
+    shutil.copytree(
+        REPO,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            ".local",
+            "node_modules",
+            "__pycache__",
+            "test-output",
+            "build",
+            "*.egg-info",
+        ),
+    )
     proc = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "python"), "-m", "pip", "wheel", "--no-deps",
-         "--disable-pip-version-check", "-q", "-w", str(tmp_path / "dist"), str(src)],
-        capture_output=True, text=True, timeout=300)
+        [
+            str(REPO / ".venv" / "bin" / "python"),
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (wheel,) = (tmp_path / "dist").glob("*.whl")
     with zipfile.ZipFile(wheel) as zf:
         tops = {n.split("/")[0] for n in zf.namelist() if ".dist-info" not in n}
         meta = next(zf.read(n).decode() for n in zf.namelist() if n.endswith("/METADATA"))
     assert tops == {"function_app.py", "functions", "shared"}
-    requires = sorted(line.split(":", 1)[1].strip().replace(" ", "")
-                      for line in meta.splitlines() if line.startswith("Requires-Dist:"))
-    listed = [ln.split("#")[0].strip()
-              for ln in (REPO / "requirements.txt").read_text().splitlines()]
+    requires = sorted(
+        line.split(":", 1)[1].strip().replace(" ", "")
+        for line in meta.splitlines()
+        if line.startswith("Requires-Dist:")
+    )
+    listed = [
+        ln.split("#")[0].strip() for ln in (REPO / "requirements.txt").read_text().splitlines()
+    ]
     assert len(requires) == len([ln for ln in listed if ln])

@@ -26,8 +26,10 @@ LOCAL_ONLY = {"CDC_STORAGE", "COSMOS_KEY", "CDC_DEV_AUTHORITY"}
 
 def is_optional_tunable(name: str) -> bool:
     """Tunables with defaults in code; the template may leave them out."""
-    return (name.startswith(("CDC_MAX_", "CDC_ALERT_"))
-            or name in ("CDC_COSMOS_CONCURRENCY", "CDC_BUILD_VERSION"))
+    return name.startswith(("CDC_MAX_", "CDC_ALERT_")) or name in (
+        "CDC_COSMOS_CONCURRENCY",
+        "CDC_BUILD_VERSION",
+    )
 
 
 # Read by the Functions host (not by our code), so absent from SETTING_NAMES.
@@ -64,8 +66,8 @@ GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 # --- helpers over pycep's JSON ----------------------------------------------------------
 
-def evaluate(node: Any, variables: dict[str, Any],
-             local: dict[str, Any] | None = None) -> Any:
+
+def evaluate(node: Any, variables: dict[str, Any], local: dict[str, Any] | None = None) -> Any:
     """Evaluate the subset of Bicep the tables and the resources built from them use:
     literals, arrays, objects, variable references, a loop's item (`local`), `a.b.c`,
     `cond ? a : b`, `contains(o, 'k')`, `a * b` and `-n`. pycep writes a reference and a
@@ -138,6 +140,7 @@ def bicep_sources() -> dict[str, str]:
 
 # --- parsing ----------------------------------------------------------------------------
 
+
 def test_every_bicep_file_parses(bicep_files: dict[str, dict[str, Any]]) -> None:
     expected = set(bicep_sources())
     assert set(bicep_files) == expected
@@ -149,8 +152,16 @@ def test_every_bicep_file_parses(bicep_files: dict[str, dict[str, Any]]) -> None
 
 def test_main_is_azd_friendly(bicep: dict[str, dict]) -> None:
     main = bicep["main.bicep"]
-    assert {"environmentName", "location", "authTenants", "apiClientId", "apiAudiences",
-            "cosmosCapacityMode", "principalId", "principalType"} <= set(main["parameters"])
+    assert {
+        "environmentName",
+        "location",
+        "authTenants",
+        "apiClientId",
+        "apiAudiences",
+        "cosmosCapacityMode",
+        "principalId",
+        "principalType",
+    } <= set(main["parameters"])
     assert main["parameters"]["authTenants"]["type"] == "array"
     assert main["parameters"]["apiAudiences"]["type"] == "array"
     assert "azd-env-name" in json.dumps(main["variables"]["tags"])
@@ -164,17 +175,19 @@ def test_main_is_azd_friendly(bicep: dict[str, dict]) -> None:
 
 # --- app settings -----------------------------------------------------------------------
 
+
 def app_settings(bicep: dict[str, dict]) -> dict[str, Any]:
     """The function app's settings: siteConfig.appSettings is built from one object
     variable (`[for setting in items(appSettings): ...]`); return that object."""
-    ((_, _, site),) = [r for r in resources_of(bicep, "Microsoft.Web/sites")
-                       if not r[2]["existing"]]
+    ((_, _, site),) = [
+        r for r in resources_of(bicep, "Microsoft.Web/sites") if not r[2]["existing"]
+    ]
     listed = body(site)["properties"]["siteConfig"]["appSettings"]
     loop = listed["loop_type"]
     assert loop["type"] == "object", "app settings come from one object variable"
     assert "Microsoft.Web/sites/config" not in json.dumps(
-        [r["type"] for _, _, r in resources_of(bicep, "Microsoft.Web/sites/config")]), (
-        "a separate appsettings resource would replace siteConfig.appSettings")
+        [r["type"] for _, _, r in resources_of(bicep, "Microsoft.Web/sites/config")]
+    ), "a separate appsettings resource would replace siteConfig.appSettings"
     return bicep["app/function.bicep"]["variables"][loop["detail"]["object_name"]]["value"]
 
 
@@ -215,8 +228,9 @@ def test_dev_authority_never_appears_in_infra() -> None:
 def test_flex_consumption_python_311(bicep: dict[str, dict]) -> None:
     ((_, _, plan),) = resources_of(bicep, "Microsoft.Web/serverfarms")
     assert body(plan)["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
-    ((_, _, site),) = [r for r in resources_of(bicep, "Microsoft.Web/sites")
-                       if not r[2]["existing"]]
+    ((_, _, site),) = [
+        r for r in resources_of(bicep, "Microsoft.Web/sites") if not r[2]["existing"]
+    ]
     cfg = body(site)
     assert cfg["identity"]["type"] == "UserAssigned"
     fac = cfg["properties"]["functionAppConfig"]
@@ -226,6 +240,7 @@ def test_flex_consumption_python_311(bicep: dict[str, dict]) -> None:
 
 
 # --- storage ----------------------------------------------------------------------------
+
 
 def test_blob_containers_match_layout(bicep: dict[str, dict]) -> None:
     storage = bicep["core/storage.bicep"]
@@ -238,7 +253,8 @@ def test_blob_container_resources_as_written(bicep: dict[str, dict]) -> None:
     layout container plus the deployment package's, none public."""
     tree = bicep["core/storage.bicep"]
     ((_, _, res),) = resources_of(
-        bicep, "Microsoft.Storage/storageAccounts/blobServices/containers")
+        bicep, "Microsoft.Storage/storageAccounts/blobServices/containers"
+    )
     loop = res["config"]["loop_type"]["detail"]
     package = variable(bicep["main.bicep"], "deploymentContainerName")
     names = evaluate(loop["array_name"], tree["variables"], {"deploymentContainerName": package})
@@ -249,8 +265,9 @@ def test_blob_container_resources_as_written(bicep: dict[str, dict]) -> None:
 
 
 def test_storage_account_is_locked_down(bicep: dict[str, dict]) -> None:
-    ((_, _, account),) = [r for r in resources_of(bicep, "Microsoft.Storage/storageAccounts")
-                          if not r[2]["existing"]]
+    ((_, _, account),) = [
+        r for r in resources_of(bicep, "Microsoft.Storage/storageAccounts") if not r[2]["existing"]
+    ]
     props = body(account)["properties"]
     assert props["allowSharedKeyAccess"] is False
     assert props["allowBlobPublicAccess"] is False
@@ -272,8 +289,12 @@ def test_blob_trigger_event_grid_source(bicep: dict[str, dict]) -> None:
     checks the hook and that no subscription or key is in the template)."""
     ((_, _, topic),) = resources_of(bicep, "Microsoft.EventGrid/systemTopics")
     assert body(topic)["properties"]["topicType"] == "Microsoft.Storage.StorageAccounts"
-    assert body(topic)["properties"]["source"] == {"operator": {"type": "property_accessor",
-        "operands": {"operand_1": "storage", "operand_2": "id"}}}
+    assert body(topic)["properties"]["source"] == {
+        "operator": {
+            "type": "property_accessor",
+            "operands": {"operand_1": "storage", "operand_2": "id"},
+        }
+    }
     tree = bicep["app/blob-events.bicep"]
     function_name = variable(tree, "functionName")
     assert variable(tree, "containerName") == INCOMING
@@ -283,6 +304,7 @@ def test_blob_trigger_event_grid_source(bicep: dict[str, dict]) -> None:
 
 
 # --- Cosmos DB --------------------------------------------------------------------------
+
 
 def test_cosmos_containers_match_layout(bicep: dict[str, dict]) -> None:
     containers = variable(bicep["core/cosmos.bicep"], "containers")
@@ -316,7 +338,10 @@ def test_cosmos_container_resources_as_written(bicep: dict[str, dict]) -> None:
     for expected in COSMOS_CONTAINERS:
         resource = written[expected.name]
         assert resource["partitionKey"] == {
-            "paths": [expected.partition_key], "kind": "Hash", "version": 2}, expected.name
+            "paths": [expected.partition_key],
+            "kind": "Hash",
+            "version": 2,
+        }, expected.name
         assert resource["defaultTtl"] == expected.default_ttl, expected.name
         assert resource["indexingPolicy"] == expected.indexing_policy, expected.name
     ((_, _, database),) = resources_of(bicep, SQL_DATABASES)
@@ -329,14 +354,18 @@ def test_cosmos_account_is_entra_only(bicep: dict[str, dict]) -> None:
     assert tree["parameters"]["capacityMode"]["decorators"]
     allowed = json.dumps(bicep["main.bicep"]["parameters"]["cosmosCapacityMode"])
     assert "serverless" in allowed and "autoscale" in allowed
-    ((_, _, account),) = [r for r in resources_of(bicep, "Microsoft.DocumentDB/databaseAccounts")
-                          if not r[2]["existing"]]
+    ((_, _, account),) = [
+        r
+        for r in resources_of(bicep, "Microsoft.DocumentDB/databaseAccounts")
+        if not r[2]["existing"]
+    ]
     props = body(account)["properties"]
     assert props["disableLocalAuth"] is True
     assert props["disableKeyBasedMetadataWriteAccess"] is True
 
 
 # --- roles ------------------------------------------------------------------------------
+
 
 def test_role_ids_are_named_built_in_roles() -> None:
     for path, text in bicep_sources().items():
@@ -348,13 +377,17 @@ def test_role_ids_are_named_built_in_roles() -> None:
                 assert guid in BUILT_IN_ROLES, f"{path}:{i + 1}: unknown role ID {guid}"
                 comment = line.split("//", 1)[1] if "//" in line else lines[i - 1]
                 assert BUILT_IN_ROLES[guid] in comment, (
-                    f"{path}:{i + 1}: name the role ({BUILT_IN_ROLES[guid]}) in a comment")
+                    f"{path}:{i + 1}: name the role ({BUILT_IN_ROLES[guid]}) in a comment"
+                )
 
 
 def test_role_assignments_use_named_ids_and_deterministic_names(bicep: dict[str, dict]) -> None:
     rbac = bicep["rbac.bicep"]
-    role_vars = {name for name, v in rbac["variables"].items()
-                 if isinstance(v["value"], str) and v["value"].lower() in BUILT_IN_ROLES}
+    role_vars = {
+        name
+        for name, v in rbac["variables"].items()
+        if isinstance(v["value"], str) and v["value"].lower() in BUILT_IN_ROLES
+    }
     assignments = resources_of(bicep, "Microsoft.Authorization/roleAssignments")
     sql = resources_of(bicep, "Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments")
     assert assignments and sql
@@ -370,9 +403,11 @@ def test_role_assignments_use_named_ids_and_deterministic_names(bicep: dict[str,
         assert "rincipalId" in args["extra_string_1"], name
         role_def = json.dumps(cfg["properties"]["roleDefinitionId"])
         assert role_var in role_def, f"{name}: name and roleDefinitionId use the same role"
-    app_roles = {body(r)["name"]["function"]["parameters"]["extra_string_2"]
-                 for _, _, r in assignments + sql
-                 if body(r)["properties"]["principalId"] == "appPrincipalId"}
+    app_roles = {
+        body(r)["name"]["function"]["parameters"]["extra_string_2"]
+        for _, _, r in assignments + sql
+        if body(r)["properties"]["principalId"] == "appPrincipalId"
+    }
     # Microsoft's "AzureWebJobsStorage permissions" and blob trigger tables: Storage Blob
     # Data Owner (not Contributor) plus Storage Queue Data Contributor for host storage with
     # a blob trigger; the queue role also serves a queue trigger.
@@ -386,8 +421,18 @@ def test_role_assignments_use_named_ids_and_deterministic_names(bicep: dict[str,
 
 # --- outputs ----------------------------------------------------------------------------
 
-SECRET_MARKERS = ("listkeys", "primarykey", "secondarykey", "connectionstring", "accountkey",
-                  "masterkey", "systemkeys", "secret", "password", "sas")
+SECRET_MARKERS = (
+    "listkeys",
+    "primarykey",
+    "secondarykey",
+    "connectionstring",
+    "accountkey",
+    "masterkey",
+    "systemkeys",
+    "secret",
+    "password",
+    "sas",
+)
 
 
 def test_no_secret_in_outputs(bicep: dict[str, dict]) -> None:
@@ -409,8 +454,10 @@ SKIP = re.compile(r"//\s*checkov:skip=(CKV2?_AZURE_\d+)(?::\s*(.*))?")
 
 def test_checkov_no_failed_checks(checkov_report: dict[str, Any]) -> None:
     summary = checkov_report["summary"]
-    failed = [(c["check_id"], c["resource"], c["file_path"], c["check_name"])
-              for c in checkov_report["results"]["failed_checks"]]
+    failed = [
+        (c["check_id"], c["resource"], c["file_path"], c["check_name"])
+        for c in checkov_report["results"]["failed_checks"]
+    ]
     assert not failed, failed
     assert summary["parsing_errors"] == 0
     assert summary["passed"] > 0
@@ -426,7 +473,8 @@ def test_checkov_skips_are_justified_and_current(checkov_report: dict[str, Any])
     skipped = {c["check_id"] for c in checkov_report["results"]["skipped_checks"]}
     assert declared == skipped, (
         f"skips that match no check: {declared - skipped}; skipped without a comment: "
-        f"{skipped - declared}")
+        f"{skipped - declared}"
+    )
 
 
 @pytest.mark.parametrize("path", sorted(p.name for p in Path(INFRA / "hooks").glob("*")))

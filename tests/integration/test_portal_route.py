@@ -20,8 +20,9 @@ from shared.portal_site import CONTENT_SECURITY_POLICY
 pytestmark = pytest.mark.stack
 
 
-def fetch(url: str, method: str = "GET", headers: dict[str, str] | None = None
-          ) -> tuple[int, dict[str, str], bytes]:
+def fetch(
+    url: str, method: str = "GET", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args: Any, **kwargs: Any) -> None:
             return None
@@ -39,9 +40,11 @@ def fetch(url: str, method: str = "GET", headers: dict[str, str] | None = None
 def portal_settings() -> Iterator[dict[str, str]]:
     """The app settings infra/app/function.bicep sets once the portal is registered (the
     local host runs the app in this process, so os.environ is its app settings)."""
-    values = {"CDC_PORTAL_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
-              "CDC_PORTAL_TENANT_ID": DEMO_TENANT,
-              "CDC_PORTAL_API_SCOPE": "api://66666666-7777-8888-9999-000000000000/access_as_user"}
+    values = {
+        "CDC_PORTAL_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
+        "CDC_PORTAL_TENANT_ID": DEMO_TENANT,
+        "CDC_PORTAL_API_SCOPE": "api://66666666-7777-8888-9999-000000000000/access_as_user",
+    }
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -64,9 +67,13 @@ def test_portal_pages_are_served_with_their_security_headers(local_host: str) ->
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"] == "no-referrer"
     assert "access-control-allow-origin" not in headers  # same origin: no CORS
-    for rel, kind in (("js/app.js", "text/javascript"), ("js/views/calls.js", "text/javascript"),
-                      ("css/portal.css", "text/css"), ("auth-redirect.html", "text/html"),
-                      ("index.html", "text/html")):
+    for rel, kind in (
+        ("js/app.js", "text/javascript"),
+        ("js/views/calls.js", "text/javascript"),
+        ("css/portal.css", "text/css"),
+        ("auth-redirect.html", "text/html"),
+        ("index.html", "text/html"),
+    ):
         status, headers, body = fetch(f"{local_host}/api/portal/{rel}")
         assert status == 200, rel
         assert headers["content-type"].startswith(kind), rel
@@ -80,10 +87,20 @@ def test_portal_folder_without_slash_redirects(local_host: str) -> None:
 
 
 def test_only_browser_files_are_served(local_host: str) -> None:
-    for rel in ("package.json", "package-lock.json", "tools/vendor-msal.mjs", "README.md",
-                ".gitignore", "staticwebapp.config.json", "node_modules/x.js", "nope.js",
-                "%2e%2e/host.json", "js/%2e%2e/%2e%2e/host.json", "..%5chost.json",
-                "css/..%2f..%2frequirements.txt"):
+    for rel in (
+        "package.json",
+        "package-lock.json",
+        "tools/vendor-msal.mjs",
+        "README.md",
+        ".gitignore",
+        "staticwebapp.config.json",
+        "node_modules/x.js",
+        "nope.js",
+        "%2e%2e/host.json",
+        "js/%2e%2e/%2e%2e/host.json",
+        "..%5chost.json",
+        "css/..%2f..%2frequirements.txt",
+    ):
         status, headers, body = fetch(f"{local_host}/api/portal/{rel}")
         assert status == 404, rel
         assert headers["content-type"].startswith("application/problem+json"), rel
@@ -95,8 +112,7 @@ def test_head_and_conditional_get(local_host: str) -> None:
     assert status == 200 and body == b""
     etag = headers["etag"]
     assert headers["cache-control"] == "no-cache"
-    status, _, body = fetch(f"{local_host}/api/portal/js/app.js",
-                            headers={"If-None-Match": etag})
+    status, _, body = fetch(f"{local_host}/api/portal/js/app.js", headers={"If-None-Match": etag})
     assert status == 304 and body == b""
 
 
@@ -109,8 +125,9 @@ def test_config_without_registration_is_the_committed_file(local_host: str) -> N
         assert json.loads(body) == json.load(f)
 
 
-def test_config_from_app_settings_signs_in_with_entra(local_host: str,
-                                                      portal_settings: dict[str, str]) -> None:
+def test_config_from_app_settings_signs_in_with_entra(
+    local_host: str, portal_settings: dict[str, str]
+) -> None:
     status, headers, body = fetch(f"{local_host}/api/portal/config.json")
     assert status == 200
     assert headers["content-type"].startswith("application/json")
@@ -126,7 +143,8 @@ def test_config_from_app_settings_signs_in_with_entra(local_host: str,
 
 
 def test_portal_reaches_the_api_on_its_own_origin_with_the_bearer_token(
-        local_host: str, mint: Any) -> None:
+    local_host: str, mint: Any
+) -> None:
     """What the portal's api.js does: `apiBase` from config.json, resolved against the
     page's URL, and the token in Authorization. Same origin, nothing in between to strip
     the header, so the API sees the token."""
@@ -137,7 +155,6 @@ def test_portal_reaches_the_api_on_its_own_origin_with_the_bearer_token(
     status, _, _ = fetch(f"{api}/v1/admin/health")
     assert status == 401  # no token, no answer
     token = mint(DEMO_TENANT, level="admin", user="admin@contoso.com")
-    status, _, body = fetch(f"{api}/v1/admin/health",
-                                  headers={"Authorization": f"Bearer {token}"})
+    status, _, body = fetch(f"{api}/v1/admin/health", headers={"Authorization": f"Bearer {token}"})
     assert status == 200, body
     assert "checks" in json.loads(body)

@@ -9,6 +9,7 @@ from functions.buildings import bp as buildings_bp
 from functions.health import bp as health_bp
 from functions.ingest import bp as ingest_bp
 from functions.openapi import bp as openapi_bp
+from functions.portal import bp as portal_bp  # the admin portal, same origin as the API
 from functions.processor import bp as processor_bp
 from functions.quality import bp as quality_bp
 from functions.reports import bp as reports_bp
@@ -26,5 +27,6 @@ for blueprint in (
     reports_bp,
     topology_bp,
     alerts_bp,
+    portal_bp,
 ):
     app.register_functions(blueprint)

@@ -28,6 +28,10 @@ SETTING_NAMES: dict[str, str] = {
     "AZURE_CLIENT_ID": "client ID of the user-assigned managed identity (Cosmos DB)",
     "AUTH_TENANTS": "comma-separated Entra tenant IDs whose tokens are accepted",
     "AUTH_AUDIENCES": "comma-separated accepted token audiences (app ID URI, client ID)",
+    # The portal's Entra sign-in, served as /api/portal/config.json (shared/portal_site.py).
+    "CDC_PORTAL_CLIENT_ID": "client ID of the portal's SPA app registration; empty: none",
+    "CDC_PORTAL_TENANT_ID": "tenant ID (or 'organizations') the portal signs users in with",
+    "CDC_PORTAL_API_SCOPE": "API scope the portal requests: api://<API client ID>/access_as_user",
     "CDC_DEV_AUTHORITY": "loopback URL of the development token issuer; never set in Azure",
     "CDC_MAX_BATCH_RECORDS": "records per batch (default 10000)",
     "CDC_MAX_BATCH_BYTES": "decompressed bytes per batch (default 50 MB)",

@@ -12,6 +12,12 @@ param cosmosEndpoint string
 param cosmosDatabaseName string
 param authTenants array
 param apiAudiences array
+@description('The portal\'s SPA app registration (client ID); empty until registered.')
+param portalClientId string
+@description('Tenant ID (or \'organizations\') the portal signs users in with.')
+param portalSignInTenant string
+@description('Full name of the API\'s delegated scope the portal requests: api://<API client ID>/access_as_user.')
+param portalApiScope string
 param maximumInstanceCount int
 param instanceMemoryMB int
 
@@ -65,6 +71,11 @@ var appSettings = {
   // Token validation.
   AUTH_TENANTS: join(authTenants, ',')
   AUTH_AUDIENCES: join(apiAudiences, ',')
+  // The portal's sign-in configuration, served as /api/portal/config.json (functions/portal.py):
+  // the portal is served by this app, from the API's own origin, so no CORS is needed.
+  CDC_PORTAL_CLIENT_ID: portalClientId
+  CDC_PORTAL_TENANT_ID: portalSignInTenant
+  CDC_PORTAL_API_SCOPE: portalApiScope
   // Application Insights with Entra ID ingestion (local auth is off on the component).
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
@@ -93,6 +104,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
+      // The portal is served from this origin (/api/portal/): no cross-origin caller exists,
+      // so none is allowed.
+      cors: { allowedOrigins: [], supportCredentials: false }
       appSettings: [for setting in items(appSettings): { name: setting.key, value: setting.value }]
     }
     functionAppConfig: {

@@ -208,6 +208,10 @@ class Agent:
                 if progress is not None:
                     progress.advance(summary.files_sent + summary.files_rejected - done_before,
                                      summary.records_sent - records_before)
+            if self.cfg.monitoring is not None and not self.stop.is_set():
+                from cdc_agent.monitoring.pump import pull
+
+                pull(self, summary)  # the monitoring-db source, after the spool folders
             self.purge_sent()
         except (FatalError, Postponed) as exc:
             summary.error = str(exc)
@@ -458,6 +462,10 @@ class Agent:
                 shutil.move(str(src), str(dest))
                 sent += 1
             self._step("moved-one")
+        if group.get("monitoring"):
+            from cdc_agent.monitoring.pump import finish_group
+
+            finish_group(self, group)  # rejected records kept, watermark advanced
         c = j.data["counters"]
         c["filesSent"] += len(group["files"]) - len(problems)
         c["filesRejected"] += len(problems)

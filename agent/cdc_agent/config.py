@@ -15,8 +15,11 @@ import shlex
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from cdc_agent.monitoring.config import MonitoringConfig
 
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                      r"[0-9a-fA-F]{12}$")
@@ -119,6 +122,7 @@ class Config:
     source: SourceConfig
     logging: LoggingConfig
     extra: dict[str, Any] = field(default_factory=dict)
+    monitoring: MonitoringConfig | None = None  # [monitoring_db]: the monitoring-db source
 
 
 class _Section:
@@ -221,7 +225,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(file, "(file)", f"cannot be read: {exc}") from None
     base = file.parent
     sections = {"server", "auth", "spool", "batch", "delivery", "exclusions", "source",
-                "logging"}
+                "logging", "monitoring_db"}
     for name in raw:
         if name not in sections:
             raise ConfigError(file, f"[{name}]",
@@ -289,8 +293,11 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         retention_days=sp.number("retention_days", 30, minimum=0, maximum=3650, integer=True),
         settle_seconds=sp.number("settle_seconds", 5.0, minimum=0, maximum=3600),
         poll_seconds=sp.number("poll_seconds", 10.0, minimum=0.1, maximum=3600))
-    if spool.qoe_dir is None and spool.cdr_dir is None:
-        raise sp.error("qoe_dir", "set qoe_dir, cdr_dir or both")
+    from cdc_agent.monitoring.config import parse_monitoring
+
+    monitoring = parse_monitoring(file, raw.get("monitoring_db"))
+    if spool.qoe_dir is None and spool.cdr_dir is None and monitoring is None:
+        raise sp.error("qoe_dir", "set qoe_dir, cdr_dir or both (or a [monitoring_db])")
     inputs = {"qoe_dir": spool.qoe_dir, "cdr_dir": spool.cdr_dir}
     outputs = {"sent_dir": spool.sent_dir, "rejected_dir": spool.rejected_dir,
                "state_dir": spool.state_dir}
@@ -339,4 +346,4 @@ def load_config(path: str | os.PathLike[str]) -> Config:
 
     return Config(path=file, server=server, auth=auth, spool=spool, batch=batch,
                   delivery=delivery, exclusions=exclusions, source=source,
-                  logging=logging_cfg)
+                  logging=logging_cfg, monitoring=monitoring)

@@ -403,3 +403,53 @@ class MonitoringDb:
                 self.add_cdr(r["data"])
             else:
                 self.add_qoe(r["data"])
+
+
+# --- the reference XML, as the databases can keep it ----------------------------------
+
+# MS-QoE element -> decimals its QoEMetrics column keeps (0: an int column)
+STORED_DECIMALS = {"InterArrival": 0, "InterArrivalMax": 0, "RoundTrip": 0, "RoundTripMax": 0,
+                   "LossRate": 4, "LossRateMax": 4, "Packets": 0, "DegradationAvg": 2,
+                   "RatioConcealedSamplesAvg": 2, "VideoFrameRateAvg": 4,
+                   "VideoFrameLossRate": 4, "LinkSpeed": 0, "Port": 0}
+
+
+def as_stored(calls: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """The calls' QoE reports with (1) each value at the precision of the database column
+    that keeps it (client event ratios: 4 decimals, a percentage with 2) and (2) one mask
+    per subnet, as a real network has (the generator picks masks per endpoint, so the
+    same network address can come with two masks; the database keeps the subnet address
+    and the network configuration its one mask). The reference for the round trip:
+    what the Monitoring server can store of these calls."""
+    plan: dict[str, int] = {}
+    out = []
+    for records in calls:
+        new = []
+        for r in records:
+            if r["kind"] != "qoe":
+                new.append(r)
+                continue
+            root = etree.fromstring(r["data"].encode())
+            for el in root.iter(etree.Element):
+                name = etree.QName(el).localname
+                parent = etree.QName(el.getparent()).localname if el.getparent() is not None \
+                    else ""
+                if name in STORED_DECIMALS and el.text:
+                    el.text = format(round(float(el.text), STORED_DECIMALS[name]), "g")
+                elif parent in ("LocalClientEvent", "RemoteClientEvent") and el.text:
+                    el.text = format(round(float(el.text), 4), "g")
+                elif name == "LocalAddr":
+                    kids = _kids(el)
+                    ip, mask = _text(kids.get("IPAddr")), kids.get("SubnetMask")
+                    if ip and mask is not None and mask.text:
+                        prefix = ipaddress.ip_network(f"0.0.0.0/{mask.text}").prefixlen
+                        for p in [prefix, 24, 23, 22, 21, 20]:
+                            net = str(ipaddress.ip_network(f"{ip}/{p}", strict=False)
+                                      .network_address)
+                            if plan.setdefault(net, p) == p:
+                                break
+                        mask.text = str(ipaddress.ip_network(f"0.0.0.0/{p}").netmask)
+            text = etree.tostring(root, encoding="unicode")
+            new.append({**r, "data": '<?xml version="1.0" encoding="utf-8"?>\n' + text})
+        out.append(new)
+    return out

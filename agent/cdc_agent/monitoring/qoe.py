@@ -341,27 +341,30 @@ def _network(row: Row | None, rtt_row: Row | None) -> str:
 
 
 def _payload(kind: str, row: Row | None, inbound: bool) -> str:
+    """The payload of a stream. An outbound stream carries only its type (the parser's
+    fallback for the media type): its codec and rates are the receiver's word, which the
+    other endpoint's report brings, so this report stays the same when that one lands."""
     if row is None:
         return ""
+    if not inbound:
+        tag = {"audio": "Audio", "video": "Video"}.get(kind, "v3:ApplicationSharing")
+        return f"<Payload><{tag}/></Payload>"
     if kind == "audio":
         inner = _el("PayloadDescription", row.get("Codec"))
-        if inbound:
-            inner += _el("v3:AudioPostFECPLR", row.get("AudioPostFECPLR"))
+        inner += _el("v3:AudioPostFECPLR", row.get("AudioPostFECPLR"))
         return f"<Payload><Audio>{inner}</Audio></Payload>"
     if kind == "video":
         inner = _el("PayloadDescription", row.get("Codec")) + _el(
             "Resolution", (row.get("VideoResolution") or "").strip() or None)
-        rate = row.get("InboundVideoFrameRateAvg" if inbound else "OutboundVideoFrameRateAvg")
-        inner += _el("VideoFrameRateAvg", rate)
-        if inbound:
-            inner += _el("VideoFrameLossRate", row.get("VideoFrameLossRate"))
-            inner += _el("v3:VideoPostFECPLR", row.get("VideoPostFECPLR"))
+        inner += _el("VideoFrameRateAvg", row.get("InboundVideoFrameRateAvg"))
+        inner += _el("VideoFrameLossRate", row.get("VideoFrameLossRate"))
+        inner += _el("v3:VideoPostFECPLR", row.get("VideoPostFECPLR"))
         return f"<Payload><Video>{inner}</Video></Payload>"
     inner = ""
-    if inbound and row.get("SpoiledTilePercentTotal") is not None:
+    if row.get("SpoiledTilePercentTotal") is not None:
         inner += (f"<v3:SpoiledTilePercent>{_el('v3:Total', row['SpoiledTilePercentTotal'])}"
                   "</v3:SpoiledTilePercent>")
-    if inbound and row.get("RDPTileProcessingLatencyAverage") is not None:
+    if row.get("RDPTileProcessingLatencyAverage") is not None:
         inner += ("<v3:RDPTileProcessingLatency>"
                   f"{_el('v3:Average', row['RDPTileProcessingLatencyAverage'])}"
                   "</v3:RDPTileProcessingLatency>")

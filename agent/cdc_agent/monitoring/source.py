@@ -356,3 +356,42 @@ def commit(state: MonitoringState, delta: dict[str, Any], *, delivered_records: 
                            - timedelta(minutes=overlap_minutes))
         st["sent"] = {k: v for k, v in st["sent"].items() if k.split("|", 1)[0] >= cutoff}
     return True
+
+
+def status(cfg: MonitoringConfig | None, state_dir: Path) -> list[dict[str, Any]] | None:
+    """What `cdc-agent status` shows per feed (no keys, no URLs: just the figures)."""
+    if cfg is None:
+        return None
+    try:
+        state = MonitoringState.load(state_dir)
+    except MonitoringDown as exc:
+        return [{"feed": "all", "state": "unreadable", "lastError": {"message": str(exc)}}]
+    out = []
+    for feed in feeds_of(cfg):
+        st = state.feed(feed)
+        out.append({"feed": feed.name, "database": feed.database, "state": st["state"],
+                    "watermark": st["watermark"], "overlapMinutes":
+                    feed.overlap.total_seconds() / 60, "rowsRead": st["rowsRead"],
+                    "rowsSent": st["rowsSent"], "rowsRejected": st["rowsRejected"],
+                    "recordsSent": st["recordsSent"], "excluded": st["excluded"],
+                    "lastReadAt": st["lastReadAt"], "lastError": st["lastError"]})
+    return out
+
+
+def render_status(rows: list[dict[str, Any]] | None) -> list[str]:
+    if rows is None:
+        return []
+    lines = ["Monitoring DB:"]
+    for r in rows:
+        if r["feed"] == "all":
+            lines.append(f"  {r['state']}: {r['lastError']['message']}")
+            continue
+        lines.append(
+            f"  {r['database']:<10} {r['feed']:<13} {r['state']}; watermark "
+            f"{r['watermark'] or 'none'} (overlap {r['overlapMinutes']:g} min); "
+            f"{r['rowsRead']} rows read, {r['rowsSent']} sent, {r['rowsRejected']} rejected, "
+            f"{r['excluded']} records excluded; last read {r['lastReadAt'] or 'never'}")
+        if r["lastError"]:
+            lines.append(f"  {'':<10} last error {r['lastError'].get('at', '')}: "
+                         f"{r['lastError']['message']}")
+    return lines

@@ -322,8 +322,8 @@ class MonitoringDb:
             self._stream(c, ml_key, lk.get(tag), tag == "InboundStream", sender_is_caller)
         events = _kids(lk.get("LocalClientEvent"))
         if events:
-            ev = {name: _num(el) * 100.0 for name, el in events.items()
-                  if name in s.AUDIO_CLIENT_EVENT_RATIOS and _num(el) is not None}
+            ev = {name: value * 100.0 for name, el in events.items()
+                  if name in s.AUDIO_CLIENT_EVENT_RATIOS and (value := _num(el)) is not None}
             self._upsert(c, s.qoe_audio_client_event, {**ml_key, "FromCaller": me_caller}, ev)
 
     def _stream(self, c: Any, ml_key: dict[str, Any], stream: Any, inbound: bool,

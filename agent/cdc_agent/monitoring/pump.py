@@ -53,7 +53,7 @@ def pull(agent: Agent, summary: RunSummary) -> None:
         return
     state = MonitoringState.load(agent.cfg.spool.state_dir)
     agent._monitoring_state = state  # type: ignore[attr-defined]  # finish_group's copy
-    errors = []
+    errors: list[str] = []
     try:
         _pull_all(agent, src, state, summary, errors)
     finally:

@@ -484,12 +484,12 @@ def build_report(rows: SessionRows, me_caller: bool, masks: Mapping[str, int]) -
         endpoint += "/>"
     body = ""
     for label in sorted(rows.lines):
-        name = LABELS.get(label)
-        if name is None:
+        label_name = LABELS.get(label)
+        if label_name is None:
             continue  # a label the MS-QoE report cannot carry
         line = rows.lines[label]
         streams, _ = _streams(rows, label, me_caller)
-        body += (f"<MediaLine Label={quoteattr(name)}>{_description(line, me, masks)}"
+        body += (f"<MediaLine Label={quoteattr(label_name)}>{_description(line, me, masks)}"
                  f"{streams}{_client_events(rows.events.get((label, me_caller)))}</MediaLine>")
     if not body:
         return None

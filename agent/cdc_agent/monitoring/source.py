@@ -227,48 +227,57 @@ class MonitoringSource:
         return now - timedelta(days=self.cfg.backfill_days)
 
     def _items(self, feed: Feed, conn: Any, since: datetime,
-               after: tuple[datetime, int] | None) -> tuple[list[Item], int,
-                                                             tuple[datetime, int] | None]:
-        limit = self.cfg.page_size
+               after: tuple[datetime, int] | None
+               ) -> tuple[list[Item], int, tuple[datetime, int] | None]:
+        """One page of rows -> (items, rows read, key of the last row)."""
         if feed.name == "qoe":
-            sessions = conn.execute(qoe_rows.session_page(since, after, limit)).mappings().all()
-            if not sessions:
-                return [], 0, None
-            t0, t1 = sessions[0]["ConferenceDateTime"], sessions[-1]["ConferenceDateTime"]
-            if self._masks is None:
-                self._masks = qoe_rows.subnet_masks(
-                    conn.execute(qoe_rows.subnets()).mappings().all())
-            grouped = qoe_rows.group_children(
-                sessions,
-                conn.execute(qoe_rows.media_lines(t0, t1)).mappings().all(),
-                conn.execute(qoe_rows.audio_streams(t0, t1)).mappings().all(),
-                conn.execute(qoe_rows.video_streams(t0, t1)).mappings().all(),
-                conn.execute(qoe_rows.app_sharing_streams(t0, t1)).mappings().all(),
-                conn.execute(qoe_rows.client_events(t0, t1)).mappings().all())
-            items = []
-            for rows in grouped:
-                t, seq = rows.key
-                recs = [(suffix, {"kind": "qoe", "format": "ms-qoe-xml", "data": xml})
-                        for suffix, xml in qoe_rows.session_reports(rows, self._masks)]
-                items.append(Item(f"{_key_time(t)}|{seq}", t, recs))
-            last = sessions[-1]
-            return items, len(sessions), (last["ConferenceDateTime"], int(last["SessionSeq"]))
-        conference = feed.name == "cdrConference"
-        page = cdr_rows.conference_page if conference else cdr_rows.p2p_page
-        rows_ = conn.execute(page(since, after, limit)).mappings().all()
-        if not rows_:
+            return self._qoe_items(conn, since, after)
+        return self._cdr_items(conn, since, after, conference=feed.name == "cdrConference")
+
+    def _qoe_items(self, conn: Any, since: datetime, after: tuple[datetime, int] | None
+                   ) -> tuple[list[Item], int, tuple[datetime, int] | None]:
+        sessions = conn.execute(
+            qoe_rows.session_page(since, after, self.cfg.page_size)).mappings().all()
+        if not sessions:
             return [], 0, None
-        t0, t1 = rows_[0]["SessionIdTime"], rows_[-1]["SessionIdTime"]
+        t0, t1 = sessions[0]["ConferenceDateTime"], sessions[-1]["ConferenceDateTime"]
+        if self._masks is None:
+            self._masks = qoe_rows.subnet_masks(
+                conn.execute(qoe_rows.subnets()).mappings().all())
+        grouped = qoe_rows.group_children(
+            sessions,
+            conn.execute(qoe_rows.media_lines(t0, t1)).mappings().all(),
+            conn.execute(qoe_rows.audio_streams(t0, t1)).mappings().all(),
+            conn.execute(qoe_rows.video_streams(t0, t1)).mappings().all(),
+            conn.execute(qoe_rows.app_sharing_streams(t0, t1)).mappings().all(),
+            conn.execute(qoe_rows.client_events(t0, t1)).mappings().all())
+        items = []
+        for rows in grouped:
+            t, seq = rows.key
+            recs = [(suffix, {"kind": "qoe", "format": "ms-qoe-xml", "data": xml})
+                    for suffix, xml in qoe_rows.session_reports(rows, self._masks)]
+            items.append(Item(f"{_key_time(t)}|{seq}", t, recs))
+        last = sessions[-1]
+        return items, len(sessions), (last["ConferenceDateTime"], int(last["SessionSeq"]))
+
+    def _cdr_items(self, conn: Any, since: datetime, after: tuple[datetime, int] | None,
+                   *, conference: bool
+                   ) -> tuple[list[Item], int, tuple[datetime, int] | None]:
+        page = cdr_rows.conference_page if conference else cdr_rows.p2p_page
+        rows = conn.execute(page(since, after, self.cfg.page_size)).mappings().all()
+        if not rows:
+            return [], 0, None
+        t0, t1 = rows[0]["SessionIdTime"], rows[-1]["SessionIdTime"]
         media = cdr_rows.media_by_key(conn.execute(cdr_rows.media(t0, t1)).mappings().all())
         items = []
-        for r in rows_:
+        for r in rows:
             t, seq = r["SessionIdTime"], int(r["SessionIdSeq"])
             data = cdr_rows.cdr_record(r, media.get((t, seq), []), conference)
-            recs = [] if data is None else [
+            recs: list[tuple[str, dict[str, Any]]] = [] if data is None else [
                 ("cdr", {"kind": "cdr", "format": "sfb-cdr-json", "data": data})]
             items.append(Item(f"{_key_time(t)}|{seq}", t, recs))
-        last_row = rows_[-1]
-        return items, len(rows_), (last_row["SessionIdTime"], int(last_row["SessionIdSeq"]))
+        last = rows[-1]
+        return items, len(rows), (last["SessionIdTime"], int(last["SessionIdSeq"]))
 
     def _excluded(self, record: dict[str, Any]) -> bool:
         if not self.policy:
@@ -286,7 +295,10 @@ class MonitoringSource:
         since = self.since(st, feed)
         after: tuple[datetime, int] | None = None
         while True:
-            items, n, last = self._read(feed, lambda c, a=after: self._items(feed, c, since, a))
+            def read(conn: Any, a: tuple[datetime, int] | None = after) -> Any:
+                return self._items(feed, conn, since, a)
+
+            items, n, last = self._read(feed, read)
             st["lastReadAt"] = utc_now_iso()
             st["state"] = "ok"
             st["lastError"] = None

@@ -5,7 +5,8 @@ the agent builds the SQL Server URL for `pymssql`; `qoe_url` / `cdr_url` take an
 SQLAlchemy URL instead (a second server, a named pipe, the SQLite copy the tests use).
 The password never lives in the file: `auth = "sql"` reads it from the environment
 variable `password_env` names, exactly like the client secret; `auth = "windows"` logs
-in as the account the agent runs as (integrated security, no password at all).
+in as the account the agent runs as (integrated security, no password at all), or, with
+`user = "DOMAIN\\name"` and `password_env`, as another Windows account (NTLM).
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ def parse_monitoring(file: Path, raw: Any) -> MonitoringConfig | None:
     if auth == "sql" and not (user and password_env):
         raise sec.error("password_env", "auth = 'sql' needs user and password_env (the name "
                         "of the environment variable holding the password)")
+    if auth == "windows" and user and not password_env:
+        raise sec.error("password_env", "auth = 'windows' with a user (DOMAIN\\user, NTLM) "
+                        "needs password_env; leave user out to log in as the agent's account")
     return MonitoringConfig(
         qoe_url=urls["qoe"], cdr_url=urls["cdr"], auth=auth, user=user,
         password_env=password_env,

@@ -175,7 +175,7 @@ class MonitoringSource:
         if u.get_backend_name() == "mssql":
             args = {"login_timeout": int(self.cfg.login_timeout_seconds),
                     "timeout": int(self.cfg.query_timeout_seconds), "appname": "cdc-agent"}
-            if self.cfg.auth == "sql":
+            if self.cfg.user:  # SQL login, or a Windows account by NTLM; else SSPI
                 assert self.cfg.password_env is not None
                 password = os.environ.get(self.cfg.password_env)
                 if not password:

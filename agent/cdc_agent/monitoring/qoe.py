@@ -144,9 +144,29 @@ def media_lines(t0: datetime, t1: datetime) -> Select[Any]:
     return select(*cols).select_from(j).where(_in_range(ml, t0, t1))
 
 
+_STREAM_KEY = ("ConferenceDateTime", "SessionSeq", "MediaLineLabel", "StreamID")
+_DIRECTION = ("Inbound", "Outbound", "SenderIsCallerPAI")
+_NETWORK = ("JitterInterArrival", "JitterInterArrivalMax", "PacketLossRate",
+            "PacketLossRateMax", "RoundTrip", "RoundTripMax", "PacketUtilization",
+            "RelativeOneWayAverage")
+AUDIO_COLUMNS = (*_STREAM_KEY, *_NETWORK, *_DIRECTION, "DegradationAvg",
+                 "RatioConcealedSamplesAvg", "AudioPostFECPLR", "AudioPayloadDescription")
+VIDEO_COLUMNS = (*_STREAM_KEY, *_NETWORK, *_DIRECTION, "VideoPayloadDescription",
+                 "VideoResolution", "InboundVideoFrameRateAvg", "VideoFrameLossRate",
+                 "VideoPostFECPLR")
+SHARING_COLUMNS = (*_STREAM_KEY, *_NETWORK, *_DIRECTION, "SpoiledTilePercentTotal",
+                   "RDPTileProcessingLatencyAverage")
+EVENT_COLUMNS = ("ConferenceDateTime", "SessionSeq", "MediaLineLabel", "FromCaller",
+                 *s.AUDIO_CLIENT_EVENT_RATIOS)
+
+
+def _columns(table: Any, names: Iterable[str]) -> list[Any]:
+    return [table.c[n] for n in names]
+
+
 def audio_streams(t0: datetime, t1: datetime) -> Select[Any]:
     a, pd = s.qoe_audio_stream, s.qoe_payload_description
-    return (select(a, pd.c.PayloadDescription.label("Codec"))
+    return (select(*_columns(a, AUDIO_COLUMNS), pd.c.PayloadDescription.label("Codec"))
             .select_from(a.outerjoin(pd, pd.c.PayloadDescriptionKey
                                      == a.c.AudioPayloadDescription))
             .where(_in_range(a, t0, t1)))
@@ -154,7 +174,7 @@ def audio_streams(t0: datetime, t1: datetime) -> Select[Any]:
 
 def video_streams(t0: datetime, t1: datetime) -> Select[Any]:
     v, pd = s.qoe_video_stream, s.qoe_payload_description
-    return (select(v, pd.c.PayloadDescription.label("Codec"))
+    return (select(*_columns(v, VIDEO_COLUMNS), pd.c.PayloadDescription.label("Codec"))
             .select_from(v.outerjoin(pd, pd.c.PayloadDescriptionKey
                                      == v.c.VideoPayloadDescription))
             .where(_in_range(v, t0, t1)))
@@ -162,12 +182,12 @@ def video_streams(t0: datetime, t1: datetime) -> Select[Any]:
 
 def app_sharing_streams(t0: datetime, t1: datetime) -> Select[Any]:
     a = s.qoe_app_sharing_stream
-    return select(a).where(_in_range(a, t0, t1))
+    return select(*_columns(a, SHARING_COLUMNS)).where(_in_range(a, t0, t1))
 
 
 def client_events(t0: datetime, t1: datetime) -> Select[Any]:
     e = s.qoe_audio_client_event
-    return select(e).where(_in_range(e, t0, t1))
+    return select(*_columns(e, EVENT_COLUMNS)).where(_in_range(e, t0, t1))
 
 
 def subnets() -> Select[Any]:

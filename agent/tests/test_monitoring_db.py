@@ -510,3 +510,37 @@ def test_a_rejected_batch_keeps_its_records_on_premises(make_config: Any, stub: 
     assert len(kept) == 1 and Path(f"{kept[0]}.problem.json").exists()
     state = json.loads((tmp_path / "state" / "monitoring.json").read_text())
     assert sum(f["rowsRejected"] for f in state["feeds"].values()) > 0
+
+
+def test_readme_lists_exactly_the_columns_the_queries_read() -> None:
+    """The permission advice in the README is only right if its table is."""
+    from sqlalchemy.sql import visitors
+
+    from cdc_agent.monitoring import schema
+
+    readme = (REPO / "agent" / "README.md").read_text(encoding="utf-8")
+    since = datetime(2026, 11, 1)
+    for stmts, md in ((qoe_q.all_statements(since, (since, 1)), schema.qoe_metadata),
+                      (cdr_q.all_statements(since, (since, 1)), schema.cdr_metadata)):
+        used: dict[str, set[str]] = {}
+        for stmt in stmts:
+            for el in visitors.iterate(stmt):
+                table = getattr(el, "table", None)
+                base = getattr(table, "element", table)
+                if table is not None and getattr(base, "name", None) in md.tables:
+                    used.setdefault(base.name, set()).add(el.name)
+        for table_name, columns in used.items():
+            row = next((line for line in readme.splitlines()
+                        if line.startswith(f"| `{table_name}` |")), None)
+            assert row is not None, table_name
+            listed = row.split("|")[2]
+            if table_name == "MediaLine":  # Caller/Callee columns written once
+                listed += ", " + ", ".join(
+                    f"{side}{c}" for side in ("Caller", "Callee") for c in (
+                        "IPAddr", "Port", "Subnet", "Inside", "MacAddress", "CaptureDev",
+                        "RenderDev", "CaptureDevDriver", "RenderDevDriver",
+                        "NetworkConnectionType", "Bssid", "VPN", "LinkSpeed",
+                        "ConnectivityICE"))
+            names = {n.strip() for n in listed.replace("and for `Caller` and `Callee` each:",
+                                                       ",").split(",")}
+            assert columns <= names, (table_name, columns - names)

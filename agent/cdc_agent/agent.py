@@ -272,6 +272,10 @@ class Agent:
             env = envelope(self.cfg.server.tenant_id, self.cfg.source, chunk, __version__)
             report["batches"].append({"batchId": env["batchId"], "records": len(chunk),
                                       "gzipBytes": len(encode(env))})
+        if self.cfg.monitoring is not None:
+            from cdc_agent.monitoring.pump import dry_run
+
+            report["monitoring"] = dry_run(self)  # what the databases would add
         return report
 
     # claim ---------------------------------------------------------------------------

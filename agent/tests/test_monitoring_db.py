@@ -274,9 +274,9 @@ def test_incremental_across_restarts_with_late_rows(make_config: Any, stub: Inge
     calls = gen_calls(24, 31)
     held: list[dict[str, Any]] = []
     for i, c in enumerate(calls):
-        last_qoe = [x for x in c if x["kind"] == "qoe"][-1:]
+        last_qoe = [id(x) for x in c if x["kind"] == "qoe"][-1:]
         for r in c:  # every 4th call: its last QoE report and its CDR come later
-            if i % 4 == 0 and (r["kind"] == "cdr" or r is (last_qoe or [None])[0]):
+            if i % 4 == 0 and (r["kind"] == "cdr" or [id(r)] == last_qoe):
                 held.append(r)
             elif r["kind"] == "cdr":
                 db.add_cdr(r["data"])
@@ -486,7 +486,7 @@ def test_page_size_bounds_every_read(make_config: Any, stub: IngestStub,
         seen.append(out[1])
         return out
 
-    MonitoringSource._items = items  # type: ignore[method-assign]
+    MonitoringSource._items = items  # type: ignore[method-assign,assignment]
     try:
         assert agent.run_once().error is None
     finally:
@@ -525,10 +525,11 @@ def test_readme_lists_exactly_the_columns_the_queries_read() -> None:
         used: dict[str, set[str]] = {}
         for stmt in stmts:
             for el in visitors.iterate(stmt):
-                table = getattr(el, "table", None)
-                base = getattr(table, "element", table)
-                if table is not None and getattr(base, "name", None) in md.tables:
-                    used.setdefault(base.name, set()).add(el.name)
+                table: Any = getattr(el, "table", None)
+                base: Any = getattr(table, "element", table)
+                name = str(getattr(base, "name", ""))
+                if table is not None and name in md.tables:
+                    used.setdefault(name, set()).add(getattr(el, "name", ""))
         for table_name, columns in used.items():
             row = next((line for line in readme.splitlines()
                         if line.startswith(f"| `{table_name}` |")), None)
@@ -544,3 +545,19 @@ def test_readme_lists_exactly_the_columns_the_queries_read() -> None:
             names = {n.strip() for n in listed.replace("and for `Caller` and `Callee` each:",
                                                        ",").split(",")}
             assert columns <= names, (table_name, columns - names)
+
+
+def test_dry_run_counts_what_the_databases_would_add_and_changes_nothing(
+        make_config: Any, stub: IngestStub, tmp_path: Path, capsys: Any) -> None:
+    from cdc_agent.cli import run
+
+    db = MonitoringDb(tmp_path / "db")
+    calls = gen_calls(5, 101)
+    for c in calls:
+        db.add_records(c)
+    cfg = agent_config(make_config, db)
+    assert run(["-c", str(cfg), "push", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    n_qoe = sum(r["kind"] == "qoe" for c in calls for r in c)
+    assert "QoEMetrics qoe: " in out and f"{n_qoe} record(s) to send" in out
+    assert stub.posts == [] and not (tmp_path / "state" / "monitoring.json").exists()

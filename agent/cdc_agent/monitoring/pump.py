@@ -149,3 +149,24 @@ def finish_group(agent: Agent, group: dict[str, Any]) -> None:
     if commit(state, delta, delivered_records=delivered, rejected=bool(rejected)):
         state.save()
     agent._step("monitoring-committed")
+
+
+def dry_run(agent: Agent) -> list[dict[str, Any]]:
+    """What a pass would take from each feed now; reads only, records nothing (the state
+    it loads is never saved)."""
+    src = source_for(agent)
+    assert src is not None
+    state = MonitoringState.load(agent.cfg.spool.state_dir)
+    out: list[dict[str, Any]] = []
+    for feed in src.feeds:
+        row: dict[str, Any] = {"feed": feed.name, "database": feed.database, "rows": 0,
+                               "records": 0, "excluded": 0}
+        try:
+            for page in src.pages(feed, state):
+                row["rows"] += page.delta["rows"]
+                row["records"] += len(page.records)
+                row["excluded"] += page.delta["excluded"]
+        except MonitoringDown as exc:
+            row["error"] = str(exc)
+        out.append(row)
+    return out

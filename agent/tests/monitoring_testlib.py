@@ -18,7 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import Engine, Float, Integer, Numeric, create_engine, insert, select, update
+from sqlalchemy import (
+    Engine,
+    Float,
+    Integer,
+    Numeric,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
 
 from cdc_agent.monitoring import schema as s
 from cdc_agent.monitoring.qoe import ICE_CODES, LABELS, TRANSPORTS
@@ -81,6 +91,9 @@ class MonitoringDb:
         self.qoe_path, self.cdr_path = folder / "QoEMetrics.db", folder / "LcsCDR.db"
         self.qoe: Engine = create_engine(f"sqlite:///{self.qoe_path}")
         self.cdr: Engine = create_engine(f"sqlite:///{self.cdr_path}")
+        for engine in (self.qoe, self.cdr):  # test data: no fsync per inserted report
+            event.listen(engine, "connect",
+                         lambda conn, _record: conn.execute("PRAGMA synchronous=OFF"))
         s.qoe_metadata.create_all(self.qoe)
         s.cdr_metadata.create_all(self.cdr)
         self.ncs_subnets = ncs_subnets

@@ -561,3 +561,23 @@ def test_dry_run_counts_what_the_databases_would_add_and_changes_nothing(
     n_qoe = sum(r["kind"] == "qoe" for c in calls for r in c)
     assert "QoEMetrics qoe: " in out and f"{n_qoe} record(s) to send" in out
     assert stub.posts == [] and not (tmp_path / "state" / "monitoring.json").exists()
+
+
+def test_a_row_that_makes_no_record_is_counted_once_not_dropped_silently(
+        make_config: Any, stub: IngestStub, tmp_path: Path) -> None:
+    from sqlalchemy import insert
+
+    from cdc_agent.monitoring import schema
+
+    db = MonitoringDb(tmp_path / "db")
+    for c in gen_calls(3, 111):
+        db.add_records(c)
+    with db.cdr.begin() as conn:  # a session whose Dialogs row (its Call-ID) is missing
+        conn.execute(insert(schema.cdr_session_details).values(
+            SessionIdTime=datetime.now(timezone.utc).replace(tzinfo=None), SessionIdSeq=1,
+            InviteTime=datetime.now(timezone.utc).replace(tzinfo=None)))
+    cfg = agent_config(make_config, db)
+    assert Agent(load_config(cfg)).run_once().error is None
+    assert Agent(load_config(cfg)).run_once().records_sent == 0
+    cdr = next(f for f in load_status(cfg)["monitoring"] if f["feed"] == "cdr")
+    assert cdr["rowsUnusable"] == 1

@@ -112,7 +112,8 @@ class MonitoringState:
         st.setdefault("database", feed.database)
         for key, value in (("watermark", None), ("sent", {}), ("rowsRead", 0),
                            ("rowsSent", 0), ("recordsSent", 0), ("excluded", 0),
-                           ("rowsRejected", 0), ("committed", []), ("state", "never read"),
+                           ("rowsRejected", 0), ("rowsUnusable", 0), ("committed", []),
+                           ("state", "never read"),
                            ("lastReadAt", None), ("lastError", None)):
             st.setdefault(key, value)
         return st
@@ -305,9 +306,14 @@ class MonitoringSource:
             sent = st["sent"]
             keys: dict[str, str] = {}
             records: list[dict[str, Any]] = []
-            excluded = rows = 0
+            excluded = rows = unusable = 0
             newest: datetime | None = None
             for item in items:
+                if not item.records:  # no Call-ID / caller / known media line: counted once
+                    key = f"{item.row_key}:none"
+                    if sent.get(key) != "-":
+                        keys[key] = "-"
+                        unusable += 1
                 took = False
                 for suffix, record in item.records:
                     key = f"{item.row_key}:{suffix}"
@@ -323,8 +329,12 @@ class MonitoringSource:
                 if took:
                     rows += 1
                 newest = item.time if newest is None or item.time > newest else newest
+            if unusable:
+                log.warning("%s: %d row(s) that make no record (no Call-ID, no caller or no "
+                            "known media line); counted in status", feed.database, unusable)
             delta = {"groupId": uuid.uuid4().hex, "feed": feed.name, "keys": keys,
                      "rows": rows, "excluded": excluded, "records": len(records),
+                     "unusable": unusable,
                      "watermark": _key_time(newest) if newest is not None else None}
             yield Page(feed, records, delta, last, full=n >= self.cfg.page_size, rows_seen=n)
             if last is None or n < self.cfg.page_size:
@@ -346,7 +356,7 @@ def commit(state: MonitoringState, delta: dict[str, Any], *, delivered_records: 
     st = state.data["feeds"].setdefault(feed_name, {})
     for key, value in (("watermark", None), ("sent", {}), ("rowsRead", 0), ("rowsSent", 0),
                        ("recordsSent", 0), ("excluded", 0), ("rowsRejected", 0),
-                       ("committed", [])):
+                       ("rowsUnusable", 0), ("committed", [])):
         st.setdefault(key, value)
     if delta["groupId"] in st["committed"]:
         return False
@@ -355,6 +365,7 @@ def commit(state: MonitoringState, delta: dict[str, Any], *, delivered_records: 
     if wm and (st["watermark"] is None or wm > st["watermark"]):
         st["watermark"] = wm
     st["rowsRead"] += delta["rows"]
+    st["rowsUnusable"] += delta.get("unusable", 0)
     st["excluded"] += delta["excluded"]
     st["recordsSent"] += delivered_records
     if rejected:
@@ -386,6 +397,7 @@ def status(cfg: MonitoringConfig | None, state_dir: Path) -> list[dict[str, Any]
                     feed.overlap.total_seconds() / 60, "rowsRead": st["rowsRead"],
                     "rowsSent": st["rowsSent"], "rowsRejected": st["rowsRejected"],
                     "recordsSent": st["recordsSent"], "excluded": st["excluded"],
+                    "rowsUnusable": st["rowsUnusable"],
                     "lastReadAt": st["lastReadAt"], "lastError": st["lastError"]})
     return out
 
@@ -402,7 +414,8 @@ def render_status(rows: list[dict[str, Any]] | None) -> list[str]:
             f"  {r['database']:<10} {r['feed']:<13} {r['state']}; watermark "
             f"{r['watermark'] or 'none'} (overlap {r['overlapMinutes']:g} min); "
             f"{r['rowsRead']} rows read, {r['rowsSent']} sent, {r['rowsRejected']} rejected, "
-            f"{r['excluded']} records excluded; last read {r['lastReadAt'] or 'never'}")
+            f"{r['rowsUnusable']} unusable, {r['excluded']} records excluded; last read "
+            f"{r['lastReadAt'] or 'never'}")
         if r["lastError"]:
             lines.append(f"  {'':<10} last error {r['lastError'].get('at', '')}: "
                          f"{r['lastError']['message']}")

@@ -223,6 +223,9 @@ def test_config_builds_sql_server_urls_and_keeps_the_password_out(make_config: A
     engine = src.engine(cfg.qoe_url)  # no connection yet: pymssql imported lazily
     assert engine.dialect.name == "mssql" and engine.dialect.driver == "pymssql"
     assert "password" not in str(engine.url) and engine.url.username is None
+    # integrated security: pymssql gets no user and no password at all
+    assert engine.dialect.create_connect_args(engine.url)[1] == {
+        "host": "monsql01.contoso.local\\MON", "database": "QoEMetrics"}
 
     with pytest.raises(ConfigError, match="password"):
         load_config(make_config(monitoring_db={"server": "x", "password": "p"}))
@@ -243,6 +246,19 @@ def test_config_builds_sql_server_urls_and_keeps_the_password_out(make_config: A
         src.engine(sql.qoe_url)
     monkeypatch.setenv("CDC_TEST_SQL_PASSWORD", "s3cret!")
     assert "s3cret" not in repr(src.engine(sql.qoe_url).url)
+
+
+def test_a_damaged_monitoring_state_stops_the_feed_with_a_clear_error(
+        make_config: Any, stub: IngestStub, tmp_path: Path) -> None:
+    db = MonitoringDb(tmp_path / "db")
+    for c in gen_calls(2, 121):
+        db.add_records(c)
+    cfg = agent_config(make_config, db)
+    (tmp_path / "state").mkdir(exist_ok=True)
+    (tmp_path / "state" / "monitoring.json").write_text("{not json")
+    summary = Agent(load_config(cfg)).run_once()
+    assert summary.error and "monitoring.json is unreadable" in summary.error
+    assert stub.posts == []
 
 
 # --- pushing through the agent ------------------------------------------------------

@@ -51,7 +51,12 @@ def pull(agent: Agent, summary: RunSummary) -> None:
     src = source_for(agent)
     if src is None:
         return
-    state = MonitoringState.load(agent.cfg.spool.state_dir)
+    try:
+        state = MonitoringState.load(agent.cfg.spool.state_dir)
+    except MonitoringDown as exc:  # monitoring.json damaged: say so, read nothing
+        log.error("%s", exc)
+        summary.error = summary.error or str(exc)
+        return
     agent._monitoring_state = state  # type: ignore[attr-defined]  # finish_group's copy
     errors: list[str] = []
     try:

@@ -597,3 +597,19 @@ def test_a_row_that_makes_no_record_is_counted_once_not_dropped_silently(
     assert Agent(load_config(cfg)).run_once().records_sent == 0
     cdr = next(f for f in load_status(cfg)["monitoring"] if f["feed"] == "cdr")
     assert cdr["rowsUnusable"] == 1
+
+
+def test_a_row_stamped_in_the_future_does_not_hide_later_rows(make_config: Any,
+                                                              stub: IngestStub,
+                                                              tmp_path: Path) -> None:
+    db = MonitoringDb(tmp_path / "db")
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    calls = [c for c in gen_calls(12, 131) if any(r["kind"] == "qoe" for r in c)]
+    first = next(r for r in calls[0] if r["kind"] == "qoe")
+    db.add_qoe(first["data"], received=now + timedelta(hours=3))  # a skewed clock
+    cfg = agent_config(make_config, db)
+    assert Agent(load_config(cfg)).run_once().error is None
+    later = next(r for r in calls[1] if r["kind"] == "qoe")
+    db.add_qoe(later["data"], received=now - timedelta(minutes=1))
+    assert Agent(load_config(cfg)).run_once().records_sent == 1
+    assert posted(stub) == expected(db, tmp_path)

@@ -221,10 +221,13 @@ class MonitoringSource:
     # pages --------------------------------------------------------------------------
 
     def since(self, st: dict[str, Any], feed: Feed) -> datetime:
+        """Where a pass starts: watermark - overlap. A watermark ahead of this machine's
+        clock (a row stamped in the future: clock skew) counts as now, so rows stamped
+        normally after it are still inside the window."""
+        now = datetime.fromtimestamp(self.clock(), timezone.utc).replace(tzinfo=None)
         wm = st.get("watermark")
         if wm:
-            return datetime.strptime(wm, KEY_TIME) - feed.overlap
-        now = datetime.fromtimestamp(self.clock(), timezone.utc).replace(tzinfo=None)
+            return min(datetime.strptime(wm, KEY_TIME), now) - feed.overlap
         return now - timedelta(days=self.cfg.backfill_days)
 
     def _items(self, feed: Feed, conn: Any, since: datetime,

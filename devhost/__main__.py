@@ -52,24 +52,29 @@ def run(command: str, port: int, seed: int) -> int:
 
         host = LocalHost(app, port=port, dev_authority=authority).start()
         stack.write_state({"hostUrl": host.base_url, "authority": authority.url})
-        _say(f"stack up in {time.monotonic() - t0:.1f}s: host {host.base_url}, "
-             f"blob {stack.blob_endpoint}, cosmos {stack.cosmos_endpoint}, "
-             f"issuer {authority.url} (state: {STATE_FILE})")
+        _say(
+            f"stack up in {time.monotonic() - t0:.1f}s: host {host.base_url}, "
+            f"blob {stack.blob_endpoint}, cosmos {stack.cosmos_endpoint}, "
+            f"issuer {authority.url} (state: {STATE_FILE})"
+        )
         if command == "demo":
             from devhost.demo import load_demo
 
             token = mint_token(DEMO_TENANT, authority=authority.url, roles=["CallData.Ingest"])
             t1 = time.monotonic()
-            ids = load_demo(host.base_url, token, seed=seed, wait_idle=host.wait_idle,
-                            log=_say)
+            ids = load_demo(host.base_url, token, seed=seed, wait_idle=host.wait_idle, log=_say)
             _say(f"demo data loaded: {len(ids)} batches in {time.monotonic() - t1:.1f}s")
             _say("")
             _say(f"  portal:  {host.base_url}/portal/")
             _say(f"  health:  {host.base_url}/api/v1/health")
-            _say("  a token: .venv/bin/python -m devhost.token --tenant "
-                 f"{DEMO_TENANT} --user alice@contoso.com --level engineer")
-            _say(f"  curl -H 'Authorization: Bearer {token}' \\\n"
-                 f"       {host.base_url}/api/v1/batches/{ids[0]}")
+            _say(
+                "  a token: .venv/bin/python -m devhost.token --tenant "
+                f"{DEMO_TENANT} --user alice@contoso.com --level engineer"
+            )
+            _say(
+                f"  curl -H 'Authorization: Bearer {token}' \\\n"
+                f"       {host.base_url}/api/v1/batches/{ids[0]}"
+            )
         _say("running; Ctrl-C to stop")
         while not stop.wait(0.5):
             pass
@@ -84,15 +89,20 @@ def run(command: str, port: int, seed: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m devhost", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m devhost",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("command", choices=["up", "demo"])
     p.add_argument("--port", type=int, default=int(os.environ.get("CDC_HOST_PORT", "7071")))
     p.add_argument("--seed", type=int, default=1, help="demo data seed")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     for noisy in ("azure", "urllib3", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return run(args.command, args.port, args.seed)

@@ -138,19 +138,39 @@ def read_functions(app: func.FunctionApp) -> tuple[list[HttpRoute], list[BlobRou
         trigger = fn.get_trigger()
         user_fn = fn.get_user_function()
         if _kind(trigger) == "HttpTrigger":
-            methods = frozenset(str(getattr(m, "value", m)).upper()
-                                for m in (trigger.methods or ALL_METHODS))
+            methods = frozenset(
+                str(getattr(m, "value", m)).upper() for m in (trigger.methods or ALL_METHODS)
+            )
             template = (trigger.route or fn.get_function_name()).strip("/")
-            http.append(HttpRoute(fn.get_function_name(), methods, route_regex(template),
-                                  template, user_fn, trigger.name))
+            http.append(
+                HttpRoute(
+                    fn.get_function_name(),
+                    methods,
+                    route_regex(template),
+                    template,
+                    user_fn,
+                    trigger.name,
+                )
+            )
         elif _kind(trigger) == "BlobTrigger":
             container, pattern, prefix = blob_path_regex(trigger.path)
-            blobs.append(BlobRoute(fn.get_function_name(), container, pattern, prefix,
-                                   trigger.connection or "AzureWebJobsStorage", user_fn,
-                                   trigger.name))
+            blobs.append(
+                BlobRoute(
+                    fn.get_function_name(),
+                    container,
+                    pattern,
+                    prefix,
+                    trigger.connection or "AzureWebJobsStorage",
+                    user_fn,
+                    trigger.name,
+                )
+            )
         else:
-            log.warning("function %s: trigger %s is not served by the local host",
-                        fn.get_function_name(), _kind(trigger))
+            log.warning(
+                "function %s: trigger %s is not served by the local host",
+                fn.get_function_name(),
+                _kind(trigger),
+            )
     http.sort(key=lambda r: (r.template.count("{"), -len(r.template)))
     return http, blobs
 
@@ -162,8 +182,11 @@ async def _call(fn: Any, **kwargs: Any) -> Any:
 
 
 def _problem(status: int, title: str, **extra: Any) -> web.Response:
-    return web.json_response({"title": title, "status": status, **extra}, status=status,
-                             content_type="application/problem+json")
+    return web.json_response(
+        {"title": title, "status": status, **extra},
+        status=status,
+        content_type="application/problem+json",
+    )
 
 
 class LocalHost:
@@ -171,11 +194,19 @@ class LocalHost:
     (port 0 = a free port, then `.port`/`.base_url`), `stop()` drains and closes,
     `wait_idle()` returns once no blob invocation is pending or running."""
 
-    def __init__(self, app: func.FunctionApp, port: int = 7071, *,
-                 retry_delay_s: float = 1.0, max_attempts: int | None = None,
-                 blob_concurrency: int | None = None, poll_s: float = POLL_S,
-                 dev_authority: Any = None, host_json: Path | None = None,
-                 portal_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        app: func.FunctionApp,
+        port: int = 7071,
+        *,
+        retry_delay_s: float = 1.0,
+        max_attempts: int | None = None,
+        blob_concurrency: int | None = None,
+        poll_s: float = POLL_S,
+        dev_authority: Any = None,
+        host_json: Path | None = None,
+        portal_dir: Path | None = None,
+    ) -> None:
         config = read_host_json(host_json)
         blobs_cfg = config.get("extensions", {}).get("blobs", {})
         self.http, self.blobs = read_functions(app)
@@ -183,8 +214,7 @@ class LocalHost:
         self.prefix = route_prefix(config)
         self.retry_delay_s = retry_delay_s
         self.max_attempts = int(max_attempts or blobs_cfg.get("poisonBlobThreshold", 5))
-        self.blob_concurrency = int(blob_concurrency or
-                                    blobs_cfg.get("maxDegreeOfParallelism", 4))
+        self.blob_concurrency = int(blob_concurrency or blobs_cfg.get("maxDegreeOfParallelism", 4))
         self.poll_s = poll_s
         self.dev_authority = dev_authority
         self.portal_dir = portal_dir or ROOT / "portal"
@@ -213,13 +243,13 @@ class LocalHost:
         if path in ("/portal", "/") and self.portal_dir.is_dir():
             raise web.HTTPFound("/portal/")
         if path.startswith("/portal/") and self.portal_dir.is_dir():
-            return await self._static(path[len("/portal/"):])
+            return await self._static(path[len("/portal/") :])
         if path == "/dev/token" and request.method == "POST":
             return await self._dev_token(request)
         prefix = f"/{self.prefix}/" if self.prefix else "/"
         if not path.startswith(prefix):
             return _problem(404, "not found")
-        sub = path[len(prefix):]
+        sub = path[len(prefix) :]
         allowed: set[str] = set()
         for route in self.http:
             m = route.pattern.match(sub)
@@ -230,12 +260,16 @@ class LocalHost:
                 continue
             return await self._invoke_http(route, request, m)
         if allowed:
-            return web.json_response({"title": "method not allowed", "status": 405},
-                                     status=405, headers={"Allow": ", ".join(sorted(allowed))})
+            return web.json_response(
+                {"title": "method not allowed", "status": 405},
+                status=405,
+                headers={"Allow": ", ".join(sorted(allowed))},
+            )
         return _problem(404, "not found")
 
-    async def _invoke_http(self, route: HttpRoute, request: web.Request,
-                           m: re.Match[str]) -> web.StreamResponse:
+    async def _invoke_http(
+        self, route: HttpRoute, request: web.Request, m: re.Match[str]
+    ) -> web.StreamResponse:
         req = func.HttpRequest(
             method=request.method,
             url=str(request.url),
@@ -252,11 +286,15 @@ class LocalHost:
         if not isinstance(resp, func.HttpResponse):
             log.error("function %s returned %r, not an HttpResponse", route.name, type(resp))
             return _problem(500, "Internal Server Error", function=route.name)
-        headers = {k: v for k, v in resp.headers.items()
-                   if k.lower() not in ("content-length", "transfer-encoding")}
+        headers = {
+            k: v
+            for k, v in resp.headers.items()
+            if k.lower() not in ("content-length", "transfer-encoding")
+        }
         if resp.mimetype and not any(k.lower() == "content-type" for k in headers):
             headers["Content-Type"] = resp.mimetype + (
-                f"; charset={resp.charset}" if resp.charset else "")
+                f"; charset={resp.charset}" if resp.charset else ""
+            )
         return web.Response(status=resp.status_code, body=resp.get_body(), headers=headers)
 
     async def _static(self, rel: str) -> web.StreamResponse:
@@ -264,8 +302,11 @@ class LocalHost:
         target = (root / (rel or "index.html")).resolve()
         if target.is_dir():
             target = target / "index.html"
-        if (not target.is_relative_to(root) or not target.is_file()
-                or "node_modules" in target.relative_to(root).parts):
+        if (
+            not target.is_relative_to(root)
+            or not target.is_file()
+            or "node_modules" in target.relative_to(root).parts
+        ):
             return _problem(404, "not found")
         return web.FileResponse(target)
 
@@ -278,8 +319,9 @@ class LocalHost:
         try:
             body = await request.json()
             role = LEVEL_ROLES[body["level"]]
-            token = self.dev_authority.token(str(body["tenantId"]), user=body.get("user"),
-                                             roles=[role])
+            token = self.dev_authority.token(
+                str(body["tenantId"]), user=body.get("user"), roles=[role]
+            )
         except (ValueError, KeyError, TypeError):
             return _problem(400, "tenantId, user and level are required", field="level")
         return web.json_response({"token": token})
@@ -336,18 +378,34 @@ class LocalHost:
                         data = await (await client.download_blob()).readall()
                     except Exception:  # deleted meanwhile (processed): nothing to do
                         return
-                    stream = func.blob.InputStream(data=data, name=f"{route.container}/{name}",
-                                                   uri=client.url, length=len(data))
+                    stream = func.blob.InputStream(
+                        data=data,
+                        name=f"{route.container}/{name}",
+                        uri=client.url,
+                        length=len(data),
+                    )
                     try:
                         await _call(route.fn, **{route.arg: stream})
                         return
                     except Exception as exc:
-                        log.warning("%s attempt %d/%d on %s/%s failed: %r", route.name,
-                                    attempt, self.max_attempts, route.container, name, exc)
+                        log.warning(
+                            "%s attempt %d/%d on %s/%s failed: %r",
+                            route.name,
+                            attempt,
+                            self.max_attempts,
+                            route.container,
+                            name,
+                            exc,
+                        )
                         if attempt == self.max_attempts:
                             self.poisoned.append((f"{route.container}/{name}", repr(exc)))
-                            log.error("%s: %s/%s is poison after %d attempts", route.name,
-                                      route.container, name, attempt)
+                            log.error(
+                                "%s: %s/%s is poison after %d attempts",
+                                route.name,
+                                route.container,
+                                name,
+                                attempt,
+                            )
                             return
                         await asyncio.sleep(self.retry_delay_s)
         finally:
@@ -419,8 +477,8 @@ class LocalHost:
                 time.sleep(0.01)
             while self._inflight and time.monotonic() < deadline:
                 time.sleep(0.01)
-            if self._scans_done >= target and not self._inflight and (
-                    self.invocations == started):
+            if self._scans_done >= target and not self._inflight and (self.invocations == started):
                 return
-        raise TimeoutError(f"blob triggers still running after {timeout}s "
-                           f"({self._inflight} in flight)")
+        raise TimeoutError(
+            f"blob triggers still running after {timeout}s ({self._inflight} in flight)"
+        )

@@ -38,9 +38,9 @@ SETTING_NAMES: dict[str, str] = {
     "CDC_BUILD_VERSION": "build version shown by admin health (set by the deployment)",
     # (issue 11) quality alerts, read by shared/alerts/quality.py (Thresholds.from_env)
     "CDC_ALERT_POOR_PERCENT": "building audio Poor % per day above which a quality alert "
-                              "is raised (default 20)",
+    "is raised (default 20)",
     "CDC_ALERT_MIN_STREAMS": "classified audio streams a building needs in a day before "
-                             "it can alert (default 20)",
+    "it can alert (default 20)",
 }
 
 ENTRA_AUTHORITY = "https://login.microsoftonline.com"

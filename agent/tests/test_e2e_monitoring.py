@@ -67,7 +67,8 @@ def _comparable(detail: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_push_from_monitoring_databases_equals_the_same_calls_as_xml(
-        local_host: Any, mint: Any, tmp_path: Path) -> None:
+    local_host: Any, mint: Any, tmp_path: Path
+) -> None:
     db_tenant, xml_tenant = _tenants()
     tag = uuid.uuid4().hex[:8]
     seed = random.Random(tag).randrange(1 << 30)  # fresh call ids in a reused stack
@@ -80,27 +81,44 @@ def test_push_from_monitoring_databases_equals_the_same_calls_as_xml(
     db_dir = tmp_path / "from-db"
     db_dir.mkdir()
     cfg_db = write_config(
-        db_dir, str(local_host), server={"tenant_id": db_tenant, "timeout_seconds": 120},
+        db_dir,
+        str(local_host),
+        server={"tenant_id": db_tenant, "timeout_seconds": 120},
         auth={"mode": "dev-token", "dev_token": mint(db_tenant, roles=["CallData.Ingest"])},
         batch={"max_records": 25},
-        monitoring_db={"qoe_url": db.url("qoe"), "cdr_url": db.url("cdr"), "page_size": 7,
-                       "backfill_days": 30})
+        monitoring_db={
+            "qoe_url": db.url("qoe"),
+            "cdr_url": db.url("cdr"),
+            "page_size": 7,
+            "backfill_days": 30,
+        },
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(AGENT_DIR), str(AGENT_DIR.parent)])}
-    done = subprocess.run([sys.executable, "-m", "cdc_agent", "-c", str(cfg_db), "push",
-                           "--no-progress"], env=env, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "cdc_agent", "-c", str(cfg_db), "push", "--no-progress"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    db_batches = [e["batchId"] for e in Journal(db_dir / "state").data["recent"]
-                  if e["outcome"] == "delivered"]
+    db_batches = [
+        e["batchId"]
+        for e in Journal(db_dir / "state").data["recent"]
+        if e["outcome"] == "delivered"
+    ]
     assert db_batches
 
     # 2. the same calls as files in the spool folders, into the other tenant
     xml_dir = tmp_path / "from-xml"
     xml_dir.mkdir()
     cfg_xml = write_config(
-        xml_dir, str(local_host), server={"tenant_id": xml_tenant, "timeout_seconds": 120},
+        xml_dir,
+        str(local_host),
+        server={"tenant_id": xml_tenant, "timeout_seconds": 120},
         auth={"mode": "dev-token", "dev_token": mint(xml_tenant, roles=["CallData.Ingest"])},
-        batch={"max_records": 25})
+        batch={"max_records": 25},
+    )
     write_spool(xml_dir / "spool", calls)
     summary = Agent(load_config(cfg_xml)).run_once()
     assert summary.error is None and summary.files_rejected == 0
@@ -110,10 +128,15 @@ def test_push_from_monitoring_databases_equals_the_same_calls_as_xml(
     for tenant, batches in ((db_tenant, db_batches), (xml_tenant, summary.batch_ids)):
         reader = mint(tenant, roles=["CallAnalytics.Admin"])
         done_ = wait_completed(base, reader, batches)
-        assert all(d["status"] == "completed" and d["quarantined"] == 0
-                   for d in done_.values()), done_
-    stored_db = sum(d["stored"] for d in wait_completed(
-        base, mint(db_tenant, roles=["CallAnalytics.Admin"]), db_batches).values())
+        assert all(d["status"] == "completed" and d["quarantined"] == 0 for d in done_.values()), (
+            done_
+        )
+    stored_db = sum(
+        d["stored"]
+        for d in wait_completed(
+            base, mint(db_tenant, roles=["CallAnalytics.Admin"]), db_batches
+        ).values()
+    )
     assert stored_db == sum(len(c) for c in calls)
 
     # 3. every call, read back in both tenants, is the same call
@@ -131,8 +154,10 @@ def test_push_from_monitoring_databases_equals_the_same_calls_as_xml(
             assert status == 200, (tenant, key, body)
             got[tenant] = _comparable(body)
         if got[db_tenant] != got[xml_tenant]:
-            differ[key] = (json.dumps(got[db_tenant], sort_keys=True)[:3000],
-                           json.dumps(got[xml_tenant], sort_keys=True)[:3000])
+            differ[key] = (
+                json.dumps(got[db_tenant], sort_keys=True)[:3000],
+                json.dumps(got[xml_tenant], sort_keys=True)[:3000],
+            )
         streams += sum(len(s.get("streams", [])) for s in got[xml_tenant]["sessions"])
     assert differ == {}
     assert streams > len(keys)  # classified streams were compared, not empty shells

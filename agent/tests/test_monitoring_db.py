@@ -45,18 +45,23 @@ ENDPOINT_GAPS = {"display_name", "ssid", "wifi_radio_type", "wifi_signal_strengt
 STREAM_GAPS = {"transport"}  # one transport per media line in MediaLine
 
 
-def gen_calls(n: int, seed: int, users: list[str] | None = None,
-              start: datetime | None = None) -> list[list[dict[str, Any]]]:
+def gen_calls(
+    n: int, seed: int, users: list[str] | None = None, start: datetime | None = None
+) -> list[list[dict[str, Any]]]:
     rng = random.Random(seed)
     t0 = start or datetime.now(timezone.utc) - timedelta(hours=1)
-    return [generate_call(rng, "t", users or demo_users(), t0 - timedelta(minutes=7 * i))
-            for i in range(n)]
+    return [
+        generate_call(rng, "t", users or demo_users(), t0 - timedelta(minutes=7 * i))
+        for i in range(n)
+    ]
 
 
-def read_all(db: MonitoringDb, state_dir: Path, page_size: int = 50,
-             policy: ExclusionPolicy | None = None) -> list[dict[str, Any]]:
-    cfg = MonitoringConfig(qoe_url=db.url("qoe"), cdr_url=db.url("cdr"), page_size=page_size,
-                           backfill_days=30)
+def read_all(
+    db: MonitoringDb, state_dir: Path, page_size: int = 50, policy: ExclusionPolicy | None = None
+) -> list[dict[str, Any]]:
+    cfg = MonitoringConfig(
+        qoe_url=db.url("qoe"), cdr_url=db.url("cdr"), page_size=page_size, backfill_days=30
+    )
     src = MonitoringSource(cfg, policy or ExclusionPolicy(), state_dir)
     state = MonitoringState.load(state_dir)
     out = [r for feed in src.feeds for p in src.pages(feed, state) for r in p.records]
@@ -65,6 +70,7 @@ def read_all(db: MonitoringDb, state_dir: Path, page_size: int = 50,
 
 
 # --- the round trip ------------------------------------------------------------------
+
 
 def views(records: list[dict[str, Any]]) -> dict[str, Any]:
     from shared.merge import build_view, union
@@ -87,8 +93,7 @@ def differences(a: Any, b: Any, *, metrics: bool) -> list[str]:
     if contribution(a) != contribution(b):
         out.append(f"dimensions: {contribution(a)} != {contribution(b)}")
     da, db_ = a.model_dump(), b.model_dump()
-    for key in ("rating", "reasons", "call_type", "conference_uri", "organizer", "start",
-                "end"):
+    for key in ("rating", "reasons", "call_type", "conference_uri", "organizer", "start", "end"):
         if da[key] != db_[key]:
             out.append(f"{key}: {da[key]!r} != {db_[key]!r}")
     if len(da["sessions"]) != len(db_["sessions"]):
@@ -154,8 +159,9 @@ def test_round_trip_raw_values_same_ratings_and_dimensions(tmp_path: Path) -> No
 
                 masks = re.findall(r"<SubnetMask>[^<]*</SubnetMask>", y["data"])
                 parts = re.split(r"<SubnetMask>[^<]*</SubnetMask>", x["data"])
-                x["data"] = "".join(p + (masks[i] if i < len(masks) else "")
-                                    for i, p in enumerate(parts))
+                x["data"] = "".join(
+                    p + (masks[i] if i < len(masks) else "") for i, p in enumerate(parts)
+                )
     db = MonitoringDb(tmp_path / "db")
     for c in raw:
         db.add_records(c)
@@ -178,9 +184,12 @@ def test_report_rebuilt_from_rows_reads_like_the_original(tmp_path: Path) -> Non
 
 
 def test_subnet_mask_from_network_configuration_or_longest_prefix() -> None:
-    masks = qoe_q.subnet_masks([{"SubnetIP": int.from_bytes(bytes([10, 1, 4, 0]), "big"),
-                                 "SubnetMask": 22},
-                                {"SubnetIP": -1062731776, "SubnetMask": 24}])  # 192.168.0.0
+    masks = qoe_q.subnet_masks(
+        [
+            {"SubnetIP": int.from_bytes(bytes([10, 1, 4, 0]), "big"), "SubnetMask": 22},
+            {"SubnetIP": -1062731776, "SubnetMask": 24},
+        ]
+    )  # 192.168.0.0
     assert masks == {"10.1.4.0": 22, "192.168.0.0": 24}
     assert qoe_q.subnet_mask("10.1.5.9", "10.1.4.0", masks) == "255.255.252.0"
     assert qoe_q.subnet_mask("10.2.5.9", "10.2.4.0", {}) == "255.255.254.0"  # longest
@@ -192,10 +201,10 @@ def test_subnet_mask_from_network_configuration_or_longest_prefix() -> None:
 
 # --- queries -------------------------------------------------------------------------
 
+
 def test_every_query_compiles_for_sql_server_and_sqlite() -> None:
     since = datetime(2026, 11, 1)
-    statements = (qoe_q.all_statements(since, (since, 2))
-                  + cdr_q.all_statements(since, (since, 2)))
+    statements = qoe_q.all_statements(since, (since, 2)) + cdr_q.all_statements(since, (since, 2))
     assert len(statements) == 10
     for stmt in statements:
         text = str(stmt.compile(dialect=mssql.dialect()))
@@ -204,17 +213,23 @@ def test_every_query_compiles_for_sql_server_and_sqlite() -> None:
     page = str(qoe_q.session_page(since, (since, 2), 500).compile(dialect=mssql.dialect()))
     assert "SELECT TOP" in page and "FROM [Session]" in page and "[User]" in page
     assert "ORDER BY [Session].[ConferenceDateTime], [Session].[SessionSeq]" in page
-    cdr_page = str(cdr_q.p2p_page(since, None, 5).compile(
-        dialect=mssql.dialect(), compile_kwargs={"literal_binds": True}))
+    cdr_page = str(
+        cdr_q.p2p_page(since, None, 5).compile(
+            dialect=mssql.dialect(), compile_kwargs={"literal_binds": True}
+        )
+    )
     assert "SELECT TOP 5" in cdr_page and "[SessionDetails]" in cdr_page
 
 
 # --- configuration --------------------------------------------------------------------
 
-def test_config_builds_sql_server_urls_and_keeps_the_password_out(make_config: Any,
-                                                                  monkeypatch: Any) -> None:
-    path = make_config(monitoring_db={"server": "monsql01.contoso.local",
-                                      "instance": "MON", "auth": "windows"})
+
+def test_config_builds_sql_server_urls_and_keeps_the_password_out(
+    make_config: Any, monkeypatch: Any
+) -> None:
+    path = make_config(
+        monitoring_db={"server": "monsql01.contoso.local", "instance": "MON", "auth": "windows"}
+    )
     cfg = load_config(path).monitoring
     assert cfg is not None
     assert cfg.qoe_url == "mssql+pymssql://monsql01.contoso.local\\MON/QoEMetrics"
@@ -225,7 +240,9 @@ def test_config_builds_sql_server_urls_and_keeps_the_password_out(make_config: A
     assert "password" not in str(engine.url) and engine.url.username is None
     # integrated security: pymssql gets no user and no password at all
     assert engine.dialect.create_connect_args(engine.url)[1] == {
-        "host": "monsql01.contoso.local\\MON", "database": "QoEMetrics"}
+        "host": "monsql01.contoso.local\\MON",
+        "database": "QoEMetrics",
+    }
 
     with pytest.raises(ConfigError, match="password"):
         load_config(make_config(monitoring_db={"server": "x", "password": "p"}))
@@ -236,9 +253,17 @@ def test_config_builds_sql_server_urls_and_keeps_the_password_out(make_config: A
     with pytest.raises(ConfigError, match="auth"):
         load_config(make_config(monitoring_db={"server": "x", "auth": "kerberos"}))
 
-    sql = load_config(make_config(monitoring_db={
-        "server": "monsql01", "port": 1433, "auth": "sql", "user": "cdc_reader",
-        "password_env": "CDC_TEST_SQL_PASSWORD"})).monitoring
+    sql = load_config(
+        make_config(
+            monitoring_db={
+                "server": "monsql01",
+                "port": 1433,
+                "auth": "sql",
+                "user": "cdc_reader",
+                "password_env": "CDC_TEST_SQL_PASSWORD",
+            }
+        )
+    ).monitoring
     assert sql is not None and sql.qoe_url == "mssql+pymssql://monsql01:1433/QoEMetrics"
     src = MonitoringSource(sql, ExclusionPolicy(), path.parent)
     monkeypatch.delenv("CDC_TEST_SQL_PASSWORD", raising=False)
@@ -249,7 +274,8 @@ def test_config_builds_sql_server_urls_and_keeps_the_password_out(make_config: A
 
 
 def test_a_damaged_monitoring_state_stops_the_feed_with_a_clear_error(
-        make_config: Any, stub: IngestStub, tmp_path: Path) -> None:
+    make_config: Any, stub: IngestStub, tmp_path: Path
+) -> None:
     db = MonitoringDb(tmp_path / "db")
     for c in gen_calls(2, 121):
         db.add_records(c)
@@ -263,10 +289,17 @@ def test_a_damaged_monitoring_state_stops_the_feed_with_a_clear_error(
 
 # --- pushing through the agent ------------------------------------------------------
 
+
 def agent_config(make_config: Any, db: MonitoringDb, **extra: Any) -> Path:
-    monitoring = {"qoe_url": db.url("qoe"), "cdr_url": db.url("cdr"), "page_size": 50,
-                  "backfill_days": 30, "max_attempts": 2, "retry_seconds": 0.01,
-                  **extra.pop("monitoring", {})}
+    monitoring = {
+        "qoe_url": db.url("qoe"),
+        "cdr_url": db.url("cdr"),
+        "page_size": 50,
+        "backfill_days": 30,
+        "max_attempts": 2,
+        "retry_seconds": 0.01,
+        **extra.pop("monitoring", {}),
+    }
     return make_config(monitoring_db=monitoring, batch={"max_records": 40}, **extra)
 
 
@@ -283,8 +316,9 @@ def expected(db: MonitoringDb, tmp: Path) -> Counter[str]:
     return out
 
 
-def test_incremental_across_restarts_with_late_rows(make_config: Any, stub: IngestStub,
-                                                    tmp_path: Path) -> None:
+def test_incremental_across_restarts_with_late_rows(
+    make_config: Any, stub: IngestStub, tmp_path: Path
+) -> None:
     db = MonitoringDb(tmp_path / "db")
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     calls = gen_calls(24, 31)
@@ -335,11 +369,13 @@ def test_incremental_across_restarts_with_late_rows(make_config: Any, stub: Inge
     assert third.error is None and third.records_sent == 0 and len(stub.posts) == posts
     state = json.loads((tmp_path / "state" / "monitoring.json").read_text())
     assert state["feeds"]["qoe"]["watermark"].startswith(
-        (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
+        (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M")
+    )
 
 
-def test_a_row_later_than_the_overlap_window_is_not_read(make_config: Any, stub: IngestStub,
-                                                         tmp_path: Path) -> None:
+def test_a_row_later_than_the_overlap_window_is_not_read(
+    make_config: Any, stub: IngestStub, tmp_path: Path
+) -> None:
     """The overlap is the promise: a report completing a session keyed more than
     `qoe_overlap_minutes` before the watermark is not read again (raise the overlap if
     the server inserts that late)."""
@@ -360,11 +396,13 @@ def test_a_row_later_than_the_overlap_window_is_not_read(make_config: Any, stub:
     assert posted(stub) == before != expected(db, tmp_path)
 
 
-@pytest.mark.parametrize("point", ["bodies-written", "claimed", "answered", "recorded",
-                                   "monitoring-committed", "finished"])
-def test_crash_at_any_step_loses_nothing_and_doubles_nothing(make_config: Any,
-                                                             stub: IngestStub, tmp_path: Path,
-                                                             point: str) -> None:
+@pytest.mark.parametrize(
+    "point",
+    ["bodies-written", "claimed", "answered", "recorded", "monitoring-committed", "finished"],
+)
+def test_crash_at_any_step_loses_nothing_and_doubles_nothing(
+    make_config: Any, stub: IngestStub, tmp_path: Path, point: str
+) -> None:
     db = MonitoringDb(tmp_path / "db")
     for c in gen_calls(12, 41):
         db.add_records(c)
@@ -394,16 +432,22 @@ def test_crash_at_any_step_loses_nothing_and_doubles_nothing(make_config: Any,
     assert all(len(v) == 1 for v in ids.values())
 
 
-def test_excluded_users_and_domains_never_leave(make_config: Any, stub: IngestStub,
-                                                tmp_path: Path) -> None:
+def test_excluded_users_and_domains_never_leave(
+    make_config: Any, stub: IngestStub, tmp_path: Path
+) -> None:
     users = [f"sip:{n}@contoso.com" for n in ("alice", "bob", "carol", "dave")] + [
-        "sip:zed@secret.contoso.com", "sip:yan@lab.secret.contoso.com"]
+        "sip:zed@secret.contoso.com",
+        "sip:yan@lab.secret.contoso.com",
+    ]
     db = MonitoringDb(tmp_path / "db")
     calls = gen_calls(30, 51, users=users)
     for c in calls:
         db.add_records(c)
-    cfg = agent_config(make_config, db, exclusions={"users": ["alice@contoso.com"],
-                                                    "domains": ["secret.contoso.com"]})
+    cfg = agent_config(
+        make_config,
+        db,
+        exclusions={"users": ["alice@contoso.com"], "domains": ["secret.contoso.com"]},
+    )
     summary = Agent(load_config(cfg)).run_once()
     assert summary.error is None and summary.excluded > 0
     sent = json.dumps([r for env in stub.posts for r in env["records"]]).lower()
@@ -421,8 +465,9 @@ def test_excluded_users_and_domains_never_leave(make_config: Any, stub: IngestSt
     assert again.excluded == 0 and again.records_sent == 0
 
 
-def test_database_down_is_retried_and_status_says_so(make_config: Any, stub: IngestStub,
-                                                     tmp_path: Path) -> None:
+def test_database_down_is_retried_and_status_says_so(
+    make_config: Any, stub: IngestStub, tmp_path: Path
+) -> None:
     from cdc_agent.cli import run
 
     db = MonitoringDb(tmp_path / "db")
@@ -454,8 +499,9 @@ def load_status(cfg: Path) -> dict[str, Any]:
     return collect(Agent(load_config(cfg)), remote=False)
 
 
-def test_status_shows_watermarks_rows_read_and_sent(make_config: Any, stub: IngestStub,
-                                                    tmp_path: Path, capsys: Any) -> None:
+def test_status_shows_watermarks_rows_read_and_sent(
+    make_config: Any, stub: IngestStub, tmp_path: Path, capsys: Any
+) -> None:
     from cdc_agent.cli import run
 
     db = MonitoringDb(tmp_path / "db")
@@ -478,8 +524,7 @@ def test_status_shows_watermarks_rows_read_and_sent(make_config: Any, stub: Inge
     assert sum(f["recordsSent"] for f in by_feed.values()) == sum(posted(stub).values())
 
 
-def test_page_size_bounds_every_read(make_config: Any, stub: IngestStub,
-                                     tmp_path: Path) -> None:
+def test_page_size_bounds_every_read(make_config: Any, stub: IngestStub, tmp_path: Path) -> None:
     db = MonitoringDb(tmp_path / "db")
     calls = gen_calls(20, 81)
     for c in calls:
@@ -513,8 +558,9 @@ def test_page_size_bounds_every_read(make_config: Any, stub: IngestStub,
     assert posted(stub) == expected(db, tmp_path)
 
 
-def test_a_rejected_batch_keeps_its_records_on_premises(make_config: Any, stub: IngestStub,
-                                                        tmp_path: Path) -> None:
+def test_a_rejected_batch_keeps_its_records_on_premises(
+    make_config: Any, stub: IngestStub, tmp_path: Path
+) -> None:
     db = MonitoringDb(tmp_path / "db")
     for c in gen_calls(4, 91):
         db.add_records(c)
@@ -536,8 +582,10 @@ def test_readme_lists_exactly_the_columns_the_queries_read() -> None:
 
     readme = (REPO / "agent" / "README.md").read_text(encoding="utf-8")
     since = datetime(2026, 11, 1)
-    for stmts, md in ((qoe_q.all_statements(since, (since, 1)), schema.qoe_metadata),
-                      (cdr_q.all_statements(since, (since, 1)), schema.cdr_metadata)):
+    for stmts, md in (
+        (qoe_q.all_statements(since, (since, 1)), schema.qoe_metadata),
+        (cdr_q.all_statements(since, (since, 1)), schema.cdr_metadata),
+    ):
         used: dict[str, set[str]] = {}
         for stmt in stmts:
             for el in visitors.iterate(stmt):
@@ -547,24 +595,43 @@ def test_readme_lists_exactly_the_columns_the_queries_read() -> None:
                 if table is not None and name in md.tables:
                     used.setdefault(name, set()).add(getattr(el, "name", ""))
         for table_name, columns in used.items():
-            row = next((line for line in readme.splitlines()
-                        if line.startswith(f"| `{table_name}` |")), None)
+            row = next(
+                (line for line in readme.splitlines() if line.startswith(f"| `{table_name}` |")),
+                None,
+            )
             assert row is not None, table_name
             listed = row.split("|")[2]
             if table_name == "MediaLine":  # Caller/Callee columns written once
                 listed += ", " + ", ".join(
-                    f"{side}{c}" for side in ("Caller", "Callee") for c in (
-                        "IPAddr", "Port", "Subnet", "Inside", "MacAddress", "CaptureDev",
-                        "RenderDev", "CaptureDevDriver", "RenderDevDriver",
-                        "NetworkConnectionType", "Bssid", "VPN", "LinkSpeed",
-                        "ConnectivityICE"))
-            names = {n.strip() for n in listed.replace("and for `Caller` and `Callee` each:",
-                                                       ",").split(",")}
+                    f"{side}{c}"
+                    for side in ("Caller", "Callee")
+                    for c in (
+                        "IPAddr",
+                        "Port",
+                        "Subnet",
+                        "Inside",
+                        "MacAddress",
+                        "CaptureDev",
+                        "RenderDev",
+                        "CaptureDevDriver",
+                        "RenderDevDriver",
+                        "NetworkConnectionType",
+                        "Bssid",
+                        "VPN",
+                        "LinkSpeed",
+                        "ConnectivityICE",
+                    )
+                )
+            names = {
+                n.strip()
+                for n in listed.replace("and for `Caller` and `Callee` each:", ",").split(",")
+            }
             assert columns <= names, (table_name, columns - names)
 
 
 def test_dry_run_counts_what_the_databases_would_add_and_changes_nothing(
-        make_config: Any, stub: IngestStub, tmp_path: Path, capsys: Any) -> None:
+    make_config: Any, stub: IngestStub, tmp_path: Path, capsys: Any
+) -> None:
     from cdc_agent.cli import run
 
     db = MonitoringDb(tmp_path / "db")
@@ -580,7 +647,8 @@ def test_dry_run_counts_what_the_databases_would_add_and_changes_nothing(
 
 
 def test_a_row_that_makes_no_record_is_counted_once_not_dropped_silently(
-        make_config: Any, stub: IngestStub, tmp_path: Path) -> None:
+    make_config: Any, stub: IngestStub, tmp_path: Path
+) -> None:
     from sqlalchemy import insert
 
     from cdc_agent.monitoring import schema
@@ -589,9 +657,13 @@ def test_a_row_that_makes_no_record_is_counted_once_not_dropped_silently(
     for c in gen_calls(3, 111):
         db.add_records(c)
     with db.cdr.begin() as conn:  # a session whose Dialogs row (its Call-ID) is missing
-        conn.execute(insert(schema.cdr_session_details).values(
-            SessionIdTime=datetime.now(timezone.utc).replace(tzinfo=None), SessionIdSeq=1,
-            InviteTime=datetime.now(timezone.utc).replace(tzinfo=None)))
+        conn.execute(
+            insert(schema.cdr_session_details).values(
+                SessionIdTime=datetime.now(timezone.utc).replace(tzinfo=None),
+                SessionIdSeq=1,
+                InviteTime=datetime.now(timezone.utc).replace(tzinfo=None),
+            )
+        )
     cfg = agent_config(make_config, db)
     assert Agent(load_config(cfg)).run_once().error is None
     assert Agent(load_config(cfg)).run_once().records_sent == 0
@@ -599,9 +671,9 @@ def test_a_row_that_makes_no_record_is_counted_once_not_dropped_silently(
     assert cdr["rowsUnusable"] == 1
 
 
-def test_a_row_stamped_in_the_future_does_not_hide_later_rows(make_config: Any,
-                                                              stub: IngestStub,
-                                                              tmp_path: Path) -> None:
+def test_a_row_stamped_in_the_future_does_not_hide_later_rows(
+    make_config: Any, stub: IngestStub, tmp_path: Path
+) -> None:
     db = MonitoringDb(tmp_path / "db")
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     calls = [c for c in gen_calls(12, 131) if any(r["kind"] == "qoe" for r in c)]

@@ -46,8 +46,9 @@ def main() -> None:
             when = t0 - timedelta(seconds=30 * i)
             db.add_records(generate_call(rng, "t", demo_users(40), when))
         load_s = time.perf_counter() - started
-        cfg = MonitoringConfig(qoe_url=db.url("qoe"), cdr_url=db.url("cdr"),
-                               page_size=args.page_size, backfill_days=30)
+        cfg = MonitoringConfig(
+            qoe_url=db.url("qoe"), cdr_url=db.url("cdr"), page_size=args.page_size, backfill_days=30
+        )
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         src = MonitoringSource(cfg, ExclusionPolicy.of(["sip:alice@contoso.com"]), Path(tmp))
         state = MonitoringState.load(Path(tmp))
@@ -60,12 +61,22 @@ def main() -> None:
                 records += len(page.records) + page.delta["excluded"]
         read_s = time.perf_counter() - started
         rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(json.dumps({"calls": args.calls, "pageSize": args.page_size, "pages": pages,
-                          "rows": rows, "records": records, "loadSeconds": round(load_s, 1),
-                          "readSeconds": round(read_s, 2),
-                          "rowsPerSecond": round(rows / read_s),
-                          "recordsPerSecond": round(records / read_s),
-                          "peakRssGrowthMB": round((rss1 - rss0) / 1024, 1)}))
+        print(
+            json.dumps(
+                {
+                    "calls": args.calls,
+                    "pageSize": args.page_size,
+                    "pages": pages,
+                    "rows": rows,
+                    "records": records,
+                    "loadSeconds": round(load_s, 1),
+                    "readSeconds": round(read_s, 2),
+                    "rowsPerSecond": round(rows / read_s),
+                    "recordsPerSecond": round(records / read_s),
+                    "peakRssGrowthMB": round((rss1 - rss0) / 1024, 1),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -21,58 +21,102 @@ from cdc_agent.monitoring.qoe import _after, _iso, parse_dialog_id
 
 # MediaList (static): 1 IM, 2 File Transfer, 3 Remote Assistance, 4 Application Sharing,
 # 5 Audio, 6 Video, 7 App Invite. Application sharing is the `data` media of sfb-cdr-json.
-MEDIA_NAMES = {1: "im", 2: "file-transfer", 3: "remote-assistance", 4: "data", 5: "audio",
-               6: "video", 7: "app-invite"}
+MEDIA_NAMES = {
+    1: "im",
+    2: "file-transfer",
+    3: "remote-assistance",
+    4: "data",
+    5: "audio",
+    6: "video",
+    7: "app-invite",
+}
 
 Row = Mapping[str, Any]
 
 
-def p2p_page(since: datetime | None, after: tuple[datetime, int] | None, limit: int
-             ) -> Select[Any]:
+def p2p_page(since: datetime | None, after: tuple[datetime, int] | None, limit: int) -> Select[Any]:
     sd, dl = s.cdr_session_details, s.cdr_dialogs
     u1, u2 = s.cdr_users.alias("u1"), s.cdr_users.alias("u2")
     v1, v2 = s.cdr_client_versions.alias("v1"), s.cdr_client_versions.alias("v2")
-    j = (sd.outerjoin(dl, and_(dl.c.SessionIdTime == sd.c.SessionIdTime,
-                               dl.c.SessionIdSeq == sd.c.SessionIdSeq))
-         .outerjoin(u1, u1.c.UserId == sd.c.User1Id)
-         .outerjoin(u2, u2.c.UserId == sd.c.User2Id)
-         .outerjoin(v1, v1.c.VersionId == sd.c.User1ClientVerId)
-         .outerjoin(v2, v2.c.VersionId == sd.c.User2ClientVerId))
-    stmt = select(sd.c.SessionIdTime, sd.c.SessionIdSeq, sd.c.CorrelationId,
-                  sd.c.InviteTime, sd.c.ResponseTime, sd.c.ResponseCode, sd.c.DiagnosticId,
-                  sd.c.SessionEndTime, dl.c.ExternalId, u1.c.UserUri.label("User1Uri"),
-                  u2.c.UserUri.label("User2Uri"), v1.c.Version.label("User1Version"),
-                  v2.c.Version.label("User2Version")).select_from(j)
+    j = (
+        sd.outerjoin(
+            dl,
+            and_(dl.c.SessionIdTime == sd.c.SessionIdTime, dl.c.SessionIdSeq == sd.c.SessionIdSeq),
+        )
+        .outerjoin(u1, u1.c.UserId == sd.c.User1Id)
+        .outerjoin(u2, u2.c.UserId == sd.c.User2Id)
+        .outerjoin(v1, v1.c.VersionId == sd.c.User1ClientVerId)
+        .outerjoin(v2, v2.c.VersionId == sd.c.User2ClientVerId)
+    )
+    stmt = select(
+        sd.c.SessionIdTime,
+        sd.c.SessionIdSeq,
+        sd.c.CorrelationId,
+        sd.c.InviteTime,
+        sd.c.ResponseTime,
+        sd.c.ResponseCode,
+        sd.c.DiagnosticId,
+        sd.c.SessionEndTime,
+        dl.c.ExternalId,
+        u1.c.UserUri.label("User1Uri"),
+        u2.c.UserUri.label("User2Uri"),
+        v1.c.Version.label("User1Version"),
+        v2.c.Version.label("User2Version"),
+    ).select_from(j)
     return _window(stmt, sd, since, after, limit)
 
 
-def conference_page(since: datetime | None, after: tuple[datetime, int] | None, limit: int
-                    ) -> Select[Any]:
+def conference_page(
+    since: datetime | None, after: tuple[datetime, int] | None, limit: int
+) -> Select[Any]:
     cs, dl = s.cdr_conference_session_details, s.cdr_dialogs
     u = s.cdr_users.alias("u")
     focus, mcu = s.cdr_conference_uris.alias("focus"), s.cdr_conference_uris.alias("mcu")
     uv, cv = s.cdr_client_versions.alias("uv"), s.cdr_client_versions.alias("cv")
-    j = (cs.outerjoin(dl, and_(dl.c.SessionIdTime == cs.c.SessionIdTime,
-                               dl.c.SessionIdSeq == cs.c.SessionIdSeq))
-         .outerjoin(u, u.c.UserId == cs.c.UserId)
-         .outerjoin(focus, focus.c.ConferenceUriId == cs.c.ConferenceUriId)
-         .outerjoin(mcu, mcu.c.ConferenceUriId == cs.c.McuConferenceUriId)
-         .outerjoin(uv, uv.c.VersionId == cs.c.UserClientVersionId)
-         .outerjoin(cv, cv.c.VersionId == cs.c.ConfClientVersionId))
-    stmt = select(cs.c.SessionIdTime, cs.c.SessionIdSeq, cs.c.InviteTime, cs.c.ResponseTime,
-                  cs.c.ResponseCode, cs.c.DiagnosticId, cs.c.SessionEndTime, dl.c.ExternalId,
-                  u.c.UserUri.label("User1Uri"), mcu.c.ConferenceUri.label("User2Uri"),
-                  focus.c.ConferenceUri.label("ConferenceUri"),
-                  uv.c.Version.label("User1Version"),
-                  cv.c.Version.label("User2Version")).select_from(j)
+    j = (
+        cs.outerjoin(
+            dl,
+            and_(dl.c.SessionIdTime == cs.c.SessionIdTime, dl.c.SessionIdSeq == cs.c.SessionIdSeq),
+        )
+        .outerjoin(u, u.c.UserId == cs.c.UserId)
+        .outerjoin(focus, focus.c.ConferenceUriId == cs.c.ConferenceUriId)
+        .outerjoin(mcu, mcu.c.ConferenceUriId == cs.c.McuConferenceUriId)
+        .outerjoin(uv, uv.c.VersionId == cs.c.UserClientVersionId)
+        .outerjoin(cv, cv.c.VersionId == cs.c.ConfClientVersionId)
+    )
+    stmt = select(
+        cs.c.SessionIdTime,
+        cs.c.SessionIdSeq,
+        cs.c.InviteTime,
+        cs.c.ResponseTime,
+        cs.c.ResponseCode,
+        cs.c.DiagnosticId,
+        cs.c.SessionEndTime,
+        dl.c.ExternalId,
+        u.c.UserUri.label("User1Uri"),
+        mcu.c.ConferenceUri.label("User2Uri"),
+        focus.c.ConferenceUri.label("ConferenceUri"),
+        uv.c.Version.label("User1Version"),
+        cv.c.Version.label("User2Version"),
+    ).select_from(j)
     return _window(stmt, cs, since, after, limit)
 
 
-def _window(stmt: Select[Any], table: Any, since: datetime | None,
-            after: tuple[datetime, int] | None, limit: int) -> Select[Any]:
-    where = [c for c in (table.c.SessionIdTime >= since if since is not None else None,
-                         _after(table.c.SessionIdTime, table.c.SessionIdSeq, after))
-             if c is not None]
+def _window(
+    stmt: Select[Any],
+    table: Any,
+    since: datetime | None,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> Select[Any]:
+    where = [
+        c
+        for c in (
+            table.c.SessionIdTime >= since if since is not None else None,
+            _after(table.c.SessionIdTime, table.c.SessionIdSeq, after),
+        )
+        if c is not None
+    ]
     if where:
         stmt = stmt.where(*where)
     return stmt.order_by(table.c.SessionIdTime, table.c.SessionIdSeq).limit(limit)
@@ -80,8 +124,9 @@ def _window(stmt: Select[Any], table: Any, since: datetime | None,
 
 def media(t0: datetime, t1: datetime) -> Select[Any]:
     m = s.cdr_media
-    return (select(m.c.SessionIdTime, m.c.SessionIdSeq, m.c.MediaId)
-            .where(m.c.SessionIdTime >= t0, m.c.SessionIdTime <= t1))
+    return select(m.c.SessionIdTime, m.c.SessionIdSeq, m.c.MediaId).where(
+        m.c.SessionIdTime >= t0, m.c.SessionIdTime <= t1
+    )
 
 
 def all_statements(since: datetime, after: tuple[datetime, int]) -> list[Select[Any]]:

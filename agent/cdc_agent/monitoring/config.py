@@ -20,10 +20,27 @@ from urllib.parse import quote
 from cdc_agent.config import ConfigError, _Section
 
 AUTH = ("windows", "sql")
-KEYS = {"server", "instance", "port", "qoe_database", "cdr_database", "qoe_url", "cdr_url",
-        "auth", "user", "password_env", "page_size", "qoe_overlap_minutes",
-        "cdr_overlap_minutes", "backfill_days", "max_attempts", "retry_seconds",
-        "login_timeout_seconds", "query_timeout_seconds", "enabled"}
+KEYS = {
+    "server",
+    "instance",
+    "port",
+    "qoe_database",
+    "cdr_database",
+    "qoe_url",
+    "cdr_url",
+    "auth",
+    "user",
+    "password_env",
+    "page_size",
+    "qoe_overlap_minutes",
+    "cdr_overlap_minutes",
+    "backfill_days",
+    "max_attempts",
+    "retry_seconds",
+    "login_timeout_seconds",
+    "query_timeout_seconds",
+    "enabled",
+}
 _PASSWORD_IN_URL = re.compile(r"^[a-z0-9+]+://[^/@]*:[^/@]*@", re.IGNORECASE)
 
 
@@ -55,9 +72,13 @@ def parse_monitoring(file: Path, raw: Any) -> MonitoringConfig | None:
     if raw is None:
         return None
     if isinstance(raw, dict) and "password" in raw:
-        raise ConfigError(file, "[monitoring_db] password", "never store the SQL password in "
-                          "the file: put it in an environment variable and name it in "
-                          "password_env")
+        raise ConfigError(
+            file,
+            "[monitoring_db] password",
+            "never store the SQL password in "
+            "the file: put it in an environment variable and name it in "
+            "password_env",
+        )
     sec = _Section(file, "monitoring_db", raw, KEYS)
     enabled = sec.data.get("enabled", True)
     if not isinstance(enabled, bool):
@@ -66,8 +87,11 @@ def parse_monitoring(file: Path, raw: Any) -> MonitoringConfig | None:
         return None
     server = sec.str("server")
     port_raw = sec.data.get("port")
-    port = None if port_raw is None else int(sec.number("port", 1433, minimum=1,
-                                                        maximum=65535, integer=True))
+    port = (
+        None
+        if port_raw is None
+        else int(sec.number("port", 1433, minimum=1, maximum=65535, integer=True))
+    )
     urls: dict[str, str | None] = {}
     for kind, default_db in (("qoe", "QoEMetrics"), ("cdr", "LcsCDR")):
         url = sec.str(f"{kind}_url")
@@ -78,30 +102,37 @@ def parse_monitoring(file: Path, raw: Any) -> MonitoringConfig | None:
             url = _url(server, sec.str("instance"), port, database)
         urls[kind] = url
     if not urls["qoe"] and not urls["cdr"]:
-        raise sec.error("server", "set server (or qoe_url / cdr_url) to read the Monitoring "
-                        "databases")
+        raise sec.error(
+            "server", "set server (or qoe_url / cdr_url) to read the Monitoring databases"
+        )
     auth = sec.str("auth", "windows") or "windows"
     if auth not in AUTH:
         raise sec.error("auth", f"must be one of {', '.join(AUTH)}, got {auth!r}")
     user, password_env = sec.str("user"), sec.str("password_env")
     if auth == "sql" and not (user and password_env):
-        raise sec.error("password_env", "auth = 'sql' needs user and password_env (the name "
-                        "of the environment variable holding the password)")
+        raise sec.error(
+            "password_env",
+            "auth = 'sql' needs user and password_env (the name "
+            "of the environment variable holding the password)",
+        )
     if auth == "windows" and user and not password_env:
-        raise sec.error("password_env", "auth = 'windows' with a user (DOMAIN\\user, NTLM) "
-                        "needs password_env; leave user out to log in as the agent's account")
+        raise sec.error(
+            "password_env",
+            "auth = 'windows' with a user (DOMAIN\\user, NTLM) "
+            "needs password_env; leave user out to log in as the agent's account",
+        )
     return MonitoringConfig(
-        qoe_url=urls["qoe"], cdr_url=urls["cdr"], auth=auth, user=user,
+        qoe_url=urls["qoe"],
+        cdr_url=urls["cdr"],
+        auth=auth,
+        user=user,
         password_env=password_env,
         page_size=sec.number("page_size", 500, minimum=1, maximum=10_000, integer=True),
-        qoe_overlap_minutes=sec.number("qoe_overlap_minutes", 60.0, minimum=0,
-                                       maximum=7 * 1440),
-        cdr_overlap_minutes=sec.number("cdr_overlap_minutes", 240.0, minimum=0,
-                                       maximum=7 * 1440),
+        qoe_overlap_minutes=sec.number("qoe_overlap_minutes", 60.0, minimum=0, maximum=7 * 1440),
+        cdr_overlap_minutes=sec.number("cdr_overlap_minutes", 240.0, minimum=0, maximum=7 * 1440),
         backfill_days=sec.number("backfill_days", 7.0, minimum=0, maximum=3650),
         max_attempts=sec.number("max_attempts", 3, minimum=1, maximum=100, integer=True),
         retry_seconds=sec.number("retry_seconds", 5.0, minimum=0, maximum=3600),
-        login_timeout_seconds=sec.number("login_timeout_seconds", 30.0, minimum=1,
-                                         maximum=600),
-        query_timeout_seconds=sec.number("query_timeout_seconds", 120.0, minimum=1,
-                                         maximum=3600))
+        login_timeout_seconds=sec.number("login_timeout_seconds", 30.0, minimum=1, maximum=600),
+        query_timeout_seconds=sec.number("query_timeout_seconds", 120.0, minimum=1, maximum=3600),
+    )

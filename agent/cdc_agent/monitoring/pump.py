@@ -37,8 +37,9 @@ def source_for(agent: Agent) -> MonitoringSource | None:
         return None
     src: MonitoringSource | None = getattr(agent, "_monitoring_source", None)
     if src is None:
-        src = MonitoringSource(cfg, agent.policy, agent.cfg.spool.state_dir,
-                               clock=agent.clock, sleep=agent.sleep)
+        src = MonitoringSource(
+            cfg, agent.policy, agent.cfg.spool.state_dir, clock=agent.clock, sleep=agent.sleep
+        )
         agent._monitoring_source = src  # type: ignore[attr-defined]
     src._masks = None  # the network configuration may have changed since the last pass
     return src
@@ -68,8 +69,13 @@ def pull(agent: Agent, summary: RunSummary) -> None:
         summary.error = "; ".join(errors)
 
 
-def _pull_all(agent: Agent, src: MonitoringSource, state: MonitoringState,
-              summary: RunSummary, errors: list[str]) -> None:
+def _pull_all(
+    agent: Agent,
+    src: MonitoringSource,
+    state: MonitoringState,
+    summary: RunSummary,
+    errors: list[str],
+) -> None:
     for feed in src.feeds:
         if agent.stop.is_set():
             break
@@ -84,8 +90,9 @@ def _pull_all(agent: Agent, src: MonitoringSource, state: MonitoringState,
             errors.append(str(exc))
 
 
-def _pull_feed(agent: Agent, src: MonitoringSource, feed: Feed, state: MonitoringState,
-               summary: RunSummary) -> None:
+def _pull_feed(
+    agent: Agent, src: MonitoringSource, feed: Feed, state: MonitoringState, summary: RunSummary
+) -> None:
     for page in src.pages(feed, state):
         page.delta["overlapMinutes"] = feed.overlap.total_seconds() / 60
         if not page.delta["keys"]:
@@ -101,8 +108,11 @@ def _pull_feed(agent: Agent, src: MonitoringSource, feed: Feed, state: Monitorin
             state.save()
         summary.excluded += page.delta["excluded"]
         if page.delta["excluded"]:
-            log.info("%s: %d record(s) of excluded users kept on premises", feed.database,
-                     page.delta["excluded"])
+            log.info(
+                "%s: %d record(s) of excluded users kept on premises",
+                feed.database,
+                page.delta["excluded"],
+            )
 
 
 def claim(agent: Agent, page: Page) -> None:
@@ -112,19 +122,37 @@ def claim(agent: Agent, page: Page) -> None:
     sent_at = utc_now_iso()
     batches = []
     for chunk in split(page.records, agent.cfg.batch.max_records, agent.cfg.batch.max_bytes):
-        env = envelope(agent.cfg.server.tenant_id, agent.cfg.source, chunk, __version__,
-                       sent_at)
+        env = envelope(agent.cfg.server.tenant_id, agent.cfg.source, chunk, __version__, sent_at)
         body = encode(env)
         j.write_body(env["batchId"], body)
-        batches.append({"batchId": env["batchId"], "records": len(chunk), "bytes": len(body),
-                        "files": [], "state": "pending", "attempts": 0, "httpStatus": None})
+        batches.append(
+            {
+                "batchId": env["batchId"],
+                "records": len(chunk),
+                "bytes": len(body),
+                "files": [],
+                "state": "pending",
+                "attempts": 0,
+                "httpStatus": None,
+            }
+        )
     agent._step("bodies-written")
-    j.data["pending"] = {"groupId": page.delta["groupId"], "createdAt": utc_now_iso(),
-                         "files": [], "batches": batches, "monitoring": page.delta}
+    j.data["pending"] = {
+        "groupId": page.delta["groupId"],
+        "createdAt": utc_now_iso(),
+        "files": [],
+        "batches": batches,
+        "monitoring": page.delta,
+    }
     j.data["counters"]["excluded"][page.feed.kind] += page.delta["excluded"]
     j.save()
-    log.info("%s: %d new row(s) -> %d record(s) in %d batch(es)", page.feed.database,
-             page.delta["rows"], len(page.records), len(batches))
+    log.info(
+        "%s: %d new row(s) -> %d record(s) in %d batch(es)",
+        page.feed.database,
+        page.delta["rows"],
+        len(page.records),
+        len(batches),
+    )
     agent._step("claimed")
 
 
@@ -142,11 +170,19 @@ def finish_group(agent: Agent, group: dict[str, Any]) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         if body is not None and not dest.exists():
             dest.write_bytes(body)
-            note = {"file": dest.name, "rejectedAt": utc_now_iso(), "source": "monitoring-db",
-                    "batches": [{"batchId": b["batchId"], "httpStatus": b.get("httpStatus"),
-                                 "problem": b.get("problem")}]}
-            Path(f"{dest}.problem.json").write_text(json.dumps(note, indent=2),
-                                                    encoding="utf-8")
+            note = {
+                "file": dest.name,
+                "rejectedAt": utc_now_iso(),
+                "source": "monitoring-db",
+                "batches": [
+                    {
+                        "batchId": b["batchId"],
+                        "httpStatus": b.get("httpStatus"),
+                        "problem": b.get("problem"),
+                    }
+                ],
+            }
+            Path(f"{dest}.problem.json").write_text(json.dumps(note, indent=2), encoding="utf-8")
     delivered = sum(b["records"] for b in group["batches"] if b["state"] == "delivered")
     state: MonitoringState | None = getattr(agent, "_monitoring_state", None)
     if state is None:  # a group resumed at the start of a pass
@@ -164,8 +200,13 @@ def dry_run(agent: Agent) -> list[dict[str, Any]]:
     state = MonitoringState.load(agent.cfg.spool.state_dir)
     out: list[dict[str, Any]] = []
     for feed in src.feeds:
-        row: dict[str, Any] = {"feed": feed.name, "database": feed.database, "rows": 0,
-                               "records": 0, "excluded": 0}
+        row: dict[str, Any] = {
+            "feed": feed.name,
+            "database": feed.database,
+            "rows": 0,
+            "records": 0,
+            "excluded": 0,
+        }
         try:
             for page in src.pages(feed, state):
                 row["rows"] += page.delta["rows"]

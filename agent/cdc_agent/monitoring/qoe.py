@@ -42,8 +42,10 @@ from cdc_agent.monitoring import schema as s
 LABELS = {0: "main-audio", 1: "main-video", 2: "panoramic-video", 3: "data"}
 ICE_CODES = {0: "DIRECT", 1: "RELAY", 2: "HTTP-PROXY", 3: "FAILED"}  # MS-QoE iceStatusType
 TRANSPORTS = {0: "UDP", 1: "TCP"}
-NS = ('xmlns="ms-rtcp-metrics" xmlns:v2="ms-rtcp-metrics.v2" '
-      'xmlns:v3="ms-rtcp-metrics.v3" xmlns:v4="ms-rtcp-metrics.v4"')
+NS = (
+    'xmlns="ms-rtcp-metrics" xmlns:v2="ms-rtcp-metrics.v2" '
+    'xmlns:v3="ms-rtcp-metrics.v3" xmlns:v4="ms-rtcp-metrics.v4"'
+)
 SIDES = ("Caller", "Callee")
 
 Row = Mapping[str, Any]
@@ -51,8 +53,10 @@ Row = Mapping[str, Any]
 
 # --- queries -------------------------------------------------------------------------
 
-def _after(time_col: ColumnElement[Any], seq_col: ColumnElement[Any],
-           after: tuple[datetime, int] | None) -> ColumnElement[bool] | None:
+
+def _after(
+    time_col: ColumnElement[Any], seq_col: ColumnElement[Any], after: tuple[datetime, int] | None
+) -> ColumnElement[bool] | None:
     """Keyset paging: strictly after (time, seq), portable to every dialect."""
     if after is None:
         return None
@@ -60,8 +64,9 @@ def _after(time_col: ColumnElement[Any], seq_col: ColumnElement[Any],
     return or_(time_col > t, and_(time_col == t, seq_col > q))
 
 
-def session_page(since: datetime | None, after: tuple[datetime, int] | None,
-                 limit: int) -> Select[Any]:
+def session_page(
+    since: datetime | None, after: tuple[datetime, int] | None, limit: int
+) -> Select[Any]:
     """One page of sessions, oldest first, with the supporting tables resolved."""
     ses = s.qoe_session
     caller_uri, callee_uri = s.qoe_user.alias("caller_uri"), s.qoe_user.alias("callee_uri")
@@ -70,32 +75,56 @@ def session_page(since: datetime | None, after: tuple[datetime, int] | None,
     caller_ua = s.qoe_user_agent.alias("caller_ua")
     callee_ua = s.qoe_user_agent.alias("callee_ua")
     dlg, conf = s.qoe_dialog, s.qoe_conference
-    j = (ses.outerjoin(dlg, and_(dlg.c.ConferenceDateTime == ses.c.ConferenceDateTime,
-                                 dlg.c.SessionSeq == ses.c.SessionSeq))
-         .outerjoin(conf, conf.c.ConferenceKey == ses.c.ConferenceKey)
-         .outerjoin(caller_uri, caller_uri.c.UserKey == ses.c.CallerURI)
-         .outerjoin(callee_uri, callee_uri.c.UserKey == ses.c.CalleeUri)
-         .outerjoin(caller_pai, caller_pai.c.UserKey == ses.c.CallerPAI)
-         .outerjoin(callee_pai, callee_pai.c.UserKey == ses.c.CalleePAI)
-         .outerjoin(caller_ep, caller_ep.c.EndpointKey == ses.c.CallerEndpoint)
-         .outerjoin(callee_ep, callee_ep.c.EndpointKey == ses.c.CalleeEndpoint)
-         .outerjoin(caller_ua, caller_ua.c.UserAgentKey == ses.c.CallerUserAgent)
-         .outerjoin(callee_ua, callee_ua.c.UserAgentKey == ses.c.CalleeUserAgent))
-    cols = [ses.c.ConferenceDateTime, ses.c.SessionSeq, ses.c.StartTime, ses.c.EndTime,
-            ses.c.MediationServerBypassFlag, dlg.c.DialogID, conf.c.ConfURI,
-            caller_uri.c.URI.label("CallerURI"), callee_uri.c.URI.label("CalleeURI"),
-            caller_pai.c.URI.label("CallerPAI"), callee_pai.c.URI.label("CalleePAI"),
-            caller_ua.c.UserAgent.label("CallerUserAgent"),
-            callee_ua.c.UserAgent.label("CalleeUserAgent")]
+    j = (
+        ses.outerjoin(
+            dlg,
+            and_(
+                dlg.c.ConferenceDateTime == ses.c.ConferenceDateTime,
+                dlg.c.SessionSeq == ses.c.SessionSeq,
+            ),
+        )
+        .outerjoin(conf, conf.c.ConferenceKey == ses.c.ConferenceKey)
+        .outerjoin(caller_uri, caller_uri.c.UserKey == ses.c.CallerURI)
+        .outerjoin(callee_uri, callee_uri.c.UserKey == ses.c.CalleeUri)
+        .outerjoin(caller_pai, caller_pai.c.UserKey == ses.c.CallerPAI)
+        .outerjoin(callee_pai, callee_pai.c.UserKey == ses.c.CalleePAI)
+        .outerjoin(caller_ep, caller_ep.c.EndpointKey == ses.c.CallerEndpoint)
+        .outerjoin(callee_ep, callee_ep.c.EndpointKey == ses.c.CalleeEndpoint)
+        .outerjoin(caller_ua, caller_ua.c.UserAgentKey == ses.c.CallerUserAgent)
+        .outerjoin(callee_ua, callee_ua.c.UserAgentKey == ses.c.CalleeUserAgent)
+    )
+    cols = [
+        ses.c.ConferenceDateTime,
+        ses.c.SessionSeq,
+        ses.c.StartTime,
+        ses.c.EndTime,
+        ses.c.MediationServerBypassFlag,
+        dlg.c.DialogID,
+        conf.c.ConfURI,
+        caller_uri.c.URI.label("CallerURI"),
+        callee_uri.c.URI.label("CalleeURI"),
+        caller_pai.c.URI.label("CallerPAI"),
+        callee_pai.c.URI.label("CalleePAI"),
+        caller_ua.c.UserAgent.label("CallerUserAgent"),
+        callee_ua.c.UserAgent.label("CalleeUserAgent"),
+    ]
     for side, ep in (("Caller", caller_ep), ("Callee", callee_ep)):
-        cols += [ep.c.Name.label(f"{side}EndpointName"), ep.c.OS.label(f"{side}OS"),
-                 ep.c.CPUName.label(f"{side}CPUName"),
-                 ep.c.CPUNumberOfCores.label(f"{side}CPUNumberOfCores"),
-                 ep.c.VirtualizationFlag.label(f"{side}VirtualizationFlag")]
+        cols += [
+            ep.c.Name.label(f"{side}EndpointName"),
+            ep.c.OS.label(f"{side}OS"),
+            ep.c.CPUName.label(f"{side}CPUName"),
+            ep.c.CPUNumberOfCores.label(f"{side}CPUNumberOfCores"),
+            ep.c.VirtualizationFlag.label(f"{side}VirtualizationFlag"),
+        ]
     stmt = select(*cols).select_from(j)
-    where = [c for c in (
-        ses.c.ConferenceDateTime >= since if since is not None else None,
-        _after(ses.c.ConferenceDateTime, ses.c.SessionSeq, after)) if c is not None]
+    where = [
+        c
+        for c in (
+            ses.c.ConferenceDateTime >= since if since is not None else None,
+            _after(ses.c.ConferenceDateTime, ses.c.SessionSeq, after),
+        )
+        if c is not None
+    ]
     if where:
         stmt = stmt.where(*where)
     return stmt.order_by(ses.c.ConferenceDateTime, ses.c.SessionSeq).limit(limit)
@@ -110,8 +139,15 @@ def media_lines(t0: datetime, t1: datetime) -> Select[Any]:
     the caller: a tuple IN is not portable to SQL Server)."""
     ml = s.qoe_media_line
     j: Any = ml
-    cols: list[Any] = [ml.c.ConferenceDateTime, ml.c.SessionSeq, ml.c.MediaLineLabel,
-                       ml.c.Transport, ml.c.Caller, ml.c.Callee, ml.c.MidCallReport]
+    cols: list[Any] = [
+        ml.c.ConferenceDateTime,
+        ml.c.SessionSeq,
+        ml.c.MediaLineLabel,
+        ml.c.Transport,
+        ml.c.Caller,
+        ml.c.Callee,
+        ml.c.MidCallReport,
+    ]
     for side in SIDES:
         ip = s.qoe_ip_address.alias(f"{side.lower()}_ip")
         subnet = s.qoe_ip_address.alias(f"{side.lower()}_subnet")
@@ -123,41 +159,81 @@ def media_lines(t0: datetime, t1: datetime) -> Select[Any]:
         ren_drv = s.qoe_device_driver.alias(f"{side.lower()}_ren_drv")
         conn = s.qoe_network_connection_detail.alias(f"{side.lower()}_conn")
         c = ml.c
-        j = (j.outerjoin(ip, ip.c.IPAddressKey == c[f"{side}IPAddr"])
-             .outerjoin(subnet, subnet.c.IPAddressKey == c[f"{side}Subnet"])
-             .outerjoin(mac, mac.c.MacAddressKey == c[f"{side}MacAddress"])
-             .outerjoin(bssid, bssid.c.MacAddressKey == c[f"{side}Bssid"])
-             .outerjoin(cap, cap.c.DeviceKey == c[f"{side}CaptureDev"])
-             .outerjoin(ren, ren.c.DeviceKey == c[f"{side}RenderDev"])
-             .outerjoin(cap_drv, cap_drv.c.DeviceDriverKey == c[f"{side}CaptureDevDriver"])
-             .outerjoin(ren_drv, ren_drv.c.DeviceDriverKey == c[f"{side}RenderDevDriver"])
-             .outerjoin(conn, conn.c.NetworkConnectionDetailKey
-                        == c[f"{side}NetworkConnectionType"]))
-        cols += [ip.c.IPAddress.label(f"{side}IP"), subnet.c.IPAddress.label(f"{side}Subnet"),
-                 c[f"{side}Port"], c[f"{side}Inside"], c[f"{side}VPN"], c[f"{side}LinkSpeed"],
-                 c[f"{side}ConnectivityICE"], mac.c.MacAddress.label(f"{side}Mac"),
-                 bssid.c.MacAddress.label(f"{side}BSSID"),
-                 cap.c.DeviceName.label(f"{side}Capture"), ren.c.DeviceName.label(f"{side}Render"),
-                 cap_drv.c.DeviceDriver.label(f"{side}CaptureDriver"),
-                 ren_drv.c.DeviceDriver.label(f"{side}RenderDriver"),
-                 conn.c.NetworkConnectionDetail.label(f"{side}Connection")]
+        j = (
+            j.outerjoin(ip, ip.c.IPAddressKey == c[f"{side}IPAddr"])
+            .outerjoin(subnet, subnet.c.IPAddressKey == c[f"{side}Subnet"])
+            .outerjoin(mac, mac.c.MacAddressKey == c[f"{side}MacAddress"])
+            .outerjoin(bssid, bssid.c.MacAddressKey == c[f"{side}Bssid"])
+            .outerjoin(cap, cap.c.DeviceKey == c[f"{side}CaptureDev"])
+            .outerjoin(ren, ren.c.DeviceKey == c[f"{side}RenderDev"])
+            .outerjoin(cap_drv, cap_drv.c.DeviceDriverKey == c[f"{side}CaptureDevDriver"])
+            .outerjoin(ren_drv, ren_drv.c.DeviceDriverKey == c[f"{side}RenderDevDriver"])
+            .outerjoin(conn, conn.c.NetworkConnectionDetailKey == c[f"{side}NetworkConnectionType"])
+        )
+        cols += [
+            ip.c.IPAddress.label(f"{side}IP"),
+            subnet.c.IPAddress.label(f"{side}Subnet"),
+            c[f"{side}Port"],
+            c[f"{side}Inside"],
+            c[f"{side}VPN"],
+            c[f"{side}LinkSpeed"],
+            c[f"{side}ConnectivityICE"],
+            mac.c.MacAddress.label(f"{side}Mac"),
+            bssid.c.MacAddress.label(f"{side}BSSID"),
+            cap.c.DeviceName.label(f"{side}Capture"),
+            ren.c.DeviceName.label(f"{side}Render"),
+            cap_drv.c.DeviceDriver.label(f"{side}CaptureDriver"),
+            ren_drv.c.DeviceDriver.label(f"{side}RenderDriver"),
+            conn.c.NetworkConnectionDetail.label(f"{side}Connection"),
+        ]
     return select(*cols).select_from(j).where(_in_range(ml, t0, t1))
 
 
 _STREAM_KEY = ("ConferenceDateTime", "SessionSeq", "MediaLineLabel", "StreamID")
 _DIRECTION = ("Inbound", "Outbound", "SenderIsCallerPAI")
-_NETWORK = ("JitterInterArrival", "JitterInterArrivalMax", "PacketLossRate",
-            "PacketLossRateMax", "RoundTrip", "RoundTripMax", "PacketUtilization",
-            "RelativeOneWayAverage")
-AUDIO_COLUMNS = (*_STREAM_KEY, *_NETWORK, *_DIRECTION, "DegradationAvg",
-                 "RatioConcealedSamplesAvg", "AudioPostFECPLR", "AudioPayloadDescription")
-VIDEO_COLUMNS = (*_STREAM_KEY, *_NETWORK, *_DIRECTION, "VideoPayloadDescription",
-                 "VideoResolution", "InboundVideoFrameRateAvg", "VideoFrameLossRate",
-                 "VideoPostFECPLR")
-SHARING_COLUMNS = (*_STREAM_KEY, *_NETWORK, *_DIRECTION, "SpoiledTilePercentTotal",
-                   "RDPTileProcessingLatencyAverage")
-EVENT_COLUMNS = ("ConferenceDateTime", "SessionSeq", "MediaLineLabel", "FromCaller",
-                 *s.AUDIO_CLIENT_EVENT_RATIOS)
+_NETWORK = (
+    "JitterInterArrival",
+    "JitterInterArrivalMax",
+    "PacketLossRate",
+    "PacketLossRateMax",
+    "RoundTrip",
+    "RoundTripMax",
+    "PacketUtilization",
+    "RelativeOneWayAverage",
+)
+AUDIO_COLUMNS = (
+    *_STREAM_KEY,
+    *_NETWORK,
+    *_DIRECTION,
+    "DegradationAvg",
+    "RatioConcealedSamplesAvg",
+    "AudioPostFECPLR",
+    "AudioPayloadDescription",
+)
+VIDEO_COLUMNS = (
+    *_STREAM_KEY,
+    *_NETWORK,
+    *_DIRECTION,
+    "VideoPayloadDescription",
+    "VideoResolution",
+    "InboundVideoFrameRateAvg",
+    "VideoFrameLossRate",
+    "VideoPostFECPLR",
+)
+SHARING_COLUMNS = (
+    *_STREAM_KEY,
+    *_NETWORK,
+    *_DIRECTION,
+    "SpoiledTilePercentTotal",
+    "RDPTileProcessingLatencyAverage",
+)
+EVENT_COLUMNS = (
+    "ConferenceDateTime",
+    "SessionSeq",
+    "MediaLineLabel",
+    "FromCaller",
+    *s.AUDIO_CLIENT_EVENT_RATIOS,
+)
 
 
 def _columns(table: Any, names: Iterable[str]) -> list[Any]:
@@ -166,18 +242,20 @@ def _columns(table: Any, names: Iterable[str]) -> list[Any]:
 
 def audio_streams(t0: datetime, t1: datetime) -> Select[Any]:
     a, pd = s.qoe_audio_stream, s.qoe_payload_description
-    return (select(*_columns(a, AUDIO_COLUMNS), pd.c.PayloadDescription.label("Codec"))
-            .select_from(a.outerjoin(pd, pd.c.PayloadDescriptionKey
-                                     == a.c.AudioPayloadDescription))
-            .where(_in_range(a, t0, t1)))
+    return (
+        select(*_columns(a, AUDIO_COLUMNS), pd.c.PayloadDescription.label("Codec"))
+        .select_from(a.outerjoin(pd, pd.c.PayloadDescriptionKey == a.c.AudioPayloadDescription))
+        .where(_in_range(a, t0, t1))
+    )
 
 
 def video_streams(t0: datetime, t1: datetime) -> Select[Any]:
     v, pd = s.qoe_video_stream, s.qoe_payload_description
-    return (select(*_columns(v, VIDEO_COLUMNS), pd.c.PayloadDescription.label("Codec"))
-            .select_from(v.outerjoin(pd, pd.c.PayloadDescriptionKey
-                                     == v.c.VideoPayloadDescription))
-            .where(_in_range(v, t0, t1)))
+    return (
+        select(*_columns(v, VIDEO_COLUMNS), pd.c.PayloadDescription.label("Codec"))
+        .select_from(v.outerjoin(pd, pd.c.PayloadDescriptionKey == v.c.VideoPayloadDescription))
+        .where(_in_range(v, t0, t1))
+    )
 
 
 def app_sharing_streams(t0: datetime, t1: datetime) -> Select[Any]:
@@ -197,12 +275,19 @@ def subnets() -> Select[Any]:
 
 def all_statements(since: datetime, after: tuple[datetime, int]) -> list[Select[Any]]:
     """Every statement this module runs (the dialect compilation test compiles each)."""
-    return [session_page(since, after, 10), media_lines(since, since),
-            audio_streams(since, since), video_streams(since, since),
-            app_sharing_streams(since, since), client_events(since, since), subnets()]
+    return [
+        session_page(since, after, 10),
+        media_lines(since, since),
+        audio_streams(since, since),
+        video_streams(since, since),
+        app_sharing_streams(since, since),
+        client_events(since, since),
+        subnets(),
+    ]
 
 
 # --- rows -> reports -----------------------------------------------------------------
+
 
 @dataclass
 class SessionRows:
@@ -221,11 +306,15 @@ class SessionRows:
         return self.session["ConferenceDateTime"], int(self.session["SessionSeq"])
 
 
-def group_children(sessions: Sequence[Row], lines: Iterable[Row], audio: Iterable[Row],
-                   video: Iterable[Row], sharing: Iterable[Row], events: Iterable[Row]
-                   ) -> list[SessionRows]:
-    by_key = {(r["ConferenceDateTime"], int(r["SessionSeq"])): SessionRows(r)
-              for r in sessions}
+def group_children(
+    sessions: Sequence[Row],
+    lines: Iterable[Row],
+    audio: Iterable[Row],
+    video: Iterable[Row],
+    sharing: Iterable[Row],
+    events: Iterable[Row],
+) -> list[SessionRows]:
+    by_key = {(r["ConferenceDateTime"], int(r["SessionSeq"])): SessionRows(r) for r in sessions}
 
     def owner(r: Row) -> SessionRows | None:
         return by_key.get((r["ConferenceDateTime"], int(r["SessionSeq"])))
@@ -337,20 +426,25 @@ def _network(row: Row | None, rtt_row: Row | None) -> str:
     out = ""
     if row is not None:
         jitter = _el("InterArrival", row.get("JitterInterArrival")) + _el(
-            "InterArrivalMax", row.get("JitterInterArrivalMax"))
+            "InterArrivalMax", row.get("JitterInterArrivalMax")
+        )
         if jitter:
             out += f"<Jitter>{jitter}</Jitter>"
         loss = _el("LossRate", row.get("PacketLossRate")) + _el(
-            "LossRateMax", row.get("PacketLossRateMax"))
+            "LossRateMax", row.get("PacketLossRateMax")
+        )
         if loss:
             out += f"<PacketLoss>{loss}</PacketLoss>"
     delay = ""
     if rtt_row is not None:
         delay += _el("RoundTrip", rtt_row.get("RoundTrip")) + _el(
-            "RoundTripMax", rtt_row.get("RoundTripMax"))
+            "RoundTripMax", rtt_row.get("RoundTripMax")
+        )
     if row is not None and row.get("RelativeOneWayAverage") is not None:
-        delay += (f"<v3:RelativeOneWay>{_el('v3:Average', row['RelativeOneWayAverage'])}"
-                  "</v3:RelativeOneWay>")
+        delay += (
+            f"<v3:RelativeOneWay>{_el('v3:Average', row['RelativeOneWayAverage'])}"
+            "</v3:RelativeOneWay>"
+        )
     if delay:
         out += f"<Delay>{delay}</Delay>"
     if row is not None:
@@ -375,33 +469,39 @@ def _payload(kind: str, row: Row | None, inbound: bool) -> str:
         return f"<Payload><Audio>{inner}</Audio></Payload>"
     if kind == "video":
         inner = _el("PayloadDescription", row.get("Codec")) + _el(
-            "Resolution", (row.get("VideoResolution") or "").strip() or None)
+            "Resolution", (row.get("VideoResolution") or "").strip() or None
+        )
         inner += _el("VideoFrameRateAvg", row.get("InboundVideoFrameRateAvg"))
         inner += _el("VideoFrameLossRate", row.get("VideoFrameLossRate"))
         inner += _el("v3:VideoPostFECPLR", row.get("VideoPostFECPLR"))
         return f"<Payload><Video>{inner}</Video></Payload>"
     inner = ""
     if row.get("SpoiledTilePercentTotal") is not None:
-        inner += (f"<v3:SpoiledTilePercent>{_el('v3:Total', row['SpoiledTilePercentTotal'])}"
-                  "</v3:SpoiledTilePercent>")
+        inner += (
+            f"<v3:SpoiledTilePercent>{_el('v3:Total', row['SpoiledTilePercentTotal'])}"
+            "</v3:SpoiledTilePercent>"
+        )
     if row.get("RDPTileProcessingLatencyAverage") is not None:
-        inner += ("<v3:RDPTileProcessingLatency>"
-                  f"{_el('v3:Average', row['RDPTileProcessingLatencyAverage'])}"
-                  "</v3:RDPTileProcessingLatency>")
+        inner += (
+            "<v3:RDPTileProcessingLatency>"
+            f"{_el('v3:Average', row['RDPTileProcessingLatencyAverage'])}"
+            "</v3:RDPTileProcessingLatency>"
+        )
     return f"<Payload><v3:ApplicationSharing>{inner}</v3:ApplicationSharing></Payload>"
 
 
 def _quality(kind: str, row: Row | None) -> str:
     if kind != "audio" or row is None or row.get("DegradationAvg") is None:
         return ""
-    return (f"<QualityEstimates><Audio><NetworkMOS>{_el('DegradationAvg', row['DegradationAvg'])}"
-            "</NetworkMOS></Audio></QualityEstimates>")
+    return (
+        f"<QualityEstimates><Audio><NetworkMOS>{_el('DegradationAvg', row['DegradationAvg'])}"
+        "</NetworkMOS></Audio></QualityEstimates>"
+    )
 
 
 def _streams(rows: SessionRows, label: int, me_caller: bool) -> tuple[str, Row | None]:
     """(InboundStream + OutboundStream XML, the inbound row) of one media line."""
-    for kind, table in (("audio", rows.audio), ("video", rows.video),
-                        ("appsharing", rows.sharing)):
+    for kind, table in (("audio", rows.audio), ("video", rows.video), ("appsharing", rows.sharing)):
         received = table.get((label, not me_caller))
         sent = table.get((label, me_caller))
         if received is None and sent is None:
@@ -409,37 +509,52 @@ def _streams(rows: SessionRows, label: int, me_caller: bool) -> tuple[str, Row |
         inbound = received if received is not None and received.get("Inbound") else None
         xml = ""
         if inbound is not None:
-            xml += (f"<InboundStream>{_network(inbound, None)}{_payload(kind, inbound, True)}"
-                    f"{_quality(kind, inbound)}</InboundStream>")
+            xml += (
+                f"<InboundStream>{_network(inbound, None)}{_payload(kind, inbound, True)}"
+                f"{_quality(kind, inbound)}</InboundStream>"
+            )
         if sent is not None:
-            xml += (f"<OutboundStream>{_network(None, sent)}{_payload(kind, sent, False)}"
-                    "</OutboundStream>")
+            xml += (
+                f"<OutboundStream>{_network(None, sent)}{_payload(kind, sent, False)}"
+                "</OutboundStream>"
+            )
         return xml, inbound
     return "", None
 
 
 def _description(line: Row, side: str, masks: Mapping[str, int]) -> str:
-    ice = ICE_CODES.get(line[f"{side}ConnectivityICE"]) if line.get(
-        f"{side}ConnectivityICE") is not None else None
+    ice = (
+        ICE_CODES.get(line[f"{side}ConnectivityICE"])
+        if line.get(f"{side}ConnectivityICE") is not None
+        else None
+    )
     out = ""
     if ice:
         out += f"<Connectivity><Ice>{ice}</Ice></Connectivity>"
     transport = TRANSPORTS.get(line["Transport"]) if line.get("Transport") is not None else None
     out += _el("Transport", transport)
-    nci = (_el("VPN", line.get(f"{side}VPN")) + _el("LinkSpeed", line.get(f"{side}LinkSpeed"))
-           + _el("v2:BSSID", line.get(f"{side}BSSID"))
-           + _el("v3:NetworkConnectionDetails", line.get(f"{side}Connection")))
+    nci = (
+        _el("VPN", line.get(f"{side}VPN"))
+        + _el("LinkSpeed", line.get(f"{side}LinkSpeed"))
+        + _el("v2:BSSID", line.get(f"{side}BSSID"))
+        + _el("v3:NetworkConnectionDetails", line.get(f"{side}Connection"))
+    )
     if nci:
         out += f"<NetworkConnectivityInfo>{nci}</NetworkConnectivityInfo>"
     ip, subnet = line.get(f"{side}IP"), line.get(f"{side}Subnet")
-    addr = (_el("IPAddr", ip) + _el("Port", line.get(f"{side}Port"))
-            + _el("Inside", line.get(f"{side}Inside"))
-            + _el("SubnetMask", subnet_mask(ip, subnet, masks))
-            + _el("v2:MACAddr", line.get(f"{side}Mac")))
+    addr = (
+        _el("IPAddr", ip)
+        + _el("Port", line.get(f"{side}Port"))
+        + _el("Inside", line.get(f"{side}Inside"))
+        + _el("SubnetMask", subnet_mask(ip, subnet, masks))
+        + _el("v2:MACAddr", line.get(f"{side}Mac"))
+    )
     if addr:
         out += f"<LocalAddr>{addr}</LocalAddr>"
-    for tag, dev, drv in (("CaptureDev", "Capture", "CaptureDriver"),
-                          ("RenderDev", "Render", "RenderDriver")):
+    for tag, dev, drv in (
+        ("CaptureDev", "Capture", "CaptureDriver"),
+        ("RenderDev", "Render", "RenderDriver"),
+    ):
         inner = _el("Name", line.get(f"{side}{dev}")) + _el("Driver", line.get(f"{side}{drv}"))
         if inner:
             out += f"<{tag}>{inner}</{tag}>"
@@ -485,19 +600,26 @@ def build_report(rows: SessionRows, me_caller: bool, masks: Mapping[str, int]) -
     for name, value in (("Start", _iso(ses.get("StartTime"))), ("End", _iso(ses.get("EndTime")))):
         if value:
             attrs += f" {name}={quoteattr(value)}"
-    dialog = (_el("FromURI", ses.get(f"{me}URI")) + _el("ToURI", ses.get(f"{other}URI"))
-              + _el("Caller", me_caller)
-              + _el("LocalUserAgent", ses.get(f"{me}UserAgent"))
-              + _el("RemoteUserAgent", ses.get(f"{other}UserAgent"))
-              + _el("LocalPAI", ses.get(f"{me}PAI")) + _el("RemotePAI", ses.get(f"{other}PAI"))
-              + (_el("ConfURI", conf) if is_conf else "")
-              + _el("v2:MediationServerBypassFlag", ses.get("MediationServerBypassFlag")))
+    dialog = (
+        _el("FromURI", ses.get(f"{me}URI"))
+        + _el("ToURI", ses.get(f"{other}URI"))
+        + _el("Caller", me_caller)
+        + _el("LocalUserAgent", ses.get(f"{me}UserAgent"))
+        + _el("RemoteUserAgent", ses.get(f"{other}UserAgent"))
+        + _el("LocalPAI", ses.get(f"{me}PAI"))
+        + _el("RemotePAI", ses.get(f"{other}PAI"))
+        + (_el("ConfURI", conf) if is_conf else "")
+        + _el("v2:MediationServerBypassFlag", ses.get("MediationServerBypassFlag"))
+    )
     endpoint = ""
     if ses.get(f"{me}EndpointName"):
         endpoint = f"<Endpoint Name={quoteattr(ses[f'{me}EndpointName'])}"
-        for attr, col in (("v2:OS", "OS"), ("v2:CPUName", "CPUName"),
-                          ("v2:CPUNumberOfCores", "CPUNumberOfCores"),
-                          ("v2:VirtualizationFlag", "VirtualizationFlag")):
+        for attr, col in (
+            ("v2:OS", "OS"),
+            ("v2:CPUName", "CPUName"),
+            ("v2:CPUNumberOfCores", "CPUNumberOfCores"),
+            ("v2:VirtualizationFlag", "VirtualizationFlag"),
+        ):
             text = _fmt(ses.get(f"{me}{col}"))
             if text is not None:
                 endpoint += f" {attr}={quoteattr(text)}"
@@ -509,20 +631,26 @@ def build_report(rows: SessionRows, me_caller: bool, masks: Mapping[str, int]) -
             continue  # a label the MS-QoE report cannot carry
         line = rows.lines[label]
         streams, _ = _streams(rows, label, me_caller)
-        body += (f"<MediaLine Label={quoteattr(label_name)}>{_description(line, me, masks)}"
-                 f"{streams}{_client_events(rows.events.get((label, me_caller)))}</MediaLine>")
+        body += (
+            f"<MediaLine Label={quoteattr(label_name)}>{_description(line, me, masks)}"
+            f"{streams}{_client_events(rows.events.get((label, me_caller)))}</MediaLine>"
+        )
     if not body:
         return None
     report = "VQSessionIntervalReport" if interval else "VQSessionReport"
-    session_id = call_id + (f";from-tag={from_tag}" if from_tag else "") + (
-        f";to-tag={to_tag}" if to_tag else "")
-    return (f'<?xml version="1.0" encoding="utf-8"?>\n<VQReportEvent {NS}>'
-            f"<{report} SessionId={quoteattr(session_id)}>{endpoint}"
-            f"<DialogInfo {attrs}>{dialog}</DialogInfo>{body}</{report}></VQReportEvent>")
+    session_id = (
+        call_id
+        + (f";from-tag={from_tag}" if from_tag else "")
+        + (f";to-tag={to_tag}" if to_tag else "")
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<VQReportEvent {NS}>'
+        f"<{report} SessionId={quoteattr(session_id)}>{endpoint}"
+        f"<DialogInfo {attrs}>{dialog}</DialogInfo>{body}</{report}></VQReportEvent>"
+    )
 
 
-def session_reports(rows: SessionRows, masks: Mapping[str, int]
-                    ) -> list[tuple[str, str]]:
+def session_reports(rows: SessionRows, masks: Mapping[str, int]) -> list[tuple[str, str]]:
     """(suffix, XML) of each report a session's rows hold: `caller` / `callee`."""
     out = []
     for me_caller in reporters(rows):

@@ -47,74 +47,110 @@ def _pk_time(name: str = "ConferenceDateTime") -> Column[object]:
 
 # --- QoEMetrics: supporting tables ---------------------------------------------------
 
-qoe_user = Table("User", qoe_metadata,
-                 Column("UserKey", Integer, primary_key=True),
-                 Column("URI", Unicode(450), unique=True),
-                 Column("URIType", Integer))
+qoe_user = Table(
+    "User",
+    qoe_metadata,
+    Column("UserKey", Integer, primary_key=True),
+    Column("URI", Unicode(450), unique=True),
+    Column("URIType", Integer),
+)
 
-qoe_user_agent = Table("UserAgent", qoe_metadata,
-                       Column("UserAgentKey", Integer, primary_key=True),
-                       Column("UserAgent", Unicode(256), unique=True),
-                       Column("UAType", SmallInteger))
+qoe_user_agent = Table(
+    "UserAgent",
+    qoe_metadata,
+    Column("UserAgentKey", Integer, primary_key=True),
+    Column("UserAgent", Unicode(256), unique=True),
+    Column("UAType", SmallInteger),
+)
 
-qoe_endpoint = Table("Endpoint", qoe_metadata,
-                     Column("EndpointKey", Integer, primary_key=True),
-                     Column("Name", Unicode(256), unique=True),
-                     Column("OS", Unicode(128)),
-                     Column("CPUName", Unicode(128)),
-                     Column("CPUNumberOfCores", SmallInteger),
-                     Column("CPUProcessorSpeed", Integer),
-                     Column("VirtualizationFlag", SmallInteger))
+qoe_endpoint = Table(
+    "Endpoint",
+    qoe_metadata,
+    Column("EndpointKey", Integer, primary_key=True),
+    Column("Name", Unicode(256), unique=True),
+    Column("OS", Unicode(128)),
+    Column("CPUName", Unicode(128)),
+    Column("CPUNumberOfCores", SmallInteger),
+    Column("CPUProcessorSpeed", Integer),
+    Column("VirtualizationFlag", SmallInteger),
+)
 
-qoe_conference = Table("Conference", qoe_metadata,
-                       Column("ConferenceKey", Integer, primary_key=True),
-                       Column("ConfURI", Unicode(450), unique=True),
-                       Column("Checksum", Integer))
+qoe_conference = Table(
+    "Conference",
+    qoe_metadata,
+    Column("ConferenceKey", Integer, primary_key=True),
+    Column("ConfURI", Unicode(450), unique=True),
+    Column("Checksum", Integer),
+)
 
-qoe_dialog = Table("Dialog", qoe_metadata,
-                   _pk_time(),
-                   Column("SessionSeq", Integer, primary_key=True),
-                   Column("DialogID", String(256)),
-                   Column("DialogIDChecksum", Integer, index=True))
+qoe_dialog = Table(
+    "Dialog",
+    qoe_metadata,
+    _pk_time(),
+    Column("SessionSeq", Integer, primary_key=True),
+    Column("DialogID", String(256)),
+    Column("DialogIDChecksum", Integer, index=True),
+)
 
-qoe_ip_address = Table("IPAddress", qoe_metadata,
-                       Column("IPAddressKey", Integer, primary_key=True),
-                       Column("IPAddress", String(50), unique=True))
+qoe_ip_address = Table(
+    "IPAddress",
+    qoe_metadata,
+    Column("IPAddressKey", Integer, primary_key=True),
+    Column("IPAddress", String(50), unique=True),
+)
 
-qoe_mac_address = Table("MacAddress", qoe_metadata,
-                        Column("MacAddressKey", Integer, primary_key=True),
-                        Column("MacAddress", String(256), unique=True))
+qoe_mac_address = Table(
+    "MacAddress",
+    qoe_metadata,
+    Column("MacAddressKey", Integer, primary_key=True),
+    Column("MacAddress", String(256), unique=True),
+)
 
-qoe_device = Table("Device", qoe_metadata,
-                   Column("DeviceKey", Integer, primary_key=True),
-                   Column("DeviceName", Unicode(256)),
-                   Column("DeviceType", Boolean))  # 1 capture, 0 render
+qoe_device = Table(
+    "Device",
+    qoe_metadata,
+    Column("DeviceKey", Integer, primary_key=True),
+    Column("DeviceName", Unicode(256)),
+    Column("DeviceType", Boolean),
+)  # 1 capture, 0 render
 
-qoe_device_driver = Table("DeviceDriver", qoe_metadata,
-                          Column("DeviceDriverKey", Integer, primary_key=True),
-                          Column("DeviceDriver", String(256), unique=True))
+qoe_device_driver = Table(
+    "DeviceDriver",
+    qoe_metadata,
+    Column("DeviceDriverKey", Integer, primary_key=True),
+    Column("DeviceDriver", String(256), unique=True),
+)
 
 qoe_network_connection_detail = Table(
-    "NetworkConnectionDetail", qoe_metadata,
+    "NetworkConnectionDetail",
+    qoe_metadata,
     Column("NetworkConnectionDetailKey", SmallInteger, primary_key=True),
-    Column("NetworkConnectionDetail", String(256), unique=True))
+    Column("NetworkConnectionDetail", String(256), unique=True),
+)
 
-qoe_payload_description = Table("PayloadDescription", qoe_metadata,
-                                Column("PayloadDescriptionKey", Integer, primary_key=True),
-                                Column("PayloadDescription", Unicode(256), unique=True))
+qoe_payload_description = Table(
+    "PayloadDescription",
+    qoe_metadata,
+    Column("PayloadDescriptionKey", Integer, primary_key=True),
+    Column("PayloadDescription", Unicode(256), unique=True),
+)
 
 # Subnets defined in the network configuration (NCS): the only documented place that
 # holds a subnet's mask.
-qoe_subnet = Table("Subnet", qoe_metadata,
-                   Column("SubnetIP", Integer, primary_key=True),
-                   Column("SubnetMask", Integer),
-                   Column("UserSiteKey", Integer),
-                   Column("SubnetDescription", Unicode(512)))
+qoe_subnet = Table(
+    "Subnet",
+    qoe_metadata,
+    Column("SubnetIP", Integer, primary_key=True),
+    Column("SubnetMask", Integer),
+    Column("UserSiteKey", Integer),
+    Column("SubnetDescription", Unicode(512)),
+)
 
 # --- QoEMetrics: metrics tables --------------------------------------------------------
 
 qoe_session = Table(
-    "Session", qoe_metadata,
+    "Session",
+    qoe_metadata,
     _pk_time(),
     Column("SessionSeq", Integer, primary_key=True),
     Column("ConferenceKey", Integer),
@@ -163,7 +199,8 @@ def _side_columns(side: str) -> list[Column[object]]:
 
 
 qoe_media_line = Table(
-    "MediaLine", qoe_metadata,
+    "MediaLine",
+    qoe_metadata,
     _pk_time(),
     Column("SessionSeq", Integer, primary_key=True),
     Column("MediaLineLabel", SmallInteger, primary_key=True),  # 0 audio, 1 video, 2 pano, 3 sharing
@@ -181,19 +218,25 @@ qoe_media_line = Table(
 
 
 def _stream_key() -> list[Column[object]]:
-    return [_pk_time(), Column("SessionSeq", Integer, primary_key=True),
-            Column("MediaLineLabel", SmallInteger, primary_key=True),
-            Column("StreamID", Integer, primary_key=True)]
+    return [
+        _pk_time(),
+        Column("SessionSeq", Integer, primary_key=True),
+        Column("MediaLineLabel", SmallInteger, primary_key=True),
+        Column("StreamID", Integer, primary_key=True),
+    ]
 
 
 def _stream_direction() -> list[Column[object]]:
-    return [Column("Inbound", Boolean),  # the receiver's report of this stream arrived
-            Column("Outbound", Boolean),  # the sender's report of this stream arrived
-            Column("SenderIsCallerPAI", Boolean)]  # 1: caller -> callee
+    return [
+        Column("Inbound", Boolean),  # the receiver's report of this stream arrived
+        Column("Outbound", Boolean),  # the sender's report of this stream arrived
+        Column("SenderIsCallerPAI", Boolean),
+    ]  # 1: caller -> callee
 
 
 qoe_audio_stream = Table(
-    "AudioStream", qoe_metadata,
+    "AudioStream",
+    qoe_metadata,
     *_stream_key(),
     Column("JitterInterArrival", Integer),
     Column("JitterInterArrivalMax", Integer),
@@ -219,7 +262,8 @@ qoe_audio_stream = Table(
 )
 
 qoe_video_stream = Table(
-    "VideoStream", qoe_metadata,
+    "VideoStream",
+    qoe_metadata,
     *_stream_key(),
     Column("VideoPayloadDescription", SmallInteger, primary_key=True),
     Column("JitterInterArrival", Integer),
@@ -243,7 +287,8 @@ qoe_video_stream = Table(
 )
 
 qoe_app_sharing_stream = Table(
-    "AppSharingStream", qoe_metadata,
+    "AppSharingStream",
+    qoe_metadata,
     *_stream_key(),
     Column("JitterInterArrival", Integer),
     Column("JitterInterArrivalMax", Integer),
@@ -264,17 +309,27 @@ qoe_app_sharing_stream = Table(
 # Client events: one row per endpoint (FromCaller 1 caller, 0 callee). The "...Ratio"
 # columns are documented as "percentage of session", decimal(5,2).
 AUDIO_CLIENT_EVENT_RATIOS = (
-    "NetworkSendQualityEventRatio", "NetworkReceiveQualityEventRatio",
-    "NetworkDelayEventRatio", "NetworkBandwidthLowEventRatio", "CPUInsufficientEventRatio",
-    "DeviceHalfDuplexAECEventRatio", "DeviceRenderNotFunctioningEventRatio",
-    "DeviceCaptureNotFunctioningEventRatio", "DeviceGlitchesEventRatio",
-    "DeviceLowSNREventRatio", "DeviceLowSpeechLevelEventRatio", "DeviceClippingEventRatio",
-    "DeviceEchoEventRatio", "DeviceNearEndToEchoRatioEventRatio",
-    "DeviceRenderZeroVolumeEventRatio", "DeviceRenderMuteEventRatio",
+    "NetworkSendQualityEventRatio",
+    "NetworkReceiveQualityEventRatio",
+    "NetworkDelayEventRatio",
+    "NetworkBandwidthLowEventRatio",
+    "CPUInsufficientEventRatio",
+    "DeviceHalfDuplexAECEventRatio",
+    "DeviceRenderNotFunctioningEventRatio",
+    "DeviceCaptureNotFunctioningEventRatio",
+    "DeviceGlitchesEventRatio",
+    "DeviceLowSNREventRatio",
+    "DeviceLowSpeechLevelEventRatio",
+    "DeviceClippingEventRatio",
+    "DeviceEchoEventRatio",
+    "DeviceNearEndToEchoRatioEventRatio",
+    "DeviceRenderZeroVolumeEventRatio",
+    "DeviceRenderMuteEventRatio",
 )
 
 qoe_audio_client_event = Table(
-    "AudioClientEvent", qoe_metadata,
+    "AudioClientEvent",
+    qoe_metadata,
     _pk_time(),
     Column("SessionSeq", Integer, primary_key=True),
     Column("MediaLineLabel", SmallInteger, primary_key=True),
@@ -284,44 +339,63 @@ qoe_audio_client_event = Table(
 
 # --- LcsCDR ----------------------------------------------------------------------------
 
-cdr_users = Table("Users", cdr_metadata,
-                  Column("UserId", Integer, primary_key=True),
-                  Column("UserUri", Unicode(450)),
-                  Column("TenantId", Integer),
-                  Column("UriTypeId", Integer),
-                  Column("NextUpdateTS", DateTime))
+cdr_users = Table(
+    "Users",
+    cdr_metadata,
+    Column("UserId", Integer, primary_key=True),
+    Column("UserUri", Unicode(450)),
+    Column("TenantId", Integer),
+    Column("UriTypeId", Integer),
+    Column("NextUpdateTS", DateTime),
+)
 
-cdr_client_versions = Table("ClientVersions", cdr_metadata,
-                            Column("VersionId", Integer, primary_key=True),
-                            Column("Version", Unicode(256)),
-                            Column("ClientType", Integer))
+cdr_client_versions = Table(
+    "ClientVersions",
+    cdr_metadata,
+    Column("VersionId", Integer, primary_key=True),
+    Column("Version", Unicode(256)),
+    Column("ClientType", Integer),
+)
 
-cdr_conference_uris = Table("ConferenceUris", cdr_metadata,
-                            Column("ConferenceUriId", Integer, primary_key=True),
-                            Column("ConferenceUri", Unicode(450)),
-                            Column("Checksum", Integer),
-                            Column("UriTypeId", Integer),
-                            Column("NextUpdateTS", DateTime))
+cdr_conference_uris = Table(
+    "ConferenceUris",
+    cdr_metadata,
+    Column("ConferenceUriId", Integer, primary_key=True),
+    Column("ConferenceUri", Unicode(450)),
+    Column("Checksum", Integer),
+    Column("UriTypeId", Integer),
+    Column("NextUpdateTS", DateTime),
+)
 
-cdr_dialogs = Table("Dialogs", cdr_metadata,
-                    Column("SessionIdTime", DateTime, primary_key=True),
-                    Column("SessionIdSeq", Integer, primary_key=True),
-                    Column("ExternalChecksum", Integer),
-                    Column("ExternalId", LargeBinary(775)))  # "dialog;from-tag;to-tag"
+cdr_dialogs = Table(
+    "Dialogs",
+    cdr_metadata,
+    Column("SessionIdTime", DateTime, primary_key=True),
+    Column("SessionIdSeq", Integer, primary_key=True),
+    Column("ExternalChecksum", Integer),
+    Column("ExternalId", LargeBinary(775)),
+)  # "dialog;from-tag;to-tag"
 
-cdr_media_list = Table("MediaList", cdr_metadata,
-                       Column("MediaId", SmallInteger, primary_key=True),
-                       Column("Media", Unicode(256)))
+cdr_media_list = Table(
+    "MediaList",
+    cdr_metadata,
+    Column("MediaId", SmallInteger, primary_key=True),
+    Column("Media", Unicode(256)),
+)
 
-cdr_media = Table("Media", cdr_metadata,
-                  Column("SessionIdTime", DateTime, primary_key=True),
-                  Column("SessionIdSeq", Integer, primary_key=True),
-                  Column("MediaId", SmallInteger, primary_key=True),
-                  Column("StartTime", DateTime, primary_key=True),
-                  Column("EndTime", DateTime))
+cdr_media = Table(
+    "Media",
+    cdr_metadata,
+    Column("SessionIdTime", DateTime, primary_key=True),
+    Column("SessionIdSeq", Integer, primary_key=True),
+    Column("MediaId", SmallInteger, primary_key=True),
+    Column("StartTime", DateTime, primary_key=True),
+    Column("EndTime", DateTime),
+)
 
 cdr_session_details = Table(
-    "SessionDetails", cdr_metadata,
+    "SessionDetails",
+    cdr_metadata,
     Column("SessionIdTime", DateTime, primary_key=True),
     Column("SessionIdSeq", Integer, primary_key=True),
     Column("CorrelationId", String(36)),
@@ -341,7 +415,8 @@ cdr_session_details = Table(
 )
 
 cdr_conference_session_details = Table(
-    "ConferenceSessionDetails", cdr_metadata,
+    "ConferenceSessionDetails",
+    cdr_metadata,
     Column("SessionIdTime", DateTime, primary_key=True),
     Column("SessionIdSeq", Integer, primary_key=True),
     Column("ConferenceUriId", Integer),

@@ -102,19 +102,30 @@ class MonitoringState:
         except FileNotFoundError:
             data = {"version": STATE_VERSION, "feeds": {}}
         except ValueError as exc:
-            raise MonitoringDown(f"{path} is unreadable ({exc}); move it away to read the "
-                                 "databases again from backfill_days (the service merges "
-                                 "repeats)") from None
+            raise MonitoringDown(
+                f"{path} is unreadable ({exc}); move it away to read the "
+                "databases again from backfill_days (the service merges "
+                "repeats)"
+            ) from None
         return cls(path, data)
 
     def feed(self, feed: Feed) -> dict[str, Any]:
         st: dict[str, Any] = self.data["feeds"].setdefault(feed.name, {})
         st.setdefault("database", feed.database)
-        for key, value in (("watermark", None), ("sent", {}), ("rowsRead", 0),
-                           ("rowsSent", 0), ("recordsSent", 0), ("excluded", 0),
-                           ("rowsRejected", 0), ("rowsUnusable", 0), ("committed", []),
-                           ("state", "never read"),
-                           ("lastReadAt", None), ("lastError", None)):
+        for key, value in (
+            ("watermark", None),
+            ("sent", {}),
+            ("rowsRead", 0),
+            ("rowsSent", 0),
+            ("recordsSent", 0),
+            ("excluded", 0),
+            ("rowsRejected", 0),
+            ("rowsUnusable", 0),
+            ("committed", []),
+            ("state", "never read"),
+            ("lastReadAt", None),
+            ("lastError", None),
+        ):
             st.setdefault(key, value)
         return st
 
@@ -138,8 +149,11 @@ def _sha(record: dict[str, Any]) -> str:
 def feeds_of(cfg: MonitoringConfig) -> list[Feed]:
     out = []
     if cfg.qoe_url:
-        out.append(Feed("qoe", "QoEMetrics", cfg.qoe_url, "qoe",
-                        timedelta(minutes=cfg.qoe_overlap_minutes)))
+        out.append(
+            Feed(
+                "qoe", "QoEMetrics", cfg.qoe_url, "qoe", timedelta(minutes=cfg.qoe_overlap_minutes)
+            )
+        )
     if cfg.cdr_url:
         overlap = timedelta(minutes=cfg.cdr_overlap_minutes)
         out.append(Feed("cdr", "LcsCDR", cfg.cdr_url, "cdr", overlap))
@@ -150,9 +164,15 @@ def feeds_of(cfg: MonitoringConfig) -> list[Feed]:
 class MonitoringSource:
     """Reads pages of new records from the configured databases."""
 
-    def __init__(self, cfg: MonitoringConfig, policy: ExclusionPolicy, state_dir: Path,
-                 *, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        cfg: MonitoringConfig,
+        policy: ExclusionPolicy,
+        state_dir: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.cfg = cfg
         self.policy = policy
         self.state_dir = state_dir
@@ -174,14 +194,19 @@ class MonitoringSource:
         args: dict[str, Any] = {}
         u = make_url(url)
         if u.get_backend_name() == "mssql":
-            args = {"login_timeout": int(self.cfg.login_timeout_seconds),
-                    "timeout": int(self.cfg.query_timeout_seconds), "appname": "cdc-agent"}
+            args = {
+                "login_timeout": int(self.cfg.login_timeout_seconds),
+                "timeout": int(self.cfg.query_timeout_seconds),
+                "appname": "cdc-agent",
+            }
             if self.cfg.user:  # SQL login, or a Windows account by NTLM; else SSPI
                 assert self.cfg.password_env is not None
                 password = os.environ.get(self.cfg.password_env)
                 if not password:
-                    raise MonitoringDown(f"the environment variable {self.cfg.password_env} "
-                                         "(monitoring_db password_env) is not set")
+                    raise MonitoringDown(
+                        f"the environment variable {self.cfg.password_env} "
+                        "(monitoring_db password_env) is not set"
+                    )
                 args |= {"user": self.cfg.user, "password": password}
         engine = create_engine(url, connect_args=args, pool_pre_ping=True)
         self._engines[url] = engine
@@ -206,17 +231,23 @@ class MonitoringSource:
                     finally:
                         conn.rollback()
             except ProgrammingError as exc:  # missing table/column or no permission
-                raise MonitoringDown(f"{feed.database}: {_db_error(exc)} (does the login "
-                                     "have db_datareader?)") from None
+                raise MonitoringDown(
+                    f"{feed.database}: {_db_error(exc)} (does the login have db_datareader?)"
+                ) from None
             except (DBAPIError, SQLAlchemyError, OSError) as exc:
                 last = _db_error(exc)
             if attempt < attempts:
                 delay = self.cfg.retry_seconds * 2 ** (attempt - 1)
-                log.warning("%s cannot be read (%s); retry %d/%d in %.1f s", feed.database,
-                            last, attempt, attempts - 1, delay)
+                log.warning(
+                    "%s cannot be read (%s); retry %d/%d in %.1f s",
+                    feed.database,
+                    last,
+                    attempt,
+                    attempts - 1,
+                    delay,
+                )
                 self.sleep(delay)
-        raise MonitoringDown(f"{feed.database} cannot be read after {attempts} attempt(s): "
-                             f"{last}")
+        raise MonitoringDown(f"{feed.database} cannot be read after {attempts} attempt(s): {last}")
 
     # pages --------------------------------------------------------------------------
 
@@ -230,43 +261,47 @@ class MonitoringSource:
             return min(datetime.strptime(wm, KEY_TIME), now) - feed.overlap
         return now - timedelta(days=self.cfg.backfill_days)
 
-    def _items(self, feed: Feed, conn: Any, since: datetime,
-               after: tuple[datetime, int] | None
-               ) -> tuple[list[Item], int, tuple[datetime, int] | None]:
+    def _items(
+        self, feed: Feed, conn: Any, since: datetime, after: tuple[datetime, int] | None
+    ) -> tuple[list[Item], int, tuple[datetime, int] | None]:
         """One page of rows -> (items, rows read, key of the last row)."""
         if feed.name == "qoe":
             return self._qoe_items(conn, since, after)
         return self._cdr_items(conn, since, after, conference=feed.name == "cdrConference")
 
-    def _qoe_items(self, conn: Any, since: datetime, after: tuple[datetime, int] | None
-                   ) -> tuple[list[Item], int, tuple[datetime, int] | None]:
-        sessions = conn.execute(
-            qoe_rows.session_page(since, after, self.cfg.page_size)).mappings().all()
+    def _qoe_items(
+        self, conn: Any, since: datetime, after: tuple[datetime, int] | None
+    ) -> tuple[list[Item], int, tuple[datetime, int] | None]:
+        sessions = (
+            conn.execute(qoe_rows.session_page(since, after, self.cfg.page_size)).mappings().all()
+        )
         if not sessions:
             return [], 0, None
         t0, t1 = sessions[0]["ConferenceDateTime"], sessions[-1]["ConferenceDateTime"]
         if self._masks is None:
-            self._masks = qoe_rows.subnet_masks(
-                conn.execute(qoe_rows.subnets()).mappings().all())
+            self._masks = qoe_rows.subnet_masks(conn.execute(qoe_rows.subnets()).mappings().all())
         grouped = qoe_rows.group_children(
             sessions,
             conn.execute(qoe_rows.media_lines(t0, t1)).mappings().all(),
             conn.execute(qoe_rows.audio_streams(t0, t1)).mappings().all(),
             conn.execute(qoe_rows.video_streams(t0, t1)).mappings().all(),
             conn.execute(qoe_rows.app_sharing_streams(t0, t1)).mappings().all(),
-            conn.execute(qoe_rows.client_events(t0, t1)).mappings().all())
+            conn.execute(qoe_rows.client_events(t0, t1)).mappings().all(),
+        )
         items = []
         for rows in grouped:
             t, seq = rows.key
-            recs = [(suffix, {"kind": "qoe", "format": "ms-qoe-xml", "data": xml})
-                    for suffix, xml in qoe_rows.session_reports(rows, self._masks)]
+            recs = [
+                (suffix, {"kind": "qoe", "format": "ms-qoe-xml", "data": xml})
+                for suffix, xml in qoe_rows.session_reports(rows, self._masks)
+            ]
             items.append(Item(f"{_key_time(t)}|{seq}", t, recs))
         last = sessions[-1]
         return items, len(sessions), (last["ConferenceDateTime"], int(last["SessionSeq"]))
 
-    def _cdr_items(self, conn: Any, since: datetime, after: tuple[datetime, int] | None,
-                   *, conference: bool
-                   ) -> tuple[list[Item], int, tuple[datetime, int] | None]:
+    def _cdr_items(
+        self, conn: Any, since: datetime, after: tuple[datetime, int] | None, *, conference: bool
+    ) -> tuple[list[Item], int, tuple[datetime, int] | None]:
         page = cdr_rows.conference_page if conference else cdr_rows.p2p_page
         rows = conn.execute(page(since, after, self.cfg.page_size)).mappings().all()
         if not rows:
@@ -277,8 +312,11 @@ class MonitoringSource:
         for r in rows:
             t, seq = r["SessionIdTime"], int(r["SessionIdSeq"])
             data = cdr_rows.cdr_record(r, media.get((t, seq), []), conference)
-            recs: list[tuple[str, dict[str, Any]]] = [] if data is None else [
-                ("cdr", {"kind": "cdr", "format": "sfb-cdr-json", "data": data})]
+            recs: list[tuple[str, dict[str, Any]]] = (
+                []
+                if data is None
+                else [("cdr", {"kind": "cdr", "format": "sfb-cdr-json", "data": data})]
+            )
             items.append(Item(f"{_key_time(t)}|{seq}", t, recs))
         last = rows[-1]
         return items, len(rows), (last["SessionIdTime"], int(last["SessionIdSeq"]))
@@ -299,6 +337,7 @@ class MonitoringSource:
         since = self.since(st, feed)
         after: tuple[datetime, int] | None = None
         while True:
+
             def read(conn: Any, a: tuple[datetime, int] | None = after) -> Any:
                 return self._items(feed, conn, since, a)
 
@@ -333,12 +372,22 @@ class MonitoringSource:
                     rows += 1
                 newest = item.time if newest is None or item.time > newest else newest
             if unusable:
-                log.warning("%s: %d row(s) that make no record (no Call-ID, no caller or no "
-                            "known media line); counted in status", feed.database, unusable)
-            delta = {"groupId": uuid.uuid4().hex, "feed": feed.name, "keys": keys,
-                     "rows": rows, "excluded": excluded, "records": len(records),
-                     "unusable": unusable,
-                     "watermark": _key_time(newest) if newest is not None else None}
+                log.warning(
+                    "%s: %d row(s) that make no record (no Call-ID, no caller or no "
+                    "known media line); counted in status",
+                    feed.database,
+                    unusable,
+                )
+            delta = {
+                "groupId": uuid.uuid4().hex,
+                "feed": feed.name,
+                "keys": keys,
+                "rows": rows,
+                "excluded": excluded,
+                "records": len(records),
+                "unusable": unusable,
+                "watermark": _key_time(newest) if newest is not None else None,
+            }
             yield Page(feed, records, delta, last, full=n >= self.cfg.page_size, rows_seen=n)
             if last is None or n < self.cfg.page_size:
                 return
@@ -352,14 +401,23 @@ def _db_error(exc: BaseException) -> str:
     return f"{type(orig).__name__}: {text[:240]}"
 
 
-def commit(state: MonitoringState, delta: dict[str, Any], *, delivered_records: int,
-           rejected: bool) -> bool:
+def commit(
+    state: MonitoringState, delta: dict[str, Any], *, delivered_records: int, rejected: bool
+) -> bool:
     """Apply a page's keys, watermark and counters (once per group); False if already."""
     feed_name = delta["feed"]
     st = state.data["feeds"].setdefault(feed_name, {})
-    for key, value in (("watermark", None), ("sent", {}), ("rowsRead", 0), ("rowsSent", 0),
-                       ("recordsSent", 0), ("excluded", 0), ("rowsRejected", 0),
-                       ("rowsUnusable", 0), ("committed", [])):
+    for key, value in (
+        ("watermark", None),
+        ("sent", {}),
+        ("rowsRead", 0),
+        ("rowsSent", 0),
+        ("recordsSent", 0),
+        ("excluded", 0),
+        ("rowsRejected", 0),
+        ("rowsUnusable", 0),
+        ("committed", []),
+    ):
         st.setdefault(key, value)
     if delta["groupId"] in st["committed"]:
         return False
@@ -378,8 +436,9 @@ def commit(state: MonitoringState, delta: dict[str, Any], *, delivered_records: 
     st["committed"] = (st["committed"] + [delta["groupId"]])[-MAX_COMMITTED:]
     overlap_minutes = delta.get("overlapMinutes")
     if st["watermark"] and overlap_minutes is not None:
-        cutoff = _key_time(datetime.strptime(st["watermark"], KEY_TIME)
-                           - timedelta(minutes=overlap_minutes))
+        cutoff = _key_time(
+            datetime.strptime(st["watermark"], KEY_TIME) - timedelta(minutes=overlap_minutes)
+        )
         st["sent"] = {k: v for k, v in st["sent"].items() if k.split("|", 1)[0] >= cutoff}
     return True
 
@@ -395,13 +454,23 @@ def status(cfg: MonitoringConfig | None, state_dir: Path) -> list[dict[str, Any]
     out = []
     for feed in feeds_of(cfg):
         st = state.feed(feed)
-        out.append({"feed": feed.name, "database": feed.database, "state": st["state"],
-                    "watermark": st["watermark"], "overlapMinutes":
-                    feed.overlap.total_seconds() / 60, "rowsRead": st["rowsRead"],
-                    "rowsSent": st["rowsSent"], "rowsRejected": st["rowsRejected"],
-                    "recordsSent": st["recordsSent"], "excluded": st["excluded"],
-                    "rowsUnusable": st["rowsUnusable"],
-                    "lastReadAt": st["lastReadAt"], "lastError": st["lastError"]})
+        out.append(
+            {
+                "feed": feed.name,
+                "database": feed.database,
+                "state": st["state"],
+                "watermark": st["watermark"],
+                "overlapMinutes": feed.overlap.total_seconds() / 60,
+                "rowsRead": st["rowsRead"],
+                "rowsSent": st["rowsSent"],
+                "rowsRejected": st["rowsRejected"],
+                "recordsSent": st["recordsSent"],
+                "excluded": st["excluded"],
+                "rowsUnusable": st["rowsUnusable"],
+                "lastReadAt": st["lastReadAt"],
+                "lastError": st["lastError"],
+            }
+        )
     return out
 
 
@@ -418,8 +487,10 @@ def render_status(rows: list[dict[str, Any]] | None) -> list[str]:
             f"{r['watermark'] or 'none'} (overlap {r['overlapMinutes']:g} min); "
             f"{r['rowsRead']} rows read, {r['rowsSent']} sent, {r['rowsRejected']} rejected, "
             f"{r['rowsUnusable']} unusable, {r['excluded']} records excluded; last read "
-            f"{r['lastReadAt'] or 'never'}")
+            f"{r['lastReadAt'] or 'never'}"
+        )
         if r["lastError"]:
-            lines.append(f"  {'':<10} last error {r['lastError'].get('at', '')}: "
-                         f"{r['lastError']['message']}")
+            lines.append(
+                f"  {'':<10} last error {r['lastError'].get('at', '')}: {r['lastError']['message']}"
+            )
     return lines

@@ -5,6 +5,7 @@ import azure.functions as func
 
 from functions.alerts import bp as alerts_bp  # quality alerts (issue 11)
 from functions.analytics import bp as analytics_bp
+from functions.graph import bp as graph_bp  # Teams call records from Microsoft Graph
 from functions.health import bp as health_bp
 from functions.ingest import bp as ingest_bp
 from functions.processor import bp as processor_bp
@@ -19,3 +20,4 @@ app.register_functions(health_bp)
 app.register_functions(quality_bp)
 app.register_functions(reports_bp)
 app.register_functions(alerts_bp)
+app.register_functions(graph_bp)

@@ -103,6 +103,17 @@ var containers = [
       excludedPaths: [ { path: '/*' } ]
     }
   }
+  {
+    name: 'graph' // Microsoft Graph fetch state: subscriptions, backfills, record versions
+    partitionKey: '/tenantId'
+    defaultTtl: -1
+    indexingPolicy: {
+      indexingMode: 'consistent'
+      automatic: true
+      includedPaths: [ { path: '/kind/?' }, { path: '/day/?' } ]
+      excludedPaths: [ { path: '/*' } ]
+    }
+  }
 ]
 
 resource account 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' = {

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
+# The queue trigger's queue: fixed (layout.GRAPH_QUEUE), since a trigger's queue name is
+# part of the function's binding and must equal what the sender uses.
 DEFAULT_QUEUE = "graph-callrecords"
 # Graph's maximum subscription lifetime for call records is 4,230 minutes; we ask for a
 # little less so clock skew between us and Graph never makes the request invalid.
@@ -67,7 +69,6 @@ class GraphConfig:
             certificate_path=env.get("CDC_GRAPH_CERTIFICATE_PATH") or None,
             managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
             webhook_base=base.rstrip("/") if base else None,
-            queue=env.get("CDC_GRAPH_QUEUE") or DEFAULT_QUEUE,
             not_found_delay_s=_float(env, "CDC_GRAPH_NOT_FOUND_DELAY_S", 60.0),
             max_inline_wait_s=_float(env, "CDC_GRAPH_MAX_INLINE_WAIT_S", 20.0),
         )

@@ -27,7 +27,11 @@ LOCAL_ONLY = {"CDC_STORAGE", "COSMOS_KEY", "CDC_DEV_AUTHORITY"}
 def is_optional_tunable(name: str) -> bool:
     """Tunables with defaults in code; the template may leave them out."""
     return (name.startswith(("CDC_MAX_", "CDC_ALERT_"))
-            or name in ("CDC_COSMOS_CONCURRENCY", "CDC_BUILD_VERSION"))
+            or name in ("CDC_COSMOS_CONCURRENCY", "CDC_BUILD_VERSION",
+                        # Graph: retry tunables, and the certificate pair that only a
+                        # multi-tenant deployment (tenants other than home) sets.
+                        "CDC_GRAPH_NOT_FOUND_DELAY_S", "CDC_GRAPH_MAX_INLINE_WAIT_S",
+                        "CDC_GRAPH_APP_ID", "CDC_GRAPH_CERTIFICATE_PATH"))
 
 
 # Read by the Functions host (not by our code), so absent from SETTING_NAMES.

@@ -65,6 +65,29 @@ register(Route("post", "v1/admin/graph/subscription", "Create the tenant's Graph
                "subscription now", ("admin",), None, errors=(401, 403, 409, 502)))
 register(Route("get", "v1/admin/graph", "Graph subscription and backfill state", ("admin",),
                GraphState, errors=(401, 403)))
+
+
+class PstnTrunkDay(BaseModel):
+    day: str
+    trunk: str
+    logType: str
+    attempts: int
+    answered: int
+    ner: float | None = Field(description="network effectiveness ratio (docs/graph.md)")
+    averageDurationS: float | None
+    failuresBySipCode: dict[str, int]
+
+
+class PstnReport(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    rows: list[PstnTrunkDay]
+
+
+register(Route("get", "v1/quality/pstn-trunks", "PSTN and Direct Routing per trunk and day: "
+               "attempts, answered, NER, average duration, failures by SIP code",
+               ("admin", "engineer", "specialist", "reader"), PstnReport,
+               params=(Param("from", required=True, description="first day (YYYY-MM-DD)"),
+                       Param("to", required=True, description="last day (YYYY-MM-DD)"))))
 openapi_document.cache_clear()  # register() does not invalidate an already built document
 
 
@@ -204,5 +227,35 @@ async def graph_status(req: func.HttpRequest) -> func.HttpResponse:
 
         ctx.principal.require(ADMIN)
         return json_response(await status(ctx.clients, ctx.principal.tenant_id))
+
+    return await handle(req, run)
+
+
+@bp.route(route="v1/quality/pstn-trunks", methods=["GET"], auth_level=ANON)
+async def pstn_trunks(req: func.HttpRequest) -> func.HttpResponse:
+    """Per trunk and day; no EUII (no numbers, no users), so every report level."""
+
+    async def run(ctx: RequestContext) -> func.HttpResponse:
+        import re
+        from datetime import date
+
+        from shared.auth.levels import REPORTS
+        from shared.graph.pstn import report
+
+        ctx.principal.require(REPORTS)
+        days: dict[str, str] = {}
+        for name in ("from", "to"):
+            value = req.params.get(name) or ""
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                raise Problem(400, f"`{name}` is required as YYYY-MM-DD", field=name)
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise Problem(400, f"`{name}` is not a date", field=name) from None
+            days[name] = value
+        if days["to"] < days["from"]:
+            raise Problem(400, "`to` is before `from`", field="to")
+        rows = await report(ctx.clients, ctx.principal.tenant_id, days["from"], days["to"])
+        return json_response({"from": days["from"], "to": days["to"], "rows": rows})
 
     return await handle(req, run)

@@ -100,3 +100,14 @@ async def save_record_version(clients: Clients, tenant_id: str, record_id: str,
                               fields: dict[str, Any]) -> None:
     await upsert_doc(clients, {"id": f"record:{record_id}", "tenantId": tenant_id,
                                "kind": "record", "ttl": RECORD_TTL_S, **fields})
+
+
+async def query_days(clients: Clients, tenant_id: str, kind: str, first: str, last: str
+                     ) -> list[dict[str, Any]]:
+    """Documents of `kind` whose `day` (YYYY-MM-DD) is in [first, last]."""
+    return [d async for d in _container(clients).query_items(
+        "SELECT * FROM c WHERE c.tenantId = @t AND c.kind = @k AND c.day >= @a AND "
+        "c.day <= @b",
+        parameters=[{"name": "@t", "value": tenant_id}, {"name": "@k", "value": kind},
+                    {"name": "@a", "value": first}, {"name": "@b", "value": last}],
+        partition_key=tenant_id)]

@@ -294,3 +294,81 @@ def test_subscription_removed_is_recreated(graph: Any, subscribed: dict[str, Any
     record = call_record(TENANT, seed=700)
     graph.add_calls(TENANT, [record])  # notifications flow through the new one
     wait_for(lambda: _detail(local_host, _engineer(mint), record["id"]), 60, "the call")
+
+
+def _history(local_host: Any, token: str, user: str) -> list[dict[str, Any]]:
+    status, _, body = _http("GET", f"{local_host}/api/v1/users/{user}/calls", token)
+    assert status == 200, body
+    data = json.loads(body)
+    return list(data.get("calls") or data.get("items") or [])
+
+
+def test_pstn_and_direct_routing_logs(graph: Any, subscribed: dict[str, Any],
+                                      local_host: Any, mint: Callable[..., str]) -> None:
+    from devhost.teams_generator import pstn_row
+    from shared.graph import subscriptions
+
+    day = (datetime.now(timezone.utc) - timedelta(days=2)).replace(hour=9, minute=0, second=0,
+                                                                   microsecond=0)
+    upn = "pat.pstn@contoso.com"
+    dr = [pstn_row(TENANT, seed=i, start=day + timedelta(minutes=i), direct_routing=True,
+                   upn=upn, answered=i % 4 != 0,
+                   sip_code=None if i % 4 else (486 if i % 8 == 0 else 503))
+          for i in range(12)]
+    plan = [pstn_row(TENANT, seed=100 + i, start=day + timedelta(minutes=30 + i), upn=upn)
+            for i in range(3)]
+    graph.add_pstn_rows("getDirectRoutingCalls", dr)
+    graph.add_pstn_rows("getPstnCalls", plan)
+    # The daily timer, at an injected 03:15 the next day: reads "yesterday".
+    try:
+        fake = (day + timedelta(days=1)).replace(hour=3, minute=15)
+        subscriptions.clock = lambda: fake
+        local_host.host.fire_timer("graph_daily_logs")
+    finally:
+        subscriptions.clock = subscriptions._utcnow
+    specialist = mint(TENANT, user="sam@contoso.com", level="specialist")
+    wait_for(lambda: len(_history(local_host, specialist, upn)) >= 15, 60, "15 PSTN calls")
+    answered = next(r for r in dr if r["successfulCall"])
+    cid = call_id(TENANT, f"pstn:{answered['id']}")
+    status, _, body = _http("GET", f"{local_host}/api/v1/calls/{cid}?user={upn}", specialist)
+    assert status == 200, body
+    text = body.decode()
+    number = answered["calleeNumber"]
+    assert number not in text and number[:-3] + "***" in text  # masked, last 3 digits
+    detail = json.loads(body)
+    assert detail["duration_s"] == answered["duration"] if "duration_s" in detail else (
+        detail["durationS"] == answered["duration"])
+    assert "pstn" not in detail["sessions"][0]  # trunk, SIP code: not for a specialist
+    assert "sbc1.contoso.com" not in text
+    engineer = json.loads(_http("GET", f"{local_host}/api/v1/calls/{cid}",
+                                _engineer(mint))[2])
+    pstn = engineer["sessions"][0]["pstn"]
+    assert pstn["trunk_fqdn"] == "sbc1.contoso.com" and pstn["final_sip_code"] == 200
+    assert pstn["log_type"] == "directRouting" and isinstance(pstn["media_bypass"], bool)
+    assert number not in json.dumps(engineer)  # masked for engineer too
+    # The per-trunk report: attempts, answered, NER, failures by code.
+    reader = mint(TENANT, level="reader")
+    d = day.date().isoformat()
+    status, _, body = _http("GET", f"{local_host}/api/v1/quality/pstn-trunks?from={d}&to={d}",
+                            reader)
+    assert status == 200, body
+    rows = {r["trunk"]: r for r in json.loads(body)["rows"]}
+    sbc = rows["sbc1.contoso.com"]
+    assert sbc["attempts"] == 12 and sbc["answered"] == 9
+    assert sbc["failuresBySipCode"] == {"486": 2, "503": 1}
+    assert sbc["ner"] == round(11 / 12, 4)  # 486 is the callee's doing, 503 the network's
+    assert rows["Calling Plan"]["attempts"] == 3
+    # Reading the same day again counts nothing twice.
+    try:
+        subscriptions.clock = lambda: fake
+        local_host.host.fire_timer("graph_daily_logs")
+    finally:
+        subscriptions.clock = subscriptions._utcnow
+    local_host.host.wait_queues_drained(30)
+    again = json.loads(_http("GET", f"{local_host}/api/v1/quality/pstn-trunks?from={d}&to={d}",
+                             reader)[2])["rows"]
+    assert {r["trunk"]: r["attempts"] for r in again} == {"sbc1.contoso.com": 12,
+                                                          "Calling Plan": 3}
+    status, _, body = _http("GET", f"{local_host}/api/v1/quality/pstn-trunks?from=x&to={d}",
+                            reader)
+    assert status == 400 and json.loads(body)["field"] == "from"

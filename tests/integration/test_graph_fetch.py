@@ -372,3 +372,16 @@ def test_pstn_and_direct_routing_logs(graph: Any, subscribed: dict[str, Any],
     status, _, body = _http("GET", f"{local_host}/api/v1/quality/pstn-trunks?from=x&to={d}",
                             reader)
     assert status == 400 and json.loads(body)["field"] == "from"
+
+
+def test_admin_health_shows_the_subscription(graph: Any, subscribed: dict[str, Any],
+                                             local_host: Any, mint: Callable[..., str]) -> None:
+    local_host.host.wait_queues_drained(60)  # the initial backfill has run
+    status, _, body = _http("GET", f"{local_host}/api/v1/admin/health",
+                            mint(TENANT, level="admin"))
+    assert status == 200, body
+    section = json.loads(body)["graph"]
+    assert section["subscription"]["status"] == "active"
+    assert section["subscriptionHoursLeft"] > 12 and section["degraded"] is False
+    assert "clientState" not in body.decode()
+    assert any(r["reason"] == "initial" for r in section["backfills"])

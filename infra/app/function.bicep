@@ -66,12 +66,12 @@ var appSettings = {
   AUTH_TENANTS: join(authTenants, ',')
   AUTH_AUDIENCES: join(apiAudiences, ',')
   // Teams call records from Microsoft Graph: the home tenant's managed identity reads
-  // them (admin consent once, docs/deploy.md); Graph calls the webhooks on this host.
+  // them (admin consent once, docs/deploy.md); Graph calls the webhooks on this host
+  // (https://$WEBSITE_HOSTNAME unless CDC_GRAPH_WEBHOOK_BASE names a custom domain).
   CDC_GRAPH_URL: 'https://graph.microsoft.com/v1.0'
   CDC_GRAPH_AUTHORITY: environment().authentication.loginEndpoint
   CDC_GRAPH_TENANTS: join(authTenants, ',')
   CDC_GRAPH_HOME_TENANT: tenant().tenantId
-  CDC_GRAPH_WEBHOOK_BASE: 'https://${name}.azurewebsites.net'
   // Application Insights with Entra ID ingestion (local auth is off on the component).
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'

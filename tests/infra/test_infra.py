@@ -31,7 +31,9 @@ def is_optional_tunable(name: str) -> bool:
                         # Graph: retry tunables, and the certificate pair that only a
                         # multi-tenant deployment (tenants other than home) sets.
                         "CDC_GRAPH_NOT_FOUND_DELAY_S", "CDC_GRAPH_MAX_INLINE_WAIT_S",
-                        "CDC_GRAPH_APP_ID", "CDC_GRAPH_CERTIFICATE_PATH"))
+                        "CDC_GRAPH_APP_ID", "CDC_GRAPH_CERTIFICATE_PATH",
+                        # defaults to https://$WEBSITE_HOSTNAME, which App Service sets
+                        "CDC_GRAPH_WEBHOOK_BASE"))
 
 
 # Read by the Functions host (not by our code), so absent from SETTING_NAMES.

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                                      headers={"Authorization": f"Bearer {admin}"})
         urllib.request.urlopen(req, timeout=60).read()
         host.wait_queues_drained(120)  # the initial (empty) backfill
-        standin = stack.graph
+        standin: Any = stack.graph
         assert standin is not None
         records = [call_record(tenant, seed=10_000 + i) for i in range(args.calls)]
         ids = [r["id"] for r in records]

@@ -139,7 +139,9 @@ class GraphClient:
         for nav in ("sessions", "participants_v2"):
             link = record.pop(f"{nav}@odata.nextLink", None)
             items = record.get(nav)
-            if link and not isinstance(items, list):
+            if not isinstance(items, list):
+                if not link:
+                    continue
                 items = record[nav] = []
             while link:
                 page = await self.request("GET", tenant_id, link)

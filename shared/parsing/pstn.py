@@ -10,7 +10,7 @@ number; `*_in`/`ByotIn` the number calling the user.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from shared.identity import content_hash
 from shared.models.call import Endpoint, Fragment, PstnDetail, Session
@@ -42,7 +42,8 @@ def parse_pstn(data: Any, ctx: ParseContext) -> list[Fragment]:
     row_id = _str(data.get("id"))
     if not row_id:
         raise RecordRejected("graph-pstn-v1 row has no id")
-    log_type = "directRouting" if data.get("logType") == "directRouting" else "pstn"
+    log_type: Literal["pstn", "directRouting"] = (
+        "directRouting" if data.get("logType") == "directRouting" else "pstn")
     upn = _str(data.get("userPrincipalName"))
     user = Endpoint(role="caller", uri=f"sip:{upn.lower()}" if upn and "@" in upn else None,
                     display_name=_str(data.get("userDisplayName")), kind="user")

@@ -59,21 +59,26 @@ async def update_doc(clients: Clients, tenant_id: str, doc_id: str,
         if raw is None:
             if default is None:
                 return None
-            doc = {"id": doc_id, "tenantId": tenant_id, **default}
-            mutate(doc)
+            new: dict[str, Any] = {"id": doc_id, "tenantId": tenant_id, **default}
+            mutate(new)
+
+            async def create(body: dict[str, Any] = new) -> Any:
+                return await container.create_item(body)
+
             try:
-                return dict(await with_retries(lambda d=doc: container.create_item(d),
-                                               what="create graph state"))
+                return dict(await with_retries(create, what="create graph state"))
             except cosmos_errors.CosmosResourceExistsError:
                 continue
         etag = raw["_etag"]
         doc = {k: v for k, v in raw.items() if not k.startswith("_")}
         mutate(doc)
+
+        async def replace(body: dict[str, Any] = doc, tag: str = etag) -> Any:
+            return await container.replace_item(
+                doc_id, body, etag=tag, match_condition=MatchConditions.IfNotModified)
+
         try:
-            return dict(await with_retries(
-                lambda d=doc, e=etag: container.replace_item(
-                    doc_id, d, etag=e, match_condition=MatchConditions.IfNotModified),
-                what="update graph state"))
+            return dict(await with_retries(replace, what="update graph state"))
         except cosmos_errors.CosmosAccessConditionFailedError:
             continue
     log.warning("graph state %s: gave up after %d conflicting updates", doc_id, attempts)

@@ -56,7 +56,7 @@ def validation_echo(params: dict[str, str]) -> WebhookResult | None:
 def parse_body(raw: bytes) -> list[dict[str, Any]]:
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise Problem(400, "the notification body is not JSON", field="body") from None
     if not isinstance(data, dict) or not isinstance(data.get("value"), list):
         raise Problem(400, "a notification body is an object with a `value` array",

@@ -113,6 +113,9 @@ def test_validation_echo_and_bad_bodies(local_host: Any) -> None:
     assert json.loads(body)["field"] == "body"
     status, _, body = _http("POST", f"{local_host}/api/v1/graph/lifecycle", body={"x": 1})
     assert status == 400 and json.loads(body)["field"] == "value"
+    deep = b'{"value": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    status, _, body = _http("POST", f"{local_host}/api/v1/graph/notifications", raw=deep)
+    assert status == 400 and json.loads(body)["field"] == "body"
 
 
 def test_notification_fetch_call_detail(graph: Any, subscribed: dict[str, Any],

@@ -138,8 +138,10 @@ def mint_token(tenant_id: str, *, user: str | None = None, roles: Iterable[str] 
 
 
 class DevAuthority:
-    """Serves `{authority}/{tid}/discovery/v2.0/keys` and
-    `{authority}/{tid}/v2.0/.well-known/openid-configuration` for any tid, on loopback,
+    """Serves `{authority}/{tid}/discovery/v2.0/keys`,
+    `{authority}/{tid}/v2.0/.well-known/openid-configuration` and, for the Graph
+    stand-in's clients, `POST {authority}/{tid}/oauth2/v2.0/token` (client credentials)
+    for any tid, on loopback,
     in a daemon thread (stdlib: nothing to install, nothing to await)."""
 
     def __init__(self, port: int = 0, key: rsa.RSAPrivateKey | None = None) -> None:

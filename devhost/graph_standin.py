@@ -23,7 +23,10 @@ What it speaks (Microsoft Graph v1.0, shapes from Microsoft's documented example
 Test controls (Python methods, thread-safe): `add_calls` (store and notify),
 `hide_for` (404 for the next n GETs of a record), `throttle` (429 burst with
 Retry-After), `lifecycle` (send a lifecycle event), `add_pstn_rows`, `clock` (inject
-time for subscription expiry).
+time for subscription expiry). The same over HTTP on loopback for other processes:
+`POST /_standin/calls|throttle|hide|lifecycle|logs` (JSON bodies with the same
+arguments in camelCase) and `GET /_standin/state` (counts, subscriptions without
+their clientState).
 """
 
 from __future__ import annotations
@@ -305,8 +308,52 @@ class GraphStandIn:
             self._public_key = load_key().public_key()
         return self._public_key
 
+    async def _control(self, request: web.Request, what: str) -> web.Response:
+        """The test controls over HTTP (`/_standin/...`), for a process that does not
+        hold the object (a benchmark or a demo pointed at this server by URL)."""
+        if request.method == "GET" and what == "state":
+            return web.json_response({
+                "counts": self.counts, "throttleLeft": self.throttle_left,
+                "subscriptions": [{k: v for k, v in sub.items()
+                                   if k not in ("clientState",) and not k.startswith("_")}
+                                  for sub in self.active_subscriptions()]})
+        try:
+            body = await request.json()
+            assert isinstance(body, dict)
+        except Exception:
+            return _error(400, "BadRequest", "a JSON object is required")
+        if what == "calls":
+            tenant, records = str(body["tenantId"]), list(body["records"])
+            with self._lock:
+                for rec in records:
+                    self.records[(tenant, rec["id"])] = copy.deepcopy(rec)
+            statuses: list[int] = []
+            if body.get("notify", True):
+                statuses = await self._notify(tenant, [r["id"] for r in records],
+                                              int(body.get("perRequest", 50)),
+                                              body.get("clientState"))
+            return web.json_response({"stored": len(records), "deliveries": statuses})
+        if what == "throttle":
+            self.throttle(int(body["requests"]), int(body.get("retryAfter", 1)))
+            return web.json_response({"throttleLeft": self.throttle_left})
+        if what == "hide":
+            self.hide_for(str(body["tenantId"]), str(body["recordId"]), int(body["gets"]))
+            return web.json_response({"hidden": int(body["gets"])})
+        if what == "lifecycle":
+            try:
+                status = await self._lifecycle(str(body["subscriptionId"]), str(body["event"]))
+            except KeyError:
+                return _error(404, "ResourceNotFound", "no such subscription")
+            return web.json_response({"delivery": status})
+        if what == "logs":
+            self.add_pstn_rows(str(body["function"]), list(body["rows"]))
+            return web.json_response({"rows": len(body["rows"])})
+        return _error(404, "UnknownError", "no such control")
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
+        if path.startswith("/_standin/"):
+            return await self._control(request, path[len("/_standin/"):].strip("/"))
         if not path.startswith("/v1.0/"):
             return _error(404, "UnknownError", "not found")
         sub = path[len("/v1.0/"):].strip("/")

@@ -287,6 +287,15 @@ def test_renewal_happens_before_expiry(graph: Any, subscribed: dict[str, Any],
         graph.clock = lambda: datetime.now(timezone.utc)
 
 
+def test_reauthorization_required_is_answered(graph: Any, subscribed: dict[str, Any],
+                                             local_host: Any) -> None:
+    before = graph.counts["reauthorizations"]
+    sub_id = graph.active_subscriptions(TENANT)[0]["id"]
+    assert graph.lifecycle(sub_id, "reauthorizationRequired") == 202
+    wait_for(lambda: graph.counts["reauthorizations"] == before + 1, 30, "the reauthorization")
+    assert graph.active_subscriptions(TENANT)[0]["id"] == sub_id  # the same subscription
+
+
 def test_subscription_removed_is_recreated(graph: Any, subscribed: dict[str, Any],
                                            local_host: Any, mint: Callable[..., str]) -> None:
     old = graph.active_subscriptions(TENANT)[0]["id"]

@@ -120,3 +120,24 @@ def test_tokens_are_checked(standin: GraphStandIn, dev_authority: DevAuthority) 
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req, timeout=10)
     assert err.value.code == 401
+
+
+def test_http_controls(standin: GraphStandIn, dev_authority: DevAuthority) -> None:
+    import json
+    import urllib.request
+
+    def post(what: str, body: dict[str, Any]) -> dict[str, Any]:
+        req = urllib.request.Request(f"{standin.base}/_standin/{what}",
+                                     data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return dict(json.loads(resp.read()))
+
+    rec = call_record(TENANT, seed=900)
+    assert post("calls", {"tenantId": TENANT, "records": [rec], "notify": False})["stored"] == 1
+    assert post("throttle", {"requests": 1, "retryAfter": 4})["throttleLeft"] == 1
+    got, slept = _run(standin, dev_authority.url, lambda c: c.call_record(TENANT, rec["id"]))
+    assert got["id"] == rec["id"] and slept == [4.0]
+    with urllib.request.urlopen(f"{standin.base}/_standin/state", timeout=10) as resp:
+        state = json.loads(resp.read())
+    assert state["counts"]["throttled"] >= 1 and "clientState" not in json.dumps(state)

@@ -36,9 +36,12 @@ EXPAND = "$expand=sessions($expand=segments)"
 
 
 class GraphError(Exception):
+    """Status and Graph error code only in the text: the body (`detail`) stays out of
+    logs and problem responses."""
+
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"Graph {status} {code}: {message}")
-        self.status, self.code = status, code
+        super().__init__(f"Graph {status} {code}")
+        self.status, self.code, self.detail = status, code, message
 
 
 class NotFound(GraphError):

@@ -130,7 +130,7 @@ def test_notification_fetch_call_detail(graph: Any, subscribed: dict[str, Any],
     uris = {p["uri"] for p in detail["participants"]}
     assert {"sip:alice.anders@contoso.com", "sip:bob.brooks@contoso.com"} <= uris
     assert len(detail["sessions"]) == 1
-    assert time.monotonic() - t0 < 30
+    assert time.monotonic() - t0 < 45  # seconds here; most of it the blob trigger's turn
 
 
 def test_meeting_with_200_sessions_arrives_whole(graph: Any, subscribed: dict[str, Any],

@@ -54,10 +54,10 @@ _TOKEN = (Param("validationToken", description="Graph's validation request: echo
                 "text/plain"),)
 register(Route("post", "v1/graph/notifications", "Microsoft Graph change notifications "
                "(anonymous; verified by clientState)", (), None, 202, params=_TOKEN,
-               body=GraphNotifications, other_media=("text/plain",), errors=(400,)))
+               body=GraphNotifications, other_media=("text/plain",), errors=(400, 413)))
 register(Route("post", "v1/graph/lifecycle", "Microsoft Graph lifecycle notifications "
                "(anonymous; verified by clientState)", (), None, 202, params=_TOKEN,
-               body=GraphNotifications, other_media=("text/plain",), errors=(400,)))
+               body=GraphNotifications, other_media=("text/plain",), errors=(400, 413)))
 register(Route("post", "v1/admin/graph/backfill", "Fetch the call records of a window "
                "again from Microsoft Graph", ("admin",), BackfillStarted, 202,
                body=BackfillBody, errors=(400, 401, 403, 409)))

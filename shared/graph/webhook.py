@@ -53,7 +53,13 @@ def validation_echo(params: dict[str, str]) -> WebhookResult | None:
     return WebhookResult(200, token, "text/plain")
 
 
+MAX_BODY_BYTES = 1024 * 1024  # Graph's notification bodies are a few KB per item
+
+
 def parse_body(raw: bytes) -> list[dict[str, Any]]:
+    if len(raw) > MAX_BODY_BYTES:
+        raise Problem(413, f"a notification body is at most {MAX_BODY_BYTES} bytes",
+                      field="body")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):

@@ -113,6 +113,9 @@ def test_validation_echo_and_bad_bodies(local_host: Any) -> None:
     assert json.loads(body)["field"] == "body"
     status, _, body = _http("POST", f"{local_host}/api/v1/graph/lifecycle", body={"x": 1})
     assert status == 400 and json.loads(body)["field"] == "value"
+    huge = b'{"value": [' + b'{"a": 1},' * 200_000 + b'{}]}'
+    status, _, body = _http("POST", f"{local_host}/api/v1/graph/notifications", raw=huge)
+    assert status == 413 and json.loads(body)["field"] == "body"
     deep = b'{"value": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     status, _, body = _http("POST", f"{local_host}/api/v1/graph/notifications", raw=deep)
     assert status == 400 and json.loads(body)["field"] == "body"

@@ -51,7 +51,7 @@ from aiohttp import ClientSession, ClientTimeout, web
 log = logging.getLogger("devhost.graph")
 
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
-SESSIONS_PAGE = 60  # Graph's page size for sessions (graph.md, "Fetch")
+SESSIONS_PAGE = 60  # Graph's page size for sessions (docs/graph.md, "Fetch")
 PARTICIPANTS_PAGE = 100
 LIST_PAGE = 60
 PSTN_PAGE = 1000

@@ -42,8 +42,9 @@ def run(command: str, port: int, seed: int) -> int:
     authority = DevAuthority().start()
     # CDC_GRAPH_URL / CDC_GRAPH_AUTHORITY set by the caller: that Graph-compatible server
     # instead of the stand-in (the demo then only subscribes).
-    external = {k: os.environ[k] for k in ("CDC_GRAPH_URL", "CDC_GRAPH_AUTHORITY")
-                if os.environ.get(k)}
+    external = {
+        k: os.environ[k] for k in ("CDC_GRAPH_URL", "CDC_GRAPH_AUTHORITY") if os.environ.get(k)
+    }
     stack = Stack(authority_url=authority.url, graph_url=external.get("CDC_GRAPH_URL"))
     host: LocalHost | None = None
     try:
@@ -59,16 +60,17 @@ def run(command: str, port: int, seed: int) -> int:
         host = LocalHost(app, port=port, dev_authority=authority).start()
         os.environ.setdefault("CDC_GRAPH_WEBHOOK_BASE", host.base_url)
         stack.write_state({"hostUrl": host.base_url, "authority": authority.url})
-        _say(f"stack up in {time.monotonic() - t0:.1f}s: host {host.base_url}, "
-             f"blob {stack.blob_endpoint}, cosmos {stack.cosmos_endpoint}, "
-             f"issuer {authority.url} (state: {STATE_FILE})")
+        _say(
+            f"stack up in {time.monotonic() - t0:.1f}s: host {host.base_url}, "
+            f"blob {stack.blob_endpoint}, cosmos {stack.cosmos_endpoint}, "
+            f"issuer {authority.url} (state: {STATE_FILE})"
+        )
         if command == "demo":
             from devhost.demo import load_demo
 
             token = mint_token(DEMO_TENANT, authority=authority.url, roles=["CallData.Ingest"])
             t1 = time.monotonic()
-            ids = load_demo(host.base_url, token, seed=seed, wait_idle=host.wait_idle,
-                            log=_say)
+            ids = load_demo(host.base_url, token, seed=seed, wait_idle=host.wait_idle, log=_say)
             _say(f"demo data loaded: {len(ids)} batches in {time.monotonic() - t1:.1f}s")
             from devhost.teams_demo import load_teams_demo
 
@@ -77,22 +79,27 @@ def run(command: str, port: int, seed: int) -> int:
                 host.wait_queues_drained(300)
                 host.wait_idle(300)
 
-            admin = mint_token(DEMO_TENANT, authority=authority.url,
-                               roles=["CallAnalytics.Admin"])
-            _say("Teams tenant: subscribing through Microsoft Graph "
-                 f"({os.environ['CDC_GRAPH_URL']})")
+            admin = mint_token(DEMO_TENANT, authority=authority.url, roles=["CallAnalytics.Admin"])
+            _say(
+                f"Teams tenant: subscribing through Microsoft Graph ({os.environ['CDC_GRAPH_URL']})"
+            )
             try:
-                load_teams_demo(host.base_url, admin, stack.graph, DEMO_TENANT,
-                                wait=drained, log=_say)
+                load_teams_demo(
+                    host.base_url, admin, stack.graph, DEMO_TENANT, wait=drained, log=_say
+                )
             except Exception as exc:  # an external Graph may refuse: the rest still runs
                 _say(f"Teams tenant not loaded: {exc!r}")
             _say("")
             _say(f"  portal:  {host.base_url}/portal/")
             _say(f"  health:  {host.base_url}/api/v1/health")
-            _say("  a token: .venv/bin/python -m devhost.token --tenant "
-                 f"{DEMO_TENANT} --user alice@contoso.com --level engineer")
-            _say(f"  curl -H 'Authorization: Bearer {token}' \\\n"
-                 f"       {host.base_url}/api/v1/batches/{ids[0]}")
+            _say(
+                "  a token: .venv/bin/python -m devhost.token --tenant "
+                f"{DEMO_TENANT} --user alice@contoso.com --level engineer"
+            )
+            _say(
+                f"  curl -H 'Authorization: Bearer {token}' \\\n"
+                f"       {host.base_url}/api/v1/batches/{ids[0]}"
+            )
         _say("running; Ctrl-C to stop")
         while not stop.wait(0.5):
             pass
@@ -107,15 +114,20 @@ def run(command: str, port: int, seed: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m devhost", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m devhost",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("command", choices=["up", "demo"])
     p.add_argument("--port", type=int, default=int(os.environ.get("CDC_HOST_PORT", "7071")))
     p.add_argument("--seed", type=int, default=1, help="demo data seed")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     for noisy in ("azure", "urllib3", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return run(args.command, args.port, args.seed)

@@ -26,16 +26,67 @@ from typing import Any
 
 from devhost.qoe_generator import demo_users, generate_call
 
-FIRST = ["adele", "ben", "chloe", "diego", "emma", "farid", "gina", "hugo", "isla", "jamal",
-         "kira", "liam", "maya", "noah", "omar", "priya", "quinn", "rosa", "sami", "tara",
-         "umar", "vera", "wei", "ximena", "yusuf", "zoe"]
-LAST = ["anders", "brooks", "chen", "dubois", "evans", "fischer", "garcia", "hughes", "ito",
-        "jensen", "kowalski", "lopez", "moreau", "nakamura", "okafor", "patel"]
+FIRST = [
+    "adele",
+    "ben",
+    "chloe",
+    "diego",
+    "emma",
+    "farid",
+    "gina",
+    "hugo",
+    "isla",
+    "jamal",
+    "kira",
+    "liam",
+    "maya",
+    "noah",
+    "omar",
+    "priya",
+    "quinn",
+    "rosa",
+    "sami",
+    "tara",
+    "umar",
+    "vera",
+    "wei",
+    "ximena",
+    "yusuf",
+    "zoe",
+]
+LAST = [
+    "anders",
+    "brooks",
+    "chen",
+    "dubois",
+    "evans",
+    "fischer",
+    "garcia",
+    "hughes",
+    "ito",
+    "jensen",
+    "kowalski",
+    "lopez",
+    "moreau",
+    "nakamura",
+    "okafor",
+    "patel",
+]
 SOURCES = [
-    {"type": "sfb-server", "fqdn": "fe01.contoso.local", "pool": "pool01.contoso.local",
-     "site": "Seattle", "version": "7.0.2046.0"},
-    {"type": "sfb-server", "fqdn": "fe02.contoso.local", "pool": "pool01.contoso.local",
-     "site": "London", "version": "7.0.2046.0"},
+    {
+        "type": "sfb-server",
+        "fqdn": "fe01.contoso.local",
+        "pool": "pool01.contoso.local",
+        "site": "Seattle",
+        "version": "7.0.2046.0",
+    },
+    {
+        "type": "sfb-server",
+        "fqdn": "fe02.contoso.local",
+        "pool": "pool01.contoso.local",
+        "site": "London",
+        "version": "7.0.2046.0",
+    },
 ]
 TERMINAL = {"completed", "completedWithErrors", "failed"}
 PSTN = re.compile(r"tel:\+1425(\d{7})")
@@ -59,9 +110,15 @@ def _pstn_555(records: list[dict[str, Any]]) -> None:
             rec["data"] = PSTN.sub(r"tel:+1555\1", rec["data"])
 
 
-def generate_demo_batches(tenant_id: str, seed: int = 1, *, calls_per_day: int = 60,
-                          days: int = 7, users: int = 300,
-                          now: datetime | None = None) -> list[dict[str, Any]]:
+def generate_demo_batches(
+    tenant_id: str,
+    seed: int = 1,
+    *,
+    calls_per_day: int = 60,
+    days: int = 7,
+    users: int = 300,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
     """Batch envelopes (ingest.md) holding a week of Contoso calls ending today (half an
     hour ago): one batch per day and front-end server, records in arrival (shuffled)
     order. Deterministic for (seed, now)."""
@@ -80,28 +137,48 @@ def generate_demo_batches(tenant_id: str, seed: int = 1, *, calls_per_day: int =
         pool = named if rng.random() < 0.35 else everyone
         records = generate_call(rng, tenant_id, pool, when)
         _pstn_555(records)
-        groups.setdefault((when.date().isoformat(), rng.randrange(len(SOURCES))),
-                          []).extend(records)
+        groups.setdefault((when.date().isoformat(), rng.randrange(len(SOURCES))), []).extend(
+            records
+        )
     batches: list[dict[str, Any]] = []
     for (day, index), records in sorted(groups.items()):
         # the id follows the content: a re-post of the same batch is an idempotent 200
         digest = hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()
-        batches.append({
-            "schemaVersion": "1.0",
-            "batchId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cdc-demo/{tenant_id}/{digest}")),
-            "tenantId": tenant_id,
-            "source": SOURCES[index],
-            "sentAt": min(now, datetime.fromisoformat(day).replace(
-                tzinfo=timezone.utc) + timedelta(days=1)).isoformat().replace("+00:00", "Z"),
-            "records": records,
-        })
+        batches.append(
+            {
+                "schemaVersion": "1.0",
+                "batchId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cdc-demo/{tenant_id}/{digest}")),
+                "tenantId": tenant_id,
+                "source": SOURCES[index],
+                "sentAt": min(
+                    now,
+                    datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + timedelta(days=1),
+                )
+                .isoformat()
+                .replace("+00:00", "Z"),
+                "records": records,
+            }
+        )
     return batches
 
 
-def _request(method: str, url: str, token: str, body: bytes | None = None,
-             headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-    req = urllib.request.Request(url, data=body, method=method, headers={
-        "Authorization": f"Bearer {token}", "Accept": "application/json", **(headers or {})})
+def _request(
+    method: str,
+    url: str,
+    token: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    req = urllib.request.Request(
+        url,
+        data=body,
+        method=method,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            **(headers or {}),
+        },
+    )
     try:
         with urllib.request.urlopen(req, timeout=120) as resp:
             return resp.status, json.loads(resp.read() or b"{}")
@@ -112,8 +189,13 @@ def _request(method: str, url: str, token: str, body: bytes | None = None,
 def post_batch(base_url: str, token: str, batch: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """POST one envelope gzip-compressed, as the on-prem agent does."""
     body = gzip.compress(json.dumps(batch).encode(), compresslevel=5)
-    return _request("POST", f"{base_url.rstrip('/')}/api/v1/batches", token, body,
-                    {"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    return _request(
+        "POST",
+        f"{base_url.rstrip('/')}/api/v1/batches",
+        token,
+        body,
+        {"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
 
 
 def batch_status(base_url: str, token: str, batch_id: str) -> dict[str, Any]:
@@ -123,16 +205,24 @@ def batch_status(base_url: str, token: str, batch_id: str) -> dict[str, Any]:
     return body
 
 
-def load_demo(base_url: str, token: str, *, tenant_id: str | None = None, seed: int = 1,
-              wait_idle: Callable[[float], None] | None = None, timeout: float = 600.0,
-              batches: list[dict[str, Any]] | None = None,
-              log: Callable[[str], None] = lambda _: None) -> list[str]:
+def load_demo(
+    base_url: str,
+    token: str,
+    *,
+    tenant_id: str | None = None,
+    seed: int = 1,
+    wait_idle: Callable[[float], None] | None = None,
+    timeout: float = 600.0,
+    batches: list[dict[str, Any]] | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> list[str]:
     """Post the demo batches with an ingest token and wait until every one is processed
     (terminal status); returns the batch ids. Re-running is harmless (idempotent)."""
     from devhost.stack import DEMO_TENANT
 
-    batches = batches if batches is not None else generate_demo_batches(
-        tenant_id or DEMO_TENANT, seed)
+    batches = (
+        batches if batches is not None else generate_demo_batches(tenant_id or DEMO_TENANT, seed)
+    )
     ids = []
     for batch in batches:
         status, body = post_batch(base_url, token, batch)
@@ -147,8 +237,10 @@ def load_demo(base_url: str, token: str, *, tenant_id: str | None = None, seed: 
         while True:
             state = batch_status(base_url, token, batch_id)
             if state.get("status") in TERMINAL:
-                log(f"{batch_id}: {state['status']} (stored {state.get('stored')}, "
-                    f"calls {state.get('calls')}, quarantined {state.get('quarantined')})")
+                log(
+                    f"{batch_id}: {state['status']} (stored {state.get('stored')}, "
+                    f"calls {state.get('calls')}, quarantined {state.get('quarantined')})"
+                )
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"batch {batch_id} still {state.get('status')}")

@@ -49,9 +49,13 @@ def load_key(path: Path = KEY_PATH) -> rsa.RSAPrivateKey:
             path.parent.mkdir(parents=True, exist_ok=True)
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                              serialization.PrivateFormat.PKCS8,
-                                              serialization.NoEncryption()))
+            tmp.write_bytes(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
             tmp.chmod(0o600)
             try:
                 os.link(tmp, path)  # first writer wins, across processes too
@@ -96,20 +100,30 @@ def _roles(roles: Iterable[str] | str) -> list[str]:
     return [LEVEL_ROLES.get(r, r) for r in roles]
 
 
-def mint_token(tenant_id: str, *, user: str | None = None, roles: Iterable[str] | str = (),
-               wids: Iterable[str] = (), audience: str | None = None,
-               expires_in: int = 3600, not_before: int | None = None,
-               extra_claims: dict[str, Any] | None = None,
-               key: rsa.RSAPrivateKey | None = None, authority: str | None = None,
-               kid: str = KID) -> str:
+def mint_token(
+    tenant_id: str,
+    *,
+    user: str | None = None,
+    roles: Iterable[str] | str = (),
+    wids: Iterable[str] = (),
+    audience: str | None = None,
+    expires_in: int = 3600,
+    not_before: int | None = None,
+    extra_claims: dict[str, Any] | None = None,
+    key: rsa.RSAPrivateKey | None = None,
+    authority: str | None = None,
+    kid: str = KID,
+) -> str:
     """An RS256 access token for `tenant_id`. `user` (UPN, `sip:` stripped) makes it a
     delegated user token (`preferred_username`, `upn`); without it, an app token as the
     on-prem agent gets with client credentials. `not_before` is an absolute epoch second
     (default now); `extra_claims` override anything (tests craft bad tokens with it)."""
     authority = (authority or default_authority() or "").rstrip("/")
     if not authority:
-        raise RuntimeError("no development authority: start `python -m devhost up`, "
-                           "set CDC_DEV_AUTHORITY, or pass authority=")
+        raise RuntimeError(
+            "no development authority: start `python -m devhost up`, "
+            "set CDC_DEV_AUTHORITY, or pass authority="
+        )
     now = int(time.time())
     upn = user.removeprefix("sip:") if user else None
     subject = upn or "cdc-agent"
@@ -154,15 +168,20 @@ class DevAuthority:
                 parts = self.path.split("?")[0].strip("/").split("/")
                 if len(parts) == 4 and parts[1:] == ["discovery", "v2.0", "keys"]:
                     payload = keys_body
-                elif len(parts) == 4 and parts[1:] == ["v2.0", ".well-known",
-                                                       "openid-configuration"]:
+                elif len(parts) == 4 and parts[1:] == [
+                    "v2.0",
+                    ".well-known",
+                    "openid-configuration",
+                ]:
                     base = f"{owner.url}/{parts[0]}"
-                    payload = json.dumps({
-                        "issuer": f"{base}/v2.0",
-                        "jwks_uri": f"{base}/discovery/v2.0/keys",
-                        "id_token_signing_alg_values_supported": ["RS256"],
-                        "token_endpoint": f"{base}/oauth2/v2.0/token",
-                    }).encode()
+                    payload = json.dumps(
+                        {
+                            "issuer": f"{base}/v2.0",
+                            "jwks_uri": f"{base}/discovery/v2.0/keys",
+                            "id_token_signing_alg_values_supported": ["RS256"],
+                            "token_endpoint": f"{base}/oauth2/v2.0/token",
+                        }
+                    ).encode()
                 else:
                     self.send_error(404)
                     return
@@ -180,16 +199,24 @@ class DevAuthority:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
                 scope = (form.get("scope") or [""])[0]
-                if (len(parts) != 4 or parts[1:] != ["oauth2", "v2.0", "token"]
-                        or (form.get("grant_type") or [""])[0] != "client_credentials"
-                        or not scope.endswith("/.default")):
+                if (
+                    len(parts) != 4
+                    or parts[1:] != ["oauth2", "v2.0", "token"]
+                    or (form.get("grant_type") or [""])[0] != "client_credentials"
+                    or not scope.endswith("/.default")
+                ):
                     self.send_error(400)
                     return
-                token = mint_token(parts[0], authority=owner.url, key=owner.key,
-                                   audience=scope.removesuffix("/.default"),
-                                   roles=list(APP_PERMISSIONS))
-                payload = json.dumps({"token_type": "Bearer", "expires_in": 3599,
-                                      "access_token": token}).encode()
+                token = mint_token(
+                    parts[0],
+                    authority=owner.url,
+                    key=owner.key,
+                    audience=scope.removesuffix("/.default"),
+                    roles=list(APP_PERMISSIONS),
+                )
+                payload = json.dumps(
+                    {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -203,8 +230,9 @@ class DevAuthority:
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever,
-                                        name="dev-authority", daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, name="dev-authority", daemon=True
+        )
 
     def start(self) -> DevAuthority:
         self._thread.start()

@@ -59,8 +59,11 @@ MAX_SUBSCRIPTION_MINUTES = 4230
 PERM_RECORDS = "CallRecords.Read.All"
 PERM_PSTN = "CallRecord-PstnCalls.Read.All"
 _FILTER = re.compile(r"startDateTime\s+(ge|gt|le|lt)\s+([0-9T:.\-+Z]+)", re.IGNORECASE)
-_FUNC = re.compile(r"^communications/callRecords/(getPstnCalls|getDirectRoutingCalls)"
-                   r"\(fromDateTime=([^,]+),toDateTime=([^)]+)\)$", re.IGNORECASE)
+_FUNC = re.compile(
+    r"^communications/callRecords/(getPstnCalls|getDirectRoutingCalls)"
+    r"\(fromDateTime=([^,]+),toDateTime=([^)]+)\)$",
+    re.IGNORECASE,
+)
 
 
 def _iso(value: datetime) -> str:
@@ -72,19 +75,33 @@ def _parse_time(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None
-           ) -> web.Response:
-    body = {"error": {"code": code, "message": message,
-                      "innerError": {"request-id": str(uuid.uuid4()),
-                                     "date": _iso(datetime.now(timezone.utc))}}}
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = {
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {
+                "request-id": str(uuid.uuid4()),
+                "date": _iso(datetime.now(timezone.utc)),
+            },
+        }
+    }
     return web.json_response(body, status=status, headers=headers)
 
 
 class GraphStandIn:
     """The stand-in in its own thread and event loop; `url` is its v1.0 base URL."""
 
-    def __init__(self, port: int = 0, *, authority_url: str | None = None,
-                 public_key: Any = None, sessions_page: int = SESSIONS_PAGE) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        authority_url: str | None = None,
+        public_key: Any = None,
+        sessions_page: int = SESSIONS_PAGE,
+    ) -> None:
         self.port = port
         self.authority_url = authority_url.rstrip("/") if authority_url else None
         self.sessions_page = sessions_page
@@ -94,15 +111,27 @@ class GraphStandIn:
         self.records: dict[tuple[str, str], dict[str, Any]] = {}  # (tenant, id) -> record
         self.hidden: dict[tuple[str, str], int] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
-        self.pstn_rows: dict[str, list[dict[str, Any]]] = {"getPstnCalls": [],
-                                                           "getDirectRoutingCalls": []}
+        self.pstn_rows: dict[str, list[dict[str, Any]]] = {
+            "getPstnCalls": [],
+            "getDirectRoutingCalls": [],
+        }
         self.throttle_left = 0
         self.throttle_retry_after = 1
-        self.counts: dict[str, int] = {"get": 0, "get200": 0, "throttled": 0, "notFound": 0,
-                                       "notifications": 0, "notificationFailures": 0,
-                                       "validations": 0, "renewals": 0, "creates": 0,
-                                       "reauthorizations": 0, "deletes": 0, "list": 0,
-                                       "pstn": 0}
+        self.counts: dict[str, int] = {
+            "get": 0,
+            "get200": 0,
+            "throttled": 0,
+            "notFound": 0,
+            "notifications": 0,
+            "notificationFailures": 0,
+            "validations": 0,
+            "renewals": 0,
+            "creates": 0,
+            "reauthorizations": 0,
+            "deletes": 0,
+            "list": 0,
+            "pstn": 0,
+        }
         self.delivery_log: list[dict[str, Any]] = []  # (status, seconds) per delivery
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -170,8 +199,15 @@ class GraphStandIn:
 
     # test controls --------------------------------------------------------------------
 
-    def add_calls(self, tenant_id: str, records: list[dict[str, Any]], *, notify: bool = True,
-                  per_request: int = 50, client_state: str | None = None) -> list[int]:
+    def add_calls(
+        self,
+        tenant_id: str,
+        records: list[dict[str, Any]],
+        *,
+        notify: bool = True,
+        per_request: int = 50,
+        client_state: str | None = None,
+    ) -> list[int]:
         """Store call records and, like Graph, POST `created` notifications to every
         active subscription of the tenant (several per request). `client_state`
         overrides the subscription's (a forged notification). Returns the statuses."""
@@ -180,8 +216,11 @@ class GraphStandIn:
                 self.records[(tenant_id, rec["id"])] = copy.deepcopy(rec)
         if not notify:
             return []
-        return list(self._submit(self._notify(tenant_id, [r["id"] for r in records],
-                                              per_request, client_state)))
+        return list(
+            self._submit(
+                self._notify(tenant_id, [r["id"] for r in records], per_request, client_state)
+            )
+        )
 
     def hide_for(self, tenant_id: str, record_id: str, gets: int) -> None:
         """The next `gets` GETs of this record answer 404 (Graph does that for a short
@@ -206,9 +245,12 @@ class GraphStandIn:
 
     def active_subscriptions(self, tenant_id: str | None = None) -> list[dict[str, Any]]:
         now = self.clock()
-        return [s for s in self.subscriptions.values()
-                if _parse_time(s["expirationDateTime"]) > now
-                and (tenant_id is None or s["_tenant"] == tenant_id)]
+        return [
+            s
+            for s in self.subscriptions.values()
+            if _parse_time(s["expirationDateTime"]) > now
+            and (tenant_id is None or s["_tenant"] == tenant_id)
+        ]
 
     # notifications --------------------------------------------------------------------
 
@@ -225,22 +267,28 @@ class GraphStandIn:
         self.delivery_log.append({"status": status, "seconds": time.perf_counter() - t0})
         return status
 
-    async def _notify(self, tenant_id: str, ids: list[str], per_request: int,
-                      client_state: str | None) -> list[int]:
+    async def _notify(
+        self, tenant_id: str, ids: list[str], per_request: int, client_state: str | None
+    ) -> list[int]:
         statuses: list[int] = []
         for sub in self.active_subscriptions(tenant_id):
             for i in range(0, len(ids), per_request):
-                value = [{
-                    "subscriptionId": sub["id"],
-                    "clientState": sub["clientState"] if client_state is None else client_state,
-                    "changeType": "created",
-                    "resource": f"communications/callRecords/{rid}",
-                    "subscriptionExpirationDateTime": sub["expirationDateTime"],
-                    "resourceData": {"@odata.type": "#microsoft.graph.callrecord",
-                                     "@odata.id": f"communications/callRecords/{rid}",
-                                     "id": rid},
-                    "tenantId": tenant_id,
-                } for rid in ids[i:i + per_request]]
+                value = [
+                    {
+                        "subscriptionId": sub["id"],
+                        "clientState": sub["clientState"] if client_state is None else client_state,
+                        "changeType": "created",
+                        "resource": f"communications/callRecords/{rid}",
+                        "subscriptionExpirationDateTime": sub["expirationDateTime"],
+                        "resourceData": {
+                            "@odata.type": "#microsoft.graph.callrecord",
+                            "@odata.id": f"communications/callRecords/{rid}",
+                            "id": rid,
+                        },
+                        "tenantId": tenant_id,
+                    }
+                    for rid in ids[i : i + per_request]
+                ]
                 status = await self._post(sub["notificationUrl"], {"value": value})
                 self.counts["notifications"] += len(value)
                 if not 200 <= status < 300:
@@ -254,12 +302,18 @@ class GraphStandIn:
             raise KeyError(subscription_id)
         if event == "subscriptionRemoved":
             self.subscriptions.pop(subscription_id, None)
-        body = {"value": [{"subscriptionId": sub["id"],
-                           "subscriptionExpirationDateTime": sub["expirationDateTime"],
-                           "tenantId": sub["_tenant"], "clientState": sub["clientState"],
-                           "lifecycleEvent": event}]}
-        return await self._post(sub.get("lifecycleNotificationUrl") or sub["notificationUrl"],
-                                body)
+        body = {
+            "value": [
+                {
+                    "subscriptionId": sub["id"],
+                    "subscriptionExpirationDateTime": sub["expirationDateTime"],
+                    "tenantId": sub["_tenant"],
+                    "clientState": sub["clientState"],
+                    "lifecycleEvent": event,
+                }
+            ]
+        }
+        return await self._post(sub.get("lifecycleNotificationUrl") or sub["notificationUrl"], body)
 
     async def _validate(self, url: str) -> bool:
         """Graph's validation request: POST url?validationToken=..., expect the token."""
@@ -268,8 +322,9 @@ class GraphStandIn:
         sep = "&" if "?" in url else "?"
         self.counts["validations"] += 1
         try:
-            async with self._session.post(f"{url}{sep}validationToken={quote(token)}",
-                                          timeout=ClientTimeout(total=10)) as resp:
+            async with self._session.post(
+                f"{url}{sep}validationToken={quote(token)}", timeout=ClientTimeout(total=10)
+            ) as resp:
                 text = await resp.text()
                 ctype = resp.headers.get("Content-Type", "")
                 return resp.status == 200 and text == token and ctype.startswith("text/plain")
@@ -287,11 +342,13 @@ class GraphStandIn:
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
             key = self._key_for(token, str(unverified.get("tid", "")))
-            claims = jwt.decode(token, key, algorithms=["RS256"], audience=GRAPH_AUDIENCE,
-                                leeway=60)
+            claims = jwt.decode(
+                token, key, algorithms=["RS256"], audience=GRAPH_AUDIENCE, leeway=60
+            )
         except Exception as exc:
-            return _error(401, "InvalidAuthenticationToken", f"Access token is invalid: "
-                          f"{type(exc).__name__}")
+            return _error(
+                401, "InvalidAuthenticationToken", f"Access token is invalid: {type(exc).__name__}"
+            )
         if permission not in (claims.get("roles") or []):
             return _error(403, "Forbidden", f"Missing application permission {permission}")
         return str(claims["tid"])
@@ -300,7 +357,8 @@ class GraphStandIn:
         if self.authority_url:
             if tenant not in self._jwks:
                 self._jwks[tenant] = jwt.PyJWKClient(
-                    f"{self.authority_url}/{tenant}/discovery/v2.0/keys")
+                    f"{self.authority_url}/{tenant}/discovery/v2.0/keys"
+                )
             return self._jwks[tenant].get_signing_key_from_jwt(token).key
         if self._public_key is None:
             from devhost.devauth import load_key
@@ -312,11 +370,20 @@ class GraphStandIn:
         """The test controls over HTTP (`/_standin/...`), for a process that does not
         hold the object (a benchmark or a demo pointed at this server by URL)."""
         if request.method == "GET" and what == "state":
-            return web.json_response({
-                "counts": self.counts, "throttleLeft": self.throttle_left,
-                "subscriptions": [{k: v for k, v in sub.items()
-                                   if k not in ("clientState",) and not k.startswith("_")}
-                                  for sub in self.active_subscriptions()]})
+            return web.json_response(
+                {
+                    "counts": self.counts,
+                    "throttleLeft": self.throttle_left,
+                    "subscriptions": [
+                        {
+                            k: v
+                            for k, v in sub.items()
+                            if k not in ("clientState",) and not k.startswith("_")
+                        }
+                        for sub in self.active_subscriptions()
+                    ],
+                }
+            )
         try:
             body = await request.json()
             assert isinstance(body, dict)
@@ -329,9 +396,12 @@ class GraphStandIn:
                     self.records[(tenant, rec["id"])] = copy.deepcopy(rec)
             statuses: list[int] = []
             if body.get("notify", True):
-                statuses = await self._notify(tenant, [r["id"] for r in records],
-                                              int(body.get("perRequest", 50)),
-                                              body.get("clientState"))
+                statuses = await self._notify(
+                    tenant,
+                    [r["id"] for r in records],
+                    int(body.get("perRequest", 50)),
+                    body.get("clientState"),
+                )
             return web.json_response({"stored": len(records), "deliveries": statuses})
         if what == "throttle":
             self.throttle(int(body["requests"]), int(body.get("retryAfter", 1)))
@@ -353,10 +423,10 @@ class GraphStandIn:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         if path.startswith("/_standin/"):
-            return await self._control(request, path[len("/_standin/"):].strip("/"))
+            return await self._control(request, path[len("/_standin/") :].strip("/"))
         if not path.startswith("/v1.0/"):
             return _error(404, "UnknownError", "not found")
-        sub = path[len("/v1.0/"):].strip("/")
+        sub = path[len("/v1.0/") :].strip("/")
         method = request.method
         if sub == "subscriptions" and method == "POST":
             return await self._create(request)
@@ -370,8 +440,7 @@ class GraphStandIn:
             return await self._pstn(request, fm.group(1), fm.group(2), fm.group(3))
         if sub == "communications/callRecords":
             return await self._list(request)
-        m = re.fullmatch(r"communications/callRecords/([^/]+)(?:/(sessions|participants_v2))?",
-                         sub)
+        m = re.fullmatch(r"communications/callRecords/([^/]+)(?:/(sessions|participants_v2))?", sub)
         if m:
             return await self._record(request, m.group(1), m.group(2))
         return _error(404, "UnknownError", "not found")
@@ -385,8 +454,10 @@ class GraphStandIn:
             assert isinstance(body, dict)
         except Exception:
             return _error(400, "BadRequest", "body is not a JSON object")
-        if body.get("resource") not in ("/communications/callRecords",
-                                        "communications/callRecords"):
+        if body.get("resource") not in (
+            "/communications/callRecords",
+            "communications/callRecords",
+        ):
             return _error(400, "BadRequest", "unsupported resource")
         if body.get("changeType") != "created":
             return _error(400, "BadRequest", "callRecords support changeType 'created'")
@@ -401,25 +472,30 @@ class GraphStandIn:
             if key == "notificationUrl" and not isinstance(url, str):
                 return _error(400, "BadRequest", "notificationUrl is required")
             if isinstance(url, str) and not await self._validate(url):
-                return _error(400, "ValidationError",
-                              f"Subscription validation request failed for {key}.")
+                return _error(
+                    400, "ValidationError", f"Subscription validation request failed for {key}."
+                )
         sub_id = str(uuid.uuid4())
         sub_doc = {
             "@odata.context": f"{self.url}/$metadata#subscriptions/$entity",
-            "id": sub_id, "resource": "/communications/callRecords",
+            "id": sub_id,
+            "resource": "/communications/callRecords",
             "applicationId": str(uuid.uuid5(uuid.NAMESPACE_URL, tenant)),
-            "changeType": "created", "clientState": state,
+            "changeType": "created",
+            "clientState": state,
             "notificationUrl": body["notificationUrl"],
             "lifecycleNotificationUrl": body.get("lifecycleNotificationUrl"),
             "expirationDateTime": body["expirationDateTime"],
             "creatorId": str(uuid.uuid5(uuid.NAMESPACE_URL, tenant + "/creator")),
-            "latestSupportedTlsVersion": "v1_2", "notificationContentType": None,
+            "latestSupportedTlsVersion": "v1_2",
+            "notificationContentType": None,
             "_tenant": tenant,
         }
         self.subscriptions[sub_id] = sub_doc
         self.counts["creates"] += 1
-        return web.json_response({k: v for k, v in sub_doc.items() if not k.startswith("_")},
-                                 status=201)
+        return web.json_response(
+            {k: v for k, v in sub_doc.items() if not k.startswith("_")}, status=201
+        )
 
     def _check_expiry(self, value: Any) -> web.Response | None:
         try:
@@ -430,12 +506,15 @@ class GraphStandIn:
         if expiry <= now:
             return _error(400, "BadRequest", "expirationDateTime must be in the future")
         if expiry > now + timedelta(minutes=MAX_SUBSCRIPTION_MINUTES):
-            return _error(400, "BadRequest", "Subscription expiration can only be "
-                          f"{MAX_SUBSCRIPTION_MINUTES} minutes in the future.")
+            return _error(
+                400,
+                "BadRequest",
+                "Subscription expiration can only be "
+                f"{MAX_SUBSCRIPTION_MINUTES} minutes in the future.",
+            )
         return None
 
-    async def _subscription(self, request: web.Request, sub_id: str, reauth: bool
-                            ) -> web.Response:
+    async def _subscription(self, request: web.Request, sub_id: str, reauth: bool) -> web.Response:
         tenant = self._check_token(request, PERM_RECORDS)
         if isinstance(tenant, web.Response):
             return tenant
@@ -474,11 +553,11 @@ class GraphStandIn:
             self.throttle_left -= 1
             retry = self.throttle_retry_after
         self.counts["throttled"] += 1
-        return _error(429, "TooManyRequests", "Too many requests",
-                      headers={"Retry-After": str(retry)})
+        return _error(
+            429, "TooManyRequests", "Too many requests", headers={"Retry-After": str(retry)}
+        )
 
-    async def _record(self, request: web.Request, record_id: str, nav: str | None
-                      ) -> web.Response:
+    async def _record(self, request: web.Request, record_id: str, nav: str | None) -> web.Response:
         tenant = self._check_token(request, PERM_RECORDS)
         if isinstance(tenant, web.Response):
             return tenant
@@ -502,23 +581,30 @@ class GraphStandIn:
             page, more = self._page(record.get("sessions") or [], skip, self.sessions_page)
             body: dict[str, Any] = {
                 "@odata.context": f"{self.url}/$metadata#communications/callRecords"
-                                  f"('{record_id}')/sessions(segments())", "value": page}
+                f"('{record_id}')/sessions(segments())",
+                "value": page,
+            }
             if more:
-                body["@odata.nextLink"] = (f"{rec_url}/sessions?$expand=segments"
-                                           f"&$skiptoken={skip + self.sessions_page}")
+                body["@odata.nextLink"] = (
+                    f"{rec_url}/sessions?$expand=segments&$skiptoken={skip + self.sessions_page}"
+                )
             return web.json_response(body)
         if nav == "participants_v2":
-            page, more = self._page(record.get("participants_v2") or [], skip,
-                                    PARTICIPANTS_PAGE)
-            body = {"@odata.context": f"{self.url}/$metadata#communications/callRecords"
-                                      f"('{record_id}')/participants_v2", "value": page}
+            page, more = self._page(record.get("participants_v2") or [], skip, PARTICIPANTS_PAGE)
+            body = {
+                "@odata.context": f"{self.url}/$metadata#communications/callRecords"
+                f"('{record_id}')/participants_v2",
+                "value": page,
+            }
             if more:
-                body["@odata.nextLink"] = (f"{rec_url}/participants_v2"
-                                           f"?$skiptoken={skip + PARTICIPANTS_PAGE}")
+                body["@odata.nextLink"] = (
+                    f"{rec_url}/participants_v2?$skiptoken={skip + PARTICIPANTS_PAGE}"
+                )
             return web.json_response(body)
         out = {k: v for k, v in record.items() if k not in ("sessions", "participants_v2")}
-        out["@odata.context"] = (f"{self.url}/$metadata#communications/callRecords"
-                                 "(sessions(segments()))/$entity")
+        out["@odata.context"] = (
+            f"{self.url}/$metadata#communications/callRecords(sessions(segments()))/$entity"
+        )
         expand = request.query.get("$expand", "")
         if "sessions" in expand:
             page, more = self._page(record.get("sessions") or [], 0, self.sessions_page)
@@ -526,19 +612,21 @@ class GraphStandIn:
                 page = [{k: v for k, v in s.items() if k != "segments"} for s in page]
             out["sessions"] = page
             if more:
-                out["sessions@odata.nextLink"] = (f"{rec_url}/sessions?$expand=segments"
-                                                  f"&$skiptoken={self.sessions_page}")
+                out["sessions@odata.nextLink"] = (
+                    f"{rec_url}/sessions?$expand=segments&$skiptoken={self.sessions_page}"
+                )
         if "participants_v2" in record:
             page, more = self._page(record["participants_v2"], 0, PARTICIPANTS_PAGE)
             out["participants_v2"] = page
             if more:
                 out["participants_v2@odata.nextLink"] = (
-                    f"{rec_url}/participants_v2?$skiptoken={PARTICIPANTS_PAGE}")
+                    f"{rec_url}/participants_v2?$skiptoken={PARTICIPANTS_PAGE}"
+                )
         return web.json_response(out)
 
     @staticmethod
     def _page(items: list[Any], skip: int, size: int) -> tuple[list[Any], bool]:
-        return items[skip:skip + size], skip + size < len(items)
+        return items[skip : skip + size], skip + size < len(items)
 
     async def _list(self, request: web.Request) -> web.Response:
         tenant = self._check_token(request, PERM_RECORDS)
@@ -551,28 +639,43 @@ class GraphStandIn:
         conds = _FILTER.findall(request.query.get("$filter", ""))
         if not conds:
             return _error(400, "BadRequest", "$filter on startDateTime is required")
-        ops = {"ge": lambda a, b: a >= b, "gt": lambda a, b: a > b,
-               "le": lambda a, b: a <= b, "lt": lambda a, b: a < b}
+        ops = {
+            "ge": lambda a, b: a >= b,
+            "gt": lambda a, b: a > b,
+            "le": lambda a, b: a <= b,
+            "lt": lambda a, b: a < b,
+        }
         bounds = [(ops[op.lower()], _parse_time(value)) for op, value in conds]
         with self._lock:
-            rows = sorted((r for (t, _), r in self.records.items() if t == tenant
-                           and all(f(_parse_time(r["startDateTime"]), v) for f, v in bounds)),
-                          key=lambda r: (r["startDateTime"], r["id"]))
+            rows = sorted(
+                (
+                    r
+                    for (t, _), r in self.records.items()
+                    if t == tenant and all(f(_parse_time(r["startDateTime"]), v) for f, v in bounds)
+                ),
+                key=lambda r: (r["startDateTime"], r["id"]),
+            )
         skip = int(request.query.get("$skiptoken", "0") or 0)
         page, more = self._page(rows, skip, LIST_PAGE)
         body: dict[str, Any] = {
             "@odata.context": f"{self.url}/$metadata#communications/callRecords",
-            "value": [{k: v for k, v in r.items() if k not in ("sessions", "participants_v2")}
-                      for r in page]}
+            "value": [
+                {k: v for k, v in r.items() if k not in ("sessions", "participants_v2")}
+                for r in page
+            ],
+        }
         if more:
             query = parse_qs(urlsplit(str(request.url)).query)
-            body["@odata.nextLink"] = (f"{self.url}/communications/callRecords?$filter="
-                                       f"{quote(query['$filter'][0])}"
-                                       f"&$skiptoken={skip + LIST_PAGE}")
+            body["@odata.nextLink"] = (
+                f"{self.url}/communications/callRecords?$filter="
+                f"{quote(query['$filter'][0])}"
+                f"&$skiptoken={skip + LIST_PAGE}"
+            )
         return web.json_response(body)
 
-    async def _pstn(self, request: web.Request, function: str, start: str, end: str
-                    ) -> web.Response:
+    async def _pstn(
+        self, request: web.Request, function: str, start: str, end: str
+    ) -> web.Response:
         tenant = self._check_token(request, PERM_PSTN)
         if isinstance(tenant, web.Response):
             return tenant
@@ -582,23 +685,27 @@ class GraphStandIn:
         except ValueError:
             return _error(400, "BadRequest", "fromDateTime/toDateTime are not dates")
         if t1 <= t0 or t1 - t0 > timedelta(days=90):
-            return _error(400, "BadRequest", "the date range must be positive and at most 90 "
-                          "days")
+            return _error(400, "BadRequest", "the date range must be positive and at most 90 days")
         name = "getPstnCalls" if function.lower() == "getpstncalls" else "getDirectRoutingCalls"
         with self._lock:
-            rows = [r for r in self.pstn_rows[name] if r.get("_tenant") == tenant
-                    and t0 <= _parse_time(r["startDateTime"]) < t1]
+            rows = [
+                r
+                for r in self.pstn_rows[name]
+                if r.get("_tenant") == tenant and t0 <= _parse_time(r["startDateTime"]) < t1
+            ]
         skip = int(request.query.get("$skip", "0") or 0)
         page, more = self._page(rows, skip, PSTN_PAGE)
         row_type = "pstnCallLogRow" if name == "getPstnCalls" else "directRoutingLogRow"
         body: dict[str, Any] = {
             "@odata.context": f"{self.url}/$metadata#Collection(microsoft.graph.callRecords."
-                              f"{row_type})",
+            f"{row_type})",
             "@odata.count": len(page),
-            "value": [{k: v for k, v in r.items() if not k.startswith("_")} for r in page]}
+            "value": [{k: v for k, v in r.items() if not k.startswith("_")} for r in page],
+        }
         if more:
-            body["@odata.nextLink"] = (f"{self.url}/communications/callRecords/{name}"
-                                       f"(fromDateTime={start},toDateTime={end})"
-                                       f"?$skip={skip + PSTN_PAGE}")
+            body["@odata.nextLink"] = (
+                f"{self.url}/communications/callRecords/{name}"
+                f"(fromDateTime={start},toDateTime={end})"
+                f"?$skip={skip + PSTN_PAGE}"
+            )
         return web.json_response(body)
-

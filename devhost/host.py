@@ -118,9 +118,13 @@ def _fields(schedule: str) -> list[str]:
 
 def _minute_matches(fields: list[str], when: dt.datetime) -> bool:
     _, minute, hour, day, month, dow = fields
-    return (_cron_field(minute, when.minute, 0) and _cron_field(hour, when.hour, 0)
-            and _cron_field(day, when.day, 1) and _cron_field(month, when.month, 1)
-            and _cron_field(dow, (when.weekday() + 1) % 7, 0))
+    return (
+        _cron_field(minute, when.minute, 0)
+        and _cron_field(hour, when.hour, 0)
+        and _cron_field(day, when.day, 1)
+        and _cron_field(month, when.month, 1)
+        and _cron_field(dow, (when.weekday() + 1) % 7, 0)
+    )
 
 
 def cron_matches(schedule: str, when: dt.datetime) -> bool:
@@ -221,13 +225,25 @@ def read_triggers(app: func.FunctionApp) -> tuple[list[QueueRoute], list[TimerRo
     for fn in app_functions(app):
         trigger = fn.get_trigger()
         if _kind(trigger) == "QueueTrigger":
-            queues.append(QueueRoute(fn.get_function_name(), trigger.queue_name,
-                                     trigger.connection or "AzureWebJobsStorage",
-                                     fn.get_user_function(), trigger.name))
+            queues.append(
+                QueueRoute(
+                    fn.get_function_name(),
+                    trigger.queue_name,
+                    trigger.connection or "AzureWebJobsStorage",
+                    fn.get_user_function(),
+                    trigger.name,
+                )
+            )
         elif _kind(trigger) == "TimerTrigger":
-            timers.append(TimerRoute(fn.get_function_name(), trigger.schedule,
-                                     bool(getattr(trigger, "run_on_startup", False)),
-                                     fn.get_user_function(), trigger.name))
+            timers.append(
+                TimerRoute(
+                    fn.get_function_name(),
+                    trigger.schedule,
+                    bool(getattr(trigger, "run_on_startup", False)),
+                    fn.get_user_function(),
+                    trigger.name,
+                )
+            )
     return queues, timers
 
 
@@ -240,19 +256,39 @@ def read_functions(app: func.FunctionApp) -> tuple[list[HttpRoute], list[BlobRou
         trigger = fn.get_trigger()
         user_fn = fn.get_user_function()
         if _kind(trigger) == "HttpTrigger":
-            methods = frozenset(str(getattr(m, "value", m)).upper()
-                                for m in (trigger.methods or ALL_METHODS))
+            methods = frozenset(
+                str(getattr(m, "value", m)).upper() for m in (trigger.methods or ALL_METHODS)
+            )
             template = (trigger.route or fn.get_function_name()).strip("/")
-            http.append(HttpRoute(fn.get_function_name(), methods, route_regex(template),
-                                  template, user_fn, trigger.name))
+            http.append(
+                HttpRoute(
+                    fn.get_function_name(),
+                    methods,
+                    route_regex(template),
+                    template,
+                    user_fn,
+                    trigger.name,
+                )
+            )
         elif _kind(trigger) == "BlobTrigger":
             container, pattern, prefix = blob_path_regex(trigger.path)
-            blobs.append(BlobRoute(fn.get_function_name(), container, pattern, prefix,
-                                   trigger.connection or "AzureWebJobsStorage", user_fn,
-                                   trigger.name))
+            blobs.append(
+                BlobRoute(
+                    fn.get_function_name(),
+                    container,
+                    pattern,
+                    prefix,
+                    trigger.connection or "AzureWebJobsStorage",
+                    user_fn,
+                    trigger.name,
+                )
+            )
         elif _kind(trigger) not in ("QueueTrigger", "TimerTrigger"):  # read_triggers
-            log.warning("function %s: trigger %s is not served by the local host",
-                        fn.get_function_name(), _kind(trigger))
+            log.warning(
+                "function %s: trigger %s is not served by the local host",
+                fn.get_function_name(),
+                _kind(trigger),
+            )
     http.sort(key=lambda r: (r.template.count("{"), -len(r.template)))
     return http, blobs
 
@@ -273,8 +309,11 @@ async def _call(fn: Any, **kwargs: Any) -> Any:
 
 
 def _problem(status: int, title: str, **extra: Any) -> web.Response:
-    return web.json_response({"title": title, "status": status, **extra}, status=status,
-                             content_type="application/problem+json")
+    return web.json_response(
+        {"title": title, "status": status, **extra},
+        status=status,
+        content_type="application/problem+json",
+    )
 
 
 class LocalHost:
@@ -282,11 +321,19 @@ class LocalHost:
     (port 0 = a free port, then `.port`/`.base_url`), `stop()` drains and closes,
     `wait_idle()` returns once no blob invocation is pending or running."""
 
-    def __init__(self, app: func.FunctionApp, port: int = 7071, *,
-                 retry_delay_s: float = 1.0, max_attempts: int | None = None,
-                 blob_concurrency: int | None = None, poll_s: float = POLL_S,
-                 dev_authority: Any = None, host_json: Path | None = None,
-                 portal_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        app: func.FunctionApp,
+        port: int = 7071,
+        *,
+        retry_delay_s: float = 1.0,
+        max_attempts: int | None = None,
+        blob_concurrency: int | None = None,
+        poll_s: float = POLL_S,
+        dev_authority: Any = None,
+        host_json: Path | None = None,
+        portal_dir: Path | None = None,
+    ) -> None:
         config = read_host_json(host_json)
         blobs_cfg = config.get("extensions", {}).get("blobs", {})
         self.http, self.blobs = read_functions(app)
@@ -297,8 +344,9 @@ class LocalHost:
         self.queue_base64 = str(queues_cfg.get("messageEncoding", "base64")).lower() == "base64"
         # A failed message becomes visible again after visibilityTimeout (host.json);
         # tests pass a short retry_delay_s.
-        self.queue_retry_s = min(retry_delay_s, _timespan_s(
-            queues_cfg.get("visibilityTimeout", "00:00:01")))
+        self.queue_retry_s = min(
+            retry_delay_s, _timespan_s(queues_cfg.get("visibilityTimeout", "00:00:01"))
+        )
         self.clock: Any = lambda: dt.datetime.now(dt.timezone.utc)
         self.queue_poisoned: list[tuple[str, str]] = []
         self.queue_invocations = 0
@@ -308,8 +356,7 @@ class LocalHost:
         self.prefix = route_prefix(config)
         self.retry_delay_s = retry_delay_s
         self.max_attempts = int(max_attempts or blobs_cfg.get("poisonBlobThreshold", 5))
-        self.blob_concurrency = int(blob_concurrency or
-                                    blobs_cfg.get("maxDegreeOfParallelism", 4))
+        self.blob_concurrency = int(blob_concurrency or blobs_cfg.get("maxDegreeOfParallelism", 4))
         self.poll_s = poll_s
         self.dev_authority = dev_authority
         self.portal_dir = portal_dir or ROOT / "portal"
@@ -338,13 +385,13 @@ class LocalHost:
         if path in ("/portal", "/") and self.portal_dir.is_dir():
             raise web.HTTPFound("/portal/")
         if path.startswith("/portal/") and self.portal_dir.is_dir():
-            return await self._static(path[len("/portal/"):])
+            return await self._static(path[len("/portal/") :])
         if path == "/dev/token" and request.method == "POST":
             return await self._dev_token(request)
         prefix = f"/{self.prefix}/" if self.prefix else "/"
         if not path.startswith(prefix):
             return _problem(404, "not found")
-        sub = path[len(prefix):]
+        sub = path[len(prefix) :]
         allowed: set[str] = set()
         for route in self.http:
             m = route.pattern.match(sub)
@@ -355,12 +402,16 @@ class LocalHost:
                 continue
             return await self._invoke_http(route, request, m)
         if allowed:
-            return web.json_response({"title": "method not allowed", "status": 405},
-                                     status=405, headers={"Allow": ", ".join(sorted(allowed))})
+            return web.json_response(
+                {"title": "method not allowed", "status": 405},
+                status=405,
+                headers={"Allow": ", ".join(sorted(allowed))},
+            )
         return _problem(404, "not found")
 
-    async def _invoke_http(self, route: HttpRoute, request: web.Request,
-                           m: re.Match[str]) -> web.StreamResponse:
+    async def _invoke_http(
+        self, route: HttpRoute, request: web.Request, m: re.Match[str]
+    ) -> web.StreamResponse:
         req = func.HttpRequest(
             method=request.method,
             url=str(request.url),
@@ -377,11 +428,15 @@ class LocalHost:
         if not isinstance(resp, func.HttpResponse):
             log.error("function %s returned %r, not an HttpResponse", route.name, type(resp))
             return _problem(500, "Internal Server Error", function=route.name)
-        headers = {k: v for k, v in resp.headers.items()
-                   if k.lower() not in ("content-length", "transfer-encoding")}
+        headers = {
+            k: v
+            for k, v in resp.headers.items()
+            if k.lower() not in ("content-length", "transfer-encoding")
+        }
         if resp.mimetype and not any(k.lower() == "content-type" for k in headers):
             headers["Content-Type"] = resp.mimetype + (
-                f"; charset={resp.charset}" if resp.charset else "")
+                f"; charset={resp.charset}" if resp.charset else ""
+            )
         return web.Response(status=resp.status_code, body=resp.get_body(), headers=headers)
 
     async def _static(self, rel: str) -> web.StreamResponse:
@@ -389,8 +444,11 @@ class LocalHost:
         target = (root / (rel or "index.html")).resolve()
         if target.is_dir():
             target = target / "index.html"
-        if (not target.is_relative_to(root) or not target.is_file()
-                or "node_modules" in target.relative_to(root).parts):
+        if (
+            not target.is_relative_to(root)
+            or not target.is_file()
+            or "node_modules" in target.relative_to(root).parts
+        ):
             return _problem(404, "not found")
         return web.FileResponse(target)
 
@@ -403,8 +461,9 @@ class LocalHost:
         try:
             body = await request.json()
             role = LEVEL_ROLES[body["level"]]
-            token = self.dev_authority.token(str(body["tenantId"]), user=body.get("user"),
-                                             roles=[role])
+            token = self.dev_authority.token(
+                str(body["tenantId"]), user=body.get("user"), roles=[role]
+            )
         except (ValueError, KeyError, TypeError):
             return _problem(400, "tenantId, user and level are required", field="level")
         return web.json_response({"token": token})
@@ -461,18 +520,34 @@ class LocalHost:
                         data = await (await client.download_blob()).readall()
                     except Exception:  # deleted meanwhile (processed): nothing to do
                         return
-                    stream = func.blob.InputStream(data=data, name=f"{route.container}/{name}",
-                                                   uri=client.url, length=len(data))
+                    stream = func.blob.InputStream(
+                        data=data,
+                        name=f"{route.container}/{name}",
+                        uri=client.url,
+                        length=len(data),
+                    )
                     try:
                         await _call(route.fn, **{route.arg: stream})
                         return
                     except Exception as exc:
-                        log.warning("%s attempt %d/%d on %s/%s failed: %r", route.name,
-                                    attempt, self.max_attempts, route.container, name, exc)
+                        log.warning(
+                            "%s attempt %d/%d on %s/%s failed: %r",
+                            route.name,
+                            attempt,
+                            self.max_attempts,
+                            route.container,
+                            name,
+                            exc,
+                        )
                         if attempt == self.max_attempts:
                             self.poisoned.append((f"{route.container}/{name}", repr(exc)))
-                            log.error("%s: %s/%s is poison after %d attempts", route.name,
-                                      route.container, name, attempt)
+                            log.error(
+                                "%s: %s/%s is poison after %d attempts",
+                                route.name,
+                                route.container,
+                                name,
+                                attempt,
+                            )
                             return
                         await asyncio.sleep(self.retry_delay_s)
         finally:
@@ -498,8 +573,9 @@ class LocalHost:
             for client in clients.values():
                 await client.close()
 
-    def _queue_client(self, route: QueueRoute, clients: dict[str, Any], factory: Any,
-                      name: str) -> Any | None:
+    def _queue_client(
+        self, route: QueueRoute, clients: dict[str, Any], factory: Any, name: str
+    ) -> Any | None:
         conn = os.environ.get(route.connection)
         if not conn:
             return None
@@ -507,8 +583,9 @@ class LocalHost:
             clients[name] = factory.from_connection_string(conn, name)
         return clients[name]
 
-    async def _scan_queue(self, route: QueueRoute, clients: dict[str, Any], factory: Any,
-                          sem: asyncio.Semaphore) -> int:
+    async def _scan_queue(
+        self, route: QueueRoute, clients: dict[str, Any], factory: Any, sem: asyncio.Semaphore
+    ) -> int:
         client = self._queue_client(route, clients, factory, route.queue)
         if client is None:
             return 0
@@ -517,41 +594,55 @@ class LocalHost:
             free = max(1, min(32, self.queue_batch - self._queue_inflight))
             if self._queue_inflight >= self.queue_batch:
                 return 0
-            async for msg in client.receive_messages(messages_per_page=free,
-                                                     visibility_timeout=300,
-                                                     max_messages=free):
+            async for msg in client.receive_messages(
+                messages_per_page=free, visibility_timeout=300, max_messages=free
+            ):
                 found += 1
                 self._queue_inflight += 1
                 self.queue_invocations += 1
                 task = asyncio.ensure_future(
-                    self._invoke_queue(route, clients, factory, client, msg, sem))
+                    self._invoke_queue(route, clients, factory, client, msg, sem)
+                )
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
         except Exception as exc:  # queue missing (created on first send), storage restarting
             log.debug("queue poll of %s failed: %s", route.queue, exc)
         return found
 
-    async def _invoke_queue(self, route: QueueRoute, clients: dict[str, Any], factory: Any,
-                            client: Any, msg: Any, sem: asyncio.Semaphore) -> None:
+    async def _invoke_queue(
+        self,
+        route: QueueRoute,
+        clients: dict[str, Any],
+        factory: Any,
+        client: Any,
+        msg: Any,
+        sem: asyncio.Semaphore,
+    ) -> None:
         from azure.functions.queue import QueueMessage
 
         try:
             async with sem:
                 raw = msg.content if isinstance(msg.content, str) else str(msg.content)
                 try:
-                    body = base64.b64decode(raw, validate=True) if self.queue_base64 else (
-                        raw.encode())
+                    body = (
+                        base64.b64decode(raw, validate=True)
+                        if self.queue_base64
+                        else (raw.encode())
+                    )
                 except ValueError:
                     body = b""
                     failure: Exception | None = ValueError("message is not base64")
                 else:
                     failure = None
                 if failure is None:
-                    message = QueueMessage(id=msg.id, body=body,
-                                           dequeue_count=msg.dequeue_count,
-                                           pop_receipt=msg.pop_receipt,
-                                           insertion_time=msg.inserted_on,
-                                           expiration_time=msg.expires_on)
+                    message = QueueMessage(
+                        id=msg.id,
+                        body=body,
+                        dequeue_count=msg.dequeue_count,
+                        pop_receipt=msg.pop_receipt,
+                        insertion_time=msg.inserted_on,
+                        expiration_time=msg.expires_on,
+                    )
                     try:
                         await _call(route.fn, **{route.arg: message})
                     except Exception as exc:
@@ -560,24 +651,30 @@ class LocalHost:
                     with contextlib.suppress(Exception):
                         await client.delete_message(msg.id, msg.pop_receipt)
                     return
-                log.warning("%s: message %s failed (dequeue %d/%d): %r", route.name, msg.id,
-                            msg.dequeue_count, self.max_dequeue, failure)
+                log.warning(
+                    "%s: message %s failed (dequeue %d/%d): %r",
+                    route.name,
+                    msg.id,
+                    msg.dequeue_count,
+                    self.max_dequeue,
+                    failure,
+                )
                 if msg.dequeue_count >= self.max_dequeue:
-                    poison = self._queue_client(route, clients, factory,
-                                                f"{route.queue}-poison")
+                    poison = self._queue_client(route, clients, factory, f"{route.queue}-poison")
                     assert poison is not None
                     with contextlib.suppress(Exception):
                         await poison.create_queue()
                     await poison.send_message(raw)
                     await client.delete_message(msg.id, msg.pop_receipt)
                     self.queue_poisoned.append((route.queue, repr(failure)))
-                    log.error("%s: message %s moved to %s-poison", route.name, msg.id,
-                              route.queue)
+                    log.error("%s: message %s moved to %s-poison", route.name, msg.id, route.queue)
                 else:
                     with contextlib.suppress(Exception):
-                        await client.update_message(msg.id, msg.pop_receipt,
-                                                    visibility_timeout=int(
-                                                        max(0, self.queue_retry_s)))
+                        await client.update_message(
+                            msg.id,
+                            msg.pop_receipt,
+                            visibility_timeout=int(max(0, self.queue_retry_s)),
+                        )
         finally:
             self._queue_inflight -= 1
 
@@ -615,11 +712,15 @@ class LocalHost:
         from azure.functions.timer import TimerRequest
 
         now = self.clock()
-        request = TimerRequest(past_due=past_due, schedule={"AdjustForDST": False},
-                               schedule_status={"Last": now.isoformat(),
-                                                "Next": next_occurrence(route.schedule,
-                                                                        now).isoformat(),
-                                                "LastUpdated": now.isoformat()})
+        request = TimerRequest(
+            past_due=past_due,
+            schedule={"AdjustForDST": False},
+            schedule_status={
+                "Last": now.isoformat(),
+                "Next": next_occurrence(route.schedule, now).isoformat(),
+                "LastUpdated": now.isoformat(),
+            },
+        )
         self.timer_runs[route.name] = self.timer_runs.get(route.name, 0) + 1
         try:
             await _call(route.fn, **{route.arg: request})
@@ -690,8 +791,10 @@ class LocalHost:
         if self.port == 0:
             self.port = int(runner.addresses[0][1])
         poller = asyncio.ensure_future(self._poll_blobs())
-        background = [asyncio.ensure_future(self._poll_queues()),
-                      asyncio.ensure_future(self._timers())]
+        background = [
+            asyncio.ensure_future(self._poll_queues()),
+            asyncio.ensure_future(self._timers()),
+        ]
         self._ready.set()
         await self._stop.wait()
         await poller
@@ -728,8 +831,8 @@ class LocalHost:
                 time.sleep(0.01)
             while self._inflight and time.monotonic() < deadline:
                 time.sleep(0.01)
-            if self._scans_done >= target and not self._inflight and (
-                    self.invocations == started):
+            if self._scans_done >= target and not self._inflight and (self.invocations == started):
                 return
-        raise TimeoutError(f"blob triggers still running after {timeout}s "
-                           f"({self._inflight} in flight)")
+        raise TimeoutError(
+            f"blob triggers still running after {timeout}s ({self._inflight} in flight)"
+        )

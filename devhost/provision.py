@@ -50,10 +50,15 @@ async def provision(settings: Settings) -> dict[str, Any]:
             if spec.default_ttl is not None:
                 kwargs["default_ttl"] = spec.default_ttl
             await database.create_container_if_not_exists(
-                id=spec.name, partition_key=PartitionKey(path=spec.partition_key), **kwargs)
+                id=spec.name, partition_key=PartitionKey(path=spec.partition_key), **kwargs
+            )
         collections = [c["id"] async for c in database.list_containers()]
-    return {"blobContainers": sorted(containers), "database": settings.cosmos_database,
-            "cosmosContainers": sorted(collections), "queues": sorted(queues)}
+    return {
+        "blobContainers": sorted(containers),
+        "database": settings.cosmos_database,
+        "cosmosContainers": sorted(collections),
+        "queues": sorted(queues),
+    }
 
 
 def provision_sync(settings: Settings) -> dict[str, Any]:

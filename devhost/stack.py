@@ -40,10 +40,12 @@ STATE_FILE = LOCAL / "stack.json"
 
 # Well-known local emulator credentials (public, documented by Microsoft; never real keys).
 AZURITE_ACCOUNT = "devstoreaccount1"
-AZURITE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/"
-               "KBHBeksoGMGw==")
-COSMOS_EMULATOR_KEY = ("C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nKuBy2/Kv3zGLs4SsGKGnnXx"
-                       "frvQ4K3XNsjR9bKdQ==")
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+COSMOS_EMULATOR_KEY = (
+    "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nKuBy2/Kv3zGLs4SsGKGnnXxfrvQ4K3XNsjR9bKdQ=="
+)
 DEMO_TENANT = "8f1c3c6e-0b7a-4f3e-9a51-1f0c2d3e4a5b"
 # A Teams tenant whose calls come from Microsoft Graph (the stand-in) in tests.
 GRAPH_TENANT = "3c1e6f2a-7d4b-4e8a-9f21-6a5b4c3d2e1f"
@@ -75,9 +77,12 @@ def _file_lock(path: Path) -> Iterator[None]:
 def node_packages_current() -> bool:
     stamp = NODE_DIR / ".installed"
     digest = hashlib.sha256((PACKAGE_DIR / "package-lock.json").read_bytes()).hexdigest()
-    return (stamp.exists() and stamp.read_text().strip() == digest
-            and (NODE_DIR / "node_modules" / "azurite").is_dir()
-            and (NODE_DIR / "node_modules" / "@vercel" / "cosmosdb-server").is_dir())
+    return (
+        stamp.exists()
+        and stamp.read_text().strip() == digest
+        and (NODE_DIR / "node_modules" / "azurite").is_dir()
+        and (NODE_DIR / "node_modules" / "@vercel" / "cosmosdb-server").is_dir()
+    )
 
 
 def ensure_node_packages() -> Path:
@@ -95,8 +100,9 @@ def ensure_node_packages() -> Path:
         for name in ("package.json", "package-lock.json"):
             shutil.copy(PACKAGE_DIR / name, NODE_DIR / name)
         (NODE_DIR / ".installed").unlink(missing_ok=True)
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                       cwd=NODE_DIR, check=True)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR, check=True
+        )
         digest = hashlib.sha256((PACKAGE_DIR / "package-lock.json").read_bytes()).hexdigest()
         (NODE_DIR / ".installed").write_text(digest)
     return modules
@@ -125,20 +131,29 @@ def ensure_cert(folder: Path = CERT_DIR) -> tuple[Path, Path]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=365))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     tmp_key, tmp_cert = key_path.with_suffix(".tmp"), cert_path.with_suffix(".tmp")
-    tmp_key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.TraditionalOpenSSL,
-                                          serialization.NoEncryption()))
+    tmp_key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
     tmp_key.chmod(0o600)
     tmp_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     tmp_key.replace(key_path)  # atomic: a concurrent reader never sees half a file
@@ -199,9 +214,13 @@ class Emulator:
     def spawn(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as out:
-            self.proc = subprocess.Popen(self.cmd, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL,
-                                         preexec_fn=_die_with_parent)
+            self.proc = subprocess.Popen(
+                self.cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
 
     def wait_ready(self, deadline: float) -> None:
         """TCP accept first (cheap), then a real request."""
@@ -235,28 +254,61 @@ class Emulator:
 def azurite(modules: Path, port: int, logs: Path) -> Emulator:
     """Azurite Blob only, in memory (tests start empty and leave nothing behind; Azurite
     refuses --location together with --inMemoryPersistence)."""
-    cmd = ["node", str(modules / "azurite" / "dist" / "src" / "blob" / "main.js"),
-           "--blobHost", "127.0.0.1", "--blobPort", str(port),
-           "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--inMemoryPersistence"]
-    return Emulator("azurite", cmd, port, f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}?comp=list",
-                    logs / f"azurite-{port}.log")
+    cmd = [
+        "node",
+        str(modules / "azurite" / "dist" / "src" / "blob" / "main.js"),
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        str(port),
+        "--skipApiVersionCheck",
+        "--loose",
+        "--disableTelemetry",
+        "--inMemoryPersistence",
+    ]
+    return Emulator(
+        "azurite",
+        cmd,
+        port,
+        f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}?comp=list",
+        logs / f"azurite-{port}.log",
+    )
 
 
 def azurite_queue(modules: Path, port: int, logs: Path) -> Emulator:
     """Azurite Queue, in memory: the Graph notification queue and its poison queue."""
-    cmd = ["node", str(modules / "azurite" / "dist" / "src" / "queue" / "main.js"),
-           "--queueHost", "127.0.0.1", "--queuePort", str(port),
-           "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--inMemoryPersistence"]
-    return Emulator("azurite-queue", cmd, port,
-                    f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}?comp=list",
-                    logs / f"azurite-queue-{port}.log")
+    cmd = [
+        "node",
+        str(modules / "azurite" / "dist" / "src" / "queue" / "main.js"),
+        "--queueHost",
+        "127.0.0.1",
+        "--queuePort",
+        str(port),
+        "--skipApiVersionCheck",
+        "--loose",
+        "--disableTelemetry",
+        "--inMemoryPersistence",
+    ]
+    return Emulator(
+        "azurite-queue",
+        cmd,
+        port,
+        f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}?comp=list",
+        logs / f"azurite-queue-{port}.log",
+    )
 
 
 def cosmos(modules: Path, port: int, logs: Path) -> Emulator:
     """@vercel/cosmosdb-server through our launcher (own cert, 404 for missing items)."""
     cert, key = ensure_cert()
-    cmd = ["node", str(DEVHOST / "cosmos_launcher.js"), str(modules), str(cert), str(key),
-           str(port)]
+    cmd = [
+        "node",
+        str(DEVHOST / "cosmos_launcher.js"),
+        str(modules),
+        str(cert),
+        str(key),
+        str(port),
+    ]
     return Emulator("cosmos", cmd, port, f"https://127.0.0.1:{port}/", logs / f"cosmos-{port}.log")
 
 
@@ -290,9 +342,11 @@ class Stack:
         self.blob_port = self.blob_port or free_port()
         self.cosmos_port = self.cosmos_port or free_port()
         self.queue_port = self.queue_port or free_port()
-        self.emulators = [azurite(modules, self.blob_port, self.logs),
-                          cosmos(modules, self.cosmos_port, self.logs),
-                          azurite_queue(modules, self.queue_port, self.logs)]
+        self.emulators = [
+            azurite(modules, self.blob_port, self.logs),
+            cosmos(modules, self.cosmos_port, self.logs),
+            azurite_queue(modules, self.queue_port, self.logs),
+        ]
         atexit.register(self.stop)
         try:
             for emulator in self.emulators:
@@ -338,9 +392,11 @@ class Stack:
 
     @property
     def storage_connection_string(self) -> str:
-        return (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
-                f"AccountKey={AZURITE_KEY};QueueEndpoint={self.queue_endpoint};"
-                f"BlobEndpoint={self.blob_endpoint};")
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+            f"AccountKey={AZURITE_KEY};QueueEndpoint={self.queue_endpoint};"
+            f"BlobEndpoint={self.blob_endpoint};"
+        )
 
     @property
     def queue_endpoint(self) -> str:
@@ -373,12 +429,15 @@ class Stack:
             env["CDC_GRAPH_URL"] = self.graph_base_url
         return env
 
-    def write_state(self, extra: dict[str, object] | None = None,
-                    path: Path = STATE_FILE) -> Path:
+    def write_state(self, extra: dict[str, object] | None = None, path: Path = STATE_FILE) -> Path:
         """`.local/stack.json`: ports, env and pids of a running `python -m devhost up`,
         read by `python -m devhost.token` and by people attaching tools."""
-        state = {"blobPort": self.blob_port, "cosmosPort": self.cosmos_port,
-                 "env": self.env, "pids": self.pids | {"devhost": os.getpid()}}
+        state = {
+            "blobPort": self.blob_port,
+            "cosmosPort": self.cosmos_port,
+            "env": self.env,
+            "pids": self.pids | {"devhost": os.getpid()},
+        }
         state.update(extra or {})
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

@@ -25,8 +25,9 @@ NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "iv
 
 
 def _post(url: str, token: str) -> dict[str, Any]:
-    req = urllib.request.Request(url, data=b"", method="POST",
-                                 headers={"Authorization": f"Bearer {token}"})
+    req = urllib.request.Request(
+        url, data=b"", method="POST", headers={"Authorization": f"Bearer {token}"}
+    )
     with urllib.request.urlopen(req, timeout=60) as resp:
         return dict(json.loads(resp.read() or b"{}"))
 
@@ -35,8 +36,9 @@ def subscribe(host_url: str, admin_token: str) -> dict[str, Any]:
     return _post(f"{host_url}/api/v1/admin/graph/subscription", admin_token)
 
 
-def teams_records(tenant_id: str, n: int = 300, seed: int = 7, days: int = 7
-                  ) -> list[dict[str, Any]]:
+def teams_records(
+    tenant_id: str, n: int = 300, seed: int = 7, days: int = 7
+) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     now = datetime.now(timezone.utc)
     out = []
@@ -45,15 +47,24 @@ def teams_records(tenant_id: str, n: int = 300, seed: int = 7, days: int = 7
         roll = rng.random()
         kind = "groupCall" if roll < 0.15 else ("pstn" if roll < 0.30 else "peerToPeer")
         users = rng.sample(NAMES, 4)
-        out.append(call_record(tenant_id, kind=kind, seed=seed * 100_000 + i, start=start,
-                               users=users, sessions=rng.randint(3, 80) if kind == "groupCall"
-                               else 1, poor=rng.random() < 0.12,
-                               minutes=rng.uniform(1, 45)))
+        out.append(
+            call_record(
+                tenant_id,
+                kind=kind,
+                seed=seed * 100_000 + i,
+                start=start,
+                users=users,
+                sessions=rng.randint(3, 80) if kind == "groupCall" else 1,
+                poor=rng.random() < 0.12,
+                minutes=rng.uniform(1, 45),
+            )
+        )
     return out
 
 
-def log_rows(tenant_id: str, n: int = 60, seed: int = 7, days: int = 7
-             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def log_rows(
+    tenant_id: str, n: int = 60, seed: int = 7, days: int = 7
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     rng = random.Random(seed)
     now = datetime.now(timezone.utc)
     dr, plan = [], []
@@ -61,17 +72,32 @@ def log_rows(tenant_id: str, n: int = 60, seed: int = 7, days: int = 7
         start = now - timedelta(days=rng.uniform(0.05, days))
         upn = f"{rng.choice(NAMES)}@contoso.com"
         if rng.random() < 0.7:
-            dr.append(pstn_row(tenant_id, seed=seed * 1000 + i, start=start, upn=upn,
-                               direct_routing=True, answered=rng.random() < 0.85,
-                               trunk=rng.choice(["sbc1.contoso.com", "sbc2.contoso.com"])))
+            dr.append(
+                pstn_row(
+                    tenant_id,
+                    seed=seed * 1000 + i,
+                    start=start,
+                    upn=upn,
+                    direct_routing=True,
+                    answered=rng.random() < 0.85,
+                    trunk=rng.choice(["sbc1.contoso.com", "sbc2.contoso.com"]),
+                )
+            )
         else:
             plan.append(pstn_row(tenant_id, seed=seed * 1000 + i, start=start, upn=upn))
     return dr, plan
 
 
-def load_teams_demo(host_url: str, admin_token: str, standin: Any, tenant_id: str, *,
-                    calls: int = 300, wait: Callable[[], None] | None = None,
-                    log: Callable[[str], None] = print) -> int:
+def load_teams_demo(
+    host_url: str,
+    admin_token: str,
+    standin: Any,
+    tenant_id: str,
+    *,
+    calls: int = 300,
+    wait: Callable[[], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> int:
     """Subscribe, publish, wait until everything was fetched and processed; returns
     the number of Teams call records published (0 against an external Graph)."""
     if standin is not None:  # before the subscription: its initial backfill reads them
@@ -87,7 +113,9 @@ def load_teams_demo(host_url: str, admin_token: str, standin: Any, tenant_id: st
     standin.add_calls(tenant_id, records, per_request=50)
     if wait:
         wait()
-    log(f"{len(records)} Teams call records notified and fetched, "
+    log(
+        f"{len(records)} Teams call records notified and fetched, "
         f"{len(dr) + len(plan)} PSTN / Direct Routing rows read, in "
-        f"{time.monotonic() - t0:.1f}s")
+        f"{time.monotonic() - t0:.1f}s"
+    )
     return len(records)

@@ -16,26 +16,43 @@ from devhost.stack import DEMO_TENANT
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m devhost.token",
-                                description="Print a development access token.")
+    p = argparse.ArgumentParser(
+        prog="python -m devhost.token", description="Print a development access token."
+    )
     p.add_argument("--tenant", default=DEMO_TENANT, help=f"tenant id (default {DEMO_TENANT})")
     p.add_argument("--user", default=None, help="UPN, e.g. alice@contoso.com (default: app)")
-    p.add_argument("--role", action="append", default=[],
-                   help="app role (CallData.Ingest, CallAnalytics.Engineer, ...); repeatable")
+    p.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        help="app role (CallData.Ingest, CallAnalytics.Engineer, ...); repeatable",
+    )
     p.add_argument("--level", choices=sorted(LEVEL_ROLES), help="shortcut for --role")
-    p.add_argument("--wids", action="append", default=[],
-                   help="directory role template id; repeatable")
+    p.add_argument(
+        "--wids", action="append", default=[], help="directory role template id; repeatable"
+    )
     p.add_argument("--audience", default=None)
     p.add_argument("--expires-in", type=int, default=3600, help="seconds (default 3600)")
     args = p.parse_args(argv)
     authority = default_authority()
     if not authority:
-        print("no running stack: start `python -m devhost up` or set CDC_DEV_AUTHORITY",
-              file=sys.stderr)
+        print(
+            "no running stack: start `python -m devhost up` or set CDC_DEV_AUTHORITY",
+            file=sys.stderr,
+        )
         return 2
     roles = args.role + ([LEVEL_ROLES[args.level]] if args.level else [])
-    print(mint_token(args.tenant, authority=authority, user=args.user, roles=roles,
-                     wids=args.wids, audience=args.audience, expires_in=args.expires_in))
+    print(
+        mint_token(
+            args.tenant,
+            authority=authority,
+            user=args.user,
+            roles=roles,
+            wids=args.wids,
+            audience=args.audience,
+            expires_in=args.expires_in,
+        )
+    )
     return 0
 
 

@@ -49,20 +49,36 @@ class AlertList(BaseModel):
     alerts: list[QualityAlert]
 
 
-register(Route("get", "v1/admin/alerts", "Quality alerts (building audio Poor % per day)",
-               ("admin",), AlertList,
-               params=(Param("from", description="first day (YYYY-MM-DD), default 30 days ago"),
-                       Param("to", description="last day (YYYY-MM-DD), default today"),
-                       Param("status", description="open | acknowledged | all (default)"))))
-register(Route("post", "v1/admin/alerts/{alertId}/ack", "Acknowledge a quality alert",
-               ("admin",), QualityAlert, params=(Param("alertId", "path", True),),
-               errors=(400, 401, 403, 404)))
+register(
+    Route(
+        "get",
+        "v1/admin/alerts",
+        "Quality alerts (building audio Poor % per day)",
+        ("admin",),
+        AlertList,
+        params=(
+            Param("from", description="first day (YYYY-MM-DD), default 30 days ago"),
+            Param("to", description="last day (YYYY-MM-DD), default today"),
+            Param("status", description="open | acknowledged | all (default)"),
+        ),
+    )
+)
+register(
+    Route(
+        "post",
+        "v1/admin/alerts/{alertId}/ack",
+        "Acknowledge a quality alert",
+        ("admin",),
+        QualityAlert,
+        params=(Param("alertId", "path", True),),
+        errors=(400, 401, 403, 404),
+    )
+)
 openapi_document.cache_clear()  # register() does not invalidate an already built document
 
 
 @bp.function_name("evaluate_quality_alerts")
-@bp.timer_trigger(arg_name="timer", schedule=SCHEDULE, run_on_startup=False,
-                  use_monitor=True)
+@bp.timer_trigger(arg_name="timer", schedule=SCHEDULE, run_on_startup=False, use_monitor=True)
 async def evaluate_quality_alerts(timer: func.TimerRequest) -> None:
     telemetry.configure_telemetry()
     settings = get_settings()
@@ -81,8 +97,7 @@ async def get_alerts(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="v1/admin/alerts/{alertId}/ack", methods=["POST"], auth_level=ANON)
 async def ack_alert(req: func.HttpRequest) -> func.HttpResponse:
     async def run(ctx: RequestContext) -> func.HttpResponse:
-        alert = await acknowledge(ctx.clients, ctx.principal,
-                                  req.route_params.get("alertId") or "")
+        alert = await acknowledge(ctx.clients, ctx.principal, req.route_params.get("alertId") or "")
         return json_response(alert)
 
     return await handle(req, run)

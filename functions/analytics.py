@@ -15,9 +15,14 @@ ANON = func.AuthLevel.ANONYMOUS
 @bp.route(route="v1/users", methods=["GET"], auth_level=ANON)
 async def find_users(req: func.HttpRequest) -> func.HttpResponse:
     async def run(ctx: RequestContext) -> func.HttpResponse:
-        return json_response(await audited(
-            ctx.clients, ctx.principal, "searchUsers",
-            lambda: search_users(ctx.clients, ctx.principal, req.params.get("search"))))
+        return json_response(
+            await audited(
+                ctx.clients,
+                ctx.principal,
+                "searchUsers",
+                lambda: search_users(ctx.clients, ctx.principal, req.params.get("search")),
+            )
+        )
 
     return await handle(req, run)
 
@@ -26,11 +31,22 @@ async def find_users(req: func.HttpRequest) -> func.HttpResponse:
 async def list_user_calls(req: func.HttpRequest) -> func.HttpResponse:
     async def run(ctx: RequestContext) -> func.HttpResponse:
         user = req.route_params["user"]
-        return json_response(await audited(
-            ctx.clients, ctx.principal, "userCalls",
-            lambda: user_calls(ctx.clients, ctx.principal, user, req.params.get("from"),
-                               req.params.get("to"), req.params.get("continuationToken")),
-            user=normalise_user(user)))
+        return json_response(
+            await audited(
+                ctx.clients,
+                ctx.principal,
+                "userCalls",
+                lambda: user_calls(
+                    ctx.clients,
+                    ctx.principal,
+                    user,
+                    req.params.get("from"),
+                    req.params.get("to"),
+                    req.params.get("continuationToken"),
+                ),
+                user=normalise_user(user),
+            )
+        )
 
     return await handle(req, run)
 
@@ -40,10 +56,16 @@ async def get_call(req: func.HttpRequest) -> func.HttpResponse:
     async def run(ctx: RequestContext) -> func.HttpResponse:
         call_id = req.route_params["callId"]
         searched = req.params.get("user")
-        return json_response(await audited(
-            ctx.clients, ctx.principal, "callDetail",
-            lambda: call_detail(ctx.clients, ctx.principal, call_id, searched),
-            call_id=call_id, user=normalise_user(searched) if searched else None))
+        return json_response(
+            await audited(
+                ctx.clients,
+                ctx.principal,
+                "callDetail",
+                lambda: call_detail(ctx.clients, ctx.principal, call_id, searched),
+                call_id=call_id,
+                user=normalise_user(searched) if searched else None,
+            )
+        )
 
     return await handle(req, run)
 
@@ -51,9 +73,15 @@ async def get_call(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="v1/audit", methods=["GET"], auth_level=ANON)
 async def get_audit(req: func.HttpRequest) -> func.HttpResponse:
     async def run(ctx: RequestContext) -> func.HttpResponse:
-        return json_response(await read_audit(ctx.clients, ctx.principal, req.params.get("from"),
-                                              req.params.get("to"),
-                                              req.params.get("continuationToken")))
+        return json_response(
+            await read_audit(
+                ctx.clients,
+                ctx.principal,
+                req.params.get("from"),
+                req.params.get("to"),
+                req.params.get("continuationToken"),
+            )
+        )
 
     return await handle(req, run)
 

@@ -50,21 +50,67 @@ class GraphState(BaseModel):
     backfills: list[dict[str, object]] = Field(default_factory=list)
 
 
-_TOKEN = (Param("validationToken", description="Graph's validation request: echoed as "
-                "text/plain"),)
-register(Route("post", "v1/graph/notifications", "Microsoft Graph change notifications "
-               "(anonymous; verified by clientState)", (), None, 202, params=_TOKEN,
-               body=GraphNotifications, other_media=("text/plain",), errors=(400, 413)))
-register(Route("post", "v1/graph/lifecycle", "Microsoft Graph lifecycle notifications "
-               "(anonymous; verified by clientState)", (), None, 202, params=_TOKEN,
-               body=GraphNotifications, other_media=("text/plain",), errors=(400, 413)))
-register(Route("post", "v1/admin/graph/backfill", "Fetch the call records of a window "
-               "again from Microsoft Graph", ("admin",), BackfillStarted, 202,
-               body=BackfillBody, errors=(400, 401, 403, 409)))
-register(Route("post", "v1/admin/graph/subscription", "Create the tenant's Graph "
-               "subscription now", ("admin",), None, errors=(401, 403, 409, 502)))
-register(Route("get", "v1/admin/graph", "Graph subscription and backfill state", ("admin",),
-               GraphState, errors=(401, 403)))
+_TOKEN = (Param("validationToken", description="Graph's validation request: echoed as text/plain"),)
+register(
+    Route(
+        "post",
+        "v1/graph/notifications",
+        "Microsoft Graph change notifications (anonymous; verified by clientState)",
+        (),
+        None,
+        202,
+        params=_TOKEN,
+        body=GraphNotifications,
+        other_media=("text/plain",),
+        errors=(400, 413),
+    )
+)
+register(
+    Route(
+        "post",
+        "v1/graph/lifecycle",
+        "Microsoft Graph lifecycle notifications (anonymous; verified by clientState)",
+        (),
+        None,
+        202,
+        params=_TOKEN,
+        body=GraphNotifications,
+        other_media=("text/plain",),
+        errors=(400, 413),
+    )
+)
+register(
+    Route(
+        "post",
+        "v1/admin/graph/backfill",
+        "Fetch the call records of a window again from Microsoft Graph",
+        ("admin",),
+        BackfillStarted,
+        202,
+        body=BackfillBody,
+        errors=(400, 401, 403, 409),
+    )
+)
+register(
+    Route(
+        "post",
+        "v1/admin/graph/subscription",
+        "Create the tenant's Graph subscription now",
+        ("admin",),
+        None,
+        errors=(401, 403, 409, 502),
+    )
+)
+register(
+    Route(
+        "get",
+        "v1/admin/graph",
+        "Graph subscription and backfill state",
+        ("admin",),
+        GraphState,
+        errors=(401, 403),
+    )
+)
 
 
 class PstnTrunkDay(BaseModel):
@@ -83,11 +129,20 @@ class PstnReport(BaseModel):
     rows: list[PstnTrunkDay]
 
 
-register(Route("get", "v1/quality/pstn-trunks", "PSTN and Direct Routing per trunk and day: "
-               "attempts, answered, NER, average duration, failures by SIP code",
-               ("admin", "engineer", "specialist", "reader"), PstnReport,
-               params=(Param("from", required=True, description="first day (YYYY-MM-DD)"),
-                       Param("to", required=True, description="last day (YYYY-MM-DD)"))))
+register(
+    Route(
+        "get",
+        "v1/quality/pstn-trunks",
+        "PSTN and Direct Routing per trunk and day: "
+        "attempts, answered, NER, average duration, failures by SIP code",
+        ("admin", "engineer", "specialist", "reader"),
+        PstnReport,
+        params=(
+            Param("from", required=True, description="first day (YYYY-MM-DD)"),
+            Param("to", required=True, description="last day (YYYY-MM-DD)"),
+        ),
+    )
+)
 openapi_document.cache_clear()  # register() does not invalidate an already built document
 
 
@@ -133,8 +188,7 @@ async def graph_fetch(msg: func.QueueMessage) -> None:
         log.error("graph queue: a message that is not JSON was dropped")
         return
     config = graph_config()
-    outcome = await handle_message(get_clients(), get_settings(), get_graph(config), config,
-                                   body)
+    outcome = await handle_message(get_clients(), get_settings(), get_graph(config), config, body)
     log.info("graph queue: %s %s", body.get("op", "fetch"), outcome)
 
 
@@ -179,8 +233,11 @@ async def graph_backfill(req: func.HttpRequest) -> func.HttpResponse:
         ctx.principal.require(ADMIN)
         config = graph_config()
         if not config.is_tenant(ctx.principal.tenant_id):
-            raise Problem(409, "this tenant is not configured for Microsoft Graph "
-                          "(CDC_GRAPH_TENANTS)", field="tenantId")
+            raise Problem(
+                409,
+                "this tenant is not configured for Microsoft Graph (CDC_GRAPH_TENANTS)",
+                field="tenantId",
+            )
         try:
             body = json.loads(req.get_body() or b"{}")
         except ValueError:
@@ -207,14 +264,19 @@ async def graph_subscribe(req: func.HttpRequest) -> func.HttpResponse:
         ctx.principal.require(ADMIN)
         config = graph_config()
         if not config.is_tenant(ctx.principal.tenant_id):
-            raise Problem(409, "this tenant is not configured for Microsoft Graph "
-                          "(CDC_GRAPH_TENANTS)", field="tenantId")
+            raise Problem(
+                409,
+                "this tenant is not configured for Microsoft Graph (CDC_GRAPH_TENANTS)",
+                field="tenantId",
+            )
         try:
-            doc = await subscriptions.ensure(ctx.clients, get_graph(config), config,
-                                             ctx.principal.tenant_id)
+            doc = await subscriptions.ensure(
+                ctx.clients, get_graph(config), config, ctx.principal.tenant_id
+            )
         except GraphError as exc:
-            raise Problem(502, f"Microsoft Graph refused the subscription ({exc.status} "
-                          f"{exc.code})") from None
+            raise Problem(
+                502, f"Microsoft Graph refused the subscription ({exc.status} {exc.code})"
+            ) from None
         return json_response(public_subscription(doc))
 
     return await handle(req, run)

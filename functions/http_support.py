@@ -24,15 +24,24 @@ from shared.storage.retry import is_transient
 log = logging.getLogger(__name__)
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
-                  ) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(body, default=str), status_code=status,
-                             mimetype="application/json", headers=headers or {})
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(body, default=str),
+        status_code=status,
+        mimetype="application/json",
+        headers=headers or {},
+    )
 
 
 def problem_response(problem: Problem) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(problem.body()), status_code=problem.status,
-                             mimetype=PROBLEM_CONTENT_TYPE, headers=problem.headers)
+    return func.HttpResponse(
+        json.dumps(problem.body()),
+        status_code=problem.status,
+        mimetype=PROBLEM_CONTENT_TYPE,
+        headers=problem.headers,
+    )
 
 
 def base_url(req: func.HttpRequest) -> str:
@@ -66,7 +75,10 @@ async def handle(req: func.HttpRequest, handler: Handler) -> func.HttpResponse:
     except Exception as exc:
         if is_transient(exc):
             log.warning("storage unavailable: %s", type(exc).__name__)
-            return problem_response(Problem(503, "storage is temporarily unavailable; retry",
-                                            headers={"Retry-After": "5"}))
+            return problem_response(
+                Problem(
+                    503, "storage is temporarily unavailable; retry", headers={"Retry-After": "5"}
+                )
+            )
         log.exception("unhandled error in %s %s", req.method, urlsplit(req.url).path)
         return problem_response(Problem(500, "internal error"))

@@ -19,8 +19,14 @@ bp = func.Blueprint()
 @bp.route(route="v1/batches", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def post_batch(req: func.HttpRequest) -> func.HttpResponse:
     async def run(ctx: RequestContext) -> func.HttpResponse:
-        result = await accept_batch(ctx.clients, ctx.settings, ctx.principal, req.get_body(),
-                                    dict(req.headers), base_url(req))
+        result = await accept_batch(
+            ctx.clients,
+            ctx.settings,
+            ctx.principal,
+            req.get_body(),
+            dict(req.headers),
+            base_url(req),
+        )
         headers = {"Location": result.body["statusUrl"]} if "statusUrl" in result.body else {}
         return json_response(result.body, result.status_code, headers)
 
@@ -46,11 +52,19 @@ async def put_exclusions(req: func.HttpRequest) -> func.HttpResponse:
         try:
             policy = ExclusionPolicy.model_validate(json.loads(req.get_body() or b"null"))
         except ValueError as exc:
-            errors = ([FieldError(".".join(map(str, e["loc"])) or "$", e["msg"])
-                       for e in exc.errors()] if isinstance(exc, ValidationError) else [])
+            errors = (
+                [FieldError(".".join(map(str, e["loc"])) or "$", e["msg"]) for e in exc.errors()]
+                if isinstance(exc, ValidationError)
+                else []
+            )
             raise Problem(400, "exclusion policy is invalid", field="$", errors=errors) from None
         await save_exclusions(ctx.clients, ctx.principal.tenant_id, policy)
-        return json_response({"tenantId": ctx.principal.tenant_id,
-                              "users": len(policy.users), "domains": len(policy.domains)})
+        return json_response(
+            {
+                "tenantId": ctx.principal.tenant_id,
+                "users": len(policy.users),
+                "domains": len(policy.domains),
+            }
+        )
 
     return await handle(req, run)

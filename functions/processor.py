@@ -15,7 +15,11 @@ bp = func.Blueprint()
 
 
 @bp.function_name("process_batch")
-@bp.blob_trigger(arg_name="blob", path="incoming/{name}", connection="CDC_STORAGE",
-                 source=func.BlobSource.EVENT_GRID)
+@bp.blob_trigger(
+    arg_name="blob",
+    path="incoming/{name}",
+    connection="CDC_STORAGE",
+    source=func.BlobSource.EVENT_GRID,
+)
 async def process_batch(blob: func.InputStream) -> None:
     await process_batch_blob(blob.name or "")

@@ -35,8 +35,9 @@ async def _report(req: func.HttpRequest, report: Report) -> func.HttpResponse:
     async def run(ctx: RequestContext) -> func.HttpResponse:
         body = await report(ctx.clients, ctx.principal, dict(req.params))
         if _wants_csv(req):
-            return func.HttpResponse(to_csv(body), status_code=200, mimetype="text/csv",
-                                     charset="utf-8")
+            return func.HttpResponse(
+                to_csv(body), status_code=200, mimetype="text/csv", charset="utf-8"
+            )
         return json_response(body)
 
     return await handle(req, run)
@@ -67,8 +68,12 @@ async def put_buildings(req: func.HttpRequest) -> func.HttpResponse:
         if len(body) > MAX_BUILDING_BYTES:
             raise Problem(413, f"the building file is larger than {MAX_BUILDING_BYTES} bytes")
         rows = parse_building_file(body)
-        summary = await save_building_file(ctx.clients, ctx.principal.tenant_id, rows,
-                                           ctx.principal.name or ctx.principal.object_id)
+        summary = await save_building_file(
+            ctx.clients,
+            ctx.principal.tenant_id,
+            rows,
+            ctx.principal.name or ctx.principal.object_id,
+        )
         return json_response(summary)
 
     return await handle(req, run)

@@ -69,8 +69,7 @@ async def create_report_route(req: func.HttpRequest) -> func.HttpResponse:
         ctx.principal.require(ADMIN)  # before reading the body: 403 wins over 400
         body = _json_body(req, MAX_REPORT_BYTES)
         created = await create_report(ctx.clients, ctx.principal, body)
-        return json_response(created, 201,
-                             headers={"Location": f"/api/v1/reports/{created['id']}"})
+        return json_response(created, 201, headers={"Location": f"/api/v1/reports/{created['id']}"})
 
     return await handle(req, run)
 
@@ -80,8 +79,7 @@ async def replace_report_route(req: func.HttpRequest) -> func.HttpResponse:
     async def run(ctx: RequestContext) -> func.HttpResponse:
         ctx.principal.require(ADMIN)
         body = _json_body(req, MAX_REPORT_BYTES)
-        return json_response(await replace_report(ctx.clients, ctx.principal,
-                                                  _route_id(req), body))
+        return json_response(await replace_report(ctx.clients, ctx.principal, _route_id(req), body))
 
     return await handle(req, run)
 
@@ -100,8 +98,9 @@ async def run_report_route(req: func.HttpRequest) -> func.HttpResponse:
     async def run(ctx: RequestContext) -> func.HttpResponse:
         body = await run_report(ctx.clients, ctx.principal, _route_id(req), dict(req.params))
         if _wants_csv(req):
-            return func.HttpResponse(report_csv(body), status_code=200, mimetype="text/csv",
-                                     charset="utf-8")
+            return func.HttpResponse(
+                report_csv(body), status_code=200, mimetype="text/csv", charset="utf-8"
+            )
         return json_response(body)
 
     return await handle(req, run)
@@ -115,9 +114,12 @@ async def put_topology(req: func.HttpRequest) -> func.HttpResponse:
     async def run(ctx: RequestContext) -> func.HttpResponse:
         ctx.principal.require(INGEST)
         topology = parse_topology(_json_body(req, MAX_TOPOLOGY_BYTES))
-        summary = await save_topology(ctx.clients, ctx.principal.tenant_id, topology,
-                                      ctx.principal.name or ctx.principal.object_id
-                                      or ctx.principal.app_id)
+        summary = await save_topology(
+            ctx.clients,
+            ctx.principal.tenant_id,
+            topology,
+            ctx.principal.name or ctx.principal.object_id or ctx.principal.app_id,
+        )
         return json_response(summary)
 
     return await handle(req, run)

@@ -48,9 +48,23 @@ from shared.storage import cosmos_errors, layout
 from shared.storage.clients import Clients
 from shared.storage.retry import read_or_none, with_retries
 
-COLUMNS = ("NetworkIP", "NetworkName", "NetworkRange", "BuildingName", "OwnershipType",
-           "BuildingType", "BuildingOfficeType", "City", "ZipCode", "Country", "State",
-           "Region", "InsideCorp", "ExpressRoute", "VPN")
+COLUMNS = (
+    "NetworkIP",
+    "NetworkName",
+    "NetworkRange",
+    "BuildingName",
+    "OwnershipType",
+    "BuildingType",
+    "BuildingOfficeType",
+    "City",
+    "ZipCode",
+    "Country",
+    "State",
+    "Region",
+    "InsideCorp",
+    "ExpressRoute",
+    "VPN",
+)
 REQUIRED_TEXT = (1, 3)  # NetworkName, BuildingName (0-based column index)
 MIN_PREFIX, MAX_PREFIX = 8, 28
 MAX_ERRORS = 100
@@ -149,30 +163,35 @@ def parse_building_file(body: bytes | str) -> list[BuildingRow]:
             raise Problem(413, f"the building file has more than {MAX_ROWS} rows")
         cols = [c.strip() for c in cols]
         if len(cols) not in (14, 15):
-            errors.append(FieldError(f"row {line_no}",
-                                     f"expected 14 or 15 columns, found {len(cols)}"))
+            errors.append(
+                FieldError(f"row {line_no}", f"expected 14 or 15 columns, found {len(cols)}")
+            )
             continue
         before = len(errors)
         prefix = 0
         try:
             prefix = int(cols[2])
         except ValueError:
-            errors.append(FieldError(_where(line_no, 2),
-                                     f"must be a whole number 8-28, got {cols[2][:40]!r}"))
+            errors.append(
+                FieldError(_where(line_no, 2), f"must be a whole number 8-28, got {cols[2][:40]!r}")
+            )
         else:
             if not MIN_PREFIX <= prefix <= MAX_PREFIX:
-                errors.append(FieldError(_where(line_no, 2),
-                                         f"prefix length must be 8-28, got {prefix}"))
+                errors.append(
+                    FieldError(_where(line_no, 2), f"prefix length must be 8-28, got {prefix}")
+                )
         address = ipv4_int(cols[0])
         if address is None:
-            errors.append(FieldError(_where(line_no, 0),
-                                     f"not an IPv4 address: {cols[0][:60]!r}"))
+            errors.append(FieldError(_where(line_no, 0), f"not an IPv4 address: {cols[0][:60]!r}"))
         elif len(errors) == before and address & ~_mask(prefix) & 0xFFFFFFFF:
             network = str(ipaddress.IPv4Address(address & _mask(prefix)))
-            errors.append(FieldError(
-                _where(line_no, 0),
-                f"{cols[0]} is not the network address of a /{prefix} "
-                f"(did you mean {network}?)"))
+            errors.append(
+                FieldError(
+                    _where(line_no, 0),
+                    f"{cols[0]} is not the network address of a /{prefix} "
+                    f"(did you mean {network}?)",
+                )
+            )
         for col in REQUIRED_TEXT:
             if not cols[col]:
                 errors.append(FieldError(_where(line_no, col), "is required"))
@@ -181,15 +200,22 @@ def parse_building_file(body: bytes | str) -> list[BuildingRow]:
         vpn = _bool(cols[14], line_no, 14, errors) if len(cols) == 15 else False
         if len(errors) != before:
             continue
-        rows.append(BuildingRow(line_no, cols[0], prefix, *cols[1:2], cols[3], *cols[4:12],
-                                inside, express, vpn))
+        rows.append(
+            BuildingRow(
+                line_no, cols[0], prefix, *cols[1:2], cols[3], *cols[4:12], inside, express, vpn
+            )
+        )
     if not errors and not rows:
         errors.append(FieldError("$", "the building file holds no rows"))
     if not errors:
         errors = find_overlaps(rows)
     if errors:
-        raise Problem(400, f"the building file is invalid ({len(errors)} error(s) shown)",
-                      field=errors[0].field, errors=errors[:MAX_ERRORS])
+        raise Problem(
+            400,
+            f"the building file is invalid ({len(errors)} error(s) shown)",
+            field=errors[0].field,
+            errors=errors[:MAX_ERRORS],
+        )
     return rows
 
 
@@ -201,10 +227,13 @@ def find_overlaps(rows: list[BuildingRow]) -> list[FieldError]:
     for start, prefix, row in spans:
         end = start + (1 << (32 - prefix)) - 1
         if holder is not None and start <= reach:
-            errors.append(FieldError(
-                _where(row.row, 0),
-                f"{row.network_ip}/{row.prefix} overlaps {holder.network_ip}/{holder.prefix} "
-                f"(row {holder.row})"))
+            errors.append(
+                FieldError(
+                    _where(row.row, 0),
+                    f"{row.network_ip}/{row.prefix} overlaps {holder.network_ip}/{holder.prefix} "
+                    f"(row {holder.row})",
+                )
+            )
             if len(errors) >= MAX_ERRORS:
                 break
         if end > reach:
@@ -221,8 +250,7 @@ class BuildingIndex:
         for r in rows:
             tables.setdefault(r.prefix, {})[r.network] = r
         # Longest first; (prefix, mask, table) so a probe is one AND and one dict get.
-        self._probes = [(p, _mask(p), tables[p])
-                        for p in sorted(tables, reverse=True)]
+        self._probes = [(p, _mask(p), tables[p]) for p in sorted(tables, reverse=True)]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -247,8 +275,7 @@ class BuildingIndex:
         return self.lookup_int(address, 32 if prefix is None else prefix)
 
     def summary(self) -> dict[str, int]:
-        return {"rows": len(self.rows),
-                "buildings": len({r.building_name for r in self.rows})}
+        return {"rows": len(self.rows), "buildings": len({r.building_name for r in self.rows})}
 
 
 EMPTY_INDEX = BuildingIndex([])
@@ -268,43 +295,61 @@ def _pack(rows: list[BuildingRow]) -> str:
 
 
 def _unpack(data: str) -> list[BuildingRow]:
-    return [BuildingRow(*values) for values in json.loads(gzip.decompress(
-        base64.b64decode(data)))]
+    return [BuildingRow(*values) for values in json.loads(gzip.decompress(base64.b64decode(data)))]
 
 
 async def _read(clients: Clients, tenant_id: str, item_id: str) -> dict[str, Any] | None:
-    return await read_or_none(clients.container(layout.TENANTS), item_id, tenant_id,
-                              what="read building data")
+    return await read_or_none(
+        clients.container(layout.TENANTS), item_id, tenant_id, what="read building data"
+    )
 
 
-async def save_building_file(clients: Clients, tenant_id: str, rows: list[BuildingRow],
-                             uploaded_by: str | None, concurrency: int = 8
-                             ) -> dict[str, Any]:
+async def save_building_file(
+    clients: Clients,
+    tenant_id: str,
+    rows: list[BuildingRow],
+    uploaded_by: str | None,
+    concurrency: int = 8,
+) -> dict[str, Any]:
     """Write the chunks of a new upload, switch the pointer, delete the old chunks."""
     container = clients.container(layout.TENANTS)
     upload_id = uuid.uuid4().hex
-    chunks = [rows[i:i + CHUNK_ROWS] for i in range(0, len(rows), CHUNK_ROWS)]
+    chunks = [rows[i : i + CHUNK_ROWS] for i in range(0, len(rows), CHUNK_ROWS)]
     sem = asyncio.Semaphore(concurrency)
 
     async def put(n: int, part: list[BuildingRow]) -> None:
-        body = {"id": f"buildings|{upload_id}|{n}", "tenantId": tenant_id, "type": CHUNK_TYPE,
-                "uploadId": upload_id, "n": n, "data": _pack(part)}
+        body = {
+            "id": f"buildings|{upload_id}|{n}",
+            "tenantId": tenant_id,
+            "type": CHUNK_TYPE,
+            "uploadId": upload_id,
+            "n": n,
+            "data": _pack(part),
+        }
         async with sem:
             await with_retries(lambda: container.upsert_item(body), what="write building chunk")
 
     await asyncio.gather(*(put(n, part) for n, part in enumerate(chunks)))
     old = await _read(clients, tenant_id, POINTER_ID)
     index = BuildingIndex(rows)
-    pointer = {"id": POINTER_ID, "tenantId": tenant_id, "type": "buildings",
-               "uploadId": upload_id, "chunks": len(chunks), **index.summary(),
-               "uploadedAt": _utcnow(), "uploadedBy": uploaded_by}
+    pointer = {
+        "id": POINTER_ID,
+        "tenantId": tenant_id,
+        "type": "buildings",
+        "uploadId": upload_id,
+        "chunks": len(chunks),
+        **index.summary(),
+        "uploadedAt": _utcnow(),
+        "uploadedBy": uploaded_by,
+    }
     await with_retries(lambda: container.upsert_item(pointer), what="switch building file")
     _cache[(tenant_id, upload_id)] = index
     if old and old.get("uploadId") != upload_id:
         for n in range(int(old.get("chunks") or 0)):
             try:
-                await container.delete_item(f"buildings|{old['uploadId']}|{n}",
-                                            partition_key=tenant_id)
+                await container.delete_item(
+                    f"buildings|{old['uploadId']}|{n}", partition_key=tenant_id
+                )
             except cosmos_errors.CosmosHttpResponseError:
                 pass  # an orphan chunk is unreachable (no pointer names it), only space
         _cache.pop((tenant_id, str(old.get("uploadId"))), None)
@@ -313,10 +358,14 @@ async def save_building_file(clients: Clients, tenant_id: str, rows: list[Buildi
 
 def building_summary(pointer: dict[str, Any] | None) -> dict[str, Any]:
     if not pointer:
-        return {"active": False, "rows": 0, "buildings": 0, "uploadedAt": None,
-                "uploadedBy": None}
-    return {"active": True, "rows": pointer["rows"], "buildings": pointer["buildings"],
-            "uploadedAt": pointer["uploadedAt"], "uploadedBy": pointer.get("uploadedBy")}
+        return {"active": False, "rows": 0, "buildings": 0, "uploadedAt": None, "uploadedBy": None}
+    return {
+        "active": True,
+        "rows": pointer["rows"],
+        "buildings": pointer["buildings"],
+        "uploadedAt": pointer["uploadedAt"],
+        "uploadedBy": pointer.get("uploadedBy"),
+    }
 
 
 async def read_building_summary(clients: Clients, tenant_id: str) -> dict[str, Any]:
@@ -332,9 +381,12 @@ async def load_building_index(clients: Clients, tenant_id: str) -> BuildingIndex
     cached = _cache.get(key)
     if cached is not None:
         return cached
-    parts = await asyncio.gather(*(
-        _read(clients, tenant_id, f"buildings|{pointer['uploadId']}|{n}")
-        for n in range(int(pointer["chunks"]))))
+    parts = await asyncio.gather(
+        *(
+            _read(clients, tenant_id, f"buildings|{pointer['uploadId']}|{n}")
+            for n in range(int(pointer["chunks"]))
+        )
+    )
     rows: list[BuildingRow] = []
     for part in parts:
         if part is None:  # replaced while we read: the new pointer is the truth

@@ -32,8 +32,11 @@ async def _probe(name: str, op: Any) -> dict[str, Any]:
     start = time.perf_counter()
     try:
         await asyncio.wait_for(op(), PROBE_TIMEOUT_S)
-        return {"name": name, "ok": True,
-                "latencyMs": round((time.perf_counter() - start) * 1000, 1)}
+        return {
+            "name": name,
+            "ok": True,
+            "latencyMs": round((time.perf_counter() - start) * 1000, 1),
+        }
     except Exception as exc:
         return {"name": name, "ok": False, "error": type(exc).__name__}
 
@@ -64,30 +67,50 @@ async def admin_health(clients: Clients, principal: Principal) -> tuple[int, dic
     principal.require(ADMIN)
     now = datetime.now(timezone.utc)
     checks = await dependency_checks(clients)
-    body: dict[str, Any] = {"status": "ok", "version": build_version(), "checks": checks,
-                            "tenantId": principal.tenant_id}
+    body: dict[str, Any] = {
+        "status": "ok",
+        "version": build_version(),
+        "checks": checks,
+        "tenantId": principal.tenant_id,
+    }
     if not all(c["ok"] for c in checks):
         body["status"] = "unhealthy"
         return 503, body
     since = (now - timedelta(hours=24)).isoformat().replace("+00:00", "Z")
     container = clients.container(layout.BATCHES)
-    pending = [b async for b in container.query_items(
-        "SELECT c.batchId, c.receivedAt, c.status FROM c WHERE c.tenantId = @t AND "
-        "ARRAY_CONTAINS(@pending, c.status)",
-        parameters=[{"name": "@t", "value": principal.tenant_id},
-                    {"name": "@pending", "value": list(PENDING)}],
-        partition_key=principal.tenant_id)]
-    recent = [b async for b in container.query_items(
-        "SELECT c.batchId, c.status, c.quarantined, c.sourceFqdn, c.completedAt, c.failure "
-        "FROM c WHERE c.tenantId = @t AND c.completedAt >= @since",
-        parameters=[{"name": "@t", "value": principal.tenant_id},
-                    {"name": "@since", "value": since}],
-        partition_key=principal.tenant_id)]
-    servers = [b async for b in container.query_items(
-        "SELECT c.sourceFqdn, c.completedAt FROM c WHERE c.tenantId = @t AND "
-        "(c.status = 'completed' OR c.status = 'completedWithErrors')",
-        parameters=[{"name": "@t", "value": principal.tenant_id}],
-        partition_key=principal.tenant_id)]
+    pending = [
+        b
+        async for b in container.query_items(
+            "SELECT c.batchId, c.receivedAt, c.status FROM c WHERE c.tenantId = @t AND "
+            "ARRAY_CONTAINS(@pending, c.status)",
+            parameters=[
+                {"name": "@t", "value": principal.tenant_id},
+                {"name": "@pending", "value": list(PENDING)},
+            ],
+            partition_key=principal.tenant_id,
+        )
+    ]
+    recent = [
+        b
+        async for b in container.query_items(
+            "SELECT c.batchId, c.status, c.quarantined, c.sourceFqdn, c.completedAt, c.failure "
+            "FROM c WHERE c.tenantId = @t AND c.completedAt >= @since",
+            parameters=[
+                {"name": "@t", "value": principal.tenant_id},
+                {"name": "@since", "value": since},
+            ],
+            partition_key=principal.tenant_id,
+        )
+    ]
+    servers = [
+        b
+        async for b in container.query_items(
+            "SELECT c.sourceFqdn, c.completedAt FROM c WHERE c.tenantId = @t AND "
+            "(c.status = 'completed' OR c.status = 'completedWithErrors')",
+            parameters=[{"name": "@t", "value": principal.tenant_id}],
+            partition_key=principal.tenant_id,
+        )
+    ]
     oldest = min((b["receivedAt"] for b in pending if b.get("receivedAt")), default=None)
     last_by_server: dict[str, str] = {}
     for b in servers:  # aggregate in Python: no GROUP BY on the emulator, few rows
@@ -102,11 +125,15 @@ async def admin_health(clients: Clients, principal: Principal) -> tuple[int, dic
             "batches": len(recent),
             "quarantinedRecords": sum(int(b.get("quarantined") or 0) for b in recent),
             "poisonedBatches": len(poisoned),
-            "poisoned": [{"batchId": b["batchId"], "reason": (b.get("failure") or "")[:300]}
-                         for b in poisoned[:20]],
+            "poisoned": [
+                {"batchId": b["batchId"], "reason": (b.get("failure") or "")[:300]}
+                for b in poisoned[:20]
+            ],
         },
-        "sources": [{"fqdn": f, "lastSuccessAt": at, "ageS": _age_s(at, now)}
-                    for f, at in sorted(last_by_server.items())],
+        "sources": [
+            {"fqdn": f, "lastSuccessAt": at, "ageS": _age_s(at, now)}
+            for f, at in sorted(last_by_server.items())
+        ],
     }
     if poisoned or (body["oldestUnprocessedBatchAgeS"] or 0) > 900:
         body["status"] = "degraded"

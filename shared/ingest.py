@@ -129,8 +129,12 @@ def parse_envelope(raw: bytes, settings: Settings) -> BatchEnvelope:
         # stdlib json rejects NaN/Infinity through parse_constant, and numbers the
         # processor's streaming parser cannot read through parse_int/parse_float;
         # pydantic then validates the shape.
-        data = json.loads(text, parse_constant=_reject_constant, parse_int=_checked_int,
-                          parse_float=_checked_float)
+        data = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_int=_checked_int,
+            parse_float=_checked_float,
+        )
     except RecursionError:
         raise Problem(400, "JSON nests too deeply", field="body") from None
     except ValueError as exc:
@@ -139,8 +143,9 @@ def parse_envelope(raw: bytes, settings: Settings) -> BatchEnvelope:
         raise Problem(400, "the batch must be a JSON object", field="$")
     records = data.get("records")
     if isinstance(records, list) and len(records) > settings.max_batch_records:
-        raise Problem(413, f"a batch holds at most {settings.max_batch_records} records",
-                      field="records")
+        raise Problem(
+            413, f"a batch holds at most {settings.max_batch_records} records", field="records"
+        )
     try:
         return BatchEnvelope.model_validate(data)
     except ValidationError as exc:
@@ -182,15 +187,24 @@ async def accept_batch(
     existing = await read_batch(clients, tenant, batch_id)
     if existing is None:
         received_at = utcnow()
-        created = await create_batch(clients, {
-            "id": batch_id, "batchId": batch_id, "tenantId": tenant, "status": "receiving",
-            "contentHash": digest, "records": len(envelope.records),
-            "receivedAt": received_at,
-            "blobName": layout.incoming_blob_name(tenant, batch_id, received_at),
-            "source": envelope.source.model_dump(mode="json"),
-            "sourceFqdn": envelope.source.fqdn, "sentAt": envelope.sentAt.isoformat(),
-            "attempts": 0, "ttl": layout.BATCHES.default_ttl,
-        })
+        created = await create_batch(
+            clients,
+            {
+                "id": batch_id,
+                "batchId": batch_id,
+                "tenantId": tenant,
+                "status": "receiving",
+                "contentHash": digest,
+                "records": len(envelope.records),
+                "receivedAt": received_at,
+                "blobName": layout.incoming_blob_name(tenant, batch_id, received_at),
+                "source": envelope.source.model_dump(mode="json"),
+                "sourceFqdn": envelope.source.fqdn,
+                "sentAt": envelope.sentAt.isoformat(),
+                "attempts": 0,
+                "ttl": layout.BATCHES.default_ttl,
+            },
+        )
         existing = created or await read_batch(clients, tenant, batch_id)
         if existing is None:
             raise Problem(503, "batch status could not be recorded; retry")
@@ -199,32 +213,47 @@ async def accept_batch(
     elif existing.get("status") != "receiving":
         return _replay(existing, digest, base_url)
     elif existing.get("contentHash") != digest:
-        raise Problem(409, "a batch with this batchId and different content exists",
-                      field="batchId")
+        raise Problem(
+            409, "a batch with this batchId and different content exists", field="batchId"
+        )
 
     blob = clients.blobs(layout.INCOMING).get_blob_client(existing["blobName"])
-    stored = body if _header(headers, "content-encoding").lower() == "gzip" else (
-        gzip.compress(raw, compresslevel=5))
+    stored = (
+        body
+        if _header(headers, "content-encoding").lower() == "gzip"
+        else (gzip.compress(raw, compresslevel=5))
+    )
     try:
-        await with_retries(lambda: blob.upload_blob(
-            stored, overwrite=False, metadata={"contenthash": digest, "tenantid": tenant},
-            content_settings=None), what="write batch blob")
+        await with_retries(
+            lambda: blob.upload_blob(
+                stored,
+                overwrite=False,
+                metadata={"contenthash": digest, "tenantid": tenant},
+                content_settings=None,
+            ),
+            what="write batch blob",
+        )
     except ResourceExistsError:
         props = await blob.get_blob_properties()
         if (props.metadata or {}).get("contenthash") != digest:
-            raise Problem(409, "a batch with this batchId and different content exists",
-                          field="batchId") from None
-    doc = await update_batch(clients, tenant, batch_id,
-                             {"status": "accepted", "received": len(envelope.records)},
-                             unless_status=("accepted", "processing", "completed",
-                                            "completedWithErrors", "failed"))
+            raise Problem(
+                409, "a batch with this batchId and different content exists", field="batchId"
+            ) from None
+    doc = await update_batch(
+        clients,
+        tenant,
+        batch_id,
+        {"status": "accepted", "received": len(envelope.records)},
+        unless_status=("accepted", "processing", "completed", "completedWithErrors", "failed"),
+    )
     return IngestResult(202, _status_body(doc or existing, base_url))
 
 
 def _replay(existing: dict[str, Any], digest: str, base_url: str) -> IngestResult:
     if existing.get("contentHash") != digest:
-        raise Problem(409, "a batch with this batchId and different content exists",
-                      field="batchId")
+        raise Problem(
+            409, "a batch with this batchId and different content exists", field="batchId"
+        )
     return IngestResult(200, public_status(existing) | _status_body(existing, base_url))
 
 

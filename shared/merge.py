@@ -81,8 +81,13 @@ def _merge_stream(into: Stream, top: Stream) -> None:
 
 
 def _merge_session(into: Session, top: Session) -> None:
-    _overlay(into, top, skip=frozenset({"caller", "callee", "streams", "has_qoe", "rating",
-                                        "reasons", "reason_metrics"}))
+    _overlay(
+        into,
+        top,
+        skip=frozenset(
+            {"caller", "callee", "streams", "has_qoe", "rating", "reasons", "reason_metrics"}
+        ),
+    )
     for role in ("caller", "callee"):
         ep: Endpoint = getattr(into, role).model_copy()
         _overlay(ep, getattr(top, role))

@@ -133,19 +133,39 @@ class BatchProcessor:
         ctx = {"batchId": batch_id, "tenantId": tenant_id}
         doc = await read_batch(self.clients, tenant_id, batch_id)
         if doc is None:  # the trigger won the race with ingest's status write
-            doc = await save_batch(self.clients, {
-                "id": batch_id, "batchId": batch_id, "tenantId": tenant_id,
-                "status": "accepted", "receivedAt": utcnow(), "blobName": name,
-                "attempts": 0, "ttl": layout.BATCHES.default_ttl,
-            })
+            doc = await save_batch(
+                self.clients,
+                {
+                    "id": batch_id,
+                    "batchId": batch_id,
+                    "tenantId": tenant_id,
+                    "status": "accepted",
+                    "receivedAt": utcnow(),
+                    "blobName": name,
+                    "attempts": 0,
+                    "ttl": layout.BATCHES.default_ttl,
+                },
+            )
         # A batch that already finished is being delivered again: a fresh attempt budget.
         attempts = 1 if doc.get("status") in FINAL else int(doc.get("attempts") or 0) + 1
-        doc = await update_batch(self.clients, tenant_id, batch_id, {
-            "status": "processing", "attempts": attempts, "startedAt": utcnow(),
-        }) or doc
+        doc = (
+            await update_batch(
+                self.clients,
+                tenant_id,
+                batch_id,
+                {
+                    "status": "processing",
+                    "attempts": attempts,
+                    "startedAt": utcnow(),
+                },
+            )
+            or doc
+        )
         telemetry.set_context(sourceServer=doc.get("sourceFqdn"))  # issue 11
-        log.info("processing batch", extra=ctx | {"attempt": attempts,
-                                                    "sourceServer": doc.get("sourceFqdn")})
+        log.info(
+            "processing batch",
+            extra=ctx | {"attempt": attempts, "sourceServer": doc.get("sourceFqdn")},
+        )
         try:
             counts = await self._run(tenant_id, batch_id, name)
         except BatchUnreadable as exc:
@@ -154,30 +174,50 @@ class BatchProcessor:
             reason = f"{type(exc).__name__}: {exc}"[:1000]
             if attempts >= self.settings.max_process_attempts:
                 return await self._poison(tenant_id, batch_id, name, reason, attempts)
-            log.warning("batch attempt %d failed, the host will retry: %s", attempts,
-                        type(exc).__name__, extra=ctx)
+            log.warning(
+                "batch attempt %d failed, the host will retry: %s",
+                attempts,
+                type(exc).__name__,
+                extra=ctx,
+            )
             try:
-                await update_batch(self.clients, tenant_id, batch_id,
-                                   {"status": "accepted", "lastError": reason},
-                                   unless_status=FINAL)
+                await update_batch(
+                    self.clients,
+                    tenant_id,
+                    batch_id,
+                    {"status": "accepted", "lastError": reason},
+                    unless_status=FINAL,
+                )
             except Exception:  # the store may be what is failing; the retry re-reads
                 log.exception("could not record the failed attempt", extra=ctx)
             raise
         status = "completed" if counts.quarantined == 0 else "completedWithErrors"
-        final = await update_batch(self.clients, tenant_id, batch_id, {
-            "status": status,
-            "received": counts.received,
-            "stored": counts.stored,
-            "excluded": counts.excluded,
-            "quarantined": counts.quarantined,
-            "calls": len(counts.calls),
-            "errors": counts.errors[:MAX_ERRORS],
-            "completedAt": utcnow(),
-            "lastError": None,
-        })
+        final = await update_batch(
+            self.clients,
+            tenant_id,
+            batch_id,
+            {
+                "status": status,
+                "received": counts.received,
+                "stored": counts.stored,
+                "excluded": counts.excluded,
+                "quarantined": counts.quarantined,
+                "calls": len(counts.calls),
+                "errors": counts.errors[:MAX_ERRORS],
+                "completedAt": utcnow(),
+                "lastError": None,
+            },
+        )
         await self._delete_incoming(name)
-        log.info("batch %s: %d received, %d stored, %d excluded, %d quarantined", status,
-                 counts.received, counts.stored, counts.excluded, counts.quarantined, extra=ctx)
+        log.info(
+            "batch %s: %d received, %d stored, %d excluded, %d quarantined",
+            status,
+            counts.received,
+            counts.stored,
+            counts.excluded,
+            counts.quarantined,
+            extra=ctx,
+        )
         return final or {}
 
     async def _run(self, tenant_id: str, batch_id: str, name: str) -> RunCounts:
@@ -200,32 +240,50 @@ class BatchProcessor:
             async for record in ijson.items_async(reader, "records.item", use_float=True):
                 index = counts.received
                 counts.received += 1
-                fragments = self._parse(record, parse_ctx, tenant.exclusions, index, counts,
-                                        quarantine)
+                fragments = self._parse(
+                    record, parse_ctx, tenant.exclusions, index, counts, quarantine
+                )
                 if fragments:
                     for frag in fragments:
                         pending[frag.key].append(frag)
                     pending_records += 1
                 if pending_records >= CHUNK_RECORDS or len(quarantine) >= CHUNK_RECORDS:
-                    await self._flush(tenant_id, batch_id, pending, quarantine, counts,
-                                      tenant.classifierProfile, seen_users)
+                    await self._flush(
+                        tenant_id,
+                        batch_id,
+                        pending,
+                        quarantine,
+                        counts,
+                        tenant.classifierProfile,
+                        seen_users,
+                    )
                     counts.stored += pending_records
                     pending, pending_records, quarantine = defaultdict(list), 0, []
         except ijson.JSONError as exc:
             raise BatchUnreadable(
-                f"batch JSON is corrupt after record {counts.received}: {exc}") from exc
-        await self._flush(tenant_id, batch_id, pending, quarantine, counts,
-                          tenant.classifierProfile, seen_users)
+                f"batch JSON is corrupt after record {counts.received}: {exc}"
+            ) from exc
+        await self._flush(
+            tenant_id, batch_id, pending, quarantine, counts, tenant.classifierProfile, seen_users
+        )
         counts.stored += pending_records
         return counts
 
-    def _parse(self, record: Any, ctx: ParseContext, policy: ExclusionPolicy, index: int,
-               counts: RunCounts, quarantine: list[tuple[int, str, Any]]) -> list[Fragment]:
+    def _parse(
+        self,
+        record: Any,
+        ctx: ParseContext,
+        policy: ExclusionPolicy,
+        index: int,
+        counts: RunCounts,
+        quarantine: list[tuple[int, str, Any]],
+    ) -> list[Fragment]:
         try:
             if not isinstance(record, dict):
                 raise RecordRejected("record is not a JSON object")
-            fragments = parse_record(str(record.get("kind")), str(record.get("format")),
-                                     record.get("data"), ctx)
+            fragments = parse_record(
+                str(record.get("kind")), str(record.get("format")), record.get("data"), ctx
+            )
             if not fragments:
                 raise RecordRejected("record holds no call data")
         except RecordRejected as exc:
@@ -239,9 +297,16 @@ class BatchProcessor:
             return []
         return fragments
 
-    async def _flush(self, tenant_id: str, batch_id: str, pending: dict[str, list[Fragment]],
-                     quarantine: list[tuple[int, str, Any]], counts: RunCounts,
-                     profile: str | None, seen_users: set[tuple[str, str | None]]) -> None:
+    async def _flush(
+        self,
+        tenant_id: str,
+        batch_id: str,
+        pending: dict[str, list[Fragment]],
+        quarantine: list[tuple[int, str, Any]],
+        counts: RunCounts,
+        profile: str | None,
+        seen_users: set[tuple[str, str | None]],
+    ) -> None:
         async def merge(key: str, fragments: list[Fragment]) -> None:
             async with self._sem:
                 result = await merge_call(self.clients, tenant_id, key, fragments, profile)
@@ -253,22 +318,38 @@ class BatchProcessor:
             counts.calls.add(result.call_id)
 
         async def park(index: int, reason: str, record: Any) -> None:
-            body = json.dumps({"tenantId": tenant_id, "batchId": batch_id, "index": index,
-                               "reason": reason, "record": record}, default=str)
+            body = json.dumps(
+                {
+                    "tenantId": tenant_id,
+                    "batchId": batch_id,
+                    "index": index,
+                    "reason": reason,
+                    "record": record,
+                },
+                default=str,
+            )
             blob = self.clients.blobs(layout.QUARANTINE).get_blob_client(
-                f"{tenant_id}/{batch_id}/{index:05d}.json")
+                f"{tenant_id}/{batch_id}/{index:05d}.json"
+            )
             async with self._sem:
-                await with_retries(lambda: blob.upload_blob(body.encode(), overwrite=True),
-                                   what="write quarantine")
+                await with_retries(
+                    lambda: blob.upload_blob(body.encode(), overwrite=True), what="write quarantine"
+                )
 
-        await asyncio.gather(*(merge(k, v) for k, v in pending.items()),
-                             *(park(*q) for q in quarantine))
+        await asyncio.gather(
+            *(merge(k, v) for k, v in pending.items()), *(park(*q) for q in quarantine)
+        )
 
-    async def _poison(self, tenant_id: str, batch_id: str, name: str, reason: str,
-                      attempts: int) -> dict[str, Any]:
+    async def _poison(
+        self, tenant_id: str, batch_id: str, name: str, reason: str, attempts: int
+    ) -> dict[str, Any]:
         ctx = {"batchId": batch_id, "tenantId": tenant_id}
-        log.error("batch goes to the poison path after %d attempt(s): %s", attempts,
-                  reason[:200], extra=ctx)
+        log.error(
+            "batch goes to the poison path after %d attempt(s): %s",
+            attempts,
+            reason[:200],
+            extra=ctx,
+        )
         source = self.clients.blobs(layout.INCOMING).get_blob_client(name)
         target = self.clients.blobs(layout.POISON).get_blob_client(name)
         try:
@@ -280,20 +361,41 @@ class BatchProcessor:
             # message spans lines), ASCII only
             safe = re.sub(r"[\x00-\x1f\x7f]+", " ", reason)
             safe = safe.encode("ascii", "replace").decode()[:1000]
-            await with_retries(lambda: target.upload_blob(
-                data, overwrite=True, metadata={"reason": safe, "attempts": str(attempts)}),
-                what="write poison blob")
+            await with_retries(
+                lambda: target.upload_blob(
+                    data, overwrite=True, metadata={"reason": safe, "attempts": str(attempts)}
+                ),
+                what="write poison blob",
+            )
         reason_blob = self.clients.blobs(layout.POISON).get_blob_client(name + ".reason.json")
-        await with_retries(lambda: reason_blob.upload_blob(json.dumps({
-            "tenantId": tenant_id, "batchId": batch_id, "reason": reason,
-            "attempts": attempts, "at": utcnow()}).encode(), overwrite=True),
-            what="write poison reason")
+        await with_retries(
+            lambda: reason_blob.upload_blob(
+                json.dumps(
+                    {
+                        "tenantId": tenant_id,
+                        "batchId": batch_id,
+                        "reason": reason,
+                        "attempts": attempts,
+                        "at": utcnow(),
+                    }
+                ).encode(),
+                overwrite=True,
+            ),
+            what="write poison reason",
+        )
         final = None
         try:
-            final = await update_batch(self.clients, tenant_id, batch_id, {
-                "status": "failed", "failure": reason, "completedAt": utcnow(),
-                "poisonBlob": f"{layout.POISON}/{name}",
-            })
+            final = await update_batch(
+                self.clients,
+                tenant_id,
+                batch_id,
+                {
+                    "status": "failed",
+                    "failure": reason,
+                    "completedAt": utcnow(),
+                    "poisonBlob": f"{layout.POISON}/{name}",
+                },
+            )
         except Exception:
             log.exception("poisoned batch status could not be saved", extra=ctx)
         if data is not None:

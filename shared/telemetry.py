@@ -44,6 +44,7 @@ _context: ContextVar[dict[str, Any] | None] = ContextVar("cdc_log_context", defa
 
 # ------------------------------------------------------------------------------ context
 
+
 def current_context() -> dict[str, Any]:
     """The telemetry fields in effect here (empty outside any batch)."""
     return dict(_context.get() or {})
@@ -73,7 +74,10 @@ def log_context(**fields: Any) -> Iterator[dict[str, Any]]:
 # ------------------------------------------------------------------------ log filters
 
 _STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
-    "message", "asctime", "taskName"}
+    "message",
+    "asctime",
+    "taskName",
+}
 
 
 class ContextFilter(logging.Filter):
@@ -97,8 +101,10 @@ _TEL = re.compile(r"(?i)\btel:\+?[\d\-.() ]*\d")
 _UPN = re.compile(r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+")
 _MAC = re.compile(r"(?<![\w:-])(?:[0-9A-Fa-f]{2}[-:]){5}[0-9A-Fa-f]{2}(?![\w:-])")
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
-_IPV6 = re.compile(r"(?i)(?<![\w:.])(?:[0-9a-f]{0,4}:){2,7}(?:[0-9a-f]{1,4}|(?:\d{1,3}\.){3}"
-                   r"\d{1,3})?(?![\w:])")
+_IPV6 = re.compile(
+    r"(?i)(?<![\w:.])(?:[0-9a-f]{0,4}:){2,7}(?:[0-9a-f]{1,4}|(?:\d{1,3}\.){3}"
+    r"\d{1,3})?(?![\w:])"
+)
 _E164 = re.compile(r"(?<![\w+])\+\d{8,15}(?!\w)")
 
 
@@ -252,29 +258,38 @@ def attach_root_filters() -> None:
 
 # ------------------------------------------------------------------------------ metrics
 
+
 class _Instruments:
     def __init__(self, meter: Any) -> None:
-        self.received = meter.create_counter("cdc.records.received", "{record}",
-                                             "records received in processed batches")
-        self.stored = meter.create_counter("cdc.records.stored", "{record}",
-                                           "records merged into calls")
-        self.quarantined = meter.create_counter("cdc.records.quarantined", "{record}",
-                                                "records rejected with a reason")
-        self.excluded = meter.create_counter("cdc.records.excluded", "{record}",
-                                             "records dropped by the exclusion policy")
-        self.batches = meter.create_counter("cdc.batches", "{batch}",
-                                            "processor runs by outcome")
-        self.duration = meter.create_histogram("cdc.batch.duration", "s",
-                                               "processing time of one batch attempt")
-        self.retries = meter.create_counter("cdc.cosmos.retries", "{retry}",
-                                            "storage operations retried after a transient error")
-        self.charge = meter.create_counter("cdc.cosmos.request_charge", "RU",
-                                           "Cosmos DB request units of point operations")
+        self.received = meter.create_counter(
+            "cdc.records.received", "{record}", "records received in processed batches"
+        )
+        self.stored = meter.create_counter(
+            "cdc.records.stored", "{record}", "records merged into calls"
+        )
+        self.quarantined = meter.create_counter(
+            "cdc.records.quarantined", "{record}", "records rejected with a reason"
+        )
+        self.excluded = meter.create_counter(
+            "cdc.records.excluded", "{record}", "records dropped by the exclusion policy"
+        )
+        self.batches = meter.create_counter("cdc.batches", "{batch}", "processor runs by outcome")
+        self.duration = meter.create_histogram(
+            "cdc.batch.duration", "s", "processing time of one batch attempt"
+        )
+        self.retries = meter.create_counter(
+            "cdc.cosmos.retries", "{retry}", "storage operations retried after a transient error"
+        )
+        self.charge = meter.create_counter(
+            "cdc.cosmos.request_charge", "RU", "Cosmos DB request units of point operations"
+        )
         create_gauge = getattr(meter, "create_gauge", None) or meter.create_histogram
-        self.poor_percent = create_gauge("cdc.quality.poor_stream_percent", "%",
-                                         "audio Poor % per tenant (from the aggregates)")
-        self.quality_alerts = meter.create_counter("cdc.quality.alerts", "{alert}",
-                                                   "quality alerts raised (new ones only)")
+        self.poor_percent = create_gauge(
+            "cdc.quality.poor_stream_percent", "%", "audio Poor % per tenant (from the aggregates)"
+        )
+        self.quality_alerts = meter.create_counter(
+            "cdc.quality.alerts", "{alert}", "quality alerts raised (new ones only)"
+        )
 
 
 _metrics: dict[str, _Instruments | None] = {"i": None}
@@ -326,8 +341,14 @@ def count_retry(operation: str, exc: BaseException) -> None:
     inst = _metrics["i"]
     if inst is not None:
         status = getattr(exc, "status_code", None)
-        inst.retries.add(1, _attrs(operation=operation, error=type(exc).__name__,
-                                   status=str(status) if status else None))
+        inst.retries.add(
+            1,
+            _attrs(
+                operation=operation,
+                error=type(exc).__name__,
+                status=str(status) if status else None,
+            ),
+        )
 
 
 def record_quality(tenant_id: str, period: str, poor_percent: float | None) -> None:
@@ -340,8 +361,9 @@ def record_quality(tenant_id: str, period: str, poor_percent: float | None) -> N
 def count_quality_alert(tenant_id: str, building: str) -> None:
     inst = _metrics["i"]
     if inst is not None:
-        inst.quality_alerts.add(1, {"tenantId": tenant_id, "building": building,
-                                    "mediaType": "audio"})
+        inst.quality_alerts.add(
+            1, {"tenantId": tenant_id, "building": building, "mediaType": "audio"}
+        )
 
 
 # ------------------------------------------------------------------------------ tracing
@@ -369,13 +391,15 @@ def make_span_processor() -> Any:
         def on_start(self, span: Any, parent_context: Any = None) -> None:
             scope = _context.get()
             if scope:
-                span.set_attributes({k: scope[k] for k in CONTEXT_FIELDS
-                                     if scope.get(k) is not None})
+                span.set_attributes(
+                    {k: scope[k] for k in CONTEXT_FIELDS if scope.get(k) is not None}
+                )
 
     return ContextSpanProcessor()
 
 
 # ------------------------------------------------------------------------------ batches
+
 
 class BatchScope:
     """What one processor run reports when it ends: counts, outcome, duration."""
@@ -398,8 +422,12 @@ class BatchScope:
                 if n:
                     getattr(inst, name).add(n, attrs)
         if self.span is not None:
-            self.span.set_attributes({f"cdc.{k}": int(final.get(k) or 0) for k in
-                                      ("received", "stored", "quarantined", "excluded")})
+            self.span.set_attributes(
+                {
+                    f"cdc.{k}": int(final.get(k) or 0)
+                    for k in ("received", "stored", "quarantined", "excluded")
+                }
+            )
         return dict(final)
 
     def _end(self, error: BaseException | None) -> None:
@@ -412,14 +440,19 @@ class BatchScope:
             inst.duration.record(elapsed, attrs)
         if self.span is not None:
             self.span.set_attribute("cdc.outcome", outcome)
-        log.info("batch telemetry: outcome %s in %.2fs, %.1f RU, %d storage retries",
-                 outcome, elapsed, float(self.fields.get("_requestCharge", 0.0)),
-                 int(self.fields.get("_retries", 0)))
+        log.info(
+            "batch telemetry: outcome %s in %.2fs, %.1f RU, %d storage retries",
+            outcome,
+            elapsed,
+            float(self.fields.get("_requestCharge", 0.0)),
+            int(self.fields.get("_retries", 0)),
+        )
 
 
 @contextmanager
-def batch_context(batch_id: str, tenant_id: str, source_server: str | None = None
-                  ) -> Iterator[BatchScope]:
+def batch_context(
+    batch_id: str, tenant_id: str, source_server: str | None = None
+) -> Iterator[BatchScope]:
     """The scope of one processor run: ids on every log record and span inside it, a
     span when tracing is on, and the batch metrics when it ends (an exception counts as
     a failed attempt, `outcome=retry`, and propagates)."""
@@ -434,9 +467,12 @@ def batch_context(batch_id: str, tenant_id: str, source_server: str | None = Non
         with ExitStack() as stack:
             tracer = _tracing["tracer"]
             if tracer is not None:
-                scope.span = stack.enter_context(tracer.start_as_current_span(
-                    "process batch", attributes={k: v for k, v in fields.items()
-                                                 if not k.startswith("_")}))
+                scope.span = stack.enter_context(
+                    tracer.start_as_current_span(
+                        "process batch",
+                        attributes={k: v for k, v in fields.items() if not k.startswith("_")},
+                    )
+                )
             try:
                 yield scope
             except BaseException as exc:
@@ -481,8 +517,10 @@ def _configure_azure_monitor(connection: str, client_id: str | None) -> None:
     # Imported here, not at module level: ~1 s of imports only where it is used.
     from azure.monitor.opentelemetry import configure_azure_monitor
 
-    kwargs: dict[str, Any] = {"connection_string": connection,
-                              "span_processors": [make_span_processor()]}
+    kwargs: dict[str, Any] = {
+        "connection_string": connection,
+        "span_processors": [make_span_processor()],
+    }
     if client_id:  # local auth is off on the component: ingest with the app's identity
         from azure.identity import ManagedIdentityCredential
 
@@ -524,8 +562,13 @@ def configure_local(exporter: str = "console", interval_s: float = 30.0) -> None
     tracer_provider.add_span_processor(make_span_processor())
     tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
     trace.set_tracer_provider(tracer_provider)
-    meter_provider = MeterProvider(metric_readers=[PeriodicExportingMetricReader(
-        metric_exporter, export_interval_millis=int(interval_s * 1000))])
+    meter_provider = MeterProvider(
+        metric_readers=[
+            PeriodicExportingMetricReader(
+                metric_exporter, export_interval_millis=int(interval_s * 1000)
+            )
+        ]
+    )
     metrics.set_meter_provider(meter_provider)
     enable_metrics(meter_provider)
     enable_tracing(tracer_provider)

@@ -117,9 +117,11 @@ def server_signature(ep: Endpoint) -> str | None:
         if not _fqdn_in(ep.user_agent):
             return None
         role = "server"
-    fqdn = (_uri_user_fqdn(ep.uri) or _fqdn_in(ep.user_agent)
-            or (_fqdn_in(ep.machine_name) if ep.machine_name and "." in ep.machine_name
-                else None))
+    fqdn = (
+        _uri_user_fqdn(ep.uri)
+        or _fqdn_in(ep.user_agent)
+        or (_fqdn_in(ep.machine_name) if ep.machine_name and "." in ep.machine_name else None)
+    )
     return f"{role}:{fqdn or ''}"
 
 
@@ -157,8 +159,12 @@ class Placement:
     gateway: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        out = {"site": self.site, "pool": self.pool, "serverRole": self.role,
-               "matchedBy": self.matched_by}
+        out = {
+            "site": self.site,
+            "pool": self.pool,
+            "serverRole": self.role,
+            "matchedBy": self.matched_by,
+        }
         if self.gateway:
             out["gateway"] = self.gateway
         return out
@@ -167,8 +173,9 @@ class Placement:
 class Topology:
     """A validated topology with the lookups the readers need."""
 
-    def __init__(self, sites: list[dict[str, Any]], pools: list[Pool],
-                 gateways: list[Gateway]) -> None:
+    def __init__(
+        self, sites: list[dict[str, Any]], pools: list[Pool], gateways: list[Gateway]
+    ) -> None:
         self.sites = sites
         self.pools = pools
         self.gateways = gateways
@@ -178,15 +185,19 @@ class Topology:
             for name in (pool.fqdn, *pool.servers):
                 self._by_fqdn[name] = Placement(pool.site, pool.fqdn, role, "fqdn")
         for gw in gateways:
-            self._by_fqdn.setdefault(gw.fqdn, Placement(
-                gw.site, gw.mediation_pool or gw.fqdn, "gateway", "fqdn", gw.fqdn))
+            self._by_fqdn.setdefault(
+                gw.fqdn,
+                Placement(gw.site, gw.mediation_pool or gw.fqdn, "gateway", "fqdn", gw.fqdn),
+            )
         by_role: dict[str, list[Pool]] = {}
         for pool in pools:
             for role in pool.roles:
                 by_role.setdefault(role, []).append(pool)
         self._only: dict[str, Placement] = {
             role: Placement(ps[0].site, ps[0].fqdn, role, "role")
-            for role, ps in by_role.items() if len(ps) == 1}
+            for role, ps in by_role.items()
+            if len(ps) == 1
+        }
         self._cache: dict[str, Placement | None] = {}
 
     def resolve(self, signature: str | None) -> Placement | None:
@@ -211,17 +222,27 @@ class Topology:
     def as_json(self) -> dict[str, Any]:
         return {
             "sites": self.sites,
-            "pools": [{"fqdn": p.fqdn, "role": list(p.roles), "site": p.site,
-                       **({"servers": list(p.servers)} if p.servers else {})}
-                      for p in self.pools],
-            "gateways": [{"fqdn": g.fqdn, "site": g.site,
-                          **({"mediationPool": g.mediation_pool} if g.mediation_pool else {})}
-                         for g in self.gateways],
+            "pools": [
+                {
+                    "fqdn": p.fqdn,
+                    "role": list(p.roles),
+                    "site": p.site,
+                    **({"servers": list(p.servers)} if p.servers else {}),
+                }
+                for p in self.pools
+            ],
+            "gateways": [
+                {
+                    "fqdn": g.fqdn,
+                    "site": g.site,
+                    **({"mediationPool": g.mediation_pool} if g.mediation_pool else {}),
+                }
+                for g in self.gateways
+            ],
         }
 
     def summary(self) -> dict[str, int]:
-        return {"sites": len(self.sites), "pools": len(self.pools),
-                "gateways": len(self.gateways)}
+        return {"sites": len(self.sites), "pools": len(self.pools), "gateways": len(self.gateways)}
 
 
 EMPTY_TOPOLOGY = Topology([], [], [])
@@ -379,16 +400,21 @@ def parse_topology(body: Any) -> Topology:
         if item.get("mediationPool") is not None:
             pool = _fqdn(item.get("mediationPool"), f"{where}.mediationPool", errors)
             if pool and pool not in mediation:
-                errors.add(f"{where}.mediationPool",
-                           f"{pool} is not a pool with the mediation role")
+                errors.add(
+                    f"{where}.mediationPool", f"{pool} is not a pool with the mediation role"
+                )
                 pool = None
         if fqdn and not claim(fqdn, f"{where}.fqdn"):
             continue
         if fqdn and site:
             gateways.append(Gateway(fqdn, site, pool))
     if errors.items:
-        raise Problem(400, f"the topology is invalid ({len(errors.items)} error(s) shown)",
-                      field=errors.items[0].field, errors=errors.items)
+        raise Problem(
+            400,
+            f"the topology is invalid ({len(errors.items)} error(s) shown)",
+            field=errors.items[0].field,
+            errors=errors.items,
+        )
     return Topology(sites, pools, gateways)
 
 
@@ -404,30 +430,52 @@ def _utcnow() -> str:
 
 
 async def _read(clients: Clients, tenant_id: str) -> dict[str, Any] | None:
-    return await read_or_none(clients.container(layout.TENANTS), TOPOLOGY_ID, tenant_id,
-                              what="read topology")
+    return await read_or_none(
+        clients.container(layout.TENANTS), TOPOLOGY_ID, tenant_id, what="read topology"
+    )
 
 
 def topology_summary(doc: dict[str, Any] | None) -> dict[str, Any]:
     if not doc:
-        return {"active": False, "version": 0, "sites": 0, "pools": 0, "gateways": 0,
-                "uploadedAt": None, "uploadedBy": None}
+        return {
+            "active": False,
+            "version": 0,
+            "sites": 0,
+            "pools": 0,
+            "gateways": 0,
+            "uploadedAt": None,
+            "uploadedBy": None,
+        }
     t = doc["topology"]
-    return {"active": True, "version": doc["version"], "sites": len(t["sites"]),
-            "pools": len(t["pools"]), "gateways": len(t["gateways"]),
-            "uploadedAt": doc.get("uploadedAt"), "uploadedBy": doc.get("uploadedBy")}
+    return {
+        "active": True,
+        "version": doc["version"],
+        "sites": len(t["sites"]),
+        "pools": len(t["pools"]),
+        "gateways": len(t["gateways"]),
+        "uploadedAt": doc.get("uploadedAt"),
+        "uploadedBy": doc.get("uploadedBy"),
+    }
 
 
-async def save_topology(clients: Clients, tenant_id: str, topology: Topology,
-                        uploaded_by: str | None) -> dict[str, Any]:
+async def save_topology(
+    clients: Clients, tenant_id: str, topology: Topology, uploaded_by: str | None
+) -> dict[str, Any]:
     """Replace the tenant's topology (one upsert: readers see the old or the new one)."""
     old = await _read(clients, tenant_id)
     version = int(old.get("version") or 0) + 1 if old else 1
-    doc = {"id": TOPOLOGY_ID, "tenantId": tenant_id, "type": TOPOLOGY_TYPE,
-           "version": version, "topology": topology.as_json(), "uploadedAt": _utcnow(),
-           "uploadedBy": uploaded_by}
+    doc = {
+        "id": TOPOLOGY_ID,
+        "tenantId": tenant_id,
+        "type": TOPOLOGY_TYPE,
+        "version": version,
+        "topology": topology.as_json(),
+        "uploadedAt": _utcnow(),
+        "uploadedBy": uploaded_by,
+    }
     written = await with_retries(
-        lambda: clients.container(layout.TENANTS).upsert_item(doc), what="write topology")
+        lambda: clients.container(layout.TENANTS).upsert_item(doc), what="write topology"
+    )
     for key in [k for k in _cache if k[0] == tenant_id]:
         del _cache[key]
     etag = written.get("_etag") if isinstance(written, dict) else None

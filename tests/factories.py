@@ -12,10 +12,18 @@ TENANT = "8f1c3c6e-0b7a-4f3e-9a51-1f0c2d3e4a5b"
 OTHER_TENANT = "11111111-2222-4333-8444-555555555555"
 
 
-def cdr(n: int = 0, *, caller: str = "sip:alice@contoso.com", callee: str = "sip:bob@contoso.com",
-        start: datetime | None = None, duration_s: int = 300, conference: str | None = None,
-        response_code: int = 200, diagnostic_id: int | None = None,
-        call_id: str | None = None) -> dict[str, Any]:
+def cdr(
+    n: int = 0,
+    *,
+    caller: str = "sip:alice@contoso.com",
+    callee: str = "sip:bob@contoso.com",
+    start: datetime | None = None,
+    duration_s: int = 300,
+    conference: str | None = None,
+    response_code: int = 200,
+    diagnostic_id: int | None = None,
+    call_id: str | None = None,
+) -> dict[str, Any]:
     if conference is not None and callee == "sip:bob@contoso.com":
         callee = conference  # a meeting leg is a dialog between the user and the focus
     start = start or datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc) + timedelta(minutes=n)
@@ -47,14 +55,20 @@ def cdr_record(**kw: Any) -> dict[str, Any]:
     return {"kind": "cdr", "format": "sfb-cdr-json", "data": cdr(**kw)}
 
 
-def envelope(records: list[dict[str, Any]], *, tenant: str = TENANT,
-             batch_id: str | None = None) -> dict[str, Any]:
+def envelope(
+    records: list[dict[str, Any]], *, tenant: str = TENANT, batch_id: str | None = None
+) -> dict[str, Any]:
     return {
         "schemaVersion": "1.0",
         "batchId": batch_id or str(uuid.uuid4()),
         "tenantId": tenant,
-        "source": {"type": "sfb-server", "fqdn": "fe01.contoso.local",
-                   "pool": "pool01.contoso.local", "site": "Seattle", "version": "7.0.2046.0"},
+        "source": {
+            "type": "sfb-server",
+            "fqdn": "fe01.contoso.local",
+            "pool": "pool01.contoso.local",
+            "site": "Seattle",
+            "version": "7.0.2046.0",
+        },
         "sentAt": "2026-11-21T10:00:00Z",
         "records": records,
     }

@@ -82,9 +82,15 @@ def stack(dev_authority: DevAuthority) -> Iterator[Stack]:
 def mint(dev_authority: DevAuthority) -> Callable[..., str]:
     """mint(tenant_id, *, user=None, roles=(), level=None, wids=(), **kw) -> token."""
 
-    def _mint(tenant_id: str = DEMO_TENANT, *, user: str | None = None,
-              roles: Iterable[str] | str = (), level: str | None = None,
-              wids: Iterable[str] = (), **kw: Any) -> str:
+    def _mint(
+        tenant_id: str = DEMO_TENANT,
+        *,
+        user: str | None = None,
+        roles: Iterable[str] | str = (),
+        level: str | None = None,
+        wids: Iterable[str] = (),
+        **kw: Any,
+    ) -> str:
         names = [roles] if isinstance(roles, str) else list(roles)
         if level:
             names.append(level)
@@ -110,5 +116,6 @@ def local_host(stack: Stack, dev_authority: DevAuthority) -> Iterator[HostURL]:
 def demo_data(local_host: HostURL, mint: Callable[..., str]) -> list[str]:
     from devhost.demo import load_demo
 
-    return load_demo(local_host, mint(DEMO_TENANT, roles=["CallData.Ingest"]),
-                     wait_idle=local_host.wait_idle)
+    return load_demo(
+        local_host, mint(DEMO_TENANT, roles=["CallData.Ingest"]), wait_idle=local_host.wait_idle
+    )

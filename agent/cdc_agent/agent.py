@@ -72,11 +72,15 @@ class RunSummary:
         return 0
 
     def text(self) -> str:
-        parts = [f"{self.files_sent} file(s) sent ({self.records_sent} records in "
-                 f"{self.batches_sent} batch(es))", f"{self.excluded} record(s) excluded"]
+        parts = [
+            f"{self.files_sent} file(s) sent ({self.records_sent} records in "
+            f"{self.batches_sent} batch(es))",
+            f"{self.excluded} record(s) excluded",
+        ]
         if self.files_rejected or self.batches_rejected:
-            parts.append(f"{self.files_rejected} file(s) / {self.batches_rejected} batch(es) "
-                         "rejected")
+            parts.append(
+                f"{self.files_rejected} file(s) / {self.batches_rejected} batch(es) rejected"
+            )
         if self.pending:
             parts.append("a batch is still pending (will be retried)")
         return "; ".join(parts)
@@ -97,11 +101,19 @@ def _unique(dest: Path) -> Path:
 
 
 class Agent:
-    def __init__(self, cfg: Config, *, send: HttpSend = urllib_send,
-                 tokens: TokenProvider | None = None, sleep: Callable[[float], None] | None = None,
-                 clock: Callable[[], float] = time.time, backoff: Backoff | None = None,
-                 crash: Callable[[str], None] | None = None, stop: threading.Event | None = None,
-                 progress: bool = False) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        send: HttpSend = urllib_send,
+        tokens: TokenProvider | None = None,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        backoff: Backoff | None = None,
+        crash: Callable[[str], None] | None = None,
+        stop: threading.Event | None = None,
+        progress: bool = False,
+    ) -> None:
         self.cfg = cfg
         self.send = send
         self._tokens = tokens
@@ -109,13 +121,15 @@ class Agent:
         self.sleep = sleep or self._interruptible_sleep
         self.clock = clock
         d = cfg.delivery
-        self.backoff = backoff or Backoff(d.backoff_base_seconds, d.backoff_max_seconds,
-                                          d.max_retry_after_seconds)
+        self.backoff = backoff or Backoff(
+            d.backoff_base_seconds, d.backoff_max_seconds, d.max_retry_after_seconds
+        )
         self.crash = crash
         self.show_progress = progress
         self.policy = ExclusionPolicy.of(cfg.exclusions.users, cfg.exclusions.domains)
-        self.scanner = Scanner({"qoe": cfg.spool.qoe_dir, "cdr": cfg.spool.cdr_dir},
-                               cfg.spool.settle_seconds, clock)
+        self.scanner = Scanner(
+            {"qoe": cfg.spool.qoe_dir, "cdr": cfg.spool.cdr_dir}, cfg.spool.settle_seconds, clock
+        )
         self.lock = StateLock(cfg.spool.state_dir)
         self.journal: Journal | None = None
 
@@ -149,24 +163,28 @@ class Agent:
     def url(self, path: str) -> str:
         return f"{self.cfg.server.endpoint}/api/v1/{path}"
 
-    def _request(self, method: str, path: str, body: bytes | None,
-                 headers: dict[str, str]) -> Response:
+    def _request(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> Response:
         """One exchange with a fresh-enough token; a 401 refreshes the token once."""
         for refresh in (False, True):
             try:
                 token = self.tokens.token(refresh=refresh)
             except AuthError as exc:
                 raise FatalError(str(exc)) from None
-            resp = self.send(method, self.url(path), body,
-                             {**headers, "Authorization": f"Bearer {token}"},
-                             self.cfg.server.timeout_seconds)
+            resp = self.send(
+                method,
+                self.url(path),
+                body,
+                {**headers, "Authorization": f"Bearer {token}"},
+                self.cfg.server.timeout_seconds,
+            )
             if resp.status != 401:
                 return resp
         return resp
 
     def _dirs(self) -> None:
-        for d in (self.cfg.spool.sent_dir, self.cfg.spool.rejected_dir,
-                  self.cfg.spool.state_dir):
+        for d in (self.cfg.spool.sent_dir, self.cfg.spool.rejected_dir, self.cfg.spool.state_dir):
             d.mkdir(parents=True, exist_ok=True)
 
     # the pass ------------------------------------------------------------------------
@@ -178,14 +196,17 @@ class Agent:
         self.journal = j = Journal(self.cfg.spool.state_dir)
         removed = j.cleanup_orphans()
         if removed:
-            log.info("removed %d leftover file(s) of an interrupted run from the state dir",
-                     removed)
+            log.info(
+                "removed %d leftover file(s) of an interrupted run from the state dir", removed
+            )
         progress: Progress | None = None
         try:
             self.push_exclusions()
             if j.pending:
-                log.info("resuming the batch group of %d file(s) left by the last run",
-                         len(j.pending["files"]))
+                log.info(
+                    "resuming the batch group of %d file(s) left by the last run",
+                    len(j.pending["files"]),
+                )
                 self._deliver(summary)
                 self._finish(summary)
             skip: set[Path] = set()
@@ -206,8 +227,10 @@ class Agent:
                 self._deliver(summary)
                 self._finish(summary)
                 if progress is not None:
-                    progress.advance(summary.files_sent + summary.files_rejected - done_before,
-                                     summary.records_sent - records_before)
+                    progress.advance(
+                        summary.files_sent + summary.files_rejected - done_before,
+                        summary.records_sent - records_before,
+                    )
             self.purge_sent()
         except (FatalError, Postponed) as exc:
             summary.error = str(exc)
@@ -226,8 +249,11 @@ class Agent:
     def watch(self) -> None:
         """Run passes until stopped; errors are logged and retried, never fatal, so a
         service keeps going once a secret is renewed or the network returns."""
-        log.info("watching %s every %.0f s", ", ".join(str(d) for d in self.scanner.dirs.values()),
-                 self.cfg.spool.poll_seconds)
+        log.info(
+            "watching %s every %.0f s",
+            ", ".join(str(d) for d in self.scanner.dirs.values()),
+            self.cfg.spool.poll_seconds,
+        )
         failures = 0
         while not self.stop.is_set():
             try:
@@ -240,18 +266,25 @@ class Agent:
             failures = failures + 1 if summary.error else 0
             wait = self.cfg.spool.poll_seconds
             if failures:
-                wait = max(wait, min(300.0, self.cfg.spool.poll_seconds * 2 ** failures))
+                wait = max(wait, min(300.0, self.cfg.spool.poll_seconds * 2**failures))
             self.stop.wait(wait)
         log.info("stopped")
 
     def dry_run(self) -> dict[str, Any]:
         """What a push would do now, with no network, no journal write and no move."""
         j = Journal(self.cfg.spool.state_dir)
-        report: dict[str, Any] = {"pendingBatches": [], "files": 0, "records": 0,
-                                  "excluded": 0, "rejected": [], "batches": []}
+        report: dict[str, Any] = {
+            "pendingBatches": [],
+            "files": 0,
+            "records": 0,
+            "excluded": 0,
+            "rejected": [],
+            "batches": [],
+        }
         if j.pending:
-            report["pendingBatches"] = [b["batchId"] for b in j.pending["batches"]
-                                        if b["state"] == "pending"]
+            report["pendingBatches"] = [
+                b["batchId"] for b in j.pending["batches"] if b["state"] == "pending"
+            ]
         parsed: list[ParsedFile] = []
         for f in self.scanner.ready(skip=j.claimed_paths()):
             try:
@@ -266,14 +299,16 @@ class Agent:
         report["excluded"] = sum(p.excluded for p in parsed)
         for chunk in split(records, self.cfg.batch.max_records, self.cfg.batch.max_bytes):
             env = envelope(self.cfg.server.tenant_id, self.cfg.source, chunk, __version__)
-            report["batches"].append({"batchId": env["batchId"], "records": len(chunk),
-                                      "gzipBytes": len(encode(env))})
+            report["batches"].append(
+                {"batchId": env["batchId"], "records": len(chunk), "gzipBytes": len(encode(env))}
+            )
         return report
 
     # claim ---------------------------------------------------------------------------
 
-    def _parse_group(self, ready: list[SpoolFile], skip: set[Path],
-                     summary: RunSummary) -> list[ParsedFile]:
+    def _parse_group(
+        self, ready: list[SpoolFile], skip: set[Path], summary: RunSummary
+    ) -> list[ParsedFile]:
         limit_records = self.cfg.batch.max_records * GROUP_BATCHES
         limit_bytes = self.cfg.batch.max_bytes * GROUP_BATCHES
         out: list[ParsedFile] = []
@@ -301,21 +336,27 @@ class Agent:
         j = self.journal
         assert j is not None
         tagged = [(i, r) for i, p in enumerate(parsed) for r in p.records]
-        chunks = split([r for _, r in tagged], self.cfg.batch.max_records,
-                       self.cfg.batch.max_bytes)
+        chunks = split([r for _, r in tagged], self.cfg.batch.max_records, self.cfg.batch.max_bytes)
         batches = []
         start = 0
         sent_at = utc_now_iso()
         for chunk in chunks:
-            owners = sorted({i for i, _ in tagged[start:start + len(chunk)]})
+            owners = sorted({i for i, _ in tagged[start : start + len(chunk)]})
             start += len(chunk)
-            env = envelope(self.cfg.server.tenant_id, self.cfg.source, chunk, __version__,
-                           sent_at)
+            env = envelope(self.cfg.server.tenant_id, self.cfg.source, chunk, __version__, sent_at)
             body = encode(env)
             j.write_body(env["batchId"], body)
-            batches.append({"batchId": env["batchId"], "records": len(chunk),
-                            "bytes": len(body), "files": owners, "state": "pending",
-                            "attempts": 0, "httpStatus": None})
+            batches.append(
+                {
+                    "batchId": env["batchId"],
+                    "records": len(chunk),
+                    "bytes": len(body),
+                    "files": owners,
+                    "state": "pending",
+                    "attempts": 0,
+                    "httpStatus": None,
+                }
+            )
         self._step("bodies-written")
         excluded = {"qoe": 0, "cdr": 0}
         for p in parsed:
@@ -323,9 +364,18 @@ class Agent:
         j.data["pending"] = {
             "groupId": uuid.uuid4().hex,
             "createdAt": utc_now_iso(),
-            "files": [{"path": str(p.file.path), "kind": p.file.kind, "size": p.file.size,
-                       "mtimeNs": p.file.mtime_ns, "sha256": p.sha256,
-                       "records": len(p.records), "excluded": p.excluded} for p in parsed],
+            "files": [
+                {
+                    "path": str(p.file.path),
+                    "kind": p.file.kind,
+                    "size": p.file.size,
+                    "mtimeNs": p.file.mtime_ns,
+                    "sha256": p.sha256,
+                    "records": len(p.records),
+                    "excluded": p.excluded,
+                }
+                for p in parsed
+            ],
             "batches": batches,
         }
         for kind, n in excluded.items():
@@ -348,8 +398,10 @@ class Agent:
             if body is None:
                 # Only disk damage or a manual delete gets here: unclaim the group so its
                 # files are read again (the service merges any repeat idempotently).
-                log.error("the stored body of batch %s is missing: its files will be read "
-                          "again", batch["batchId"])
+                log.error(
+                    "the stored body of batch %s is missing: its files will be read again",
+                    batch["batchId"],
+                )
                 j.data["pending"] = None
                 j.save()
                 return
@@ -357,8 +409,12 @@ class Agent:
             self._step("answered")
             outcome = classify(resp.status)
             batch["httpStatus"] = resp.status
-            entry = {"batchId": batch["batchId"], "at": utc_now_iso(),
-                     "records": batch["records"], "httpStatus": resp.status}
+            entry = {
+                "batchId": batch["batchId"],
+                "at": utc_now_iso(),
+                "records": batch["records"],
+                "httpStatus": resp.status,
+            }
             if outcome is Outcome.DELIVERED:
                 batch["state"] = "delivered"
                 c = j.data["counters"]
@@ -369,28 +425,41 @@ class Agent:
                 summary.records_sent += batch["records"]
                 summary.batches_sent += 1
                 summary.batch_ids.append(batch["batchId"])
-                log.info("batch %s delivered: %d records, HTTP %d", batch["batchId"],
-                         batch["records"], resp.status)
+                log.info(
+                    "batch %s delivered: %d records, HTTP %d",
+                    batch["batchId"],
+                    batch["records"],
+                    resp.status,
+                )
             else:
                 batch["state"] = "rejected"
                 batch["problem"] = resp.problem()
                 j.data["counters"]["batchesRejected"] += 1
-                j.data["lastError"] = {"at": entry["at"], "message":
-                                       f"batch {batch['batchId']} rejected with HTTP "
-                                       f"{resp.status}: {_problem_text(batch['problem'])}"}
+                j.data["lastError"] = {
+                    "at": entry["at"],
+                    "message": f"batch {batch['batchId']} rejected with HTTP "
+                    f"{resp.status}: {_problem_text(batch['problem'])}",
+                }
                 j.remember(entry | {"outcome": "rejected"})
                 summary.batches_rejected += 1
-                log.error("batch %s rejected with HTTP %d: %s; its files go to %s",
-                          batch["batchId"], resp.status, _problem_text(batch["problem"]),
-                          self.cfg.spool.rejected_dir)
+                log.error(
+                    "batch %s rejected with HTTP %d: %s; its files go to %s",
+                    batch["batchId"],
+                    resp.status,
+                    _problem_text(batch["problem"]),
+                    self.cfg.spool.rejected_dir,
+                )
             j.save()
             self._step("recorded")
 
     def _post(self, batch: dict[str, Any], body: bytes) -> Response:
         """Post one batch until a definitive answer (2xx or a rejection)."""
         attempts = self.cfg.delivery.max_attempts
-        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip",
-                   "Accept": "application/json, application/problem+json"}
+        headers = {
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+            "Accept": "application/json, application/problem+json",
+        }
         last = ""
         for attempt in range(1, attempts + 1):
             if self.stop.is_set():
@@ -412,11 +481,18 @@ class Agent:
             if attempt == attempts:
                 break
             delay = self.backoff.delay(attempt, retry_after)
-            log.warning("batch %s: %s; retry %d/%d in %.1f s", batch["batchId"], last,
-                        attempt, attempts - 1, delay)
+            log.warning(
+                "batch %s: %s; retry %d/%d in %.1f s",
+                batch["batchId"],
+                last,
+                attempt,
+                attempts - 1,
+                delay,
+            )
             self.sleep(delay)
-        raise Postponed(f"batch {batch['batchId']} not delivered after {attempts} "
-                        f"attempt(s): {last}")
+        raise Postponed(
+            f"batch {batch['batchId']} not delivered after {attempts} attempt(s): {last}"
+        )
 
     # finish --------------------------------------------------------------------------
 
@@ -433,8 +509,12 @@ class Agent:
             if b["state"] == "rejected":
                 for i in b["files"]:
                     problems.setdefault(i, []).append(
-                        {"batchId": b["batchId"], "httpStatus": b.get("httpStatus"),
-                         "problem": b.get("problem")})
+                        {
+                            "batchId": b["batchId"],
+                            "httpStatus": b.get("httpStatus"),
+                            "problem": b.get("problem"),
+                        }
+                    )
         day = _local_day(self.clock())
         sent = rejected = 0
         for i, f in enumerate(group["files"]):
@@ -444,12 +524,16 @@ class Agent:
             if i in problems:
                 dest = _unique(self.cfg.spool.rejected_dir / day / src.name)
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                note = {"file": src.name, "rejectedAt": utc_now_iso(),
-                        "note": "records of this file in other batches may have been "
-                                "delivered; resending is safe (the service merges repeats)",
-                        "batches": problems[i]}
+                note = {
+                    "file": src.name,
+                    "rejectedAt": utc_now_iso(),
+                    "note": "records of this file in other batches may have been "
+                    "delivered; resending is safe (the service merges repeats)",
+                    "batches": problems[i],
+                }
                 Path(f"{dest}.problem.json").write_text(
-                    json.dumps(note, indent=2, ensure_ascii=False), encoding="utf-8")
+                    json.dumps(note, indent=2, ensure_ascii=False), encoding="utf-8"
+                )
                 shutil.move(str(src), str(dest))
                 rejected += 1
             else:
@@ -466,8 +550,12 @@ class Agent:
         j.remove_bodies([b["batchId"] for b in group["batches"]])
         summary.files_sent += len(group["files"]) - len(problems)
         summary.files_rejected += len(problems)
-        log.debug("group %s finished: %d file(s) to sent, %d to rejected", group["groupId"],
-                  sent, rejected)
+        log.debug(
+            "group %s finished: %d file(s) to sent, %d to rejected",
+            group["groupId"],
+            sent,
+            rejected,
+        )
         self._step("finished")
 
     @staticmethod
@@ -488,11 +576,13 @@ class Agent:
         day = _local_day(self.clock())
         dest = _unique(self.cfg.spool.rejected_dir / day / f.path.name)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        note = {"file": f.path.name, "rejectedAt": utc_now_iso(),
-                "problem": {"title": "file rejected by the agent", "detail": reason}}
+        note = {
+            "file": f.path.name,
+            "rejectedAt": utc_now_iso(),
+            "problem": {"title": "file rejected by the agent", "detail": reason},
+        }
         try:
-            Path(f"{dest}.problem.json").write_text(json.dumps(note, indent=2),
-                                                    encoding="utf-8")
+            Path(f"{dest}.problem.json").write_text(json.dumps(note, indent=2), encoding="utf-8")
             shutil.move(str(f.path), str(dest))
         except OSError as exc:
             log.error("could not move %s to %s: %s", f.path, dest, exc)
@@ -518,14 +608,18 @@ class Agent:
             log.error("topology file %s cannot be read as JSON: %s", path, exc)
             return False
         try:
-            resp = self._request("PUT", "admin/topology", body,
-                                 {"Content-Type": "application/json"})
+            resp = self._request(
+                "PUT", "admin/topology", body, {"Content-Type": "application/json"}
+            )
         except TransportError as exc:
             log.error("could not push the topology: %s", exc)
             return False
         if classify(resp.status) is not Outcome.DELIVERED:
-            log.error("the service rejected the topology (HTTP %d): %s", resp.status,
-                      _problem_text(resp.problem()))
+            log.error(
+                "the service rejected the topology (HTTP %d): %s",
+                resp.status,
+                _problem_text(resp.problem()),
+            )
             return False
         log.info("topology pushed to the service (%s)", path)
         return True
@@ -542,8 +636,9 @@ class Agent:
             return False
         body = json.dumps(self.policy.as_json()).encode()
         try:
-            resp = self._request("PUT", "ingest/exclusions", body,
-                                 {"Content-Type": "application/json"})
+            resp = self._request(
+                "PUT", "ingest/exclusions", body, {"Content-Type": "application/json"}
+            )
         except TransportError as exc:
             log.warning("could not push the exclusion policy (will retry): %s", exc)
             return False
@@ -551,16 +646,25 @@ class Agent:
         if outcome is Outcome.FATAL:
             raise FatalError(_fatal_text(resp, self.url("ingest/exclusions")))
         if outcome is not Outcome.DELIVERED:
-            log.warning("the service did not take the exclusion policy (HTTP %d: %s); the "
-                        "agent still drops those records itself", resp.status,
-                        _problem_text(resp.problem()))
+            log.warning(
+                "the service did not take the exclusion policy (HTTP %d: %s); the "
+                "agent still drops those records itself",
+                resp.status,
+                _problem_text(resp.problem()),
+            )
             return False
-        j.data["exclusions"] = {"fingerprint": fp, "pushedAt": utc_now_iso(),
-                                "users": len(self.policy.users),
-                                "domains": len(self.policy.domains)}
+        j.data["exclusions"] = {
+            "fingerprint": fp,
+            "pushedAt": utc_now_iso(),
+            "users": len(self.policy.users),
+            "domains": len(self.policy.domains),
+        }
         j.save()
-        log.info("exclusion policy pushed to the service (%d users, %d domains)",
-                 len(self.policy.users), len(self.policy.domains))
+        log.info(
+            "exclusion policy pushed to the service (%d users, %d domains)",
+            len(self.policy.users),
+            len(self.policy.domains),
+        )
         return True
 
     def purge_sent(self) -> int:
@@ -595,11 +699,10 @@ def _problem_text(problem: Any) -> str:
 
 
 def _fatal_text(resp: Response, url: str) -> str:
-    hint = {401: "the token was refused: check [auth] and [server] api_audience/tenant_id",
-            403: "the app has no CallData.Ingest role or the token's tenant is not "
-                 "[server] tenant_id",
-            404: "no ingest API at this address: check [server] endpoint",
-            405: "no ingest API at this address: check [server] endpoint"}.get(
-        resp.status, "unexpected answer: check [server] endpoint")
+    hint = {
+        401: "the token was refused: check [auth] and [server] api_audience/tenant_id",
+        403: "the app has no CallData.Ingest role or the token's tenant is not [server] tenant_id",
+        404: "no ingest API at this address: check [server] endpoint",
+        405: "no ingest API at this address: check [server] endpoint",
+    }.get(resp.status, "unexpected answer: check [server] endpoint")
     return f"{url} answered HTTP {resp.status} ({_problem_text(resp.problem())}): {hint}"
-

@@ -74,15 +74,24 @@ class CommandToken(_Cached):
 
     def _fetch(self) -> tuple[str, float]:
         try:
-            done = subprocess.run(list(self.command), cwd=self.cwd, capture_output=True,
-                                  text=True, timeout=60, check=False)
+            done = subprocess.run(
+                list(self.command),
+                cwd=self.cwd,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise AuthError(f"[auth] dev_token_command {list(self.command)} failed: "
-                            f"{exc}") from None
+            raise AuthError(
+                f"[auth] dev_token_command {list(self.command)} failed: {exc}"
+            ) from None
         lines = [ln.strip() for ln in done.stdout.splitlines() if ln.strip()]
         if done.returncode != 0 or not lines:
-            raise AuthError(f"[auth] dev_token_command exited with {done.returncode}: "
-                            f"{done.stderr.strip()[-500:]}")
+            raise AuthError(
+                f"[auth] dev_token_command exited with {done.returncode}: "
+                f"{done.stderr.strip()[-500:]}"
+            )
         token = lines[-1]
         return token, jwt_expiry(token) or time.time() + 600
 
@@ -109,8 +118,9 @@ def make_token_provider(auth: AuthConfig, server: ServerConfig) -> TokenProvider
     try:
         from azure import identity  # only the modes that need it import it
     except ImportError as exc:
-        raise AuthError(f"[auth] mode = {auth.mode!r} needs azure-identity: "
-                        f"pip install azure-identity ({exc})") from None
+        raise AuthError(
+            f"[auth] mode = {auth.mode!r} needs azure-identity: pip install azure-identity ({exc})"
+        ) from None
     kwargs: dict[str, Any] = {}
     if auth.authority_host:
         kwargs["authority"] = auth.authority_host
@@ -119,10 +129,13 @@ def make_token_provider(auth: AuthConfig, server: ServerConfig) -> TokenProvider
         assert auth.secret_env
         secret = os.environ.get(auth.secret_env)
         if not secret:
-            raise AuthError(f"[auth] secret_env: environment variable {auth.secret_env} is "
-                            "not set for this account")
-        cred = identity.ClientSecretCredential(server.tenant_id, auth.client_id or "", secret,
-                                               **kwargs)
+            raise AuthError(
+                f"[auth] secret_env: environment variable {auth.secret_env} is "
+                "not set for this account"
+            )
+        cred = identity.ClientSecretCredential(
+            server.tenant_id, auth.client_id or "", secret, **kwargs
+        )
     else:
         assert auth.certificate_path
         if not auth.certificate_path.exists():
@@ -131,9 +144,15 @@ def make_token_provider(auth: AuthConfig, server: ServerConfig) -> TokenProvider
         if auth.certificate_password_env:
             password = os.environ.get(auth.certificate_password_env)
             if password is None:
-                raise AuthError(f"[auth] certificate_password_env: environment variable "
-                                f"{auth.certificate_password_env} is not set")
-        cred = identity.CertificateCredential(server.tenant_id, auth.client_id or "",
-                                              str(auth.certificate_path), password=password,
-                                              **kwargs)
+                raise AuthError(
+                    f"[auth] certificate_password_env: environment variable "
+                    f"{auth.certificate_password_env} is not set"
+                )
+        cred = identity.CertificateCredential(
+            server.tenant_id,
+            auth.client_id or "",
+            str(auth.certificate_path),
+            password=password,
+            **kwargs,
+        )
     return AzureIdentityToken(cred, scope)

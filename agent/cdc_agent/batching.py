@@ -41,8 +41,9 @@ def batch_id(tenant_id: str, records: Iterable[dict[str, Any]]) -> str:
     return str(uuid.uuid5(BATCH_NAMESPACE, f"{tenant_id.lower()}:{h.hexdigest()}"))
 
 
-def split(records: list[dict[str, Any]], max_records: int, max_bytes: int
-          ) -> list[list[dict[str, Any]]]:
+def split(
+    records: list[dict[str, Any]], max_records: int, max_bytes: int
+) -> list[list[dict[str, Any]]]:
     """Greedy, order-preserving cut: at most `max_records` per batch and at most
     `max_bytes` of JSON (a single larger record still goes, alone)."""
     out: list[list[dict[str, Any]]] = []
@@ -65,8 +66,13 @@ def utc_now_iso(now: datetime | None = None) -> str:
     return now.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def envelope(tenant_id: str, source: SourceConfig, records: list[dict[str, Any]],
-             agent_version: str, sent_at: str | None = None) -> dict[str, Any]:
+def envelope(
+    tenant_id: str,
+    source: SourceConfig,
+    records: list[dict[str, Any]],
+    agent_version: str,
+    sent_at: str | None = None,
+) -> dict[str, Any]:
     src: dict[str, Any] = {"type": "sfb-server", "fqdn": source.fqdn}
     for key in ("pool", "site", "version"):
         value = getattr(source, key)

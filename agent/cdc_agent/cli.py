@@ -28,30 +28,41 @@ EXIT_OK, EXIT_RETRY, EXIT_CONFIG, EXIT_BUSY, EXIT_JOURNAL = 0, 1, 2, 3, 4
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cdc-agent", description=(
-        "Push Skype for Business QoE reports and CDRs to the Call Data Connector."))
+    p = argparse.ArgumentParser(
+        prog="cdc-agent",
+        description=("Push Skype for Business QoE reports and CDRs to the Call Data Connector."),
+    )
     p.add_argument("--version", action="version", version=f"cdc-agent {__version__}")
-    p.add_argument("-c", "--config", default=os.environ.get("CDC_AGENT_CONFIG", "agent.toml"),
-                   help="path of agent.toml (default: $CDC_AGENT_CONFIG or ./agent.toml)")
+    p.add_argument(
+        "-c",
+        "--config",
+        default=os.environ.get("CDC_AGENT_CONFIG", "agent.toml"),
+        help="path of agent.toml (default: $CDC_AGENT_CONFIG or ./agent.toml)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True)
-    push = sub.add_parser("push", help="send every complete file once, then exit "
-                          "(Task Scheduler)")
-    push.add_argument("--dry-run", action="store_true",
-                      help="show what would be sent (files, records, excluded, batches) and "
-                      "change nothing")
+    push = sub.add_parser("push", help="send every complete file once, then exit (Task Scheduler)")
+    push.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what would be sent (files, records, excluded, batches) and change nothing",
+    )
     push.add_argument("--no-progress", action="store_true", help="no progress bar")
     watch = sub.add_parser("watch", help="keep sending new files as they land (service)")
     watch.add_argument("--dry-run", action="store_true", help="same as push --dry-run")
-    status = sub.add_parser("status", help="queue, last success, errors, server-side "
-                            "status of the last batches")
+    status = sub.add_parser(
+        "status", help="queue, last success, errors, server-side status of the last batches"
+    )
     status.add_argument("--offline", action="store_true", help="do not ask the service")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--last", type=int, default=5, help="how many recent batches")
     sub.add_parser("check-config", help="validate agent.toml and get a token")
     sub.add_parser("push-exclusions", help="push the exclusion policy to the service now")
-    topo = sub.add_parser("push-topology", help="push the on-prem topology (sites, pools, "
-                          "gateways) as JSON, so calls show their site and pool")
+    topo = sub.add_parser(
+        "push-topology",
+        help="push the on-prem topology (sites, pools, "
+        "gateways) as JSON, so calls show their site and pool",
+    )
     topo.add_argument("file", help="topology JSON, e.g. exported from Get-CsTopology")
     return p
 
@@ -75,8 +86,10 @@ def _dry_run(agent: Agent) -> int:
     print(f"Dry run (nothing sent, nothing moved) for {agent.cfg.server.endpoint}")
     if report["pendingBatches"]:
         print(f"  pending from the last run: {', '.join(report['pendingBatches'])}")
-    print(f"  {report['files']} complete file(s), {report['records']} record(s) to send, "
-          f"{report['excluded']} excluded (kept on premises)")
+    print(
+        f"  {report['files']} complete file(s), {report['records']} record(s) to send, "
+        f"{report['excluded']} excluded (kept on premises)"
+    )
     for r in report["rejected"]:
         print(f"  would reject {r['file']}: {r['reason']}")
     for b in report["batches"]:
@@ -92,16 +105,23 @@ def run(argv: list[str] | None = None) -> int:
         print(f"cdc-agent: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     quiet_console = args.command == "status"
-    setup_logging(None if args.command in ("status", "check-config") else cfg.logging.file,
-                  cfg.logging.level, cfg.logging.max_mb, cfg.logging.backups,
-                  console=not quiet_console or args.verbose, verbose=args.verbose)
+    setup_logging(
+        None if args.command in ("status", "check-config") else cfg.logging.file,
+        cfg.logging.level,
+        cfg.logging.max_mb,
+        cfg.logging.backups,
+        console=not quiet_console or args.verbose,
+        verbose=args.verbose,
+    )
     stop = threading.Event()
     try:
         if args.command == "check-config":
             agent = Agent(cfg, stop=stop)
             agent.tokens.token()
-            print(f"{cfg.path}: OK; token obtained for {cfg.server.api_audience} "
-                  f"({cfg.auth.mode}); endpoint {cfg.server.endpoint}")
+            print(
+                f"{cfg.path}: OK; token obtained for {cfg.server.api_audience} "
+                f"({cfg.auth.mode}); endpoint {cfg.server.endpoint}"
+            )
             return EXIT_OK
         if args.command == "status":
             agent = Agent(cfg, stop=stop)
@@ -111,8 +131,11 @@ def run(argv: list[str] | None = None) -> int:
         if getattr(args, "dry_run", False):
             return _dry_run(Agent(cfg, stop=stop))
         _install_signals(stop)
-        agent = Agent(cfg, stop=stop, progress=args.command == "push" and not getattr(
-            args, "no_progress", False))
+        agent = Agent(
+            cfg,
+            stop=stop,
+            progress=args.command == "push" and not getattr(args, "no_progress", False),
+        )
         with agent:
             if args.command == "push-topology":
                 return EXIT_OK if agent.push_topology(args.file) else EXIT_RETRY
@@ -148,4 +171,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

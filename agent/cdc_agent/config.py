@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                     r"[0-9a-fA-F]{12}$")
+GUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12}$"
+)
 AUTH_MODES = ("certificate", "secret", "dev-token")
 SERVER_MAX_RECORDS = 10_000  # ingest.md limits: the server answers 413 above these
 SERVER_MAX_MB = 50.0
@@ -133,8 +135,9 @@ class _Section:
         self.data: dict[str, Any] = data
         for key in data:
             if key not in allowed:
-                raise ConfigError(file, f"[{name}] {key}",
-                                  f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                raise ConfigError(
+                    file, f"[{name}] {key}", f"unknown key (allowed: {', '.join(sorted(allowed))})"
+                )
 
     def key(self, key: str) -> str:
         return f"[{self.name}] {key}"
@@ -142,8 +145,7 @@ class _Section:
     def error(self, key: str, message: str) -> ConfigError:
         return ConfigError(self.file, self.key(key), message)
 
-    def str(self, key: str, default: str | None = None, *, required: bool = False
-            ) -> str | None:
+    def str(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
         value = self.data.get(key, default)
         if value is None:
             if required:
@@ -156,11 +158,15 @@ class _Section:
             raise self.error(key, "must not be empty")
         return value or None
 
-    def number(self, key: str, default: float, *, minimum: float, maximum: float,
-               integer: bool = False) -> Any:
+    def number(
+        self, key: str, default: float, *, minimum: float, maximum: float, integer: bool = False
+    ) -> Any:
         value = self.data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or (
-                integer and not isinstance(value, int)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (integer and not isinstance(value, int))
+        ):
             kind = "an integer" if integer else "a number"
             raise self.error(key, f"must be {kind}, got {value!r}")
         if not minimum <= value <= maximum:
@@ -220,31 +226,53 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     except OSError as exc:
         raise ConfigError(file, "(file)", f"cannot be read: {exc}") from None
     base = file.parent
-    sections = {"server", "auth", "spool", "batch", "delivery", "exclusions", "source",
-                "logging"}
+    sections = {"server", "auth", "spool", "batch", "delivery", "exclusions", "source", "logging"}
     for name in raw:
         if name not in sections:
-            raise ConfigError(file, f"[{name}]",
-                              f"unknown section (allowed: {', '.join(sorted(sections))})")
+            raise ConfigError(
+                file, f"[{name}]", f"unknown section (allowed: {', '.join(sorted(sections))})"
+            )
 
-    s = _Section(file, "server", raw.get("server"),
-                 {"endpoint", "tenant_id", "api_audience", "timeout_seconds"})
+    s = _Section(
+        file,
+        "server",
+        raw.get("server"),
+        {"endpoint", "tenant_id", "api_audience", "timeout_seconds"},
+    )
     tenant = s.str("tenant_id", required=True)
     assert tenant is not None
     if not GUID_RE.match(tenant):
         raise s.error("tenant_id", f"must be the Entra tenant ID (a GUID), got {tenant!r}")
     server = ServerConfig(
-        endpoint=_endpoint(s), tenant_id=tenant.lower(),
+        endpoint=_endpoint(s),
+        tenant_id=tenant.lower(),
         api_audience=(s.str("api_audience", required=True) or "").rstrip("/"),
-        timeout_seconds=s.number("timeout_seconds", 60.0, minimum=1, maximum=600))
+        timeout_seconds=s.number("timeout_seconds", 60.0, minimum=1, maximum=600),
+    )
 
     if isinstance(raw.get("auth"), dict) and "secret" in raw["auth"]:
-        raise ConfigError(file, "[auth] secret", "never store the client secret in the file: "
-                          "put it in an environment variable and name it in secret_env")
-    a = _Section(file, "auth", raw.get("auth"),
-                 {"mode", "client_id", "certificate_path", "certificate_password_env",
-                  "secret_env", "authority_host", "dev_token", "dev_token_command",
-                  "dev_token_cwd"})
+        raise ConfigError(
+            file,
+            "[auth] secret",
+            "never store the client secret in the file: "
+            "put it in an environment variable and name it in secret_env",
+        )
+    a = _Section(
+        file,
+        "auth",
+        raw.get("auth"),
+        {
+            "mode",
+            "client_id",
+            "certificate_path",
+            "certificate_password_env",
+            "secret_env",
+            "authority_host",
+            "dev_token",
+            "dev_token_command",
+            "dev_token_cwd",
+        },
+    )
     mode = a.str("mode", required=True)
     if mode not in AUTH_MODES:
         raise a.error("mode", f"must be one of {', '.join(AUTH_MODES)}, got {mode!r}")
@@ -252,18 +280,25 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     command: tuple[str, ...] | None = None
     if isinstance(command_raw, str) and command_raw.strip():
         command = tuple(shlex.split(command_raw, posix=os.name != "nt"))
-    elif isinstance(command_raw, list) and command_raw and all(
-            isinstance(c, str) for c in command_raw):
+    elif (
+        isinstance(command_raw, list)
+        and command_raw
+        and all(isinstance(c, str) for c in command_raw)
+    ):
         command = tuple(command_raw)
     elif command_raw is not None:
         raise a.error("dev_token_command", "must be a command line string or a list of strings")
     auth = AuthConfig(
-        mode=mode, client_id=a.str("client_id"),
+        mode=mode,
+        client_id=a.str("client_id"),
         certificate_path=a.path("certificate_path", base),
         certificate_password_env=a.str("certificate_password_env"),
-        secret_env=a.str("secret_env"), authority_host=a.str("authority_host"),
-        dev_token=a.str("dev_token"), dev_token_command=command,
-        dev_token_cwd=a.path("dev_token_cwd", base) or base)
+        secret_env=a.str("secret_env"),
+        authority_host=a.str("authority_host"),
+        dev_token=a.str("dev_token"),
+        dev_token_command=command,
+        dev_token_cwd=a.path("dev_token_cwd", base) or base,
+    )
     if mode in ("certificate", "secret"):
         if not auth.client_id:
             raise a.error("client_id", f"is required when mode = {mode!r}")
@@ -272,49 +307,79 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     if mode == "certificate" and auth.certificate_path is None:
         raise a.error("certificate_path", "is required when mode = 'certificate'")
     if mode == "secret" and not auth.secret_env:
-        raise a.error("secret_env", "is required when mode = 'secret' (the name of the "
-                      "environment variable holding the client secret)")
+        raise a.error(
+            "secret_env",
+            "is required when mode = 'secret' (the name of the "
+            "environment variable holding the client secret)",
+        )
     if mode == "dev-token" and not (auth.dev_token or auth.dev_token_command):
-        raise a.error("dev_token_command", "mode = 'dev-token' needs dev_token or "
-                      "dev_token_command")
+        raise a.error(
+            "dev_token_command", "mode = 'dev-token' needs dev_token or dev_token_command"
+        )
 
-    sp = _Section(file, "spool", raw.get("spool"),
-                  {"qoe_dir", "cdr_dir", "sent_dir", "rejected_dir", "state_dir",
-                   "retention_days", "settle_seconds", "poll_seconds"})
+    sp = _Section(
+        file,
+        "spool",
+        raw.get("spool"),
+        {
+            "qoe_dir",
+            "cdr_dir",
+            "sent_dir",
+            "rejected_dir",
+            "state_dir",
+            "retention_days",
+            "settle_seconds",
+            "poll_seconds",
+        },
+    )
     spool = SpoolConfig(
-        qoe_dir=sp.path("qoe_dir", base), cdr_dir=sp.path("cdr_dir", base),
+        qoe_dir=sp.path("qoe_dir", base),
+        cdr_dir=sp.path("cdr_dir", base),
         sent_dir=sp.path("sent_dir", base, required=True) or base,
         rejected_dir=sp.path("rejected_dir", base, required=True) or base,
         state_dir=sp.path("state_dir", base, required=True) or base,
         retention_days=sp.number("retention_days", 30, minimum=0, maximum=3650, integer=True),
         settle_seconds=sp.number("settle_seconds", 5.0, minimum=0, maximum=3600),
-        poll_seconds=sp.number("poll_seconds", 10.0, minimum=0.1, maximum=3600))
+        poll_seconds=sp.number("poll_seconds", 10.0, minimum=0.1, maximum=3600),
+    )
     if spool.qoe_dir is None and spool.cdr_dir is None:
         raise sp.error("qoe_dir", "set qoe_dir, cdr_dir or both")
     inputs = {"qoe_dir": spool.qoe_dir, "cdr_dir": spool.cdr_dir}
-    outputs = {"sent_dir": spool.sent_dir, "rejected_dir": spool.rejected_dir,
-               "state_dir": spool.state_dir}
+    outputs = {
+        "sent_dir": spool.sent_dir,
+        "rejected_dir": spool.rejected_dir,
+        "state_dir": spool.state_dir,
+    }
     for in_key, in_dir in inputs.items():
         for out_key, out_dir in outputs.items():
             if in_dir is not None and (out_dir == in_dir or in_dir in out_dir.parents):
-                raise sp.error(out_key, f"must not be {in_key} or inside it "
-                               "(files there would be picked up again)")
+                raise sp.error(
+                    out_key,
+                    f"must not be {in_key} or inside it (files there would be picked up again)",
+                )
 
     b = _Section(file, "batch", raw.get("batch"), {"max_records", "max_mb"})
     batch = BatchConfig(
-        max_records=b.number("max_records", 1000, minimum=1, maximum=SERVER_MAX_RECORDS,
-                             integer=True),
-        max_mb=b.number("max_mb", 8.0, minimum=0.01, maximum=SERVER_MAX_MB))
+        max_records=b.number(
+            "max_records", 1000, minimum=1, maximum=SERVER_MAX_RECORDS, integer=True
+        ),
+        max_mb=b.number("max_mb", 8.0, minimum=0.01, maximum=SERVER_MAX_MB),
+    )
 
-    d = _Section(file, "delivery", raw.get("delivery"),
-                 {"max_attempts", "backoff_base_seconds", "backoff_max_seconds",
-                  "max_retry_after_seconds"})
+    d = _Section(
+        file,
+        "delivery",
+        raw.get("delivery"),
+        {"max_attempts", "backoff_base_seconds", "backoff_max_seconds", "max_retry_after_seconds"},
+    )
     delivery = DeliveryConfig(
         max_attempts=d.number("max_attempts", 8, minimum=1, maximum=1000, integer=True),
         backoff_base_seconds=d.number("backoff_base_seconds", 1.0, minimum=0, maximum=600),
         backoff_max_seconds=d.number("backoff_max_seconds", 300.0, minimum=0, maximum=86400),
-        max_retry_after_seconds=d.number("max_retry_after_seconds", 900.0, minimum=0,
-                                         maximum=86400))
+        max_retry_after_seconds=d.number(
+            "max_retry_after_seconds", 900.0, minimum=0, maximum=86400
+        ),
+    )
 
     e = _Section(file, "exclusions", raw.get("exclusions"), {"users", "domains"})
     exclusions = ExclusionsConfig(users=e.strings("users"), domains=e.strings("domains"))
@@ -323,8 +388,12 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             raise e.error("domains", f"{dom!r} is not a domain name (put users in users)")
 
     so = _Section(file, "source", raw.get("source"), {"fqdn", "pool", "site", "version"})
-    source = SourceConfig(fqdn=so.str("fqdn", required=True) or "", pool=so.str("pool"),
-                          site=so.str("site"), version=so.str("version"))
+    source = SourceConfig(
+        fqdn=so.str("fqdn", required=True) or "",
+        pool=so.str("pool"),
+        site=so.str("site"),
+        version=so.str("version"),
+    )
     if len(source.fqdn) > 255:
         raise so.error("fqdn", "must be at most 255 characters")
 
@@ -334,9 +403,19 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise lg.error("level", f"must be one of {', '.join(LOG_LEVELS)}")
     logging_cfg = LoggingConfig(
         file=lg.path("file", base) or spool.state_dir / "logs" / "cdc-agent.log",
-        level=level, max_mb=lg.number("max_mb", 10.0, minimum=0.1, maximum=1024),
-        backups=lg.number("backups", 5, minimum=0, maximum=100, integer=True))
+        level=level,
+        max_mb=lg.number("max_mb", 10.0, minimum=0.1, maximum=1024),
+        backups=lg.number("backups", 5, minimum=0, maximum=100, integer=True),
+    )
 
-    return Config(path=file, server=server, auth=auth, spool=spool, batch=batch,
-                  delivery=delivery, exclusions=exclusions, source=source,
-                  logging=logging_cfg)
+    return Config(
+        path=file,
+        server=server,
+        auth=auth,
+        spool=spool,
+        batch=batch,
+        delivery=delivery,
+        exclusions=exclusions,
+        source=source,
+        logging=logging_cfg,
+    )

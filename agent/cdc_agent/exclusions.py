@@ -23,8 +23,9 @@ from lxml import etree
 
 QOE_NS = "ms-rtcp-metrics"
 # DialogInfo children that name a participant (qoe-xml.md). ConfURI is the organiser's.
-QOE_USER_ELEMENTS = frozenset({"FromURI", "ToURI", "LocalContactURI", "RemoteContactURI",
-                               "LocalPAI", "RemotePAI", "ConfURI"})
+QOE_USER_ELEMENTS = frozenset(
+    {"FromURI", "ToURI", "LocalContactURI", "RemoteContactURI", "LocalPAI", "RemotePAI", "ConfURI"}
+)
 CDR_USER_FIELDS = ("user1Uri", "user2Uri", "conferenceUri")
 _URI_RE = re.compile(r"(?:sips?|tel):[^\s<>;,?\"]+", re.IGNORECASE)
 
@@ -35,8 +36,14 @@ class UnsafeXml(ValueError):
 
 def safe_parser() -> etree.XMLParser:
     """An lxml parser that never loads a DTD, expands an entity or touches the network."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           dtd_validation=False, huge_tree=False, remove_pis=True)
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_pis=True,
+    )
 
 
 def parse_qoe(raw: bytes) -> etree._Element:
@@ -52,8 +59,10 @@ def parse_qoe(raw: bytes) -> etree._Element:
         raise UnsafeXml("a DOCTYPE/DTD is not allowed in a QoE report")
     qname = etree.QName(root)
     if qname.localname != "VQReportEvent" or qname.namespace != QOE_NS:
-        raise UnsafeXml(f"root element is {{{qname.namespace}}}{qname.localname}, expected "
-                        f"{{{QOE_NS}}}VQReportEvent")
+        raise UnsafeXml(
+            f"root element is {{{qname.namespace}}}{qname.localname}, expected "
+            f"{{{QOE_NS}}}VQReportEvent"
+        )
     return root
 
 
@@ -62,8 +71,13 @@ def qoe_users(root: etree._Element) -> list[str]:
     out: list[str] = []
     for el in root.iter(etree.Element):
         qname = etree.QName(el)
-        if (qname.localname in QOE_USER_ELEMENTS and qname.namespace
-                and qname.namespace.startswith(QOE_NS) and el.text and el.text.strip()):
+        if (
+            qname.localname in QOE_USER_ELEMENTS
+            and qname.namespace
+            and qname.namespace.startswith(QOE_NS)
+            and el.text
+            and el.text.strip()
+        ):
             out.append(el.text.strip())
     return out
 
@@ -85,7 +99,7 @@ def addresses(value: str) -> list[str]:
         c = c.strip().strip("<>\"'").lower()
         for scheme in ("sips:", "sip:", "tel:"):
             if c.startswith(scheme):
-                c = c[len(scheme):]
+                c = c[len(scheme) :]
                 break
         c = re.split(r"[;?>]", c, maxsplit=1)[0].strip()
         if c:
@@ -97,7 +111,7 @@ def _norm_entry(v: str) -> str:
     v = v.strip().lower()
     for scheme in ("sips:", "sip:", "tel:"):
         if v.startswith(scheme):
-            v = v[len(scheme):]
+            v = v[len(scheme) :]
     return v.lstrip("@")
 
 
@@ -108,8 +122,10 @@ class ExclusionPolicy:
 
     @classmethod
     def of(cls, users: Iterable[str] = (), domains: Iterable[str] = ()) -> ExclusionPolicy:
-        return cls(frozenset(u for u in map(_norm_entry, users) if u),
-                   frozenset(d for d in map(_norm_entry, domains) if d))
+        return cls(
+            frozenset(u for u in map(_norm_entry, users) if u),
+            frozenset(d for d in map(_norm_entry, domains) if d),
+        )
 
     def __bool__(self) -> bool:
         return bool(self.users or self.domains)

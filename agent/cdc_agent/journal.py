@@ -78,8 +78,14 @@ def empty_state() -> dict[str, Any]:
     return {
         "version": JOURNAL_VERSION,
         "pending": None,
-        "counters": {"filesSent": 0, "filesRejected": 0, "recordsSent": 0, "batchesSent": 0,
-                     "batchesRejected": 0, "excluded": {"qoe": 0, "cdr": 0}},
+        "counters": {
+            "filesSent": 0,
+            "filesRejected": 0,
+            "recordsSent": 0,
+            "batchesSent": 0,
+            "batchesRejected": 0,
+            "excluded": {"qoe": 0, "cdr": 0},
+        },
         "lastSuccessAt": None,
         "lastError": None,
         "recent": [],
@@ -108,7 +114,8 @@ class Journal:
                 f"{self.path} is unreadable ({exc}). It is only ever replaced atomically, so "
                 "this means disk damage or a manual edit: restore it, or move it away to "
                 "start over (files still in the spool will be sent again; the service "
-                "merges repeats without duplicating calls).") from None
+                "merges repeats without duplicating calls)."
+            ) from None
         base = empty_state()
         for key, value in base.items():
             data.setdefault(key, value)
@@ -158,8 +165,11 @@ class Journal:
             if not folder.exists():
                 continue
             for p in folder.iterdir():
-                orphan_body = folder == self.batch_dir and p.name.endswith(".json.gz") and (
-                    p.name[: -len(".json.gz")] not in keep)
+                orphan_body = (
+                    folder == self.batch_dir
+                    and p.name.endswith(".json.gz")
+                    and (p.name[: -len(".json.gz")] not in keep)
+                )
                 if orphan_body or p.name.endswith(".tmp"):
                     with contextlib.suppress(OSError):
                         p.unlink()
@@ -195,8 +205,10 @@ class StateLock:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             fh.close()
-            raise AgentBusy(f"another cdc-agent is using {self.path.parent} "
-                            "(a scheduled push overlapping the service?)") from None
+            raise AgentBusy(
+                f"another cdc-agent is using {self.path.parent} "
+                "(a scheduled push overlapping the service?)"
+            ) from None
         fh.seek(0)
         fh.truncate()
         fh.write(f"{os.getpid()}\n".encode())

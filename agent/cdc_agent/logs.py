@@ -19,12 +19,21 @@ FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
 class LocalTimeFormatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         # astimezone() gives the local offset on Windows too, where %z can print a name
-        return datetime.fromtimestamp(record.created).astimezone().isoformat(
-            sep=" ", timespec="seconds")
+        return (
+            datetime.fromtimestamp(record.created)
+            .astimezone()
+            .isoformat(sep=" ", timespec="seconds")
+        )
 
 
-def setup_logging(file: Path | None, level: str = "INFO", max_mb: float = 10.0,
-                  backups: int = 5, console: bool = True, verbose: bool = False) -> None:
+def setup_logging(
+    file: Path | None,
+    level: str = "INFO",
+    max_mb: float = 10.0,
+    backups: int = 5,
+    console: bool = True,
+    verbose: bool = False,
+) -> None:
     root = logging.getLogger("cdc_agent")
     root.setLevel(logging.DEBUG if verbose else getattr(logging, level.upper(), logging.INFO))
     root.propagate = False
@@ -35,8 +44,12 @@ def setup_logging(file: Path | None, level: str = "INFO", max_mb: float = 10.0,
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.handlers.RotatingFileHandler(
-            file, maxBytes=int(max_mb * 1024 * 1024), backupCount=backups, encoding="utf-8",
-            delay=True)
+            file,
+            maxBytes=int(max_mb * 1024 * 1024),
+            backupCount=backups,
+            encoding="utf-8",
+            delay=True,
+        )
         handler.setFormatter(fmt)
         root.addHandler(handler)
     if console:

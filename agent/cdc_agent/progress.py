@@ -13,8 +13,9 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, total_files: int, stream: TextIO | None = None, width: int = 30,
-                 enabled: bool = True) -> None:
+    def __init__(
+        self, total_files: int, stream: TextIO | None = None, width: int = 30, enabled: bool = True
+    ) -> None:
         self.total = max(0, total_files)
         self.done = 0
         self.records = 0
@@ -41,9 +42,11 @@ class Progress:
         elapsed = time.monotonic() - self.started
         rate = self.done / elapsed if elapsed > 0 else 0.0
         eta = (total - self.done) / rate if rate > 0 else 0.0
-        return (f"[{'#' * filled}{'.' * (self.width - filled)}] {frac * 100:5.1f}% "
-                f"{self.done}/{total} files, {self.records} records sent, "
-                f"{rate:.1f} files/s, ETA {int(eta // 60)}m{int(eta % 60):02d}s")
+        return (
+            f"[{'#' * filled}{'.' * (self.width - filled)}] {frac * 100:5.1f}% "
+            f"{self.done}/{total} files, {self.records} records sent, "
+            f"{rate:.1f} files/s, ETA {int(eta // 60)}m{int(eta % 60):02d}s"
+        )
 
     def _draw(self) -> None:
         if not self.enabled:

@@ -30,8 +30,21 @@ from cdc_agent.exclusions import ExclusionPolicy, UnsafeXml, cdr_users, parse_qo
 
 QOE_SUFFIXES = frozenset({".xml"})
 CDR_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json", ".csv"})
-TEMP_SUFFIXES = frozenset({".tmp", ".temp", ".part", ".partial", ".crdownload", ".filepart",
-                           ".swp", ".lock", ".inprogress", ".writing", ".bak"})
+TEMP_SUFFIXES = frozenset(
+    {
+        ".tmp",
+        ".temp",
+        ".part",
+        ".partial",
+        ".crdownload",
+        ".filepart",
+        ".swp",
+        ".lock",
+        ".inprogress",
+        ".writing",
+        ".bak",
+    }
+)
 MAX_QOE_BYTES = 300 * 1024  # MS-QoE limit; the service rejects larger reports anyway
 INT_FIELDS = ("sessionIdSeq", "responseCode", "diagnosticId")
 BOOL_FIELDS = ("isConference",)
@@ -79,8 +92,9 @@ class Scanner:
     """Lists complete files, oldest first. Keeps the last size/mtime seen of each file so
     a `watch` loop takes a growing file only once it has stopped changing."""
 
-    def __init__(self, dirs: dict[str, Path | None], settle_seconds: float,
-                 clock: Any = time.time) -> None:
+    def __init__(
+        self, dirs: dict[str, Path | None], settle_seconds: float, clock: Any = time.time
+    ) -> None:
         self.dirs = {k: v for k, v in dirs.items() if v is not None}
         self.settle = settle_seconds
         self.clock = clock
@@ -135,11 +149,14 @@ def file_sha256(path: Path) -> str:
 
 
 def _decode(raw: bytes, path: Path) -> str:
-    for bom, enc in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"),
-                     (b"\xfe\xff", "utf-16-be")):
+    for bom, enc in (
+        (b"\xef\xbb\xbf", "utf-8"),
+        (b"\xff\xfe", "utf-16-le"),
+        (b"\xfe\xff", "utf-16-be"),
+    ):
         if raw.startswith(bom):
             try:
-                return raw[len(bom):].decode(enc)
+                return raw[len(bom) :].decode(enc)
             except UnicodeDecodeError as exc:
                 raise BadFile(f"{path.name}: not valid {enc}: {exc}") from None
     try:
@@ -199,8 +216,10 @@ def cdr_rows_csv(text: str, path: Path) -> Iterator[dict[str, Any]]:
         return
     names = [n.strip() for n in reader.fieldnames]
     if "callId" not in names:
-        raise BadFile(f"{path.name}: the CSV header must name the sfb-cdr-json fields "
-                      f"(callId, user1Uri, ...), got {names[:6]}")
+        raise BadFile(
+            f"{path.name}: the CSV header must name the sfb-cdr-json fields "
+            f"(callId, user1Uri, ...), got {names[:6]}"
+        )
     for row in reader:
         where = f"{path.name} line {reader.line_num}"
         if None in row:
@@ -256,8 +275,11 @@ def read_file(f: SpoolFile, policy: ExclusionPolicy) -> ParsedFile:
             records.append(record)
     else:
         text = _decode(raw, f.path)
-        rows = (cdr_rows_csv(text, f.path) if f.path.suffix.lower() == ".csv"
-                else cdr_rows_json(text, f.path))
+        rows = (
+            cdr_rows_csv(text, f.path)
+            if f.path.suffix.lower() == ".csv"
+            else cdr_rows_json(text, f.path)
+        )
         for row in rows:
             if policy and policy.excludes_any(cdr_users(row)):
                 excluded += 1

@@ -24,9 +24,12 @@ def collect(agent: Agent, remote: bool = True, last: int = 5) -> dict[str, Any]:
     out: dict[str, Any] = {
         "endpoint": cfg.server.endpoint,
         "tenantId": cfg.server.tenant_id,
-        "queue": {"files": len(waiting), "bytes": sum(f.size for f in waiting),
-                  "qoeFiles": sum(1 for f in waiting if f.kind == "qoe"),
-                  "cdrFiles": sum(1 for f in waiting if f.kind == "cdr")},
+        "queue": {
+            "files": len(waiting),
+            "bytes": sum(f.size for f in waiting),
+            "qoeFiles": sum(1 for f in waiting if f.kind == "qoe"),
+            "cdrFiles": sum(1 for f in waiting if f.kind == "cdr"),
+        },
         "inFlight": None,
         "lastSuccessAt": j.data.get("lastSuccessAt"),
         "lastError": j.data.get("lastError"),
@@ -37,8 +40,10 @@ def collect(agent: Agent, remote: bool = True, last: int = 5) -> dict[str, Any]:
     if pending:
         out["inFlight"] = {
             "files": len(pending["files"]),
-            "batches": [{k: b.get(k) for k in ("batchId", "records", "state", "attempts",
-                                               "httpStatus")} for b in pending["batches"]],
+            "batches": [
+                {k: b.get(k) for k in ("batchId", "records", "state", "attempts", "httpStatus")}
+                for b in pending["batches"]
+            ],
             "since": pending.get("createdAt"),
         }
     recent = list(reversed(j.data.get("recent", [])))[:last]
@@ -46,11 +51,15 @@ def collect(agent: Agent, remote: bool = True, last: int = 5) -> dict[str, Any]:
         row = dict(entry)
         if remote and entry.get("outcome") == "delivered":
             try:
-                resp = agent._request("GET", f"batches/{entry['batchId']}", None,
-                                      {"Accept": "application/json"})
+                resp = agent._request(
+                    "GET", f"batches/{entry['batchId']}", None, {"Accept": "application/json"}
+                )
                 body = resp.json()
-                row["server"] = body if resp.status == 200 and isinstance(body, dict) else {
-                    "httpStatus": resp.status}
+                row["server"] = (
+                    body
+                    if resp.status == 200 and isinstance(body, dict)
+                    else {"httpStatus": resp.status}
+                )
             except (TransportError, FatalError) as exc:
                 row["server"] = {"error": str(exc)}
                 remote = False  # one failure says enough; do not wait on each
@@ -69,8 +78,9 @@ def render(info: dict[str, Any]) -> str:
     ]
     fl = info.get("inFlight")
     if fl:
-        states = ", ".join(f"{b['batchId']} {b['state']} ({b['attempts']} attempt(s))"
-                           for b in fl["batches"])
+        states = ", ".join(
+            f"{b['batchId']} {b['state']} ({b['attempts']} attempt(s))" for b in fl["batches"]
+        )
         lines.append(f"In flight       {fl['files']} file(s) since {fl['since']}: {states}")
     else:
         lines.append("In flight       nothing")
@@ -81,8 +91,9 @@ def render(info: dict[str, Any]) -> str:
         f"rejected; excluded {ex.get('qoe', 0)} QoE + {ex.get('cdr', 0)} CDR records",
     ]
     err = info.get("lastError")
-    lines.append(f"Last error      {err['at']}: {err['message']}" if err else
-                 "Last error      none")
+    lines.append(
+        f"Last error      {err['at']}: {err['message']}" if err else "Last error      none"
+    )
     exc = info.get("exclusions") or {}
     lines.append(f"Exclusions      pushed {exc.get('pushedAt') or 'never'}")
     if info["recent"]:
@@ -91,9 +102,11 @@ def render(info: dict[str, Any]) -> str:
             line = f"  {r['at']}  {r['batchId']}  {r['records']:>5} rec  HTTP {r['httpStatus']}"
             s = r.get("server")
             if isinstance(s, dict) and "status" in s:
-                line += (f"  server: {s['status']}, stored {s.get('stored')}, quarantined "
-                         f"{s.get('quarantined')}, excluded {s.get('excluded')}, calls "
-                         f"{s.get('calls')}")
+                line += (
+                    f"  server: {s['status']}, stored {s.get('stored')}, quarantined "
+                    f"{s.get('quarantined')}, excluded {s.get('excluded')}, calls "
+                    f"{s.get('calls')}"
+                )
                 if s.get("errors"):
                     line += f", first error: {json.dumps(s['errors'][0])[:120]}"
             elif isinstance(s, dict):

@@ -72,11 +72,13 @@ class TransportError(Exception):
 HttpSend = Callable[[str, str, bytes | None, Mapping[str, str], float], Response]
 
 
-def urllib_send(method: str, url: str, body: bytes | None, headers: Mapping[str, str],
-                timeout: float) -> Response:
+def urllib_send(
+    method: str, url: str, body: bytes | None, headers: Mapping[str, str], timeout: float
+) -> Response:
     """One HTTP exchange; HTTP errors come back as a Response, network errors raise."""
-    req = urllib.request.Request(url, data=body, method=method,
-                                 headers={"User-Agent": USER_AGENT, **headers})
+    req = urllib.request.Request(
+        url, data=body, method=method, headers={"User-Agent": USER_AGENT, **headers}
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return Response(resp.status, dict(resp.headers.items()), resp.read())

@@ -18,20 +18,36 @@ TENANT = "8f1c3c6e-0b7a-4f3e-9a51-1f0c2d3e4a5b"
 TOKEN = "test-token"
 
 
-def cdr_row(n: int, caller: str = "sip:alice@contoso.com",
-            callee: str = "sip:bob@contoso.com", **kw: Any) -> dict[str, Any]:
-    row = {"sessionIdTime": f"2026-11-21T10:{n // 60 % 60:02d}:{n % 60:02d}Z",
-           "sessionIdSeq": n, "callId": f"call-{n}@fe01", "fromTag": f"f{n}", "toTag": f"t{n}",
-           "user1Uri": caller, "user2Uri": callee, "inviteTime": "2026-11-21T10:00:00Z",
-           "responseTime": "2026-11-21T10:00:02Z", "endTime": "2026-11-21T10:05:00Z",
-           "responseCode": 200, "diagnosticId": None, "mediaTypes": ["audio"],
-           "isConference": False, "conferenceUri": None}
+def cdr_row(
+    n: int, caller: str = "sip:alice@contoso.com", callee: str = "sip:bob@contoso.com", **kw: Any
+) -> dict[str, Any]:
+    row = {
+        "sessionIdTime": f"2026-11-21T10:{n // 60 % 60:02d}:{n % 60:02d}Z",
+        "sessionIdSeq": n,
+        "callId": f"call-{n}@fe01",
+        "fromTag": f"f{n}",
+        "toTag": f"t{n}",
+        "user1Uri": caller,
+        "user2Uri": callee,
+        "inviteTime": "2026-11-21T10:00:00Z",
+        "responseTime": "2026-11-21T10:00:02Z",
+        "endTime": "2026-11-21T10:05:00Z",
+        "responseCode": 200,
+        "diagnosticId": None,
+        "mediaTypes": ["audio"],
+        "isConference": False,
+        "conferenceUri": None,
+    }
     row.update(kw)
     return row
 
 
-def qoe_xml(call_id: str = "call-1@fe01", from_uri: str = "sip:alice@contoso.com",
-            to_uri: str = "sip:bob@contoso.com", conf: str | None = None) -> str:
+def qoe_xml(
+    call_id: str = "call-1@fe01",
+    from_uri: str = "sip:alice@contoso.com",
+    to_uri: str = "sip:bob@contoso.com",
+    conf: str | None = None,
+) -> str:
     conf_el = f"<ConfURI>{conf}</ConfURI>" if conf else ""
     return (
         '<VQReportEvent xmlns="ms-rtcp-metrics" xmlns:v2="ms-rtcp-metrics.v2">'
@@ -43,24 +59,43 @@ def qoe_xml(call_id: str = "call-1@fe01", from_uri: str = "sip:alice@contoso.com
         f"<RemoteContactURI>{to_uri};opaque=user:epid:y;gruu</RemoteContactURI>{conf_el}"
         "<LocalUserAgent>UCCAPI/16.0</LocalUserAgent></DialogInfo>"
         '<MediaLine Label="main-audio"><Description><Connectivity><Ice>DIRECT</Ice>'
-        "</Connectivity></Description></MediaLine></VQSessionReport></VQReportEvent>")
+        "</Connectivity></Description></MediaLine></VQSessionReport></VQReportEvent>"
+    )
 
 
 def write_config(tmp: Path, endpoint: str, **sections: dict[str, Any]) -> Path:
     """agent.toml under tmp with spool folders under tmp; `sections` override keys."""
     base: dict[str, dict[str, Any]] = {
-        "server": {"endpoint": endpoint, "tenant_id": TENANT,
-                   "api_audience": "api://call-data-connector", "timeout_seconds": 5},
+        "server": {
+            "endpoint": endpoint,
+            "tenant_id": TENANT,
+            "api_audience": "api://call-data-connector",
+            "timeout_seconds": 5,
+        },
         "auth": {"mode": "dev-token", "dev_token": TOKEN},
-        "spool": {"qoe_dir": "spool/qoe", "cdr_dir": "spool/cdr", "sent_dir": "out/sent",
-                  "rejected_dir": "out/rejected", "state_dir": "state", "settle_seconds": 0,
-                  "poll_seconds": 0.2},
+        "spool": {
+            "qoe_dir": "spool/qoe",
+            "cdr_dir": "spool/cdr",
+            "sent_dir": "out/sent",
+            "rejected_dir": "out/rejected",
+            "state_dir": "state",
+            "settle_seconds": 0,
+            "poll_seconds": 0.2,
+        },
         "batch": {"max_records": 10, "max_mb": 1},
-        "delivery": {"max_attempts": 4, "backoff_base_seconds": 0.01,
-                     "backoff_max_seconds": 0.05, "max_retry_after_seconds": 0.2},
+        "delivery": {
+            "max_attempts": 4,
+            "backoff_base_seconds": 0.01,
+            "backoff_max_seconds": 0.05,
+            "max_retry_after_seconds": 0.2,
+        },
         "exclusions": {"users": [], "domains": []},
-        "source": {"fqdn": "fe01.contoso.local", "pool": "pool01.contoso.local",
-                   "site": "Seattle", "version": "7.0.2046.0"},
+        "source": {
+            "fqdn": "fe01.contoso.local",
+            "pool": "pool01.contoso.local",
+            "site": "Seattle",
+            "version": "7.0.2046.0",
+        },
     }
     for name, values in sections.items():
         base.setdefault(name, {}).update(values)
@@ -100,8 +135,14 @@ class IngestStub:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _send(self, status: int, body: Any, headers: dict[str, str] | None = None,
-                      ctype: str = "application/json", post: bool = True) -> None:
+            def _send(
+                self,
+                status: int,
+                body: Any,
+                headers: dict[str, str] | None = None,
+                ctype: str = "application/json",
+                post: bool = True,
+            ) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
@@ -121,21 +162,44 @@ class IngestStub:
                 bid = self.path.rsplit("/", 1)[-1]
                 doc = stub.batches.get(bid)
                 if doc is None:
-                    self._send(404, {"title": "no such batch"}, post=False,
-                               ctype="application/problem+json")
+                    self._send(
+                        404,
+                        {"title": "no such batch"},
+                        post=False,
+                        ctype="application/problem+json",
+                    )
                     return
-                self._send(200, {"batchId": bid, "tenantId": TENANT, "status": "completed",
-                                 "received": doc["records"], "stored": doc["records"],
-                                 "quarantined": 0, "excluded": 0, "calls": doc["records"],
-                                 "errors": [], "receivedAt": "x", "completedAt": "y"},
-                           post=False)
+                self._send(
+                    200,
+                    {
+                        "batchId": bid,
+                        "tenantId": TENANT,
+                        "status": "completed",
+                        "received": doc["records"],
+                        "stored": doc["records"],
+                        "quarantined": 0,
+                        "excluded": 0,
+                        "calls": doc["records"],
+                        "errors": [],
+                        "receivedAt": "x",
+                        "completedAt": "y",
+                    },
+                    post=False,
+                )
 
             def do_PUT(self) -> None:
                 n = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(n))
                 stub.exclusions.append(body)
-                self._send(200, {"tenantId": TENANT, "users": len(body["users"]),
-                                 "domains": len(body["domains"])}, post=False)
+                self._send(
+                    200,
+                    {
+                        "tenantId": TENANT,
+                        "users": len(body["users"]),
+                        "domains": len(body["domains"]),
+                    },
+                    post=False,
+                )
 
             def do_POST(self) -> None:
                 n = int(self.headers.get("Content-Length") or 0)
@@ -162,20 +226,33 @@ class IngestStub:
                     elif existing:
                         status = 200
                     else:
-                        stub.batches[env["batchId"]] = {"hash": digest, "env": env,
-                                                        "records": len(env["records"])}
+                        stub.batches[env["batchId"]] = {
+                            "hash": digest,
+                            "env": env,
+                            "records": len(env["records"]),
+                        }
                         status = 202
                 if status == 409:
-                    self._send(409, {"title": "different content", "status": 409},
-                               ctype="application/problem+json")
+                    self._send(
+                        409,
+                        {"title": "different content", "status": 409},
+                        ctype="application/problem+json",
+                    )
                 else:
-                    self._send(status, {"batchId": env["batchId"], "status": "accepted",
-                                        "records": len(env["records"])})
+                    self._send(
+                        status,
+                        {
+                            "batchId": env["batchId"],
+                            "status": "accepted",
+                            "records": len(env["records"]),
+                        },
+                    )
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -43,8 +43,11 @@ def test_batch_id_is_a_deterministic_uuid_of_tenant_and_records() -> None:
     assert a != batch_id("11111111-2222-4333-8444-555555555555", records)
     assert a != batch_id(TENANT, [rec(1), rec(2, responseCode=486)])
     # key order inside data does not matter (canonical JSON)
-    shuffled = {"kind": "cdr", "format": "sfb-cdr-json",
-                "data": dict(reversed(list(records[0]["data"].items())))}
+    shuffled = {
+        "kind": "cdr",
+        "format": "sfb-cdr-json",
+        "data": dict(reversed(list(records[0]["data"].items()))),
+    }
     assert batch_id(TENANT, [shuffled, records[1]]) == a
 
 
@@ -54,8 +57,13 @@ def test_envelope_and_bytes() -> None:
     env = envelope(TENANT, src, records, "0.1.0", "2026-11-21T10:00:00Z")
     assert env["schemaVersion"] == "1.0" and env["tenantId"] == TENANT
     assert env["batchId"] == batch_id(TENANT, records)
-    assert env["source"] == {"type": "sfb-server", "fqdn": "fe01.contoso.local",
-                             "pool": "pool01", "version": "7.0", "agent": "cdc-agent/0.1.0"}
+    assert env["source"] == {
+        "type": "sfb-server",
+        "fqdn": "fe01.contoso.local",
+        "pool": "pool01",
+        "version": "7.0",
+        "agent": "cdc-agent/0.1.0",
+    }
     assert env["sentAt"] == "2026-11-21T10:00:00Z" and env["records"] == records
     body = encode(env)
     assert body == encode(env)  # gzip mtime=0: same envelope, same bytes

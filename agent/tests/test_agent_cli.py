@@ -16,22 +16,29 @@ from cdc_agent.cli import run
 from cdc_agent.config import ConfigError, load_config
 
 
-@pytest.mark.parametrize("sections, key, message", [
-    ({"server": {"tenant_id": "contoso"}}, "[server] tenant_id", "GUID"),
-    ({"server": {"endpoint": "http://cdc.example.net"}}, "[server] endpoint", "https"),
-    ({"server": {"endpont": "x"}}, "[server] endpont", "unknown key"),
-    ({"auth": {"mode": "password"}}, "[auth] mode", "must be one of"),
-    ({"auth": {"mode": "secret", "client_id": "8f1c3c6e-0b7a-4f3e-9a51-1f0c2d3e4a5b"}},
-     "[auth] secret_env", "is required"),
-    ({"auth": {"secret": "hunter2"}}, "[auth] secret", "never store"),
-    ({"batch": {"max_records": 20000}}, "[batch] max_records", "between 1 and 10000"),
-    ({"batch": {"max_mb": "8"}}, "[batch] max_mb", "must be a number"),
-    ({"spool": {"sent_dir": "spool/qoe/sent"}}, "[spool] sent_dir", "inside it"),
-    ({"exclusions": {"users": "ceo@contoso.com"}}, "[exclusions] users", "list of strings"),
-    ({"bogus": {"a": 1}}, "[bogus]", "unknown section"),
-])
-def test_config_errors_name_file_and_key(tmp_path: Path, sections: dict, key: str,
-                                         message: str) -> None:
+@pytest.mark.parametrize(
+    "sections, key, message",
+    [
+        ({"server": {"tenant_id": "contoso"}}, "[server] tenant_id", "GUID"),
+        ({"server": {"endpoint": "http://cdc.example.net"}}, "[server] endpoint", "https"),
+        ({"server": {"endpont": "x"}}, "[server] endpont", "unknown key"),
+        ({"auth": {"mode": "password"}}, "[auth] mode", "must be one of"),
+        (
+            {"auth": {"mode": "secret", "client_id": "8f1c3c6e-0b7a-4f3e-9a51-1f0c2d3e4a5b"}},
+            "[auth] secret_env",
+            "is required",
+        ),
+        ({"auth": {"secret": "hunter2"}}, "[auth] secret", "never store"),
+        ({"batch": {"max_records": 20000}}, "[batch] max_records", "between 1 and 10000"),
+        ({"batch": {"max_mb": "8"}}, "[batch] max_mb", "must be a number"),
+        ({"spool": {"sent_dir": "spool/qoe/sent"}}, "[spool] sent_dir", "inside it"),
+        ({"exclusions": {"users": "ceo@contoso.com"}}, "[exclusions] users", "list of strings"),
+        ({"bogus": {"a": 1}}, "[bogus]", "unknown section"),
+    ],
+)
+def test_config_errors_name_file_and_key(
+    tmp_path: Path, sections: dict, key: str, message: str
+) -> None:
     cfg = write_config(tmp_path, "http://127.0.0.1:1", **sections)
     with pytest.raises(ConfigError) as info:
         load_config(cfg)
@@ -49,12 +56,14 @@ def test_example_config_is_valid() -> None:
     assert cfg.auth.mode == "certificate" and cfg.batch.max_records == 1000
 
 
-def test_dry_run_changes_nothing(stub: IngestStub, make_config,
-                                 capsys: pytest.CaptureFixture) -> None:
+def test_dry_run_changes_nothing(
+    stub: IngestStub, make_config, capsys: pytest.CaptureFixture
+) -> None:
     cfg = make_config(exclusions={"users": ["sip:ceo@contoso.com"]})
     spool = cfg.parent / "spool"
-    (spool / "cdr" / "a.jsonl").write_text("\n".join(json.dumps(r) for r in [
-        cdr_row(1), cdr_row(2, caller="sip:ceo@contoso.com")]))
+    (spool / "cdr" / "a.jsonl").write_text(
+        "\n".join(json.dumps(r) for r in [cdr_row(1), cdr_row(2, caller="sip:ceo@contoso.com")])
+    )
     (spool / "qoe" / "q.xml").write_text(qoe_xml())
     assert run(["-c", str(cfg), "push", "--dry-run"]) == 0
     out = capsys.readouterr().out
@@ -64,8 +73,9 @@ def test_dry_run_changes_nothing(stub: IngestStub, make_config,
     assert not (cfg.parent / "state" / "journal.json").exists()
 
 
-def test_push_status_and_log_file(stub: IngestStub, make_config,
-                                  capsys: pytest.CaptureFixture) -> None:
+def test_push_status_and_log_file(
+    stub: IngestStub, make_config, capsys: pytest.CaptureFixture
+) -> None:
     cfg = make_config()
     (cfg.parent / "spool" / "cdr" / "a.jsonl").write_text(json.dumps(cdr_row(1)))
     assert run(["-c", str(cfg), "push"]) == 0

@@ -19,24 +19,45 @@ from cdc_agent.transport import Backoff, Outcome, classify, parse_retry_after
 NOW = datetime(2026, 11, 21, 10, 0, 0, tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("120", 120.0), (" 0 ", 0.0), ("1.5", 1.5), ("-3", 0.0), (None, None), ("", None),
-    ("soon", None),
-    (format_datetime(NOW + timedelta(seconds=30), usegmt=True), 30.0),
-    (format_datetime(NOW - timedelta(seconds=30), usegmt=True), 0.0),
-    ("Sat, 21 Nov 2026 10:01:00 GMT", 60.0),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("120", 120.0),
+        (" 0 ", 0.0),
+        ("1.5", 1.5),
+        ("-3", 0.0),
+        (None, None),
+        ("", None),
+        ("soon", None),
+        (format_datetime(NOW + timedelta(seconds=30), usegmt=True), 30.0),
+        (format_datetime(NOW - timedelta(seconds=30), usegmt=True), 0.0),
+        ("Sat, 21 Nov 2026 10:01:00 GMT", 60.0),
+    ],
+)
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value, NOW) == expected
 
 
-@pytest.mark.parametrize("status, outcome", [
-    (200, Outcome.DELIVERED), (202, Outcome.DELIVERED), (408, Outcome.RETRY),
-    (429, Outcome.RETRY), (500, Outcome.RETRY), (503, Outcome.RETRY), (504, Outcome.RETRY),
-    (400, Outcome.REJECTED), (409, Outcome.REJECTED), (413, Outcome.REJECTED),
-    (415, Outcome.REJECTED), (401, Outcome.FATAL), (403, Outcome.FATAL),
-    (404, Outcome.FATAL), (307, Outcome.FATAL),
-])
+@pytest.mark.parametrize(
+    "status, outcome",
+    [
+        (200, Outcome.DELIVERED),
+        (202, Outcome.DELIVERED),
+        (408, Outcome.RETRY),
+        (429, Outcome.RETRY),
+        (500, Outcome.RETRY),
+        (503, Outcome.RETRY),
+        (504, Outcome.RETRY),
+        (400, Outcome.REJECTED),
+        (409, Outcome.REJECTED),
+        (413, Outcome.REJECTED),
+        (415, Outcome.REJECTED),
+        (401, Outcome.FATAL),
+        (403, Outcome.FATAL),
+        (404, Outcome.FATAL),
+        (307, Outcome.FATAL),
+    ],
+)
 def test_classify(status: int, outcome: Outcome) -> None:
     assert classify(status) is outcome
 
@@ -57,19 +78,23 @@ def _files(cfg_path: Path, n_cdr: int = 3, n_qoe: int = 2) -> None:
     base = cfg_path.parent / "spool"
     for i in range(n_cdr):
         (base / "cdr" / f"c{i}.jsonl").write_text(
-            "\n".join(json.dumps(cdr_row(i * 10 + k)) for k in range(4)) + "\n")
+            "\n".join(json.dumps(cdr_row(i * 10 + k)) for k in range(4)) + "\n"
+        )
     for i in range(n_qoe):
         (base / "qoe" / f"q{i}.xml").write_text(qoe_xml(call_id=f"q{i}@fe"))
 
 
 def _agent(cfg_path: Path, sleeps: list[float] | None = None, **kw: object) -> Agent:
     cfg = load_config(cfg_path)
-    return Agent(cfg, sleep=(sleeps.append if sleeps is not None else None),
-                 backoff=Backoff(0.01, 0.05, 60, random.Random(1)), **kw)  # type: ignore[arg-type]
+    return Agent(
+        cfg,
+        sleep=(sleeps.append if sleeps is not None else None),
+        backoff=Backoff(0.01, 0.05, 60, random.Random(1)),
+        **kw,
+    )  # type: ignore[arg-type]
 
 
-def test_backlog_is_sent_in_batches_and_files_move_to_sent(stub: IngestStub,
-                                                           make_config) -> None:
+def test_backlog_is_sent_in_batches_and_files_move_to_sent(stub: IngestStub, make_config) -> None:
     cfg = make_config()
     _files(cfg, n_cdr=5, n_qoe=3)
     summary = _agent(cfg).run_once()
@@ -91,8 +116,11 @@ def test_backlog_is_sent_in_batches_and_files_move_to_sent(stub: IngestStub,
 def test_429_and_503_are_retried_honouring_retry_after(stub: IngestStub, make_config) -> None:
     cfg = make_config()
     _files(cfg, n_cdr=1, n_qoe=0)
-    stub.script = [(503, {}, {"title": "busy"}), (429, {"Retry-After": "2"}, {"title": "slow"}),
-                   (408, {}, {})]
+    stub.script = [
+        (503, {}, {"title": "busy"}),
+        (429, {"Retry-After": "2"}, {"title": "slow"}),
+        (408, {}, {}),
+    ]
     sleeps: list[float] = []
     summary = _agent(cfg, sleeps).run_once()
     assert summary.error is None and summary.records_sent == 4
@@ -128,8 +156,7 @@ def test_connection_errors_are_retried(stub: IngestStub, make_config, tmp_path: 
     assert summary.error is None and calls["n"] == 3 and len(sleeps) == 2
 
 
-def test_retries_exhausted_keep_the_batch_for_the_next_run(stub: IngestStub,
-                                                           make_config) -> None:
+def test_retries_exhausted_keep_the_batch_for_the_next_run(stub: IngestStub, make_config) -> None:
     cfg = make_config()
     _files(cfg, n_cdr=1, n_qoe=0)
     stub.script = [(503, {}, {})] * 4  # max_attempts = 4
@@ -142,12 +169,17 @@ def test_retries_exhausted_keep_the_batch_for_the_next_run(stub: IngestStub,
 
 
 @pytest.mark.parametrize("status", [400, 413, 422])
-def test_4xx_rejects_the_batch_files_with_the_problem(stub: IngestStub, make_config,
-                                                      status: int) -> None:
+def test_4xx_rejects_the_batch_files_with_the_problem(
+    stub: IngestStub, make_config, status: int
+) -> None:
     cfg = make_config(batch={"max_records": 4})
     _files(cfg, n_cdr=2, n_qoe=0)
-    problem = {"type": "about:blank", "title": "the batch envelope is invalid",
-               "status": status, "errors": [{"field": "records[0].data", "message": "bad"}]}
+    problem = {
+        "type": "about:blank",
+        "title": "the batch envelope is invalid",
+        "status": status,
+        "errors": [{"field": "records[0].data", "message": "bad"}],
+    }
     stub.script = [(status, {}, problem)]
     summary = _agent(cfg, []).run_once()
     assert summary.batches_rejected == 1 and summary.files_rejected == 1
@@ -160,8 +192,7 @@ def test_4xx_rejects_the_batch_files_with_the_problem(stub: IngestStub, make_con
     assert note["batches"][0]["problem"] == problem
 
 
-def test_409_same_batch_id_other_content_is_a_rejection(stub: IngestStub,
-                                                         make_config) -> None:
+def test_409_same_batch_id_other_content_is_a_rejection(stub: IngestStub, make_config) -> None:
     cfg = make_config()
     _files(cfg, n_cdr=1, n_qoe=0)
     stub.script = [(409, {}, {"title": "a batch with this batchId and different content"})]
@@ -169,8 +200,7 @@ def test_409_same_batch_id_other_content_is_a_rejection(stub: IngestStub,
     assert summary.files_rejected == 1 and summary.error is None
 
 
-def test_identical_resend_answered_200_counts_as_delivered(stub: IngestStub,
-                                                           make_config) -> None:
+def test_identical_resend_answered_200_counts_as_delivered(stub: IngestStub, make_config) -> None:
     cfg = make_config()
     _files(cfg, n_cdr=1, n_qoe=0)
     assert _agent(cfg).run_once().files_sent == 1
@@ -182,15 +212,17 @@ def test_identical_resend_answered_200_counts_as_delivered(stub: IngestStub,
 
 
 @pytest.mark.parametrize("status", [401, 403, 404])
-def test_auth_or_endpoint_errors_stop_without_rejecting(stub: IngestStub, make_config,
-                                                        status: int) -> None:
+def test_auth_or_endpoint_errors_stop_without_rejecting(
+    stub: IngestStub, make_config, status: int
+) -> None:
     cfg = make_config()
     _files(cfg, n_cdr=1, n_qoe=0)
     stub.script = [(status, {}, {"title": "nope"})] * (2 if status == 401 else 1)
     summary = _agent(cfg, []).run_once()
     assert summary.error and f"HTTP {status}" in summary.error and summary.pending
     assert not (cfg.parent / "out" / "rejected").exists() or not any(
-        (cfg.parent / "out" / "rejected").iterdir())
+        (cfg.parent / "out" / "rejected").iterdir()
+    )
     assert (cfg.parent / "spool" / "cdr" / "c0.jsonl").exists()
     assert stub.answers == ([401, 401] if status == 401 else [status])
     assert _agent(cfg, []).run_once().files_sent == 1  # fixed: resumes the same batch
@@ -212,12 +244,12 @@ def test_401_refreshes_the_token_once(stub: IngestStub, make_config) -> None:
     assert summary.files_sent == 1 and Counting.refreshes == 1
 
 
-def test_bad_local_file_goes_to_rejected_and_others_still_go(stub: IngestStub,
-                                                             make_config) -> None:
+def test_bad_local_file_goes_to_rejected_and_others_still_go(stub: IngestStub, make_config) -> None:
     cfg = make_config()
     _files(cfg, n_cdr=1, n_qoe=1)
     (cfg.parent / "spool" / "qoe" / "evil.xml").write_text(
-        '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>')
+        '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'
+    )
     summary = _agent(cfg).run_once()
     assert summary.files_sent == 2 and summary.files_rejected == 1
     note = next((cfg.parent / "out" / "rejected").rglob("evil.xml.problem.json"))
@@ -226,20 +258,29 @@ def test_bad_local_file_goes_to_rejected_and_others_still_go(stub: IngestStub,
 
 
 def test_exclusions_are_dropped_counted_and_pushed_once(stub: IngestStub, make_config) -> None:
-    cfg = make_config(exclusions={"users": ["sip:ceo@contoso.com"],
-                                  "domains": ["restricted.contoso.com"]})
+    cfg = make_config(
+        exclusions={"users": ["sip:ceo@contoso.com"], "domains": ["restricted.contoso.com"]}
+    )
     base = cfg.parent / "spool"
-    (base / "cdr" / "a.jsonl").write_text("\n".join(json.dumps(r) for r in [
-        cdr_row(1), cdr_row(2, caller="sip:CEO@contoso.com"),
-        cdr_row(3, callee="sip:x@restricted.contoso.com")]))
+    (base / "cdr" / "a.jsonl").write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                cdr_row(1),
+                cdr_row(2, caller="sip:CEO@contoso.com"),
+                cdr_row(3, callee="sip:x@restricted.contoso.com"),
+            ]
+        )
+    )
     (base / "qoe" / "q.xml").write_text(qoe_xml(to_uri="sip:ceo@contoso.com"))
     (base / "qoe" / "ok.xml").write_text(qoe_xml(call_id="ok@fe"))
     summary = _agent(cfg).run_once()
     assert summary.excluded == 3 and summary.records_sent == 2
     text = json.dumps(stub.posts)
     assert "ceo@" not in text.lower() and "restricted.contoso.com" not in text
-    assert stub.exclusions == [{"users": ["ceo@contoso.com"],
-                                "domains": ["restricted.contoso.com"]}]
+    assert stub.exclusions == [
+        {"users": ["ceo@contoso.com"], "domains": ["restricted.contoso.com"]}
+    ]
     journal = json.loads((cfg.parent / "state" / "journal.json").read_text())
     assert journal["counters"]["excluded"] == {"qoe": 1, "cdr": 2}
     # the on-prem copy keeps everything, including the excluded records

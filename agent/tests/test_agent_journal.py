@@ -43,10 +43,10 @@ def backlog(cfg: Path, excluded_user: str = "sip:ceo@contoso.com") -> list[str]:
     the records that must reach the server."""
     expected = []
     for i in range(6):
-        rows = [cdr_row(i * 10 + k) for k in range(3)] + [cdr_row(i * 10 + 9,
-                                                                  caller=excluded_user)]
+        rows = [cdr_row(i * 10 + k) for k in range(3)] + [cdr_row(i * 10 + 9, caller=excluded_user)]
         (cfg.parent / "spool" / "cdr" / f"c{i}.jsonl").write_text(
-            "\n".join(json.dumps(r) for r in rows))
+            "\n".join(json.dumps(r) for r in rows)
+        )
         expected += [f"cdr:{r['callId']}" for r in rows[:3]]
     for i in range(5):
         (cfg.parent / "spool" / "qoe" / f"q{i}.xml").write_text(qoe_xml(call_id=f"q{i}@fe"))
@@ -79,11 +79,11 @@ def assert_exactly_once(stub: IngestStub, cfg: Path, expected: list[str]) -> Non
 
 @pytest.mark.parametrize("occurrence", [1, 2])
 @pytest.mark.parametrize("step", STEPS)
-def test_crash_between_steps_then_resume(stub: IngestStub, make_config, step: str,
-                                         occurrence: int) -> None:
+def test_crash_between_steps_then_resume(
+    stub: IngestStub, make_config, step: str, occurrence: int
+) -> None:
     # max_records 4 -> several batches per group (GROUP_BATCHES) and several groups
-    cfg = make_config(batch={"max_records": 4},
-                      exclusions={"users": ["sip:ceo@contoso.com"]})
+    cfg = make_config(batch={"max_records": 4}, exclusions={"users": ["sip:ceo@contoso.com"]})
     expected = backlog(cfg)
     with pytest.raises(SimulatedCrash):
         Agent(load_config(cfg), crash=crash_at(step, occurrence)).run_once()
@@ -107,7 +107,8 @@ def test_repeated_crashes_at_every_step(stub: IngestStub, make_config) -> None:
 
 
 def test_a_newer_file_with_the_same_name_is_not_mistaken_for_the_sent_one(
-        stub: IngestStub, make_config) -> None:
+    stub: IngestStub, make_config
+) -> None:
     cfg = make_config()
     spool = cfg.parent / "spool" / "cdr"
     (spool / "a.jsonl").write_text(json.dumps(cdr_row(1)))
@@ -132,9 +133,9 @@ def test_orphan_bodies_and_temp_files_are_cleaned(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "batches").iterdir()] == ["keep.json.gz"]
 
 
-def test_atomic_write_keeps_the_old_journal_if_interrupted(tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch
-                                                           ) -> None:
+def test_atomic_write_keeps_the_old_journal_if_interrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     j = Journal(tmp_path)
     j.data["counters"]["recordsSent"] = 5
     j.save()
@@ -168,8 +169,7 @@ def test_one_agent_per_state_dir(tmp_path: Path) -> None:
 def test_real_kill_mid_upload_then_restart(stub: IngestStub, make_config) -> None:
     """A real `kill -9` of `python -m cdc_agent push` while the server is still taking
     the batch (the server then stores it): the restart resends it (200), nothing lost."""
-    cfg = make_config(batch={"max_records": 4},
-                      exclusions={"users": ["sip:ceo@contoso.com"]})
+    cfg = make_config(batch={"max_records": 4}, exclusions={"users": ["sip:ceo@contoso.com"]})
     expected = backlog(cfg)
     stub.script = [("hang", 1.5)]
     env = {**os.environ, "PYTHONPATH": str(AGENT_DIR)}

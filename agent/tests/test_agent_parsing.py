@@ -20,20 +20,25 @@ def spool(path: Path, kind: str) -> SpoolFile:
     return SpoolFile(path, kind, st.st_size, st.st_mtime_ns)
 
 
-CSV_HEADER = ("sessionIdTime,sessionIdSeq,callId,fromTag,toTag,user1Uri,user2Uri,inviteTime,"
-              "responseTime,endTime,responseCode,diagnosticId,mediaTypes,isConference,"
-              "conferenceUri\n")
+CSV_HEADER = (
+    "sessionIdTime,sessionIdSeq,callId,fromTag,toTag,user1Uri,user2Uri,inviteTime,"
+    "responseTime,endTime,responseCode,diagnosticId,mediaTypes,isConference,"
+    "conferenceUri\n"
+)
 
 
 def test_csv_values_become_the_json_types(tmp_path: Path) -> None:
     f = tmp_path / "cdr.csv"
     f.write_text(
-        "\ufeff" + CSV_HEADER
+        "\ufeff"
+        + CSV_HEADER
         + "2026-11-21T10:00:00Z,7,c1@fe,f1,t1,sip:alice@contoso.com,sip:bob@contoso.com,"
-          "2026-11-21T10:00:00Z,,2026-11-21T10:05:00Z,200,,audio;video,TRUE,\n"
+        "2026-11-21T10:00:00Z,,2026-11-21T10:05:00Z,200,,audio;video,TRUE,\n"
         + "2026-11-21T10:00:00Z,8,c2@fe,f2,,sip:carol@contoso.com,tel:+14255550100,"
-          "2026-11-21T10:00:00Z,,,487,24,audio|video| data,0,sip:carol@contoso.com;gruu\n"
-        + ",,,,,,,,,,,,,,\n", encoding="utf-8")
+        "2026-11-21T10:00:00Z,,,487,24,audio|video| data,0,sip:carol@contoso.com;gruu\n"
+        + ",,,,,,,,,,,,,,\n",
+        encoding="utf-8",
+    )
     parsed = read_file(spool(f, "cdr"), NONE)
     rows = [r["data"] for r in parsed.records]
     assert [r["kind"] for r in parsed.records] == ["cdr", "cdr"]
@@ -47,9 +52,12 @@ def test_csv_values_become_the_json_types(tmp_path: Path) -> None:
     assert isinstance(b["sessionIdSeq"], int)
 
 
-@pytest.mark.parametrize("bad, fragment", [
-    ("x", "sessionIdSeq must be an integer"),
-])
+@pytest.mark.parametrize(
+    "bad, fragment",
+    [
+        ("x", "sessionIdSeq must be an integer"),
+    ],
+)
 def test_csv_bad_integer_names_line_and_field(tmp_path: Path, bad: str, fragment: str) -> None:
     f = tmp_path / "cdr.csv"
     f.write_text(CSV_HEADER + f"2026-11-21T10:00:00Z,{bad},c1,,,sip:a@b.c,,t,,,,,,,\n")
@@ -106,13 +114,19 @@ def test_qoe_in_utf16_is_sent_as_text_without_the_lying_declaration(tmp_path: Pa
     assert record["data"] == xml
 
 
-@pytest.mark.parametrize("content, reason", [
-    ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-     '<VQReportEvent xmlns="ms-rtcp-metrics">&x;</VQReportEvent>', "DTD"),
-    ("<VQReportEvent xmlns='ms-rtcp-metrics'><unclosed></VQReportEvent>", "well-formed"),
-    ("<VQReportEvent xmlns='other'/>", "expected {ms-rtcp-metrics}VQReportEvent"),
-    ("not xml at all", "well-formed"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (
+            '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            '<VQReportEvent xmlns="ms-rtcp-metrics">&x;</VQReportEvent>',
+            "DTD",
+        ),
+        ("<VQReportEvent xmlns='ms-rtcp-metrics'><unclosed></VQReportEvent>", "well-formed"),
+        ("<VQReportEvent xmlns='other'/>", "expected {ms-rtcp-metrics}VQReportEvent"),
+        ("not xml at all", "well-formed"),
+    ],
+)
 def test_unsafe_or_foreign_qoe_is_rejected(tmp_path: Path, content: str, reason: str) -> None:
     f = tmp_path / "r.xml"
     f.write_text(content)
@@ -127,10 +141,18 @@ def test_oversized_qoe_rejected(tmp_path: Path) -> None:
         read_file(spool(f, "qoe"), NONE)
 
 
-@pytest.mark.parametrize("name, temp", [
-    ("a.xml", False), ("a.xml.tmp", True), ("~a.xml", True), (".a.xml", True),
-    ("a.csv.part", True), ("export.jsonl.partial", True), ("A.XML", False),
-])
+@pytest.mark.parametrize(
+    "name, temp",
+    [
+        ("a.xml", False),
+        ("a.xml.tmp", True),
+        ("~a.xml", True),
+        (".a.xml", True),
+        ("a.csv.part", True),
+        ("export.jsonl.partial", True),
+        ("A.XML", False),
+    ],
+)
 def test_temp_names(name: str, temp: bool) -> None:
     assert is_temp_name(name) is temp
 

@@ -99,10 +99,14 @@ class Proxy:
                     proxy.bodies.append(json.loads(gzip.decompress(body)))
                 if self.command == "PUT":
                     proxy.puts.append(body or b"")
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in ("host", "content-length", "connection")}
-                req = urllib.request.Request(proxy.target + self.path, data=body,
-                                             method=self.command, headers=headers)
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if k.lower() not in ("host", "content-length", "connection")
+                }
+                req = urllib.request.Request(
+                    proxy.target + self.path, data=body, method=self.command, headers=headers
+                )
                 try:
                     with urllib.request.urlopen(req, timeout=120) as resp:
                         status, rh, data = resp.status, dict(resp.headers), resp.read()
@@ -113,8 +117,13 @@ class Proxy:
                 try:
                     self.send_response(status)
                     for k, v in rh.items():
-                        if k.lower() not in ("content-length", "transfer-encoding",
-                                             "connection", "date", "server"):
+                        if k.lower() not in (
+                            "content-length",
+                            "transfer-encoding",
+                            "connection",
+                            "date",
+                            "server",
+                        ):
                             self.send_header(k, v)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
@@ -126,8 +135,9 @@ class Proxy:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     @property
     def url(self) -> str:
@@ -157,8 +167,10 @@ def make_calls(n: int, users: list[str], seed: int) -> list[list[dict[str, Any]]
 
     rng = random.Random(seed)
     now = datetime.now(timezone.utc)
-    return [generate_call(rng, TENANT, users, now - timedelta(minutes=5 + 7 * i),
-                          scenario="p2p") for i in range(n)]
+    return [
+        generate_call(rng, TENANT, users, now - timedelta(minutes=5 + 7 * i), scenario="p2p")
+        for i in range(n)
+    ]
 
 
 def call_users(records: list[dict[str, Any]]) -> set[str]:
@@ -183,31 +195,48 @@ def write_spool(spool: Path, calls: list[list[dict[str, Any]]]) -> None:
             else:
                 jsonl.append(json.dumps(r["data"]))
     for k in range(0, len(jsonl), 7):
-        (spool / "cdr" / f"export{k:03d}.jsonl").write_text("\n".join(jsonl[k:k + 7]) + "\n")
+        (spool / "cdr" / f"export{k:03d}.jsonl").write_text("\n".join(jsonl[k : k + 7]) + "\n")
     if rows:
         fields = sorted({k for row in rows for k in row})
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=fields)
         w.writeheader()
         for row in rows:
-            w.writerow({k: (";".join(v) if isinstance(v, list) else
-                            str(v).lower() if isinstance(v, bool) else
-                            "" if v is None else v) for k, v in row.items()})
+            w.writerow(
+                {
+                    k: (
+                        ";".join(v)
+                        if isinstance(v, list)
+                        else str(v).lower()
+                        if isinstance(v, bool)
+                        else ""
+                        if v is None
+                        else v
+                    )
+                    for k, v in row.items()
+                }
+            )
         (spool / "cdr" / "export.csv").write_text(buf.getvalue(), encoding="utf-8")
 
 
 def agent_config(tmp: Path, endpoint: str, token: str, **sections: dict[str, Any]) -> Path:
-    return write_config(tmp, endpoint, server={"tenant_id": TENANT, "timeout_seconds": 120},
-                        auth={"mode": "dev-token", "dev_token": token},
-                        batch={"max_records": 25}, **sections)
+    return write_config(
+        tmp,
+        endpoint,
+        server={"tenant_id": TENANT, "timeout_seconds": 120},
+        auth={"mode": "dev-token", "dev_token": token},
+        batch={"max_records": 25},
+        **sections,
+    )
 
 
 # API ----------------------------------------------------------------------------------
 
 
 def api(base: str, path: str, token: str) -> tuple[int, Any]:
-    req = urllib.request.Request(f"{base}/api/v1/{path}",
-                                 headers={"Authorization": f"Bearer {token}"})
+    req = urllib.request.Request(
+        f"{base}/api/v1/{path}", headers={"Authorization": f"Bearer {token}"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             return resp.status, json.loads(resp.read() or b"null")
@@ -215,16 +244,20 @@ def api(base: str, path: str, token: str) -> tuple[int, Any]:
         return exc.code, json.loads(exc.read() or b"null")
 
 
-def wait_completed(base: str, token: str, batch_ids: list[str], timeout: float = 120
-                   ) -> dict[str, dict[str, Any]]:
+def wait_completed(
+    base: str, token: str, batch_ids: list[str], timeout: float = 120
+) -> dict[str, dict[str, Any]]:
     deadline = time.monotonic() + timeout
     out: dict[str, dict[str, Any]] = {}
     while time.monotonic() < deadline:
         for bid in batch_ids:
             if bid not in out:
                 status, body = api(base, f"batches/{bid}", token)
-                if status == 200 and body["status"] in ("completed", "completedWithErrors",
-                                                        "failed"):
+                if status == 200 and body["status"] in (
+                    "completed",
+                    "completedWithErrors",
+                    "failed",
+                ):
                     out[bid] = body
         if len(out) == len(batch_ids):
             return out
@@ -234,8 +267,9 @@ def wait_completed(base: str, token: str, batch_ids: list[str], timeout: float =
 
 def calls_of(base: str, token: str, user: str) -> set[str]:
     now = datetime.now(timezone.utc)
-    q = urllib.parse.urlencode({"from": (now - timedelta(days=3)).isoformat(),
-                                "to": (now + timedelta(days=1)).isoformat()})
+    q = urllib.parse.urlencode(
+        {"from": (now - timedelta(days=3)).isoformat(), "to": (now + timedelta(days=1)).isoformat()}
+    )
     found: set[str] = set()
     cont = None
     while True:
@@ -277,8 +311,10 @@ def blob_texts() -> list[str]:
 
 
 def users_for(tag: str) -> list[str]:
-    return [f"sip:{name}.{tag}@contoso.com" for name in
-            ("alice", "bob", "carol", "dave", "erin", "frank")]
+    return [
+        f"sip:{name}.{tag}@contoso.com"
+        for name in ("alice", "bob", "carol", "dave", "erin", "frank")
+    ]
 
 
 def settle(local_host: Any) -> None:
@@ -290,8 +326,9 @@ def settle(local_host: Any) -> None:
 # tests --------------------------------------------------------------------------------
 
 
-def test_backlog_is_delivered_and_every_call_is_found(local_host: Any, mint: Any,
-                                                      proxy: Proxy, tmp_path: Path) -> None:
+def test_backlog_is_delivered_and_every_call_is_found(
+    local_host: Any, mint: Any, proxy: Proxy, tmp_path: Path
+) -> None:
     tag = uuid.uuid4().hex[:8]
     calls = make_calls(30, users_for(tag), seed=1)
     cfg = agent_config(tmp_path, proxy.url, mint(TENANT, roles=["CallData.Ingest"]))
@@ -307,21 +344,29 @@ def test_backlog_is_delivered_and_every_call_is_found(local_host: Any, mint: Any
     assert_found(str(local_host), reader, calls)
 
 
-def test_excluded_users_never_reach_the_server(local_host: Any, mint: Any, proxy: Proxy,
-                                               tmp_path: Path) -> None:
+def test_excluded_users_never_reach_the_server(
+    local_host: Any, mint: Any, proxy: Proxy, tmp_path: Path
+) -> None:
     tag = uuid.uuid4().hex[:8]
     users = users_for(tag)
     secret_domain = f"restricted-{tag}.contoso.com"
     users.append(f"sip:zed@{secret_domain}")
     excluded_user = users[0]  # alice.<tag>
     calls = make_calls(30, users, seed=2)
-    cfg = agent_config(tmp_path, proxy.url, mint(TENANT, roles=["CallData.Ingest"]),
-                       exclusions={"users": [excluded_user], "domains": [secret_domain]})
+    cfg = agent_config(
+        tmp_path,
+        proxy.url,
+        mint(TENANT, roles=["CallData.Ingest"]),
+        exclusions={"users": [excluded_user], "domains": [secret_domain]},
+    )
     write_spool(tmp_path / "spool", calls)
     summary = Agent(load_config(cfg)).run_once()
     assert summary.error is None and summary.excluded > 0
-    kept = [c for c in calls if not call_users(c) & {excluded_user.removeprefix("sip:"),
-                                                      f"zed@{secret_domain}"}]
+    kept = [
+        c
+        for c in calls
+        if not call_users(c) & {excluded_user.removeprefix("sip:"), f"zed@{secret_domain}"}
+    ]
     assert summary.records_sent == sum(len(c) for c in kept)
     settle(local_host)
     reader = mint(TENANT, roles=["CallAnalytics.Admin"])
@@ -337,17 +382,24 @@ def test_excluded_users_never_reach_the_server(local_host: Any, mint: Any, proxy
     assert json.loads(proxy.puts[0]) == {"users": [bare_user], "domains": [secret_domain]}
 
 
-def test_server_busy_for_a_while_agent_waits_and_completes(local_host: Any, mint: Any,
-                                                           proxy: Proxy,
-                                                           tmp_path: Path) -> None:
+def test_server_busy_for_a_while_agent_waits_and_completes(
+    local_host: Any, mint: Any, proxy: Proxy, tmp_path: Path
+) -> None:
     tag = uuid.uuid4().hex[:8]
     calls = make_calls(6, users_for(tag), seed=3)
-    cfg = agent_config(tmp_path, proxy.url, mint(TENANT, roles=["CallData.Ingest"]),
-                       delivery={"max_attempts": 10, "backoff_base_seconds": 0.2,
-                                 "backoff_max_seconds": 1, "max_retry_after_seconds": 5})
+    cfg = agent_config(
+        tmp_path,
+        proxy.url,
+        mint(TENANT, roles=["CallData.Ingest"]),
+        delivery={
+            "max_attempts": 10,
+            "backoff_base_seconds": 0.2,
+            "backoff_max_seconds": 1,
+            "max_retry_after_seconds": 5,
+        },
+    )
     write_spool(tmp_path / "spool", calls)
-    proxy.inject = [(429, {"Retry-After": "2"}), (503, {}), (503, {"Retry-After": "1"}),
-                    (429, {})]
+    proxy.inject = [(429, {"Retry-After": "2"}), (503, {}), (503, {"Retry-After": "1"}), (429, {})]
     started = time.monotonic()
     summary = Agent(load_config(cfg)).run_once()
     assert summary.error is None and summary.files_rejected == 0
@@ -360,9 +412,9 @@ def test_server_busy_for_a_while_agent_waits_and_completes(local_host: Any, mint
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
-def test_kill_mid_upload_and_restart_no_loss_no_duplicate(local_host: Any, mint: Any,
-                                                          proxy: Proxy,
-                                                          tmp_path: Path) -> None:
+def test_kill_mid_upload_and_restart_no_loss_no_duplicate(
+    local_host: Any, mint: Any, proxy: Proxy, tmp_path: Path
+) -> None:
     tag = uuid.uuid4().hex[:8]
     calls = make_calls(30, users_for(tag), seed=4)
     cfg = agent_config(tmp_path, proxy.url, mint(TENANT, roles=["CallData.Ingest"]))
@@ -370,8 +422,7 @@ def test_kill_mid_upload_and_restart_no_loss_no_duplicate(local_host: Any, mint:
     proxy.inject = [None, ("hold", 2.0)]  # the second batch: held, then forwarded
     env = {**os.environ, "PYTHONPATH": str(AGENT_DIR)}
     cmd = [sys.executable, "-m", "cdc_agent", "-c", str(cfg), "push", "--no-progress"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while proxy.seen_posts < 2 and time.monotonic() < deadline:
@@ -411,11 +462,15 @@ def test_agent_pushes_the_topology(local_host: Any, mint: Any, tmp_path: Path) -
     token = mint(TENANT, roles=["CallData.Ingest"])
     cfg = agent_config(tmp_path, str(local_host), token)
     topo = tmp_path / "topology.json"
-    topo.write_text(json.dumps({
-        "sites": [{"name": "Redmond"}],
-        "pools": [{"fqdn": "med01.contoso.local", "role": "mediation", "site": "Redmond"}],
-        "gateways": [],
-    }))
+    topo.write_text(
+        json.dumps(
+            {
+                "sites": [{"name": "Redmond"}],
+                "pools": [{"fqdn": "med01.contoso.local", "role": "mediation", "site": "Redmond"}],
+                "gateways": [],
+            }
+        )
+    )
     assert run(["-c", str(cfg), "push-topology", str(topo)]) == 0
     admin = mint(TENANT, roles=["CallAnalytics.Admin"])
     status, body = api(str(local_host), "admin/topology", admin)

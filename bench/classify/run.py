@@ -69,9 +69,11 @@ def main() -> None:
     blobs = [t.encode("utf-8") for t in texts]
     sizes = [len(b) for b in blobs]
     labels = sum(t.count("<MediaLine ") for t in texts)
-    print(f"{len(texts)} reports, {sum(sizes) / 1e6:.1f} MB, size median "
-          f"{statistics.median(sizes) / 1024:.1f} KB (min {min(sizes) / 1024:.1f}, "
-          f"max {max(sizes) / 1024:.1f}), {labels / len(texts):.2f} media lines/report")
+    print(
+        f"{len(texts)} reports, {sum(sizes) / 1e6:.1f} MB, size median "
+        f"{statistics.median(sizes) / 1024:.1f} KB (min {min(sizes) / 1024:.1f}, "
+        f"max {max(sizes) / 1024:.1f}), {labels / len(texts):.2f} media lines/report"
+    )
     bench_pipeline(texts[:200])  # warm up (imports, caches)
     bench_lxml(blobs[:200])
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -90,8 +92,10 @@ def main() -> None:
     print(f"lxml parse only         : {lxml_rate:10,.0f} reports/s")
     print(f"parse+normalise+classify: {pipe_rate:10,.0f} reports/s")
     print(f"ratio                   : {pipe_rate / lxml_rate:10.3f} (goal >= 0.5)")
-    print(f"peak RSS                : {rss_after / 1024:10.1f} MB "
-          f"(before timing {rss_before / 1024:.1f} MB; ru_maxrss, whole process)")
+    print(
+        f"peak RSS                : {rss_after / 1024:10.1f} MB "
+        f"(before timing {rss_before / 1024:.1f} MB; ru_maxrss, whole process)"
+    )
     print(f"tracemalloc peak        : {peak / 1024:10.1f} KB over 1,000 reports of the pipeline")
     print(f"python {sys.version.split()[0]}, lxml {etree.__version__}")
 

@@ -45,11 +45,16 @@ async def _bare_gets(standin: Any, token: str, ids: list[str], concurrency: int)
 
     sem = asyncio.Semaphore(concurrency)
     async with ClientSession() as session:
+
         async def one(rid: str) -> None:
-            async with sem, session.get(
+            async with (
+                sem,
+                session.get(
                     f"{standin.url}/communications/callRecords/{rid}"
                     "?$expand=sessions($expand=segments)",
-                    headers={"Authorization": f"Bearer {token}"}) as resp:
+                    headers={"Authorization": f"Bearer {token}"},
+                ) as resp,
+            ):
                 await resp.read()
                 assert resp.status == 200, resp.status
 
@@ -73,8 +78,9 @@ async def _read_back(tenant: str, ids: list[str]) -> tuple[dict[str, Any], dict[
     async def one(rid: str) -> None:
         async with sem:
             cid = call_id(tenant, f"graph:{rid}")
-            calls[rid] = await read_or_none(clients.container(layout.CALLS), cid,
-                                            call_pk(tenant, cid), what="bench read")
+            calls[rid] = await read_or_none(
+                clients.container(layout.CALLS), cid, call_pk(tenant, cid), what="bench read"
+            )
             marks[rid] = await graph_state.read_record_version(clients, tenant, rid)
 
     await asyncio.gather(*(one(r) for r in ids))
@@ -110,9 +116,12 @@ def main(argv: list[str] | None = None) -> int:
         host = LocalHost(app, port=0, dev_authority=authority).start()
         os.environ.update({"CDC_GRAPH_TENANTS": tenant, "CDC_GRAPH_WEBHOOK_BASE": host.base_url})
         admin = authority.token(tenant, roles=["CallAnalytics.Admin"], user="admin@contoso.com")
-        req = urllib.request.Request(f"{host.base_url}/api/v1/admin/graph/subscription",
-                                     data=b"", method="POST",
-                                     headers={"Authorization": f"Bearer {admin}"})
+        req = urllib.request.Request(
+            f"{host.base_url}/api/v1/admin/graph/subscription",
+            data=b"",
+            method="POST",
+            headers={"Authorization": f"Bearer {admin}"},
+        )
         urllib.request.urlopen(req, timeout=60).read()
         host.wait_queues_drained(120)  # the initial (empty) backfill
         standin: Any = stack.graph
@@ -127,8 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         total_s = time.time() - t0
         calls, marks = asyncio.run(_read_back(tenant, ids))
         stored = [r for r in ids if calls.get(r)]
-        deliveries = [d["seconds"] for d in standin.delivery_log[-(
-            (args.calls + args.per_request - 1) // args.per_request):]]
+        deliveries = [
+            d["seconds"]
+            for d in standin.delivery_log[
+                -((args.calls + args.per_request - 1) // args.per_request) :
+            ]
+        ]
         notified = {r: _ts(m["notifiedAt"]) for r, m in marks.items() if m}
         stored_at = [_ts(m["storedAt"]) for m in marks.values() if m and m.get("storedAt")]
         fetch_s = max(stored_at) - min(notified.values())
@@ -137,15 +150,23 @@ def main(argv: list[str] | None = None) -> int:
         bare_rate = asyncio.run(_bare_gets(standin, token, ids[: min(len(ids), 1000)], 16))
         fetch_rate = len(stored_at) / fetch_s if fetch_s > 0 else 0.0
         results |= {
-            "stored": len(stored), "allStored": len(stored) == args.calls,
-            "notifySeconds": round(notified_s, 2), "endToEndSeconds": round(total_s, 2),
-            "webhookAnswerS": {"p50": _pct(deliveries, 0.5), "p95": _pct(deliveries, 0.95),
-                               "max": round(max(deliveries), 3)},
-            "fetchPerS": round(fetch_rate, 1), "bareGetPerS": round(bare_rate, 1),
+            "stored": len(stored),
+            "allStored": len(stored) == args.calls,
+            "notifySeconds": round(notified_s, 2),
+            "endToEndSeconds": round(total_s, 2),
+            "webhookAnswerS": {
+                "p50": _pct(deliveries, 0.5),
+                "p95": _pct(deliveries, 0.95),
+                "max": round(max(deliveries), 3),
+            },
+            "fetchPerS": round(fetch_rate, 1),
+            "bareGetPerS": round(bare_rate, 1),
             "fetchToBareRatio": round(fetch_rate / bare_rate, 3) if bare_rate else None,
-            "notificationToAnswerableS": {"p50": _pct(answerable, 0.5),
-                                          "p95": _pct(answerable, 0.95),
-                                          "mean": round(statistics.mean(answerable), 3)},
+            "notificationToAnswerableS": {
+                "p50": _pct(answerable, 0.5),
+                "p95": _pct(answerable, 0.95),
+                "mean": round(statistics.mean(answerable), 3),
+            },
             "poisoned": len(host.queue_poisoned) + len(host.poisoned),
         }
     finally:
@@ -167,8 +188,9 @@ async def _token(authority: str, tenant: str) -> str:
     from shared.graph.tokens import LoopbackClientCredentials
 
     async with ClientSession() as session:
-        return await LoopbackClientCredentials(GraphConfig(authority=authority),
-                                               session).token(tenant)
+        return await LoopbackClientCredentials(GraphConfig(authority=authority), session).token(
+            tenant
+        )
 
 
 if __name__ == "__main__":

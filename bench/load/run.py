@@ -37,29 +37,52 @@ ROOT = Path(__file__).resolve().parents[2]
 def _cdr(sender: int, batch: int, n: int, run: str) -> dict[str, Any]:
     """One unique peer-to-peer CDR (its own call), sfb-cdr-json."""
     start = datetime(2026, 11, 20, 8, tzinfo=timezone.utc) + timedelta(
-        seconds=sender * 3600 + batch * 60 + n)
+        seconds=sender * 3600 + batch * 60 + n
+    )
     iso = lambda t: t.isoformat().replace("+00:00", "Z")  # noqa: E731
     caller, callee = f"sip:load{sender}.{n % 20}@contoso.com", f"sip:peer{n % 7}@contoso.com"
-    return {"kind": "cdr", "format": "sfb-cdr-json", "data": {
-        "sessionIdTime": iso(start), "sessionIdSeq": n % 1000,
-        "callId": f"load-{run}-{sender}-{batch}-{n}@fe01.contoso.local",
-        "fromTag": f"f{n}", "toTag": f"t{n}", "correlationId": None,
-        "user1Uri": caller, "user2Uri": callee, "user1DisplayName": None,
-        "inviteTime": iso(start), "responseTime": iso(start + timedelta(seconds=2)),
-        "endTime": iso(start + timedelta(seconds=240)), "responseCode": 200,
-        "diagnosticId": None, "mediaTypes": ["audio"], "isConference": False,
-        "conferenceUri": None,
-        "user1UserAgent": "UCCAPI/16.0.4849.1000 OC/16.0.4849.1000 (Skype for Business)",
-        "user2UserAgent": "UCCAPI/16.0.4849.1000 OC/16.0.4849.1000 (Skype for Business)"}}
+    return {
+        "kind": "cdr",
+        "format": "sfb-cdr-json",
+        "data": {
+            "sessionIdTime": iso(start),
+            "sessionIdSeq": n % 1000,
+            "callId": f"load-{run}-{sender}-{batch}-{n}@fe01.contoso.local",
+            "fromTag": f"f{n}",
+            "toTag": f"t{n}",
+            "correlationId": None,
+            "user1Uri": caller,
+            "user2Uri": callee,
+            "user1DisplayName": None,
+            "inviteTime": iso(start),
+            "responseTime": iso(start + timedelta(seconds=2)),
+            "endTime": iso(start + timedelta(seconds=240)),
+            "responseCode": 200,
+            "diagnosticId": None,
+            "mediaTypes": ["audio"],
+            "isConference": False,
+            "conferenceUri": None,
+            "user1UserAgent": "UCCAPI/16.0.4849.1000 OC/16.0.4849.1000 (Skype for Business)",
+            "user2UserAgent": "UCCAPI/16.0.4849.1000 OC/16.0.4849.1000 (Skype for Business)",
+        },
+    }
 
 
 def make_batch(tenant: str, sender: int, batch: int, records: int, run: str) -> dict[str, Any]:
-    return {"schemaVersion": "1.0", "batchId": f"load-{run}-{sender}-{batch}",
-            "tenantId": tenant,
-            "source": {"type": "sfb-server", "fqdn": f"fe{sender:02d}.contoso.local",
-                       "pool": "pool01.contoso.local", "site": "Load", "version": "7.0"},
-            "sentAt": "2026-11-21T10:00:00Z",
-            "records": [_cdr(sender, batch, n, run) for n in range(records)]}
+    return {
+        "schemaVersion": "1.0",
+        "batchId": f"load-{run}-{sender}-{batch}",
+        "tenantId": tenant,
+        "source": {
+            "type": "sfb-server",
+            "fqdn": f"fe{sender:02d}.contoso.local",
+            "pool": "pool01.contoso.local",
+            "site": "Load",
+            "version": "7.0",
+        },
+        "sentAt": "2026-11-21T10:00:00Z",
+        "records": [_cdr(sender, batch, n, run) for n in range(records)],
+    }
 
 
 @dataclass
@@ -80,23 +103,38 @@ class LoadResult:
             return round(lat[min(len(lat) - 1, int(len(lat) * q))] * 1000, 1) if lat else None
 
         return {
-            "senders": self.senders, "recordsPerBatch": self.records_per_batch,
-            "batchesSent": self.sent, "batchesAccepted": self.accepted,
+            "senders": self.senders,
+            "recordsPerBatch": self.records_per_batch,
+            "batchesSent": self.sent,
+            "batchesAccepted": self.accepted,
             "recordsAccepted": self.accepted * self.records_per_batch,
             "wallS": round(self.wall_s, 2),
             "acceptedBatchesPerS": round(self.accepted / self.wall_s, 1) if self.wall_s else 0,
             "acceptedRecordsPerS": round(self.accepted * self.records_per_batch / self.wall_s)
-            if self.wall_s else 0,
-            "latencyMs": {"p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99),
-                          "max": round(lat[-1] * 1000, 1) if lat else None},
-            "errors": len(self.errors), "errorSamples": self.errors[:5],
+            if self.wall_s
+            else 0,
+            "latencyMs": {
+                "p50": pct(0.5),
+                "p95": pct(0.95),
+                "p99": pct(0.99),
+                "max": round(lat[-1] * 1000, 1) if lat else None,
+            },
+            "errors": len(self.errors),
+            "errorSamples": self.errors[:5],
         }
 
 
 def _post(url: str, token: str, body: bytes, timeout: float) -> tuple[int, bytes]:
-    req = urllib.request.Request(url, data=body, method="POST", headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json",
-        "Content-Encoding": "gzip"})
+    req = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        },
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, resp.read()
@@ -104,9 +142,17 @@ def _post(url: str, token: str, body: bytes, timeout: float) -> tuple[int, bytes
         return exc.code, exc.read()
 
 
-def run_load(base_url: str, token: str, tenant: str, *, senders: int = 8, batches: int = 10,
-             records: int = 50, max_seconds: float = 60.0, timeout: float = 30.0
-             ) -> LoadResult:
+def run_load(
+    base_url: str,
+    token: str,
+    tenant: str,
+    *,
+    senders: int = 8,
+    batches: int = 10,
+    records: int = 50,
+    max_seconds: float = 60.0,
+    timeout: float = 30.0,
+) -> LoadResult:
     """`senders` threads, each posting up to `batches` batches back to back (stopping
     at `max_seconds`); only loopback targets."""
     if urlsplit(base_url).hostname not in ("127.0.0.1", "localhost", "::1"):
@@ -115,9 +161,11 @@ def run_load(base_url: str, token: str, tenant: str, *, senders: int = 8, batche
     result = LoadResult(senders, records)
     lock = threading.Lock()
     # built before the clock starts: the senders' own JSON work is not the server's
-    bodies = {(s, b): gzip.compress(json.dumps(make_batch(tenant, s, b, records, run))
-                                    .encode(), 5)
-              for s in range(senders) for b in range(batches)}
+    bodies = {
+        (s, b): gzip.compress(json.dumps(make_batch(tenant, s, b, records, run)).encode(), 5)
+        for s in range(senders)
+        for b in range(batches)
+    }
     url = base_url.rstrip("/") + "/api/v1/batches"
     deadline = time.perf_counter() + max_seconds
     start = threading.Barrier(senders)
@@ -149,9 +197,13 @@ def run_load(base_url: str, token: str, tenant: str, *, senders: int = 8, batche
     return result
 
 
-def verify_drained(base_url: str, token: str, result: LoadResult,
-                   wait_idle: Callable[[float], None], timeout: float = 300.0
-                   ) -> dict[str, Any]:
+def verify_drained(
+    base_url: str,
+    token: str,
+    result: LoadResult,
+    wait_idle: Callable[[float], None],
+    timeout: float = 300.0,
+) -> dict[str, Any]:
     """After the processor drained: every accepted batch completed with all its records
     stored as calls (one call per record here); returns what was found."""
     t0 = time.perf_counter()
@@ -161,20 +213,31 @@ def verify_drained(base_url: str, token: str, result: LoadResult,
     stored = calls = 0
     lost: list[str] = []
     for batch_id in result.batch_ids:
-        req = urllib.request.Request(f"{base_url.rstrip('/')}/api/v1/batches/{batch_id}",
-                                     headers={"Authorization": f"Bearer {token}"})
+        req = urllib.request.Request(
+            f"{base_url.rstrip('/')}/api/v1/batches/{batch_id}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
         with urllib.request.urlopen(req, timeout=30) as resp:
             doc = json.loads(resp.read())
         statuses[doc["status"]] = statuses.get(doc["status"], 0) + 1
         stored += doc.get("stored") or 0
         calls += doc.get("calls") or 0
-        if (doc["status"] != "completed" or doc.get("stored") != result.records_per_batch
-                or doc.get("received") != result.records_per_batch):
+        if (
+            doc["status"] != "completed"
+            or doc.get("stored") != result.records_per_batch
+            or doc.get("received") != result.records_per_batch
+        ):
             lost.append(batch_id)
     expected = len(result.batch_ids) * result.records_per_batch
-    return {"drainS": round(drain_s, 2), "statuses": statuses, "recordsStored": stored,
-            "callsStored": calls, "recordsExpected": expected, "lostBatches": lost,
-            "lostRecords": expected - stored}
+    return {
+        "drainS": round(drain_s, 2),
+        "statuses": statuses,
+        "recordsStored": stored,
+        "callsStored": calls,
+        "recordsExpected": expected,
+        "lostBatches": lost,
+        "lostRecords": expected - stored,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,11 +267,18 @@ def main(argv: list[str] | None = None) -> int:
 
         host = LocalHost(app, port=0, dev_authority=authority).start()
         token = authority.token(tenant, roles=["CallData.Ingest"])
-        result = run_load(host.base_url, token, tenant, senders=args.senders,
-                          batches=args.batches, records=args.records,
-                          max_seconds=args.max_seconds)
-        figures = result.figures() | verify_drained(host.base_url, token, result,
-                                                    host.wait_idle, timeout=1800)
+        result = run_load(
+            host.base_url,
+            token,
+            tenant,
+            senders=args.senders,
+            batches=args.batches,
+            records=args.records,
+            max_seconds=args.max_seconds,
+        )
+        figures = result.figures() | verify_drained(
+            host.base_url, token, result, host.wait_idle, timeout=1800
+        )
         figures["hostBlobConcurrency"] = host.blob_concurrency
     finally:
         if host:

@@ -49,28 +49,49 @@ def _cdr(i: int, start: datetime, rng: random.Random) -> dict[str, Any]:
     t = start + timedelta(seconds=i * 7)
     iso = t.isoformat().replace("+00:00", "Z")
     a, b = rng.sample(range(300), 2)
-    return {"kind": "cdr", "format": "sfb-cdr-json", "data": {
-        "sessionIdTime": iso, "sessionIdSeq": i % 1000, "callId": f"{uuid.uuid4()}@fe01",
-        "fromTag": f"f{i}", "toTag": f"t{i}", "user1Uri": f"sip:user{a}@contoso.com",
-        "user2Uri": f"sip:user{b}@contoso.com", "user1DisplayName": f"User {a}",
-        "user2DisplayName": f"User {b}", "inviteTime": iso, "responseTime": iso,
-        "endTime": (t + timedelta(seconds=rng.randint(30, 1800))).isoformat()
-        .replace("+00:00", "Z"), "responseCode": 200, "mediaTypes": ["audio"],
-        "isConference": False}}
+    return {
+        "kind": "cdr",
+        "format": "sfb-cdr-json",
+        "data": {
+            "sessionIdTime": iso,
+            "sessionIdSeq": i % 1000,
+            "callId": f"{uuid.uuid4()}@fe01",
+            "fromTag": f"f{i}",
+            "toTag": f"t{i}",
+            "user1Uri": f"sip:user{a}@contoso.com",
+            "user2Uri": f"sip:user{b}@contoso.com",
+            "user1DisplayName": f"User {a}",
+            "user2DisplayName": f"User {b}",
+            "inviteTime": iso,
+            "responseTime": iso,
+            "endTime": (t + timedelta(seconds=rng.randint(30, 1800)))
+            .isoformat()
+            .replace("+00:00", "Z"),
+            "responseCode": 200,
+            "mediaTypes": ["audio"],
+            "isConference": False,
+        },
+    }
 
 
 def _envelope(tenant: str, records: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"schemaVersion": "1.0", "batchId": str(uuid.uuid4()), "tenantId": tenant,
-            "source": {"type": "sfb-server", "fqdn": "fe01.contoso.local"},
-            "sentAt": datetime.now(timezone.utc).isoformat(), "records": records}
+    return {
+        "schemaVersion": "1.0",
+        "batchId": str(uuid.uuid4()),
+        "tenantId": tenant,
+        "source": {"type": "sfb-server", "fqdn": "fe01.contoso.local"},
+        "sentAt": datetime.now(timezone.utc).isoformat(),
+        "records": records,
+    }
 
 
 def _http(url: str, token: str, body: bytes | None = None) -> tuple[int, dict[str, Any]]:
     headers = {"Authorization": f"Bearer {token}"}
     if body is not None:
         headers |= {"Content-Type": "application/json", "Content-Encoding": "gzip"}
-    req = urllib.request.Request(url, data=body, headers=headers,
-                                 method="POST" if body is not None else "GET")
+    req = urllib.request.Request(
+        url, data=body, headers=headers, method="POST" if body is not None else "GET"
+    )
     try:
         with urllib.request.urlopen(req, timeout=300) as resp:
             return resp.status, json.loads(resp.read())
@@ -82,8 +103,10 @@ def run_pipeline(base: str, token: str, tenant: str, n: int, batch: int) -> dict
     rng = random.Random(1)
     start = datetime.now(timezone.utc) - timedelta(days=1)
     records = [_cdr(i, start, rng) for i in range(n)]
-    bodies = [gzip.compress(json.dumps(_envelope(tenant, records[i:i + batch])).encode())
-              for i in range(0, n, batch)]
+    bodies = [
+        gzip.compress(json.dumps(_envelope(tenant, records[i : i + batch])).encode())
+        for i in range(0, n, batch)
+    ]
     accepted: dict[str, float] = {}
     latencies: list[float] = []
 
@@ -112,11 +135,16 @@ def run_pipeline(base: str, token: str, tenant: str, n: int, batch: int) -> dict
         time.sleep(0.05)
     elapsed = max(done.values()) - t_start
     fresh = sorted(done[b] - accepted[b] for b in accepted)
-    return {"records": n, "batches": len(bodies), "seconds": round(elapsed, 2),
-            "recordsPerSecond": round(n / elapsed, 1), **counts,
-            "accept_p50_ms": round(statistics.median(latencies) * 1000, 1),
-            "freshness_p95_s": round(fresh[max(0, int(len(fresh) * 0.95) - 1)], 2),
-            "freshness_max_s": round(fresh[-1], 2)}
+    return {
+        "records": n,
+        "batches": len(bodies),
+        "seconds": round(elapsed, 2),
+        "recordsPerSecond": round(n / elapsed, 1),
+        **counts,
+        "accept_p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "freshness_p95_s": round(fresh[max(0, int(len(fresh) * 0.95) - 1)], 2),
+        "freshness_max_s": round(fresh[-1], 2),
+    }
 
 
 async def _resulting_documents(tenant: str) -> list[tuple[str, dict[str, Any]]]:
@@ -126,12 +154,17 @@ async def _resulting_documents(tenant: str) -> list[tuple[str, dict[str, Any]]]:
 
     clients = get_clients()
     docs: list[tuple[str, dict[str, Any]]] = []
-    for spec in (layout.CALLS, layout.USER_CALLS, layout.TENANTS, layout.AGGREGATES,
-                 layout.BATCHES):
+    for spec in (
+        layout.CALLS,
+        layout.USER_CALLS,
+        layout.TENANTS,
+        layout.AGGREGATES,
+        layout.BATCHES,
+    ):
         container = clients.container(spec)
         async for item in container.query_items(
-                "SELECT * FROM c WHERE c.tenantId = @t",
-                parameters=[{"name": "@t", "value": tenant}]):
+            "SELECT * FROM c WHERE c.tenantId = @t", parameters=[{"name": "@t", "value": tenant}]
+        ):
             docs.append((spec.name, {k: v for k, v in item.items() if not k.startswith("_")}))
     return docs
 
@@ -149,8 +182,10 @@ async def run_raw(docs: list[tuple[str, dict[str, Any]]], concurrency: int) -> f
     containers = {}
     for spec in layout.COSMOS_CONTAINERS:
         containers[spec.name] = await db.create_container_if_not_exists(
-            id=spec.name, partition_key=PartitionKey(path=spec.partition_key),
-            indexing_policy=spec.indexing_policy)
+            id=spec.name,
+            partition_key=PartitionKey(path=spec.partition_key),
+            indexing_policy=spec.indexing_policy,
+        )
     sem = asyncio.Semaphore(concurrency)
 
     async def up(name: str, doc: dict[str, Any]) -> None:
@@ -190,8 +225,7 @@ asyncio.run(main())
 """
 
 
-async def _stage_big_batch(tenant: str, target_mb: float, seed: int = 3
-                           ) -> tuple[str, int, int]:
+async def _stage_big_batch(tenant: str, target_mb: float, seed: int = 3) -> tuple[str, int, int]:
     """A QoE batch of about `target_mb` decompressed, accepted through ingest (no host)."""
     from devhost.qoe_generator import demo_users, generate_call
     from shared.auth.tokens import Principal
@@ -214,11 +248,15 @@ async def _stage_big_batch(tenant: str, target_mb: float, seed: int = 3
     raw = json.dumps(env).encode()
     body = gzip.compress(raw, compresslevel=6)
     settings = get_settings()
-    principal = Principal(tenant_id=tenant, object_id="bench", name="bench",
-                          levels=("ingest",))
-    await accept_batch(get_clients(settings), settings, principal, body,
-                       {"Content-Type": "application/json", "Content-Encoding": "gzip"},
-                       "http://bench")
+    principal = Principal(tenant_id=tenant, object_id="bench", name="bench", levels=("ingest",))
+    await accept_batch(
+        get_clients(settings),
+        settings,
+        principal,
+        body,
+        {"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        "http://bench",
+    )
     container = get_clients().blobs(layout.INCOMING)
     names = [b.name async for b in container.list_blobs(name_starts_with=tenant)]
     [name] = [n for n in names if env["batchId"] in n]
@@ -228,20 +266,28 @@ async def _stage_big_batch(tenant: str, target_mb: float, seed: int = 3
 def _measure_rss(tenant: str, target_mb: float, seed: int) -> dict[str, Any]:
     """Peak RSS growth of a fresh processor process over one staged batch."""
     blob, raw_len, gz_len = asyncio.run(_stage_big_batch(tenant, target_mb, seed))
-    child = subprocess.run([sys.executable, "-c", RSS_CHILD, str(ROOT), blob], cwd=ROOT,
-                           capture_output=True, text=True, env=os.environ.copy())
+    child = subprocess.run(
+        [sys.executable, "-c", RSS_CHILD, str(ROOT), blob],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
     if child.returncode != 0:
         raise RuntimeError(child.stderr[-3000:])
     rss = json.loads(child.stdout.strip().splitlines()[-1])
     growth = (rss["peakKB"] - rss["baseKB"]) * 1024
-    return {"decompressedMB": round(raw_len / 1e6, 1),
-            "compressedMB": round(gz_len / 1e6, 2),
-            "processBaselineMB": round(rss["baseKB"] / 1024, 1),
-            "peakMB": round(rss["peakKB"] / 1024, 1),
-            "growthMB": round(growth / 1e6, 1),
-            "growth_over_compressed": round(growth / gz_len, 2),
-            "seconds": round(rss["seconds"], 1), "status": rss["status"],
-            "stored": rss["stored"]}
+    return {
+        "decompressedMB": round(raw_len / 1e6, 1),
+        "compressedMB": round(gz_len / 1e6, 2),
+        "processBaselineMB": round(rss["baseKB"] / 1024, 1),
+        "peakMB": round(rss["peakKB"] / 1024, 1),
+        "growthMB": round(growth / 1e6, 1),
+        "growth_over_compressed": round(growth / gz_len, 2),
+        "seconds": round(rss["seconds"], 1),
+        "status": rss["status"],
+        "stored": rss["stored"],
+    }
 
 
 def import_time(preload: str = "") -> float:
@@ -251,8 +297,13 @@ def import_time(preload: str = "") -> float:
     code = f"{preload}; import function_app" if preload else "import function_app"
     runs = []
     for _ in range(3):
-        out = subprocess.run([sys.executable, "-X", "importtime", "-c", code],
-                             cwd=ROOT, capture_output=True, text=True, check=True).stderr
+        out = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", code],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stderr
         m = re.search(r"\|\s+(\d+) \|\s+function_app\s*$", out, re.M)
         runs.append(int(m.group(1)) / 1e6 if m else float("nan"))
     return statistics.median(runs)
@@ -280,16 +331,20 @@ def main(argv: list[str] | None = None) -> int:
     from function_app import app
 
     host = LocalHost(app, port=0, dev_authority=authority).start()
-    results: dict[str, Any] = {"machine": f"{os.cpu_count()} cores",
-                               "python": sys.version.split()[0]}
+    results: dict[str, Any] = {
+        "machine": f"{os.cpu_count()} cores",
+        "python": sys.version.split()[0],
+    }
     try:
         tenant = stack.env["AUTH_TENANTS"].split(",")[0]
         token = authority.token(tenant, roles=["CallData.Ingest"])
         if args.only in ("all", "pipeline"):
-            results["pipeline"] = run_pipeline(host.base_url, token, tenant, args.records,
-                                               args.batch)
-            results["freshness_single_batch"] = run_pipeline(host.base_url, token, tenant,
-                                                             args.batch, args.batch)
+            results["pipeline"] = run_pipeline(
+                host.base_url, token, tenant, args.records, args.batch
+            )
+            results["freshness_single_batch"] = run_pipeline(
+                host.base_url, token, tenant, args.batch, args.batch
+            )
         host.stop()
 
         async def raw() -> tuple[int, float]:
@@ -311,12 +366,15 @@ def main(argv: list[str] | None = None) -> int:
         results["rss_small_batch"] = _measure_rss(rss_tenant, args.rss_mb / 25, seed=11)
         results["rss"] = _measure_rss(rss_tenant, args.rss_mb, seed=3)
         results["rss"]["growthBeyondSmallBatchMB"] = round(
-            results["rss"]["growthMB"] - results["rss_small_batch"]["growthMB"], 1)
+            results["rss"]["growthMB"] - results["rss_small_batch"]["growthMB"], 1
+        )
         results["importtime_s"] = round(import_time(), 3)
         results["importtime_after_azure_functions_s"] = round(
-            import_time("import azure.functions"), 3)
+            import_time("import azure.functions"), 3
+        )
         results["bench_peak_rss_MB"] = round(
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+        )
     finally:
         host.stop()
         stack.stop()

@@ -63,12 +63,20 @@ async def load(tenant: str, calls: int, users: int) -> tuple[list[str], list[str
         a, b = rng.sample(range(users), 2)
         t = start + timedelta(seconds=i * 17)
         iso = t.isoformat().replace("+00:00", "Z")
-        data = {"sessionIdTime": iso, "sessionIdSeq": i % 1000,
-                "callId": f"{uuid.UUID(int=rng.getrandbits(128))}@fe01", "fromTag": "a",
-                "toTag": "b", "user1Uri": f"sip:user{a}@contoso.com",
-                "user2Uri": f"sip:user{b}@contoso.com", "inviteTime": iso,
-                "responseTime": iso, "endTime": (t + timedelta(minutes=5)).isoformat()
-                .replace("+00:00", "Z"), "responseCode": 200, "mediaTypes": ["audio"]}
+        data = {
+            "sessionIdTime": iso,
+            "sessionIdSeq": i % 1000,
+            "callId": f"{uuid.UUID(int=rng.getrandbits(128))}@fe01",
+            "fromTag": "a",
+            "toTag": "b",
+            "user1Uri": f"sip:user{a}@contoso.com",
+            "user2Uri": f"sip:user{b}@contoso.com",
+            "inviteTime": iso,
+            "responseTime": iso,
+            "endTime": (t + timedelta(minutes=5)).isoformat().replace("+00:00", "Z"),
+            "responseCode": 200,
+            "mediaTypes": ["audio"],
+        }
         frags = parse_record("cdr", "sfb-cdr-json", data, ctx)
         doc = build_document(tenant, frags[0].key, union({}, frags), None)
         ids.append(doc.id)
@@ -91,8 +99,9 @@ def _get(url: str, token: str) -> float:
     return time.perf_counter() - t0
 
 
-async def raw(tenant: str, ids: list[str], users: list[str], n: int
-              ) -> tuple[list[float], list[float]]:
+async def raw(
+    tenant: str, ids: list[str], users: list[str], n: int
+) -> tuple[list[float], list[float]]:
     from shared.storage import layout
     from shared.storage.calls import call_pk, user_pk
     from shared.storage.clients import get_clients
@@ -107,15 +116,21 @@ async def raw(tenant: str, ids: list[str], users: list[str], n: int
         point.append(time.perf_counter() - t0)
         pk = user_pk(tenant, rng.choice(users))
         t0 = time.perf_counter()
-        _ = [i async for i in clients.container(layout.USER_CALLS).query_items(
-            "SELECT TOP 51 * FROM c WHERE c.pk = @pk ORDER BY c.start DESC, c.id DESC",
-            parameters=[{"name": "@pk", "value": pk}], partition_key=pk)]
+        _ = [
+            i
+            async for i in clients.container(layout.USER_CALLS).query_items(
+                "SELECT TOP 51 * FROM c WHERE c.pk = @pk ORDER BY c.start DESC, c.id DESC",
+                parameters=[{"name": "@pk", "value": pk}],
+                partition_key=pk,
+            )
+        ]
         query.append(time.perf_counter() - t0)
     return point, query
 
 
-async def load_and_measure_raw(tenant: str, args: argparse.Namespace, results: dict[str, Any]
-                               ) -> tuple[list[str], list[str], list[float], list[float]]:
+async def load_and_measure_raw(
+    tenant: str, args: argparse.Namespace, results: dict[str, Any]
+) -> tuple[list[str], list[str], list[float], list[float]]:
     from shared.storage.clients import close_clients
 
     try:
@@ -150,8 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"calls": args.calls, "users": args.users}
     host = None
     try:
-        ids, users, point, query = asyncio.run(
-            load_and_measure_raw(tenant, args, results))
+        ids, users, point, query = asyncio.run(load_and_measure_raw(tenant, args, results))
         from function_app import app
 
         host = LocalHost(app, port=0, dev_authority=authority).start()
@@ -160,18 +174,17 @@ def main(argv: list[str] | None = None) -> int:
         detail, history = [], []
         for _ in range(args.requests):
             detail.append(_get(f"{host.base_url}/api/v1/calls/{rng.choice(ids)}", token))
-            history.append(_get(f"{host.base_url}/api/v1/users/{rng.choice(users)}/calls",
-                                token))
+            history.append(_get(f"{host.base_url}/api/v1/users/{rng.choice(users)}/calls", token))
         results |= {
             "detail_http_ms": {"p50": _pct(detail, 0.5), "p99": _pct(detail, 0.99)},
             "point_read_ms": {"p50": _pct(point, 0.5), "p99": _pct(point, 0.99)},
             "history_http_ms": {"p50": _pct(history, 0.5), "p99": _pct(history, 0.99)},
             "single_partition_query_ms": {"p50": _pct(query, 0.5), "p99": _pct(query, 0.99)},
         }
-        results["ratio_detail_p50"] = round(statistics.median(detail) / statistics.median(point),
-                                            2)
+        results["ratio_detail_p50"] = round(statistics.median(detail) / statistics.median(point), 2)
         results["ratio_history_p50"] = round(
-            statistics.median(history) / statistics.median(query), 2)
+            statistics.median(history) / statistics.median(query), 2
+        )
     finally:
         if host:
             host.stop()

@@ -80,12 +80,22 @@ def aggregate_docs(tenant: str, cols: dict[str, array]) -> list[dict[str, Any]]:
         doc = docs.get(key)
         if doc is None:
             day = day_name(key[0])
-            doc = docs[key] = {"id": f"agg|{day}|{subnet_name(key[1])}|24",
-                               "pk": f"{tenant}|{day[:7]}", "tenantId": tenant, "kind": "agg",
-                               "day": day, "subnet": subnet_name(key[1]), "prefix": 24,
-                               "cells": {}, "poorUsers": {}, "ops": []}
-        cell = (f"{MEDIA[cols['media'][i]]}|{CONN[cols['conn'][i]]}|"
-                f"{'in' if cols['inside'][i] else 'out'}|{cols['vpn'][i]}")
+            doc = docs[key] = {
+                "id": f"agg|{day}|{subnet_name(key[1])}|24",
+                "pk": f"{tenant}|{day[:7]}",
+                "tenantId": tenant,
+                "kind": "agg",
+                "day": day,
+                "subnet": subnet_name(key[1]),
+                "prefix": 24,
+                "cells": {},
+                "poorUsers": {},
+                "ops": [],
+            }
+        cell = (
+            f"{MEDIA[cols['media'][i]]}|{CONN[cols['conn'][i]]}|"
+            f"{'in' if cols['inside'][i] else 'out'}|{cols['vpn'][i]}"
+        )
         c = doc["cells"].setdefault(cell, {})
         c["streams"] = c.get("streams", 0) + 1
         rating = RATINGS[cols["rating"][i]]
@@ -126,15 +136,20 @@ async def main(args: argparse.Namespace) -> None:
     print(f"generated {args.streams:,} stream rows in {time.perf_counter() - t:.1f}s")
     docs = aggregate_docs(tenant, cols)
     # Five consecutive /24s per building; the last 10% of subnets stay uncovered.
-    lines = [f"{subnet_name(s)},Net{s // 5},24,Building-{s // 5},,,,City{s // 35},,US,,"
-             f"Region{s // 100},1,0,0" for s in range(args.subnets - args.subnets // 10)]
+    lines = [
+        f"{subnet_name(s)},Net{s // 5},24,Building-{s // 5},,,,City{s // 35},,US,,"
+        f"Region{s // 100},1,0,0"
+        for s in range(args.subnets - args.subnets // 10)
+    ]
     rows = parse_building_file("\n".join(lines))
     await save_building_file(clients, tenant, rows, "bench")
     index = BuildingIndex(rows)
     t = time.perf_counter()
     await write_all(clients.container(layout.AGGREGATES), docs)
-    print(f"wrote {len(docs):,} aggregate documents in {time.perf_counter() - t:.1f}s "
-          f"({args.days} days x up to {args.subnets} subnets; 10% of subnets uncovered)")
+    print(
+        f"wrote {len(docs):,} aggregate documents in {time.perf_counter() - t:.1f}s "
+        f"({args.days} days x up to {args.subnets} subnets; 10% of subnets uncovered)"
+    )
 
     who = Principal(tenant_id=tenant, object_id="bench", name="bench", levels=("reader",))
     params = {"from": day_name(0), "to": day_name(args.days - 1), "groupBy": "building"}
@@ -144,9 +159,11 @@ async def main(args: argparse.Namespace) -> None:
         report = await quality_summary(clients, who, params)
         times.append(time.perf_counter() - t)
     agg_s = statistics.median(times)
-    print(f"\npre-aggregated: {report['documentsRead']:,} documents read, "
-          f"{len(report['rows'])} building rows, median {agg_s * 1000:.0f} ms "
-          f"(runs: {', '.join(f'{x * 1000:.0f}' for x in times)} ms)")
+    print(
+        f"\npre-aggregated: {report['documentsRead']:,} documents read, "
+        f"{len(report['rows'])} building rows, median {agg_s * 1000:.0f} ms "
+        f"(runs: {', '.join(f'{x * 1000:.0f}' for x in times)} ms)"
+    )
 
     t = time.perf_counter()
     brute = brute_force_memory(cols, index)
@@ -155,30 +172,48 @@ async def main(args: argparse.Namespace) -> None:
         want = brute[r["building"]]
         assert [r["streams"], r["good"], r["poor"], r["unclassified"]] == want, r
     assert len(report["rows"]) == len(brute)
-    print(f"brute force in memory: {args.streams:,} rows in {mem_s * 1000:.0f} ms "
-          f"(x{mem_s / agg_s:.1f} the report; same numbers: checked)")
+    print(
+        f"brute force in memory: {args.streams:,} rows in {mem_s * 1000:.0f} ms "
+        f"(x{mem_s / agg_s:.1f} the report; same numbers: checked)"
+    )
 
     sample = min(args.stream_docs, args.streams)
-    stream_docs = [{"id": f"s{i}", "pk": f"{tenant}|streams", "tenantId": tenant,
-                    "kind": "benchStream", "day": day_name(cols["day"][i]),
-                    "subnet": subnet_name(cols["subnet"][i]), "media": cols["media"][i],
-                    "conn": cols["conn"][i], "inside": cols["inside"][i],
-                    "vpn": cols["vpn"][i], "rating": cols["rating"][i]}
-                   for i in range(sample)]
+    stream_docs = [
+        {
+            "id": f"s{i}",
+            "pk": f"{tenant}|streams",
+            "tenantId": tenant,
+            "kind": "benchStream",
+            "day": day_name(cols["day"][i]),
+            "subnet": subnet_name(cols["subnet"][i]),
+            "media": cols["media"][i],
+            "conn": cols["conn"][i],
+            "inside": cols["inside"][i],
+            "vpn": cols["vpn"][i],
+            "rating": cols["rating"][i],
+        }
+        for i in range(sample)
+    ]
     container = clients.container(layout.AGGREGATES)
     await write_all(container, stream_docs)
     t = time.perf_counter()
-    got = [d async for d in container.query_items(
-        "SELECT c.day, c.subnet, c.rating FROM c WHERE c.pk = @pk AND c.kind = 'benchStream'",
-        parameters=[{"name": "@pk", "value": f"{tenant}|streams"}],
-        partition_key=f"{tenant}|streams")]
+    got = [
+        d
+        async for d in container.query_items(
+            "SELECT c.day, c.subnet, c.rating FROM c WHERE c.pk = @pk AND c.kind = 'benchStream'",
+            parameters=[{"name": "@pk", "value": f"{tenant}|streams"}],
+            partition_key=f"{tenant}|streams",
+        )
+    ]
     read_s = time.perf_counter() - t
     per_doc = read_s / max(1, len(got))
     projected = per_doc * args.streams
-    print(f"brute force from Cosmos: {len(got):,} stream documents read in {read_s:.2f}s "
-          f"-> {projected:.0f}s projected for {args.streams:,} "
-          f"(x{projected / agg_s:,.0f} the report; x{args.streams / report['documentsRead']:,.0f}"
-          f" the documents)")
+    print(
+        f"brute force from Cosmos: {len(got):,} stream documents read in {read_s:.2f}s "
+        f"-> {projected:.0f}s projected for {args.streams:,} "
+        f"(x{projected / agg_s:,.0f} the report; x{args.streams / report['documentsRead']:,.0f}"
+        f" the documents)"
+    )
     await close_clients()
 
 

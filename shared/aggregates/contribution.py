@@ -93,9 +93,11 @@ def _is_server(ep: Endpoint) -> bool:
 
 
 def stream_endpoint(session: Session, stream: Stream) -> Endpoint:
-    receiver, sender = ((session.callee, session.caller)
-                        if stream.direction == "callerToCallee"
-                        else (session.caller, session.callee))
+    receiver, sender = (
+        (session.callee, session.caller)
+        if stream.direction == "callerToCallee"
+        else (session.caller, session.callee)
+    )
     if _is_server(receiver) and not _is_server(sender):
         return sender
     return receiver

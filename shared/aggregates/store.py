@@ -143,8 +143,14 @@ class _DocQueue:
 _queues: dict[tuple[int, str, str], _DocQueue] = {}
 
 
-async def _apply_to_doc(clients: Clients, tenant_id: str, key: str, entries: dict[str, int],
-                        op: str, pending_since: float) -> None:
+async def _apply_to_doc(
+    clients: Clients,
+    tenant_id: str,
+    key: str,
+    entries: dict[str, int],
+    op: str,
+    pending_since: float,
+) -> None:
     """Add `entries` to one aggregate document unless it already holds `op`; coalesced
     with the other transitions waiting for the same document in this process."""
     loop = asyncio.get_running_loop()
@@ -158,8 +164,9 @@ async def _apply_to_doc(clients: Clients, tenant_id: str, key: str, entries: dic
     await item.done
 
 
-async def _drain(clients: Clients, tenant_id: str, key: str, qkey: tuple[int, str, str],
-                 queue: _DocQueue) -> None:
+async def _drain(
+    clients: Clients, tenant_id: str, key: str, qkey: tuple[int, str, str], queue: _DocQueue
+) -> None:
     try:
         while queue.items:
             batch, queue.items = queue.items, []
@@ -179,8 +186,7 @@ async def _drain(clients: Clients, tenant_id: str, key: str, qkey: tuple[int, st
             del _queues[qkey]
 
 
-async def _apply_many(clients: Clients, tenant_id: str, key: str,
-                      batch: list[_Pending]) -> None:
+async def _apply_many(clients: Clients, tenant_id: str, key: str, batch: list[_Pending]) -> None:
     """One read + etag-conditional replace adding every transition of `batch` that the
     document does not hold yet, recording their op ids in the same write."""
     container = clients.container(layout.AGGREGATES)
@@ -188,9 +194,19 @@ async def _apply_many(clients: Clients, tenant_id: str, key: str,
     item_id, pk = agg_doc_id(key), month_pk(tenant_id, day)
     for attempt in range(MAX_ATTEMPTS):
         raw = await _read(container, item_id, pk)
-        doc = raw or {"id": item_id, "pk": pk, "tenantId": tenant_id, "kind": "agg",
-                      "day": day, "subnet": subnet, "prefix": prefix, "cells": {},
-                      "poorUsers": {}, "ops": [], "evictedAt": 0}
+        doc = raw or {
+            "id": item_id,
+            "pk": pk,
+            "tenantId": tenant_id,
+            "kind": "agg",
+            "day": day,
+            "subnet": subnet,
+            "prefix": prefix,
+            "cells": {},
+            "poorUsers": {},
+            "ops": [],
+            "evictedAt": 0,
+        }
         ops: list[list[Any]] = doc.get("ops") or []
         held = {o[0] for o in ops}
         todo = []
@@ -205,8 +221,9 @@ async def _apply_many(clients: Clients, tenant_id: str, key: str,
         now = round(time.time(), 3)
         for p in todo:
             if raw is not None and float(doc.get("evictedAt") or 0) >= p.since:
-                log.error("aggregate %s: op %s may be applied twice (ops list overflowed)",
-                          item_id, p.op)
+                log.error(
+                    "aggregate %s: op %s may be applied twice (ops list overflowed)", item_id, p.op
+                )
             for entry, n in p.entries.items():
                 if entry.startswith("@"):
                     _add_map(users, {entry[1:]: n})
@@ -222,23 +239,29 @@ async def _apply_many(clients: Clients, tenant_id: str, key: str,
         doc["ops"] = ops
         try:
             if raw is None:
-                await with_retries(lambda doc=doc: container.create_item(doc),
-                                   what="create aggregate")
+                await with_retries(
+                    lambda doc=doc: container.create_item(doc), what="create aggregate"
+                )
             else:
                 await with_retries(
                     lambda doc=doc, etag=raw["_etag"]: container.replace_item(
-                        item_id, doc, etag=etag, match_condition=MatchConditions.IfNotModified),
-                    what="replace aggregate")
+                        item_id, doc, etag=etag, match_condition=MatchConditions.IfNotModified
+                    ),
+                    what="replace aggregate",
+                )
             return
-        except (cosmos_errors.CosmosAccessConditionFailedError,
-                cosmos_errors.CosmosResourceExistsError):
+        except (
+            cosmos_errors.CosmosAccessConditionFailedError,
+            cosmos_errors.CosmosResourceExistsError,
+        ):
             # another process wrote first: re-read and re-apply, backing off a little
             await asyncio.sleep(min(0.5, 0.005 * 2 ** min(attempt, 7)))
     raise RuntimeError(f"aggregate {item_id}: too many concurrent updates")
 
 
-async def _run_transition(clients: Clients, tenant_id: str, call_id: str,
-                          ledger: dict[str, Any]) -> None:
+async def _run_transition(
+    clients: Clients, tenant_id: str, call_id: str, ledger: dict[str, Any]
+) -> None:
     pending = ledger["pending"]
     delta = difference(pending["contribution"], ledger.get("applied") or {})
     op = op_id(call_id, int(pending["seq"]))
@@ -257,11 +280,16 @@ async def _write_ledger(container: Any, body: dict[str, Any], etag: str | None) 
         if etag is None:
             out = await with_retries(lambda: container.create_item(body), what="create ledger")
         else:
-            out = await with_retries(lambda: container.replace_item(
-                body["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified),
-                what="replace ledger")
-    except (cosmos_errors.CosmosAccessConditionFailedError,
-            cosmos_errors.CosmosResourceExistsError):
+            out = await with_retries(
+                lambda: container.replace_item(
+                    body["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified
+                ),
+                what="replace ledger",
+            )
+    except (
+        cosmos_errors.CosmosAccessConditionFailedError,
+        cosmos_errors.CosmosResourceExistsError,
+    ):
         return None
     return str(out.get("_etag")) if isinstance(out, dict) else ""
 
@@ -270,8 +298,14 @@ def _clean(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if not k.startswith("_")}
 
 
-async def apply_call_delta(clients: Clients, tenant_id: str, previous: CallDocument | None,
-                           document: CallDocument, *, crash_after: str | None = None) -> bool:
+async def apply_call_delta(
+    clients: Clients,
+    tenant_id: str,
+    previous: CallDocument | None,
+    document: CallDocument,
+    *,
+    crash_after: str | None = None,
+) -> bool:
     """Bring the aggregates to `contribution(document)` for this call, exactly once.
 
     `previous` is the merge's view of the old call; it is not trusted for the delta (the
@@ -293,9 +327,21 @@ async def apply_call_delta(clients: Clients, tenant_id: str, previous: CallDocum
         raw = None if assume_new else await _read(container, lid, lpk)
         assume_new = False
         etag = raw.get("_etag") if raw else None
-        ledger = _clean(raw) if raw else {
-            "id": lid, "pk": lpk, "tenantId": tenant_id, "kind": "ledger", "callId": call_id,
-            "seq": 0, "records": {}, "applied": {}, "pending": None}
+        ledger = (
+            _clean(raw)
+            if raw
+            else {
+                "id": lid,
+                "pk": lpk,
+                "tenantId": tenant_id,
+                "kind": "ledger",
+                "callId": call_id,
+                "seq": 0,
+                "records": {},
+                "applied": {},
+                "pending": None,
+            }
+        )
         if ledger.get("pending"):
             await _run_transition(clients, tenant_id, call_id, ledger)
             ledger["applied"] = ledger["pending"]["contribution"]
@@ -313,8 +359,12 @@ async def apply_call_delta(clients: Clients, tenant_id: str, previous: CallDocum
         new = call_contribution(document)
         if not difference(new, ledger.get("applied") or {}):
             return wrote  # the change does not touch any count: nothing to write
-        ledger["pending"] = {"seq": int(ledger.get("seq") or 0) + 1, "contribution": new,
-                             "records": target_records, "since": round(time.time(), 3)}
+        ledger["pending"] = {
+            "seq": int(ledger.get("seq") or 0) + 1,
+            "contribution": new,
+            "records": target_records,
+            "since": round(time.time(), 3),
+        }
         ledger["ttl"] = LEDGER_TTL
         etag = await _write_ledger(container, ledger, etag)
         if etag is None:

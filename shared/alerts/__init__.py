@@ -12,5 +12,11 @@ from shared.alerts.quality import (
     list_alerts,
 )
 
-__all__ = ["Thresholds", "acknowledge", "alert_id", "evaluate_all", "evaluate_tenant",
-           "list_alerts"]
+__all__ = [
+    "Thresholds",
+    "acknowledge",
+    "alert_id",
+    "evaluate_all",
+    "evaluate_tenant",
+    "list_alerts",
+]

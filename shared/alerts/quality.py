@@ -86,8 +86,10 @@ class Thresholds:
                 raise SettingsError(f"{name} must not be negative, got {raw!r}")
             return value
 
-        return cls(number("CDC_ALERT_POOR_PERCENT", DEFAULT_POOR_PERCENT, float),
-                   number("CDC_ALERT_MIN_STREAMS", DEFAULT_MIN_STREAMS, int))
+        return cls(
+            number("CDC_ALERT_POOR_PERCENT", DEFAULT_POOR_PERCENT, float),
+            number("CDC_ALERT_MIN_STREAMS", DEFAULT_MIN_STREAMS, int),
+        )
 
 
 def alert_id(day: str, building: str) -> str:
@@ -108,12 +110,12 @@ def evaluation_days(now: datetime | None = None) -> list[date]:
 
 def system_principal(tenant_id: str) -> Principal:
     """Who the evaluator reads the report as: reader level (no EUII in what it gets)."""
-    return Principal(tenant_id=tenant_id, object_id="system:quality-alerts", name=None,
-                     levels=("reader",))
+    return Principal(
+        tenant_id=tenant_id, object_id="system:quality-alerts", name=None, levels=("reader",)
+    )
 
 
-def breaches(rows: Sequence[Mapping[str, Any]], thresholds: Thresholds
-             ) -> list[dict[str, Any]]:
+def breaches(rows: Sequence[Mapping[str, Any]], thresholds: Thresholds) -> list[dict[str, Any]]:
     """The (day, building) rows of a day x building audio summary that must alert."""
     out = []
     for row in rows:
@@ -123,8 +125,16 @@ def breaches(rows: Sequence[Mapping[str, Any]], thresholds: Thresholds
         if not building or pct is None or poor + good < thresholds.min_streams:
             continue
         if pct > thresholds.poor_percent:
-            out.append({"day": str(row["day"]), "building": str(building), "poorPercent": pct,
-                        "poor": poor, "good": good, "streams": int(row.get("streams") or 0)})
+            out.append(
+                {
+                    "day": str(row["day"]),
+                    "building": str(building),
+                    "poorPercent": pct,
+                    "poor": poor,
+                    "good": good,
+                    "streams": int(row.get("streams") or 0),
+                }
+            )
     return out
 
 
@@ -144,8 +154,13 @@ class Evaluation:
     unchanged: int = 0
 
     def summary(self) -> dict[str, Any]:
-        return {"tenantId": self.tenant_id, "days": self.days, "raised": len(self.raised),
-                "refreshed": len(self.refreshed), "unchanged": self.unchanged}
+        return {
+            "tenantId": self.tenant_id,
+            "days": self.days,
+            "raised": len(self.raised),
+            "refreshed": len(self.refreshed),
+            "unchanged": self.unchanged,
+        }
 
 
 def _public(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -153,8 +168,9 @@ def _public(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def _read(clients: Clients, tenant_id: str, item_id: str) -> dict[str, Any] | None:
-    return await read_or_none(clients.container(layout.ALERTS), item_id, tenant_id,
-                              what="read alert")
+    return await read_or_none(
+        clients.container(layout.ALERTS), item_id, tenant_id, what="read alert"
+    )
 
 
 async def _replace(clients: Clients, doc: dict[str, Any], etag: str) -> bool:
@@ -162,22 +178,41 @@ async def _replace(clients: Clients, doc: dict[str, Any], etag: str) -> bool:
     container = clients.container(layout.ALERTS)
     body = _public(doc) | {"ttl": layout.ALERTS.default_ttl}
     try:
-        await with_retries(lambda: container.replace_item(
-            body["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified),
-            what="update alert")
+        await with_retries(
+            lambda: container.replace_item(
+                body["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified
+            ),
+            what="update alert",
+        )
     except cosmos_errors.CosmosAccessConditionFailedError:
         return False
     return True
 
 
-async def _raise_or_refresh(clients: Clients, tenant_id: str, breach: dict[str, Any],
-                            thresholds: Thresholds, now: datetime, result: Evaluation) -> None:
+async def _raise_or_refresh(
+    clients: Clients,
+    tenant_id: str,
+    breach: dict[str, Any],
+    thresholds: Thresholds,
+    now: datetime,
+    result: Evaluation,
+) -> None:
     stamp = _iso(now)
-    doc = {"id": alert_id(breach["day"], breach["building"]), "tenantId": tenant_id,
-           "kind": KIND, "mediaType": MEDIA, **breach,
-           "threshold": thresholds.poor_percent, "minStreams": thresholds.min_streams,
-           "status": "open", "raisedAt": stamp, "lastEvaluatedAt": stamp,
-           "ackedBy": None, "ackedAt": None, "ttl": layout.ALERTS.default_ttl}
+    doc = {
+        "id": alert_id(breach["day"], breach["building"]),
+        "tenantId": tenant_id,
+        "kind": KIND,
+        "mediaType": MEDIA,
+        **breach,
+        "threshold": thresholds.poor_percent,
+        "minStreams": thresholds.min_streams,
+        "status": "open",
+        "raisedAt": stamp,
+        "lastEvaluatedAt": stamp,
+        "ackedBy": None,
+        "ackedAt": None,
+        "ttl": layout.ALERTS.default_ttl,
+    }
     container = clients.container(layout.ALERTS)
     try:
         await with_retries(lambda: container.create_item(doc), what="create alert")
@@ -186,10 +221,16 @@ async def _raise_or_refresh(clients: Clients, tenant_id: str, breach: dict[str, 
     else:
         result.raised.append(_public(doc))
         telemetry.count_quality_alert(tenant_id, breach["building"])
-        log.warning("quality alert: building audio Poor %.1f%% over %.1f%% on %s "
-                    "(%d of %d classified streams poor)", breach["poorPercent"],
-                    thresholds.poor_percent, breach["day"], breach["poor"],
-                    breach["poor"] + breach["good"], extra={"alertId": doc["id"]})
+        log.warning(
+            "quality alert: building audio Poor %.1f%% over %.1f%% on %s "
+            "(%d of %d classified streams poor)",
+            breach["poorPercent"],
+            thresholds.poor_percent,
+            breach["day"],
+            breach["poor"],
+            breach["poor"] + breach["good"],
+            extra={"alertId": doc["id"]},
+        )
         return
     for _ in range(WRITE_ATTEMPTS):  # it exists: refresh the figures, never a second one
         existing = await _read(clients, tenant_id, doc["id"])
@@ -205,9 +246,13 @@ async def _raise_or_refresh(clients: Clients, tenant_id: str, breach: dict[str, 
     raise RuntimeError(f"alert {doc['id']}: too many concurrent updates")
 
 
-async def evaluate_tenant(clients: Clients, tenant_id: str, days: Sequence[date],
-                          thresholds: Thresholds | None = None,
-                          now: datetime | None = None) -> Evaluation:
+async def evaluate_tenant(
+    clients: Clients,
+    tenant_id: str,
+    days: Sequence[date],
+    thresholds: Thresholds | None = None,
+    now: datetime | None = None,
+) -> Evaluation:
     """Raise (or refresh) the quality alerts of a tenant's days; idempotent."""
     thresholds = thresholds or Thresholds.from_env()
     now = now or datetime.now(timezone.utc)
@@ -215,9 +260,16 @@ async def evaluate_tenant(clients: Clients, tenant_id: str, days: Sequence[date]
     result = Evaluation(tenant_id, [d.isoformat() for d in ordered])
     if not ordered:
         return result
-    report = await quality_summary(clients, system_principal(tenant_id), {
-        "from": ordered[0].isoformat(), "to": ordered[-1].isoformat(),
-        "groupBy": "day,building", "mediaType": MEDIA})
+    report = await quality_summary(
+        clients,
+        system_principal(tenant_id),
+        {
+            "from": ordered[0].isoformat(),
+            "to": ordered[-1].isoformat(),
+            "groupBy": "day,building",
+            "mediaType": MEDIA,
+        },
+    )
     wanted = set(result.days)
     rows = [r for r in report["rows"] if str(r.get("day")) in wanted]
     today = now.astimezone(timezone.utc).date().isoformat()
@@ -230,9 +282,12 @@ async def evaluate_tenant(clients: Clients, tenant_id: str, days: Sequence[date]
     return result
 
 
-async def evaluate_all(clients: Clients, tenant_ids: Sequence[str],
-                       now: datetime | None = None,
-                       thresholds: Thresholds | None = None) -> list[dict[str, Any]]:
+async def evaluate_all(
+    clients: Clients,
+    tenant_ids: Sequence[str],
+    now: datetime | None = None,
+    thresholds: Thresholds | None = None,
+) -> list[dict[str, Any]]:
     """The timer's work: every tenant, today and yesterday. One tenant's failure is
     logged and does not stop the others; it raises at the end so the run shows failed."""
     thresholds = thresholds or Thresholds.from_env()
@@ -248,14 +303,19 @@ async def evaluate_all(clients: Clients, tenant_ids: Sequence[str],
                 log.exception("quality alert evaluation failed for a tenant")
                 continue
             out.append(result.summary())
-            log.info("quality alerts evaluated: %d raised, %d refreshed, %d unchanged",
-                     len(result.raised), len(result.refreshed), result.unchanged)
+            log.info(
+                "quality alerts evaluated: %d raised, %d refreshed, %d unchanged",
+                len(result.raised),
+                len(result.refreshed),
+                result.unchanged,
+            )
     if failed:
         raise RuntimeError(f"quality alert evaluation failed for {failed} tenant(s)")
     return out
 
 
 # ------------------------------------------------------------------------- admin API
+
 
 def _day_param(params: Mapping[str, str], name: str, default: date) -> date:
     value = params.get(name)
@@ -267,8 +327,9 @@ def _day_param(params: Mapping[str, str], name: str, default: date) -> date:
         raise Problem(400, f"'{name}' must be a date (YYYY-MM-DD)", field=name) from None
 
 
-async def list_alerts(clients: Clients, principal: Principal, params: Mapping[str, str]
-                      ) -> dict[str, Any]:
+async def list_alerts(
+    clients: Clients, principal: Principal, params: Mapping[str, str]
+) -> dict[str, Any]:
     """The tenant's quality alerts of a period (default the last 30 days), newest day
     first, worst first within a day; `status` = open | acknowledged | all."""
     principal.require(ADMIN)
@@ -280,32 +341,42 @@ async def list_alerts(clients: Clients, principal: Principal, params: Mapping[st
     status = (params.get("status") or "all").strip().lower()
     if status not in (*STATUSES, "all"):
         raise Problem(400, "status must be open, acknowledged or all", field="status")
-    query = ("SELECT * FROM c WHERE c.tenantId = @t AND c.kind = @k "
-             "AND c.day >= @from AND c.day <= @to")
+    query = (
+        "SELECT * FROM c WHERE c.tenantId = @t AND c.kind = @k AND c.day >= @from AND c.day <= @to"
+    )
     parameters: list[dict[str, Any]] = [
-        {"name": "@t", "value": principal.tenant_id}, {"name": "@k", "value": KIND},
-        {"name": "@from", "value": start.isoformat()}, {"name": "@to", "value": end.isoformat()}]
+        {"name": "@t", "value": principal.tenant_id},
+        {"name": "@k", "value": KIND},
+        {"name": "@from", "value": start.isoformat()},
+        {"name": "@to", "value": end.isoformat()},
+    ]
     if status != "all":
         query += " AND c.status = @s"
         parameters.append({"name": "@s", "value": status})
     container = clients.container(layout.ALERTS)
 
     async def op() -> list[dict[str, Any]]:
-        return [d async for d in container.query_items(
-            query, parameters=parameters, partition_key=principal.tenant_id)]
+        return [
+            d
+            async for d in container.query_items(
+                query, parameters=parameters, partition_key=principal.tenant_id
+            )
+        ]
 
     docs = await with_retries(op, what="list alerts")
-    docs.sort(key=lambda d: (str(d.get("building") or "").casefold()))
-    docs.sort(key=lambda d: (str(d.get("day")), float(d.get("poorPercent") or 0)),
-              reverse=True)
-    return {"from": start.isoformat(), "to": end.isoformat(), "status": status,
-            "open": sum(1 for d in docs if d.get("status") == "open"),
-            "truncated": len(docs) > MAX_LIST,
-            "alerts": [_public(d) for d in docs[:MAX_LIST]]}
+    docs.sort(key=lambda d: str(d.get("building") or "").casefold())
+    docs.sort(key=lambda d: (str(d.get("day")), float(d.get("poorPercent") or 0)), reverse=True)
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "status": status,
+        "open": sum(1 for d in docs if d.get("status") == "open"),
+        "truncated": len(docs) > MAX_LIST,
+        "alerts": [_public(d) for d in docs[:MAX_LIST]],
+    }
 
 
-async def acknowledge(clients: Clients, principal: Principal, item_id: str
-                      ) -> dict[str, Any]:
+async def acknowledge(clients: Clients, principal: Principal, item_id: str) -> dict[str, Any]:
     """Mark an alert acknowledged by the caller. Idempotent: acknowledging it again
     returns the first acknowledgement unchanged."""
     principal.require(ADMIN)
@@ -317,9 +388,12 @@ async def acknowledge(clients: Clients, principal: Principal, item_id: str
             raise Problem(404, "no such alert in this tenant", field="alertId")
         if doc.get("status") == "acknowledged":
             return _public(doc)
-        doc |= {"status": "acknowledged", "ackedAt": _iso(datetime.now(timezone.utc)),
-                "ackedBy": principal.name or principal.object_id,
-                "ackedById": principal.object_id}
+        doc |= {
+            "status": "acknowledged",
+            "ackedAt": _iso(datetime.now(timezone.utc)),
+            "ackedBy": principal.name or principal.object_id,
+            "ackedById": principal.object_id,
+        }
         if await _replace(clients, doc, doc["_etag"]):
             return _public(doc)
         await asyncio.sleep(0.01)

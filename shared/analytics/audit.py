@@ -37,8 +37,14 @@ def audit_pk(tenant_id: str, when: datetime) -> str:
     return f"{tenant_id}|{when:%Y-%m}"
 
 
-async def record_read(clients: Clients, principal: Principal, action: str, *,
-                      user: str | None = None, call_id: str | None = None) -> None:
+async def record_read(
+    clients: Clients,
+    principal: Principal,
+    action: str,
+    *,
+    user: str | None = None,
+    call_id: str | None = None,
+) -> None:
     now = datetime.now(timezone.utc)
     doc = {
         "id": str(uuid.uuid4()),
@@ -54,23 +60,36 @@ async def record_read(clients: Clients, principal: Principal, action: str, *,
         "ttl": layout.AUDIT.default_ttl,
     }
     try:
-        await with_retries(lambda: clients.container(layout.AUDIT).create_item(doc),
-                           attempts=3, what="write audit")
+        await with_retries(
+            lambda: clients.container(layout.AUDIT).create_item(doc), attempts=3, what="write audit"
+        )
     except Exception:
-        log.error("audit record could not be written for a %s read", action, exc_info=True,
-                  extra={"tenantId": principal.tenant_id})
+        log.error(
+            "audit record could not be written for a %s read",
+            action,
+            exc_info=True,
+            extra={"tenantId": principal.tenant_id},
+        )
 
 
-async def audited(clients: Clients, principal: Principal, action: str,
-                  read: Callable[[], Awaitable[T]], *, user: str | None = None,
-                  call_id: str | None = None) -> T:
+async def audited(
+    clients: Clients,
+    principal: Principal,
+    action: str,
+    read: Callable[[], Awaitable[T]],
+    *,
+    user: str | None = None,
+    call_id: str | None = None,
+) -> T:
     """Run `read` and write its audit record concurrently; the read's outcome decides the
     response, the audit write never fails it. Both finish before the response leaves,
     so no audit write is left running when the host freezes the worker."""
     principal.require(CALL_ANALYTICS)
     result, _ = await asyncio.gather(
-        read(), record_read(clients, principal, action, user=user, call_id=call_id),
-        return_exceptions=True)
+        read(),
+        record_read(clients, principal, action, user=user, call_id=call_id),
+        return_exceptions=True,
+    )
     if isinstance(result, BaseException):
         raise result
     return result
@@ -84,8 +103,14 @@ def _months(start: datetime, end: datetime) -> list[datetime]:
     return months
 
 
-async def read_audit(clients: Clients, principal: Principal, frm: str | None, to: str | None,
-                     continuation: str | None, limit: int = 200) -> dict[str, Any]:
+async def read_audit(
+    clients: Clients,
+    principal: Principal,
+    frm: str | None,
+    to: str | None,
+    continuation: str | None,
+    limit: int = 200,
+) -> dict[str, Any]:
     principal.require(ADMIN)
     now = datetime.now(timezone.utc)
     end = parse_time(to, "to", now)
@@ -102,21 +127,25 @@ async def read_audit(clients: Clients, principal: Principal, frm: str | None, to
         if state.get("pk") and pk > state["pk"]:
             continue
         query = "SELECT TOP @n * FROM c WHERE c.pk = @pk AND c.at >= @from AND c.at < @to"
-        params = [{"name": "@n", "value": limit + 1 - len(entries)},
-                  {"name": "@pk", "value": pk},
-                  {"name": "@from", "value": iso(start)}, {"name": "@to", "value": iso(end)}]
+        params = [
+            {"name": "@n", "value": limit + 1 - len(entries)},
+            {"name": "@pk", "value": pk},
+            {"name": "@from", "value": iso(start)},
+            {"name": "@to", "value": iso(end)},
+        ]
         if state.get("pk") == pk:
             query += " AND (c.at < @at OR (c.at = @at AND c.id < @id))"
             params += [{"name": "@at", "value": state["at"]}, {"name": "@id", "value": state["id"]}]
         query += " ORDER BY c.at DESC, c.id DESC"
-        items = [i async for i in container.query_items(query, parameters=params,
-                                                          partition_key=pk)]
+        items = [i async for i in container.query_items(query, parameters=params, partition_key=pk)]
         entries += [i | {"_month": pk} for i in items]
         if len(entries) > limit:
             break
     page, more = entries[:limit], len(entries) > limit
-    token = (encode_token({"pk": page[-1]["_month"], "at": page[-1]["at"], "id": page[-1]["id"]})
-             if more else None)
+    token = (
+        encode_token({"pk": page[-1]["_month"], "at": page[-1]["at"], "id": page[-1]["id"]})
+        if more
+        else None
+    )
     fields = ("at", "action", "actorId", "actorName", "level", "targetUser", "callId")
-    return {"entries": [{k: e.get(k) for k in fields} for e in page],
-            "continuationToken": token}
+    return {"entries": [{k: e.get(k) for k in fields} for e in page], "continuationToken": token}

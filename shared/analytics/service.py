@@ -68,19 +68,23 @@ def normalise_user(raw: str) -> str:
     return key
 
 
-async def _query(container: Any, query: str, params: dict[str, Any], partition_key: str
-                 ) -> list[dict[str, Any]]:
+async def _query(
+    container: Any, query: str, params: dict[str, Any], partition_key: str
+) -> list[dict[str, Any]]:
     parameters = [{"name": k, "value": v} for k, v in params.items()]
 
     async def op() -> list[dict[str, Any]]:
-        return [item async for item in container.query_items(
-            query, parameters=parameters, partition_key=partition_key)]
+        return [
+            item
+            async for item in container.query_items(
+                query, parameters=parameters, partition_key=partition_key
+            )
+        ]
 
     return await with_retries(op, what="query")
 
 
-async def search_users(clients: Clients, principal: Principal, text: str | None
-                       ) -> dict[str, Any]:
+async def search_users(clients: Clients, principal: Principal, text: str | None) -> dict[str, Any]:
     principal.require(CALL_ANALYTICS)
     q = (text or "").strip().lower()
     if q.startswith("sip:"):
@@ -95,15 +99,28 @@ async def search_users(clients: Clients, principal: Principal, text: str | None
         {"@n": SEARCH_LIMIT, "@t": principal.tenant_id, "@q": q},
         principal.tenant_id,
     )
-    users = [{"user": i["user"], "displayName": i.get("displayName"), "sipUri": i.get("sipUri"),
-              "lastSeen": i.get("lastSeen")} for i in items]
+    users = [
+        {
+            "user": i["user"],
+            "displayName": i.get("displayName"),
+            "sipUri": i.get("sipUri"),
+            "lastSeen": i.get("lastSeen"),
+        }
+        for i in items
+    ]
     users.sort(key=lambda u: (u["displayName"] or u["user"]).lower())
     return {"users": users[:SEARCH_LIMIT]}
 
 
-async def user_calls(clients: Clients, principal: Principal, user: str, frm: str | None,
-                     to: str | None, continuation: str | None, limit: int = PAGE_SIZE
-                     ) -> dict[str, Any]:
+async def user_calls(
+    clients: Clients,
+    principal: Principal,
+    user: str,
+    frm: str | None,
+    to: str | None,
+    continuation: str | None,
+    limit: int = PAGE_SIZE,
+) -> dict[str, Any]:
     principal.require(CALL_ANALYTICS)
     key = normalise_user(user)
     now = datetime.now(timezone.utc)
@@ -113,7 +130,7 @@ async def user_calls(clients: Clients, principal: Principal, user: str, frm: str
         raise Problem(400, "from must be before to", field="from")
     state = decode_token(continuation)
     pk = user_pk(principal.tenant_id, key)
-    query = ("SELECT TOP @n * FROM c WHERE c.pk = @pk AND c.start >= @from AND c.start < @to")
+    query = "SELECT TOP @n * FROM c WHERE c.pk = @pk AND c.start >= @from AND c.start < @to"
     params: dict[str, Any] = {"@n": limit + 1, "@pk": pk, "@from": iso(start), "@to": iso(end)}
     if state:
         query += " AND (c.start < @s OR (c.start = @s AND c.id < @id))"
@@ -124,16 +141,26 @@ async def user_calls(clients: Clients, principal: Principal, user: str, frm: str
     calls = []
     for i in page:
         entry = {
-            "callId": i["callId"], "callType": i.get("callType"), "start": i.get("start"),
-            "end": i.get("end"), "durationS": i.get("durationS"), "rating": i.get("rating"),
-            "reasons": i.get("reasons") or [], "participantCount": i.get("participantCount"),
+            "callId": i["callId"],
+            "callType": i.get("callType"),
+            "start": i.get("start"),
+            "end": i.get("end"),
+            "durationS": i.get("durationS"),
+            "rating": i.get("rating"),
+            "reasons": i.get("reasons") or [],
+            "participantCount": i.get("participantCount"),
         }
         if principal.level in ("admin", "engineer"):
             entry["participants"] = i.get("participants") or []
         calls.append(entry)
     token = encode_token({"start": page[-1]["start"], "id": page[-1]["id"]}) if more else None
-    return {"user": key, "from": iso(start), "to": iso(end), "calls": calls,
-            "continuationToken": token}
+    return {
+        "user": key,
+        "from": iso(start),
+        "to": iso(end),
+        "calls": calls,
+        "continuationToken": token,
+    }
 
 
 def detail_dict(doc: CallDocument) -> dict[str, Any]:
@@ -142,21 +169,24 @@ def detail_dict(doc: CallDocument) -> dict[str, Any]:
     return {"callId": doc.id, **view}
 
 
-async def call_detail(clients: Clients, principal: Principal, call_id: str,
-                      searched_user: str | None) -> dict[str, Any]:
+async def call_detail(
+    clients: Clients, principal: Principal, call_id: str, searched_user: str | None
+) -> dict[str, Any]:
     principal.require(CALL_ANALYTICS)
     level = principal.level
     searched = normalise_user(searched_user) if searched_user else None
     if level == "specialist" and not searched:
-        raise Problem(400, "a specialist reads a call for the user searched for: add ?user=",
-                      field="user")
+        raise Problem(
+            400, "a specialist reads a call for the user searched for: add ?user=", field="user"
+        )
     # (issue 10) `place` (building file + topology, resolved at read time) is "advanced":
     # only engineer and admin see it, so only they load its context (cached per tenant
     # for 30 s; otherwise two point reads), in parallel with the call read.
     with_place = level in ("admin", "engineer")
     doc, context = await asyncio.gather(
         read_call(clients, principal.tenant_id, call_id),
-        load_place_context(clients, principal.tenant_id) if with_place else _none())
+        load_place_context(clients, principal.tenant_id) if with_place else _none(),
+    )
     if doc is None or doc.tenantId != principal.tenant_id:
         raise Problem(404, "no such call for this tenant", field="callId")
     if searched and searched not in {user_key(p.uri) for p in doc.view.participants}:

@@ -123,8 +123,15 @@ FIELD_CLASSES: dict[str, FieldClass] = {
 }
 
 # Subtrees shown whole once their root is visible (their keys are data, not fields).
-_OPAQUE = ("metrics", "quality.flags", "device_ratios", "device_flags", "reason_metrics",
-           "place", "pstn")
+_OPAQUE = (
+    "metrics",
+    "quality.flags",
+    "device_ratios",
+    "device_flags",
+    "reason_metrics",
+    "place",
+    "pstn",
+)
 
 _TEL_RE = re.compile(r"^(tel:)?(\+?\d+?)(\d{1,3})$")
 
@@ -153,8 +160,11 @@ def _anonymise(value: dict[str, Any], searched: str | None, tenant_domains: set[
         value.pop("uri", None)
         value["display_name"] = "Conference"
         return
-    internal = bool(uri) and user_key(uri) is not None and (
-        user_key(uri).rsplit("@", 1)[-1] in tenant_domains)  # type: ignore[union-attr]
+    internal = (
+        bool(uri)
+        and user_key(uri) is not None
+        and (user_key(uri).rsplit("@", 1)[-1] in tenant_domains)
+    )  # type: ignore[union-attr]
     value.pop("uri", None)
     if value.get("kind") == "phone" and uri:
         value["phone"] = mask_phone(uri)
@@ -189,8 +199,9 @@ def _mask_phones(node: Any) -> Any:
     return node
 
 
-def project_call(detail: dict[str, Any], level: Level, searched_user: str | None = None
-                 ) -> dict[str, Any]:
+def project_call(
+    detail: dict[str, Any], level: Level, searched_user: str | None = None
+) -> dict[str, Any]:
     """The call detail as `level` may see it. `detail` is the full response dict."""
     if level not in ("admin", "engineer", "specialist"):
         raise ValueError(f"level {level} has no Call Analytics access")
@@ -198,9 +209,15 @@ def project_call(detail: dict[str, Any], level: Level, searched_user: str | None
     if level == "specialist":
         domains = {searched_user.rsplit("@", 1)[-1]} if searched_user else set()
         if out.get("call_type") == "conference" and searched_user:
-            out["sessions"] = [s for s in out.get("sessions", [])
-                               if searched_user in (user_key(s.get("caller", {}).get("uri")),
-                                                    user_key(s.get("callee", {}).get("uri")))]
+            out["sessions"] = [
+                s
+                for s in out.get("sessions", [])
+                if searched_user
+                in (
+                    user_key(s.get("caller", {}).get("uri")),
+                    user_key(s.get("callee", {}).get("uri")),
+                )
+            ]
         for p in out.get("participants", []):
             _anonymise(p, searched_user, domains)
         for s in out.get("sessions", []):

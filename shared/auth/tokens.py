@@ -40,11 +40,15 @@ class Principal:
 
     def require(self, allowed: frozenset[Level], tenant_id: str | None = None) -> None:
         if not set(self.levels) & allowed:
-            raise Problem(403, "the token has no role that allows this operation",
-                          extra={"requiredLevels": sorted(allowed)})
+            raise Problem(
+                403,
+                "the token has no role that allows this operation",
+                extra={"requiredLevels": sorted(allowed)},
+            )
         if tenant_id is not None and tenant_id.lower() != self.tenant_id:
-            raise Problem(403, "the token's tenant does not match the data's tenant",
-                          field="tenantId")
+            raise Problem(
+                403, "the token's tenant does not match the data's tenant", field="tenantId"
+            )
 
 
 def unauthorized(detail: str) -> Problem:

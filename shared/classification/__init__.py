@@ -24,8 +24,9 @@ def _is_setup_failure(session: Session) -> list[str]:
     return found
 
 
-def rate_session(session: Session, profile: str | None = None,
-                 table: ThresholdTable | None = None) -> None:
+def rate_session(
+    session: Session, profile: str | None = None, table: ThresholdTable | None = None
+) -> None:
     """Session rating per classification.md: poor (callSetup, audioNetwork, device),
     unavailable when no QoE arrived for its audio, good otherwise."""
     table = table or DEFAULT_TABLE
@@ -54,8 +55,9 @@ def rate_session(session: Session, profile: str | None = None,
     session.reason_metrics = {k: sorted(set(v)) for k, v in sorted(reasons.items())}
 
 
-def classify_call(view: CallView, profile: str | None = None,
-                  table: ThresholdTable | None = None) -> None:
+def classify_call(
+    view: CallView, profile: str | None = None, table: ThresholdTable | None = None
+) -> None:
     """A call is poor if any session is poor (union of reasons), good if any is good,
     unavailable otherwise; None when it has no session."""
     reasons: set[str] = set()

@@ -42,8 +42,9 @@ def _flags(metrics: StreamMetrics, limits: tuple[Limit, ...]) -> dict[str, Flag]
     return flags
 
 
-def _any_of(metrics: StreamMetrics, media: str, names: tuple[str, ...],
-            table: ThresholdTable) -> tuple[bool, list[str]]:
+def _any_of(
+    metrics: StreamMetrics, media: str, names: tuple[str, ...], table: ThresholdTable
+) -> tuple[bool, list[str]]:
     """(any metric present, metrics that fired)."""
     present = False
     fired: list[str] = []
@@ -57,8 +58,7 @@ def _any_of(metrics: StreamMetrics, media: str, names: tuple[str, ...],
     return present, fired
 
 
-def _audio(metrics: StreamMetrics, profile: str, table: ThresholdTable,
-           q: StreamQuality) -> None:
+def _audio(metrics: StreamMetrics, profile: str, table: ThresholdTable, q: StreamQuality) -> None:
     names = table.audio_profiles[profile]
     present, fired = _any_of(metrics, "audio", names, table)
     if profile == TEAMS2021:
@@ -76,8 +76,7 @@ def _audio(metrics: StreamMetrics, profile: str, table: ThresholdTable,
     q.poor_due_to = fired
 
 
-def _video(metrics: StreamMetrics, media: str, table: ThresholdTable,
-           q: StreamQuality) -> None:
+def _video(metrics: StreamMetrics, media: str, table: ThresholdTable, q: StreamQuality) -> None:
     for name in table.video_order:
         value = _value(metrics, name)
         if value is None:
@@ -99,8 +98,9 @@ def _appsharing(metrics: StreamMetrics, table: ThresholdTable, q: StreamQuality)
     q.poor_due_to = fired
 
 
-def classify_stream(stream: Stream, profile: str | None = None,
-                    table: ThresholdTable | None = None) -> StreamQuality:
+def classify_stream(
+    stream: Stream, profile: str | None = None, table: ThresholdTable | None = None
+) -> StreamQuality:
     """Classify one stream. `profile` None (or unknown) -> default by the stream's source
     (`sfb2019` for SfB data, `teams2021` for Graph). Flags are computed for every metric
     present, whatever the rating, since Call Analytics shows them next to the metric."""
@@ -124,8 +124,7 @@ def classify_stream(stream: Stream, profile: str | None = None,
     return q
 
 
-def device_flags(ratios: dict[str, float], table: ThresholdTable | None = None
-                 ) -> dict[str, Flag]:
+def device_flags(ratios: dict[str, float], table: ThresholdTable | None = None) -> dict[str, Flag]:
     """Flags of an endpoint's device-not-functioning ratios (red >= 0.005)."""
     table = table or DEFAULT_TABLE
     flags: dict[str, Flag] = {}

@@ -89,16 +89,27 @@ PACKET_UTILIZATION_GATE = Limit("audio", "packet_utilization", ">", 500.0, None)
 
 # Which audio metrics make a stream poor, per profile (any of them fires -> poor).
 AUDIO_PROFILE_METRICS: dict[str, tuple[str, ...]] = {
-    SFB2019: ("degradation_avg", "round_trip_ms", "packet_loss_rate", "jitter_ms",
-              "concealed_ratio_avg"),
+    SFB2019: (
+        "degradation_avg",
+        "round_trip_ms",
+        "packet_loss_rate",
+        "jitter_ms",
+        "concealed_ratio_avg",
+    ),
     TEAMS2021: ("round_trip_ms", "packet_loss_rate", "jitter_ms"),
 }
 # Video and VBSS: the first metric present decides.
-VIDEO_ORDER: tuple[str, ...] = ("video_frame_loss_pct", "video_frame_rate_avg",
-                                "video_post_fec_plr")
+VIDEO_ORDER: tuple[str, ...] = (
+    "video_frame_loss_pct",
+    "video_frame_rate_avg",
+    "video_post_fec_plr",
+)
 # Application sharing: any of them fires -> poor.
-APPSHARING_METRICS: tuple[str, ...] = ("spoiled_tile_pct", "rdp_tile_latency_ms",
-                                       "relative_one_way_s")
+APPSHARING_METRICS: tuple[str, ...] = (
+    "spoiled_tile_pct",
+    "rdp_tile_latency_ms",
+    "relative_one_way_s",
+)
 
 
 @dataclass(frozen=True)
@@ -108,7 +119,8 @@ class ThresholdTable:
     rows: tuple[Limit, ...] = DEFAULT_ROWS
     gate: Limit = PACKET_UTILIZATION_GATE
     audio_profiles: Mapping[str, tuple[str, ...]] = field(
-        default_factory=lambda: dict(AUDIO_PROFILE_METRICS))
+        default_factory=lambda: dict(AUDIO_PROFILE_METRICS)
+    )
     video_order: tuple[str, ...] = VIDEO_ORDER
     appsharing: tuple[str, ...] = APPSHARING_METRICS
 

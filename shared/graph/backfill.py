@@ -44,50 +44,95 @@ def window(start: str | None, end: str | None, at: datetime) -> tuple[datetime, 
     if parsed["to"] > at + timedelta(minutes=5):
         raise Problem(400, "`to` is in the future", field="to")
     if parsed["from"] < at - timedelta(days=RETENTION_DAYS):
-        raise Problem(400, f"Graph keeps call records {RETENTION_DAYS} days: `from` is "
-                      "older", field="from")
+        raise Problem(
+            400, f"Graph keeps call records {RETENTION_DAYS} days: `from` is older", field="from"
+        )
     return parsed["from"], parsed["to"]
 
 
-async def start(config: GraphConfig, tenant_id: str, begin: datetime, end: datetime,
-                reason: str) -> dict[str, Any]:
+async def start(
+    config: GraphConfig, tenant_id: str, begin: datetime, end: datetime, reason: str
+) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:16]
-    await send_messages(config.queue, [{"op": "backfill", "tenantId": tenant_id,
-                                        "from": iso(begin), "to": iso(end),
-                                        "reason": reason, "runId": run_id}])
-    return {"runId": run_id, "tenantId": tenant_id, "from": iso(begin), "to": iso(end),
-            "status": "queued", "reason": reason}
+    await send_messages(
+        config.queue,
+        [
+            {
+                "op": "backfill",
+                "tenantId": tenant_id,
+                "from": iso(begin),
+                "to": iso(end),
+                "reason": reason,
+                "runId": run_id,
+            }
+        ],
+    )
+    return {
+        "runId": run_id,
+        "tenantId": tenant_id,
+        "from": iso(begin),
+        "to": iso(end),
+        "status": "queued",
+        "reason": reason,
+    }
 
 
-async def run(clients: Clients, graph: GraphClient, config: GraphConfig,
-              message: dict[str, Any]) -> str:
+async def run(
+    clients: Clients, graph: GraphClient, config: GraphConfig, message: dict[str, Any]
+) -> str:
     tenant = str(message["tenantId"]).lower()
     at = now()
     begin = max(parse_iso(str(message["from"])), at - timedelta(days=RETENTION_DAYS))
     end = parse_iso(str(message["to"]))
-    run_id = str(message.get("runId") or uuid.uuid5(
-        uuid.NAMESPACE_URL, f"{tenant}|{message['from']}|{message['to']}").hex[:16])
+    run_id = str(
+        message.get("runId")
+        or uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}|{message['from']}|{message['to']}").hex[:16]
+    )
     if "runId" not in message:
         message = message | {"runId": run_id}
     doc_id = f"backfill:{run_id}"
-    await graph_state.upsert_doc(clients, {
-        "id": doc_id, "tenantId": tenant, "kind": "backfill", "runId": run_id,
-        "from": iso(begin), "to": iso(end), "reason": message.get("reason"),
-        "status": "listing", "startedAt": iso(at), "listed": 0, "queued": 0,
-        "ttl": 90 * 86_400})
+    await graph_state.upsert_doc(
+        clients,
+        {
+            "id": doc_id,
+            "tenantId": tenant,
+            "kind": "backfill",
+            "runId": run_id,
+            "from": iso(begin),
+            "to": iso(end),
+            "reason": message.get("reason"),
+            "status": "listing",
+            "startedAt": iso(at),
+            "listed": 0,
+            "queued": 0,
+            "ttl": 90 * 86_400,
+        },
+    )
     ids: list[str] = []
     try:
         async for item in graph.list_call_records(tenant, begin, end):
             if isinstance(item.get("id"), str):
                 ids.append(item["id"])
     except Throttled as exc:  # start over later: fetches of listed ids are idempotent
-        await send_messages(config.queue, [message],
-                            visibility_timeout=max(1, int(exc.retry_after)))
+        await send_messages(
+            config.queue, [message], visibility_timeout=max(1, int(exc.retry_after))
+        )
         return "throttled"
     for i in range(0, len(ids), QUEUE_CHUNK):
-        await send_messages(config.queue, [
-            {"op": "fetch", "tenantId": tenant, "recordId": rid, "notifiedAt": iso(at),
-             "attempt": 0, "backfill": run_id} for rid in ids[i:i + QUEUE_CHUNK]])
+        await send_messages(
+            config.queue,
+            [
+                {
+                    "op": "fetch",
+                    "tenantId": tenant,
+                    "recordId": rid,
+                    "notifiedAt": iso(at),
+                    "attempt": 0,
+                    "backfill": run_id,
+                }
+                for rid in ids[i : i + QUEUE_CHUNK]
+            ],
+        )
     logs_queued = False
     if message.get("logs", True):
         from shared.graph.pstn import queue_logs
@@ -95,8 +140,15 @@ async def run(clients: Clients, graph: GraphClient, config: GraphConfig,
         logs_queued = await queue_logs(config, tenant, begin, end)
 
     def done(doc: dict[str, Any]) -> None:
-        doc.update({"status": "queued", "listed": len(ids), "queued": len(ids),
-                    "logsQueued": logs_queued, "completedAt": iso(now())})
+        doc.update(
+            {
+                "status": "queued",
+                "listed": len(ids),
+                "queued": len(ids),
+                "logsQueued": logs_queued,
+                "completedAt": iso(now()),
+            }
+        )
 
     await graph_state.update_doc(clients, tenant, doc_id, done)
     log.info("graph backfill listed %d call records", len(ids))

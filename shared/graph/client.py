@@ -65,7 +65,7 @@ def retry_after_s(value: str | None, attempt: int) -> float:
             return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
         except (TypeError, ValueError):
             pass
-    return min(60.0, 2.0 ** attempt) * (0.5 + random.random() / 2)
+    return min(60.0, 2.0**attempt) * (0.5 + random.random() / 2)
 
 
 def _iso(value: datetime) -> str:
@@ -75,9 +75,16 @@ def _iso(value: datetime) -> str:
 class GraphClient:
     """One per event loop and process (see `get_graph`); counts what it did in `stats`."""
 
-    def __init__(self, config: GraphConfig, tokens: TokenProvider, session: Any, *,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                 max_wait_s: float | None = None, max_attempts: int = 8) -> None:
+    def __init__(
+        self,
+        config: GraphConfig,
+        tokens: TokenProvider,
+        session: Any,
+        *,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        max_wait_s: float | None = None,
+        max_attempts: int = 8,
+    ) -> None:
         self.config = config
         self.tokens = tokens
         self.session = session
@@ -88,14 +95,15 @@ class GraphClient:
 
     def _url(self, path_or_url: str) -> str:
         if path_or_url.startswith(("http://", "https://")):
-            if not (path_or_url == self.config.origin
-                    or path_or_url.startswith(self.config.origin + "/")):
+            if not (
+                path_or_url == self.config.origin
+                or path_or_url.startswith(self.config.origin + "/")
+            ):
                 raise GraphError(502, "badLink", "a next link points outside Graph's origin")
             return path_or_url
         return f"{self.config.url}/{path_or_url.lstrip('/')}"
 
-    async def request(self, method: str, tenant_id: str, path_or_url: str,
-                      body: Any = None) -> Any:
+    async def request(self, method: str, tenant_id: str, path_or_url: str, body: Any = None) -> Any:
         url = self._url(path_or_url)
         waited = 0.0
         refreshed = False
@@ -104,8 +112,7 @@ class GraphClient:
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             self.stats["requests"] += 1
             try:
-                async with self.session.request(method, url, json=body,
-                                                headers=headers) as resp:
+                async with self.session.request(method, url, json=body, headers=headers) as resp:
                     status = resp.status
                     retry_header = resp.headers.get("Retry-After")
                     text = await resp.text()
@@ -136,7 +143,8 @@ class GraphClient:
         """The whole record: sessions with segments, every page of sessions and of
         participants_v2 appended."""
         record = await self.request(
-            "GET", tenant_id, f"communications/callRecords/{quote(record_id)}?{EXPAND}")
+            "GET", tenant_id, f"communications/callRecords/{quote(record_id)}?{EXPAND}"
+        )
         if not isinstance(record, dict):
             raise GraphError(502, "badRecord", "call record is not a JSON object")
         for nav in ("sessions", "participants_v2"):
@@ -152,8 +160,9 @@ class GraphClient:
                 link = page.get("@odata.nextLink")
         return record
 
-    async def list_call_records(self, tenant_id: str, start: datetime, end: datetime
-                                ) -> AsyncIterator[dict[str, Any]]:
+    async def list_call_records(
+        self, tenant_id: str, start: datetime, end: datetime
+    ) -> AsyncIterator[dict[str, Any]]:
         """Call records (without sessions) whose startDateTime is in [start, end)."""
         flt = quote(f"startDateTime ge {_iso(start)} and startDateTime lt {_iso(end)}")
         link: str | None = f"communications/callRecords?$filter={flt}"
@@ -163,11 +172,14 @@ class GraphClient:
                 yield item
             link = page.get("@odata.nextLink")
 
-    async def log_rows(self, tenant_id: str, function: str, start: datetime, end: datetime
-                       ) -> AsyncIterator[dict[str, Any]]:
+    async def log_rows(
+        self, tenant_id: str, function: str, start: datetime, end: datetime
+    ) -> AsyncIterator[dict[str, Any]]:
         """Rows of `getPstnCalls` or `getDirectRoutingCalls` for [start, end)."""
-        link: str | None = (f"communications/callRecords/{function}"
-                            f"(fromDateTime={_iso(start)},toDateTime={_iso(end)})")
+        link: str | None = (
+            f"communications/callRecords/{function}"
+            f"(fromDateTime={_iso(start)},toDateTime={_iso(end)})"
+        )
         while link:
             page = await self.request("GET", tenant_id, link)
             for item in page.get("value") or []:
@@ -179,15 +191,20 @@ class GraphClient:
     async def create_subscription(self, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(await self.request("POST", tenant_id, "subscriptions", body))
 
-    async def renew_subscription(self, tenant_id: str, subscription_id: str,
-                                 expires: datetime) -> dict[str, Any]:
-        return dict(await self.request("PATCH", tenant_id,
-                                       f"subscriptions/{quote(subscription_id)}",
-                                       {"expirationDateTime": _iso(expires)}))
+    async def renew_subscription(
+        self, tenant_id: str, subscription_id: str, expires: datetime
+    ) -> dict[str, Any]:
+        return dict(
+            await self.request(
+                "PATCH",
+                tenant_id,
+                f"subscriptions/{quote(subscription_id)}",
+                {"expirationDateTime": _iso(expires)},
+            )
+        )
 
     async def reauthorize_subscription(self, tenant_id: str, subscription_id: str) -> None:
-        await self.request("POST", tenant_id,
-                           f"subscriptions/{quote(subscription_id)}/reauthorize")
+        await self.request("POST", tenant_id, f"subscriptions/{quote(subscription_id)}/reauthorize")
 
     async def delete_subscription(self, tenant_id: str, subscription_id: str) -> None:
         await self.request("DELETE", tenant_id, f"subscriptions/{quote(subscription_id)}")

@@ -59,7 +59,8 @@ class GraphConfig:
     def from_env(cls, env: dict[str, str] | None = None) -> GraphConfig:
         env = dict(os.environ if env is None else env)
         base = env.get("CDC_GRAPH_WEBHOOK_BASE") or (
-            f"https://{env['WEBSITE_HOSTNAME']}" if env.get("WEBSITE_HOSTNAME") else None)
+            f"https://{env['WEBSITE_HOSTNAME']}" if env.get("WEBSITE_HOSTNAME") else None
+        )
         return cls(
             url=(env.get("CDC_GRAPH_URL") or DEFAULT_GRAPH_URL).rstrip("/"),
             authority=(env.get("CDC_GRAPH_AUTHORITY") or DEFAULT_AUTHORITY).rstrip("/"),
@@ -96,8 +97,10 @@ class GraphConfig:
         if not self.webhook_base:
             from shared.settings import SettingsError
 
-            raise SettingsError("set CDC_GRAPH_WEBHOOK_BASE (the public https base URL of "
-                                "this app) so Graph can reach the webhook")
+            raise SettingsError(
+                "set CDC_GRAPH_WEBHOOK_BASE (the public https base URL of "
+                "this app) so Graph can reach the webhook"
+            )
         return f"{self.webhook_base}/api/v1/graph/{which}"
 
     def is_tenant(self, tenant_id: str | None) -> bool:

@@ -44,8 +44,10 @@ MAX_DELAY_S = 1800
 
 def _version_key(record: dict[str, Any]) -> tuple[int, str]:
     version = record.get("version")
-    return (version if isinstance(version, int) and not isinstance(version, bool) else 0,
-            str(record.get("lastModifiedDateTime") or ""))
+    return (
+        version if isinstance(version, int) and not isinstance(version, bool) else 0,
+        str(record.get("lastModifiedDateTime") or ""),
+    )
 
 
 def batch_id(record: dict[str, Any]) -> str:
@@ -57,49 +59,69 @@ def batch_id(record: dict[str, Any]) -> str:
 
 
 def envelope(tenant_id: str, record: dict[str, Any], config: GraphConfig) -> dict[str, Any]:
-    clean = {k: v for k, v in record.items() if not k.endswith("@odata.context")
-             and k != "@odata.context"}
+    clean = {
+        k: v
+        for k, v in record.items()
+        if not k.endswith("@odata.context") and k != "@odata.context"
+    }
     host = config.origin.split("://", 1)[-1]
-    return {"schemaVersion": "1.0", "batchId": batch_id(record), "tenantId": tenant_id,
-            "source": {"type": "teams-graph", "fqdn": host or "graph.microsoft.com",
-                       "version": "v1.0"},
-            "sentAt": iso(now()),
-            "records": [{"kind": "callRecord", "format": "graph-v1", "data": clean}]}
+    return {
+        "schemaVersion": "1.0",
+        "batchId": batch_id(record),
+        "tenantId": tenant_id,
+        "source": {"type": "teams-graph", "fqdn": host or "graph.microsoft.com", "version": "v1.0"},
+        "sentAt": iso(now()),
+        "records": [{"kind": "callRecord", "format": "graph-v1", "data": clean}],
+    }
 
 
-async def submit(clients: Clients, settings: Settings, tenant_id: str,
-                 body: dict[str, Any]) -> int:
+async def submit(clients: Clients, settings: Settings, tenant_id: str, body: dict[str, Any]) -> int:
     """Through `accept_batch` as the service itself (level ingest, the record's tenant):
     the same limits, validation and idempotency as a posted batch."""
     from shared.ingest import accept_batch
 
-    principal = Principal(tenant_id=tenant_id, object_id=None, name="graph-fetcher",
-                          levels=("ingest",))
+    principal = Principal(
+        tenant_id=tenant_id, object_id=None, name="graph-fetcher", levels=("ingest",)
+    )
     raw = json.dumps(body, separators=(",", ":")).encode()
-    result = await accept_batch(clients, settings, principal, raw,
-                                {"Content-Type": "application/json"}, "")
+    result = await accept_batch(
+        clients, settings, principal, raw, {"Content-Type": "application/json"}, ""
+    )
     return result.status_code
 
 
 async def _requeue(config: GraphConfig, message: dict[str, Any], delay_s: float) -> None:
-    await send_messages(config.queue, [message],
-                        visibility_timeout=max(1, min(math.ceil(delay_s), 7 * 86_400)))
+    await send_messages(
+        config.queue, [message], visibility_timeout=max(1, min(math.ceil(delay_s), 7 * 86_400))
+    )
 
 
-async def fetch(clients: Clients, settings: Settings, graph: GraphClient,
-                config: GraphConfig, message: dict[str, Any]) -> str:
+async def fetch(
+    clients: Clients,
+    settings: Settings,
+    graph: GraphClient,
+    config: GraphConfig,
+    message: dict[str, Any],
+) -> str:
     tenant, record_id = str(message["tenantId"]).lower(), str(message["recordId"])
     attempt = int(message.get("attempt") or 0)
     try:
         record = await graph.call_record(tenant, record_id)
     except NotFound:
         if attempt + 1 < NOT_FOUND_ATTEMPTS:
-            delay = min(config.not_found_delay_s * 2 ** attempt, MAX_DELAY_S)
+            delay = min(config.not_found_delay_s * 2**attempt, MAX_DELAY_S)
             await _requeue(config, message | {"attempt": attempt + 1}, delay)
             return "retryLater"
-        await graph_state.save_record_version(clients, tenant, record_id, {
-            "status": "notFound", "notifiedAt": message.get("notifiedAt"),
-            "checkedAt": iso(now())})
+        await graph_state.save_record_version(
+            clients,
+            tenant,
+            record_id,
+            {
+                "status": "notFound",
+                "notifiedAt": message.get("notifiedAt"),
+                "checkedAt": iso(now()),
+            },
+        )
         log.warning("graph call record still 404 after %d attempts", attempt + 1)
         return "notFound"
     except Throttled as exc:
@@ -107,20 +129,38 @@ async def fetch(clients: Clients, settings: Settings, graph: GraphClient,
         return "throttled"
     key = _version_key(record)
     previous = await graph_state.read_record_version(clients, tenant, record_id)
-    if previous and previous.get("status") == "stored" and (
-            int(previous.get("version") or 0), str(previous.get("lastModified") or "")) >= key:
+    if (
+        previous
+        and previous.get("status") == "stored"
+        and (int(previous.get("version") or 0), str(previous.get("lastModified") or "")) >= key
+    ):
         return "unchanged"
     body = envelope(tenant, record, config)
     await submit(clients, settings, tenant, body)
-    await graph_state.save_record_version(clients, tenant, record_id, {
-        "status": "stored", "version": key[0], "lastModified": key[1],
-        "batchId": body["batchId"], "notifiedAt": message.get("notifiedAt"),
-        "storedAt": iso(now()), "sessions": len(record.get("sessions") or [])})
+    await graph_state.save_record_version(
+        clients,
+        tenant,
+        record_id,
+        {
+            "status": "stored",
+            "version": key[0],
+            "lastModified": key[1],
+            "batchId": body["batchId"],
+            "notifiedAt": message.get("notifiedAt"),
+            "storedAt": iso(now()),
+            "sessions": len(record.get("sessions") or []),
+        },
+    )
     return "stored"
 
 
-async def handle_message(clients: Clients, settings: Settings, graph: GraphClient,
-                         config: GraphConfig, message: dict[str, Any]) -> str:
+async def handle_message(
+    clients: Clients,
+    settings: Settings,
+    graph: GraphClient,
+    config: GraphConfig,
+    message: dict[str, Any],
+) -> str:
     """Dispatch one queue message; returns the outcome (for logs and tests)."""
     from shared.graph import backfill, subscriptions
 
@@ -128,9 +168,9 @@ async def handle_message(clients: Clients, settings: Settings, graph: GraphClien
     if op == "fetch":
         return await fetch(clients, settings, graph, config, message)
     if op == "lifecycle":
-        return await subscriptions.handle_lifecycle(clients, graph, config,
-                                                    str(message["tenantId"]),
-                                                    str(message["event"]))
+        return await subscriptions.handle_lifecycle(
+            clients, graph, config, str(message["tenantId"]), str(message["event"])
+        )
     if op == "backfill":
         return await backfill.run(clients, graph, config, message)
     if op == "logs":

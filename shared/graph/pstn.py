@@ -42,10 +42,10 @@ BATCH_ROWS = 1000
 NER_EFFECTIVE = frozenset({200, 480, 486, 487, 600, 603})
 
 
-async def queue_logs(config: GraphConfig, tenant_id: str, begin: datetime, end: datetime
-                     ) -> bool:
-    await send_messages(config.queue, [{"op": "logs", "tenantId": tenant_id,
-                                        "from": iso(begin), "to": iso(end)}])
+async def queue_logs(config: GraphConfig, tenant_id: str, begin: datetime, end: datetime) -> bool:
+    await send_messages(
+        config.queue, [{"op": "logs", "tenantId": tenant_id, "from": iso(begin), "to": iso(end)}]
+    )
     return True
 
 
@@ -67,31 +67,47 @@ def _outcome(row: dict[str, Any]) -> list[Any]:
     return [code, bool(answered), float(duration)]
 
 
-async def _submit_rows(clients: Clients, settings: Settings, config: GraphConfig,
-                       tenant: str, log_type: str, rows: list[dict[str, Any]]) -> None:
+async def _submit_rows(
+    clients: Clients,
+    settings: Settings,
+    config: GraphConfig,
+    tenant: str,
+    log_type: str,
+    rows: list[dict[str, Any]],
+) -> None:
     from shared.graph.fetcher import submit
 
     for i in range(0, len(rows), BATCH_ROWS):
-        chunk = rows[i:i + BATCH_ROWS]
+        chunk = rows[i : i + BATCH_ROWS]
         digest = hashlib.sha256("|".join(sorted(str(r.get("id")) for r in chunk)).encode())
-        body = {"schemaVersion": "1.0", "batchId": f"{log_type}-{digest.hexdigest()[:32]}",
-                "tenantId": tenant,
-                "source": {"type": "teams-graph",
-                           "fqdn": config.origin.split("://", 1)[-1] or "graph.microsoft.com",
-                           "version": "v1.0"},
-                "sentAt": iso(parse_iso(str(chunk[0].get("startDateTime")))),
-                "records": [{"kind": "pstnCall", "format": "graph-pstn-v1",
-                             "data": r | {"logType": log_type}} for r in chunk]}
+        body = {
+            "schemaVersion": "1.0",
+            "batchId": f"{log_type}-{digest.hexdigest()[:32]}",
+            "tenantId": tenant,
+            "source": {
+                "type": "teams-graph",
+                "fqdn": config.origin.split("://", 1)[-1] or "graph.microsoft.com",
+                "version": "v1.0",
+            },
+            "sentAt": iso(parse_iso(str(chunk[0].get("startDateTime")))),
+            "records": [
+                {"kind": "pstnCall", "format": "graph-pstn-v1", "data": r | {"logType": log_type}}
+                for r in chunk
+            ],
+        }
         await submit(clients, settings, tenant, body)
 
 
-async def _add_to_days(clients: Clients, tenant: str, log_type: str,
-                       rows: list[dict[str, Any]]) -> None:
+async def _add_to_days(
+    clients: Clients, tenant: str, log_type: str, rows: list[dict[str, Any]]
+) -> None:
     groups: dict[tuple[str, str], dict[str, list[Any]]] = {}
     for r in rows:
         day = str(r.get("startDateTime") or "")[:10]
-        trunk = str(r.get("trunkFullyQualifiedDomainName") or (
-            "Calling Plan" if log_type == "pstn" else "unknown"))
+        trunk = str(
+            r.get("trunkFullyQualifiedDomainName")
+            or ("Calling Plan" if log_type == "pstn" else "unknown")
+        )
         groups.setdefault((day, trunk), {})[str(r.get("id"))] = _outcome(r)
     for (day, trunk), outcomes in groups.items():
         doc_id = f"pstn:{log_type}:{day}:{hashlib.sha1(trunk.encode()).hexdigest()[:16]}"
@@ -99,13 +115,29 @@ async def _add_to_days(clients: Clients, tenant: str, log_type: str,
         def merge(doc: dict[str, Any], new: dict[str, list[Any]] = outcomes) -> None:
             doc.setdefault("rows", {}).update(new)
 
-        await graph_state.update_doc(clients, tenant, doc_id, merge, default={
-            "kind": "pstnDay", "day": day, "trunk": trunk, "logType": log_type, "rows": {},
-            "ttl": 396 * 86_400})
+        await graph_state.update_doc(
+            clients,
+            tenant,
+            doc_id,
+            merge,
+            default={
+                "kind": "pstnDay",
+                "day": day,
+                "trunk": trunk,
+                "logType": log_type,
+                "rows": {},
+                "ttl": 396 * 86_400,
+            },
+        )
 
 
-async def run(clients: Clients, settings: Settings, graph: GraphClient, config: GraphConfig,
-              message: dict[str, Any]) -> str:
+async def run(
+    clients: Clients,
+    settings: Settings,
+    graph: GraphClient,
+    config: GraphConfig,
+    message: dict[str, Any],
+) -> str:
     tenant = str(message["tenantId"]).lower()
     begin, end = parse_iso(str(message["from"])), parse_iso(str(message["to"]))
     total = 0
@@ -117,8 +149,9 @@ async def run(clients: Clients, settings: Settings, graph: GraphClient, config: 
                     if isinstance(row, dict) and row.get("id"):
                         rows.append(row)
             except Throttled as exc:  # the whole window again later: idempotent
-                await send_messages(config.queue, [message],
-                                    visibility_timeout=max(1, int(exc.retry_after)))
+                await send_messages(
+                    config.queue, [message], visibility_timeout=max(1, int(exc.retry_after))
+                )
                 return "throttled"
             if rows:
                 await _submit_rows(clients, settings, config, tenant, log_type, rows)
@@ -140,18 +173,23 @@ def summarise(docs: list[dict[str, Any]], start: str, end: str) -> list[dict[str
         answered = [o for o in outcomes if o[1]]
         effective = sum(1 for o in outcomes if o[1] or o[0] in NER_EFFECTIVE)
         failures = Counter(str(o[0]) for o in outcomes if not o[1])
-        out.append({
-            "day": doc.get("day"), "trunk": doc.get("trunk"), "logType": doc.get("logType"),
-            "attempts": attempts, "answered": len(answered),
-            "ner": round(effective / attempts, 4) if attempts else None,
-            "averageDurationS": round(sum(o[2] for o in answered) / len(answered), 1)
-            if answered else None,
-            "failuresBySipCode": dict(sorted(failures.items())),
-        })
+        out.append(
+            {
+                "day": doc.get("day"),
+                "trunk": doc.get("trunk"),
+                "logType": doc.get("logType"),
+                "attempts": attempts,
+                "answered": len(answered),
+                "ner": round(effective / attempts, 4) if attempts else None,
+                "averageDurationS": round(sum(o[2] for o in answered) / len(answered), 1)
+                if answered
+                else None,
+                "failuresBySipCode": dict(sorted(failures.items())),
+            }
+        )
     return out
 
 
-async def report(clients: Clients, tenant_id: str, start: str, end: str
-                 ) -> list[dict[str, Any]]:
+async def report(clients: Clients, tenant_id: str, start: str, end: str) -> list[dict[str, Any]]:
     docs = await graph_state.query_days(clients, tenant_id, "pstnDay", start, end)
     return summarise(docs, start, end)

@@ -8,9 +8,23 @@ from typing import Any
 from shared.storage import graph_state
 from shared.storage.clients import Clients
 
-_PUBLIC = ("subscriptionId", "status", "expiresAt", "createdAt", "lastRenewalAt",
-           "lastNotificationAt", "lastRejectedAt", "notifications", "rejected", "renewals",
-           "creations", "errors", "lifecycle", "lastLifecycleAt", "createReason")
+_PUBLIC = (
+    "subscriptionId",
+    "status",
+    "expiresAt",
+    "createdAt",
+    "lastRenewalAt",
+    "lastNotificationAt",
+    "lastRejectedAt",
+    "notifications",
+    "rejected",
+    "renewals",
+    "creations",
+    "errors",
+    "lifecycle",
+    "lastLifecycleAt",
+    "createReason",
+)
 
 
 def public_subscription(doc: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -25,14 +39,27 @@ async def graph_status(clients: Clients, tenant_id: str) -> dict[str, Any]:
     runs.sort(key=lambda r: r.get("startedAt") or "", reverse=True)
     return {
         "subscription": public_subscription(doc),
-        "backfills": [{k: r.get(k) for k in ("runId", "reason", "from", "to", "status",
-                                             "listed", "queued", "startedAt", "completedAt")}
-                      for r in runs[:10]],
+        "backfills": [
+            {
+                k: r.get(k)
+                for k in (
+                    "runId",
+                    "reason",
+                    "from",
+                    "to",
+                    "status",
+                    "listed",
+                    "queued",
+                    "startedAt",
+                    "completedAt",
+                )
+            }
+            for r in runs[:10]
+        ],
     }
 
 
-async def health_section(clients: Clients, tenant_id: str, now: datetime
-                         ) -> dict[str, Any] | None:
+async def health_section(clients: Clients, tenant_id: str, now: datetime) -> dict[str, Any] | None:
     """For a tenant configured for Graph: the subscription and the latest backfills;
     degraded when the subscription is missing, expired or expires within 12 hours
     (the renewal timer should have renewed it a day ahead)."""

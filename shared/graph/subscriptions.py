@@ -58,22 +58,43 @@ def parse_iso(text: str) -> datetime:
 def _error(doc: dict[str, Any], at: datetime, what: str, exc: BaseException) -> None:
     """Errors are kept without payloads: the operation, the status/code, the time."""
     status = getattr(exc, "status", None)
-    entry = {"at": iso(at), "op": what, "error": type(exc).__name__, "status": status,
-             "code": getattr(exc, "code", None)}
+    entry = {
+        "at": iso(at),
+        "op": what,
+        "error": type(exc).__name__,
+        "status": status,
+        "code": getattr(exc, "code", None),
+    }
     doc["errors"] = [entry, *list(doc.get("errors") or [])][:MAX_ERRORS]
 
 
-async def _queue_backfill(tenant_id: str, start: datetime, end: datetime, reason: str,
-                          config: GraphConfig) -> None:
+async def _queue_backfill(
+    tenant_id: str, start: datetime, end: datetime, reason: str, config: GraphConfig
+) -> None:
     from shared.storage.queues import send_messages
 
-    await send_messages(config.queue, [{"op": "backfill", "tenantId": tenant_id,
-                                        "from": iso(start), "to": iso(end),
-                                        "reason": reason}])
+    await send_messages(
+        config.queue,
+        [
+            {
+                "op": "backfill",
+                "tenantId": tenant_id,
+                "from": iso(start),
+                "to": iso(end),
+                "reason": reason,
+            }
+        ],
+    )
 
 
-async def create(clients: Clients, graph: GraphClient, config: GraphConfig, tenant_id: str,
-                 at: datetime, reason: str) -> dict[str, Any]:
+async def create(
+    clients: Clients,
+    graph: GraphClient,
+    config: GraphConfig,
+    tenant_id: str,
+    at: datetime,
+    reason: str,
+) -> dict[str, Any]:
     """A new subscription for the tenant (replacing whatever state it had)."""
     state = secrets.token_urlsafe(96)[:128]  # Graph allows up to 128 characters
     first = await graph_state.read_subscription(clients, tenant_id) is None
@@ -81,68 +102,112 @@ async def create(clients: Clients, graph: GraphClient, config: GraphConfig, tena
     def pending(doc: dict[str, Any]) -> None:
         doc["pendingClientState"] = state
 
-    await graph_state.update_doc(clients, tenant_id, graph_state.SUBSCRIPTION_ID, pending,
-                                 default={"kind": "subscription", "status": "creating",
-                                          "notifications": 0, "rejected": 0,
-                                          "renewals": 0, "errors": []})
+    await graph_state.update_doc(
+        clients,
+        tenant_id,
+        graph_state.SUBSCRIPTION_ID,
+        pending,
+        default={
+            "kind": "subscription",
+            "status": "creating",
+            "notifications": 0,
+            "rejected": 0,
+            "renewals": 0,
+            "errors": [],
+        },
+    )
     expires = at + timedelta(minutes=SUBSCRIPTION_MINUTES)
-    body = {"changeType": "created", "resource": RESOURCE,
-            "notificationUrl": config.webhook_url("notifications"),
-            "lifecycleNotificationUrl": config.webhook_url("lifecycle"),
-            "expirationDateTime": iso(expires), "clientState": state,
-            "latestSupportedTlsVersion": "v1_2"}
+    body = {
+        "changeType": "created",
+        "resource": RESOURCE,
+        "notificationUrl": config.webhook_url("notifications"),
+        "lifecycleNotificationUrl": config.webhook_url("lifecycle"),
+        "expirationDateTime": iso(expires),
+        "clientState": state,
+        "latestSupportedTlsVersion": "v1_2",
+    }
     try:
         sub = await graph.create_subscription(tenant_id, body)
     except GraphError as exc:
         failure: GraphError = exc
-        await graph_state.update_doc(clients, tenant_id, graph_state.SUBSCRIPTION_ID,
-                                     lambda d: _error(d, at, "create", failure))
+        await graph_state.update_doc(
+            clients,
+            tenant_id,
+            graph_state.SUBSCRIPTION_ID,
+            lambda d: _error(d, at, "create", failure),
+        )
         raise
 
     def done(doc: dict[str, Any]) -> None:
         if doc.get("subscriptionId"):
             doc["previousSubscriptionId"] = doc["subscriptionId"]
-        doc.update({"subscriptionId": sub["id"], "clientState": state, "status": "active",
-                    "expiresAt": sub.get("expirationDateTime") or iso(expires),
-                    "createdAt": iso(at), "lastRenewalAt": None, "createReason": reason})
+        doc.update(
+            {
+                "subscriptionId": sub["id"],
+                "clientState": state,
+                "status": "active",
+                "expiresAt": sub.get("expirationDateTime") or iso(expires),
+                "createdAt": iso(at),
+                "lastRenewalAt": None,
+                "createReason": reason,
+            }
+        )
         doc.pop("pendingClientState", None)
         doc["creations"] = int(doc.get("creations") or 0) + 1
 
     saved = await graph_state.update_doc(clients, tenant_id, graph_state.SUBSCRIPTION_ID, done)
     log.info("graph subscription created for a tenant (%s)", reason)
     if first:  # the tenant's first subscription: Graph's whole retention, once
-        await _queue_backfill(tenant_id, at - timedelta(days=RETENTION_DAYS), at, "initial",
-                              config)
+        await _queue_backfill(tenant_id, at - timedelta(days=RETENTION_DAYS), at, "initial", config)
     return saved or {}
 
 
 def _active(doc: dict[str, Any] | None, at: datetime) -> bool:
-    return bool(doc and doc.get("status") == "active" and doc.get("expiresAt")
-                and parse_iso(doc["expiresAt"]) > at)
+    return bool(
+        doc
+        and doc.get("status") == "active"
+        and doc.get("expiresAt")
+        and parse_iso(doc["expiresAt"]) > at
+    )
 
 
-async def ensure(clients: Clients, graph: GraphClient, config: GraphConfig, tenant_id: str,
-                 at: datetime | None = None) -> dict[str, Any]:
+async def ensure(
+    clients: Clients,
+    graph: GraphClient,
+    config: GraphConfig,
+    tenant_id: str,
+    at: datetime | None = None,
+) -> dict[str, Any]:
     at = at or now()
     doc = await graph_state.read_subscription(clients, tenant_id)
     if _active(doc, at):
         assert doc is not None
         return doc
-    return await create(clients, graph, config, tenant_id, at,
-                        "expired" if doc and doc.get("subscriptionId") else "new")
+    return await create(
+        clients,
+        graph,
+        config,
+        tenant_id,
+        at,
+        "expired" if doc and doc.get("subscriptionId") else "new",
+    )
 
 
 def _gap_start(doc: dict[str, Any] | None, at: datetime) -> datetime:
     """Where a backfill after a lost subscription starts: the last notification (or
     the subscription's creation), never beyond Graph's retention."""
-    marks = [parse_iso(v) for v in ((doc or {}).get("lastNotificationAt"),
-                                    (doc or {}).get("createdAt")) if v]
+    marks = [
+        parse_iso(v)
+        for v in ((doc or {}).get("lastNotificationAt"), (doc or {}).get("createdAt"))
+        if v
+    ]
     start = max(marks) - timedelta(minutes=5) if marks else at - timedelta(days=1)
     return max(start, at - timedelta(days=RETENTION_DAYS))
 
 
-async def renew_due(clients: Clients, graph: GraphClient, config: GraphConfig,
-                    at: datetime | None = None) -> dict[str, str]:
+async def renew_due(
+    clients: Clients, graph: GraphClient, config: GraphConfig, at: datetime | None = None
+) -> dict[str, str]:
     """The renewal timer: every configured tenant ends with an active subscription
     that expires more than RENEW_WITHIN_MINUTES from now. Returns tenant -> action."""
     at = at or now()
@@ -152,11 +217,9 @@ async def renew_due(clients: Clients, graph: GraphClient, config: GraphConfig,
         try:
             if not _active(doc, at):
                 lost = bool(doc and doc.get("subscriptionId"))
-                await create(clients, graph, config, tenant_id, at,
-                             "expired" if lost else "new")
+                await create(clients, graph, config, tenant_id, at, "expired" if lost else "new")
                 if lost:
-                    await _queue_backfill(tenant_id, _gap_start(doc, at), at, "expired",
-                                          config)
+                    await _queue_backfill(tenant_id, _gap_start(doc, at), at, "expired", config)
                 out[tenant_id] = "created"
                 continue
             assert doc is not None
@@ -170,8 +233,14 @@ async def renew_due(clients: Clients, graph: GraphClient, config: GraphConfig,
     return out
 
 
-async def _renew(clients: Clients, graph: GraphClient, config: GraphConfig, tenant_id: str,
-                 doc: dict[str, Any], at: datetime) -> str:
+async def _renew(
+    clients: Clients,
+    graph: GraphClient,
+    config: GraphConfig,
+    tenant_id: str,
+    doc: dict[str, Any],
+    at: datetime,
+) -> str:
     expires = at + timedelta(minutes=SUBSCRIPTION_MINUTES)
     try:
         sub = await graph.renew_subscription(tenant_id, doc["subscriptionId"], expires)
@@ -181,8 +250,12 @@ async def _renew(clients: Clients, graph: GraphClient, config: GraphConfig, tena
         return "recreated"
     except GraphError as exc:
         failure: GraphError = exc
-        await graph_state.update_doc(clients, tenant_id, graph_state.SUBSCRIPTION_ID,
-                                     lambda d: _error(d, at, "renew", failure))
+        await graph_state.update_doc(
+            clients,
+            tenant_id,
+            graph_state.SUBSCRIPTION_ID,
+            lambda d: _error(d, at, "renew", failure),
+        )
         raise
 
     def renewed(d: dict[str, Any]) -> None:
@@ -194,8 +267,14 @@ async def _renew(clients: Clients, graph: GraphClient, config: GraphConfig, tena
     return "renewed"
 
 
-async def handle_lifecycle(clients: Clients, graph: GraphClient, config: GraphConfig,
-                           tenant_id: str, event: str, at: datetime | None = None) -> str:
+async def handle_lifecycle(
+    clients: Clients,
+    graph: GraphClient,
+    config: GraphConfig,
+    tenant_id: str,
+    event: str,
+    at: datetime | None = None,
+) -> str:
     """A verified lifecycle event (queued by the webhook); returns what was done."""
     at = at or now()
     doc = await graph_state.read_subscription(clients, tenant_id)

@@ -37,16 +37,20 @@ class AzureIdentityTokens:
             home = self.config.home_tenant
             if tenant_id == home or (home is None and not self.config.certificate_path):
                 self._credentials[tenant_id] = ManagedIdentityCredential(
-                    client_id=self.config.managed_identity_client_id)
+                    client_id=self.config.managed_identity_client_id
+                )
                 return self._credentials[tenant_id]
             if not (self.config.app_id and self.config.certificate_path):
                 from shared.settings import SettingsError
 
-                raise SettingsError("a tenant other than the home tenant needs "
-                                    "CDC_GRAPH_APP_ID and CDC_GRAPH_CERTIFICATE_PATH")
+                raise SettingsError(
+                    "a tenant other than the home tenant needs "
+                    "CDC_GRAPH_APP_ID and CDC_GRAPH_CERTIFICATE_PATH"
+                )
             host = self.config.authority.split("://", 1)[-1]
             self._credentials[tenant_id] = CertificateCredential(
-                tenant_id, self.config.app_id, self.config.certificate_path, authority=host)
+                tenant_id, self.config.app_id, self.config.certificate_path, authority=host
+            )
         return self._credentials[tenant_id]
 
     async def token(self, tenant_id: str, *, refresh: bool = False) -> str:
@@ -76,8 +80,11 @@ class LoopbackClientCredentials:
             return cached[0]
         async with self._lock:
             url = f"{self.config.authority}/{tenant_id}/oauth2/v2.0/token"
-            form = {"grant_type": "client_credentials", "scope": self.config.scope,
-                    "client_id": self.config.app_id or "call-data-connector"}
+            form = {
+                "grant_type": "client_credentials",
+                "scope": self.config.scope,
+                "client_id": self.config.app_id or "call-data-connector",
+            }
             async with self.session.post(url, data=form) as resp:
                 resp.raise_for_status()
                 body = await resp.json()

@@ -58,20 +58,19 @@ MAX_BODY_BYTES = 1024 * 1024  # Graph's notification bodies are a few KB per ite
 
 def parse_body(raw: bytes) -> list[dict[str, Any]]:
     if len(raw) > MAX_BODY_BYTES:
-        raise Problem(413, f"a notification body is at most {MAX_BODY_BYTES} bytes",
-                      field="body")
+        raise Problem(413, f"a notification body is at most {MAX_BODY_BYTES} bytes", field="body")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise Problem(400, "the notification body is not JSON", field="body") from None
     if not isinstance(data, dict) or not isinstance(data.get("value"), list):
-        raise Problem(400, "a notification body is an object with a `value` array",
-                      field="value")
+        raise Problem(400, "a notification body is an object with a `value` array", field="value")
     return [item for item in data["value"] if isinstance(item, dict)]
 
 
-async def _subscription(clients: Clients, tenant_id: str, fresh: bool = False
-                        ) -> dict[str, Any] | None:
+async def _subscription(
+    clients: Clients, tenant_id: str, fresh: bool = False
+) -> dict[str, Any] | None:
     cached = _subs.get(tenant_id)
     if cached and not fresh and time.monotonic() - cached[0] < _CACHE_S:
         return cached[1]
@@ -88,15 +87,16 @@ def _genuine(doc: dict[str, Any] | None, item: dict[str, Any]) -> bool:
         return False
     # Both candidates are always compared, in constant time each.
     current = hmac.compare_digest(given.encode(), str(doc.get("clientState") or "").encode())
-    pending = hmac.compare_digest(given.encode(),
-                                  str(doc.get("pendingClientState") or "").encode())
+    pending = hmac.compare_digest(given.encode(), str(doc.get("pendingClientState") or "").encode())
     same_sub = item.get("subscriptionId") == doc.get("subscriptionId")
     return (current and same_sub and bool(doc.get("clientState"))) or (
-        pending and bool(doc.get("pendingClientState")))
+        pending and bool(doc.get("pendingClientState"))
+    )
 
 
-async def _verify(clients: Clients, config: GraphConfig, item: dict[str, Any]
-                  ) -> tuple[str | None, str]:
+async def _verify(
+    clients: Clients, config: GraphConfig, item: dict[str, Any]
+) -> tuple[str | None, str]:
     """(tenant, verdict) with verdict 'ok', 'unknownTenant' or 'rejected'."""
     tenant = str(item.get("tenantId") or "").lower()
     if not config.is_tenant(tenant):
@@ -136,12 +136,18 @@ async def _count_unknown(clients: Clients, n: int) -> None:
         doc["count"] = int(doc.get("count") or 0) + n
         doc["lastAt"] = iso(now())
 
-    await graph_state.update_doc(clients, graph_state.UNKNOWN_TENANT, "unknown", bump,
-                                 default={"kind": "unknownTenant", "count": 0})
+    await graph_state.update_doc(
+        clients,
+        graph_state.UNKNOWN_TENANT,
+        "unknown",
+        bump,
+        default={"kind": "unknownTenant", "count": 0},
+    )
 
 
-async def handle_notifications(clients: Clients, config: GraphConfig, raw: bytes,
-                               params: dict[str, str]) -> WebhookResult:
+async def handle_notifications(
+    clients: Clients, config: GraphConfig, raw: bytes, params: dict[str, str]
+) -> WebhookResult:
     echo = validation_echo(params)
     if echo is not None:
         return echo
@@ -161,27 +167,37 @@ async def handle_notifications(clients: Clients, config: GraphConfig, raw: bytes
             rejected[tenant] = rejected.get(tenant, 0) + 1
             result.rejected += 1
             continue
-        messages.append({"op": "fetch", "tenantId": tenant, "recordId": record_id,
-                         "notifiedAt": notified_at, "attempt": 0})
+        messages.append(
+            {
+                "op": "fetch",
+                "tenantId": tenant,
+                "recordId": record_id,
+                "notifiedAt": notified_at,
+                "attempt": 0,
+            }
+        )
         result.per_tenant[tenant] = result.per_tenant.get(tenant, 0) + 1
     if messages:
         await send_messages(config.queue, messages)
     result.queued = len(messages)
     for tenant in set(result.per_tenant) | set(rejected):
-        await _count(clients, tenant, result.per_tenant.get(tenant, 0),
-                     rejected.get(tenant, 0))
+        await _count(clients, tenant, result.per_tenant.get(tenant, 0), rejected.get(tenant, 0))
     if result.unknown:
         await _count_unknown(clients, result.unknown)
     if result.rejected or result.unknown:
         # Counts only: the payload may carry ids and a guessed secret, and is never logged.
-        log.warning("graph notifications refused: %d with a wrong clientState or "
-                    "subscription, %d for an unconfigured tenant", result.rejected,
-                    result.unknown)
+        log.warning(
+            "graph notifications refused: %d with a wrong clientState or "
+            "subscription, %d for an unconfigured tenant",
+            result.rejected,
+            result.unknown,
+        )
     return result
 
 
-async def handle_lifecycle(clients: Clients, config: GraphConfig, raw: bytes,
-                           params: dict[str, str]) -> WebhookResult:
+async def handle_lifecycle(
+    clients: Clients, config: GraphConfig, raw: bytes, params: dict[str, str]
+) -> WebhookResult:
     echo = validation_echo(params)
     if echo is not None:
         return echo
@@ -206,6 +222,9 @@ async def handle_lifecycle(clients: Clients, config: GraphConfig, raw: bytes,
     if result.unknown:
         await _count_unknown(clients, result.unknown)
     if result.rejected or result.unknown:
-        log.warning("graph lifecycle notifications refused: %d rejected, %d unknown tenant",
-                    result.rejected, result.unknown)
+        log.warning(
+            "graph lifecycle notifications refused: %d rejected, %d unknown tenant",
+            result.rejected,
+            result.unknown,
+        )
     return result

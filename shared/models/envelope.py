@@ -62,11 +62,15 @@ class Record(BaseModel):
         expected = RECORD_FORMATS.get((self.kind, self.format))
         if expected is None:
             allowed = [f for (k, f) in RECORD_FORMATS if k == self.kind]
-            raise ValueError(f"format {self.format!r} is not supported for kind {self.kind!r}; "
-                             f"expected one of {allowed}")
+            raise ValueError(
+                f"format {self.format!r} is not supported for kind {self.kind!r}; "
+                f"expected one of {allowed}"
+            )
         if not isinstance(self.data, expected):
-            raise ValueError(f"data must be a JSON {'string' if expected is str else 'object'} "
-                             f"for {self.kind}/{self.format}")
+            raise ValueError(
+                f"data must be a JSON {'string' if expected is str else 'object'} "
+                f"for {self.kind}/{self.format}"
+            )
         if expected is dict and json_depth(self.data) > MAX_DATA_DEPTH:
             raise ValueError(f"data nests deeper than {MAX_DATA_DEPTH} levels")
         return self

@@ -43,9 +43,13 @@ def iso_duration_ms(value: Any) -> float | None:
     if not match or value.strip() in ("P", "PT", "-P"):
         return None
     parts = match.groupdict()
-    seconds = (float(parts["w"] or 0) * 604800 + float(parts["d"] or 0) * 86400
-               + float(parts["h"] or 0) * 3600 + float(parts["m"] or 0) * 60
-               + float(parts["s"] or 0))
+    seconds = (
+        float(parts["w"] or 0) * 604800
+        + float(parts["d"] or 0) * 86400
+        + float(parts["h"] or 0) * 3600
+        + float(parts["m"] or 0) * 60
+        + float(parts["s"] or 0)
+    )
     if parts["sign"]:
         seconds = -seconds
     return seconds * 1000.0
@@ -72,11 +76,18 @@ def _list(value: Any) -> list[Any]:
 
 def _identity(identity_set: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     """(uri, display name, kind) from a Graph identitySet."""
-    for key, kind in (("user", "user"), ("phone", "phone"), ("guest", "guest"),
-                      ("acsUser", "guest"), ("spoolUser", "guest"),
-                      ("encrypted", "guest"), ("onPremises", "user"),
-                      ("applicationInstance", "server"), ("application", "server"),
-                      ("device", "unknown")):
+    for key, kind in (
+        ("user", "user"),
+        ("phone", "phone"),
+        ("guest", "guest"),
+        ("acsUser", "guest"),
+        ("spoolUser", "guest"),
+        ("encrypted", "guest"),
+        ("onPremises", "user"),
+        ("applicationInstance", "server"),
+        ("application", "server"),
+        ("device", "unknown"),
+    ):
         ident = _obj(identity_set.get(key))
         if not ident:
             continue
@@ -97,8 +108,11 @@ def _endpoint(role: str, raw: Any) -> Endpoint:
         ident = _obj(raw.get("associatedIdentity"))
         upn = _str(ident.get("userPrincipalName"))
         ident_id = _str(ident.get("id"))
-        uri = f"sip:{upn.lower()}" if upn and "@" in upn else (
-            f"user:{ident_id}" if ident_id else None)
+        uri = (
+            f"sip:{upn.lower()}"
+            if upn and "@" in upn
+            else (f"user:{ident_id}" if ident_id else None)
+        )
         name, kind = _str(ident.get("displayName")), "user"
     else:
         uri, name, kind = _identity(_obj(raw.get("identity")))
@@ -220,13 +234,18 @@ def _session(raw: dict[str, Any]) -> Session:
                 if stream_id in streams:
                     continue
                 streams[stream_id] = Stream(
-                    id=stream_id, label=label, media_type=mtype,  # type: ignore[arg-type]
-                    direction=direction, metrics=_metrics(raw_stream, mtype),
-                    source_format=SOURCE, segment_id=seg_id,
+                    id=stream_id,
+                    label=label,
+                    media_type=mtype,  # type: ignore[arg-type]
+                    direction=direction,
+                    metrics=_metrics(raw_stream, mtype),
+                    source_format=SOURCE,
+                    segment_id=seg_id,
                 )
     has_audio_metrics = any(
         s.media_type == "audio" and s.metrics.model_dump(exclude_none=True)
-        for s in streams.values())
+        for s in streams.values()
+    )
     return Session(
         id=sid,
         start=_str(raw.get("startDateTime")),

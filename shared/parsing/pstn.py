@@ -43,10 +43,15 @@ def parse_pstn(data: Any, ctx: ParseContext) -> list[Fragment]:
     if not row_id:
         raise RecordRejected("graph-pstn-v1 row has no id")
     log_type: Literal["pstn", "directRouting"] = (
-        "directRouting" if data.get("logType") == "directRouting" else "pstn")
+        "directRouting" if data.get("logType") == "directRouting" else "pstn"
+    )
     upn = _str(data.get("userPrincipalName"))
-    user = Endpoint(role="caller", uri=f"sip:{upn.lower()}" if upn and "@" in upn else None,
-                    display_name=_str(data.get("userDisplayName")), kind="user")
+    user = Endpoint(
+        role="caller",
+        uri=f"sip:{upn.lower()}" if upn and "@" in upn else None,
+        display_name=_str(data.get("userDisplayName")),
+        kind="user",
+    )
     call_type = _str(data.get("callType")) or ""
     inbound = call_type.lower().endswith("in")
     # The other party: for a Direct Routing row the caller/callee numbers are given;
@@ -62,22 +67,45 @@ def parse_pstn(data: Any, ctx: ParseContext) -> list[Fragment]:
     duration = data.get("duration")
     successful = data.get("successfulCall")
     if not isinstance(successful, bool):
-        successful = code == 200 if code is not None else (
-            isinstance(duration, int) and duration > 0)
+        successful = (
+            code == 200 if code is not None else (isinstance(duration, int) and duration > 0)
+        )
     detail = PstnDetail(
-        log_type=log_type, call_type=call_type or None,
+        log_type=log_type,
+        call_type=call_type or None,
         trunk_fqdn=_str(data.get("trunkFullyQualifiedDomainName")),
-        final_sip_code=code, final_sip_phrase=_str(data.get("finalSipCodePhrase")),
+        final_sip_code=code,
+        final_sip_phrase=_str(data.get("finalSipCodePhrase")),
         call_end_sub_reason=_int(data.get("callEndSubReason")),
-        media_bypass=data.get("mediaBypassEnabled") if isinstance(
-            data.get("mediaBypassEnabled"), bool) else None,
-        duration_s=float(duration) if isinstance(duration, int | float) and not isinstance(
-            duration, bool) else None,
-        successful=successful)
+        media_bypass=data.get("mediaBypassEnabled")
+        if isinstance(data.get("mediaBypassEnabled"), bool)
+        else None,
+        duration_s=float(duration)
+        if isinstance(duration, int | float) and not isinstance(duration, bool)
+        else None,
+        successful=successful,
+    )
     start, end = _str(data.get("startDateTime")), _str(data.get("endDateTime"))
-    session = Session(id=row_id, start=start, end=end, response_code=code,
-                      failure_reason=None if successful else detail.final_sip_phrase,
-                      media_types=["audio"], caller=caller, callee=callee, pstn=detail)
-    return [Fragment(fragment_id=content_hash(data), record_id=f"pstn:{row_id}",
-                     source_format=SOURCE, key=f"pstn:{row_id}", call_type="pstn",
-                     start=start, end=end, sessions=[session])]
+    session = Session(
+        id=row_id,
+        start=start,
+        end=end,
+        response_code=code,
+        failure_reason=None if successful else detail.final_sip_phrase,
+        media_types=["audio"],
+        caller=caller,
+        callee=callee,
+        pstn=detail,
+    )
+    return [
+        Fragment(
+            fragment_id=content_hash(data),
+            record_id=f"pstn:{row_id}",
+            source_format=SOURCE,
+            key=f"pstn:{row_id}",
+            call_type="pstn",
+            start=start,
+            end=end,
+            sessions=[session],
+        )
+    ]

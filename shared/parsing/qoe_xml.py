@@ -65,8 +65,14 @@ def _parser() -> etree.XMLParser:
     parser = getattr(_local, "parser", None)
     if parser is None:
         parser = etree.XMLParser(
-            resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-            huge_tree=False, remove_comments=True, remove_pis=True, collect_ids=False,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+            collect_ids=False,
             recover=False,
         )
         _local.parser = parser
@@ -204,8 +210,9 @@ def _load(data: Any, ctx: ParseContext) -> tuple[El, str]:
     """Size and declaration checks, then a safe parse. Returns (root, text for hashing)."""
     if isinstance(data, bytes | bytearray):
         if len(data) > ctx.max_qoe_bytes:
-            raise RecordRejected(f"QoE report is {len(data)} bytes, over the "
-                                 f"{ctx.max_qoe_bytes}-byte limit")
+            raise RecordRejected(
+                f"QoE report is {len(data)} bytes, over the {ctx.max_qoe_bytes}-byte limit"
+            )
         try:
             text = bytes(data).decode("utf-8")
         except UnicodeDecodeError:
@@ -217,8 +224,9 @@ def _load(data: Any, ctx: ParseContext) -> tuple[El, str]:
             raise RecordRejected(f"QoE report is over the {ctx.max_qoe_bytes}-byte limit")
         raw = text.encode("utf-8", "surrogatepass")
         if len(raw) > ctx.max_qoe_bytes:
-            raise RecordRejected(f"QoE report is {len(raw)} bytes, over the "
-                                 f"{ctx.max_qoe_bytes}-byte limit")
+            raise RecordRejected(
+                f"QoE report is {len(raw)} bytes, over the {ctx.max_qoe_bytes}-byte limit"
+            )
     else:
         raise RecordRejected("ms-qoe-xml data must be the report's XML as a string")
     if _DECL.search(text):
@@ -237,8 +245,7 @@ def _load(data: Any, ctx: ParseContext) -> tuple[El, str]:
     return root, text
 
 
-def _stream_metrics(inbound: El | None, outbound: El | None
-                    ) -> tuple[StreamMetrics, str | None]:
+def _stream_metrics(inbound: El | None, outbound: El | None) -> tuple[StreamMetrics, str | None]:
     """Metrics of the inbound stream (+ the media line's round trip from the outbound
     stream), and which payload the stream carried."""
     ik = _kids(inbound)
@@ -260,8 +267,9 @@ def _stream_metrics(inbound: El | None, outbound: El | None
         "packet_utilization": _num(_find(net.get("Utilization"), "Packets")),
         "concealed_ratio_avg": _num(net.get("RatioConcealedSamplesAvg")),
         "relative_one_way_s": _num(_find(delay.get("RelativeOneWay"), "Average")),
-        "degradation_avg": _num(_find(ik.get("QualityEstimates"), "Audio", "NetworkMOS",
-                                      "DegradationAvg")),
+        "degradation_avg": _num(
+            _find(ik.get("QualityEstimates"), "Audio", "NetworkMOS", "DegradationAvg")
+        ),
     }
     if m["round_trip_ms"] is None:
         m["round_trip_ms"] = _num(delay.get("RoundTrip"))
@@ -285,11 +293,17 @@ def _stream_metrics(inbound: El | None, outbound: El | None
         kind = "appsharing"
         app = _kids(payload["ApplicationSharing"])
         spoiled = app.get("SpoiledTilePercent")
-        m["spoiled_tile_pct"] = (_num(_find(spoiled, "Total")) if spoiled is not None
-                                 else _num(app.get("SpoiledTilePercentTotal")))
+        m["spoiled_tile_pct"] = (
+            _num(_find(spoiled, "Total"))
+            if spoiled is not None
+            else _num(app.get("SpoiledTilePercentTotal"))
+        )
         latency = app.get("RDPTileProcessingLatency")
-        m["rdp_tile_latency_ms"] = (_num(_find(latency, "Average")) if latency is not None
-                                    else _num(app.get("RDPTileProcessingLatencyAverage")))
+        m["rdp_tile_latency_ms"] = (
+            _num(_find(latency, "Average"))
+            if latency is not None
+            else _num(app.get("RDPTileProcessingLatencyAverage"))
+        )
         if m["relative_one_way_s"] is None:
             m["relative_one_way_s"] = _num(_find(app.get("RelativeOneWay"), "Average"))
     return StreamMetrics(**{k: v for k, v in m.items() if v is not None}), kind
@@ -306,8 +320,11 @@ def _media_type(label: str, payload_kind: str | None, metrics: StreamMetrics) ->
         return "audio"
     if label in _VIDEO_LABELS:
         return "video"
-    if (metrics.spoiled_tile_pct is not None or metrics.rdp_tile_latency_ms is not None
-            or metrics.relative_one_way_s is not None):
+    if (
+        metrics.spoiled_tile_pct is not None
+        or metrics.rdp_tile_latency_ms is not None
+        or metrics.relative_one_way_s is not None
+    ):
         return "appsharing"
     return "data"
 
@@ -389,10 +406,16 @@ def _session_report(report: El, interval: bool, frag_id: str) -> Fragment:
     remote_uri = normalise_uri(_text(dk.get("ToURI")))
     conf_uri = normalise_uri(_text(dk.get("ConfURI")))
 
-    local: dict[str, Any] = {"role": local_role, "uri": local_uri,
-                             "user_agent": _text(dk.get("LocalUserAgent"))}
-    remote: dict[str, Any] = {"role": remote_role, "uri": remote_uri,
-                              "user_agent": _text(dk.get("RemoteUserAgent"))}
+    local: dict[str, Any] = {
+        "role": local_role,
+        "uri": local_uri,
+        "user_agent": _text(dk.get("LocalUserAgent")),
+    }
+    remote: dict[str, Any] = {
+        "role": remote_role,
+        "uri": remote_uri,
+        "user_agent": _text(dk.get("RemoteUserAgent")),
+    }
     for ep, uri in ((local, local_uri), (remote, remote_uri)):
         if uri:
             ep["kind"] = uri_kind(uri)
@@ -426,18 +449,21 @@ def _session_report(report: El, interval: bool, frag_id: str) -> Fragment:
         _events(lk.get("RemoteClientEvent"), remote_events)
         if interval:
             continue
-        metrics, payload_kind = _stream_metrics(lk.get("InboundStream"),
-                                                lk.get("OutboundStream"))
+        metrics, payload_kind = _stream_metrics(lk.get("InboundStream"), lk.get("OutboundStream"))
         media = _media_type(label, payload_kind, metrics)
         media_types.add(media)
         sid = f"{label}:{inbound_dir}"
         if sid in streams:  # the same label twice: keep the first, as CQD would
             continue
         streams[sid] = Stream(
-            id=sid, label=label, media_type=media, direction=inbound_dir,  # type: ignore[arg-type]
+            id=sid,
+            label=label,
+            media_type=media,
+            direction=inbound_dir,  # type: ignore[arg-type]
             ice=(_text(_find(desc.get("Connectivity"), "Ice")) or None),
             transport=_text(desc.get("Transport")),
-            metrics=metrics, source_format=SOURCE,
+            metrics=metrics,
+            source_format=SOURCE,
         )
     local["device_ratios"] = local_events
     remote["device_ratios"] = remote_events

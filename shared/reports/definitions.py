@@ -55,8 +55,10 @@ POOR_USER_MEASURES = ("poorStreams", "days", "subnets")
 MEDIA_TYPES = ("audio", "video", "vbss", "appsharing", "data")
 CONNECTION_TYPES = ("wired", "wifi", "other", "unknown")
 BOOL_FILTERS = ("insideCorp", "vpn")
-ENUM_FILTERS: dict[str, tuple[str, ...]] = {"mediaType": MEDIA_TYPES,
-                                            "connectionType": CONNECTION_TYPES}
+ENUM_FILTERS: dict[str, tuple[str, ...]] = {
+    "mediaType": MEDIA_TYPES,
+    "connectionType": CONNECTION_TYPES,
+}
 ALLOWED_FIELDS = ("name", "description", "groupBy", "filters", "measures", "period")
 DEFAULT_MEASURES = ("streams", "good", "poor", "poorPercent")
 DEFAULT_PERIOD = {"lastDays": 30}
@@ -89,69 +91,156 @@ class ReportDefinition:
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "version": self.version,
-                "builtIn": self.built_in, "description": self.description,
-                "source": self.source, "groupBy": list(self.group_by),
-                "filters": dict(self.filters), "measures": list(self.measures),
-                "period": dict(self.period), "levels": sorted(self.levels), **self.meta}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "version": self.version,
+            "builtIn": self.built_in,
+            "description": self.description,
+            "source": self.source,
+            "groupBy": list(self.group_by),
+            "filters": dict(self.filters),
+            "measures": list(self.measures),
+            "period": dict(self.period),
+            "levels": sorted(self.levels),
+            **self.meta,
+        }
 
     def ref(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "version": self.version,
-                "builtIn": self.built_in}
+        return {"id": self.id, "name": self.name, "version": self.version, "builtIn": self.built_in}
 
 
-def _builtin(rid: str, name: str, description: str, group_by: tuple[str, ...],
-             measures: tuple[str, ...], period: dict[str, int],
-             filters: dict[str, Any] | None = None, version: int = 1) -> ReportDefinition:
-    return ReportDefinition(rid, name, version, description, group_by, filters or {},
-                            measures, period)
+def _builtin(
+    rid: str,
+    name: str,
+    description: str,
+    group_by: tuple[str, ...],
+    measures: tuple[str, ...],
+    period: dict[str, int],
+    filters: dict[str, Any] | None = None,
+    version: int = 1,
+) -> ReportDefinition:
+    return ReportDefinition(
+        rid, name, version, description, group_by, filters or {}, measures, period
+    )
 
 
 _QUALITY = ("streams", "good", "poor", "unclassified", "poorPercent", "poorDueTo")
 _AUDIO = {"mediaType": "audio"}
 
 BUILT_IN: tuple[ReportDefinition, ...] = (
-    _builtin("overview", "Overview",
-             "Audio streams and Poor % by month over the last 12 months (CQD summary).",
-             ("month",), ("streams", "good", "poor", "unclassified", "poorPercent"),
-             {"lastMonths": 12}, _AUDIO),
-    _builtin("quality-by-building", "Quality by building",
-             "Audio quality per building of the building file, last 30 days; streams "
-             "from subnets no range covers are the row without a building.",
-             ("building",), (*_QUALITY, "sessions", "poorCalls"), {"lastDays": 30}, _AUDIO),
-    _builtin("quality-by-network", "Quality by network",
-             "Audio quality per network (building-file network name and subnet), last 30 "
-             "days. Readers and specialists see subnets coarsened to /24.",
-             ("networkName", "subnet"), _QUALITY, {"lastDays": 30}, _AUDIO),
-    _builtin("reliability", "Reliability",
-             "Call setup failures per session and dropped streams per stream, by day.",
-             ("day",), ("sessions", "callSetupFailures", "callSetupFailurePercent",
-                        "streams", "droppedStreams", "droppedStreamPercent"),
-             {"lastDays": 30}),
-    _builtin("wired-vs-wifi", "Wired vs Wi-Fi",
-             "Audio quality by connection type, by month.",
-             ("month", "connectionType"), _QUALITY, {"lastMonths": 12}, _AUDIO),
-    _builtin("inside-vs-outside", "Inside vs Outside corp",
-             "Audio quality inside and outside the corporate network (the building file "
-             "decides for covered subnets, the client's own flag otherwise), by month.",
-             ("month", "insideCorp"), _QUALITY, {"lastMonths": 12}, _AUDIO),
-    _builtin("vpn", "VPN", "Audio quality over VPN and not, by month.",
-             ("month", "vpn"), _QUALITY, {"lastMonths": 12}, _AUDIO),
-    _builtin("video-and-screen-sharing", "Video and screen sharing",
-             "Video, video-based screen sharing and application sharing quality by month.",
-             ("month", "mediaType"), _QUALITY, {"lastMonths": 12},
-             {"mediaType": ["video", "vbss", "appsharing"]}),
-    _builtin("quality-by-site-and-pool", "Quality by site and pool",
-             "Streams and sessions through each on-prem pool (mediation, conferencing, "
-             "edge) of the uploaded topology, last 30 days; sessions without an on-prem "
-             "server are the row without a site.",
-             ("site", "pool"), ("streams", "good", "poor", "poorPercent", "sessions",
-                                "callSetupFailures", "droppedStreams"), {"lastDays": 30}),
-    ReportDefinition(id="per-user", name="Per user", version=1,
-                     description="Users with poor streams, most first, last 30 days (EUII: "
-                     "engineer and admin only).", group_by=("user",), filters={},
-                     measures=POOR_USER_MEASURES, period={"lastDays": 30},
-                     source="poorUsers", levels=EUII_LEVELS),
+    _builtin(
+        "overview",
+        "Overview",
+        "Audio streams and Poor % by month over the last 12 months (CQD summary).",
+        ("month",),
+        ("streams", "good", "poor", "unclassified", "poorPercent"),
+        {"lastMonths": 12},
+        _AUDIO,
+    ),
+    _builtin(
+        "quality-by-building",
+        "Quality by building",
+        "Audio quality per building of the building file, last 30 days; streams "
+        "from subnets no range covers are the row without a building.",
+        ("building",),
+        (*_QUALITY, "sessions", "poorCalls"),
+        {"lastDays": 30},
+        _AUDIO,
+    ),
+    _builtin(
+        "quality-by-network",
+        "Quality by network",
+        "Audio quality per network (building-file network name and subnet), last 30 "
+        "days. Readers and specialists see subnets coarsened to /24.",
+        ("networkName", "subnet"),
+        _QUALITY,
+        {"lastDays": 30},
+        _AUDIO,
+    ),
+    _builtin(
+        "reliability",
+        "Reliability",
+        "Call setup failures per session and dropped streams per stream, by day.",
+        ("day",),
+        (
+            "sessions",
+            "callSetupFailures",
+            "callSetupFailurePercent",
+            "streams",
+            "droppedStreams",
+            "droppedStreamPercent",
+        ),
+        {"lastDays": 30},
+    ),
+    _builtin(
+        "wired-vs-wifi",
+        "Wired vs Wi-Fi",
+        "Audio quality by connection type, by month.",
+        ("month", "connectionType"),
+        _QUALITY,
+        {"lastMonths": 12},
+        _AUDIO,
+    ),
+    _builtin(
+        "inside-vs-outside",
+        "Inside vs Outside corp",
+        "Audio quality inside and outside the corporate network (the building file "
+        "decides for covered subnets, the client's own flag otherwise), by month.",
+        ("month", "insideCorp"),
+        _QUALITY,
+        {"lastMonths": 12},
+        _AUDIO,
+    ),
+    _builtin(
+        "vpn",
+        "VPN",
+        "Audio quality over VPN and not, by month.",
+        ("month", "vpn"),
+        _QUALITY,
+        {"lastMonths": 12},
+        _AUDIO,
+    ),
+    _builtin(
+        "video-and-screen-sharing",
+        "Video and screen sharing",
+        "Video, video-based screen sharing and application sharing quality by month.",
+        ("month", "mediaType"),
+        _QUALITY,
+        {"lastMonths": 12},
+        {"mediaType": ["video", "vbss", "appsharing"]},
+    ),
+    _builtin(
+        "quality-by-site-and-pool",
+        "Quality by site and pool",
+        "Streams and sessions through each on-prem pool (mediation, conferencing, "
+        "edge) of the uploaded topology, last 30 days; sessions without an on-prem "
+        "server are the row without a site.",
+        ("site", "pool"),
+        (
+            "streams",
+            "good",
+            "poor",
+            "poorPercent",
+            "sessions",
+            "callSetupFailures",
+            "droppedStreams",
+        ),
+        {"lastDays": 30},
+    ),
+    ReportDefinition(
+        id="per-user",
+        name="Per user",
+        version=1,
+        description="Users with poor streams, most first, last 30 days (EUII: "
+        "engineer and admin only).",
+        group_by=("user",),
+        filters={},
+        measures=POOR_USER_MEASURES,
+        period={"lastDays": 30},
+        source="poorUsers",
+        levels=EUII_LEVELS,
+    ),
 )
 BUILT_IN_BY_ID = {d.id: d for d in BUILT_IN}
 
@@ -159,8 +248,9 @@ BUILT_IN_BY_ID = {d.id: d for d in BUILT_IN}
 # ---------------------------------------------------------------------- validation
 
 
-def _check_text(value: Any, where: str, limit: int, errors: list[FieldError],
-                required: bool) -> str | None:
+def _check_text(
+    value: Any, where: str, limit: int, errors: list[FieldError], required: bool
+) -> str | None:
     if value is None:
         if required:
             errors.append(FieldError(where, "is required"))
@@ -184,8 +274,12 @@ def _check_group_by(value: Any, errors: list[FieldError]) -> tuple[str, ...]:
     out: list[str] = []
     for i, name in enumerate(value):
         if name not in GROUP_BY:
-            errors.append(FieldError(f"groupBy[{i}]", f"unknown dimension {str(name)[:40]!r} "
-                                     f"(one of {', '.join(GROUP_BY)})"))
+            errors.append(
+                FieldError(
+                    f"groupBy[{i}]",
+                    f"unknown dimension {str(name)[:40]!r} (one of {', '.join(GROUP_BY)})",
+                )
+            )
         elif name in out:
             errors.append(FieldError(f"groupBy[{i}]", f"{name} is listed twice"))
         else:
@@ -203,8 +297,9 @@ def _check_filter_value(name: str, value: Any, where: str, errors: list[FieldErr
             errors.append(FieldError(where, f"must be one of {', '.join(ENUM_FILTERS[name])}"))
         return value
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT_VALUE:
-        errors.append(FieldError(where, f"must be a non-empty string of at most "
-                                 f"{MAX_TEXT_VALUE} characters"))
+        errors.append(
+            FieldError(where, f"must be a non-empty string of at most {MAX_TEXT_VALUE} characters")
+        )
         return value
     return value.strip()
 
@@ -228,8 +323,9 @@ def _check_filters(value: Any, errors: list[FieldError]) -> dict[str, Any]:
             if not want or len(want) > MAX_FILTER_VALUES:
                 errors.append(FieldError(where, f"a list needs 1-{MAX_FILTER_VALUES} values"))
                 continue
-            out[name] = [_check_filter_value(name, w, f"{where}[{i}]", errors)
-                         for i, w in enumerate(want)]
+            out[name] = [
+                _check_filter_value(name, w, f"{where}[{i}]", errors) for i, w in enumerate(want)
+            ]
         else:
             out[name] = _check_filter_value(name, want, where, errors)
     return out
@@ -244,8 +340,12 @@ def _check_measures(value: Any, errors: list[FieldError]) -> tuple[str, ...]:
     out: list[str] = []
     for i, name in enumerate(value):
         if name not in MEASURES:
-            errors.append(FieldError(f"measures[{i}]", f"unknown measure {str(name)[:40]!r} "
-                                     f"(one of {', '.join(MEASURES)})"))
+            errors.append(
+                FieldError(
+                    f"measures[{i}]",
+                    f"unknown measure {str(name)[:40]!r} (one of {', '.join(MEASURES)})",
+                )
+            )
         elif name not in out:
             out.append(name)
     return tuple(out)
@@ -258,7 +358,7 @@ def _check_period(value: Any, errors: list[FieldError]) -> dict[str, int]:
     if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in limits:
         errors.append(FieldError("period", '{"lastDays": n} or {"lastMonths": n}'))
         return {}
-    (unit, n), = value.items()
+    ((unit, n),) = value.items()
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= limits[unit]:
         errors.append(FieldError(f"period.{unit}", f"must be a whole number 1-{limits[unit]}"))
         return {}
@@ -272,20 +372,27 @@ def validate_definition(body: Any) -> dict[str, Any]:
     errors: list[FieldError] = []
     for key in body:
         if key not in ALLOWED_FIELDS:
-            errors.append(FieldError(str(key), f"unknown field (allowed: "
-                                     f"{', '.join(ALLOWED_FIELDS)})"))
+            errors.append(
+                FieldError(str(key), f"unknown field (allowed: {', '.join(ALLOWED_FIELDS)})")
+            )
     out = {
         "name": _check_text(body.get("name"), "name", MAX_NAME, errors, True),
-        "description": _check_text(body.get("description"), "description", MAX_DESCRIPTION,
-                                   errors, False) or "",
+        "description": _check_text(
+            body.get("description"), "description", MAX_DESCRIPTION, errors, False
+        )
+        or "",
         "groupBy": _check_group_by(body.get("groupBy"), errors),
         "filters": _check_filters(body.get("filters"), errors),
         "measures": _check_measures(body.get("measures"), errors),
         "period": _check_period(body.get("period"), errors),
     }
     if errors:
-        raise Problem(400, f"the report definition is invalid ({len(errors)} error(s))",
-                      field=errors[0].field, errors=errors)
+        raise Problem(
+            400,
+            f"the report definition is invalid ({len(errors)} error(s))",
+            field=errors[0].field,
+            errors=errors,
+        )
     return out
 
 
@@ -302,11 +409,17 @@ def _item_id(report_id: str) -> str:
 
 def _from_doc(doc: Mapping[str, Any]) -> ReportDefinition:
     return ReportDefinition(
-        id=str(doc["reportId"]), name=str(doc["name"]), version=int(doc["version"]),
-        description=str(doc.get("description") or ""), group_by=tuple(doc["groupBy"]),
-        filters=dict(doc.get("filters") or {}), measures=tuple(doc["measures"]),
-        period=dict(doc["period"]), built_in=False,
-        meta={k: doc.get(k) for k in ("createdAt", "createdBy", "updatedAt", "updatedBy")})
+        id=str(doc["reportId"]),
+        name=str(doc["name"]),
+        version=int(doc["version"]),
+        description=str(doc.get("description") or ""),
+        group_by=tuple(doc["groupBy"]),
+        filters=dict(doc.get("filters") or {}),
+        measures=tuple(doc["measures"]),
+        period=dict(doc["period"]),
+        built_in=False,
+        meta={k: doc.get(k) for k in ("createdAt", "createdBy", "updatedAt", "updatedBy")},
+    )
 
 
 async def _custom_docs(clients: Clients, tenant_id: str) -> list[dict[str, Any]]:
@@ -315,16 +428,18 @@ async def _custom_docs(clients: Clients, tenant_id: str) -> list[dict[str, Any]]
     params = [{"name": "@t", "value": tenant_id}, {"name": "@type", "value": REPORT_TYPE}]
 
     async def op() -> list[dict[str, Any]]:
-        return [d async for d in container.query_items(query, parameters=params,
-                                                       partition_key=tenant_id)]
+        return [
+            d
+            async for d in container.query_items(query, parameters=params, partition_key=tenant_id)
+        ]
 
     return await with_retries(op, what="list reports")
 
 
-async def _read_doc(clients: Clients, tenant_id: str, report_id: str
-                    ) -> dict[str, Any] | None:
-    return await read_or_none(clients.container(layout.TENANTS), _item_id(report_id),
-                              tenant_id, what="read report")
+async def _read_doc(clients: Clients, tenant_id: str, report_id: str) -> dict[str, Any] | None:
+    return await read_or_none(
+        clients.container(layout.TENANTS), _item_id(report_id), tenant_id, what="read report"
+    )
 
 
 def _visible(definition: ReportDefinition, principal: Principal) -> bool:
@@ -334,13 +449,14 @@ def _visible(definition: ReportDefinition, principal: Principal) -> bool:
 async def list_reports(clients: Clients, principal: Principal) -> dict[str, Any]:
     """Built-ins the caller's level may run, then the tenant's custom reports by name."""
     principal.require(REPORTS)
-    custom = sorted((_from_doc(d) for d in await _custom_docs(clients, principal.tenant_id)),
-                    key=lambda d: (d.name.lower(), d.id))
+    custom = sorted(
+        (_from_doc(d) for d in await _custom_docs(clients, principal.tenant_id)),
+        key=lambda d: (d.name.lower(), d.id),
+    )
     return {"reports": [d.as_json() for d in (*BUILT_IN, *custom) if _visible(d, principal)]}
 
 
-async def get_report(clients: Clients, principal: Principal, report_id: str
-                     ) -> ReportDefinition:
+async def get_report(clients: Clients, principal: Principal, report_id: str) -> ReportDefinition:
     """The definition, if it exists for this tenant and the caller's level may run it."""
     principal.require(REPORTS)
     definition = BUILT_IN_BY_ID.get(report_id)
@@ -350,13 +466,17 @@ async def get_report(clients: Clients, principal: Principal, report_id: str
     if definition is None:
         raise Problem(404, "no such report for this tenant", field="id")
     if not _visible(definition, principal):
-        raise Problem(403, "this report needs a wider role",
-                      extra={"requiredLevels": sorted(definition.levels)})
+        raise Problem(
+            403,
+            "this report needs a wider role",
+            extra={"requiredLevels": sorted(definition.levels)},
+        )
     return definition
 
 
-async def _check_name(clients: Clients, tenant_id: str, name: str,
-                      own_id: str | None = None) -> int:
+async def _check_name(
+    clients: Clients, tenant_id: str, name: str, own_id: str | None = None
+) -> int:
     """409 if another report has this name (case-insensitive); the custom count."""
     docs = await _custom_docs(clients, tenant_id)
     taken = {d.name.lower() for d in BUILT_IN}
@@ -378,38 +498,60 @@ async def create_report(clients: Clients, principal: Principal, body: Any) -> di
         raise Problem(409, f"a tenant keeps at most {MAX_CUSTOM_REPORTS} custom reports")
     report_id = CUSTOM_PREFIX + uuid.uuid4().hex[:12]
     now = _utcnow()
-    doc = {"id": _item_id(report_id), "tenantId": principal.tenant_id, "type": REPORT_TYPE,
-           "reportId": report_id, "version": 1, **fields, "groupBy": list(fields["groupBy"]),
-           "measures": list(fields["measures"]), "createdAt": now,
-           "createdBy": _author(principal), "updatedAt": now, "updatedBy": _author(principal)}
-    await with_retries(lambda: clients.container(layout.TENANTS).create_item(doc),
-                       what="create report")
+    doc = {
+        "id": _item_id(report_id),
+        "tenantId": principal.tenant_id,
+        "type": REPORT_TYPE,
+        "reportId": report_id,
+        "version": 1,
+        **fields,
+        "groupBy": list(fields["groupBy"]),
+        "measures": list(fields["measures"]),
+        "createdAt": now,
+        "createdBy": _author(principal),
+        "updatedAt": now,
+        "updatedBy": _author(principal),
+    }
+    await with_retries(
+        lambda: clients.container(layout.TENANTS).create_item(doc), what="create report"
+    )
     return _from_doc(doc).as_json()
 
 
-async def replace_report(clients: Clients, principal: Principal, report_id: str, body: Any
-                         ) -> dict[str, Any]:
+async def replace_report(
+    clients: Clients, principal: Principal, report_id: str, body: Any
+) -> dict[str, Any]:
     """Replace a custom definition (etag-conditional: a concurrent edit is a 409)."""
     principal.require(ADMIN)
     if report_id in BUILT_IN_BY_ID:
-        raise Problem(409, "built-in reports are read-only; create a custom report instead",
-                      field="id")
+        raise Problem(
+            409, "built-in reports are read-only; create a custom report instead", field="id"
+        )
     fields = validate_definition(body)
     old = await _read_doc(clients, principal.tenant_id, report_id)
     if old is None or old.get("type") != REPORT_TYPE:
         raise Problem(404, "no such report for this tenant", field="id")
     await _check_name(clients, principal.tenant_id, fields["name"], own_id=report_id)
     doc = {k: v for k, v in old.items() if not k.startswith("_")}
-    doc.update(fields, groupBy=list(fields["groupBy"]), measures=list(fields["measures"]),
-               version=int(old["version"]) + 1, updatedAt=_utcnow(),
-               updatedBy=_author(principal))
+    doc.update(
+        fields,
+        groupBy=list(fields["groupBy"]),
+        measures=list(fields["measures"]),
+        version=int(old["version"]) + 1,
+        updatedAt=_utcnow(),
+        updatedBy=_author(principal),
+    )
     try:
-        await with_retries(lambda: clients.container(layout.TENANTS).replace_item(
-            doc["id"], doc, etag=old["_etag"], match_condition=MatchConditions.IfNotModified),
-            what="replace report")
+        await with_retries(
+            lambda: clients.container(layout.TENANTS).replace_item(
+                doc["id"], doc, etag=old["_etag"], match_condition=MatchConditions.IfNotModified
+            ),
+            what="replace report",
+        )
     except cosmos_errors.CosmosAccessConditionFailedError:
-        raise Problem(409, "the report was modified concurrently; read it and retry",
-                      field="id") from None
+        raise Problem(
+            409, "the report was modified concurrently; read it and retry", field="id"
+        ) from None
     return _from_doc(doc).as_json()
 
 
@@ -420,7 +562,8 @@ async def delete_report(clients: Clients, principal: Principal, report_id: str) 
 
     async def op() -> None:
         await clients.container(layout.TENANTS).delete_item(
-            _item_id(report_id), partition_key=principal.tenant_id)
+            _item_id(report_id), partition_key=principal.tenant_id
+        )
 
     try:
         await with_retries(op, what="delete report")
@@ -444,8 +587,9 @@ def _percent(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 2) if whole else None
 
 
-def _project(row: Mapping[str, Any], group_by: tuple[str, ...], measures: tuple[str, ...]
-             ) -> dict[str, Any]:
+def _project(
+    row: Mapping[str, Any], group_by: tuple[str, ...], measures: tuple[str, ...]
+) -> dict[str, Any]:
     out = {name: row.get(name) for name in group_by}
     for m in measures:
         if m == "poorPercent":
@@ -459,26 +603,41 @@ def _project(row: Mapping[str, Any], group_by: tuple[str, ...], measures: tuple[
     return out
 
 
-async def run_report(clients: Clients, principal: Principal, report_id: str,
-                     params: Mapping[str, str], today: date | None = None) -> dict[str, Any]:
+async def run_report(
+    clients: Clients,
+    principal: Principal,
+    report_id: str,
+    params: Mapping[str, str],
+    today: date | None = None,
+) -> dict[str, Any]:
     """Run a definition over `from`/`to` (both, or neither for its default period)."""
     definition = await get_report(clients, principal, report_id)
     if params.get("from") or params.get("to"):
         period = Period.parse(params)
     else:
-        period = default_period(definition.period,
-                                today or datetime.now(timezone.utc).date())
-    head = {"report": definition.ref(), "from": period.start.isoformat(),
-            "to": period.end.isoformat(), "groupBy": list(definition.group_by),
-            "filters": dict(definition.filters), "measures": list(definition.measures)}
+        period = default_period(definition.period, today or datetime.now(timezone.utc).date())
+    head = {
+        "report": definition.ref(),
+        "from": period.start.isoformat(),
+        "to": period.end.isoformat(),
+        "groupBy": list(definition.group_by),
+        "filters": dict(definition.filters),
+        "measures": list(definition.measures),
+    }
     if definition.source == "poorUsers":
         body = await poor_users(clients, principal, {"from": head["from"], "to": head["to"]})
         return {**head, "documentsRead": body["documentsRead"], "rows": body["rows"]}
-    body = await run_summary(clients, principal, period, list(definition.group_by),
-                             definition.filters)
+    body = await run_summary(
+        clients, principal, period, list(definition.group_by), definition.filters
+    )
     rows = [_project(r, definition.group_by, definition.measures) for r in body["rows"]]
-    return {**head, "buildingFile": body["buildingFile"], "topology": body["topology"],
-            "documentsRead": body["documentsRead"], "rows": rows}
+    return {
+        **head,
+        "buildingFile": body["buildingFile"],
+        "topology": body["topology"],
+        "documentsRead": body["documentsRead"],
+        "rows": rows,
+    }
 
 
 def report_csv(report: Mapping[str, Any]) -> str:

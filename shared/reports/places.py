@@ -39,14 +39,16 @@ async def load_place_context(clients: Clients, tenant_id: str) -> PlaceContext:
     hit = _context.get(tenant_id)
     if hit is not None and hit[0] > now:
         return hit[1]
-    index, topology = await asyncio.gather(load_building_index(clients, tenant_id),
-                                           load_topology(clients, tenant_id))
+    index, topology = await asyncio.gather(
+        load_building_index(clients, tenant_id), load_topology(clients, tenant_id)
+    )
     _context[tenant_id] = (now + CONTEXT_TTL_S, (index, topology))
     return index, topology
 
 
-def endpoint_place(ep: Endpoint, index: BuildingIndex | None,
-                   topology: Topology | None) -> dict[str, Any]:
+def endpoint_place(
+    ep: Endpoint, index: BuildingIndex | None, topology: Topology | None
+) -> dict[str, Any]:
     """The endpoint's place. Building lookup uses the endpoint's network address, as the
     aggregates do; inside/outside follows the reports: with a building file, the file
     decides (an uncovered subnet is Outside); without one, the endpoint's QoE flag."""
@@ -75,8 +77,12 @@ def endpoint_place(ep: Endpoint, index: BuildingIndex | None,
     return place
 
 
-def add_places(detail: dict[str, Any], sessions: list[Any], index: BuildingIndex | None,
-               topology: Topology | None) -> dict[str, Any]:
+def add_places(
+    detail: dict[str, Any],
+    sessions: list[Any],
+    index: BuildingIndex | None,
+    topology: Topology | None,
+) -> dict[str, Any]:
     """Put `place` on each session's caller and callee of the (unprojected) detail dict.
     `sessions` are the view's Session models, in the same order as detail["sessions"]."""
     for out, session in zip(detail.get("sessions") or [], sessions, strict=False):

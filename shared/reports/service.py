@@ -40,12 +40,46 @@ from shared.topology import Topology, load_topology
 
 EUII_LEVELS: frozenset[Level] = frozenset({"admin", "engineer"})
 # (issue 10) site and pool: the on-prem server of the session, from the topology.
-GROUP_BY = ("day", "week", "month", "building", "networkName", "city", "region", "subnet",
-            "connectionType", "mediaType", "insideCorp", "vpn", "site", "pool")
-FILTERS = ("mediaType", "connectionType", "insideCorp", "vpn", "building", "networkName",
-           "city", "region", "subnet", "site", "pool")
-COUNTS = ("streams", "good", "poor", "unclassified", "droppedStreams", "sessions",
-          "poorCalls", "shortCalls", "callSetupFailures")
+GROUP_BY = (
+    "day",
+    "week",
+    "month",
+    "building",
+    "networkName",
+    "city",
+    "region",
+    "subnet",
+    "connectionType",
+    "mediaType",
+    "insideCorp",
+    "vpn",
+    "site",
+    "pool",
+)
+FILTERS = (
+    "mediaType",
+    "connectionType",
+    "insideCorp",
+    "vpn",
+    "building",
+    "networkName",
+    "city",
+    "region",
+    "subnet",
+    "site",
+    "pool",
+)
+COUNTS = (
+    "streams",
+    "good",
+    "poor",
+    "unclassified",
+    "droppedStreams",
+    "sessions",
+    "poorCalls",
+    "shortCalls",
+    "callSetupFailures",
+)
 MAX_DAYS = 396
 MIN_MISSING_AUDIO = 10
 QUERY_CONCURRENCY = 4
@@ -59,8 +93,9 @@ def _parse_day(value: str | None, name: str) -> date:
             return date.fromisoformat(value)
         return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
     except ValueError:
-        raise Problem(400, f"'{name}' must be a date (YYYY-MM-DD) or an ISO-8601 time",
-                      field=name) from None
+        raise Problem(
+            400, f"'{name}' must be a date (YYYY-MM-DD) or an ISO-8601 time", field=name
+        ) from None
 
 
 @dataclass
@@ -86,24 +121,32 @@ class Period:
         return out
 
 
-async def read_aggregates(clients: Clients, tenant_id: str, period: Period,
-                          fields: str = "c.day, c.subnet, c.prefix, c.cells"
-                          ) -> list[dict[str, Any]]:
+async def read_aggregates(
+    clients: Clients,
+    tenant_id: str,
+    period: Period,
+    fields: str = "c.day, c.subnet, c.prefix, c.cells",
+) -> list[dict[str, Any]]:
     """The period's aggregate documents: one query per month partition, in parallel."""
     container = clients.container(layout.AGGREGATES)
     sem = asyncio.Semaphore(QUERY_CONCURRENCY)
-    query = (f"SELECT {fields} FROM c WHERE c.pk = @pk AND c.kind = 'agg' "
-             "AND c.day >= @from AND c.day <= @to")
+    query = (
+        f"SELECT {fields} FROM c WHERE c.pk = @pk AND c.kind = 'agg' "
+        "AND c.day >= @from AND c.day <= @to"
+    )
 
     async def month(m: str) -> list[dict[str, Any]]:
         pk = month_pk(tenant_id, m)
-        params = [{"name": "@pk", "value": pk},
-                  {"name": "@from", "value": period.start.isoformat()},
-                  {"name": "@to", "value": period.end.isoformat()}]
+        params = [
+            {"name": "@pk", "value": pk},
+            {"name": "@from", "value": period.start.isoformat()},
+            {"name": "@to", "value": period.end.isoformat()},
+        ]
 
         async def op() -> list[dict[str, Any]]:
-            return [d async for d in container.query_items(query, parameters=params,
-                                                           partition_key=pk)]
+            return [
+                d async for d in container.query_items(query, parameters=params, partition_key=pk)
+            ]
 
         async with sem:
             return await with_retries(op, what="read aggregates")
@@ -131,8 +174,7 @@ def _bool_param(value: str, name: str) -> bool:
         return True
     if v in ("0", "false", "no", "outside"):
         return False
-    raise Problem(400, f"'{name}' must be true/false (insideCorp also inside/outside)",
-                  field=name)
+    raise Problem(400, f"'{name}' must be true/false (insideCorp also inside/outside)", field=name)
 
 
 @dataclass
@@ -211,8 +253,12 @@ def _group_by(params: Mapping[str, str]) -> list[str]:
     names = [g.strip() for g in raw.split(",") if g.strip()]
     bad = [g for g in names if g not in GROUP_BY]
     if bad or not names:
-        raise Problem(400, f"groupBy must be one or more of {', '.join(GROUP_BY)}",
-                      field="groupBy", extra={"invalid": bad})
+        raise Problem(
+            400,
+            f"groupBy must be one or more of {', '.join(GROUP_BY)}",
+            field="groupBy",
+            extra={"invalid": bad},
+        )
     return names
 
 
@@ -226,8 +272,11 @@ def _finish(group: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
     for name in COUNTS:
         row[name] = counts.get(name, 0)
     row["poorPercent"] = poor_percent(row["poor"], row["good"])
-    row["poorDueTo"] = {k[len(POOR_DUE_PREFIX):]: v for k, v in sorted(counts.items())
-                        if k.startswith(POOR_DUE_PREFIX)}
+    row["poorDueTo"] = {
+        k[len(POOR_DUE_PREFIX) :]: v
+        for k, v in sorted(counts.items())
+        if k.startswith(POOR_DUE_PREFIX)
+    }
     return row
 
 
@@ -235,15 +284,21 @@ def _sort_key(row: Mapping[str, Any], names: list[str]) -> tuple[Any, ...]:
     return tuple((row[n] is None, str(row[n])) for n in names)
 
 
-async def quality_summary(clients: Clients, principal: Principal,
-                          params: Mapping[str, str]) -> dict[str, Any]:
+async def quality_summary(
+    clients: Clients, principal: Principal, params: Mapping[str, str]
+) -> dict[str, Any]:
     principal.require(REPORTS)
     period = Period.parse(params)
     return await run_summary(clients, principal, period, _group_by(params), _filters(params))
 
 
-async def run_summary(clients: Clients, principal: Principal, period: Period,
-                      names: list[str], filters: Mapping[str, Any]) -> dict[str, Any]:
+async def run_summary(
+    clients: Clients,
+    principal: Principal,
+    period: Period,
+    names: list[str],
+    filters: Mapping[str, Any],
+) -> dict[str, Any]:
     """The summary engine, shared by the query-string API and the report definitions
     (shared/reports/definitions.py), which validate `names` and `filters` themselves;
     a filter value may be a list (any of)."""
@@ -252,7 +307,8 @@ async def run_summary(clients: Clients, principal: Principal, period: Period,
     index, topology, docs = await asyncio.gather(
         load_building_index(clients, principal.tenant_id),
         load_topology(clients, principal.tenant_id),
-        read_aggregates(clients, principal.tenant_id, period))
+        read_aggregates(clients, principal.tenant_id, period),
+    )
     resolver = _Resolver(index, euii, topology)
     groups: dict[tuple[Any, ...], dict[str, int]] = {}
     for doc in docs:
@@ -263,24 +319,33 @@ async def run_summary(clients: Clients, principal: Principal, period: Period,
             target = groups.setdefault(tuple(dims[n] for n in names), {})
             for k, n in counts.items():
                 target[k] = target.get(k, 0) + n
-    rows = [_finish(dict(zip(names, key, strict=True)), counts)
-            for key, counts in groups.items()]
+    rows = [_finish(dict(zip(names, key, strict=True)), counts) for key, counts in groups.items()]
     rows.sort(key=lambda r: _sort_key(r, names))
-    return {"from": period.start.isoformat(), "to": period.end.isoformat(), "groupBy": names,
-            "filters": dict(filters), "buildingFile": index is not None,
-            "topology": topology is not None, "documentsRead": len(docs), "rows": rows}
+    return {
+        "from": period.start.isoformat(),
+        "to": period.end.isoformat(),
+        "groupBy": names,
+        "filters": dict(filters),
+        "buildingFile": index is not None,
+        "topology": topology is not None,
+        "documentsRead": len(docs),
+        "rows": rows,
+    }
 
 
-async def poor_users(clients: Clients, principal: Principal,
-                     params: Mapping[str, str]) -> dict[str, Any]:
+async def poor_users(
+    clients: Clients, principal: Principal, params: Mapping[str, str]
+) -> dict[str, Any]:
     """Users with poor streams in a building or subnet (engineer/admin: EUII)."""
     principal.require(EUII_LEVELS)
     period = Period.parse(params)
     building, subnet = params.get("building"), params.get("subnet")
     index, docs = await asyncio.gather(
         load_building_index(clients, principal.tenant_id),
-        read_aggregates(clients, principal.tenant_id, period,
-                        "c.day, c.subnet, c.prefix, c.poorUsers"))
+        read_aggregates(
+            clients, principal.tenant_id, period, "c.day, c.subnet, c.prefix, c.poorUsers"
+        ),
+    )
     resolver = _Resolver(index, euii=True)
     users: dict[str, dict[str, Any]] = {}
     for doc in docs:
@@ -291,44 +356,69 @@ async def poor_users(clients: Clients, principal: Principal,
             if not row or row.building_name.lower() != building.lower():
                 continue
         for user, n in (doc.get("poorUsers") or {}).items():
-            entry = users.setdefault(user, {"user": user, "poorStreams": 0, "days": set(),
-                                            "subnets": set()})
+            entry = users.setdefault(
+                user, {"user": user, "poorStreams": 0, "days": set(), "subnets": set()}
+            )
             entry["poorStreams"] += n
             entry["days"].add(doc["day"])
             entry["subnets"].add(doc["subnet"])
-    rows = [{"user": u["user"], "poorStreams": u["poorStreams"], "days": len(u["days"]),
-             "subnets": sorted(u["subnets"])}
-            for u in sorted(users.values(), key=lambda u: (-u["poorStreams"], u["user"]))]
-    return {"from": period.start.isoformat(), "to": period.end.isoformat(),
-            "building": building, "subnet": subnet, "documentsRead": len(docs), "rows": rows}
+    rows = [
+        {
+            "user": u["user"],
+            "poorStreams": u["poorStreams"],
+            "days": len(u["days"]),
+            "subnets": sorted(u["subnets"]),
+        }
+        for u in sorted(users.values(), key=lambda u: (-u["poorStreams"], u["user"]))
+    ]
+    return {
+        "from": period.start.isoformat(),
+        "to": period.end.isoformat(),
+        "building": building,
+        "subnet": subnet,
+        "documentsRead": len(docs),
+        "rows": rows,
+    }
 
 
-async def missing_subnets(clients: Clients, principal: Principal,
-                          params: Mapping[str, str]) -> dict[str, Any]:
+async def missing_subnets(
+    clients: Clients, principal: Principal, params: Mapping[str, str]
+) -> dict[str, Any]:
     """Subnets with at least 10 audio streams in the period that no range covers."""
     principal.require(REPORTS)
     period = Period.parse(params)
     euii = bool(set(principal.levels) & EUII_LEVELS)
     index, docs = await asyncio.gather(
         load_building_index(clients, principal.tenant_id),
-        read_aggregates(clients, principal.tenant_id, period))
+        read_aggregates(clients, principal.tenant_id, period),
+    )
     resolver = _Resolver(index, euii)
     audio: dict[str, int] = {}
     for doc in docs:
         subnet = str(doc["subnet"])
         if subnet == UNKNOWN_SUBNET or resolver.row(subnet) is not None:
             continue
-        n = sum(c.get("streams", 0) for cell, c in (doc.get("cells") or {}).items()
-                if cell.startswith("audio|"))
+        n = sum(
+            c.get("streams", 0)
+            for cell, c in (doc.get("cells") or {}).items()
+            if cell.startswith("audio|")
+        )
         if n:
             shown = resolver.subnet(subnet, doc.get("prefix"))
             audio[shown] = audio.get(shown, 0) + n
-    rows = [{"subnet": s, "audioStreams": n}
-            for s, n in sorted(audio.items(), key=lambda kv: (-kv[1], kv[0]))
-            if n >= MIN_MISSING_AUDIO]
-    return {"from": period.start.isoformat(), "to": period.end.isoformat(),
-            "buildingFile": index is not None, "minAudioStreams": MIN_MISSING_AUDIO,
-            "documentsRead": len(docs), "rows": rows}
+    rows = [
+        {"subnet": s, "audioStreams": n}
+        for s, n in sorted(audio.items(), key=lambda kv: (-kv[1], kv[0]))
+        if n >= MIN_MISSING_AUDIO
+    ]
+    return {
+        "from": period.start.isoformat(),
+        "to": period.end.isoformat(),
+        "buildingFile": index is not None,
+        "minAudioStreams": MIN_MISSING_AUDIO,
+        "documentsRead": len(docs),
+        "rows": rows,
+    }
 
 
 def to_csv(report: Mapping[str, Any]) -> str:
@@ -353,7 +443,7 @@ def table_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
         line = []
         for c in columns:
             if c.startswith(POOR_DUE_PREFIX):
-                v: Any = (r.get("poorDueTo") or {}).get(c[len(POOR_DUE_PREFIX):], 0)
+                v: Any = (r.get("poorDueTo") or {}).get(c[len(POOR_DUE_PREFIX) :], 0)
             else:
                 v = r.get(c)
             if isinstance(v, bool):

@@ -10,8 +10,19 @@ from shared.storage.clients import Clients
 from shared.storage.retry import read_or_none, with_retries
 
 MAX_ERRORS = 100
-PUBLIC_FIELDS = ("batchId", "tenantId", "status", "received", "stored", "quarantined",
-                 "excluded", "calls", "errors", "receivedAt", "completedAt")
+PUBLIC_FIELDS = (
+    "batchId",
+    "tenantId",
+    "status",
+    "received",
+    "stored",
+    "quarantined",
+    "excluded",
+    "calls",
+    "errors",
+    "receivedAt",
+    "completedAt",
+)
 
 
 def utcnow() -> str:
@@ -31,8 +42,7 @@ def _container(clients: Clients) -> Any:
 
 
 async def read_batch(clients: Clients, tenant_id: str, batch_id: str) -> dict[str, Any] | None:
-    return await read_or_none(_container(clients), batch_id, tenant_id,
-                              what="read batch status")
+    return await read_or_none(_container(clients), batch_id, tenant_id, what="read batch status")
 
 
 async def create_batch(clients: Clients, doc: dict[str, Any]) -> dict[str, Any] | None:
@@ -50,13 +60,18 @@ async def create_batch(clients: Clients, doc: dict[str, Any]) -> dict[str, Any] 
 
 async def save_batch(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
     body = {k: v for k, v in doc.items() if not k.startswith("_")}
-    return await with_retries(lambda: _container(clients).upsert_item(body),
-                              what="save batch status")
+    return await with_retries(
+        lambda: _container(clients).upsert_item(body), what="save batch status"
+    )
 
 
 async def update_batch(
-    clients: Clients, tenant_id: str, batch_id: str, changes: dict[str, Any],
-    *, unless_status: tuple[str, ...] = (),
+    clients: Clients,
+    tenant_id: str,
+    batch_id: str,
+    changes: dict[str, Any],
+    *,
+    unless_status: tuple[str, ...] = (),
 ) -> dict[str, Any] | None:
     """Read-modify-write with the etag, so concurrent writers never lose each other's
     fields; skipped when the current status is one of `unless_status`."""
@@ -74,8 +89,10 @@ async def update_batch(
         try:
             return await with_retries(
                 lambda body=body, etag=etag: _container(clients).replace_item(
-                    batch_id, body, etag=etag, match_condition=MatchConditions.IfNotModified),
-                what="update batch status")
+                    batch_id, body, etag=etag, match_condition=MatchConditions.IfNotModified
+                ),
+                what="update batch status",
+            )
         except cosmos_errors.CosmosAccessConditionFailedError:
             continue
     raise RuntimeError(f"batch {batch_id}: status kept changing under us")

@@ -42,8 +42,9 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def build_document(tenant_id: str, key: str, fragments: dict[str, Fragment],
-                   profile: str | None) -> CallDocument:
+def build_document(
+    tenant_id: str, key: str, fragments: dict[str, Fragment], profile: str | None
+) -> CallDocument:
     cid = make_call_id(tenant_id, key)
     return CallDocument(
         id=cid,
@@ -57,13 +58,15 @@ def build_document(tenant_id: str, key: str, fragments: dict[str, Fragment],
 
 
 async def read_call(clients: Clients, tenant_id: str, call_id: str) -> CallDocument | None:
-    raw = await read_or_none(clients.container(layout.CALLS), call_id,
-                             call_pk(tenant_id, call_id), what="read call")
+    raw = await read_or_none(
+        clients.container(layout.CALLS), call_id, call_pk(tenant_id, call_id), what="read call"
+    )
     return CallDocument.model_validate(raw) if raw else None
 
 
-async def merge_call(clients: Clients, tenant_id: str, key: str, new: list[Fragment],
-                     profile: str | None = None) -> MergeResult:
+async def merge_call(
+    clients: Clients, tenant_id: str, key: str, new: list[Fragment], profile: str | None = None
+) -> MergeResult:
     container = clients.container(layout.CALLS)
     cid = make_call_id(tenant_id, key)
     pk = call_pk(tenant_id, cid)
@@ -71,8 +74,9 @@ async def merge_call(clients: Clients, tenant_id: str, key: str, new: list[Fragm
     for _ in range(20):
         try:
             doc = build_document(tenant_id, key, fresh, profile)
-            await with_retries(lambda doc=doc: container.create_item(doc.to_cosmos()),
-                               what="create call")
+            await with_retries(
+                lambda doc=doc: container.create_item(doc.to_cosmos()), what="create call"
+            )
             return MergeResult(cid, True, doc, None)
         except cosmos_errors.CosmosResourceExistsError:
             pass
@@ -88,9 +92,10 @@ async def merge_call(clients: Clients, tenant_id: str, key: str, new: list[Fragm
         try:
             await with_retries(
                 lambda doc=doc, etag=raw["_etag"]: container.replace_item(
-                    cid, doc.to_cosmos(), etag=etag,
-                    match_condition=MatchConditions.IfNotModified),
-                what="replace call")
+                    cid, doc.to_cosmos(), etag=etag, match_condition=MatchConditions.IfNotModified
+                ),
+                what="replace call",
+            )
             return MergeResult(cid, True, doc, current)
         except cosmos_errors.CosmosAccessConditionFailedError:
             continue  # another writer merged first: merge again on top of theirs
@@ -103,26 +108,29 @@ def user_index_docs(doc: CallDocument) -> list[dict[str, Any]]:
     out = []
     for user in internal_users(view):
         names = {p.uri: p.display_name for p in view.participants}
-        own = [s for s in view.sessions
-               if user in ((s.caller.uri or "")[4:], (s.callee.uri or "")[4:])]
-        out.append({
-            "id": doc.id,
-            "pk": user_pk(doc.tenantId, user),
-            "tenantId": doc.tenantId,
-            "user": user,
-            "displayName": names.get("sip:" + user),
-            "callId": doc.id,
-            "callType": view.call_type,
-            "start": view.start,
-            "end": view.end,
-            "durationS": view.duration_s,
-            "rating": view.rating,
-            "reasons": view.reasons,
-            "participantCount": len(view.participants),
-            "participants": [p.uri for p in view.participants],
-            "ownSessionIds": [s.id for s in own],
-            "updatedAt": doc.updatedAt,
-        })
+        own = [
+            s for s in view.sessions if user in ((s.caller.uri or "")[4:], (s.callee.uri or "")[4:])
+        ]
+        out.append(
+            {
+                "id": doc.id,
+                "pk": user_pk(doc.tenantId, user),
+                "tenantId": doc.tenantId,
+                "user": user,
+                "displayName": names.get("sip:" + user),
+                "callId": doc.id,
+                "callType": view.call_type,
+                "start": view.start,
+                "end": view.end,
+                "durationS": view.duration_s,
+                "rating": view.rating,
+                "reasons": view.reasons,
+                "participantCount": len(view.participants),
+                "participants": [p.uri for p in view.participants],
+                "ownSessionIds": [s.id for s in own],
+                "updatedAt": doc.updatedAt,
+            }
+        )
     return out
 
 
@@ -142,15 +150,17 @@ def directory_doc(tenant_id: str, user: str, display_name: str | None) -> dict[s
     }
 
 
-async def write_user_index(clients: Clients, doc: CallDocument,
-                           seen: set[tuple[str, str | None]] | None = None) -> int:
+async def write_user_index(
+    clients: Clients, doc: CallDocument, seen: set[tuple[str, str | None]] | None = None
+) -> int:
     """Upsert the call's history entries, and each user's directory entry once per
     batch (`seen`), not once per call."""
     container = clients.container(layout.USER_CALLS)
     entries = user_index_docs(doc)
     for entry in entries:
-        await with_retries(lambda entry=entry: container.upsert_item(entry),
-                           what="upsert user history")
+        await with_retries(
+            lambda entry=entry: container.upsert_item(entry), what="upsert user history"
+        )
         marker = (entry["user"], entry["displayName"])
         if seen is not None and marker in seen:
             continue
@@ -159,7 +169,8 @@ async def write_user_index(clients: Clients, doc: CallDocument,
         entry_doc = directory_doc(doc.tenantId, entry["user"], entry["displayName"])
         await with_retries(
             lambda d=entry_doc: clients.container(layout.TENANTS).upsert_item(d),
-            what="upsert user directory")
+            what="upsert user directory",
+        )
     return len(entries)
 
 
@@ -168,11 +179,13 @@ _VOLATILE = ("updatedAt", "lastSeen")
 
 def _same(stored: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
     return stored is not None and all(
-        stored.get(k) == v for k, v in wanted.items() if k not in _VOLATILE)
+        stored.get(k) == v for k, v in wanted.items() if k not in _VOLATILE
+    )
 
 
-async def ensure_user_index(clients: Clients, doc: CallDocument,
-                            seen: set[tuple[str, str | None]] | None = None) -> int:
+async def ensure_user_index(
+    clients: Clients, doc: CallDocument, seen: set[tuple[str, str | None]] | None = None
+) -> int:
     """For a merge that found the call unchanged (a re-run, a duplicate record): the
     history and directory entries a crash between the call write and
     `write_user_index` left missing or stale are written now; present ones cost a
@@ -182,8 +195,9 @@ async def ensure_user_index(clients: Clients, doc: CallDocument,
     for entry in user_index_docs(doc):
         stored = await read_or_none(history, entry["id"], entry["pk"], what="read user history")
         if not _same(stored, entry):
-            await with_retries(lambda entry=entry: history.upsert_item(entry),
-                               what="upsert user history")
+            await with_retries(
+                lambda entry=entry: history.upsert_item(entry), what="upsert user history"
+            )
             written += 1
         marker = (entry["user"], entry["displayName"])
         if seen is not None and marker in seen:
@@ -191,9 +205,12 @@ async def ensure_user_index(clients: Clients, doc: CallDocument,
         if seen is not None:
             seen.add(marker)
         entry_doc = directory_doc(doc.tenantId, entry["user"], entry["displayName"])
-        if await read_or_none(directory, entry_doc["id"], doc.tenantId,
-                              what="read user directory") is None:
-            await with_retries(lambda d=entry_doc: directory.upsert_item(d),
-                               what="upsert user directory")
+        if (
+            await read_or_none(directory, entry_doc["id"], doc.tenantId, what="read user directory")
+            is None
+        ):
+            await with_retries(
+                lambda d=entry_doc: directory.upsert_item(d), what="upsert user directory"
+            )
             written += 1
     return written

@@ -52,11 +52,13 @@ def make_clients(settings: Settings) -> Clients:
     # 32 MB at once): the processor's memory stays bounded whatever the batch size.
     ranges = {"max_single_get_size": 4 * 1024 * 1024, "max_chunk_get_size": 4 * 1024 * 1024}
     if settings.storage_connection_string:
-        blob = BlobServiceClient.from_connection_string(settings.storage_connection_string,
-                                                        **ranges)
+        blob = BlobServiceClient.from_connection_string(
+            settings.storage_connection_string, **ranges
+        )
     elif settings.blob_service_uri:
-        blob = BlobServiceClient(settings.blob_service_uri, credential=_credential(settings),
-                                 **ranges)
+        blob = BlobServiceClient(
+            settings.blob_service_uri, credential=_credential(settings), **ranges
+        )
     else:
         raise SettingsError("set CDC_STORAGE (local) or CDC_STORAGE__blobServiceUri (Azure)")
     endpoint = settings.require("cosmos_endpoint", "COSMOS_ENDPOINT")

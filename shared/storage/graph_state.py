@@ -42,15 +42,20 @@ async def read_doc(clients: Clients, tenant_id: str, doc_id: str) -> dict[str, A
 
 async def upsert_doc(clients: Clients, doc: dict[str, Any]) -> dict[str, Any]:
     body = {k: v for k, v in doc.items() if not k.startswith("_")}
-    result = await with_retries(lambda: _container(clients).upsert_item(body),
-                                what="write graph state")
+    result = await with_retries(
+        lambda: _container(clients).upsert_item(body), what="write graph state"
+    )
     return dict(result)
 
 
-async def update_doc(clients: Clients, tenant_id: str, doc_id: str,
-                     mutate: Callable[[dict[str, Any]], None],
-                     default: dict[str, Any] | None = None, attempts: int = 20
-                     ) -> dict[str, Any] | None:
+async def update_doc(
+    clients: Clients,
+    tenant_id: str,
+    doc_id: str,
+    mutate: Callable[[dict[str, Any]], None],
+    default: dict[str, Any] | None = None,
+    attempts: int = 20,
+) -> dict[str, Any] | None:
     """Read, mutate, replace if unchanged meanwhile (else again). A missing document is
     created from `default` (None: nothing to update, returns None)."""
     container = _container(clients)
@@ -75,7 +80,8 @@ async def update_doc(clients: Clients, tenant_id: str, doc_id: str,
 
         async def replace(body: dict[str, Any] = doc, tag: str = etag) -> Any:
             return await container.replace_item(
-                doc_id, body, etag=tag, match_condition=MatchConditions.IfNotModified)
+                doc_id, body, etag=tag, match_condition=MatchConditions.IfNotModified
+            )
 
         try:
             return dict(await with_retries(replace, what="update graph state"))
@@ -86,33 +92,55 @@ async def update_doc(clients: Clients, tenant_id: str, doc_id: str,
 
 
 async def query_kind(clients: Clients, tenant_id: str, kind: str) -> list[dict[str, Any]]:
-    return [d async for d in _container(clients).query_items(
-        "SELECT * FROM c WHERE c.tenantId = @t AND c.kind = @k",
-        parameters=[{"name": "@t", "value": tenant_id}, {"name": "@k", "value": kind}],
-        partition_key=tenant_id)]
+    return [
+        d
+        async for d in _container(clients).query_items(
+            "SELECT * FROM c WHERE c.tenantId = @t AND c.kind = @k",
+            parameters=[{"name": "@t", "value": tenant_id}, {"name": "@k", "value": kind}],
+            partition_key=tenant_id,
+        )
+    ]
 
 
 async def read_subscription(clients: Clients, tenant_id: str) -> dict[str, Any] | None:
     return await read_doc(clients, tenant_id, SUBSCRIPTION_ID)
 
 
-async def read_record_version(clients: Clients, tenant_id: str, record_id: str
-                              ) -> dict[str, Any] | None:
+async def read_record_version(
+    clients: Clients, tenant_id: str, record_id: str
+) -> dict[str, Any] | None:
     return await read_doc(clients, tenant_id, f"record:{record_id}")
 
 
-async def save_record_version(clients: Clients, tenant_id: str, record_id: str,
-                              fields: dict[str, Any]) -> None:
-    await upsert_doc(clients, {"id": f"record:{record_id}", "tenantId": tenant_id,
-                               "kind": "record", "ttl": RECORD_TTL_S, **fields})
+async def save_record_version(
+    clients: Clients, tenant_id: str, record_id: str, fields: dict[str, Any]
+) -> None:
+    await upsert_doc(
+        clients,
+        {
+            "id": f"record:{record_id}",
+            "tenantId": tenant_id,
+            "kind": "record",
+            "ttl": RECORD_TTL_S,
+            **fields,
+        },
+    )
 
 
-async def query_days(clients: Clients, tenant_id: str, kind: str, first: str, last: str
-                     ) -> list[dict[str, Any]]:
+async def query_days(
+    clients: Clients, tenant_id: str, kind: str, first: str, last: str
+) -> list[dict[str, Any]]:
     """Documents of `kind` whose `day` (YYYY-MM-DD) is in [first, last]."""
-    return [d async for d in _container(clients).query_items(
-        "SELECT * FROM c WHERE c.tenantId = @t AND c.kind = @k AND c.day >= @a AND "
-        "c.day <= @b",
-        parameters=[{"name": "@t", "value": tenant_id}, {"name": "@k", "value": kind},
-                    {"name": "@a", "value": first}, {"name": "@b", "value": last}],
-        partition_key=tenant_id)]
+    return [
+        d
+        async for d in _container(clients).query_items(
+            "SELECT * FROM c WHERE c.tenantId = @t AND c.kind = @k AND c.day >= @a AND c.day <= @b",
+            parameters=[
+                {"name": "@t", "value": tenant_id},
+                {"name": "@k", "value": kind},
+                {"name": "@a", "value": first},
+                {"name": "@b", "value": last},
+            ],
+            partition_key=tenant_id,
+        )
+    ]

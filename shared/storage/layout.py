@@ -47,24 +47,43 @@ class CosmosContainer:
 
 CALLS = CosmosContainer("calls", "/pk", 30 * DAY)  # point reads only: nothing indexed
 USER_CALLS = CosmosContainer(
-    "userCalls", "/pk", 30 * DAY,
-    _policy("/pk/?", "/start/?", "/callId/?",
-            composite=(("/start", "descending"), ("/id", "descending"))))
-BATCHES = CosmosContainer("batches", "/tenantId", 30 * DAY,
-                          _policy("/status/?", "/receivedAt/?", "/sourceFqdn/?",
-                                  "/completedAt/?"))
+    "userCalls",
+    "/pk",
+    30 * DAY,
+    _policy(
+        "/pk/?",
+        "/start/?",
+        "/callId/?",
+        composite=(("/start", "descending"), ("/id", "descending")),
+    ),
+)
+BATCHES = CosmosContainer(
+    "batches",
+    "/tenantId",
+    30 * DAY,
+    _policy("/status/?", "/receivedAt/?", "/sourceFqdn/?", "/completedAt/?"),
+)
 # Tenant settings never expire; the user directory entries in it carry their own ttl.
-TENANTS = CosmosContainer("tenants", "/tenantId", -1,
-                          _policy("/type/?", "/user/?", "/nameLower/?", "/kind/?"))
-AGGREGATES = CosmosContainer("aggregates", "/pk", 396 * DAY,  # 13 months
-                             _policy("/pk/?", "/day/?", "/kind/?"))
-AUDIT = CosmosContainer("audit", "/pk", 365 * DAY,
-                        _policy("/pk/?", "/at/?",
-                                composite=(("/at", "descending"), ("/id", "descending"))))
+TENANTS = CosmosContainer(
+    "tenants", "/tenantId", -1, _policy("/type/?", "/user/?", "/nameLower/?", "/kind/?")
+)
+AGGREGATES = CosmosContainer(
+    "aggregates",
+    "/pk",
+    396 * DAY,  # 13 months
+    _policy("/pk/?", "/day/?", "/kind/?"),
+)
+AUDIT = CosmosContainer(
+    "audit",
+    "/pk",
+    365 * DAY,
+    _policy("/pk/?", "/at/?", composite=(("/at", "descending"), ("/id", "descending"))),
+)
 # (issue 11) quality alerts: one record per (tenant, building, day), deterministic id;
 # 13 months like the aggregates they are computed from. Listed by day, filtered by status.
-ALERTS = CosmosContainer("alerts", "/tenantId", 396 * DAY,
-                         _policy("/kind/?", "/day/?", "/status/?"))
+ALERTS = CosmosContainer(
+    "alerts", "/tenantId", 396 * DAY, _policy("/kind/?", "/day/?", "/status/?")
+)
 
 # Microsoft Graph fetch state, by tenant: the subscription (id, clientState, expiry,
 # renewals, errors), counters, backfill runs, the last fetched version of each call

@@ -51,9 +51,13 @@ def encode(body: dict[str, Any]) -> str:
     return base64.b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
 
 
-async def send_messages(queue: str, bodies: list[dict[str, Any]], *,
-                        visibility_timeout: int | None = None,
-                        settings: Settings | None = None) -> int:
+async def send_messages(
+    queue: str,
+    bodies: list[dict[str, Any]],
+    *,
+    visibility_timeout: int | None = None,
+    settings: Settings | None = None,
+) -> int:
     """Send each body as its own message (concurrently); creates the queue once."""
     settings = settings or get_settings()
     client = _client(queue, settings)
@@ -66,8 +70,10 @@ async def send_messages(queue: str, bodies: list[dict[str, Any]], *,
         _created.add(marker)
 
     async def one(body: dict[str, Any]) -> None:
-        await with_retries(lambda: client.send_message(
-            encode(body), visibility_timeout=visibility_timeout), what="queue a message")
+        await with_retries(
+            lambda: client.send_message(encode(body), visibility_timeout=visibility_timeout),
+            what="queue a message",
+        )
 
     await asyncio.gather(*(one(b) for b in bodies))
     return len(bodies)

@@ -28,8 +28,9 @@ TRANSIENT_STATUS = frozenset({408, 410, 429, 449, 500, 502, 503, 504})
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, (ServiceRequestError, ServiceResponseError, asyncio.TimeoutError,
-                        ConnectionError)):
+    if isinstance(
+        exc, (ServiceRequestError, ServiceResponseError, asyncio.TimeoutError, ConnectionError)
+    ):
         return True
     if isinstance(exc, HttpResponseError):
         return exc.status_code in TRANSIENT_STATUS
@@ -74,14 +75,21 @@ async def with_retries(
             if delay is None:
                 delay = min(max_delay, base_delay * 2 ** (attempt - 1))
                 delay *= 0.5 + random.random()  # jitter: retries of many calls spread out
-            log.warning("%s failed transiently (%s); retry %d/%d in %.2fs",
-                        what, type(exc).__name__, attempt, attempts - 1, delay)
+            log.warning(
+                "%s failed transiently (%s); retry %d/%d in %.2fs",
+                what,
+                type(exc).__name__,
+                attempt,
+                attempts - 1,
+                delay,
+            )
             await asyncio.sleep(delay)
     raise AssertionError("unreachable")
 
 
-async def read_or_none(container: Any, item_id: str, partition_key: str, *,
-                       what: str) -> dict[str, Any] | None:
+async def read_or_none(
+    container: Any, item_id: str, partition_key: str, *, what: str
+) -> dict[str, Any] | None:
     """A point read with the retries above; None when the item does not exist (a
     missing item is an answer, not a failure)."""
     from azure.cosmos import exceptions as cosmos_errors

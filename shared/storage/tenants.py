@@ -41,8 +41,7 @@ class ExclusionPolicy(BaseModel):
         if address in self._users:
             return True
         domain = address.rsplit("@", 1)[-1] if "@" in address else None
-        return bool(domain) and any(domain == d or domain.endswith("." + d)
-                                    for d in self.domains)
+        return bool(domain) and any(domain == d or domain.endswith("." + d) for d in self.domains)
 
     @cached_property
     def _users(self) -> frozenset[str]:
@@ -56,8 +55,9 @@ class TenantSettings(BaseModel):
 
 
 async def read_tenant_settings(clients: Clients, tenant_id: str) -> TenantSettings:
-    raw = await read_or_none(clients.container(layout.TENANTS), SETTINGS_ID, tenant_id,
-                             what="read tenant settings")
+    raw = await read_or_none(
+        clients.container(layout.TENANTS), SETTINGS_ID, tenant_id, what="read tenant settings"
+    )
     return TenantSettings.model_validate(raw) if raw else TenantSettings(tenantId=tenant_id)
 
 
@@ -65,5 +65,6 @@ async def save_exclusions(clients: Clients, tenant_id: str, policy: ExclusionPol
     current = await read_tenant_settings(clients, tenant_id)
     current.exclusions = policy
     body = {"id": SETTINGS_ID, **current.model_dump(mode="json")}
-    await with_retries(lambda: clients.container(layout.TENANTS).upsert_item(body),
-                       what="save tenant settings")
+    await with_retries(
+        lambda: clients.container(layout.TENANTS).upsert_item(body), what="save tenant settings"
+    )

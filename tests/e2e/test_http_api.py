@@ -24,9 +24,14 @@ JSON = {"Content-Type": "application/json"}
 GZ = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
 
 
-def call(base: str, method: str, path: str, token: str | None = None,
-         body: bytes | None = None, headers: dict[str, str] | None = None
-         ) -> tuple[int, dict[str, str], Any]:
+def call(
+    base: str,
+    method: str,
+    path: str,
+    token: str | None = None,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], Any]:
     h = dict(headers or {})
     if token:
         h["Authorization"] = f"Bearer {token}"
@@ -47,34 +52,44 @@ def ingest_token(mint) -> str:
 
 def test_gzip_batch_over_http_is_stored_and_readable(local_host, mint, ingest_token):
     user = f"e2e{uuid.uuid4().hex[:6]}@contoso.com"
-    env = envelope([cdr_record(n=i, caller=f"sip:{user}", call_id=f"{uuid.uuid4()}@fe")
-                    for i in range(5)], tenant=DEMO_TENANT)
+    env = envelope(
+        [cdr_record(n=i, caller=f"sip:{user}", call_id=f"{uuid.uuid4()}@fe") for i in range(5)],
+        tenant=DEMO_TENANT,
+    )
     started = time.perf_counter()
-    status, headers, body = call(local_host, "POST", "/api/v1/batches", ingest_token,
-                                 gzip.compress(json.dumps(env).encode()), GZ)
+    status, headers, body = call(
+        local_host,
+        "POST",
+        "/api/v1/batches",
+        ingest_token,
+        gzip.compress(json.dumps(env).encode()),
+        GZ,
+    )
     assert status == 202, body
     assert body["records"] == 5 and body["statusUrl"].endswith(env["batchId"])
     assert headers["Location"] == body["statusUrl"]
     local_host.wait_idle(60)
-    status, _, batch = call(local_host, "GET", f"/api/v1/batches/{env['batchId']}",
-                            ingest_token)
+    status, _, batch = call(local_host, "GET", f"/api/v1/batches/{env['batchId']}", ingest_token)
     assert status == 200 and batch["status"] == "completed"
     assert (batch["received"], batch["stored"], batch["calls"]) == (5, 5, 5)
     eng = mint(DEMO_TENANT, roles=["CallAnalytics.Engineer"], user="eng@contoso.com")
     period = "from=2026-11-01&to=2026-12-01"
     status, _, history = call(local_host, "GET", f"/api/v1/users/{user}/calls?{period}", eng)
     assert status == 200 and len(history["calls"]) == 5
-    status, _, detail = call(local_host, "GET", f"/api/v1/calls/{history['calls'][0]['callId']}",
-                             eng)
+    status, _, detail = call(
+        local_host, "GET", f"/api/v1/calls/{history['calls'][0]['callId']}", eng
+    )
     assert status == 200 and f"sip:{user}" in {p["uri"] for p in detail["participants"]}
     assert time.perf_counter() - started < 10, "answerable within 10 s of acceptance"
     # an identical retry answers 200 with the status; other content under the id, 409
-    status, _, body = call(local_host, "POST", "/api/v1/batches", ingest_token,
-                           json.dumps(env).encode(), JSON)
+    status, _, body = call(
+        local_host, "POST", "/api/v1/batches", ingest_token, json.dumps(env).encode(), JSON
+    )
     assert status == 200 and body["status"] == "completed"
     env["records"][0]["data"]["responseCode"] = 486
-    status, _, body = call(local_host, "POST", "/api/v1/batches", ingest_token,
-                           json.dumps(env).encode(), JSON)
+    status, _, body = call(
+        local_host, "POST", "/api/v1/batches", ingest_token, json.dumps(env).encode(), JSON
+    )
     assert status == 409 and body["field"] == "batchId"
 
 
@@ -82,20 +97,36 @@ def _bomb() -> bytes:
     return gzip.compress(b" " * 60_000_000)
 
 
-@pytest.mark.parametrize("name,body,headers,token_kind,status,field", [
-    ("malformed JSON", b"{", JSON, "ingest", 400, "body"),
-    ("bad envelope", json.dumps({"schemaVersion": "1.0"}).encode(), JSON, "ingest", 400,
-     "batchId"),
-    ("no token", b"{}", JSON, None, 401, None),
-    ("wrong role", b"{}", JSON, "reader", 403, None),
-    ("other tenant", None, JSON, "other", 403, "tenantId"),
-    ("gzip bomb", None, GZ, "ingest", 413, "body"),
-    ("text/plain", b"{}", {"Content-Type": "text/plain"}, "ingest", 415, "Content-Type"),
-    ("deflate", b"{}", {"Content-Type": "application/json", "Content-Encoding": "deflate"},
-     "ingest", 415, "Content-Encoding"),
-])
-def test_bad_input_gets_its_status_and_a_problem_body(local_host, mint, name, body, headers,
-                                                      token_kind, status, field):
+@pytest.mark.parametrize(
+    "name,body,headers,token_kind,status,field",
+    [
+        ("malformed JSON", b"{", JSON, "ingest", 400, "body"),
+        (
+            "bad envelope",
+            json.dumps({"schemaVersion": "1.0"}).encode(),
+            JSON,
+            "ingest",
+            400,
+            "batchId",
+        ),
+        ("no token", b"{}", JSON, None, 401, None),
+        ("wrong role", b"{}", JSON, "reader", 403, None),
+        ("other tenant", None, JSON, "other", 403, "tenantId"),
+        ("gzip bomb", None, GZ, "ingest", 413, "body"),
+        ("text/plain", b"{}", {"Content-Type": "text/plain"}, "ingest", 415, "Content-Type"),
+        (
+            "deflate",
+            b"{}",
+            {"Content-Type": "application/json", "Content-Encoding": "deflate"},
+            "ingest",
+            415,
+            "Content-Encoding",
+        ),
+    ],
+)
+def test_bad_input_gets_its_status_and_a_problem_body(
+    local_host, mint, name, body, headers, token_kind, status, field
+):
     tokens = {
         "ingest": mint(DEMO_TENANT, roles=["CallData.Ingest"]),
         "reader": mint(DEMO_TENANT, roles=["QualityReports.Read"]),
@@ -106,8 +137,9 @@ def test_bad_input_gets_its_status_and_a_problem_body(local_host, mint, name, bo
         body = json.dumps(envelope([cdr_record()], tenant=DEMO_TENANT)).encode()
     if name == "gzip bomb":
         body = _bomb()
-    got, rh, problem = call(local_host, "POST", "/api/v1/batches", tokens[token_kind], body,
-                            headers)
+    got, rh, problem = call(
+        local_host, "POST", "/api/v1/batches", tokens[token_kind], body, headers
+    )
     assert got == status, (name, problem)
     assert rh["Content-Type"].startswith("application/problem+json")
     assert problem["status"] == status and problem["detail"]
@@ -121,14 +153,14 @@ def test_token_attacks_over_http(local_host, mint, dev_authority):
     rogue = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     bad = {
         "expired": mint(DEMO_TENANT, roles=["CallData.Ingest"], expires_in=-600),
-        "not yet valid": mint(DEMO_TENANT, roles=["CallData.Ingest"],
-                              not_before=int(time.time()) + 600),
+        "not yet valid": mint(
+            DEMO_TENANT, roles=["CallData.Ingest"], not_before=int(time.time()) + 600
+        ),
         "wrong audience": mint(DEMO_TENANT, roles=["CallData.Ingest"], audience="api://x"),
         "wrong key": mint(DEMO_TENANT, roles=["CallData.Ingest"], key=rogue),
         "unknown kid": mint(DEMO_TENANT, roles=["CallData.Ingest"], kid="nope"),
         "unconfigured tenant": mint(str(uuid.uuid4()), roles=["CallData.Ingest"]),
-        "missing tid": mint(DEMO_TENANT, roles=["CallData.Ingest"],
-                            extra_claims={"tid": None}),
+        "missing tid": mint(DEMO_TENANT, roles=["CallData.Ingest"], extra_claims={"tid": None}),
     }
     for name, token in bad.items():
         status, _, body = call(local_host, "GET", "/api/v1/batches/x", token)
@@ -136,9 +168,14 @@ def test_token_attacks_over_http(local_host, mint, dev_authority):
 
 
 # Call Analytics role matrix: route x level x {own tenant, other tenant}.
-LEVELS = {"admin": ["CallAnalytics.Admin"], "engineer": ["CallAnalytics.Engineer"],
-          "specialist": ["CallAnalytics.Specialist"], "reader": ["QualityReports.Read"],
-          "ingest": ["CallData.Ingest"], "none": []}
+LEVELS = {
+    "admin": ["CallAnalytics.Admin"],
+    "engineer": ["CallAnalytics.Engineer"],
+    "specialist": ["CallAnalytics.Specialist"],
+    "reader": ["QualityReports.Read"],
+    "ingest": ["CallData.Ingest"],
+    "none": [],
+}
 ALLOWED = {
     "search": {"admin", "engineer", "specialist"},
     "history": {"admin", "engineer", "specialist"},
@@ -174,13 +211,18 @@ def test_role_matrix(local_host, mint, demo_data):
     failures = []
     for route, path in paths.items():
         for level, roles in LEVELS.items():
-            own = call(local_host, "GET", path, mint(DEMO_TENANT, roles=roles,
-                                                         user=f"{level}@contoso.com"))[0]
+            own = call(
+                local_host, "GET", path, mint(DEMO_TENANT, roles=roles, user=f"{level}@contoso.com")
+            )[0]
             expected = 200 if level in ALLOWED[route] else 403
             if own != expected:
                 failures.append((route, level, "own", own, expected))
-            other = call(local_host, "GET", path, mint(OTHER_TENANT, roles=roles,
-                                                           user=f"{level}@fabrikam.com"))[0]
+            other = call(
+                local_host,
+                "GET",
+                path,
+                mint(OTHER_TENANT, roles=roles, user=f"{level}@fabrikam.com"),
+            )[0]
             # another tenant never sees this tenant's data: no role (403), or its own
             # (empty) data, or 404 for an id that is not in its tenant
             if level in ALLOWED[route] and route in ("detail", "batch"):
@@ -215,17 +257,31 @@ def test_specialist_responses_leak_nothing_over_the_demo_data(local_host, mint, 
         text = json.dumps(history)
         assert "participants" not in history["calls"][0] if history["calls"] else True
         for c in history["calls"]:
-            status, _, detail = call(local_host, "GET", f"/api/v1/calls/{c['callId']}?user={user}",
-                                     spec)
+            status, _, detail = call(
+                local_host, "GET", f"/api/v1/calls/{c['callId']}?user={user}", spec
+            )
             assert status == 200
             text += json.dumps(detail)
             checked += 1
         others = re.findall(r"sip:([a-z0-9.]+@[a-z0-9.]+)", text)
         assert set(others) <= {user}, f"other participants visible: {set(others) - {user}}"
-        for pattern, what in ((IP_RE, "IP address"), (MAC_RE, "MAC/BSSID"),
-                              (PHONE_RE, "unmasked phone number")):
+        for pattern, what in (
+            (IP_RE, "IP address"),
+            (MAC_RE, "MAC/BSSID"),
+            (PHONE_RE, "unmasked phone number"),
+        ):
             assert not pattern.search(text), (what, pattern.search(text))
-        for field in ("dns_suffix", "ssid", "bssid", "user_agent", "capture_device",
-                      "render_device", "machine_name", "mac_address", "ip_address", "subnet"):
+        for field in (
+            "dns_suffix",
+            "ssid",
+            "bssid",
+            "user_agent",
+            "capture_device",
+            "render_device",
+            "machine_name",
+            "mac_address",
+            "ip_address",
+            "subnet",
+        ):
             assert f'"{field}"' not in text, field
     assert checked > 50

@@ -53,23 +53,39 @@ DRIVER = Path(__file__).parent / "portal" / "driver.mjs"
 OUT = ROOT / "test-output" / "portal"
 CHROMIUM = "/usr/bin/chromium"
 TENANT = "8f1c3c6e-0b7a-4f3e-9a51-1f0c2d3e4a5b"
-DEMO_NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan",
-              "judy", "mallory", "niaj"]
-SIGN_IN = {"engineer": "e2e.engineer@contoso.com", "specialist": "e2e.specialist@contoso.com",
-           "admin": "e2e.admin@contoso.com"}
+DEMO_NAMES = [
+    "alice",
+    "bob",
+    "carol",
+    "dave",
+    "erin",
+    "frank",
+    "grace",
+    "heidi",
+    "ivan",
+    "judy",
+    "mallory",
+    "niaj",
+]
+SIGN_IN = {
+    "engineer": "e2e.engineer@contoso.com",
+    "specialist": "e2e.specialist@contoso.com",
+    "admin": "e2e.admin@contoso.com",
+}
 UNKNOWN_SUBNETS = {"", "unknown", "none", "null"}
 
 
 # ---------------------------------------------------------------- tools: install if missing
 
+
 def _apt_install(*packages: str) -> None:
     if os.geteuid() != 0:
-        pytest.fail(f"{' '.join(packages)} missing and not root: apt-get install -y "
-                    f"{' '.join(packages)}")
+        pytest.fail(
+            f"{' '.join(packages)} missing and not root: apt-get install -y {' '.join(packages)}"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
-    subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env,
-                   timeout=900)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env, timeout=900)
 
 
 @pytest.fixture(scope="session")
@@ -87,14 +103,18 @@ def portal_tools() -> dict[str, str]:
         NODE_DIR.mkdir(parents=True, exist_ok=True)
         shutil.copy(PORTAL / "package.json", NODE_DIR / "package.json")
         shutil.copy(PORTAL / "package-lock.json", NODE_DIR / "package-lock.json")
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
-                       cwd=NODE_DIR, check=True, timeout=600)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
+            cwd=NODE_DIR,
+            check=True,
+            timeout=600,
+        )
         stamp_file.write_text(stamp)
-    return {"node": shutil.which("node") or "node",
-            "nodeModules": str(NODE_DIR / "node_modules")}
+    return {"node": shutil.which("node") or "node", "nodeModules": str(NODE_DIR / "node_modules")}
 
 
 # ---------------------------------------------------------------------------------- tokens
+
 
 def _mint_token(mint: Any, level: str, user: str) -> str:
     """Calls the `mint` fixture (or devhost.devauth.mint_token) by keyword, matching its
@@ -128,17 +148,23 @@ class Api:
         url = f"{self.base}/api{path}"
         if query:
             url += "?" + parse.urlencode({k: v for k, v in query.items() if v is not None})
-        req = request.Request(url, headers={"Authorization": f"Bearer {self.token}",
-                                            "Accept": "application/json"})
+        req = request.Request(
+            url, headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        )
         with request.urlopen(req, timeout=30) as resp:
             return json.loads(resp.read())
 
 
 def _dev_token_offered(base: str) -> bool:
-    body = json.dumps({"tenantId": TENANT, "user": SIGN_IN["engineer"],
-                       "level": "engineer"}).encode()
-    req = request.Request(f"{base.rstrip('/')}/dev/token", data=body, method="POST",
-                          headers={"Content-Type": "application/json"})
+    body = json.dumps(
+        {"tenantId": TENANT, "user": SIGN_IN["engineer"], "level": "engineer"}
+    ).encode()
+    req = request.Request(
+        f"{base.rstrip('/')}/dev/token",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with request.urlopen(req, timeout=15) as resp:
             return "token" in json.loads(resp.read())
@@ -148,10 +174,15 @@ def _dev_token_offered(base: str) -> bool:
 
 # ------------------------------------------------------------------- what to look for
 
+
 def _red_flags(call: dict[str, Any]) -> list[str]:
-    return [metric for s in call.get("sessions", []) for st in s.get("streams", [])
-            for metric, flag in ((st.get("quality") or {}).get("flags") or {}).items()
-            if flag == "red" and (st.get("metrics") or {}).get(metric) is not None]
+    return [
+        metric
+        for s in call.get("sessions", [])
+        for st in s.get("streams", [])
+        for metric, flag in ((st.get("quality") or {}).get("flags") or {}).items()
+        if flag == "red" and (st.get("metrics") or {}).get(metric) is not None
+    ]
 
 
 def _other_names(call: dict[str, Any], user: str) -> list[str]:
@@ -183,8 +214,10 @@ def _find_poor_call(api: Api, frm: str, to: str) -> tuple[str, dict[str, Any], l
                 others = _other_names(detail, user)
                 if _red_flags(detail) and others:
                     return user, detail, others
-    pytest.fail(f"no demo user among {sorted(seen) or DEMO_NAMES} has a poor peer-to-peer call "
-                f"with a red metric between {frm} and {to}: is the demo data loaded?")
+    pytest.fail(
+        f"no demo user among {sorted(seen) or DEMO_NAMES} has a poor peer-to-peer call "
+        f"with a red metric between {frm} and {to}: is the demo data loaded?"
+    )
 
 
 def _building_files(admin: Api, frm: str, to: str, tmp: Path) -> tuple[Path, Path, list[str]]:
@@ -202,20 +235,26 @@ def _building_files(admin: Api, frm: str, to: str, tmp: Path) -> tuple[Path, Pat
     lines = []
     for i, net in enumerate(nets):
         b = names[0] if i % 2 == 0 else names[1]
-        lines.append(f"{net},Contoso/{b}/{i},24,{b},Contoso,Office,Engineering,Seattle,98001,"
-                     f"US,WA,NA,1,0,0")
+        lines.append(
+            f"{net},Contoso/{b}/{i},24,{b},Contoso,Office,Engineering,Seattle,98001,US,WA,NA,1,0,0"
+        )
     good = tmp / "buildings.csv"
     good.write_text("\n".join(lines) + "\n")
     bad = tmp / "buildings-bad.csv"
-    bad.write_text(lines[0] + "\n"
-                   "10.99.0.0,Broken,40,Nowhere,,,,,,,,,x,0,0\n")
+    bad.write_text(lines[0] + "\n10.99.0.0,Broken,40,Nowhere,,,,,,,,,x,0,0\n")
     return good, bad, names
 
 
 # ------------------------------------------------------------------------------ the test
 
-def test_portal_journeys(request: pytest.FixtureRequest, local_host: str, demo_data: object,
-                         portal_tools: dict[str, str], tmp_path: Path) -> None:
+
+def test_portal_journeys(
+    request: pytest.FixtureRequest,
+    local_host: str,
+    demo_data: object,
+    portal_tools: dict[str, str],
+    tmp_path: Path,
+) -> None:
     try:
         mint = request.getfixturevalue("mint")
     except pytest.FixtureLookupError:
@@ -234,31 +273,68 @@ def test_portal_journeys(request: pytest.FixtureRequest, local_host: str, demo_d
     for old in OUT.glob("*.png"):
         old.unlink()
     config = {
-        "baseUrl": base, "portalPath": "/portal/", "outDir": str(OUT),
-        "nodeModules": portal_tools["nodeModules"], "chromium": CHROMIUM, "tenantId": TENANT,
+        "baseUrl": base,
+        "portalPath": "/portal/",
+        "outDir": str(OUT),
+        "nodeModules": portal_tools["nodeModules"],
+        "chromium": CHROMIUM,
+        "tenantId": TENANT,
         "tokens": None if _dev_token_offered(base) else tokens,
-        "engineer": {"signInAs": SIGN_IN["engineer"], "searchText": search, "user": user,
-                     "callId": call["callId"], "from": frm, "to": to},
-        "specialist": {"signInAs": SIGN_IN["specialist"], "searchText": search, "user": user,
-                       "callId": call["callId"], "from": frm, "to": to, "hiddenNames": others},
-        "admin": {"signInAs": SIGN_IN["admin"], "goodFile": str(good), "badFile": str(bad),
-                  "expectBuildings": buildings, "from": frm, "to": to},
+        "engineer": {
+            "signInAs": SIGN_IN["engineer"],
+            "searchText": search,
+            "user": user,
+            "callId": call["callId"],
+            "from": frm,
+            "to": to,
+        },
+        "specialist": {
+            "signInAs": SIGN_IN["specialist"],
+            "searchText": search,
+            "user": user,
+            "callId": call["callId"],
+            "from": frm,
+            "to": to,
+            "hiddenNames": others,
+        },
+        "admin": {
+            "signInAs": SIGN_IN["admin"],
+            "goodFile": str(good),
+            "badFile": str(bad),
+            "expectBuildings": buildings,
+            "from": frm,
+            "to": to,
+        },
     }
     config_file = tmp_path / "portal-e2e.json"
     config_file.write_text(json.dumps(config))
-    proc = subprocess.run([portal_tools["node"], str(DRIVER), str(config_file)],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    proc = subprocess.run(
+        [portal_tools["node"], str(DRIVER), str(config_file)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
     sys.stderr.write(proc.stderr)
     result_line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and result_line, (
-        f"driver failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    results = json.loads(result_line[-1][len("RESULT "):])
-    report = "\n".join(f"{name}: {'ok' if r['ok'] else 'FAILED: ' + r.get('error', '')}\n  - "
-                       + "\n  - ".join(r["checks"]) for name, r in results.items())
+        f"driver failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    )
+    results = json.loads(result_line[-1][len("RESULT ") :])
+    report = "\n".join(
+        f"{name}: {'ok' if r['ok'] else 'FAILED: ' + r.get('error', '')}\n  - "
+        + "\n  - ".join(r["checks"])
+        for name, r in results.items()
+    )
     print(report)
     assert all(r["ok"] for r in results.values()), report
     shots = sorted(p.name for p in OUT.glob("*.png"))
-    for page in ("engineer-01-signin", "call-advanced-red-metric", "specialist",
-                 "quality-dashboard-before", "buildings-validation-errors",
-                 "quality-dashboard-after"):
+    for page in (
+        "engineer-01-signin",
+        "call-advanced-red-metric",
+        "specialist",
+        "quality-dashboard-before",
+        "buildings-validation-errors",
+        "quality-dashboard-after",
+    ):
         assert any(page in s for s in shots), f"no screenshot of {page}: {shots}"

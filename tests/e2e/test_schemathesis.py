@@ -28,8 +28,16 @@ def _st() -> Path:
         stamp = VENV / ".installed"
         if not stamp.exists() or stamp.read_text() != SCHEMATHESIS:
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-            subprocess.run([str(VENV / "bin" / "pip"), "install", "--quiet",
-                            "--disable-pip-version-check", SCHEMATHESIS], check=True)
+            subprocess.run(
+                [
+                    str(VENV / "bin" / "pip"),
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    SCHEMATHESIS,
+                ],
+                check=True,
+            )
             stamp.write_text(SCHEMATHESIS)
     return VENV / "bin" / "st"
 
@@ -41,15 +49,40 @@ def test_no_server_errors_for_any_generated_request(local_host, mint, level, tmp
     token = mint(DEMO_TENANT, roles=roles[level], user=f"{level}@contoso.com")
     base = str(local_host)
     result = subprocess.run(
-        [str(st), "run", f"{base}/api/v1/openapi.json", "--url", base,
-         "--checks", "not_a_server_error", "--max-examples", "5", "--max-time", "20",
-         # One worker: with two threads, hypothesis's `ast.parse` of its lambdas hit
-         # CPython 3.11's spurious "AST constructor recursion depth mismatch"
-         # SystemError (python/cpython#106905) once, failing the run for no API fault.
-         "--seed", "1", "--workers", "1", "--request-timeout", "30",
-         "--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all",
-         "-H", f"Authorization: Bearer {token}", "--no-color"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        [
+            str(st),
+            "run",
+            f"{base}/api/v1/openapi.json",
+            "--url",
+            base,
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "5",
+            "--max-time",
+            "20",
+            # One worker: with two threads, hypothesis's `ast.parse` of its lambdas hit
+            # CPython 3.11's spurious "AST constructor recursion depth mismatch"
+            # SystemError (python/cpython#106905) once, failing the run for no API fault.
+            "--seed",
+            "1",
+            "--workers",
+            "1",
+            "--request-timeout",
+            "30",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--suppress-health-check",
+            "all",
+            "-H",
+            f"Authorization: Bearer {token}",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     tail = (result.stdout + result.stderr)[-4000:]
     assert result.returncode == 0, tail
     assert "No issues found" in result.stdout or " passed" in result.stdout, tail

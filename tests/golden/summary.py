@@ -15,17 +15,34 @@ from shared.parsing import ParseContext, cdr, graph, parse_record, qoe_xml
 _PARSER_MODULES = (cdr, graph, qoe_xml)
 
 CTX = ParseContext(tenant_id="8f1c3c6e-0b7a-4f3e-9a51-1f0c2d3e4a5b")
-_ENDPOINT_FIELDS = ("uri", "kind", "user_agent", "ip_address", "subnet", "connection_type",
-                    "vpn", "inside", "bssid", "ssid", "mac_address", "capture_device",
-                    "render_device", "device_ratios", "device_flags")
+_ENDPOINT_FIELDS = (
+    "uri",
+    "kind",
+    "user_agent",
+    "ip_address",
+    "subnet",
+    "connection_type",
+    "vpn",
+    "inside",
+    "bssid",
+    "ssid",
+    "mac_address",
+    "capture_device",
+    "render_device",
+    "device_ratios",
+    "device_flags",
+)
 
 
 def record_for(path: Path) -> dict[str, Any]:
     if path.suffix == ".xml":
         return {"kind": "qoe", "format": "ms-qoe-xml", "data": path.read_text("utf-8")}
     if path.parent.name == "graph":
-        return {"kind": "callRecord", "format": "graph-v1",
-                "data": json.loads(path.read_text("utf-8"))}
+        return {
+            "kind": "callRecord",
+            "format": "graph-v1",
+            "data": json.loads(path.read_text("utf-8")),
+        }
     return {"kind": "cdr", "format": "sfb-cdr-json", "data": json.loads(path.read_text("utf-8"))}
 
 
@@ -39,8 +56,7 @@ def view_for(paths: list[Path], profile: str | None = None) -> tuple[CallView, s
 
 def summarise(view: CallView, keys: set[str]) -> dict[str, Any]:
     def endpoint(ep: Any) -> dict[str, Any]:
-        return {k: getattr(ep, k) for k in _ENDPOINT_FIELDS
-                if getattr(ep, k) not in (None, {}, [])}
+        return {k: getattr(ep, k) for k in _ENDPOINT_FIELDS if getattr(ep, k) not in (None, {}, [])}
 
     return {
         "keys": sorted(keys),
@@ -64,8 +80,9 @@ def summarise(view: CallView, keys: set[str]) -> dict[str, Any]:
                         "metrics": st.metrics.model_dump(exclude_none=True),
                         "rating": st.quality.rating if st.quality else None,
                         "poor_due_to": st.quality.poor_due_to if st.quality else None,
-                        "unclassified_reason": (st.quality.unclassified_reason
-                                                if st.quality else None),
+                        "unclassified_reason": (
+                            st.quality.unclassified_reason if st.quality else None
+                        ),
                         "flags": st.quality.flags if st.quality else None,
                         "profile": st.quality.profile if st.quality else None,
                     }

@@ -25,7 +25,10 @@ def bicep_files(infra_python: Path) -> dict[str, dict[str, Any]]:
     """{path relative to infra/: {"tree": pycep JSON} or {"error": message}}."""
     proc = subprocess.run(
         [str(infra_python), str(HERE / "dump_bicep.py"), str(INFRA)],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     return json.loads(proc.stdout)
 
@@ -40,9 +43,19 @@ def bicep(bicep_files: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def checkov_report(infra_python: Path) -> dict[str, Any]:
     checkov = infra_python.parent / "checkov"
     proc = subprocess.run(
-        [str(checkov), "--directory", str(INFRA), "--framework", "bicep", "--skip-download",
-         "--output", "json"],
-        capture_output=True, text=True, timeout=300,
+        [
+            str(checkov),
+            "--directory",
+            str(INFRA),
+            "--framework",
+            "bicep",
+            "--skip-download",
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     # Exit code 1 = failed checks; the report says which. Anything else is a tool error.
     assert proc.returncode in (0, 1), proc.stderr[-4000:]

@@ -26,14 +26,18 @@ LOCAL_ONLY = {"CDC_STORAGE", "COSMOS_KEY", "CDC_DEV_AUTHORITY"}
 
 def is_optional_tunable(name: str) -> bool:
     """Tunables with defaults in code; the template may leave them out."""
-    return (name.startswith(("CDC_MAX_", "CDC_ALERT_"))
-            or name in ("CDC_COSMOS_CONCURRENCY", "CDC_BUILD_VERSION",
-                        # Graph: retry tunables, and the certificate pair that only a
-                        # multi-tenant deployment (tenants other than home) sets.
-                        "CDC_GRAPH_NOT_FOUND_DELAY_S", "CDC_GRAPH_MAX_INLINE_WAIT_S",
-                        "CDC_GRAPH_APP_ID", "CDC_GRAPH_CERTIFICATE_PATH",
-                        # defaults to https://$WEBSITE_HOSTNAME, which App Service sets
-                        "CDC_GRAPH_WEBHOOK_BASE"))
+    return name.startswith(("CDC_MAX_", "CDC_ALERT_")) or name in (
+        "CDC_COSMOS_CONCURRENCY",
+        "CDC_BUILD_VERSION",
+        # Graph: retry tunables, and the certificate pair that only a
+        # multi-tenant deployment (tenants other than home) sets.
+        "CDC_GRAPH_NOT_FOUND_DELAY_S",
+        "CDC_GRAPH_MAX_INLINE_WAIT_S",
+        "CDC_GRAPH_APP_ID",
+        "CDC_GRAPH_CERTIFICATE_PATH",
+        # defaults to https://$WEBSITE_HOSTNAME, which App Service sets
+        "CDC_GRAPH_WEBHOOK_BASE",
+    )
 
 
 # Read by the Functions host (not by our code), so absent from SETTING_NAMES.
@@ -66,6 +70,7 @@ GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 
 # --- helpers over pycep's JSON ----------------------------------------------------------
+
 
 def evaluate(node: Any, variables: dict[str, Any]) -> Any:
     """Evaluate the literal subset of Bicep the data tables use: literals, arrays, objects,
@@ -117,6 +122,7 @@ def bicep_sources() -> dict[str, str]:
 
 # --- parsing ----------------------------------------------------------------------------
 
+
 def test_every_bicep_file_parses(bicep_files: dict[str, dict[str, Any]]) -> None:
     expected = set(bicep_sources())
     assert set(bicep_files) == expected
@@ -128,8 +134,14 @@ def test_every_bicep_file_parses(bicep_files: dict[str, dict[str, Any]]) -> None
 
 def test_main_is_azd_friendly(bicep: dict[str, dict]) -> None:
     main = bicep["main.bicep"]
-    assert {"environmentName", "location", "authTenants", "apiAudiences",
-            "cosmosCapacityMode", "principalId"} <= set(main["parameters"])
+    assert {
+        "environmentName",
+        "location",
+        "authTenants",
+        "apiAudiences",
+        "cosmosCapacityMode",
+        "principalId",
+    } <= set(main["parameters"])
     assert main["parameters"]["authTenants"]["type"] == "array"
     assert main["parameters"]["apiAudiences"]["type"] == "array"
     assert "azd-env-name" in json.dumps(main["variables"]["tags"])
@@ -143,17 +155,19 @@ def test_main_is_azd_friendly(bicep: dict[str, dict]) -> None:
 
 # --- app settings -----------------------------------------------------------------------
 
+
 def app_settings(bicep: dict[str, dict]) -> dict[str, Any]:
     """The function app's settings: siteConfig.appSettings is built from one object
     variable (`[for setting in items(appSettings): ...]`); return that object."""
-    ((_, _, site),) = [r for r in resources_of(bicep, "Microsoft.Web/sites")
-                       if not r[2]["existing"]]
+    ((_, _, site),) = [
+        r for r in resources_of(bicep, "Microsoft.Web/sites") if not r[2]["existing"]
+    ]
     listed = body(site)["properties"]["siteConfig"]["appSettings"]
     loop = listed["loop_type"]
     assert loop["type"] == "object", "app settings come from one object variable"
     assert "Microsoft.Web/sites/config" not in json.dumps(
-        [r["type"] for _, _, r in resources_of(bicep, "Microsoft.Web/sites/config")]), (
-        "a separate appsettings resource would replace siteConfig.appSettings")
+        [r["type"] for _, _, r in resources_of(bicep, "Microsoft.Web/sites/config")]
+    ), "a separate appsettings resource would replace siteConfig.appSettings"
     return bicep["app/function.bicep"]["variables"][loop["detail"]["object_name"]]["value"]
 
 
@@ -194,8 +208,9 @@ def test_dev_authority_never_appears_in_infra() -> None:
 def test_flex_consumption_python_311(bicep: dict[str, dict]) -> None:
     ((_, _, plan),) = resources_of(bicep, "Microsoft.Web/serverfarms")
     assert body(plan)["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
-    ((_, _, site),) = [r for r in resources_of(bicep, "Microsoft.Web/sites")
-                       if not r[2]["existing"]]
+    ((_, _, site),) = [
+        r for r in resources_of(bicep, "Microsoft.Web/sites") if not r[2]["existing"]
+    ]
     cfg = body(site)
     assert cfg["identity"]["type"] == "UserAssigned"
     fac = cfg["properties"]["functionAppConfig"]
@@ -206,6 +221,7 @@ def test_flex_consumption_python_311(bicep: dict[str, dict]) -> None:
 
 # --- storage ----------------------------------------------------------------------------
 
+
 def test_blob_containers_match_layout(bicep: dict[str, dict]) -> None:
     storage = bicep["core/storage.bicep"]
     assert variable(storage, "dataContainers") == list(BLOB_CONTAINERS)
@@ -213,8 +229,9 @@ def test_blob_containers_match_layout(bicep: dict[str, dict]) -> None:
 
 
 def test_storage_account_is_locked_down(bicep: dict[str, dict]) -> None:
-    ((_, _, account),) = [r for r in resources_of(bicep, "Microsoft.Storage/storageAccounts")
-                          if not r[2]["existing"]]
+    ((_, _, account),) = [
+        r for r in resources_of(bicep, "Microsoft.Storage/storageAccounts") if not r[2]["existing"]
+    ]
     props = body(account)["properties"]
     assert props["allowSharedKeyAccess"] is False
     assert props["allowBlobPublicAccess"] is False
@@ -238,7 +255,8 @@ def test_blob_trigger_event_grid_subscription(bicep: dict[str, dict]) -> None:
     assert props["filter"]["includedEventTypes"] == ["Microsoft.Storage.BlobCreated"]
     tree = bicep["app/blob-events.bicep"]
     subject = props["filter"]["subjectBeginsWith"].replace(
-        "${containerName}", variable(tree, "containerName"))
+        "${containerName}", variable(tree, "containerName")
+    )
     assert subject.startswith(f"/blobServices/default/containers/{INCOMING}/")
     url = props["destination"]["properties"]["endpointUrl"]
     assert "/runtime/webhooks/blobs?functionName=Host.Functions.${functionName}" in url
@@ -251,6 +269,7 @@ def test_blob_trigger_event_grid_subscription(bicep: dict[str, dict]) -> None:
 
 
 # --- Cosmos DB --------------------------------------------------------------------------
+
 
 def test_cosmos_containers_match_layout(bicep: dict[str, dict]) -> None:
     containers = variable(bicep["core/cosmos.bicep"], "containers")
@@ -266,14 +285,18 @@ def test_cosmos_account_is_entra_only(bicep: dict[str, dict]) -> None:
     assert tree["parameters"]["capacityMode"]["decorators"]
     allowed = json.dumps(bicep["main.bicep"]["parameters"]["cosmosCapacityMode"])
     assert "serverless" in allowed and "autoscale" in allowed
-    ((_, _, account),) = [r for r in resources_of(bicep, "Microsoft.DocumentDB/databaseAccounts")
-                          if not r[2]["existing"]]
+    ((_, _, account),) = [
+        r
+        for r in resources_of(bicep, "Microsoft.DocumentDB/databaseAccounts")
+        if not r[2]["existing"]
+    ]
     props = body(account)["properties"]
     assert props["disableLocalAuth"] is True
     assert props["disableKeyBasedMetadataWriteAccess"] is True
 
 
 # --- roles ------------------------------------------------------------------------------
+
 
 def test_role_ids_are_named_built_in_roles() -> None:
     for path, text in bicep_sources().items():
@@ -285,13 +308,17 @@ def test_role_ids_are_named_built_in_roles() -> None:
                 assert guid in BUILT_IN_ROLES, f"{path}:{i + 1}: unknown role ID {guid}"
                 comment = line.split("//", 1)[1] if "//" in line else lines[i - 1]
                 assert BUILT_IN_ROLES[guid] in comment, (
-                    f"{path}:{i + 1}: name the role ({BUILT_IN_ROLES[guid]}) in a comment")
+                    f"{path}:{i + 1}: name the role ({BUILT_IN_ROLES[guid]}) in a comment"
+                )
 
 
 def test_role_assignments_use_named_ids_and_deterministic_names(bicep: dict[str, dict]) -> None:
     rbac = bicep["rbac.bicep"]
-    role_vars = {name for name, v in rbac["variables"].items()
-                 if isinstance(v["value"], str) and v["value"].lower() in BUILT_IN_ROLES}
+    role_vars = {
+        name
+        for name, v in rbac["variables"].items()
+        if isinstance(v["value"], str) and v["value"].lower() in BUILT_IN_ROLES
+    }
     assignments = resources_of(bicep, "Microsoft.Authorization/roleAssignments")
     sql = resources_of(bicep, "Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments")
     assert assignments and sql
@@ -307,9 +334,11 @@ def test_role_assignments_use_named_ids_and_deterministic_names(bicep: dict[str,
         assert "rincipalId" in args["extra_string_1"], name
         role_def = json.dumps(cfg["properties"]["roleDefinitionId"])
         assert role_var in role_def, f"{name}: name and roleDefinitionId use the same role"
-    app_roles = {body(r)["name"]["function"]["parameters"]["extra_string_2"]
-                 for _, _, r in assignments + sql
-                 if body(r)["properties"]["principalId"] == "appPrincipalId"}
+    app_roles = {
+        body(r)["name"]["function"]["parameters"]["extra_string_2"]
+        for _, _, r in assignments + sql
+        if body(r)["properties"]["principalId"] == "appPrincipalId"
+    }
     assert {rbac["variables"][v]["value"] for v in app_roles} == {
         "ba92f5b4-2d11-453d-a403-e96b0029c9fe",  # Storage Blob Data Contributor
         "974c5e8b-45b9-4653-ba55-5f855dd0fb88",  # Storage Queue Data Contributor
@@ -320,8 +349,18 @@ def test_role_assignments_use_named_ids_and_deterministic_names(bicep: dict[str,
 
 # --- outputs ----------------------------------------------------------------------------
 
-SECRET_MARKERS = ("listkeys", "primarykey", "secondarykey", "connectionstring", "accountkey",
-                  "masterkey", "systemkeys", "secret", "password", "sas")
+SECRET_MARKERS = (
+    "listkeys",
+    "primarykey",
+    "secondarykey",
+    "connectionstring",
+    "accountkey",
+    "masterkey",
+    "systemkeys",
+    "secret",
+    "password",
+    "sas",
+)
 
 
 def test_no_secret_in_outputs(bicep: dict[str, dict]) -> None:
@@ -343,8 +382,10 @@ SKIP = re.compile(r"//\s*checkov:skip=(CKV2?_AZURE_\d+)(?::\s*(.*))?")
 
 def test_checkov_no_failed_checks(checkov_report: dict[str, Any]) -> None:
     summary = checkov_report["summary"]
-    failed = [(c["check_id"], c["resource"], c["file_path"], c["check_name"])
-              for c in checkov_report["results"]["failed_checks"]]
+    failed = [
+        (c["check_id"], c["resource"], c["file_path"], c["check_name"])
+        for c in checkov_report["results"]["failed_checks"]
+    ]
     assert not failed, failed
     assert summary["parsing_errors"] == 0
     assert summary["passed"] > 0
@@ -360,7 +401,8 @@ def test_checkov_skips_are_justified_and_current(checkov_report: dict[str, Any])
     skipped = {c["check_id"] for c in checkov_report["results"]["skipped_checks"]}
     assert declared == skipped, (
         f"skips that match no check: {declared - skipped}; skipped without a comment: "
-        f"{skipped - declared}")
+        f"{skipped - declared}"
+    )
 
 
 @pytest.mark.parametrize("path", sorted(p.name for p in Path(INFRA / "hooks").glob("*")))

@@ -48,15 +48,27 @@ def ensure_venv() -> Path:
         shutil.rmtree(VENV, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         proc = subprocess.run(
-            [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "-r", str(REQUIREMENTS)],
-            capture_output=True, text=True, timeout=900,
+            [
+                str(PYTHON),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+                str(REQUIREMENTS),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         if proc.returncode != 0:
             shutil.rmtree(VENV, ignore_errors=True)
             if not _pypi_reachable():
-                pytest.skip("infra checks need checkov/pycep-parser from PyPI, which is "
-                            "unreachable from here (pip install failed)")
+                pytest.skip(
+                    "infra checks need checkov/pycep-parser from PyPI, which is "
+                    "unreachable from here (pip install failed)"
+                )
             pytest.fail(f"pip install -r {REQUIREMENTS.name} failed:\n{proc.stderr[-4000:]}")
         STAMP.write_text(_digest())
         return PYTHON

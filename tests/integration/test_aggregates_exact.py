@@ -108,7 +108,8 @@ def test_concurrent_writers_and_stale_documents_converge(stack) -> None:
     arrivals = _generated_calls(seed=11, n=10, tenant=tenant)
     store = Store(tenant)
     snapshots: list[tuple[CallDocument | None, CallDocument]] = [
-        store.merge(key, frags) for key, frags in arrivals]
+        store.merge(key, frags) for key, frags in arrivals
+    ]
     rng = random.Random(3)
 
     async def scenario() -> dict[str, dict[str, int]]:
@@ -160,10 +161,12 @@ async def stored_aggregates(tenant: str) -> dict[str, dict[str, int]]:
     for month in MONTHS:
         pk = month_pk(tenant, month + "-01")
         async for doc in container.query_items(
-                "SELECT * FROM c WHERE c.pk = @pk AND c.kind = 'agg'",
-                parameters=[{"name": "@pk", "value": pk}], partition_key=pk):
+            "SELECT * FROM c WHERE c.pk = @pk AND c.kind = 'agg'",
+            parameters=[{"name": "@pk", "value": pk}],
+            partition_key=pk,
+        ):
             flat = {f"{cell}#{m}": n for cell, ms in doc["cells"].items() for m, n in ms.items()}
             flat |= {f"@{u}": n for u, n in doc["poorUsers"].items()}
             if flat:
-                out[doc["id"][len("agg|"):]] = flat
+                out[doc["id"][len("agg|") :]] = flat
     return out

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.stack
 
 
 def who(level: str, tenant: str = TENANT) -> Principal:
-    return Principal(tenant_id=tenant, object_id=f"oid-{level}", name=f"{level}@contoso.com",
-                     levels=(level,))
+    return Principal(
+        tenant_id=tenant, object_id=f"oid-{level}", name=f"{level}@contoso.com", levels=(level,)
+    )
 
 
 def run(coro):
@@ -33,8 +34,9 @@ def history(stack):
     user = f"hist{uuid.uuid4().hex[:6]}@contoso.com"
 
     async def load() -> list[dict]:
-        records = [cdr_record(n=i, caller=f"sip:{user}", call_id=f"{uuid.uuid4()}@fe")
-                   for i in range(7)]
+        records = [
+            cdr_record(n=i, caller=f"sip:{user}", call_id=f"{uuid.uuid4()}@fe") for i in range(7)
+        ]
         for i, r in enumerate(records):
             r["data"]["user1DisplayName"] = "Hist Orian"
             r["data"]["sessionIdTime"] = r["data"]["inviteTime"] = f"2026-11-1{i}T10:00:00Z"
@@ -71,8 +73,15 @@ def test_history_pages_newest_first(history):
         c = get_clients()
         seen, token = [], None
         while True:
-            page = await user_calls(c, who("engineer"), user, "2026-11-01T00:00:00Z",
-                                    "2026-11-30T00:00:00Z", token, limit=3)
+            page = await user_calls(
+                c,
+                who("engineer"),
+                user,
+                "2026-11-01T00:00:00Z",
+                "2026-11-30T00:00:00Z",
+                token,
+                limit=3,
+            )
             seen += page["calls"]
             token = page["continuationToken"]
             if not token:
@@ -129,9 +138,12 @@ def test_detail_rules_by_level(history):
         eng = await call_detail(c, who("engineer"), cid, None)
         spec = await call_detail(c, who("specialist"), cid, user)
         errors = []
-        for principal, searched in ((who("specialist"), None), (who("reader"), user),
-                                    (who("specialist"), "nobody@contoso.com"),
-                                    (who("engineer", str(uuid.uuid4())), None)):
+        for principal, searched in (
+            (who("specialist"), None),
+            (who("reader"), user),
+            (who("specialist"), "nobody@contoso.com"),
+            (who("engineer", str(uuid.uuid4())), None),
+        ):
             try:
                 await call_detail(c, principal, cid, searched)
             except Problem as p:
@@ -162,6 +174,7 @@ def test_audited_read_records_attempts_that_found_nothing_but_not_refused_roles(
     """The audit write runs alongside the read: a read that fails (404) is still on
     record, and its error is what the caller gets; a role without Call Analytics is
     refused before anything is read or recorded."""
+
     async def go():
         c = get_clients()
         found, missing, refused = (f"aud{uuid.uuid4().hex[:6]}@contoso.com" for _ in range(3))

@@ -26,9 +26,14 @@ from shared.identity import call_id
 TENANT = GRAPH_TENANT
 
 
-def _http(method: str, url: str, token: str | None = None, body: Any = None,
-          raw: bytes | None = None, headers: dict[str, str] | None = None
-          ) -> tuple[int, dict[str, str], bytes]:
+def _http(
+    method: str,
+    url: str,
+    token: str | None = None,
+    body: Any = None,
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if token:
@@ -55,8 +60,12 @@ def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "condi
 @pytest.fixture(scope="module")
 def graph(stack: Any, local_host: Any) -> Iterator[Any]:
     """The stand-in, the webhook base URL and the tenant configured for Graph."""
-    env = {"CDC_GRAPH_TENANTS": TENANT, "CDC_GRAPH_WEBHOOK_BASE": str(local_host),
-           "CDC_GRAPH_NOT_FOUND_DELAY_S": "0.5", "CDC_GRAPH_MAX_INLINE_WAIT_S": "3"}
+    env = {
+        "CDC_GRAPH_TENANTS": TENANT,
+        "CDC_GRAPH_WEBHOOK_BASE": str(local_host),
+        "CDC_GRAPH_NOT_FOUND_DELAY_S": "0.5",
+        "CDC_GRAPH_MAX_INLINE_WAIT_S": "3",
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -71,14 +80,16 @@ def graph(stack: Any, local_host: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def subscribed(graph: Any, local_host: Any, mint: Callable[..., str]) -> dict[str, Any]:
-    status, _, body = _http("POST", f"{local_host}/api/v1/admin/graph/subscription",
-                            mint(TENANT, level="admin"))
+    status, _, body = _http(
+        "POST", f"{local_host}/api/v1/admin/graph/subscription", mint(TENANT, level="admin")
+    )
     assert status == 200, body
     return dict(json.loads(body))
 
 
-def _detail(local_host: Any, token: str, record_id: str, user: str | None = None
-            ) -> dict[str, Any] | None:
+def _detail(
+    local_host: Any, token: str, record_id: str, user: str | None = None
+) -> dict[str, Any] | None:
     cid = call_id(TENANT, f"graph:{record_id}")
     q = f"?user={user}" if user else ""
     status, _, body = _http("GET", f"{local_host}/api/v1/calls/{cid}{q}", token)
@@ -89,8 +100,9 @@ def _engineer(mint: Callable[..., str]) -> str:
     return mint(TENANT, user="eve@contoso.com", level="engineer")
 
 
-def test_subscription_is_validated_and_stored(graph: Any, subscribed: dict[str, Any],
-                                              local_host: Any) -> None:
+def test_subscription_is_validated_and_stored(
+    graph: Any, subscribed: dict[str, Any], local_host: Any
+) -> None:
     subs = graph.active_subscriptions(TENANT)
     assert [s["id"] for s in subs] == [subscribed["subscriptionId"]]
     assert subs[0]["notificationUrl"] == f"{local_host}/api/v1/graph/notifications"
@@ -98,22 +110,23 @@ def test_subscription_is_validated_and_stored(graph: Any, subscribed: dict[str, 
     assert "clientState" not in subscribed  # the secret never leaves the service
     assert graph.counts["validations"] >= 2
     expires = datetime.fromisoformat(subscribed["expiresAt"].replace("Z", "+00:00"))
-    assert timedelta(minutes=4100) < expires - datetime.now(timezone.utc) <= timedelta(
-        minutes=4230)
+    assert timedelta(minutes=4100) < expires - datetime.now(timezone.utc) <= timedelta(minutes=4230)
 
 
 def test_validation_echo_and_bad_bodies(local_host: Any) -> None:
     status, headers, body = _http(
-        "POST", f"{local_host}/api/v1/graph/notifications?validationToken=a%20b%3Cc")
+        "POST", f"{local_host}/api/v1/graph/notifications?validationToken=a%20b%3Cc"
+    )
     assert status == 200 and body == b"a b<c"
     assert headers["Content-Type"].startswith("text/plain")
-    status, headers, body = _http("POST", f"{local_host}/api/v1/graph/notifications",
-                                  raw=b"not json{")
+    status, headers, body = _http(
+        "POST", f"{local_host}/api/v1/graph/notifications", raw=b"not json{"
+    )
     assert status == 400 and headers["Content-Type"].startswith("application/problem+json")
     assert json.loads(body)["field"] == "body"
     status, _, body = _http("POST", f"{local_host}/api/v1/graph/lifecycle", body={"x": 1})
     assert status == 400 and json.loads(body)["field"] == "value"
-    huge = b'{"value": [' + b'{"a": 1},' * 200_000 + b'{}]}'
+    huge = b'{"value": [' + b'{"a": 1},' * 200_000 + b"{}]}"
     status, _, body = _http("POST", f"{local_host}/api/v1/graph/notifications", raw=huge)
     assert status == 413 and json.loads(body)["field"] == "body"
     deep = b'{"value": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
@@ -121,24 +134,26 @@ def test_validation_echo_and_bad_bodies(local_host: Any) -> None:
     assert status == 400 and json.loads(body)["field"] == "body"
 
 
-def test_notification_fetch_call_detail(graph: Any, subscribed: dict[str, Any],
-                                        local_host: Any, mint: Callable[..., str]) -> None:
+def test_notification_fetch_call_detail(
+    graph: Any, subscribed: dict[str, Any], local_host: Any, mint: Callable[..., str]
+) -> None:
     record = call_record(TENANT, seed=101)
     t0 = time.monotonic()
     statuses = graph.add_calls(TENANT, [record])
     assert statuses == [202]
     assert graph.delivery_log[-1]["seconds"] < 3.0  # Graph's limit for the answer
-    detail = wait_for(lambda: _detail(local_host, _engineer(mint), record["id"]),
-                      what="the call to be answerable")
+    detail = wait_for(
+        lambda: _detail(local_host, _engineer(mint), record["id"]), what="the call to be answerable"
+    )
     uris = {p["uri"] for p in detail["participants"]}
     assert {"sip:alice.anders@contoso.com", "sip:bob.brooks@contoso.com"} <= uris
     assert len(detail["sessions"]) == 1
     assert time.monotonic() - t0 < 45  # seconds here; most of it the blob trigger's turn
 
 
-def test_meeting_with_200_sessions_arrives_whole(graph: Any, subscribed: dict[str, Any],
-                                                 local_host: Any,
-                                                 mint: Callable[..., str]) -> None:
+def test_meeting_with_200_sessions_arrives_whole(
+    graph: Any, subscribed: dict[str, Any], local_host: Any, mint: Callable[..., str]
+) -> None:
     record = call_record(TENANT, kind="groupCall", sessions=200, seed=102)
     before = graph.counts["get200"]
     graph.add_calls(TENANT, [record])
@@ -151,61 +166,69 @@ def test_meeting_with_200_sessions_arrives_whole(graph: Any, subscribed: dict[st
     assert graph.counts["get200"] - before >= 4  # the record + 3 more pages of 60
 
 
-def test_429_storm_loses_nothing(graph: Any, subscribed: dict[str, Any], local_host: Any,
-                                 mint: Callable[..., str]) -> None:
+def test_429_storm_loses_nothing(
+    graph: Any, subscribed: dict[str, Any], local_host: Any, mint: Callable[..., str]
+) -> None:
     records = [call_record(TENANT, seed=200 + i) for i in range(25)]
     throttled_before = graph.counts["throttled"]
     graph.throttle(60, retry_after=1)
     graph.add_calls(TENANT, records, per_request=10)
     token = _engineer(mint)
-    wait_for(lambda: all(_detail(local_host, token, r["id"]) for r in records), 120,
-             "every throttled call")
+    wait_for(
+        lambda: all(_detail(local_host, token, r["id"]) for r in records),
+        120,
+        "every throttled call",
+    )
     assert graph.counts["throttled"] - throttled_before == 60
     assert not local_host.host.queue_poisoned
 
 
-def test_404_right_after_the_notification_is_retried(graph: Any, subscribed: dict[str, Any],
-                                                     local_host: Any,
-                                                     mint: Callable[..., str]) -> None:
+def test_404_right_after_the_notification_is_retried(
+    graph: Any, subscribed: dict[str, Any], local_host: Any, mint: Callable[..., str]
+) -> None:
     record = call_record(TENANT, seed=300)
     graph.records[(TENANT, record["id"])] = record
     graph.hide_for(TENANT, record["id"], 3)
     graph.add_calls(TENANT, [record])
-    wait_for(lambda: _detail(local_host, _engineer(mint), record["id"]), 60,
-             "the call after three 404s")
+    wait_for(
+        lambda: _detail(local_host, _engineer(mint), record["id"]), 60, "the call after three 404s"
+    )
     assert not local_host.host.queue_poisoned
 
 
-def test_forged_client_state_fetches_nothing(graph: Any, subscribed: dict[str, Any],
-                                             local_host: Any, stack: Any,
-                                             mint: Callable[..., str]) -> None:
+def test_forged_client_state_fetches_nothing(
+    graph: Any, subscribed: dict[str, Any], local_host: Any, stack: Any, mint: Callable[..., str]
+) -> None:
     # Outside any backfill window of these tests: only a notification could bring it.
-    record = call_record(TENANT, seed=400,
-                         start=datetime.now(timezone.utc) - timedelta(days=3))
+    record = call_record(TENANT, seed=400, start=datetime.now(timezone.utc) - timedelta(days=3))
     gets = graph.counts["get"]
     assert graph.add_calls(TENANT, [record], client_state="guessed-" + "x" * 40) == [202]
     # An unknown tenant: counted, not fetched either.
-    value = [{"subscriptionId": subscribed["subscriptionId"], "clientState": "x",
-              "changeType": "created", "tenantId": "99999999-9999-4999-8999-999999999999",
-              "resource": f"communications/callRecords/{record['id']}",
-              "resourceData": {"id": record["id"]}}]
-    status, _, _ = _http("POST", f"{local_host}/api/v1/graph/notifications",
-                         body={"value": value})
+    value = [
+        {
+            "subscriptionId": subscribed["subscriptionId"],
+            "clientState": "x",
+            "changeType": "created",
+            "tenantId": "99999999-9999-4999-8999-999999999999",
+            "resource": f"communications/callRecords/{record['id']}",
+            "resourceData": {"id": record["id"]},
+        }
+    ]
+    status, _, _ = _http("POST", f"{local_host}/api/v1/graph/notifications", body={"value": value})
     assert status == 202
     time.sleep(2)
     local_host.host.wait_queues_drained(30)
     assert graph.counts["get"] == gets
     assert _detail(local_host, _engineer(mint), record["id"]) is None
-    status, _, body = _http("GET", f"{local_host}/api/v1/admin/graph",
-                            mint(TENANT, level="admin"))
+    status, _, body = _http("GET", f"{local_host}/api/v1/admin/graph", mint(TENANT, level="admin"))
     assert status == 200
     sub = json.loads(body)["subscription"]
     assert sub["rejected"] >= 1 and sub["notifications"] >= 1
 
 
-def test_newer_version_replaces_older_changes_nothing(graph: Any, subscribed: dict[str, Any],
-                                                      local_host: Any,
-                                                      mint: Callable[..., str]) -> None:
+def test_newer_version_replaces_older_changes_nothing(
+    graph: Any, subscribed: dict[str, Any], local_host: Any, mint: Callable[..., str]
+) -> None:
     start = datetime.now(timezone.utc) - timedelta(hours=2)
     v1 = call_record(TENANT, seed=500, start=start, version=1, minutes=3)
     v2 = call_record(TENANT, seed=500, start=start, version=2, minutes=9)
@@ -215,8 +238,13 @@ def test_newer_version_replaces_older_changes_nothing(graph: Any, subscribed: di
     first = wait_for(lambda: _detail(local_host, token, v1["id"]), what="version 1")
     assert first["end"].startswith(v1["endDateTime"][:19])
     graph.add_calls(TENANT, [v2])
-    wait_for(lambda: (d := _detail(local_host, token, v1["id"])) and d["end"].startswith(
-        v2["endDateTime"][:19]), what="version 2")
+    wait_for(
+        lambda: (
+            (d := _detail(local_host, token, v1["id"]))
+            and d["end"].startswith(v2["endDateTime"][:19])
+        ),
+        what="version 2",
+    )
     gets = graph.counts["get200"]
     graph.add_calls(TENANT, [v1])  # the older version again: fetched, changes nothing
     wait_for(lambda: graph.counts["get200"] > gets, what="the re-fetch")
@@ -226,28 +254,26 @@ def test_newer_version_replaces_older_changes_nothing(graph: Any, subscribed: di
     assert again is not None and again["end"].startswith(v2["endDateTime"][:19])
 
 
-def test_missed_lifecycle_event_backfills_the_gap(graph: Any, subscribed: dict[str, Any],
-                                                  local_host: Any,
-                                                  mint: Callable[..., str]) -> None:
+def test_missed_lifecycle_event_backfills_the_gap(
+    graph: Any, subscribed: dict[str, Any], local_host: Any, mint: Callable[..., str]
+) -> None:
     start = datetime.now(timezone.utc) - timedelta(hours=3)
-    lost = [call_record(TENANT, seed=600 + i, start=start + timedelta(minutes=i))
-            for i in range(5)]
+    lost = [call_record(TENANT, seed=600 + i, start=start + timedelta(minutes=i)) for i in range(5)]
     graph.add_calls(TENANT, lost, notify=False)  # Graph could not deliver these
     token = _engineer(mint)
     assert not any(_detail(local_host, token, r["id"]) for r in lost)
     sub_id = graph.active_subscriptions(TENANT)[0]["id"]
     assert graph.lifecycle(sub_id, "missed") == 202
-    wait_for(lambda: all(_detail(local_host, token, r["id"]) for r in lost), 90,
-             "the backfill")
-    status, _, body = _http("GET", f"{local_host}/api/v1/admin/graph",
-                            mint(TENANT, level="admin"))
+    wait_for(lambda: all(_detail(local_host, token, r["id"]) for r in lost), 90, "the backfill")
+    status, _, body = _http("GET", f"{local_host}/api/v1/admin/graph", mint(TENANT, level="admin"))
     assert status == 200
     runs = json.loads(body)["backfills"]
     assert any(r["reason"] == "missed" and r["listed"] >= 5 for r in runs)
 
 
-def test_admin_backfill_validates_its_window(graph: Any, subscribed: dict[str, Any],
-                                             local_host: Any, mint: Callable[..., str]) -> None:
+def test_admin_backfill_validates_its_window(
+    graph: Any, subscribed: dict[str, Any], local_host: Any, mint: Callable[..., str]
+) -> None:
     url = f"{local_host}/api/v1/admin/graph/backfill"
     now = datetime.now(timezone.utc)
     admin = mint(TENANT, level="admin")
@@ -256,16 +282,22 @@ def test_admin_backfill_validates_its_window(graph: Any, subscribed: dict[str, A
     assert status == 400 and json.loads(body)["field"] == "from"
     status, _, body = _http("POST", url, admin, {"from": now.isoformat()})
     assert status == 400 and json.loads(body)["field"] == "to"
-    status, _, _ = _http("POST", url, mint(TENANT, level="engineer"),
-                         {"from": (now - timedelta(days=1)).isoformat(), "to": now.isoformat()})
+    status, _, _ = _http(
+        "POST",
+        url,
+        mint(TENANT, level="engineer"),
+        {"from": (now - timedelta(days=1)).isoformat(), "to": now.isoformat()},
+    )
     assert status == 403
-    status, _, body = _http("POST", url, admin, {"from": (now - timedelta(hours=6)).isoformat(),
-                                                 "to": now.isoformat()})
+    status, _, body = _http(
+        "POST", url, admin, {"from": (now - timedelta(hours=6)).isoformat(), "to": now.isoformat()}
+    )
     assert status == 202 and json.loads(body)["status"] == "queued"
 
 
-def test_renewal_happens_before_expiry(graph: Any, subscribed: dict[str, Any],
-                                       local_host: Any) -> None:
+def test_renewal_happens_before_expiry(
+    graph: Any, subscribed: dict[str, Any], local_host: Any
+) -> None:
     from shared.graph import subscriptions
 
     sub = graph.active_subscriptions(TENANT)[0]
@@ -290,8 +322,9 @@ def test_renewal_happens_before_expiry(graph: Any, subscribed: dict[str, Any],
         graph.clock = lambda: datetime.now(timezone.utc)
 
 
-def test_reauthorization_required_is_answered(graph: Any, subscribed: dict[str, Any],
-                                             local_host: Any) -> None:
+def test_reauthorization_required_is_answered(
+    graph: Any, subscribed: dict[str, Any], local_host: Any
+) -> None:
     before = graph.counts["reauthorizations"]
     sub_id = graph.active_subscriptions(TENANT)[0]["id"]
     assert graph.lifecycle(sub_id, "reauthorizationRequired") == 202
@@ -299,8 +332,9 @@ def test_reauthorization_required_is_answered(graph: Any, subscribed: dict[str, 
     assert graph.active_subscriptions(TENANT)[0]["id"] == sub_id  # the same subscription
 
 
-def test_subscription_removed_is_recreated(graph: Any, subscribed: dict[str, Any],
-                                           local_host: Any, mint: Callable[..., str]) -> None:
+def test_subscription_removed_is_recreated(
+    graph: Any, subscribed: dict[str, Any], local_host: Any, mint: Callable[..., str]
+) -> None:
     old = graph.active_subscriptions(TENANT)[0]["id"]
     assert graph.lifecycle(old, "subscriptionRemoved") == 202
     wait_for(lambda: graph.active_subscriptions(TENANT), 30, "a new subscription")
@@ -318,20 +352,32 @@ def _history(local_host: Any, token: str, user: str) -> list[dict[str, Any]]:
     return list(data.get("calls") or data.get("items") or [])
 
 
-def test_pstn_and_direct_routing_logs(graph: Any, subscribed: dict[str, Any],
-                                      local_host: Any, mint: Callable[..., str]) -> None:
+def test_pstn_and_direct_routing_logs(
+    graph: Any, subscribed: dict[str, Any], local_host: Any, mint: Callable[..., str]
+) -> None:
     from devhost.teams_generator import pstn_row
     from shared.graph import subscriptions
 
-    day = (datetime.now(timezone.utc) - timedelta(days=2)).replace(hour=9, minute=0, second=0,
-                                                                   microsecond=0)
+    day = (datetime.now(timezone.utc) - timedelta(days=2)).replace(
+        hour=9, minute=0, second=0, microsecond=0
+    )
     upn = "pat.pstn@contoso.com"
-    dr = [pstn_row(TENANT, seed=i, start=day + timedelta(minutes=i), direct_routing=True,
-                   upn=upn, answered=i % 4 != 0,
-                   sip_code=None if i % 4 else (486 if i % 8 == 0 else 503))
-          for i in range(12)]
-    plan = [pstn_row(TENANT, seed=100 + i, start=day + timedelta(minutes=30 + i), upn=upn)
-            for i in range(3)]
+    dr = [
+        pstn_row(
+            TENANT,
+            seed=i,
+            start=day + timedelta(minutes=i),
+            direct_routing=True,
+            upn=upn,
+            answered=i % 4 != 0,
+            sip_code=None if i % 4 else (486 if i % 8 == 0 else 503),
+        )
+        for i in range(12)
+    ]
+    plan = [
+        pstn_row(TENANT, seed=100 + i, start=day + timedelta(minutes=30 + i), upn=upn)
+        for i in range(3)
+    ]
     graph.add_pstn_rows("getDirectRoutingCalls", dr)
     graph.add_pstn_rows("getPstnCalls", plan)
     # The daily timer, at an injected 03:15 the next day: reads "yesterday".
@@ -351,12 +397,14 @@ def test_pstn_and_direct_routing_logs(graph: Any, subscribed: dict[str, Any],
     number = answered["calleeNumber"]
     assert number not in text and number[:-3] + "***" in text  # masked, last 3 digits
     detail = json.loads(body)
-    assert detail["duration_s"] == answered["duration"] if "duration_s" in detail else (
-        detail["durationS"] == answered["duration"])
+    assert (
+        detail["duration_s"] == answered["duration"]
+        if "duration_s" in detail
+        else (detail["durationS"] == answered["duration"])
+    )
     assert "pstn" not in detail["sessions"][0]  # trunk, SIP code: not for a specialist
     assert "sbc1.contoso.com" not in text
-    engineer = json.loads(_http("GET", f"{local_host}/api/v1/calls/{cid}",
-                                _engineer(mint))[2])
+    engineer = json.loads(_http("GET", f"{local_host}/api/v1/calls/{cid}", _engineer(mint))[2])
     pstn = engineer["sessions"][0]["pstn"]
     assert pstn["trunk_fqdn"] == "sbc1.contoso.com" and pstn["final_sip_code"] == 200
     assert pstn["log_type"] == "directRouting" and isinstance(pstn["media_bypass"], bool)
@@ -364,8 +412,9 @@ def test_pstn_and_direct_routing_logs(graph: Any, subscribed: dict[str, Any],
     # The per-trunk report: attempts, answered, NER, failures by code.
     reader = mint(TENANT, level="reader")
     d = day.date().isoformat()
-    status, _, body = _http("GET", f"{local_host}/api/v1/quality/pstn-trunks?from={d}&to={d}",
-                            reader)
+    status, _, body = _http(
+        "GET", f"{local_host}/api/v1/quality/pstn-trunks?from={d}&to={d}", reader
+    )
     assert status == 200, body
     rows = {r["trunk"]: r for r in json.loads(body)["rows"]}
     sbc = rows["sbc1.contoso.com"]
@@ -380,20 +429,19 @@ def test_pstn_and_direct_routing_logs(graph: Any, subscribed: dict[str, Any],
     finally:
         subscriptions.clock = subscriptions._utcnow
     local_host.host.wait_queues_drained(30)
-    again = json.loads(_http("GET", f"{local_host}/api/v1/quality/pstn-trunks?from={d}&to={d}",
-                             reader)[2])["rows"]
-    assert {r["trunk"]: r["attempts"] for r in again} == {"sbc1.contoso.com": 12,
-                                                          "Calling Plan": 3}
-    status, _, body = _http("GET", f"{local_host}/api/v1/quality/pstn-trunks?from=x&to={d}",
-                            reader)
+    again = json.loads(
+        _http("GET", f"{local_host}/api/v1/quality/pstn-trunks?from={d}&to={d}", reader)[2]
+    )["rows"]
+    assert {r["trunk"]: r["attempts"] for r in again} == {"sbc1.contoso.com": 12, "Calling Plan": 3}
+    status, _, body = _http("GET", f"{local_host}/api/v1/quality/pstn-trunks?from=x&to={d}", reader)
     assert status == 400 and json.loads(body)["field"] == "from"
 
 
-def test_admin_health_shows_the_subscription(graph: Any, subscribed: dict[str, Any],
-                                             local_host: Any, mint: Callable[..., str]) -> None:
+def test_admin_health_shows_the_subscription(
+    graph: Any, subscribed: dict[str, Any], local_host: Any, mint: Callable[..., str]
+) -> None:
     local_host.host.wait_queues_drained(60)  # the initial backfill has run
-    status, _, body = _http("GET", f"{local_host}/api/v1/admin/health",
-                            mint(TENANT, level="admin"))
+    status, _, body = _http("GET", f"{local_host}/api/v1/admin/health", mint(TENANT, level="admin"))
     assert status == 200, body
     section = json.loads(body)["graph"]
     assert section["subscription"]["status"] == "active"

@@ -44,8 +44,9 @@ def _send(stack: Any, queue: str, bodies: list[dict[str, Any]]) -> None:
     from shared.storage.queues import encode
 
     async def go() -> None:
-        async with QueueClient.from_connection_string(stack.storage_connection_string,
-                                                      queue) as client:
+        async with QueueClient.from_connection_string(
+            stack.storage_connection_string, queue
+        ) as client:
             await client.create_queue()
             for b in bodies:
                 await client.send_message(encode(b))
@@ -57,8 +58,9 @@ def _poison(stack: Any, queue: str) -> list[str]:
     from azure.storage.queue.aio import QueueClient
 
     async def go() -> list[str]:
-        async with QueueClient.from_connection_string(stack.storage_connection_string,
-                                                      f"{queue}-poison") as client:
+        async with QueueClient.from_connection_string(
+            stack.storage_connection_string, f"{queue}-poison"
+        ) as client:
             try:
                 return [m.content for m in await client.peek_messages(max_messages=32)]
             except Exception:

@@ -62,13 +62,16 @@ def test_batch_is_stored_counted_and_quarantined(stack):
         first_error = status["errors"][0]
         assert first_error["index"] == 5 and "sessionIdTime" in first_error["reason"]
         [q] = await _blob_names(layout.QUARANTINE, f"{TENANT}/{env['batchId']}/")
-        body = await (await get_clients().blobs(layout.QUARANTINE).get_blob_client(q)
-                      .download_blob()).readall()
+        body = await (
+            await get_clients().blobs(layout.QUARANTINE).get_blob_client(q).download_blob()
+        ).readall()
         parked = json.loads(body)
         assert parked["index"] == 5 and parked["record"]["data"] == {"callId": "x"}
-        assert not [n for n in await _blob_names(layout.INCOMING, TENANT)
-                    if env["batchId"] in n], "raw blob is removed after processing"
+        assert not [n for n in await _blob_names(layout.INCOMING, TENANT) if env["batchId"] in n], (
+            "raw blob is removed after processing"
+        )
         from shared.identity import call_id
+
         key = "sip:" + records[0]["data"]["callId"]
         call = await read_call(get_clients(), TENANT, call_id(TENANT, key))
         assert call is not None and call.view.participants[0].uri == "sip:alice@contoso.com"
@@ -94,6 +97,7 @@ def test_rerun_and_repost_change_nothing(stack):
         other = json.loads(json.dumps(env))
         other["records"][0]["data"]["responseCode"] = 486
         from shared.problems import Problem
+
         with pytest.raises(Problem) as info:
             await _post(other)
         assert info.value.status == 409
@@ -103,8 +107,12 @@ def test_rerun_and_repost_change_nothing(stack):
 
 def test_split_batches_build_the_same_call(stack):
     conf = f"sip:org@contoso.com;gruu;opaque=app:conf:focus:id:{uuid.uuid4().hex[:8]}"
-    legs = [cdr_record(n=i, caller=f"sip:u{i}@contoso.com", conference=conf,
-                       call_id=f"{uuid.uuid4()}@fe") for i in range(6)]
+    legs = [
+        cdr_record(
+            n=i, caller=f"sip:u{i}@contoso.com", conference=conf, call_id=f"{uuid.uuid4()}@fe"
+        )
+        for i in range(6)
+    ]
 
     async def scenario():
         for part in (legs[:2], legs[4:], legs[2:5]):  # overlapping and out of order
@@ -112,15 +120,25 @@ def test_split_batches_build_the_same_call(stack):
             await _post(env)
             await _process(env["batchId"])
         from shared.identity import call_id, normalise_uri
+
         cid = call_id(TENANT, "conf:" + normalise_uri(conf))
         call = await read_call(get_clients(), TENANT, cid)
         assert call is not None
         assert len(call.fragments) == 6 and len(call.view.sessions) == 6
         assert call.view.call_type == "conference"
-        entries = [e async for e in get_clients().container(layout.USER_CALLS).query_items(
-            "SELECT * FROM c WHERE c.pk = @pk AND c.callId = @id",
-            parameters=[{"name": "@pk", "value": f"{TENANT}|u3@contoso.com"},
-                        {"name": "@id", "value": cid}], partition_key=f"{TENANT}|u3@contoso.com")]
+        entries = [
+            e
+            async for e in get_clients()
+            .container(layout.USER_CALLS)
+            .query_items(
+                "SELECT * FROM c WHERE c.pk = @pk AND c.callId = @id",
+                parameters=[
+                    {"name": "@pk", "value": f"{TENANT}|u3@contoso.com"},
+                    {"name": "@id", "value": cid},
+                ],
+                partition_key=f"{TENANT}|u3@contoso.com",
+            )
+        ]
         assert len(entries) == 1 and entries[0]["participantCount"] == 6
 
     run(scenario())
@@ -142,6 +160,7 @@ def test_excluded_users_are_counted_never_stored(stack):
             status = await _process(env["batchId"])
             assert (status["stored"], status["excluded"]) == (1, 2)
             from shared.identity import call_id
+
             for r in records[:2]:
                 cid = call_id(TENANT, "sip:" + r["data"]["callId"])
                 assert await read_call(get_clients(), TENANT, cid) is None
@@ -157,8 +176,7 @@ def test_corrupt_blob_goes_to_poison_with_reason(stack):
         name = f"{TENANT}/2026/11/21/{batch_id}.json.gz"
         await get_clients().blobs(layout.INCOMING).get_blob_client(name).upload_blob(b"garbage")
         settings = get_settings()
-        status = await BatchProcessor(get_clients(settings), settings).process(
-            f"incoming/{name}")
+        status = await BatchProcessor(get_clients(settings), settings).process(f"incoming/{name}")
         assert status["status"] == "failed" and "gzip" in status["failure"]
         poison = get_clients().blobs(layout.POISON)
         props = await poison.get_blob_client(name).get_blob_properties()

@@ -50,8 +50,9 @@ def run(coro: Any) -> Any:
 
 
 def who(level: str, tenant: str) -> Principal:
-    return Principal(tenant_id=tenant, object_id=f"oid-{level}", name=f"{level}@contoso.com",
-                     levels=(level,))
+    return Principal(
+        tenant_id=tenant, object_id=f"oid-{level}", name=f"{level}@contoso.com", levels=(level,)
+    )
 
 
 async def post_and_process(tenant: str, records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -60,8 +61,9 @@ async def post_and_process(tenant: str, records: list[dict[str, Any]]) -> dict[s
 
     settings = get_settings()
     env = envelope(records, tenant=tenant)
-    r = await accept_batch(get_clients(settings), settings, who("ingest", tenant), gz(env), GZ,
-                           "http://t")
+    r = await accept_batch(
+        get_clients(settings), settings, who("ingest", tenant), gz(env), GZ, "http://t"
+    )
     assert r.status_code == 202, r.body
     [name] = [n for n in await _blob_names(layout.INCOMING, tenant) if env["batchId"] in n]
     proc = BatchProcessor(get_clients(settings), settings)
@@ -77,13 +79,19 @@ async def post_and_process(tenant: str, records: list[dict[str, Any]]) -> dict[s
 async def stored_calls(tenant: str) -> list[CallDocument]:
     container = get_clients().container(layout.CALLS)
     query = "SELECT * FROM c WHERE c.tenantId = @t"
-    return [CallDocument.model_validate(d) async for d in container.query_items(
-        query, parameters=[{"name": "@t", "value": tenant}])]
+    return [
+        CallDocument.model_validate(d)
+        async for d in container.query_items(query, parameters=[{"name": "@t", "value": tenant}])
+    ]
 
 
 async def stored_aggregates(tenant: str) -> dict[str, dict[str, int]]:
-    docs = await read_aggregates(get_clients(), tenant, Period.parse({"from": FROM, "to": TO}),
-                                 "c.day, c.subnet, c.prefix, c.cells, c.poorUsers")
+    docs = await read_aggregates(
+        get_clients(),
+        tenant,
+        Period.parse({"from": FROM, "to": TO}),
+        "c.day, c.subnet, c.prefix, c.cells, c.poorUsers",
+    )
     out: dict[str, dict[str, int]] = {}
     for d in docs:
         prefix = "" if d.get("prefix") is None else d["prefix"]
@@ -105,8 +113,12 @@ def loaded(stack: Any) -> Iterator[dict[str, Any]]:
         records += gen.generate_call(rng, tenant, users, START + timedelta(minutes=4 * i))
     rng.shuffle(records)
     third = len(records) // 3
-    batches = [records[:third], records[third:2 * third], records[2 * third:],
-               rng.sample(records, third)]  # the last one: all duplicates, new batch id
+    batches = [
+        records[:third],
+        records[third : 2 * third],
+        records[2 * third :],
+        rng.sample(records, third),
+    ]  # the last one: all duplicates, new batch id
     crashes = {"n": 0}
     real = processor_module.apply_call_delta
 
@@ -116,8 +128,13 @@ def loaded(stack: Any) -> Iterator[dict[str, Any]]:
         if point == 1:
             raise SimulatedCrash("killed between the call write and the delta")
         if point in (2, 3):
-            return await real(clients, tenant_id, previous, document,
-                              crash_after="ledger" if point == 2 else "docs")
+            return await real(
+                clients,
+                tenant_id,
+                previous,
+                document,
+                crash_after="ledger" if point == 2 else "docs",
+            )
         return await real(clients, tenant_id, previous, document)
 
     async def load() -> list[dict[str, Any]]:
@@ -173,13 +190,24 @@ class _Validator:
         return self.principal
 
 
-def call(route: Any, principal: Principal | None, method: str = "GET",
-         params: dict[str, str] | None = None, body: bytes = b"",
-         headers: dict[str, str] | None = None, monkeypatch: Any = None) -> func.HttpResponse:
+def call(
+    route: Any,
+    principal: Principal | None,
+    method: str = "GET",
+    params: dict[str, str] | None = None,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    monkeypatch: Any = None,
+) -> func.HttpResponse:
     if principal is not None:
         monkeypatch.setattr(http_support, "get_validator", lambda s: _Validator(principal))
-    req = func.HttpRequest(method=method, url="http://localhost/api/x", params=params or {},
-                           headers={"Authorization": "Bearer x", **(headers or {})}, body=body)
+    req = func.HttpRequest(
+        method=method,
+        url="http://localhost/api/x",
+        params=params or {},
+        headers={"Authorization": "Bearer x", **(headers or {})},
+        body=body,
+    )
     return run(route.build().get_user_function()(req))
 
 
@@ -192,8 +220,10 @@ def building_file(calls: list[CallDocument]) -> tuple[str, set[str]]:
             for ep in (s.caller, s.callee):
                 if ep.ip_address and ep.ip_address.startswith("10."):
                     subnets.add(".".join(ep.ip_address.split(".")[:2]))
-    lines = [f"{n}.0.0,Net{n},16,Bldg-{n.split('.')[1]},,,,Seattle,98001,US,WA,West,1,0"
-             for n in sorted(subnets)]
+    lines = [
+        f"{n}.0.0,Net{n},16,Bldg-{n.split('.')[1]},,,,Seattle,98001,US,WA,West,1,0"
+        for n in sorted(subnets)
+    ]
     return "\n".join(lines) + "\n", subnets
 
 
@@ -204,43 +234,59 @@ def with_buildings(loaded: dict[str, Any]) -> dict[str, Any]:
     return {**loaded, "calls": calls, "file": body, "covered": covered}
 
 
-def test_building_upload_summary_and_errors(with_buildings: dict[str, Any],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_building_upload_summary_and_errors(
+    with_buildings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     tenant = with_buildings["tenant"]
     admin = who("admin", tenant)
-    bad = call(put_buildings, admin, "PUT", body=b"10.0.0.0,N,7,B,,,,,,,,,1,0\n",
-               monkeypatch=monkeypatch)
+    bad = call(
+        put_buildings, admin, "PUT", body=b"10.0.0.0,N,7,B,,,,,,,,,1,0\n", monkeypatch=monkeypatch
+    )
     assert bad.status_code == 400
     problem = json.loads(bad.get_body())
     assert problem["errors"][0]["field"] == "row 1, column 3 (NetworkRange)"
-    assert call(put_buildings, who("engineer", tenant), "PUT", body=b"x",
-                monkeypatch=monkeypatch).status_code == 403
-    ok = call(put_buildings, admin, "PUT", body=with_buildings["file"].encode(),
-              monkeypatch=monkeypatch)
+    assert (
+        call(
+            put_buildings, who("engineer", tenant), "PUT", body=b"x", monkeypatch=monkeypatch
+        ).status_code
+        == 403
+    )
+    ok = call(
+        put_buildings, admin, "PUT", body=with_buildings["file"].encode(), monkeypatch=monkeypatch
+    )
     assert ok.status_code == 200, ok.get_body()
     summary = json.loads(call(get_buildings, admin, monkeypatch=monkeypatch).get_body())
     assert summary["rows"] == len(with_buildings["covered"]) and summary["uploadedBy"]
     # A second upload replaces the first.
     first_line = with_buildings["file"].splitlines()[0] + "\n"
     call(put_buildings, admin, "PUT", body=first_line.encode(), monkeypatch=monkeypatch)
-    assert json.loads(call(get_buildings, admin, monkeypatch=monkeypatch).get_body())[
-        "rows"] == 1
-    assert call(put_buildings, admin, "PUT", body=with_buildings["file"].encode(),
-                monkeypatch=monkeypatch).status_code == 200
+    assert json.loads(call(get_buildings, admin, monkeypatch=monkeypatch).get_body())["rows"] == 1
+    assert (
+        call(
+            put_buildings,
+            admin,
+            "PUT",
+            body=with_buildings["file"].encode(),
+            monkeypatch=monkeypatch,
+        ).status_code
+        == 200
+    )
 
 
 def _totals(expected: dict[str, dict[str, int]], measure: str) -> int:
     return sum(n for e in expected.values() for k, n in e.items() if k.endswith(f"#{measure}"))
 
 
-def test_summary_by_building_matches_recount_and_csv(with_buildings: dict[str, Any],
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_summary_by_building_matches_recount_and_csv(
+    with_buildings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     test_building_upload_summary_and_errors(with_buildings, monkeypatch)  # file in place
     tenant = with_buildings["tenant"]
     expected = sum_contributions(with_buildings["calls"])
     params = {"from": FROM, "to": TO, "groupBy": "building"}
-    resp = call(quality_summary_route, who("reader", tenant), params=params,
-                monkeypatch=monkeypatch)
+    resp = call(
+        quality_summary_route, who("reader", tenant), params=params, monkeypatch=monkeypatch
+    )
     assert resp.status_code == 200, resp.get_body()
     body = json.loads(resp.get_body())
     for measure in ("streams", "good", "poor", "unclassified", "sessions", "poorCalls"):
@@ -252,8 +298,13 @@ def test_summary_by_building_matches_recount_and_csv(with_buildings: dict[str, A
         good_poor = r["good"] + r["poor"]
         assert r["poorPercent"] == (round(100 * r["poor"] / good_poor, 2) if good_poor else None)
     # CSV: the same table.
-    text = call(quality_summary_route, who("reader", tenant), params=params,
-                headers={"Accept": "text/csv"}, monkeypatch=monkeypatch)
+    text = call(
+        quality_summary_route,
+        who("reader", tenant),
+        params=params,
+        headers={"Accept": "text/csv"},
+        monkeypatch=monkeypatch,
+    )
     assert text.mimetype == "text/csv"
     parsed = list(csv.DictReader(io.StringIO(text.get_body().decode())))
     assert len(parsed) == len(body["rows"])
@@ -266,45 +317,82 @@ def test_summary_by_building_matches_recount_and_csv(with_buildings: dict[str, A
             assert int(line[f"poorDueTo.{metric}"]) == n
     # Drill-down building -> subnet with a filter; day/week/month and dims group too.
     some = next(b for b in buildings if b)
-    sub = json.loads(call(quality_summary_route, who("engineer", tenant), params={
-        "from": FROM, "to": TO, "groupBy": "subnet", "building": some, "mediaType": "audio"},
-        monkeypatch=monkeypatch).get_body())
+    sub = json.loads(
+        call(
+            quality_summary_route,
+            who("engineer", tenant),
+            params={
+                "from": FROM,
+                "to": TO,
+                "groupBy": "subnet",
+                "building": some,
+                "mediaType": "audio",
+            },
+            monkeypatch=monkeypatch,
+        ).get_body()
+    )
     assert sub["rows"] and all(r["subnet"].startswith("10.") for r in sub["rows"])
-    multi = json.loads(call(quality_summary_route, who("specialist", tenant), params={
-        "from": FROM, "to": TO, "groupBy": "month,insideCorp,connectionType"},
-        monkeypatch=monkeypatch).get_body())
+    multi = json.loads(
+        call(
+            quality_summary_route,
+            who("specialist", tenant),
+            params={"from": FROM, "to": TO, "groupBy": "month,insideCorp,connectionType"},
+            monkeypatch=monkeypatch,
+        ).get_body()
+    )
     assert {r["month"] for r in multi["rows"]} == {"2031-01", "2031-02"}
     assert sum(r["streams"] for r in multi["rows"]) == _totals(expected, "streams")
 
 
-def test_no_euii_for_reader_and_specialist(with_buildings: dict[str, Any],
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_euii_for_reader_and_specialist(
+    with_buildings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     tenant = with_buildings["tenant"]
-    ips = {ep.ip_address for c in with_buildings["calls"] for s in c.view.sessions
-           for ep in (s.caller, s.callee) if ep.ip_address}
+    ips = {
+        ep.ip_address
+        for c in with_buildings["calls"]
+        for s in c.view.sessions
+        for ep in (s.caller, s.callee)
+        if ep.ip_address
+    }
     users = {"alice@", "bob@", "carol@"}
     for level in ("reader", "specialist"):
-        for route, params in ((quality_summary_route, {"groupBy": "subnet"}),
-                              (missing_subnets_route, {})):
-            resp = call(route, who(level, tenant), params={"from": FROM, "to": TO, **params},
-                        monkeypatch=monkeypatch)
+        for route, params in (
+            (quality_summary_route, {"groupBy": "subnet"}),
+            (missing_subnets_route, {}),
+        ):
+            resp = call(
+                route,
+                who(level, tenant),
+                params={"from": FROM, "to": TO, **params},
+                monkeypatch=monkeypatch,
+            )
             text = resp.get_body().decode()
             assert resp.status_code == 200
             for row in json.loads(text)["rows"]:
                 assert row["subnet"] == "unknown" or row["subnet"].endswith(".0")
             assert not [ip for ip in ips if f'"{ip}"' in text and not ip.endswith(".0")]
             assert not [u for u in users if u in text]
-        denied = call(poor_users_route, who(level, tenant), params={"from": FROM, "to": TO},
-                      monkeypatch=monkeypatch)
+        denied = call(
+            poor_users_route,
+            who(level, tenant),
+            params={"from": FROM, "to": TO},
+            monkeypatch=monkeypatch,
+        )
         assert denied.status_code == 403
 
 
-def test_poor_users_and_missing_subnets(with_buildings: dict[str, Any],
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_poor_users_and_missing_subnets(
+    with_buildings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     tenant = with_buildings["tenant"]
     expected = sum_contributions(with_buildings["calls"])
-    resp = call(poor_users_route, who("engineer", tenant), params={"from": FROM, "to": TO},
-                monkeypatch=monkeypatch)
+    resp = call(
+        poor_users_route,
+        who("engineer", tenant),
+        params={"from": FROM, "to": TO},
+        monkeypatch=monkeypatch,
+    )
     assert resp.status_code == 200
     rows = json.loads(resp.get_body())["rows"]
     want: dict[str, int] = {}
@@ -319,19 +407,31 @@ def test_poor_users_and_missing_subnets(with_buildings: dict[str, Any],
         _, subnet, _ = split_doc_key(key)
         if subnet.startswith("192.168."):
             audio[subnet] = audio.get(subnet, 0) + sum(
-                n for k, n in entries.items() if k.startswith("audio|") and
-                k.endswith("#streams"))
-    missing = json.loads(call(missing_subnets_route, who("admin", tenant), params={
-        "from": FROM, "to": TO}, monkeypatch=monkeypatch).get_body())
+                n for k, n in entries.items() if k.startswith("audio|") and k.endswith("#streams")
+            )
+    missing = json.loads(
+        call(
+            missing_subnets_route,
+            who("admin", tenant),
+            params={"from": FROM, "to": TO},
+            monkeypatch=monkeypatch,
+        ).get_body()
+    )
     assert {r["subnet"]: r["audioStreams"] for r in missing["rows"]} == {
-        s: n for s, n in audio.items() if n >= 10}
+        s: n for s, n in audio.items() if n >= 10
+    }
 
 
-def test_other_tenants_and_unknown_tenants(with_buildings: dict[str, Any],
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_other_tenants_and_unknown_tenants(
+    with_buildings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     other = str(uuid.uuid4())
-    resp = call(quality_summary_route, who("admin", other), params={"from": FROM, "to": TO},
-                monkeypatch=monkeypatch)
+    resp = call(
+        quality_summary_route,
+        who("admin", other),
+        params={"from": FROM, "to": TO},
+        monkeypatch=monkeypatch,
+    )
     assert resp.status_code == 200 and json.loads(resp.get_body())["rows"] == []
     # A real token from a tenant that is not configured: 401 before any key fetch.
     monkeypatch.undo()
@@ -339,11 +439,20 @@ def test_other_tenants_and_unknown_tenants(with_buildings: dict[str, Any],
     def b64(obj: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
 
-    token = ".".join([b64({"alg": "RS256", "kid": "k"}),
-                      b64({"tid": other, "aud": "api://call-data-connector"}), "sig"])
-    req = func.HttpRequest(method="GET", url="http://localhost/api/v1/quality/summary",
-                           params={"from": FROM, "to": TO},
-                           headers={"Authorization": f"Bearer {token}"}, body=b"")
+    token = ".".join(
+        [
+            b64({"alg": "RS256", "kid": "k"}),
+            b64({"tid": other, "aud": "api://call-data-connector"}),
+            "sig",
+        ]
+    )
+    req = func.HttpRequest(
+        method="GET",
+        url="http://localhost/api/v1/quality/summary",
+        params={"from": FROM, "to": TO},
+        headers={"Authorization": f"Bearer {token}"},
+        body=b"",
+    )
     denied = run(quality_summary_route.build().get_user_function()(req))
     assert denied.status_code == 401
 

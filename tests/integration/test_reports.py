@@ -55,8 +55,9 @@ def run(coro: Any) -> Any:
 
 
 def who(level: str, tenant: str) -> Principal:
-    return Principal(tenant_id=tenant, object_id=f"oid-{level}", name=f"{level}@contoso.com",
-                     levels=(level,))
+    return Principal(
+        tenant_id=tenant, object_id=f"oid-{level}", name=f"{level}@contoso.com", levels=(level,)
+    )
 
 
 class _Validator:
@@ -67,15 +68,31 @@ class _Validator:
         return self.principal
 
 
-def call(monkeypatch: pytest.MonkeyPatch, route: Any, principal: Principal,
-         method: str = "GET", *, rid: str | None = None, params: dict[str, str] | None = None,
-         body: Any = None, headers: dict[str, str] | None = None) -> func.HttpResponse:
+def call(
+    monkeypatch: pytest.MonkeyPatch,
+    route: Any,
+    principal: Principal,
+    method: str = "GET",
+    *,
+    rid: str | None = None,
+    params: dict[str, str] | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> func.HttpResponse:
     monkeypatch.setattr(http_support, "get_validator", lambda s: _Validator(principal))
     raw = body if isinstance(body, bytes) else (b"" if body is None else json.dumps(body).encode())
-    req = func.HttpRequest(method=method, url="http://localhost/api/x", params=params or {},
-                           route_params={"id": rid} if rid else {}, body=raw,
-                           headers={"Authorization": "Bearer x",
-                                    "Content-Type": "application/json", **(headers or {})})
+    req = func.HttpRequest(
+        method=method,
+        url="http://localhost/api/x",
+        params=params or {},
+        route_params={"id": rid} if rid else {},
+        body=raw,
+        headers={
+            "Authorization": "Bearer x",
+            "Content-Type": "application/json",
+            **(headers or {}),
+        },
+    )
     return run(route.build().get_user_function()(req))
 
 
@@ -86,11 +103,14 @@ def as_json(resp: func.HttpResponse) -> Any:
 def topology_body() -> dict[str, Any]:
     """fe01 (the generator's POOL) hosts conferencing and mediation in Redmond: both
     server roles the generated calls use resolve to it (the only pool of each role)."""
-    return {"sites": [{"name": "Redmond"}, {"name": "Dublin"}],
-            "pools": [{"fqdn": gen.POOL, "role": ["frontEnd", "mediation"], "site": "Redmond"},
-                      {"fqdn": EDGE, "role": "edge", "site": "Dublin"}],
-            "gateways": [{"fqdn": "gw01.contoso.local", "site": "Redmond",
-                          "mediationPool": gen.POOL}]}
+    return {
+        "sites": [{"name": "Redmond"}, {"name": "Dublin"}],
+        "pools": [
+            {"fqdn": gen.POOL, "role": ["frontEnd", "mediation"], "site": "Redmond"},
+            {"fqdn": EDGE, "role": "edge", "site": "Dublin"},
+        ],
+        "gateways": [{"fqdn": "gw01.contoso.local", "site": "Redmond", "mediationPool": gen.POOL}],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +122,13 @@ def data(stack: Any) -> dict[str, Any]:
     users = gen.demo_users(14)
     records: list[dict[str, Any]] = []
     for i in range(70):
-        records += gen.generate_call(rng, tenant, users, START + timedelta(minutes=75 * i),
-                                     scenario="pstn" if i % 7 == 0 else None)
+        records += gen.generate_call(
+            rng,
+            tenant,
+            users,
+            START + timedelta(minutes=75 * i),
+            scenario="pstn" if i % 7 == 0 else None,
+        )
     rng.shuffle(records)
 
     async def load() -> tuple[list[CallDocument], list[BuildingRow]]:
@@ -122,8 +147,9 @@ def data(stack: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def topology(data: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    resp = call(monkeypatch, put_topology, who("ingest", data["tenant"]), "PUT",
-                body=topology_body())
+    resp = call(
+        monkeypatch, put_topology, who("ingest", data["tenant"]), "PUT", body=topology_body()
+    )
     assert resp.status_code == 200, resp.get_body()
     return data
 
@@ -140,7 +166,8 @@ def _building(subnet: str, rows: list[BuildingRow]) -> BuildingRow | None:
     best = None
     for r in rows:
         if address in ipaddress.ip_network(f"{r.network_ip}/{r.prefix}") and (
-                best is None or r.prefix > best.prefix):
+            best is None or r.prefix > best.prefix
+        ):
             best = r
     return best
 
@@ -162,20 +189,31 @@ def _dims(day: str, subnet: str, cell: str, rows: list[BuildingRow]) -> dict[str
     row = _building(subnet, rows)
     site, pool = _server(parts)
     d = date.fromisoformat(day)
-    return {"day": day, "week": f"{d.isocalendar()[0]}-W{d.isocalendar()[1]:02d}",
-            "month": day[:7], "building": row.building_name if row else None,
-            "networkName": row.network_name if row else None,
-            "city": row.city if row else None, "region": row.region if row else None,
-            "subnet": subnet, "mediaType": parts[0], "connectionType": parts[1],
-            "insideCorp": bool(row and row.inside_corp),  # a file is active
-            "vpn": parts[3] == "1" or bool(row and row.vpn), "site": site, "pool": pool}
+    return {
+        "day": day,
+        "week": f"{d.isocalendar()[0]}-W{d.isocalendar()[1]:02d}",
+        "month": day[:7],
+        "building": row.building_name if row else None,
+        "networkName": row.network_name if row else None,
+        "city": row.city if row else None,
+        "region": row.region if row else None,
+        "subnet": subnet,
+        "mediaType": parts[0],
+        "connectionType": parts[1],
+        "insideCorp": bool(row and row.inside_corp),  # a file is active
+        "vpn": parts[3] == "1" or bool(row and row.vpn),
+        "site": site,
+        "pool": pool,
+    }
 
 
 def _keep(dims: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
     for name, want in filters.items():
         wants = want if isinstance(want, list) else [want]
-        if not any(dims[name] == w or (isinstance(w, str) and str(dims[name] or "").lower()
-                                       == w.lower()) for w in wants):
+        if not any(
+            dims[name] == w or (isinstance(w, str) and str(dims[name] or "").lower() == w.lower())
+            for w in wants
+        ):
             return False
     return True
 
@@ -184,8 +222,9 @@ def _pct(a: int, b: int) -> float | None:
     return round(100.0 * a / b, 2) if b else None
 
 
-def brute_force(definition: ReportDefinition, calls: list[CallDocument],
-                rows: list[BuildingRow]) -> dict[tuple[Any, ...], dict[str, Any]]:
+def brute_force(
+    definition: ReportDefinition, calls: list[CallDocument], rows: list[BuildingRow]
+) -> dict[tuple[Any, ...], dict[str, Any]]:
     """The report's table recounted from the stored calls (summed contributions)."""
     groups: dict[tuple[Any, ...], Counter[str]] = {}
     for key, entries in sum_contributions(calls).items():
@@ -198,15 +237,19 @@ def brute_force(definition: ReportDefinition, calls: list[CallDocument],
             cell, measure = entry.split("#", 1)
             dims = _dims(day, subnet, cell, rows)
             if _keep(dims, definition.filters):
-                groups.setdefault(tuple(dims[g] for g in definition.group_by),
-                                  Counter())[measure] += n
+                groups.setdefault(tuple(dims[g] for g in definition.group_by), Counter())[
+                    measure
+                ] += n
     out = {}
     for group, c in groups.items():
-        derived = {"poorPercent": _pct(c["poor"], c["poor"] + c["good"]),
-                   "callSetupFailurePercent": _pct(c["callSetupFailures"], c["sessions"]),
-                   "droppedStreamPercent": _pct(c["droppedStreams"], c["streams"]),
-                   "poorDueTo": {k[len("poorDueTo."):]: n for k, n in c.items()
-                                 if k.startswith("poorDueTo.") and n}}
+        derived = {
+            "poorPercent": _pct(c["poor"], c["poor"] + c["good"]),
+            "callSetupFailurePercent": _pct(c["callSetupFailures"], c["sessions"]),
+            "droppedStreamPercent": _pct(c["droppedStreams"], c["streams"]),
+            "poorDueTo": {
+                k[len("poorDueTo.") :]: n for k, n in c.items() if k.startswith("poorDueTo.") and n
+            },
+        }
         out[group] = {m: derived[m] if m in derived else c[m] for m in definition.measures}
     return out
 
@@ -216,14 +259,24 @@ def brute_force(definition: ReportDefinition, calls: list[CallDocument],
 
 @pytest.mark.parametrize("rid", [d.id for d in BUILT_IN])
 def test_each_built_in_report_equals_a_brute_force_recount(
-        topology: dict[str, Any], monkeypatch: pytest.MonkeyPatch, rid: str) -> None:
+    topology: dict[str, Any], monkeypatch: pytest.MonkeyPatch, rid: str
+) -> None:
     tenant, definition = topology["tenant"], BUILT_IN_BY_ID[rid]
-    resp = call(monkeypatch, run_report_route, who("admin", tenant), rid=rid,
-                params={"from": FROM, "to": TO})
+    resp = call(
+        monkeypatch,
+        run_report_route,
+        who("admin", tenant),
+        rid=rid,
+        params={"from": FROM, "to": TO},
+    )
     assert resp.status_code == 200, resp.get_body()
     body = as_json(resp)
-    assert body["report"] == {"id": rid, "name": definition.name,
-                              "version": definition.version, "builtIn": True}
+    assert body["report"] == {
+        "id": rid,
+        "name": definition.name,
+        "version": definition.version,
+        "builtIn": True,
+    }
     assert (body["from"], body["to"]) == (FROM, TO)
     if definition.source == "poorUsers":
         want: Counter[str] = Counter()
@@ -234,14 +287,22 @@ def test_each_built_in_report_equals_a_brute_force_recount(
         assert {r["user"]: r["poorStreams"] for r in body["rows"]} == dict(want) and want
         return
     expected = brute_force(definition, topology["calls"], topology["buildings"])
-    got = {tuple(r[g] for g in definition.group_by):
-           {m: r[m] for m in definition.measures} for r in body["rows"]}
+    got = {
+        tuple(r[g] for g in definition.group_by): {m: r[m] for m in definition.measures}
+        for r in body["rows"]
+    }
     assert got == expected
     assert expected and sum(v.get("streams", v.get("sessions", 0)) for v in expected.values())
     assert all(set(r) == {*definition.group_by, *definition.measures} for r in body["rows"])
     # CSV: the same table.
-    text = call(monkeypatch, run_report_route, who("admin", tenant), rid=rid,
-                params={"from": FROM, "to": TO}, headers={"Accept": "text/csv"})
+    text = call(
+        monkeypatch,
+        run_report_route,
+        who("admin", tenant),
+        rid=rid,
+        params={"from": FROM, "to": TO},
+        headers={"Accept": "text/csv"},
+    )
     assert text.mimetype == "text/csv"
     lines = list(csv.DictReader(io.StringIO(text.get_body().decode())))
     assert len(lines) == len(body["rows"])
@@ -256,25 +317,41 @@ def test_each_built_in_report_equals_a_brute_force_recount(
                 assert float(line[m]) == r[m]
 
 
-def test_site_and_pool_come_from_the_topology(topology: dict[str, Any],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_site_and_pool_come_from_the_topology(
+    topology: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     tenant = topology["tenant"]
     params = {"from": FROM, "to": TO}
-    body = as_json(call(monkeypatch, run_report_route, who("reader", tenant),
-                        rid="quality-by-site-and-pool", params=params))
+    body = as_json(
+        call(
+            monkeypatch,
+            run_report_route,
+            who("reader", tenant),
+            rid="quality-by-site-and-pool",
+            params=params,
+        )
+    )
     keys = {(r["site"], r["pool"]) for r in body["rows"]}
     assert ("Redmond", gen.POOL) in keys and (None, None) in keys
     # A new topology re-labels the same (already aggregated) days: with two mediation
     # pools and no FQDN in the records, the mediation sessions match no pool any more.
     two = topology_body()
     two["pools"][0]["role"] = "frontEnd"
-    two["pools"] += [{"fqdn": "med01.contoso.local", "role": "mediation", "site": "Redmond"},
-                     {"fqdn": "med02.contoso.local", "role": "mediation", "site": "Dublin"}]
+    two["pools"] += [
+        {"fqdn": "med01.contoso.local", "role": "mediation", "site": "Redmond"},
+        {"fqdn": "med02.contoso.local", "role": "mediation", "site": "Dublin"},
+    ]
     two["gateways"] = []
-    assert call(monkeypatch, put_topology, who("admin", tenant), "PUT",
-                body=two).status_code == 200
-    after = as_json(call(monkeypatch, run_report_route, who("reader", tenant),
-                         rid="quality-by-site-and-pool", params=params))
+    assert call(monkeypatch, put_topology, who("admin", tenant), "PUT", body=two).status_code == 200
+    after = as_json(
+        call(
+            monkeypatch,
+            run_report_route,
+            who("reader", tenant),
+            rid="quality-by-site-and-pool",
+            params=params,
+        )
+    )
     before_total = sum(r["sessions"] for r in body["rows"])
     assert sum(r["sessions"] for r in after["rows"]) == before_total
     fe01 = sum(r["sessions"] for r in after["rows"] if r["pool"] == gen.POOL)
@@ -286,12 +363,15 @@ def test_default_period_and_reader_visibility(topology: dict[str, Any]) -> None:
 
     async def go() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         c = get_clients()
-        default = await run_report(c, who("engineer", tenant), "reliability", {},
-                                   today=date(2032, 4, 3))
-        explicit = await run_report(c, who("engineer", tenant), "reliability",
-                                    {"from": "2032-03-05", "to": "2032-04-03"})
-        network = await run_report(c, who("reader", tenant), "quality-by-network",
-                                   {"from": FROM, "to": TO})
+        default = await run_report(
+            c, who("engineer", tenant), "reliability", {}, today=date(2032, 4, 3)
+        )
+        explicit = await run_report(
+            c, who("engineer", tenant), "reliability", {"from": "2032-03-05", "to": "2032-04-03"}
+        )
+        network = await run_report(
+            c, who("reader", tenant), "quality-by-network", {"from": FROM, "to": TO}
+        )
         return default, explicit, network
 
     default, explicit, network = run(go())
@@ -303,24 +383,35 @@ def test_default_period_and_reader_visibility(topology: dict[str, Any]) -> None:
 # ------------------------------------------------------------------ custom reports
 
 
-def test_custom_reports_role_matrix(topology: dict[str, Any],
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_custom_reports_role_matrix(
+    topology: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     tenant = topology["tenant"]
-    definition = {"name": "Wi-Fi by building", "groupBy": ["building", "day"],
-                  "filters": {"connectionType": "wifi", "mediaType": ["audio", "video"]},
-                  "measures": ["streams", "poor", "good", "poorPercent"],
-                  "period": {"lastDays": 7}}
+    definition = {
+        "name": "Wi-Fi by building",
+        "groupBy": ["building", "day"],
+        "filters": {"connectionType": "wifi", "mediaType": ["audio", "video"]},
+        "measures": ["streams", "poor", "good", "poorPercent"],
+        "period": {"lastDays": 7},
+    }
     for level in ("engineer", "specialist", "reader", "ingest"):
-        denied = call(monkeypatch, create_report_route, who(level, tenant), "POST",
-                      body=definition)
+        denied = call(monkeypatch, create_report_route, who(level, tenant), "POST", body=definition)
         assert denied.status_code == 403, level
-    bad = call(monkeypatch, create_report_route, who("admin", tenant), "POST",
-               body={**definition, "groupBy": ["building", "floor"]})
+    bad = call(
+        monkeypatch,
+        create_report_route,
+        who("admin", tenant),
+        "POST",
+        body={**definition, "groupBy": ["building", "floor"]},
+    )
     assert bad.status_code == 400 and as_json(bad)["field"] == "groupBy[1]"
-    assert call(monkeypatch, create_report_route, who("admin", tenant), "POST",
-                body=b"{not json").status_code == 400
-    created = call(monkeypatch, create_report_route, who("admin", tenant), "POST",
-                   body=definition)
+    assert (
+        call(
+            monkeypatch, create_report_route, who("admin", tenant), "POST", body=b"{not json"
+        ).status_code
+        == 400
+    )
+    created = call(monkeypatch, create_report_route, who("admin", tenant), "POST", body=definition)
     assert created.status_code == 201, created.get_body()
     report = as_json(created)
     rid = report["id"]
@@ -335,67 +426,155 @@ def test_custom_reports_role_matrix(topology: dict[str, Any],
         ids = [r["id"] for r in listed]
         assert rid in ids
         assert ("per-user" in ids) == (level in ("admin", "engineer"))
-        ran = call(monkeypatch, run_report_route, who(level, tenant), rid=rid,
-                   params={"from": FROM, "to": TO})
+        ran = call(
+            monkeypatch,
+            run_report_route,
+            who(level, tenant),
+            rid=rid,
+            params={"from": FROM, "to": TO},
+        )
         assert ran.status_code == 200, (level, ran.get_body())
-        expected = brute_force(ReportDefinition(
-            rid, definition["name"], 1, "", tuple(definition["groupBy"]),
-            definition["filters"], tuple(definition["measures"]), definition["period"],
-            built_in=False), topology["calls"], topology["buildings"])
-        got = {tuple(r[g] for g in definition["groupBy"]):
-               {m: r[m] for m in definition["measures"]} for r in as_json(ran)["rows"]}
+        expected = brute_force(
+            ReportDefinition(
+                rid,
+                definition["name"],
+                1,
+                "",
+                tuple(definition["groupBy"]),
+                definition["filters"],
+                tuple(definition["measures"]),
+                definition["period"],
+                built_in=False,
+            ),
+            topology["calls"],
+            topology["buildings"],
+        )
+        got = {
+            tuple(r[g] for g in definition["groupBy"]): {m: r[m] for m in definition["measures"]}
+            for r in as_json(ran)["rows"]
+        }
         assert got == expected and expected
-        per_user = call(monkeypatch, run_report_route, who(level, tenant), rid="per-user",
-                        params={"from": FROM, "to": TO})
+        per_user = call(
+            monkeypatch,
+            run_report_route,
+            who(level, tenant),
+            rid="per-user",
+            params={"from": FROM, "to": TO},
+        )
         assert per_user.status_code == (200 if level in ("admin", "engineer") else 403)
     assert call(monkeypatch, list_reports_route, who("ingest", tenant)).status_code == 403
 
     # Modify: admin only, validated, version goes up; built-ins are read-only.
     changed = {**definition, "name": "Wi-Fi by city", "groupBy": ["city"]}
     for level in ("engineer", "specialist", "reader"):
-        assert call(monkeypatch, replace_report_route, who(level, tenant), "PUT", rid=rid,
-                    body=changed).status_code == 403
-    bad = call(monkeypatch, replace_report_route, who("admin", tenant), "PUT", rid=rid,
-               body={**changed, "measures": ["poorPercent", "mos"]})
+        assert (
+            call(
+                monkeypatch, replace_report_route, who(level, tenant), "PUT", rid=rid, body=changed
+            ).status_code
+            == 403
+        )
+    bad = call(
+        monkeypatch,
+        replace_report_route,
+        who("admin", tenant),
+        "PUT",
+        rid=rid,
+        body={**changed, "measures": ["poorPercent", "mos"]},
+    )
     assert bad.status_code == 400 and as_json(bad)["field"] == "measures[1]"
-    ok = call(monkeypatch, replace_report_route, who("admin", tenant), "PUT", rid=rid,
-              body=changed)
+    ok = call(monkeypatch, replace_report_route, who("admin", tenant), "PUT", rid=rid, body=changed)
     assert ok.status_code == 200 and as_json(ok)["version"] == 2
     assert as_json(ok)["groupBy"] == ["city"]
-    rows = as_json(call(monkeypatch, run_report_route, who("reader", tenant), rid=rid,
-                        params={"from": FROM, "to": TO}))
+    rows = as_json(
+        call(
+            monkeypatch,
+            run_report_route,
+            who("reader", tenant),
+            rid=rid,
+            params={"from": FROM, "to": TO},
+        )
+    )
     assert rows["report"]["version"] == 2 and rows["groupBy"] == ["city"]
-    assert call(monkeypatch, replace_report_route, who("admin", tenant), "PUT",
-                rid="overview", body=changed).status_code == 409
-    assert call(monkeypatch, replace_report_route, who("admin", tenant), "PUT",
-                rid="custom-000000000000", body=changed).status_code == 404
+    assert (
+        call(
+            monkeypatch,
+            replace_report_route,
+            who("admin", tenant),
+            "PUT",
+            rid="overview",
+            body=changed,
+        ).status_code
+        == 409
+    )
+    assert (
+        call(
+            monkeypatch,
+            replace_report_route,
+            who("admin", tenant),
+            "PUT",
+            rid="custom-000000000000",
+            body=changed,
+        ).status_code
+        == 404
+    )
 
     # Another tenant sees none of it.
     other = str(uuid.uuid4())
-    assert call(monkeypatch, run_report_route, who("admin", other), rid=rid,
-                params={"from": FROM, "to": TO}).status_code == 404
-    assert rid not in [r["id"] for r in as_json(call(
-        monkeypatch, list_reports_route, who("admin", other)))["reports"]]
+    assert (
+        call(
+            monkeypatch,
+            run_report_route,
+            who("admin", other),
+            rid=rid,
+            params={"from": FROM, "to": TO},
+        ).status_code
+        == 404
+    )
+    assert rid not in [
+        r["id"]
+        for r in as_json(call(monkeypatch, list_reports_route, who("admin", other)))["reports"]
+    ]
 
     # Delete: admin only; then it is gone; built-ins cannot be deleted.
     for level in ("engineer", "specialist", "reader"):
-        assert call(monkeypatch, delete_report_route, who(level, tenant), "DELETE",
-                    rid=rid).status_code == 403
-    assert call(monkeypatch, delete_report_route, who("admin", tenant), "DELETE",
-                rid="overview").status_code == 409
-    assert call(monkeypatch, delete_report_route, who("admin", tenant), "DELETE",
-                rid=rid).status_code == 204
-    assert call(monkeypatch, delete_report_route, who("admin", tenant), "DELETE",
-                rid=rid).status_code == 404
-    assert call(monkeypatch, run_report_route, who("reader", tenant), rid=rid,
-                params={"from": FROM, "to": TO}).status_code == 404
+        assert (
+            call(
+                monkeypatch, delete_report_route, who(level, tenant), "DELETE", rid=rid
+            ).status_code
+            == 403
+        )
+    assert (
+        call(
+            monkeypatch, delete_report_route, who("admin", tenant), "DELETE", rid="overview"
+        ).status_code
+        == 409
+    )
+    assert (
+        call(monkeypatch, delete_report_route, who("admin", tenant), "DELETE", rid=rid).status_code
+        == 204
+    )
+    assert (
+        call(monkeypatch, delete_report_route, who("admin", tenant), "DELETE", rid=rid).status_code
+        == 404
+    )
+    assert (
+        call(
+            monkeypatch,
+            run_report_route,
+            who("reader", tenant),
+            rid=rid,
+            params={"from": FROM, "to": TO},
+        ).status_code
+        == 404
+    )
 
 
 # ------------------------------------------------------------------------ topology
 
 
-def test_topology_validation_and_levels(data: dict[str, Any],
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_topology_validation_and_levels(
+    data: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     tenant = data["tenant"]
     bad = topology_body()
     bad["pools"][1]["site"] = "Paris"
@@ -405,33 +584,68 @@ def test_topology_validation_and_levels(data: dict[str, Any],
     problem = as_json(resp)
     assert {e["field"] for e in problem["errors"]} == {"pools[0].role[2]", "pools[1].site"}
     for level in ("engineer", "specialist", "reader"):
-        assert call(monkeypatch, put_topology, who(level, tenant), "PUT",
-                    body=topology_body()).status_code == 403
-    assert call(monkeypatch, put_topology, who("admin", tenant), "PUT", body=b"[",
-                ).status_code == 400
-    assert call(monkeypatch, put_topology, who("ingest", tenant), "PUT", body=topology_body(),
-                headers={"Content-Type": "text/plain"}).status_code == 415
+        assert (
+            call(
+                monkeypatch, put_topology, who(level, tenant), "PUT", body=topology_body()
+            ).status_code
+            == 403
+        )
+    assert (
+        call(
+            monkeypatch,
+            put_topology,
+            who("admin", tenant),
+            "PUT",
+            body=b"[",
+        ).status_code
+        == 400
+    )
+    assert (
+        call(
+            monkeypatch,
+            put_topology,
+            who("ingest", tenant),
+            "PUT",
+            body=topology_body(),
+            headers={"Content-Type": "text/plain"},
+        ).status_code
+        == 415
+    )
     ok = call(monkeypatch, put_topology, who("ingest", tenant), "PUT", body=topology_body())
     assert ok.status_code == 200
     summary = as_json(ok)
     assert summary["active"] and (summary["sites"], summary["pools"], summary["gateways"]) == (
-        2, 2, 1)
+        2,
+        2,
+        1,
+    )
     got = as_json(call(monkeypatch, get_topology, who("admin", tenant)))
-    assert got["topology"]["pools"][0] == {"fqdn": gen.POOL, "role": ["frontEnd", "mediation"],
-                                           "site": "Redmond"}
+    assert got["topology"]["pools"][0] == {
+        "fqdn": gen.POOL,
+        "role": ["frontEnd", "mediation"],
+        "site": "Redmond",
+    }
     assert got["version"] >= 1 and got["uploadedBy"] == "ingest@contoso.com"
     assert call(monkeypatch, get_topology, who("ingest", tenant)).status_code == 403
 
 
-def test_a_pstn_call_shows_the_mediation_servers_site_and_pool(
-        topology: dict[str, Any]) -> None:
+def test_a_pstn_call_shows_the_mediation_servers_site_and_pool(topology: dict[str, Any]) -> None:
     tenant = topology["tenant"]
     places._context.clear()  # the fixture just (re)uploaded the topology: no 30 s wait
-    pstn = next(c for c in topology["calls"] if any(
-        ep.user_agent == gen.MEDIATION_UA and (ep.ip_address or "").startswith("10.")
-        for s in c.view.sessions for ep in (s.caller, s.callee)))
-    session = next(s for s in pstn.view.sessions
-                   if gen.MEDIATION_UA in (s.caller.user_agent, s.callee.user_agent))
+    pstn = next(
+        c
+        for c in topology["calls"]
+        if any(
+            ep.user_agent == gen.MEDIATION_UA and (ep.ip_address or "").startswith("10.")
+            for s in c.view.sessions
+            for ep in (s.caller, s.callee)
+        )
+    )
+    session = next(
+        s
+        for s in pstn.view.sessions
+        if gen.MEDIATION_UA in (s.caller.user_agent, s.callee.user_agent)
+    )
     server_role = "caller" if session.caller.user_agent == gen.MEDIATION_UA else "callee"
     user_role = "callee" if server_role == "caller" else "caller"
     user = getattr(session, user_role)

@@ -30,8 +30,12 @@ def test_containers_exist_and_conditional_write_refuses_a_second_upload(stack: S
                 await blob.upload_blob(b"second", overwrite=False)
             assert await (await blob.download_blob()).readall() == b"first"
             props = await blob.get_blob_properties()
-            await blob.upload_blob(b"third", overwrite=True, etag=props.etag,
-                                   match_condition=MatchConditions.IfNotModified)
+            await blob.upload_blob(
+                b"third",
+                overwrite=True,
+                etag=props.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
             assert await (await blob.download_blob()).readall() == b"third"
 
     asyncio.run(go())

@@ -62,7 +62,8 @@ def test_missing_item_is_404_not_500(stack: Stack) -> None:
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
     req = urllib.request.Request(
         f"{stack.cosmos_endpoint}dbs/{stack.database}/colls/batches/docs/missing",
-        headers={"x-ms-documentdb-partitionkey": '["t-404"]', "x-ms-version": "2020-07-15"})
+        headers={"x-ms-documentdb-partitionkey": '["t-404"]', "x-ms-version": "2020-07-15"},
+    )
     with pytest.raises(urllib.error.HTTPError) as http_error:
         urllib.request.urlopen(req, context=ctx, timeout=5)
     assert http_error.value.code == 404
@@ -74,29 +75,43 @@ def test_create_read_replace_with_if_match_and_patch(stack: Stack) -> None:
         client, container = await _container("batches")
         tenant = f"t-{uuid.uuid4()}"
         async with client:
-            created = await container.create_item({"id": "b1", "tenantId": tenant, "n": 1,
-                                                   "status": "accepted"})
+            created = await container.create_item(
+                {"id": "b1", "tenantId": tenant, "n": 1, "status": "accepted"}
+            )
             with pytest.raises(exceptions.CosmosResourceExistsError):
                 await container.create_item({"id": "b1", "tenantId": tenant})
             read = await container.read_item("b1", partition_key=tenant)
             assert read["_etag"] == created["_etag"]
             read["status"] = "processing"
             replaced = await container.replace_item(
-                "b1", read, etag=created["_etag"], match_condition=MatchConditions.IfNotModified)
+                "b1", read, etag=created["_etag"], match_condition=MatchConditions.IfNotModified
+            )
             assert replaced["_etag"] != created["_etag"]
             with pytest.raises(exceptions.CosmosAccessConditionFailedError) as stale:
-                await container.replace_item("b1", read, etag=created["_etag"],
-                                             match_condition=MatchConditions.IfNotModified)
+                await container.replace_item(
+                    "b1", read, etag=created["_etag"], match_condition=MatchConditions.IfNotModified
+                )
             assert stale.value.status_code == 412
             patched = await container.patch_item(
-                "b1", partition_key=tenant,
-                patch_operations=[{"op": "incr", "path": "/n", "value": 5},
-                                  {"op": "set", "path": "/status", "value": "completed"}])
+                "b1",
+                partition_key=tenant,
+                patch_operations=[
+                    {"op": "incr", "path": "/n", "value": 5},
+                    {"op": "set", "path": "/status", "value": "completed"},
+                ],
+            )
             assert (patched["n"], patched["status"]) == (6, "completed")
             # concurrent increments are not lost
-            await asyncio.gather(*(container.patch_item(
-                "b1", partition_key=tenant,
-                patch_operations=[{"op": "incr", "path": "/n", "value": 1}]) for _ in range(20)))
+            await asyncio.gather(
+                *(
+                    container.patch_item(
+                        "b1",
+                        partition_key=tenant,
+                        patch_operations=[{"op": "incr", "path": "/n", "value": 1}],
+                    )
+                    for _ in range(20)
+                )
+            )
             assert (await container.read_item("b1", partition_key=tenant))["n"] == 26
 
     run(go())
@@ -109,8 +124,9 @@ def test_queries_are_scoped_to_the_partition_key(stack: Stack) -> None:
         async with client:
             for tenant, n in ((a, 3), (b, 2)):
                 for i in range(n):
-                    await container.upsert_item({"id": f"{i}", "tenantId": tenant,
-                                                 "status": "completed", "i": i})
+                    await container.upsert_item(
+                        {"id": f"{i}", "tenantId": tenant, "status": "completed", "i": i}
+                    )
 
             async def q(sql: str, pk: str | None, **kw: Any) -> list[Any]:
                 kwargs = {"partition_key": pk} if pk else {}
@@ -119,14 +135,28 @@ def test_queries_are_scoped_to_the_partition_key(stack: Stack) -> None:
             # the SDK's partition_key= alone scopes the query, as on Cosmos DB
             assert len(await q("SELECT * FROM c", a)) == 3
             assert await q("SELECT VALUE COUNT(1) FROM c", b) == [2]
-            rows = await q("SELECT c.i FROM c WHERE c.status = @s ORDER BY c.i DESC", a,
-                           parameters=[{"name": "@s", "value": "completed"}])
+            rows = await q(
+                "SELECT c.i FROM c WHERE c.status = @s ORDER BY c.i DESC",
+                a,
+                parameters=[{"name": "@s", "value": "completed"}],
+            )
             assert [r["i"] for r in rows] == [2, 1, 0]
-            assert len(await q("SELECT * FROM c WHERE c.tenantId = @t", a,
-                               parameters=[{"name": "@t", "value": a}])) == 3
+            assert (
+                len(
+                    await q(
+                        "SELECT * FROM c WHERE c.tenantId = @t",
+                        a,
+                        parameters=[{"name": "@t", "value": a}],
+                    )
+                )
+                == 3
+            )
             # cross-partition when no key is given
-            both = await q("SELECT c.tenantId FROM c WHERE c.tenantId IN (@a, @b)", None,
-                           parameters=[{"name": "@a", "value": a}, {"name": "@b", "value": b}])
+            both = await q(
+                "SELECT c.tenantId FROM c WHERE c.tenantId IN (@a, @b)",
+                None,
+                parameters=[{"name": "@a", "value": a}, {"name": "@b", "value": b}],
+            )
             assert len(both) == 5
 
     run(go())
@@ -135,16 +165,21 @@ def test_queries_are_scoped_to_the_partition_key(stack: Stack) -> None:
 def test_partition_scoped_query_pages_over_its_own_partition_only(stack: Stack) -> None:
     """The launcher evaluates a partition-scoped query over that partition's items only
     (the stock server scans the container); pages and continuation tokens still work."""
+
     async def go() -> None:
         client, container = await _container("batches")
         mine, other = f"p-{uuid.uuid4()}", f"o-{uuid.uuid4()}"
         async with client:
-            await asyncio.gather(*(
-                container.upsert_item({"id": f"{t[0]}{i:02d}", "tenantId": t, "i": i})
-                for t in (mine, other) for i in range(25)))
+            await asyncio.gather(
+                *(
+                    container.upsert_item({"id": f"{t[0]}{i:02d}", "tenantId": t, "i": i})
+                    for t in (mine, other)
+                    for i in range(25)
+                )
+            )
             pages = container.query_items(
-                "SELECT c.id, c.i FROM c ORDER BY c.i DESC", partition_key=mine,
-                max_item_count=10).by_page()
+                "SELECT c.id, c.i FROM c ORDER BY c.i DESC", partition_key=mine, max_item_count=10
+            ).by_page()
             sizes, ids = [], []
             async for page in pages:
                 items = [x async for x in page]
@@ -154,6 +189,7 @@ def test_partition_scoped_query_pages_over_its_own_partition_only(stack: Stack) 
             assert ids == [f"p{i:02d}" for i in range(24, -1, -1)]
 
     run(go())
+
 
 def test_async_request_latency_is_low(stack: Stack) -> None:
     """The reason for the async client and the keep-alive launcher: a few ms a request

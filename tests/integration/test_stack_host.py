@@ -40,16 +40,25 @@ def build_app(calls: Calls) -> func.FunctionApp:
 
     @app.route(route="v1/echo/{thing}/{extra?}", methods=["GET", "POST"])
     def echo(req: func.HttpRequest) -> func.HttpResponse:
-        return func.HttpResponse(json.dumps({
-            "method": req.method, "route": dict(req.route_params), "q": req.params.get("q"),
-            "body": req.get_body().decode(), "hdr": req.headers.get("x-test"),
-            "url": req.url}), mimetype="application/json", headers={"X-Echo": "1"})
+        return func.HttpResponse(
+            json.dumps(
+                {
+                    "method": req.method,
+                    "route": dict(req.route_params),
+                    "q": req.params.get("q"),
+                    "body": req.get_body().decode(),
+                    "hdr": req.headers.get("x-test"),
+                    "url": req.url,
+                }
+            ),
+            mimetype="application/json",
+            headers={"X-Echo": "1"},
+        )
 
     @app.route(route="v1/slow", methods=["GET"])
     async def slow(req: func.HttpRequest) -> func.HttpResponse:
         await asyncio.sleep(0.5)
-        return func.HttpResponse("done", status_code=201, mimetype="text/plain",
-                                 charset="utf-8")
+        return func.HttpResponse("done", status_code=201, mimetype="text/plain", charset="utf-8")
 
     @app.route(route="v1/boom", methods=["GET"])
     async def boom(req: func.HttpRequest) -> func.HttpResponse:
@@ -88,8 +97,9 @@ def host(service: BlobServiceClient) -> Iterator[tuple[LocalHost, Calls]]:
     running.stop()
 
 
-def get(url: str, data: bytes | None = None, headers: dict[str, str] | None = None
-        ) -> tuple[int, dict[str, str], bytes]:
+def get(
+    url: str, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     req = urllib.request.Request(url, data=data, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
@@ -100,8 +110,9 @@ def get(url: str, data: bytes | None = None, headers: dict[str, str] | None = No
 
 def test_http_route_params_query_body_headers(host: tuple[LocalHost, Calls]) -> None:
     h, _ = host
-    status, headers, body = get(f"{h.base_url}/api/v1/echo/abc?q=1", data=b"hello",
-                                headers={"X-Test": "yes"})
+    status, headers, body = get(
+        f"{h.base_url}/api/v1/echo/abc?q=1", data=b"hello", headers={"X-Test": "yes"}
+    )
     doc = json.loads(body)
     assert status == 200 and headers["X-Echo"] == "1"
     assert headers["Content-Type"].startswith("application/json")
@@ -109,7 +120,9 @@ def test_http_route_params_query_body_headers(host: tuple[LocalHost, Calls]) -> 
     assert (doc["q"], doc["body"], doc["hdr"]) == ("1", "hello", "yes")
     assert doc["url"].startswith(f"{h.base_url}/api/v1/echo/abc")
     assert json.loads(get(f"{h.base_url}/api/v1/echo/abc/def")[2])["route"] == {
-        "thing": "abc", "extra": "def"}
+        "thing": "abc",
+        "extra": "def",
+    }
 
 
 def test_http_errors(host: tuple[LocalHost, Calls]) -> None:
@@ -132,8 +145,7 @@ def test_async_functions_run_concurrently(host: tuple[LocalHost, Calls]) -> None
     assert time.monotonic() - t0 < 1.5  # 4 x 0.5 s sequentially would be 2 s
 
 
-def test_blob_trigger_semantics(host: tuple[LocalHost, Calls],
-                                service: BlobServiceClient) -> None:
+def test_blob_trigger_semantics(host: tuple[LocalHost, Calls], service: BlobServiceClient) -> None:
     h, calls = host
     h.wait_idle(30)
     # present before the host started: processed on start, named container/blob

@@ -17,9 +17,15 @@ GZ = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
 MAX_QOE_BYTES = 300 * 1024
 
 
-def call(base: str, method: str, path: str, token: str | None = None,
-         body: bytes | None = None, headers: dict[str, str] | None = None,
-         timeout: float = 60) -> tuple[int, dict[str, str], Any]:
+def call(
+    base: str,
+    method: str,
+    path: str,
+    token: str | None = None,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> tuple[int, dict[str, str], Any]:
     h = dict(headers or {})
     if token:
         h["Authorization"] = f"Bearer {token}"
@@ -45,28 +51,42 @@ def qoe_attacks(canary_url: str) -> dict[str, str]:
     """QoE XML attacks; network entities point at `canary_url` (a loopback server that
     records any hit), so "no network access" is observed, not assumed."""
     ns = 'xmlns="ms-rtcp-metrics"'
+
     def ref(i: int) -> str:
         return f"&lol{i - 1};" if i > 1 else "&lol;"
 
-    laughs = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-              + "".join(f'<!ENTITY lol{i} "{ref(i) * 10}">' for i in range(1, 10))
-              + f']><VQReportEvent {ns}>&lol9;</VQReportEvent>')
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + "".join(f'<!ENTITY lol{i} "{ref(i) * 10}">' for i in range(1, 10))
+        + f"]><VQReportEvent {ns}>&lol9;</VQReportEvent>"
+    )
     xml = golden_qoe()
     pad = MAX_QOE_BYTES + 1 - len(xml.encode())
     oversized = xml.replace("</VQReportEvent>", "<!--" + "x" * (pad - 7) + "--></VQReportEvent>")
     assert len(oversized.encode()) == MAX_QOE_BYTES + 1
     return {
-        "xxe-file": ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-                     f'<VQReportEvent {ns}>&x;</VQReportEvent>'),
-        "xxe-network": (f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "{canary_url}/x">]>'
-                        f'<VQReportEvent {ns}>&x;</VQReportEvent>'),
-        "xxe-parameter-entity": (f'<!DOCTYPE r [<!ENTITY % p SYSTEM "{canary_url}/p.dtd"> %p;]>'
-                                 f'<VQReportEvent {ns}/>'),
-        "external-dtd": (f'<!DOCTYPE VQReportEvent SYSTEM "{canary_url}/qoe.dtd">'
-                         f'<VQReportEvent {ns}/>'),
+        "xxe-file": (
+            '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            f"<VQReportEvent {ns}>&x;</VQReportEvent>"
+        ),
+        "xxe-network": (
+            f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "{canary_url}/x">]>'
+            f"<VQReportEvent {ns}>&x;</VQReportEvent>"
+        ),
+        "xxe-parameter-entity": (
+            f'<!DOCTYPE r [<!ENTITY % p SYSTEM "{canary_url}/p.dtd"> %p;]><VQReportEvent {ns}/>'
+        ),
+        "external-dtd": (
+            f'<!DOCTYPE VQReportEvent SYSTEM "{canary_url}/qoe.dtd"><VQReportEvent {ns}/>'
+        ),
         "billion-laughs": laughs,
-        "quadratic-blowup": ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "' + "A" * 50_000
-                             + f'">]><VQReportEvent {ns}>' + "&a;" * 5_000 + "</VQReportEvent>"),
+        "quadratic-blowup": (
+            '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "'
+            + "A" * 50_000
+            + f'">]><VQReportEvent {ns}>'
+            + "&a;" * 5_000
+            + "</VQReportEvent>"
+        ),
         "qoe-300KB+1": oversized,
     }
 

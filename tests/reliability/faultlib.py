@@ -44,31 +44,40 @@ def batch_records(seed: int, calls: int) -> list[dict[str, Any]]:
         records += generate_call(rng, "t", users, base + timedelta(minutes=3 * i))
     from tests.factories import cdr_record
 
-    bad = [{"kind": "cdr", "format": "sfb-cdr-json", "data": {"callId": "x"}},
-           {"kind": "qoe", "format": "ms-qoe-xml", "data": "<not-xml"},
-           {"kind": "callRecord", "format": "graph-v1", "data": {"id": "x", "version": -1}}]
-    excluded = [cdr_record(n=900 + i, caller=EXCLUDED_USER, call_id=f"excl-{seed}-{i}@fe")
-                for i in range(3)]
+    bad = [
+        {"kind": "cdr", "format": "sfb-cdr-json", "data": {"callId": "x"}},
+        {"kind": "qoe", "format": "ms-qoe-xml", "data": "<not-xml"},
+        {"kind": "callRecord", "format": "graph-v1", "data": {"id": "x", "version": -1}},
+    ]
+    excluded = [
+        cdr_record(n=900 + i, caller=EXCLUDED_USER, call_id=f"excl-{seed}-{i}@fe") for i in range(3)
+    ]
     for extra in bad + excluded:
         records.insert(rng.randrange(len(records) + 1), extra)
     return records
 
 
-def envelope(tenant: str, records: list[dict[str, Any]], batch_id: str | None = None
-             ) -> dict[str, Any]:
+def envelope(
+    tenant: str, records: list[dict[str, Any]], batch_id: str | None = None
+) -> dict[str, Any]:
     from tests.factories import envelope as make
 
     return make(records, tenant=tenant, batch_id=batch_id or str(uuid.uuid4()))
 
 
-async def post(clients: Clients, settings: Settings, env: dict[str, Any],
-               policy: ExclusionPolicy | None = POLICY) -> str:
+async def post(
+    clients: Clients,
+    settings: Settings,
+    env: dict[str, Any],
+    policy: ExclusionPolicy | None = POLICY,
+) -> str:
     """Accept the batch as the ingest API does (after saving the tenant's exclusion
     policy, if any); returns the blob name the trigger sees."""
     from tests.factories import gz
 
-    principal = Principal(tenant_id=env["tenantId"], object_id="agent", name="agent",
-                          levels=("ingest",))
+    principal = Principal(
+        tenant_id=env["tenantId"], object_id="agent", name="agent", levels=("ingest",)
+    )
     if policy is not None:
         await save_exclusions(clients, env["tenantId"], policy)
     result = await accept_batch(clients, settings, principal, gz(env), GZ, "http://test")
@@ -78,8 +87,14 @@ async def post(clients: Clients, settings: Settings, env: dict[str, Any],
     return f"{layout.INCOMING}/{doc['blobName']}"
 
 
-async def host_retry(processor: BatchProcessor, blob_name: str, *, attempts: int = 5,
-                     delay_s: float = 1.0, log: list[str] | None = None) -> dict[str, Any]:
+async def host_retry(
+    processor: BatchProcessor,
+    blob_name: str,
+    *,
+    attempts: int = 5,
+    delay_s: float = 1.0,
+    log: list[str] | None = None,
+) -> dict[str, Any]:
     """What the Functions host does with a blob trigger that raises: run it again after
     a delay, up to `attempts` times (host.json poisonBlobThreshold)."""
     for attempt in range(1, attempts + 1):
@@ -95,33 +110,39 @@ async def host_retry(processor: BatchProcessor, blob_name: str, *, attempts: int
 
 
 async def _query(container: Any, sql: str, tenant: str) -> list[dict[str, Any]]:
-    return [d async for d in container.query_items(
-        sql, parameters=[{"name": "@t", "value": tenant}])]
+    return [
+        d async for d in container.query_items(sql, parameters=[{"name": "@t", "value": tenant}])
+    ]
 
 
 async def snapshot(clients: Clients, tenant: str) -> dict[str, Any]:
     """What the tenant ended with, in tenant-independent form: call views by call key,
     the history entries, the stored aggregate documents (flattened to contribution
     form) and the brute-force recount over the stored calls."""
-    raw_calls = await _query(clients.container(layout.CALLS),
-                             "SELECT * FROM c WHERE c.tenantId = @t", tenant)
+    raw_calls = await _query(
+        clients.container(layout.CALLS), "SELECT * FROM c WHERE c.tenantId = @t", tenant
+    )
     calls = [CallDocument.model_validate(d) for d in raw_calls]
     aggs: dict[str, dict[str, int]] = {}
-    for doc in await _query(clients.container(layout.AGGREGATES),
-                            "SELECT * FROM c WHERE c.tenantId = @t AND c.kind = 'agg'",
-                            tenant):
+    for doc in await _query(
+        clients.container(layout.AGGREGATES),
+        "SELECT * FROM c WHERE c.tenantId = @t AND c.kind = 'agg'",
+        tenant,
+    ):
         flat = {f"{cell}#{m}": n for cell, ms in doc["cells"].items() for m, n in ms.items()}
         flat |= {f"@{u}": n for u, n in doc["poorUsers"].items()}
         if flat:
-            aggs[doc["id"][len("agg|"):]] = flat
-    history = await _query(clients.container(layout.USER_CALLS),
-                           "SELECT * FROM c WHERE c.tenantId = @t", tenant)
+            aggs[doc["id"][len("agg|") :]] = flat
+    history = await _query(
+        clients.container(layout.USER_CALLS), "SELECT * FROM c WHERE c.tenantId = @t", tenant
+    )
     by_id = {c.id: c.key for c in calls}
     return {
         "views": {c.key: json.loads(c.view.model_dump_json()) for c in calls},
         "fragments": {c.key: sorted(c.fragments) for c in calls},
-        "history": sorted((h["user"], by_id.get(h["callId"], "?"), h["rating"] or "")
-                          for h in history),
+        "history": sorted(
+            (h["user"], by_id.get(h["callId"], "?"), h["rating"] or "") for h in history
+        ),
         "aggregates": aggs,
         "recount": sum_contributions(calls),
     }
@@ -143,8 +164,9 @@ def compare(faulted: dict[str, Any], clean: dict[str, Any]) -> dict[str, Any]:
 
 
 def reconciles(status: dict[str, Any]) -> bool:
-    return status.get("received") == (status.get("stored", 0) + status.get("excluded", 0)
-                                      + status.get("quarantined", 0))
+    return status.get("received") == (
+        status.get("stored", 0) + status.get("excluded", 0) + status.get("quarantined", 0)
+    )
 
 
 COUNT_KEYS = ("status", "received", "stored", "excluded", "quarantined", "calls")

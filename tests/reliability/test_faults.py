@@ -38,14 +38,19 @@ pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 
 async def _count_calls(clients: Clients, tenant: str) -> int:
-    found = [c async for c in clients.container(layout.CALLS).query_items(
-        "SELECT VALUE c.id FROM c WHERE c.tenantId = @t",
-        parameters=[{"name": "@t", "value": tenant}])]
+    found = [
+        c
+        async for c in clients.container(layout.CALLS).query_items(
+            "SELECT VALUE c.id FROM c WHERE c.tenantId = @t",
+            parameters=[{"name": "@t", "value": tenant}],
+        )
+    ]
     return len(found)
 
 
-async def _clean_run(clients: Clients, settings: Settings, records: list[dict[str, Any]],
-                     policy: Any = fl.POLICY) -> tuple[str, dict[str, Any], float]:
+async def _clean_run(
+    clients: Clients, settings: Settings, records: list[dict[str, Any]], policy: Any = fl.POLICY
+) -> tuple[str, dict[str, Any], float]:
     tenant = str(uuid.uuid4())
     name = await fl.post(clients, settings, fl.envelope(tenant, records), policy=policy)
     t0 = time.perf_counter()
@@ -91,11 +96,18 @@ def test_cosmos_throttling_ends_as_a_clean_run(stack, figures):
             faulted = await BatchProcessor(throttled, settings).process(name)
             faulted_s = time.perf_counter() - t0
             clean_tenant, clean, clean_s = await _clean_run(clients, settings, records)
-            cmp = fl.compare(await fl.snapshot(clients, tenant),
-                             await fl.snapshot(clients, clean_tenant))
-            return {"faulted": faulted, "clean": clean, "cmp": cmp, "faulted_s": faulted_s,
-                    "clean_s": clean_s, "injected429": transport.throttled,
-                    "sent": transport.sent}
+            cmp = fl.compare(
+                await fl.snapshot(clients, tenant), await fl.snapshot(clients, clean_tenant)
+            )
+            return {
+                "faulted": faulted,
+                "clean": clean,
+                "cmp": cmp,
+                "faulted_s": faulted_s,
+                "clean_s": clean_s,
+                "injected429": transport.throttled,
+                "sent": transport.sent,
+            }
         finally:
             await throttled.close()
             await clients.close()
@@ -106,9 +118,16 @@ def test_cosmos_throttling_ends_as_a_clean_run(stack, figures):
         retry_log.removeHandler(handler)
     _assert_same(out["cmp"], out["faulted"], out["clean"])
     assert out["injected429"] > 100
-    figures(records=len(records), injected429=out["injected429"], requestsSent=out["sent"],
-            ourRetriesAfterSdkGaveUp=len(retries), throttledS=round(out["faulted_s"], 2),
-            cleanS=round(out["clean_s"], 2), **fl.counts(out["faulted"]), **out["cmp"])
+    figures(
+        records=len(records),
+        injected429=out["injected429"],
+        requestsSent=out["sent"],
+        ourRetriesAfterSdkGaveUp=len(retries),
+        throttledS=round(out["faulted_s"], 2),
+        cleanS=round(out["clean_s"], 2),
+        **fl.counts(out["faulted"]),
+        **out["cmp"],
+    )
 
 
 # ------------------------------------------------------- processor SIGKILLed mid-batch
@@ -132,10 +151,14 @@ asyncio.run(main())
 """
 
 
-def _processor_process(blob_name: str, stderr: Any = subprocess.PIPE
-                       ) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", PROCESS_ONE, blob_name], cwd=ROOT,
-                            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=stderr)
+def _processor_process(blob_name: str, stderr: Any = subprocess.PIPE) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", PROCESS_ONE, blob_name],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+    )
 
 
 def test_processor_killed_mid_batch_then_rerun_ends_as_a_clean_run(stack, figures):
@@ -164,8 +187,7 @@ def test_processor_killed_mid_batch_then_rerun_ends_as_a_clean_run(stack, figure
                     await asyncio.sleep(0.02)
                 proc.wait(10)
                 errors.seek(0)
-                assert proc.returncode == -signal.SIGKILL, (proc.returncode,
-                                                            errors.read()[-2000:])
+                assert proc.returncode == -signal.SIGKILL, (proc.returncode, errors.read()[-2000:])
             at_kill = await read_batch(clients, tenant, batch_id)
             calls_after_kill = await _count_calls(clients, tenant)
             t0 = time.perf_counter()
@@ -176,11 +198,19 @@ def test_processor_killed_mid_batch_then_rerun_ends_as_a_clean_run(stack, figure
             faulted = await read_batch(clients, tenant, batch_id)
             assert faulted is not None
             clean_tenant, clean, clean_s = await _clean_run(clients, settings, records)
-            cmp = fl.compare(await fl.snapshot(clients, tenant),
-                             await fl.snapshot(clients, clean_tenant))
-            return {"faulted": faulted, "clean": clean, "cmp": cmp, "at_kill": at_kill,
-                    "merged_at_kill": merged_at_kill, "calls_after_kill": calls_after_kill,
-                    "rerun_s": rerun_s, "clean_s": clean_s}
+            cmp = fl.compare(
+                await fl.snapshot(clients, tenant), await fl.snapshot(clients, clean_tenant)
+            )
+            return {
+                "faulted": faulted,
+                "clean": clean,
+                "cmp": cmp,
+                "at_kill": at_kill,
+                "merged_at_kill": merged_at_kill,
+                "calls_after_kill": calls_after_kill,
+                "rerun_s": rerun_s,
+                "clean_s": clean_s,
+            }
         finally:
             await clients.close()
 
@@ -190,9 +220,14 @@ def test_processor_killed_mid_batch_then_rerun_ends_as_a_clean_run(stack, figure
     assert 0 < out["calls_after_kill"] < out["cmp"]["cleanStoredCalls"], out
     assert out["faulted"]["attempts"] == 2
     _assert_same(out["cmp"], out["faulted"], out["clean"])
-    figures(records=len(records), callsMergedWhenKilled=out["calls_after_kill"],
-            rerunS=round(out["rerun_s"], 2), cleanS=round(out["clean_s"], 2),
-            **fl.counts(out["faulted"]), **out["cmp"])
+    figures(
+        records=len(records),
+        callsMergedWhenKilled=out["calls_after_kill"],
+        rerunS=round(out["rerun_s"], 2),
+        cleanS=round(out["clean_s"], 2),
+        **fl.counts(out["faulted"]),
+        **out["cmp"],
+    )
 
 
 # ------------------------------------------------- Cosmos DB killed and restarted
@@ -225,9 +260,15 @@ def test_cosmos_killed_mid_batch_and_restarted_ends_as_a_clean_run(figures):
                 # re-saving them would race the retries (which run freely meanwhile).
                 name = await fl.post(clients, settings, env, policy=None)
                 t0 = time.perf_counter()
-                run = asyncio.ensure_future(fl.host_retry(
-                    BatchProcessor(clients, settings), name, attempts=5, delay_s=1.0,
-                    log=attempts))
+                run = asyncio.ensure_future(
+                    fl.host_retry(
+                        BatchProcessor(clients, settings),
+                        name,
+                        attempts=5,
+                        delay_s=1.0,
+                        log=attempts,
+                    )
+                )
                 merged_at_kill = 0
                 deadline = time.monotonic() + 60
                 while time.monotonic() < deadline and not run.done():
@@ -253,13 +294,22 @@ def test_cosmos_killed_mid_batch_and_restarted_ends_as_a_clean_run(figures):
                 outage_s = time.perf_counter() - killed_at
                 faulted = await run
                 faulted_s = time.perf_counter() - t0
-                clean_tenant, clean, clean_s = await _clean_run(clients, settings, records,
-                                                                policy=None)
-                cmp = fl.compare(await fl.snapshot(clients, tenant),
-                                 await fl.snapshot(clients, clean_tenant))
-                return {"faulted": faulted, "clean": clean, "cmp": cmp,
-                        "merged_at_kill": merged_at_kill, "attempts": attempts,
-                        "outage_s": outage_s, "faulted_s": faulted_s, "clean_s": clean_s}
+                clean_tenant, clean, clean_s = await _clean_run(
+                    clients, settings, records, policy=None
+                )
+                cmp = fl.compare(
+                    await fl.snapshot(clients, tenant), await fl.snapshot(clients, clean_tenant)
+                )
+                return {
+                    "faulted": faulted,
+                    "clean": clean,
+                    "cmp": cmp,
+                    "merged_at_kill": merged_at_kill,
+                    "attempts": attempts,
+                    "outage_s": outage_s,
+                    "faulted_s": faulted_s,
+                    "clean_s": clean_s,
+                }
             finally:
                 with contextlib.suppress(Exception):
                     await clients.close()
@@ -269,7 +319,13 @@ def test_cosmos_killed_mid_batch_and_restarted_ends_as_a_clean_run(figures):
         dedicated.stop()
     assert out["attempts"], "at least one attempt failed during the outage"
     _assert_same(out["cmp"], out["faulted"], out["clean"])
-    figures(records=len(records), callsMergedWhenKilled=out["merged_at_kill"],
-            failedAttempts=out["attempts"], outageS=round(out["outage_s"], 2),
-            faultedTotalS=round(out["faulted_s"], 2), cleanS=round(out["clean_s"], 2),
-            **fl.counts(out["faulted"]), **out["cmp"])
+    figures(
+        records=len(records),
+        callsMergedWhenKilled=out["merged_at_kill"],
+        failedAttempts=out["attempts"],
+        outageS=round(out["outage_s"], 2),
+        faultedTotalS=round(out["faulted_s"], 2),
+        cleanS=round(out["clean_s"], 2),
+        **fl.counts(out["faulted"]),
+        **out["cmp"],
+    )

@@ -76,10 +76,18 @@ def _named_http_attacks() -> dict[str, tuple[bytes, dict[str, str], int, str]]:
     deep_records["records"][0]["data"] = nested(100)
     ten_thousand_and_one = _env([cdr_record(n=i) for i in range(10_001)])
     return {
-        "gzip bomb (60 MB of spaces, 58 KB gzip)": (gzip.compress(b" " * 60_000_000), GZ,
-                                                    413, "body"),
-        "100-level nested JSON in a record": (json.dumps(deep_records).encode(), JSON, 400,
-                                              "records[0]"),
+        "gzip bomb (60 MB of spaces, 58 KB gzip)": (
+            gzip.compress(b" " * 60_000_000),
+            GZ,
+            413,
+            "body",
+        ),
+        "100-level nested JSON in a record": (
+            json.dumps(deep_records).encode(),
+            JSON,
+            400,
+            "records[0]",
+        ),
         "100,000-level nested JSON": (b"[" * 100_000 + b"]" * 100_000, JSON, 400, "body"),
         "NaN": (_raw_env_with("NaN"), JSON, 400, "body"),
         "Infinity": (_raw_env_with("Infinity"), JSON, 400, "body"),
@@ -132,7 +140,8 @@ def _quarantined(tenant: str, batch_id: str) -> dict[int, dict[str, Any]]:
 
 
 def test_qoe_attacks_in_an_accepted_batch_are_quarantined_with_a_reason(
-        local_host, ingest, canary, figures):
+    local_host, ingest, canary, figures
+):
     url, hits = canary
     attacks = qoe_attacks(url)
     good = cdr_record(call_id=f"{uuid.uuid4()}@fe")
@@ -144,7 +153,10 @@ def test_qoe_attacks_in_an_accepted_batch_are_quarantined_with_a_reason(
     batch = _wait_terminal(local_host, ingest, env["batchId"])
     assert batch["status"] == "completedWithErrors", batch
     assert (batch["received"], batch["stored"], batch["quarantined"]) == (
-        len(records), 1, len(attacks))
+        len(records),
+        1,
+        len(attacks),
+    )
     reasons = {e["index"]: e["reason"] for e in batch["errors"]}
     parked = _quarantined(DEMO_TENANT, env["batchId"])
     names = list(attacks)
@@ -157,10 +169,10 @@ def test_qoe_attacks_in_an_accepted_batch_are_quarantined_with_a_reason(
     figures(**{name: reasons[i][:100] for i, name in enumerate(names)})
 
 
-@pytest.mark.parametrize("text", [str(2**63 - 1), str(-(2**63 - 1)), "1e308", "1e-999",
-                                  "-0.0"])
+@pytest.mark.parametrize("text", [str(2**63 - 1), str(-(2**63 - 1)), "1e308", "1e-999", "-0.0"])
 def test_extreme_numbers_in_range_are_accepted_and_never_fail_the_batch(
-        local_host, ingest, figures, text):
+    local_host, ingest, figures, text
+):
     """Numbers JSON allows and the pipeline can read, but no telemetry has: accepted
     (the envelope is valid; the record's own parser judges its fields), then the record
     is quarantined with a reason or stored; the batch never fails."""
@@ -173,8 +185,12 @@ def test_extreme_numbers_in_range_are_accepted_and_never_fail_the_batch(
     assert batch["received"] == batch["stored"] + batch["excluded"] + batch["quarantined"] == 1
     for error in batch.get("errors") or []:
         assert error["reason"]
-    figures(outcome=batch["status"], stored=batch["stored"], quarantined=batch["quarantined"],
-            reason=(batch.get("errors") or [{}])[0].get("reason", "")[:120])
+    figures(
+        outcome=batch["status"],
+        stored=batch["stored"],
+        quarantined=batch["quarantined"],
+        reason=(batch.get("errors") or [{}])[0].get("reason", "")[:120],
+    )
 
 
 def test_a_corrupt_blob_is_poisoned_with_its_multiline_reason(local_host, ingest, figures):
@@ -190,8 +206,8 @@ def test_a_corrupt_blob_is_poisoned_with_its_multiline_reason(local_host, ingest
     name = f"{DEMO_TENANT}/2026/11/23/{batch_id}.json.gz"
     service = BlobServiceClient.from_connection_string(os.environ["CDC_STORAGE"])
     service.get_container_client(layout.INCOMING).upload_blob(
-        name, gzip.compress(b'{"records": [{"kind": "cdr", "data": {"n": 1' + b"0" * 30
-                            + b"}}]}"))
+        name, gzip.compress(b'{"records": [{"kind": "cdr", "data": {"n": 1' + b"0" * 30 + b"}}]}")
+    )
     batch = _wait_terminal(local_host, ingest, batch_id)
     assert batch["status"] == "failed", batch
     poison = service.get_container_client(layout.POISON)
@@ -204,11 +220,19 @@ def test_a_corrupt_blob_is_poisoned_with_its_multiline_reason(local_host, ingest
 
 
 # Bounded fuzz of the route itself: mutated valid batches and random headers.
-_BASE = json.dumps(envelope([cdr_record(n=i) for i in range(3)], tenant=DEMO_TENANT,
-                            batch_id="fuzz-base")).encode()
-_HEADERS = st.sampled_from([JSON, GZ, {"Content-Type": "text/plain"},
-                            {"Content-Type": "application/json; charset=utf-8"},
-                            {"Content-Type": "application/json", "Content-Encoding": "br"}, {}])
+_BASE = json.dumps(
+    envelope([cdr_record(n=i) for i in range(3)], tenant=DEMO_TENANT, batch_id="fuzz-base")
+).encode()
+_HEADERS = st.sampled_from(
+    [
+        JSON,
+        GZ,
+        {"Content-Type": "text/plain"},
+        {"Content-Type": "application/json; charset=utf-8"},
+        {"Content-Type": "application/json", "Content-Encoding": "br"},
+        {},
+    ]
+)
 
 
 @st.composite
@@ -220,20 +244,39 @@ def _mutated_bodies(draw: Any) -> bytes:
         if op == "flip" and i < len(data):
             data[i] = draw(st.integers(0, 255))
         elif op == "delete":
-            del data[i:i + draw(st.integers(1, 50))]
+            del data[i : i + draw(st.integers(1, 50))]
         elif op == "insert":
-            data[i:i] = draw(st.sampled_from(
-                [b"NaN", b"1e999", b"{", b"]", b"\xff", b'"\\ud800"', b"[" * 200, b"null",
-                 b'"records": []', b"\x00"]))
+            data[i:i] = draw(
+                st.sampled_from(
+                    [
+                        b"NaN",
+                        b"1e999",
+                        b"{",
+                        b"]",
+                        b"\xff",
+                        b'"\\ud800"',
+                        b"[" * 200,
+                        b"null",
+                        b'"records": []',
+                        b"\x00",
+                    ]
+                )
+            )
         else:
             del data[i:]
     return bytes(data)
 
 
-@settings(max_examples=fuzz_examples(40), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(body=st.one_of(_mutated_bodies(), st.binary(max_size=300)), headers=_HEADERS,
-       compress=st.booleans())
+@settings(
+    max_examples=fuzz_examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    body=st.one_of(_mutated_bodies(), st.binary(max_size=300)),
+    headers=_HEADERS,
+    compress=st.booleans(),
+)
 def test_fuzzed_posts_never_get_a_5xx(local_host, ingest, body, headers, compress):
     if compress:
         body = gzip.compress(body)

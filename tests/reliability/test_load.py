@@ -14,8 +14,9 @@ pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 def test_concurrent_senders_lose_nothing(local_host, mint, figures):
     token = mint(DEMO_TENANT, roles=["CallData.Ingest"])
-    result = run_load(local_host, token, DEMO_TENANT, senders=6, batches=4, records=10,
-                      max_seconds=20)
+    result = run_load(
+        local_host, token, DEMO_TENANT, senders=6, batches=4, records=10, max_seconds=20
+    )
     load = result.figures()
     assert load["errors"] == 0, load["errorSamples"]
     assert load["batchesAccepted"] == 24

@@ -33,23 +33,50 @@ from tests.reliability.attacks import golden_qoe, graph_example
 
 TENANT = "8f1c3c6e-0b7a-4f3e-9a51-1f0c2d3e4a5b"
 CTX = ParseContext(tenant_id=TENANT)
-FUZZ = settings(max_examples=fuzz_examples(120), deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=fuzz_examples(120),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 # Values a hostile or broken sender might put anywhere (all valid JSON the ingest route
 # lets through: 64-bit integers, finite floats).
-SCALARS = (st.none() | st.booleans()
-           | st.integers(min_value=-(2**63 - 1), max_value=2**63 - 1)
-           | st.sampled_from([0, -1, 2**31, 2**53 + 1, 2**63 - 1, 1e308, -1e308, 5e-324, -0.0])
-           | st.floats(allow_nan=False, allow_infinity=False)
-           | st.text(max_size=30)
-           | st.sampled_from(["", "PT", "P1Y", "PT-5S", "PT1e400S", "9999-12-31T23:59:59Z",
-                              "0001-01-01T00:00:00Z", "2026-02-30T00:00:00Z", "sip:", "tel:+",
-                              "\x00", "\ud800", "NaN", "Infinity", "255.255.255.255",
-                              "::1", "10.0.0.0/33"]))
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3)
-                      | st.dictionaries(st.text(max_size=10), inner, max_size=3),
-                      max_leaves=8)
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63 - 1), max_value=2**63 - 1)
+    | st.sampled_from([0, -1, 2**31, 2**53 + 1, 2**63 - 1, 1e308, -1e308, 5e-324, -0.0])
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30)
+    | st.sampled_from(
+        [
+            "",
+            "PT",
+            "P1Y",
+            "PT-5S",
+            "PT1e400S",
+            "9999-12-31T23:59:59Z",
+            "0001-01-01T00:00:00Z",
+            "2026-02-30T00:00:00Z",
+            "sip:",
+            "tel:+",
+            "\x00",
+            "\ud800",
+            "NaN",
+            "Infinity",
+            "255.255.255.255",
+            "::1",
+            "10.0.0.0/33",
+        ]
+    )
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 def usable(fragments: list[Any]) -> None:
@@ -133,8 +160,12 @@ def test_cdr_records_mutated_never_raise(data):
     outcome("cdr", "sfb-cdr-json", mutate(cdr(n=3, conference=None), data))
 
 
-QOE_FILES = ["audio_p2p_caller.xml", "video_p2p_caller.xml", "pstn_mediation.xml",
-             "appsharing_conference.xml"]
+QOE_FILES = [
+    "audio_p2p_caller.xml",
+    "video_p2p_caller.xml",
+    "pstn_mediation.xml",
+    "appsharing_conference.xml",
+]
 
 
 @FUZZ
@@ -149,11 +180,30 @@ def test_qoe_reports_with_mutated_values_never_raise(data):
     for _ in range(data.draw(st.integers(1, 6))):
         m = data.draw(st.sampled_from(values))
         group = 1 if m.group(1) is not None else 2
-        new = data.draw(st.sampled_from(["", "-1", "0", "NaN", "INF", "-INF", "1e308",
-                                         "1e999", "99999999999999999999", "abc", "&amp;",
-                                         "2026-13-45T99:99:99Z", "0.0.0.0", "999.1.1.1",
-                                         "true", " ", "\u00e9"]) | st.text(
-            alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=12))
+        new = data.draw(
+            st.sampled_from(
+                [
+                    "",
+                    "-1",
+                    "0",
+                    "NaN",
+                    "INF",
+                    "-INF",
+                    "1e308",
+                    "1e999",
+                    "99999999999999999999",
+                    "abc",
+                    "&amp;",
+                    "2026-13-45T99:99:99Z",
+                    "0.0.0.0",
+                    "999.1.1.1",
+                    "true",
+                    " ",
+                    "\u00e9",
+                ]
+            )
+            | st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=12)
+        )
         new = new.replace("<", "").replace("&", "&amp;").replace('"', "")
         start, end = m.span(group)
         if end <= len(xml):
@@ -163,9 +213,11 @@ def test_qoe_reports_with_mutated_values_never_raise(data):
 
 
 @FUZZ
-@given(kind=st.sampled_from(["cdr", "qoe", "callRecord", "x", ""]),
-       fmt=st.sampled_from(["sfb-cdr-json", "ms-qoe-xml", "graph-v1", "none"]),
-       data=VALUES)
+@given(
+    kind=st.sampled_from(["cdr", "qoe", "callRecord", "x", ""]),
+    fmt=st.sampled_from(["sfb-cdr-json", "ms-qoe-xml", "graph-v1", "none"]),
+    data=VALUES,
+)
 def test_processor_record_dispatch_quarantines_with_a_reason(kind, fmt, data):
     """`BatchProcessor._parse` (the quarantine guard) on arbitrary records: fragments,
     or one quarantined entry with a reason; never an exception."""
@@ -194,8 +246,22 @@ def _mutated_records(seed: int, n: int) -> list[dict[str, Any]]:
             return [scramble(v, depth + 1) for v in node]
         r = rng.random()
         if r < 0.08:
-            return rng.choice([None, -1, 2**63 - 1, 1e308, "", "PT-1S", [], {}, "x" * 300,
-                               "9999-12-31T23:59:59Z", True, 0.5])
+            return rng.choice(
+                [
+                    None,
+                    -1,
+                    2**63 - 1,
+                    1e308,
+                    "",
+                    "PT-1S",
+                    [],
+                    {},
+                    "x" * 300,
+                    "9999-12-31T23:59:59Z",
+                    True,
+                    0.5,
+                ]
+            )
         return node
 
     out = []
@@ -214,8 +280,11 @@ def _mutated_records(seed: int, n: int) -> list[dict[str, Any]]:
             xml = xml.replace("9c1f0c7a4e2b44d1", uuid.uuid4().hex[:16])
             for _ in range(3):
                 at = rng.randrange(len(xml))
-                xml = xml[:at] + rng.choice(["", "-1", "1e999", "NaN", "x", "<", "&"]) + \
-                    xml[at + rng.randint(0, 8):]
+                xml = (
+                    xml[:at]
+                    + rng.choice(["", "-1", "1e999", "NaN", "x", "<", "&"])
+                    + xml[at + rng.randint(0, 8) :]
+                )
             out.append({"kind": "qoe", "format": "ms-qoe-xml", "data": xml})
     return out
 
@@ -237,5 +306,9 @@ def test_a_batch_of_mutated_records_never_fails(local_host, mint, figures):
     assert batch["received"] == batch["stored"] + batch["excluded"] + batch["quarantined"]
     assert all(e["reason"] for e in batch["errors"])
     assert not [p for p in local_host.host.poisoned if env["batchId"] in p[0]]
-    figures(received=batch["received"], stored=batch["stored"],
-            quarantined=batch["quarantined"], calls=batch["calls"])
+    figures(
+        received=batch["received"],
+        stored=batch["stored"],
+        quarantined=batch["quarantined"],
+        calls=batch["calls"],
+    )

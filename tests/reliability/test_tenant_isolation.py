@@ -37,10 +37,19 @@ def two_tenants(local_host, mint) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for tenant in (A, B):
         token = mint(tenant, roles=["CallData.Ingest"])
-        records = [cdr_record(n=i, caller=f"sip:{_user(tenant)}",
-                              call_id=f"{tenant[:4]}-{RUN}-{i}@fe") for i in range(3)]
-        records += [cdr_record(n=10 + i, caller=f"sip:{GUEST}", callee=f"sip:{_user(tenant)}",
-                               call_id=f"{tenant[:4]}-{RUN}-g{i}@fe") for i in range(2)]
+        records = [
+            cdr_record(n=i, caller=f"sip:{_user(tenant)}", call_id=f"{tenant[:4]}-{RUN}-{i}@fe")
+            for i in range(3)
+        ]
+        records += [
+            cdr_record(
+                n=10 + i,
+                caller=f"sip:{GUEST}",
+                callee=f"sip:{_user(tenant)}",
+                call_id=f"{tenant[:4]}-{RUN}-g{i}@fe",
+            )
+            for i in range(2)
+        ]
         env = envelope(records, tenant=tenant)
         status, _, body = call(local_host, "POST", "/api/v1/batches", token, gz(env), GZ)
         assert status == 202, body
@@ -48,8 +57,9 @@ def two_tenants(local_host, mint) -> dict[str, dict[str, Any]]:
     local_host.wait_idle(120)
     for tenant in (A, B):
         eng = mint(tenant, roles=["CallAnalytics.Engineer"], user=f"eng@{tenant[:4]}.com")
-        status, _, history = call(local_host, "GET",
-                                  f"/api/v1/users/{_user(tenant)}/calls?{PERIOD}", eng)
+        status, _, history = call(
+            local_host, "GET", f"/api/v1/users/{_user(tenant)}/calls?{PERIOD}", eng
+        )
         assert status == 200 and len(history["calls"]) == 5, history
         out[tenant]["callIds"] = [c["callId"] for c in history["calls"]]
     return out
@@ -66,8 +76,9 @@ def _no_trace_of(tenant: str, data: dict[str, Any], body: Any, *, echo: bool = F
         assert cid not in text
 
 
-def test_tenant_a_token_replayed_on_tenant_b_ids_gets_no_data(local_host, mint, two_tenants,
-                                                             figures):
+def test_tenant_a_token_replayed_on_tenant_b_ids_gets_no_data(
+    local_host, mint, two_tenants, figures
+):
     b = two_tenants[B]
     results: dict[str, int] = {}
     # ingest: B's batch status with A's ingest token; a batch for B posted with it
@@ -83,24 +94,20 @@ def test_tenant_a_token_replayed_on_tenant_b_ids_gets_no_data(local_host, mint, 
     for level in ("CallAnalytics.Admin", "CallAnalytics.Engineer", "CallAnalytics.Specialist"):
         token = mint(A, roles=[level], user=f"{level}@contoso.com")
         for cid in b["callIds"]:
-            status, _, body = call(local_host, "GET",
-                                   f"/api/v1/calls/{cid}?user={_user(B)}", token)
+            status, _, body = call(local_host, "GET", f"/api/v1/calls/{cid}?user={_user(B)}", token)
             assert status == 404, (level, body)
             _no_trace_of(B, b, body)
         results[f"GET B's calls as A {level}"] = status
-        status, _, body = call(local_host, "GET",
-                               f"/api/v1/users/{_user(B)}/calls?{PERIOD}", token)
+        status, _, body = call(local_host, "GET", f"/api/v1/users/{_user(B)}/calls?{PERIOD}", token)
         assert status == 200 and body["calls"] == [], (level, body)
         _no_trace_of(B, b, body, echo=True)
         results[f"B's user history as A {level} (empty)"] = status
-        status, _, body = call(local_host, "GET", f"/api/v1/users?search={_user(B)[:8]}",
-                               token)
+        status, _, body = call(local_host, "GET", f"/api/v1/users?search={_user(B)[:8]}", token)
         assert status == 200 and body["users"] == [], (level, body)
         results[f"search B's user as A {level} (none)"] = status
     # A's admin: audit, admin health and quality of A only
     admin = mint(A, roles=["CallAnalytics.Admin"])
-    for path in ("/api/v1/audit", "/api/v1/admin/health",
-                 f"/api/v1/quality/poor-users?{PERIOD}"):
+    for path in ("/api/v1/audit", "/api/v1/admin/health", f"/api/v1/quality/poor-users?{PERIOD}"):
         status, _, body = call(local_host, "GET", path, admin)
         assert status == 200, (path, body)
         if path == "/api/v1/audit":  # A's own record of what A's users asked for (B's
@@ -129,11 +136,14 @@ def test_altered_tokens_are_401(local_host, mint, two_tenants, figures):
     token = mint(A, roles=["CallAnalytics.Admin"])
     head, _, sig = _segments(token)
     swapped = _claims(token) | {"tid": B}  # tid swapped, signature of the original
-    issuer_mismatch = mint(B, roles=["CallAnalytics.Admin"],
-                           extra_claims={"iss": _claims(token)["iss"]})  # signed, iss of A
-    cases = {"tid swapped, not re-signed": f"{head}.{_b64(swapped)}.{sig}",
-             "tid B with A's issuer": issuer_mismatch,
-             "signature stripped": f"{head}.{_segments(token)[1]}."}
+    issuer_mismatch = mint(
+        B, roles=["CallAnalytics.Admin"], extra_claims={"iss": _claims(token)["iss"]}
+    )  # signed, iss of A
+    cases = {
+        "tid swapped, not re-signed": f"{head}.{_b64(swapped)}.{sig}",
+        "tid B with A's issuer": issuer_mismatch,
+        "signature stripped": f"{head}.{_segments(token)[1]}.",
+    }
     for name, bad in cases.items():
         status, _, body = call(local_host, "GET", f"/api/v1/calls/{b['callIds'][0]}", bad)
         assert status == 401, (name, body)
@@ -142,15 +152,19 @@ def test_altered_tokens_are_401(local_host, mint, two_tenants, figures):
 
 
 def test_a_principal_with_roles_in_two_tenants_sees_each_tenants_own_data(
-        local_host, mint, two_tenants, figures):
+    local_host, mint, two_tenants, figures
+):
     """The same guest (one oid, one name) is an engineer in A and in B: each token
     reads its own tenant's data only, even for the guest's own calls."""
     seen: dict[str, Any] = {}
     for tenant, other in ((A, B), (B, A)):
-        token = mint(tenant, roles=["CallAnalytics.Engineer"], user=GUEST,
-                     extra_claims={"oid": GUEST_OID, "sub": GUEST_OID})
-        status, _, history = call(local_host, "GET", f"/api/v1/users/{GUEST}/calls?{PERIOD}",
-                                  token)
+        token = mint(
+            tenant,
+            roles=["CallAnalytics.Engineer"],
+            user=GUEST,
+            extra_claims={"oid": GUEST_OID, "sub": GUEST_OID},
+        )
+        status, _, history = call(local_host, "GET", f"/api/v1/users/{GUEST}/calls?{PERIOD}", token)
         assert status == 200
         own = {c["callId"] for c in history["calls"]}
         assert len(own) == 2 and own <= set(two_tenants[tenant]["callIds"]), history
@@ -160,11 +174,13 @@ def test_a_principal_with_roles_in_two_tenants_sees_each_tenants_own_data(
         for cid in two_tenants[other]["callIds"]:
             status, _, body = call(local_host, "GET", f"/api/v1/calls/{cid}", token)
             assert status == 404, body
-        status, _, found = call(local_host, "GET", f"/api/v1/users?search={_user(other)[:8]}",
-                                token)
+        status, _, found = call(
+            local_host, "GET", f"/api/v1/users?search={_user(other)[:8]}", token
+        )
         assert status == 200 and found["users"] == []
-        status, _, found = call(local_host, "GET", f"/api/v1/users?search={_user(tenant)[:8]}",
-                                token)
+        status, _, found = call(
+            local_host, "GET", f"/api/v1/users?search={_user(tenant)[:8]}", token
+        )
         assert [u["user"] for u in found["users"]] == [_user(tenant)]
         seen[tenant] = sorted(own)
     assert not set(seen[A]) & set(seen[B])

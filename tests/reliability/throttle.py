@@ -28,13 +28,15 @@ class ThrottledResponse(AsyncHttpResponse):
         self.status_code = 429
         self.reason = "Too Many Requests"
         self.content_type = "application/json"
-        self.headers = CaseInsensitiveDict({
-            "Content-Type": "application/json",
-            "x-ms-retry-after-ms": str(retry_after_ms),
-            "x-ms-substatus": "3200",
-            "x-ms-request-charge": "0",
-            "x-ms-activity-id": "00000000-0000-0000-0000-000000000429",
-        })
+        self.headers = CaseInsensitiveDict(
+            {
+                "Content-Type": "application/json",
+                "x-ms-retry-after-ms": str(retry_after_ms),
+                "x-ms-substatus": "3200",
+                "x-ms-request-charge": "0",
+                "x-ms-activity-id": "00000000-0000-0000-0000-000000000429",
+            }
+        )
 
     def body(self) -> bytes:
         return self.BODY
@@ -56,8 +58,16 @@ class ThrottlingTransport(AioHttpTransport):
     chain would ride out alone, so our own `with_retries` is exercised too).
     Account/metadata requests (database account, collection, pk ranges) pass."""
 
-    def __init__(self, *, rate: float = 0.3, retry_after_ms: int = 5, seed: int = 9,
-                 burst_every: int = 25, burst: int = 12, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        rate: float = 0.3,
+        retry_after_ms: int = 5,
+        seed: int = 9,
+        burst_every: int = 25,
+        burst: int = 12,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.rate = rate
         self.retry_after_ms = retry_after_ms
@@ -97,7 +107,12 @@ def throttled_clients(settings: Any, transport: ThrottlingTransport) -> Any:
     from shared.storage.clients import Clients
 
     blob = BlobServiceClient.from_connection_string(settings.storage_connection_string)
-    cosmos = CosmosClient(settings.cosmos_endpoint, credential=settings.cosmos_key,
-                          retry_total=9, retry_backoff_max=30, connection_timeout=10,
-                          transport=transport)
+    cosmos = CosmosClient(
+        settings.cosmos_endpoint,
+        credential=settings.cosmos_key,
+        retry_total=9,
+        retry_backoff_max=30,
+        connection_timeout=10,
+        transport=transport,
+    )
     return Clients(blob, cosmos, cosmos.get_database_client(settings.cosmos_database))

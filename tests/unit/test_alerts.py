@@ -50,22 +50,25 @@ class FakeContainer:
             raise cosmos_errors.CosmosResourceNotFoundError(message="missing")
         return dict(doc)
 
-    async def replace_item(self, item: str, body: dict[str, Any], *, etag: str,
-                           match_condition: Any) -> dict[str, Any]:
+    async def replace_item(
+        self, item: str, body: dict[str, Any], *, etag: str, match_condition: Any
+    ) -> dict[str, Any]:
         if self.items[(body["tenantId"], item)]["_etag"] != etag:
             raise cosmos_errors.CosmosAccessConditionFailedError(message="412")
         return self._stamp(body)
 
-    def query_items(self, query: str, parameters: list[dict[str, Any]],
-                    partition_key: str) -> Any:
+    def query_items(self, query: str, parameters: list[dict[str, Any]], partition_key: str) -> Any:
         p = {x["name"]: x["value"] for x in parameters}
         assert p["@t"] == partition_key and "c.tenantId = @t" in query
 
         async def gen() -> Any:
             for (tenant, _), d in list(self.items.items()):
-                if tenant == p["@t"] and d["kind"] == p["@k"] and \
-                        p["@from"] <= d["day"] <= p["@to"] and d["status"] == p.get("@s",
-                                                                                   d["status"]):
+                if (
+                    tenant == p["@t"]
+                    and d["kind"] == p["@k"]
+                    and p["@from"] <= d["day"] <= p["@to"]
+                    and d["status"] == p.get("@s", d["status"])
+                ):
                     yield dict(d)
 
         return gen()
@@ -82,8 +85,14 @@ class FakeClients:
 
 def row(building: str | None, poor: int, good: int, day: str = DAY) -> dict[str, Any]:
     pct = round(100.0 * poor / (poor + good), 2) if poor + good else None
-    return {"day": day, "building": building, "poor": poor, "good": good,
-            "streams": poor + good + 1, "poorPercent": pct}
+    return {
+        "day": day,
+        "building": building,
+        "poor": poor,
+        "good": good,
+        "streams": poor + good + 1,
+        "poorPercent": pct,
+    }
 
 
 @pytest.fixture
@@ -109,10 +118,12 @@ def run(coro: Any) -> Any:
 
 # ------------------------------------------------------------------------------ rules
 
+
 def test_thresholds_from_env() -> None:
     assert Thresholds.from_env({}) == Thresholds(20.0, 20)
-    assert Thresholds.from_env({"CDC_ALERT_POOR_PERCENT": "12.5",
-                                "CDC_ALERT_MIN_STREAMS": "50"}) == Thresholds(12.5, 50)
+    assert Thresholds.from_env(
+        {"CDC_ALERT_POOR_PERCENT": "12.5", "CDC_ALERT_MIN_STREAMS": "50"}
+    ) == Thresholds(12.5, 50)
     with pytest.raises(SettingsError, match="CDC_ALERT_MIN_STREAMS"):
         Thresholds.from_env({"CDC_ALERT_MIN_STREAMS": "many"})
     with pytest.raises(SettingsError, match="negative"):
@@ -127,12 +138,17 @@ def test_alert_id_is_deterministic_and_safe() -> None:
 
 
 def test_breaches_need_enough_streams_and_strictly_over_the_threshold() -> None:
-    rows = [row("A", 5, 15), row("B", 6, 14), row("C", 10, 5), row(None, 50, 0),
-            row("D", 0, 0)]
+    rows = [row("A", 5, 15), row("B", 6, 14), row("C", 10, 5), row(None, 50, 0), row("D", 0, 0)]
     got = breaches(rows, Thresholds(25.0, 20))
     assert [b["building"] for b in got] == ["B"]  # A is exactly 25 %, C has 15 streams
-    assert got[0] == {"day": DAY, "building": "B", "poorPercent": 30.0, "poor": 6,
-                      "good": 14, "streams": 21}
+    assert got[0] == {
+        "day": DAY,
+        "building": "B",
+        "poorPercent": 30.0,
+        "poor": 6,
+        "good": 14,
+        "streams": 21,
+    }
 
 
 def test_evaluation_days_are_yesterday_and_today() -> None:
@@ -140,6 +156,7 @@ def test_evaluation_days_are_yesterday_and_today() -> None:
 
 
 # -------------------------------------------------------------------------- evaluation
+
 
 def test_one_alert_per_building_and_day_however_often_evaluated(summary: dict) -> None:
     from opentelemetry.sdk.metrics import MeterProvider
@@ -150,10 +167,8 @@ def test_one_alert_per_building_and_day_however_often_evaluated(summary: dict) -
     try:
         clients = FakeClients()
         summary["rows"] = [row("HQ", 30, 70), row("Annex", 1, 99)]
-        first = run(quality.evaluate_tenant(clients, TENANT, [date(2031, 3, 4)],
-                                            Thresholds(), NOW))
-        again = run(quality.evaluate_tenant(clients, TENANT, [date(2031, 3, 4)],
-                                            Thresholds(), NOW))
+        first = run(quality.evaluate_tenant(clients, TENANT, [date(2031, 3, 4)], Thresholds(), NOW))
+        again = run(quality.evaluate_tenant(clients, TENANT, [date(2031, 3, 4)], Thresholds(), NOW))
     finally:
         telemetry.disable_metrics()
     assert [a["building"] for a in first.raised] == ["HQ"]
@@ -163,22 +178,27 @@ def test_one_alert_per_building_and_day_however_often_evaluated(summary: dict) -
     assert principal.levels == ("reader",)  # the evaluator reads no EUII
     assert params == {"from": DAY, "to": DAY, "groupBy": "day,building", "mediaType": "audio"}
     data = reader.get_metrics_data()
-    counted = [p.value for rm in data.resource_metrics for sm in rm.scope_metrics
-               for m in sm.metrics if m.name == "cdc.quality.alerts"
-               for p in m.data.data_points]
+    counted = [
+        p.value
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "cdc.quality.alerts"
+        for p in m.data.data_points
+    ]
     assert counted == [1]
 
 
 def test_refresh_updates_figures_and_keeps_the_acknowledgement(summary: dict) -> None:
     clients = FakeClients()
     summary["rows"] = [row("HQ", 30, 70)]
-    (raised,) = run(quality.evaluate_tenant(clients, TENANT, [date(2031, 3, 4)],
-                                            Thresholds(), NOW)).raised
+    (raised,) = run(
+        quality.evaluate_tenant(clients, TENANT, [date(2031, 3, 4)], Thresholds(), NOW)
+    ).raised
     acked = run(quality.acknowledge(clients, admin(), raised["id"]))
     assert acked["status"] == "acknowledged" and acked["ackedBy"] == "admin@contoso.com"
     summary["rows"] = [row("HQ", 45, 55)]  # a late batch made the day worse
-    result = run(quality.evaluate_tenant(clients, TENANT, [date(2031, 3, 4)], Thresholds(),
-                                         NOW))
+    result = run(quality.evaluate_tenant(clients, TENANT, [date(2031, 3, 4)], Thresholds(), NOW))
     assert not result.raised and len(result.refreshed) == 1
     (doc,) = clients.alerts.items.values()
     assert doc["poorPercent"] == 45.0 and doc["status"] == "acknowledged"
@@ -188,8 +208,9 @@ def test_refresh_updates_figures_and_keeps_the_acknowledgement(summary: dict) ->
 def test_acknowledge_is_idempotent_admin_only_and_404_for_unknown(summary: dict) -> None:
     clients = FakeClients()
     summary["rows"] = [row("HQ", 30, 70)]
-    (raised,) = run(quality.evaluate_tenant(clients, TENANT, [date(2031, 3, 4)],
-                                            Thresholds(), NOW)).raised
+    (raised,) = run(
+        quality.evaluate_tenant(clients, TENANT, [date(2031, 3, 4)], Thresholds(), NOW)
+    ).raised
     first = run(quality.acknowledge(clients, admin("first@contoso.com"), raised["id"]))
     second = run(quality.acknowledge(clients, admin("second@contoso.com"), raised["id"]))
     assert second == first
@@ -204,28 +225,37 @@ def test_acknowledge_is_idempotent_admin_only_and_404_for_unknown(summary: dict)
 
 def test_list_sorts_newest_day_then_worst_and_filters_status(summary: dict) -> None:
     clients = FakeClients()
-    summary["rows"] = [row("HQ", 30, 70), row("Annex", 60, 40),
-                       row("HQ", 25, 75, "2031-03-05")]
-    run(quality.evaluate_tenant(clients, TENANT, [date(2031, 3, 4), date(2031, 3, 5)],
-                                Thresholds(), NOW))
+    summary["rows"] = [row("HQ", 30, 70), row("Annex", 60, 40), row("HQ", 25, 75, "2031-03-05")]
+    run(
+        quality.evaluate_tenant(
+            clients, TENANT, [date(2031, 3, 4), date(2031, 3, 5)], Thresholds(), NOW
+        )
+    )
     params = {"from": "2031-03-01", "to": "2031-03-31"}
     listed = run(quality.list_alerts(clients, admin(), params))
     assert [(a["day"], a["building"]) for a in listed["alerts"]] == [
-        ("2031-03-05", "HQ"), (DAY, "Annex"), (DAY, "HQ")]
+        ("2031-03-05", "HQ"),
+        (DAY, "Annex"),
+        (DAY, "HQ"),
+    ]
     assert listed["open"] == 3 and not listed["truncated"]
     run(quality.acknowledge(clients, admin(), listed["alerts"][0]["id"]))
     still_open = run(quality.list_alerts(clients, admin(), params | {"status": "open"}))
     assert len(still_open["alerts"]) == 2
     assert all("_etag" not in a and "ttl" not in a for a in listed["alerts"])
-    for bad in ({"status": "closed"}, {"from": "yesterday"}, {"from": "2031-03-05",
-                                                              "to": "2031-03-01"}):
+    for bad in (
+        {"status": "closed"},
+        {"from": "yesterday"},
+        {"from": "2031-03-05", "to": "2031-03-01"},
+    ):
         with pytest.raises(Problem) as info:
             run(quality.list_alerts(clients, admin(), bad))
         assert info.value.status == 400
 
 
-def test_evaluate_all_continues_past_a_failing_tenant(summary: dict,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_evaluate_all_continues_past_a_failing_tenant(
+    summary: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clients = FakeClients()
     summary["rows"] = [row("HQ", 30, 70, "2031-03-05")]
     real = quality.evaluate_tenant

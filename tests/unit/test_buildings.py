@@ -16,14 +16,37 @@ from shared.buildings import (
 )
 from shared.problems import Problem
 
-SAMPLE = ("192.168.1.0,USA/Seattle/SEATTLE-SEA-1,26,SEATTLE-SEA-1,Contoso,IT Termination,"
-          "Engineering,Seattle,98001,US,WA,MSUS,1,0,0")
+SAMPLE = (
+    "192.168.1.0,USA/Seattle/SEATTLE-SEA-1,26,SEATTLE-SEA-1,Contoso,IT Termination,"
+    "Engineering,Seattle,98001,US,WA,MSUS,1,0,0"
+)
 
 
-def row(ip: str, prefix: int | str, building: str = "B1", inside: str = "1",
-        express: str = "0", vpn: str | None = "0", sep: str = ",") -> str:
-    cols = [ip, f"Net-{building}", str(prefix), building, "", "", "", "City", "98001", "US",
-            "WA", "Region", inside, express]
+def row(
+    ip: str,
+    prefix: int | str,
+    building: str = "B1",
+    inside: str = "1",
+    express: str = "0",
+    vpn: str | None = "0",
+    sep: str = ",",
+) -> str:
+    cols = [
+        ip,
+        f"Net-{building}",
+        str(prefix),
+        building,
+        "",
+        "",
+        "",
+        "City",
+        "98001",
+        "US",
+        "WA",
+        "Region",
+        inside,
+        express,
+    ]
     if vpn is not None:
         cols.append(vpn)
     return sep.join(cols)
@@ -39,38 +62,56 @@ def errors_of(body: str) -> list[dict[str, str]]:
 def test_spec_sample_row() -> None:
     [r] = parse_building_file(SAMPLE + "\n")
     assert (r.network_ip, r.prefix, r.building_name, r.network_name) == (
-        "192.168.1.0", 26, "SEATTLE-SEA-1", "USA/Seattle/SEATTLE-SEA-1")
+        "192.168.1.0",
+        26,
+        "SEATTLE-SEA-1",
+        "USA/Seattle/SEATTLE-SEA-1",
+    )
     assert (r.city, r.zip_code, r.country, r.state, r.region) == (
-        "Seattle", "98001", "US", "WA", "MSUS")
+        "Seattle",
+        "98001",
+        "US",
+        "WA",
+        "MSUS",
+    )
     assert (r.inside_corp, r.express_route, r.vpn, r.row) == (True, False, False, 1)
 
 
 def test_tsv_and_14_columns_default_vpn_to_0() -> None:
-    body = "\n".join([row("10.0.0.0", 24, vpn=None, sep="\t"),
-                      row("10.0.1.0", 24, vpn="1", sep="\t")])
+    body = "\n".join(
+        [row("10.0.0.0", 24, vpn=None, sep="\t"), row("10.0.1.0", 24, vpn="1", sep="\t")]
+    )
     rows = parse_building_file(body.encode("utf-8-sig"))
     assert [r.vpn for r in rows] == [False, True]
 
 
 def test_bad_prefixes_name_row_and_column() -> None:
-    body = "\n".join([row("10.0.0.0", 24), row("10.1.0.0", 7), row("10.2.0.0", 29),
-                      row("10.3.0.0", 33), row("10.4.0.0", "x")])
+    body = "\n".join(
+        [
+            row("10.0.0.0", 24),
+            row("10.1.0.0", 7),
+            row("10.2.0.0", 29),
+            row("10.3.0.0", 33),
+            row("10.4.0.0", "x"),
+        ]
+    )
     errs = errors_of(body)
-    assert [e["field"] for e in errs] == [f"row {n}, column 3 (NetworkRange)"
-                                          for n in (2, 3, 4, 5)]
+    assert [e["field"] for e in errs] == [f"row {n}, column 3 (NetworkRange)" for n in (2, 3, 4, 5)]
     assert "8-28" in errs[0]["message"] and "7" in errs[0]["message"]
 
 
 def test_bad_booleans_addresses_and_required_fields() -> None:
-    body = "\n".join([
-        row("10.0.0.0", 24, inside="yes"),
-        row("10.0.1.0", 24, express="2"),
-        row("10.0.2.0", 24, vpn="true"),
-        row("10.0.3.999", 24),
-        row("10.0.4.5", 24),  # host bits set
-        row("10.0.5.0", 24, building=""),
-        "10.0.6.0,only,three",
-    ])
+    body = "\n".join(
+        [
+            row("10.0.0.0", 24, inside="yes"),
+            row("10.0.1.0", 24, express="2"),
+            row("10.0.2.0", 24, vpn="true"),
+            row("10.0.3.999", 24),
+            row("10.0.4.5", 24),  # host bits set
+            row("10.0.5.0", 24, building=""),
+            "10.0.6.0,only,three",
+        ]
+    )
     fields = [e["field"] for e in errors_of(body)]
     assert fields == [
         "row 1, column 13 (InsideCorp)",
@@ -84,8 +125,14 @@ def test_bad_booleans_addresses_and_required_fields() -> None:
 
 
 def test_overlaps_name_both_rows() -> None:
-    body = "\n".join([row("10.0.0.0", 16, "Campus"), row("10.1.0.0", 24),
-                      row("10.0.5.0", 24, "Annex"), row("10.1.0.0", 24, "Dup")])
+    body = "\n".join(
+        [
+            row("10.0.0.0", 16, "Campus"),
+            row("10.1.0.0", 24),
+            row("10.0.5.0", 24, "Annex"),
+            row("10.1.0.0", 24, "Dup"),
+        ]
+    )
     errs = errors_of(body)
     msgs = {e["field"]: e["message"] for e in errs}
     assert "10.0.5.0/24 overlaps 10.0.0.0/16 (row 1)" in msgs["row 3, column 1 (NetworkIP)"]
@@ -94,9 +141,15 @@ def test_overlaps_name_both_rows() -> None:
 
 
 def test_longest_containing_prefix() -> None:
-    rows = parse_building_file("\n".join([row("10.0.0.0", 16, "Campus"),
-                                          row("10.1.2.0", 26, "Small"),
-                                          row("10.1.2.64", 26, "Next")]))
+    rows = parse_building_file(
+        "\n".join(
+            [
+                row("10.0.0.0", 16, "Campus"),
+                row("10.1.2.0", 26, "Small"),
+                row("10.1.2.64", 26, "Next"),
+            ]
+        )
+    )
     idx = BuildingIndex(rows)
     assert idx.lookup("10.0.200.7").building_name == "Campus"
     assert idx.lookup("10.1.2.0").building_name == "Small"
@@ -118,8 +171,7 @@ def _big_file(n: int, seed: int = 1) -> tuple[str, list[ipaddress.IPv4Network]]:
         start = base + i * 4096  # each range gets its own /20 slot: disjoint by design
         net = ipaddress.IPv4Network((start, prefix))
         nets.append(net)
-        lines.append(row(str(net.network_address), prefix, f"B{i // 20}",
-                         inside=str(i % 2)))
+        lines.append(row(str(net.network_address), prefix, f"B{i // 20}", inside=str(i % 2)))
     return "\n".join(lines) + "\n", nets
 
 
@@ -131,8 +183,10 @@ def test_100k_rows_parse_index_and_lookup_fast() -> None:
     t = time.perf_counter()
     found = [index.lookup(p) for p in probes]
     lookup_s = time.perf_counter() - t
-    print(f"\n100,000-row building file: parse {parse_s:.2f}s, index {index_s:.2f}s, "
-          f"{len(probes)} lookups {lookup_s * 1000:.0f} ms "
-          f"({lookup_s / len(probes) * 1e6:.1f} µs each)")
+    print(
+        f"\n100,000-row building file: parse {parse_s:.2f}s, index {index_s:.2f}s, "
+        f"{len(probes)} lookups {lookup_s * 1000:.0f} ms "
+        f"({lookup_s / len(probes) * 1e6:.1f} µs each)"
+    )
     assert len(index) == 100_000 and all(found)
     assert parse_s < 10 and index_s < 5 and lookup_s / len(probes) < 50e-6

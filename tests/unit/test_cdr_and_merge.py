@@ -33,16 +33,18 @@ def test_pstn_and_conference_keys():
     [b] = frags(cdr(4, caller="sip:carol@contoso.com", conference=conf))
     assert a.key == b.key and a.call_type == "conference"
     view = build_view(union({}, [a, b]))
-    assert {p.uri for p in view.participants} == {"sip:alice@contoso.com",
-                                                  "sip:carol@contoso.com"}
+    assert {p.uri for p in view.participants} == {"sip:alice@contoso.com", "sip:carol@contoso.com"}
 
 
-@pytest.mark.parametrize("mutate,where", [
-    (lambda d: d.pop("callId"), "callId"),
-    (lambda d: d.update(sessionIdSeq="x"), "sessionIdSeq"),
-    (lambda d: d.update(inviteTime="yesterday"), "inviteTime"),
-    (lambda d: d.update(responseCode=1000), "responseCode"),
-])
+@pytest.mark.parametrize(
+    "mutate,where",
+    [
+        (lambda d: d.pop("callId"), "callId"),
+        (lambda d: d.update(sessionIdSeq="x"), "sessionIdSeq"),
+        (lambda d: d.update(inviteTime="yesterday"), "inviteTime"),
+        (lambda d: d.update(responseCode=1000), "responseCode"),
+    ],
+)
 def test_bad_cdr_is_rejected_with_the_field(mutate, where):
     data = cdr(1)
     mutate(data)

@@ -37,14 +37,21 @@ SPEC = [
     ("appsharing", "rdp_tile_latency_ms", ">", 400, 200),
     ("appsharing", "relative_one_way_s", ">", 1.75, 1.0),
 ]
-TABLE_ROWS = [(r.media, r.metric, r.op, r.red, r.yellow) for r in DEFAULT_ROWS
-              if r.media != "endpoint"]
+TABLE_ROWS = [
+    (r.media, r.metric, r.op, r.red, r.yellow) for r in DEFAULT_ROWS if r.media != "endpoint"
+]
 PROFILES = ["sfb2019", "teams2021"]
 
 
 def _stream(media: str, **metrics: float) -> Stream:
-    return Stream(id=f"x:{media}", label="x", media_type=media, direction="callerToCallee",
-                  metrics=StreamMetrics(**metrics), source_format="ms-qoe-xml")
+    return Stream(
+        id=f"x:{media}",
+        label="x",
+        media_type=media,
+        direction="callerToCallee",
+        metrics=StreamMetrics(**metrics),
+        source_format="ms-qoe-xml",
+    )
 
 
 def _cases(rows):
@@ -72,13 +79,22 @@ def _extra(media: str, profile: str | None) -> dict[str, float]:
 def test_table_matches_the_spec_literally():
     assert sorted(TABLE_ROWS) == sorted((m, k, o, float(r), float(y)) for m, k, o, r, y in SPEC)
     ends = {(r.metric, r.op, r.red, r.yellow) for r in DEFAULT_ROWS if r.media == "endpoint"}
-    assert ends == {("DeviceRenderNotFunctioningEventRatio", ">=", 0.005, None),
-                    ("DeviceCaptureNotFunctioningEventRatio", ">=", 0.005, None)}
+    assert ends == {
+        ("DeviceRenderNotFunctioningEventRatio", ">=", 0.005, None),
+        ("DeviceCaptureNotFunctioningEventRatio", ">=", 0.005, None),
+    }
     assert AUDIO_PROFILE_METRICS["sfb2019"] == (
-        "degradation_avg", "round_trip_ms", "packet_loss_rate", "jitter_ms",
-        "concealed_ratio_avg")
-    assert set(AUDIO_PROFILE_METRICS["teams2021"]) == {"round_trip_ms", "packet_loss_rate",
-                                                       "jitter_ms"}
+        "degradation_avg",
+        "round_trip_ms",
+        "packet_loss_rate",
+        "jitter_ms",
+        "concealed_ratio_avg",
+    )
+    assert set(AUDIO_PROFILE_METRICS["teams2021"]) == {
+        "round_trip_ms",
+        "packet_loss_rate",
+        "jitter_ms",
+    }
     assert DEFAULT_TABLE.gate.metric == "packet_utilization" and DEFAULT_TABLE.gate.red == 500
 
 
@@ -111,14 +127,19 @@ def test_yellow_flag(row, profile, delta):
 
 
 @pytest.mark.parametrize("delta", [-EPS, 0.0, EPS], ids=["below", "at", "above"])
-@pytest.mark.parametrize("name", ["DeviceRenderNotFunctioningEventRatio",
-                                  "DeviceCaptureNotFunctioningEventRatio"])
+@pytest.mark.parametrize(
+    "name", ["DeviceRenderNotFunctioningEventRatio", "DeviceCaptureNotFunctioningEventRatio"]
+)
 def test_device_ratio_is_inclusive(name, delta):
     value = 0.005 + delta
     red = value >= 0.005
     assert device_flags({name: value}) == ({name: "red"} if red else {})
-    s = Session(id="s", has_qoe=True, caller=Endpoint(role="caller", device_ratios={name: value}),
-                streams=[_stream("audio", jitter_ms=1.0)])
+    s = Session(
+        id="s",
+        has_qoe=True,
+        caller=Endpoint(role="caller", device_ratios={name: value}),
+        streams=[_stream("audio", jitter_ms=1.0)],
+    )
     rate_session(s)
     assert (s.rating, s.reasons) == (("poor", ["device"]) if red else ("good", []))
     if red:
@@ -127,8 +148,9 @@ def test_device_ratio_is_inclusive(name, delta):
 
 @pytest.mark.parametrize("delta", [-1.0, 0.0, 1.0], ids=["below", "at", "above"])
 def test_teams_packet_utilization_gate(delta):
-    q = classify_stream(_stream("audio", jitter_ms=40.0, packet_utilization=500 + delta),
-                        "teams2021")
+    q = classify_stream(
+        _stream("audio", jitter_ms=40.0, packet_utilization=500 + delta), "teams2021"
+    )
     if delta > 0:
         assert (q.rating, q.poor_due_to) == ("poor", ["jitter_ms"])
     else:
@@ -161,8 +183,10 @@ def test_unclassified_reasons(media):
 
 def test_video_first_present_metric_decides():
     # frame loss present and fine: good, even though the frame rate would be poor
-    assert classify_stream(_stream("video", video_frame_loss_pct=1.0,
-                                   video_frame_rate_avg=1.0)).rating == "good"
+    assert (
+        classify_stream(_stream("video", video_frame_loss_pct=1.0, video_frame_rate_avg=1.0)).rating
+        == "good"
+    )
     q = classify_stream(_stream("video", video_frame_rate_avg=6.0, video_post_fec_plr=0.0))
     assert (q.rating, q.poor_due_to) == ("poor", ["video_frame_rate_avg"])
     assert classify_stream(_stream("vbss", video_frame_rate_avg=6.0)).rating == "good"
@@ -170,8 +194,7 @@ def test_video_first_present_metric_decides():
 
 
 def test_several_conditions_are_all_kept():
-    q = classify_stream(_stream("audio", jitter_ms=31.0, packet_loss_rate=0.2,
-                                round_trip_ms=100.0))
+    q = classify_stream(_stream("audio", jitter_ms=31.0, packet_loss_rate=0.2, round_trip_ms=100.0))
     assert q.poor_due_to == ["packet_loss_rate", "jitter_ms"]
     assert q.flags == {"packet_loss_rate": "red", "jitter_ms": "red"}
 
@@ -180,7 +203,8 @@ def test_yellow_tiers_are_configurable_and_red_is_not():
     table = build_table({"jitter_ms": 20.0, "vbss.video_frame_rate_avg": 4.0})
     q = classify_stream(_stream("audio", jitter_ms=18.0), table=table)
     assert q.flags == {} and classify_stream(_stream("audio", jitter_ms=18.0)).flags == {
-        "jitter_ms": "yellow"}
+        "jitter_ms": "yellow"
+    }
     assert table.limit("vbss", "video_frame_rate_avg").yellow == 4.0
     assert table.limit("video", "video_frame_rate_avg").yellow == 12.0
     assert table.limit("audio", "jitter_ms").red == 30.0

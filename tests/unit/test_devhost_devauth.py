@@ -36,13 +36,19 @@ def _get(url: str) -> dict:
 
 
 def test_token_verifies_against_the_served_jwks(authority: DevAuthority) -> None:
-    token = mint_token(TENANT, authority=authority.url, user="sip:alice@contoso.com",
-                       roles=["CallAnalytics.Engineer"], wids=["wid-1"])
+    token = mint_token(
+        TENANT,
+        authority=authority.url,
+        user="sip:alice@contoso.com",
+        roles=["CallAnalytics.Engineer"],
+        wids=["wid-1"],
+    )
     assert jwt.get_unverified_header(token)["kid"] == KID
     client = jwt.PyJWKClient(f"{authority.url}/{TENANT}/discovery/v2.0/keys")
     key = client.get_signing_key_from_jwt(token)
-    claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=AUD,
-                        issuer=f"{authority.url}/{TENANT}/v2.0")
+    claims = jwt.decode(
+        token, key.key, algorithms=["RS256"], audience=AUD, issuer=f"{authority.url}/{TENANT}/v2.0"
+    )
     assert claims["tid"] == TENANT
     assert claims["preferred_username"] == claims["upn"] == "alice@contoso.com"
     assert claims["roles"] == ["CallAnalytics.Engineer"] and claims["wids"] == ["wid-1"]
@@ -61,8 +67,14 @@ def test_openid_configuration_for_any_tenant(authority: DevAuthority) -> None:
 
 def test_options_audience_lifetime_and_extra_claims(authority: DevAuthority) -> None:
     nbf = int(time.time()) + 600
-    token = authority.token(TENANT, audience="other", expires_in=60, not_before=nbf,
-                            extra_claims={"appid": "x"}, roles="ingest")
+    token = authority.token(
+        TENANT,
+        audience="other",
+        expires_in=60,
+        not_before=nbf,
+        extra_claims={"appid": "x"},
+        roles="ingest",
+    )
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["aud"] == "other" and claims["nbf"] == nbf and claims["appid"] == "x"
     assert claims["exp"] - claims["iat"] == 60
@@ -70,8 +82,9 @@ def test_options_audience_lifetime_and_extra_claims(authority: DevAuthority) -> 
     assert "upn" not in claims  # no user: an app (client credentials) token
 
 
-def test_default_audience_is_the_first_configured(monkeypatch: pytest.MonkeyPatch,
-                                                  authority: DevAuthority) -> None:
+def test_default_audience_is_the_first_configured(
+    monkeypatch: pytest.MonkeyPatch, authority: DevAuthority
+) -> None:
     monkeypatch.setenv("AUTH_AUDIENCES", "api://first, second")
     claims = jwt.decode(authority.token(TENANT), options={"verify_signature": False})
     assert claims["aud"] == "api://first"
@@ -84,17 +97,16 @@ def test_authority_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_the_service_validator_accepts_dev_tokens(authority: DevAuthority) -> None:
-    settings = Settings(auth_tenants=(TENANT,), auth_audiences=(AUD,),
-                        dev_authority=authority.url)
+    settings = Settings(auth_tenants=(TENANT,), auth_audiences=(AUD,), dev_authority=authority.url)
     principal = TokenValidator(settings).validate(
-        "Bearer " + authority.token(TENANT, user="bob@contoso.com", roles=["CallData.Ingest"]))
+        "Bearer " + authority.token(TENANT, user="bob@contoso.com", roles=["CallData.Ingest"])
+    )
     assert principal.tenant_id == TENANT and principal.name == "bob@contoso.com"
     assert principal.roles == ("CallData.Ingest",)
 
 
 def test_a_token_signed_by_another_key_is_rejected(authority: DevAuthority) -> None:
-    settings = Settings(auth_tenants=(TENANT,), auth_audiences=(AUD,),
-                        dev_authority=authority.url)
+    settings = Settings(auth_tenants=(TENANT,), auth_audiences=(AUD,), dev_authority=authority.url)
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     with pytest.raises(Problem) as caught:
         TokenValidator(settings).validate("Bearer " + authority.token(TENANT, key=other))

@@ -10,22 +10,29 @@ import pytest
 from devhost.host import blob_path_regex, match_route, read_functions, route_prefix
 
 
-@pytest.mark.parametrize(("template", "path", "expected"), [
-    ("v1/batches", "v1/batches", {}),
-    ("v1/batches", "v1/batches/", {}),
-    ("v1/batches", "V1/Batches", {}),
-    ("v1/batches/{batchId}", "v1/batches/abc-1", {"batchId": "abc-1"}),
-    ("v1/batches/{batchId}", "v1/batches", None),
-    ("v1/batches/{batchId}", "v1/batches/a/b", None),
-    ("v1/users/{user}/calls", "v1/users/alice@contoso.com/calls", {"user": "alice@contoso.com"}),
-    ("v1/items/{id:int}", "v1/items/42", {"id": "42"}),
-    ("v1/x/{id?}", "v1/x", {}),
-    ("v1/x/{id?}", "v1/x/5", {"id": "5"}),
-    ("v1/x/{id?}", "v1/x/5/6", None),
-    ("files/{*rest}", "files/a/b/c.txt", {"rest": "a/b/c.txt"}),
-    ("files/{*rest}", "files", {"rest": ""}),
-    ("v1/a.b", "v1/aXb", None),  # literal dots are literal
-])
+@pytest.mark.parametrize(
+    ("template", "path", "expected"),
+    [
+        ("v1/batches", "v1/batches", {}),
+        ("v1/batches", "v1/batches/", {}),
+        ("v1/batches", "V1/Batches", {}),
+        ("v1/batches/{batchId}", "v1/batches/abc-1", {"batchId": "abc-1"}),
+        ("v1/batches/{batchId}", "v1/batches", None),
+        ("v1/batches/{batchId}", "v1/batches/a/b", None),
+        (
+            "v1/users/{user}/calls",
+            "v1/users/alice@contoso.com/calls",
+            {"user": "alice@contoso.com"},
+        ),
+        ("v1/items/{id:int}", "v1/items/42", {"id": "42"}),
+        ("v1/x/{id?}", "v1/x", {}),
+        ("v1/x/{id?}", "v1/x/5", {"id": "5"}),
+        ("v1/x/{id?}", "v1/x/5/6", None),
+        ("files/{*rest}", "files/a/b/c.txt", {"rest": "a/b/c.txt"}),
+        ("files/{*rest}", "files", {"rest": ""}),
+        ("v1/a.b", "v1/aXb", None),  # literal dots are literal
+    ],
+)
 def test_route_templates(template: str, path: str, expected: dict[str, str] | None) -> None:
     assert match_route(template, path) == expected
 
@@ -65,7 +72,10 @@ def test_functions_are_read_from_the_app_metadata() -> None:
     assert http[1].methods == {"GET", "DELETE"} and http[1].arg == "req"
     assert len(blobs) == 1
     assert (blobs[0].container, blobs[0].connection, blobs[0].arg) == (
-        "incoming", "CDC_STORAGE", "blob")
+        "incoming",
+        "CDC_STORAGE",
+        "blob",
+    )
 
 
 def test_route_prefix_comes_from_host_json() -> None:

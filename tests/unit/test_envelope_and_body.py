@@ -27,11 +27,14 @@ def test_plain_and_gzip_bodies_decode():
     assert decode_body(raw, {"content-type": "application/json; charset=utf-8"}, S) == raw
 
 
-@pytest.mark.parametrize("headers,field", [
-    ({"Content-Type": "text/plain"}, "Content-Type"),
-    ({}, "Content-Type"),
-    ({"Content-Type": "application/json", "Content-Encoding": "br"}, "Content-Encoding"),
-])
+@pytest.mark.parametrize(
+    "headers,field",
+    [
+        ({"Content-Type": "text/plain"}, "Content-Type"),
+        ({}, "Content-Type"),
+        ({"Content-Type": "application/json", "Content-Encoding": "br"}, "Content-Encoding"),
+    ],
+)
 def test_wrong_type_or_encoding_is_415(headers, field):
     p = problem(decode_body, b"{}", headers, S)
     assert p.status == 415 and p.body()["field"] == field
@@ -57,18 +60,21 @@ def test_valid_envelope_parses():
     assert isinstance(env, BatchEnvelope) and env.records[0].kind == "cdr"
 
 
-@pytest.mark.parametrize("mutate,field", [
-    (lambda e: e.pop("tenantId"), "tenantId"),
-    (lambda e: e.update(tenantId="contoso"), "tenantId"),
-    (lambda e: e.update(batchId="../etc"), "batchId"),
-    (lambda e: e.update(schemaVersion="2.0"), "schemaVersion"),
-    (lambda e: e.update(records=[]), "records"),
-    (lambda e: e["records"][0].update(format="csv"), "records[0]"),
-    (lambda e: e["records"][0].update(kind="sip"), "records[0].kind"),
-    (lambda e: e["records"][0].update(data="<xml/>"), "records[0]"),
-    (lambda e: e.update(extra=1), "extra"),
-    (lambda e: e["source"].pop("fqdn"), "source.fqdn"),
-])
+@pytest.mark.parametrize(
+    "mutate,field",
+    [
+        (lambda e: e.pop("tenantId"), "tenantId"),
+        (lambda e: e.update(tenantId="contoso"), "tenantId"),
+        (lambda e: e.update(batchId="../etc"), "batchId"),
+        (lambda e: e.update(schemaVersion="2.0"), "schemaVersion"),
+        (lambda e: e.update(records=[]), "records"),
+        (lambda e: e["records"][0].update(format="csv"), "records[0]"),
+        (lambda e: e["records"][0].update(kind="sip"), "records[0].kind"),
+        (lambda e: e["records"][0].update(data="<xml/>"), "records[0]"),
+        (lambda e: e.update(extra=1), "extra"),
+        (lambda e: e["source"].pop("fqdn"), "source.fqdn"),
+    ],
+)
 def test_invalid_envelope_names_the_field(mutate, field):
     env = envelope([cdr_record()])
     mutate(env)
@@ -77,8 +83,17 @@ def test_invalid_envelope_names_the_field(mutate, field):
     assert p.body()["field"].startswith(field), p.body()
 
 
-@pytest.mark.parametrize("raw", [b"{", b"[1,2]", b'{"a": NaN}', b'{"a": Infinity}',
-                                 b"\xff\xfe{}", b"[" * 100_000 + b"]" * 100_000])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{",
+        b"[1,2]",
+        b'{"a": NaN}',
+        b'{"a": Infinity}',
+        b"\xff\xfe{}",
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+)
 def test_malformed_json_is_400(raw):
     assert problem(parse_envelope, raw, S).status == 400
 

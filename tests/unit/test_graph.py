@@ -32,13 +32,17 @@ def test_microsoft_example_parses_and_classifies_as_expected():
     assert summarise_files([EXAMPLE]) == expected
     [frag] = graph(example())
     assert (frag.key, frag.record_id, frag.version) == (
-        "graph:e523d2ed-2966-4b6b-925b-754a88034cc5",) * 2 + (1,)
+        "graph:e523d2ed-2966-4b6b-925b-754a88034cc5",
+    ) * 2 + (1,)
     assert frag.organizer == "sip:abbie.wilkins@contoso.com"
     [s] = frag.sessions
     assert s.caller.uri == "sip:abbie.wilkins@contoso.com" and s.caller.os == "android"
     assert s.callee.display_name == "Owen Franklin"
     assert (s.caller.ip_address, s.caller.subnet, s.caller.link_speed_bps) == (
-        "10.150.0.2", "10.150.0.0", 54e6)
+        "10.150.0.2",
+        "10.150.0.0",
+        54e6,
+    )
     [stream] = s.streams
     assert stream.metrics.jitter_ms == pytest.approx(16.0)
     assert stream.metrics.degradation_avg is None  # null is missing, never 0
@@ -46,18 +50,32 @@ def test_microsoft_example_parses_and_classifies_as_expected():
     view = build_view(union({}, [frag]))
     q = view.sessions[0].streams[0].quality
     assert (q.profile, q.rating, q.unclassified_reason) == (
-        "teams2021", "unclassified", "low packet utilization")
+        "teams2021",
+        "unclassified",
+        "low packet utilization",
+    )
     assert q.flags == {"jitter_ms": "yellow"}
     # the tenant profile overrides the source default
-    assert build_view(union({}, [frag]), "sfb2019").sessions[0].streams[0].quality.rating == \
-        "good"
+    assert build_view(union({}, [frag]), "sfb2019").sessions[0].streams[0].quality.rating == "good"
 
 
-@pytest.mark.parametrize(("text", "ms"), [
-    ("PT0.016S", 16.0), ("PT1S", 1000.0), ("PT1M2.5S", 62500.0), ("PT1H", 3_600_000.0),
-    ("P1DT1S", 86_401_000.0), ("PT0S", 0.0), (None, None), ("", None), ("P", None),
-    ("PT", None), ("16ms", None), (0.016, None),
-])
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [
+        ("PT0.016S", 16.0),
+        ("PT1S", 1000.0),
+        ("PT1M2.5S", 62500.0),
+        ("PT1H", 3_600_000.0),
+        ("P1DT1S", 86_401_000.0),
+        ("PT0S", 0.0),
+        (None, None),
+        ("", None),
+        ("P", None),
+        ("PT", None),
+        ("16ms", None),
+        (0.016, None),
+    ],
+)
 def test_iso_durations(text, ms):
     assert iso_duration_ms(text) == (None if ms is None else pytest.approx(ms))
 
@@ -69,9 +87,13 @@ def _with_stream(**fields) -> dict:
 
 
 def test_metrics_and_poor_audio():
-    d = _with_stream(averageRoundTripTime="PT0.6S", averagePacketLossRate=0.02,
-                     packetUtilization=1200, averageAudioDegradation=1.4,
-                     averageRatioOfConcealedSamples=0.01)
+    d = _with_stream(
+        averageRoundTripTime="PT0.6S",
+        averagePacketLossRate=0.02,
+        packetUtilization=1200,
+        averageAudioDegradation=1.4,
+        averageRatioOfConcealedSamples=0.01,
+    )
     view = build_view(union({}, graph(d)))
     s = view.sessions[0]
     q = s.streams[0].quality
@@ -82,10 +104,13 @@ def test_metrics_and_poor_audio():
 
 def test_failure_info_and_device_ratios():
     d = example()
-    d["sessions"][0]["segments"][0]["failureInfo"] = {"stage": "callSetup",
-                                                      "reason": "mediaConnectivity"}
+    d["sessions"][0]["segments"][0]["failureInfo"] = {
+        "stage": "callSetup",
+        "reason": "mediaConnectivity",
+    }
     d["sessions"][0]["segments"][0]["media"][0]["callerDevice"][
-        "renderNotFunctioningEventRatio"] = 0.005
+        "renderNotFunctioningEventRatio"
+    ] = 0.005
     view = build_view(union({}, graph(d)))
     s = view.sessions[0]
     assert s.failure_stage == "callSetup" and s.failure_reason == "mediaConnectivity"
@@ -96,24 +121,40 @@ def test_failure_info_and_device_ratios():
 def test_identities_phone_guest_and_media_labels():
     d = example()
     sess = d["sessions"][0]
-    sess["callee"] = {"@odata.type": "#microsoft.graph.callRecords.participantEndpoint",
-                      "identity": {"phone": {"id": "+14255550123", "displayName": None}}}
+    sess["callee"] = {
+        "@odata.type": "#microsoft.graph.callRecords.participantEndpoint",
+        "identity": {"phone": {"id": "+14255550123", "displayName": None}},
+    }
     sess["caller"] = {"identity": {"guest": {"id": "g-1", "displayName": "Visitor"}}}
     media = sess["segments"][0]["media"]
-    media.append({"label": "applicationsharing-video", "streams": [
-        {"streamDirection": "callerToCallee", "averageVideoFrameRate": 1.0}]})
-    media.append({"label": "main-video", "streams": [
-        {"streamDirection": "calleeToCaller", "postForwardErrorCorrectionPacketLossRate": 0.2}]})
+    media.append(
+        {
+            "label": "applicationsharing-video",
+            "streams": [{"streamDirection": "callerToCallee", "averageVideoFrameRate": 1.0}],
+        }
+    )
+    media.append(
+        {
+            "label": "main-video",
+            "streams": [
+                {
+                    "streamDirection": "calleeToCaller",
+                    "postForwardErrorCorrectionPacketLossRate": 0.2,
+                }
+            ],
+        }
+    )
     [frag] = graph(d)
     s = frag.sessions[0]
     assert (s.callee.uri, s.callee.kind) == ("tel:+14255550123", "phone")
-    assert (s.caller.uri, s.caller.kind, s.caller.display_name) == ("guest:g-1", "guest",
-                                                                    "Visitor")
+    assert (s.caller.uri, s.caller.kind, s.caller.display_name) == ("guest:g-1", "guest", "Visitor")
     assert frag.call_type == "pstn"
     types = {st.id: st.media_type for st in s.streams}
-    assert types == {"main-audio:callerToCallee": "audio",
-                     "applicationsharing-video:callerToCallee": "vbss",
-                     "main-video:calleeToCaller": "video"}
+    assert types == {
+        "main-audio:callerToCallee": "audio",
+        "applicationsharing-video:callerToCallee": "vbss",
+        "main-video:calleeToCaller": "video",
+    }
     view = build_view(union({}, [frag]))
     rated = {st.id: st.quality.rating for st in view.sessions[0].streams}
     assert rated["applicationsharing-video:callerToCallee"] == "poor"  # 1 fps < 2
@@ -139,11 +180,21 @@ def test_multi_segment_streams_keep_their_segment():
     [frag] = graph(d)
     assert sorted(st.id for st in frag.sessions[0].streams) == [
         "main-audio:callerToCallee@e523d2ed-2966-4b6b-925b-754a88034cc5",
-        "main-audio:callerToCallee@seg-2"]
+        "main-audio:callerToCallee@seg-2",
+    ]
 
 
-@pytest.mark.parametrize("bad", [[], "not json", {"version": 1}, {"id": "x", "version": -1},
-                                 {"id": "x", "version": "2"}, {"id": "x", "sessions": [{}]}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [],
+        "not json",
+        {"version": 1},
+        {"id": "x", "version": -1},
+        {"id": "x", "version": "2"},
+        {"id": "x", "sessions": [{}]},
+    ],
+)
 def test_bad_records_are_rejected(bad):
     with pytest.raises(RecordRejected):
         graph(bad)

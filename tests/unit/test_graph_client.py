@@ -28,8 +28,9 @@ def standin(dev_authority: DevAuthority) -> Iterator[GraphStandIn]:
     graph.stop()
 
 
-def _run(standin: GraphStandIn, authority: str, op: Any, *, max_wait_s: float = 30.0
-         ) -> tuple[Any, list[float]]:
+def _run(
+    standin: GraphStandIn, authority: str, op: Any, *, max_wait_s: float = 30.0
+) -> tuple[Any, list[float]]:
     from aiohttp import ClientSession
 
     slept: list[float] = []
@@ -40,8 +41,13 @@ def _run(standin: GraphStandIn, authority: str, op: Any, *, max_wait_s: float = 
     async def go() -> Any:
         config = GraphConfig(url=standin.url, authority=authority)
         async with ClientSession() as session:
-            client = GraphClient(config, LoopbackClientCredentials(config, session), session,
-                                 sleep=sleep, max_wait_s=max_wait_s)
+            client = GraphClient(
+                config,
+                LoopbackClientCredentials(config, session),
+                session,
+                sleep=sleep,
+                max_wait_s=max_wait_s,
+            )
             return await op(client)
 
     return asyncio.run(go()), slept
@@ -54,11 +60,13 @@ def test_retry_after_forms() -> None:
     assert 0 < retry_after_s(None, 3) <= 8.0  # backoff with jitter, capped
 
 
-def test_sessions_and_participants_are_paged_to_the_end(standin: GraphStandIn,
-                                                        dev_authority: DevAuthority) -> None:
+def test_sessions_and_participants_are_paged_to_the_end(
+    standin: GraphStandIn, dev_authority: DevAuthority
+) -> None:
     rec = call_record(TENANT, kind="groupCall", sessions=130, seed=1)
-    rec["participants_v2"] = [{"id": f"p{i}", "identity": {"user": {"id": f"p{i}"}}}
-                              for i in range(250)]
+    rec["participants_v2"] = [
+        {"id": f"p{i}", "identity": {"user": {"id": f"p{i}"}}} for i in range(250)
+    ]
     standin.add_calls(TENANT, [rec], notify=False)
     got, _ = _run(standin, dev_authority.url, lambda c: c.call_record(TENANT, rec["id"]))
     assert [s["id"] for s in got["sessions"]] == [s["id"] for s in rec["sessions"]]
@@ -67,8 +75,9 @@ def test_sessions_and_participants_are_paged_to_the_end(standin: GraphStandIn,
     assert all("segments" in s for s in got["sessions"])
 
 
-def test_429_waits_retry_after_then_succeeds(standin: GraphStandIn,
-                                             dev_authority: DevAuthority) -> None:
+def test_429_waits_retry_after_then_succeeds(
+    standin: GraphStandIn, dev_authority: DevAuthority
+) -> None:
     rec = call_record(TENANT, seed=2)
     standin.add_calls(TENANT, [rec], notify=False)
     standin.throttle(3, retry_after=2)
@@ -76,14 +85,14 @@ def test_429_waits_retry_after_then_succeeds(standin: GraphStandIn,
     assert got["id"] == rec["id"] and slept == [2.0, 2.0, 2.0]
 
 
-def test_long_retry_after_is_handed_back_not_waited(standin: GraphStandIn,
-                                                    dev_authority: DevAuthority) -> None:
+def test_long_retry_after_is_handed_back_not_waited(
+    standin: GraphStandIn, dev_authority: DevAuthority
+) -> None:
     rec = call_record(TENANT, seed=3)
     standin.add_calls(TENANT, [rec], notify=False)
     standin.throttle(1, retry_after=120)
     with pytest.raises(Throttled) as err:
-        _run(standin, dev_authority.url, lambda c: c.call_record(TENANT, rec["id"]),
-             max_wait_s=20)
+        _run(standin, dev_authority.url, lambda c: c.call_record(TENANT, rec["id"]), max_wait_s=20)
     assert err.value.retry_after == 120
     standin.throttle(0)
 
@@ -92,19 +101,25 @@ def test_404_and_foreign_next_links(standin: GraphStandIn, dev_authority: DevAut
     with pytest.raises(NotFound):
         _run(standin, dev_authority.url, lambda c: c.call_record(TENANT, "no-such-record"))
     with pytest.raises(GraphError, match="badLink"):
-        _run(standin, dev_authority.url,
-             lambda c: c.request("GET", TENANT, "https://evil.example/v1.0/x"))
+        _run(
+            standin,
+            dev_authority.url,
+            lambda c: c.request("GET", TENANT, "https://evil.example/v1.0/x"),
+        )
 
 
 def test_list_filters_on_start(standin: GraphStandIn, dev_authority: DevAuthority) -> None:
     base = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
-    recs = [call_record(TENANT, seed=100 + i, start=base + timedelta(hours=i))
-            for i in range(70)]
+    recs = [call_record(TENANT, seed=100 + i, start=base + timedelta(hours=i)) for i in range(70)]
     standin.add_calls(TENANT, recs, notify=False)
 
     async def listing(c: GraphClient) -> list[str]:
-        return [r["id"] async for r in c.list_call_records(
-            TENANT, base + timedelta(hours=5), base + timedelta(hours=68))]
+        return [
+            r["id"]
+            async for r in c.list_call_records(
+                TENANT, base + timedelta(hours=5), base + timedelta(hours=68)
+            )
+        ]
 
     ids, _ = _run(standin, dev_authority.url, listing)
     assert ids == [r["id"] for r in recs[5:68]]  # 63: two pages of 60
@@ -115,8 +130,9 @@ def test_tokens_are_checked(standin: GraphStandIn, dev_authority: DevAuthority) 
     import urllib.request
 
     token = dev_authority.token(TENANT, roles=["CallRecords.Read.All"])  # wrong audience
-    req = urllib.request.Request(f"{standin.url}/communications/callRecords/x",
-                                 headers={"Authorization": f"Bearer {token}"})
+    req = urllib.request.Request(
+        f"{standin.url}/communications/callRecords/x", headers={"Authorization": f"Bearer {token}"}
+    )
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req, timeout=10)
     assert err.value.code == 401
@@ -127,9 +143,12 @@ def test_http_controls(standin: GraphStandIn, dev_authority: DevAuthority) -> No
     import urllib.request
 
     def post(what: str, body: dict[str, Any]) -> dict[str, Any]:
-        req = urllib.request.Request(f"{standin.base}/_standin/{what}",
-                                     data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{standin.base}/_standin/{what}",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=10) as resp:
             return dict(json.loads(resp.read()))
 

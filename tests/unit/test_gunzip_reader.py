@@ -23,15 +23,20 @@ class Chunks:
     async def __anext__(self) -> bytes:
         if self.i >= len(self.data):
             raise StopAsyncIteration
-        chunk = self.data[self.i:self.i + self.size]
+        chunk = self.data[self.i : self.i + self.size]
         self.i += len(chunk)
         return chunk
 
 
 RNG = random.Random(5)
-RECORDS = [{"kind": "qoe", "format": "ms-qoe-xml",
-            "data": "<x>" + "".join(RNG.choice("abcdef0123") for _ in range(2000)) + "</x>"}
-           for _ in range(1500)]
+RECORDS = [
+    {
+        "kind": "qoe",
+        "format": "ms-qoe-xml",
+        "data": "<x>" + "".join(RNG.choice("abcdef0123") for _ in range(2000)) + "</x>",
+    }
+    for _ in range(1500)
+]
 RAW = json.dumps({"batchId": "b", "records": RECORDS}).encode()
 BLOB = gzip.compress(RAW)
 
@@ -39,8 +44,12 @@ BLOB = gzip.compress(RAW)
 @pytest.mark.parametrize("chunk", [997, 64 * 1024, 4 * 1024 * 1024])
 def test_records_stream_out_whatever_the_chunking(chunk):
     async def run():
-        return [r async for r in ijson.items_async(_GunzipReader(Chunks(BLOB, chunk), 10**9),
-                                                   "records.item")]
+        return [
+            r
+            async for r in ijson.items_async(
+                _GunzipReader(Chunks(BLOB, chunk), 10**9), "records.item"
+            )
+        ]
 
     assert asyncio.run(run()) == RECORDS
 

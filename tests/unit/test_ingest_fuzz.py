@@ -14,16 +14,19 @@ from tests.factories import cdr_record, envelope
 from tests.fuzzing import fuzz_examples
 
 S = Settings(max_batch_bytes=200_000, max_batch_records=50)
-HEADERS = st.sampled_from([
-    {"Content-Type": "application/json"},
-    {"Content-Type": "application/json", "Content-Encoding": "gzip"},
-    {"Content-Type": "text/plain"},
-    {"Content-Type": "application/json", "Content-Encoding": "deflate"},
-])
+HEADERS = st.sampled_from(
+    [
+        {"Content-Type": "application/json"},
+        {"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        {"Content-Type": "text/plain"},
+        {"Content-Type": "application/json", "Content-Encoding": "deflate"},
+    ]
+)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -37,8 +40,9 @@ def _accept(body: bytes, headers: dict) -> None:
         assert p.body()["detail"]
 
 
-@settings(max_examples=fuzz_examples(150), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=fuzz_examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(st.binary(max_size=2000), HEADERS)
 def test_random_bytes(body, headers):
     _accept(body, headers)
@@ -52,8 +56,10 @@ def test_random_json_documents(doc):
 
 
 @settings(max_examples=fuzz_examples(150), deadline=None)
-@given(st.sampled_from(["schemaVersion", "batchId", "tenantId", "source", "sentAt", "records"]),
-       json_values)
+@given(
+    st.sampled_from(["schemaVersion", "batchId", "tenantId", "source", "sentAt", "records"]),
+    json_values,
+)
 def test_envelope_with_one_field_replaced(name, value):
     env = envelope([cdr_record()])
     env[name] = value

@@ -31,9 +31,11 @@ def _fragments(seed: int, scenario: str):
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000),
-       scenario=st.sampled_from(["p2p", "conference", "pstn", "setupFailure", "dropped"]),
-       data=st.data())
+@given(
+    seed=st.integers(0, 10_000),
+    scenario=st.sampled_from(["p2p", "conference", "pstn", "setupFailure", "dropped"]),
+    data=st.data(),
+)
 def test_view_is_independent_of_order_split_and_duplicates(seed, scenario, data):
     fragments = _fragments(seed, scenario)
     reference = build_view(union({}, fragments)).model_dump()

@@ -44,20 +44,39 @@ def test_caller_report_fields():
     assert s.has_qoe and s.start == "2026-11-20T09:00:02Z" and s.end == "2026-11-20T09:12:40Z"
     c = s.caller
     assert (c.uri, c.ip_address, c.port, c.subnet_mask, c.subnet) == (
-        "sip:alice@contoso.com", "10.12.4.57", 50020, "255.255.252.0", "10.12.4.0")
+        "sip:alice@contoso.com",
+        "10.12.4.57",
+        50020,
+        "255.255.252.0",
+        "10.12.4.0",
+    )
     assert (c.connection_type, c.vpn, c.inside, c.mac_address, c.link_speed_bps) == (
-        "wired", False, True, "00-15-5D-4A-10-22", 1e9)
+        "wired",
+        False,
+        True,
+        "00-15-5D-4A-10-22",
+        1e9,
+    )
     assert c.machine_name == "CONTOSO-PC17" and c.os == "Windows 10"
     assert c.capture_device == "Microphone (Jabra EVOLVE 40)"
     assert c.device_ratios["DeviceRenderNotFunctioningEventRatio"] == 0.0
     assert s.callee.uri == "sip:bob@contoso.com" and s.callee.ip_address is None
     [stream] = s.streams
     assert (stream.id, stream.media_type, stream.direction) == (
-        "main-audio:calleeToCaller", "audio", "calleeToCaller")
+        "main-audio:calleeToCaller",
+        "audio",
+        "calleeToCaller",
+    )
     m = stream.metrics
-    assert (m.jitter_ms, m.packet_loss_rate, m.degradation_avg, m.concealed_ratio_avg,
-            m.packet_utilization, m.round_trip_ms, m.codec) == (
-        6.0, 0.004, 0.22, 0.011, 37900.0, 48.5, "SILKWide")
+    assert (
+        m.jitter_ms,
+        m.packet_loss_rate,
+        m.degradation_avg,
+        m.concealed_ratio_avg,
+        m.packet_utilization,
+        m.round_trip_ms,
+        m.codec,
+    ) == (6.0, 0.004, 0.22, 0.011, 37900.0, 48.5, "SILKWide")
     assert m.video_frame_rate_avg is None and m.post_fec_plr_audio is None
 
 
@@ -66,7 +85,12 @@ def test_wifi_fields_and_callee_direction():
     [s] = frag.sessions
     b = s.callee
     assert (b.connection_type, b.bssid, b.ssid, b.wifi_radio_type, b.wifi_signal_strength) == (
-        "wifi", "f4-cf-e2-0a-11-b0", "CONTOSO-CORP", "802.11ac", -61.0)
+        "wifi",
+        "f4-cf-e2-0a-11-b0",
+        "CONTOSO-CORP",
+        "802.11ac",
+        -61.0,
+    )
     assert b.device_ratios["DeviceRenderNotFunctioningEventRatio"] == 0.02
     assert [x.id for x in s.streams] == ["main-audio:callerToCallee"]
     assert frag.record_id.endswith(":callee")
@@ -77,8 +101,10 @@ def test_both_reports_and_cdr_join_in_one_session():
     summary = summarise_files(files)
     assert len(summary["sessions"]) == 1 and len(summary["keys"]) == 1
     [s] = summary["sessions"]
-    assert {x["id"] for x in s["streams"]} == {"main-audio:callerToCallee",
-                                               "main-audio:calleeToCaller"}
+    assert {x["id"] for x in s["streams"]} == {
+        "main-audio:callerToCallee",
+        "main-audio:calleeToCaller",
+    }
     assert s["caller"]["ip_address"] == "10.12.4.57" and s["callee"]["ip_address"] == "10.13.22.140"
 
 
@@ -90,14 +116,14 @@ def test_golden_calls(call):
 
 def test_golden_highlights():
     """The expected files say what classification.md says (not just what the code did)."""
+
     def load(n):
         return json.loads((GOLDEN / f"{n}.expected.json").read_text("utf-8"))
 
     audio = load("audio_p2p")
     assert audio["rating"] == "poor" and audio["reasons"] == ["audioNetwork", "device"]
     video = load("video_p2p")["sessions"][0]["streams"]
-    assert [(s["media_type"], s["rating"]) for s in video] == [("audio", "good"),
-                                                              ("video", "poor")]
+    assert [(s["media_type"], s["rating"]) for s in video] == [("audio", "good"), ("video", "poor")]
     conf = load("conference")
     assert conf["call_type"] == "conference" and len(conf["keys"]) == 1
     kinds = {s["media_type"]: s for sess in conf["sessions"] for s in sess["streams"]}
@@ -112,8 +138,12 @@ def test_golden_highlights():
 
 def test_namespaces_are_matched_not_prefixes():
     xml = gold("audio_p2p_caller.xml")
-    renamed = (xml.replace('xmlns:v2="ms-rtcp-metrics.v2"', 'xmlns:q2="ms-rtcp-metrics.v2"')
-               .replace("<v2:", "<q2:").replace("</v2:", "</q2:").replace(" v2:", " q2:"))
+    renamed = (
+        xml.replace('xmlns:v2="ms-rtcp-metrics.v2"', 'xmlns:q2="ms-rtcp-metrics.v2"')
+        .replace("<v2:", "<q2:")
+        .replace("</v2:", "</q2:")
+        .replace(" v2:", " q2:")
+    )
     assert qoe(renamed)[0].sessions == qoe(xml)[0].sessions
     # a foreign namespace with the same local names is ignored
     foreign = xml.replace('xmlns:v3="ms-rtcp-metrics.v3"', 'xmlns:v3="urn:other"')
@@ -124,9 +154,11 @@ def test_namespaces_are_matched_not_prefixes():
 
 
 def test_unknown_elements_ignored_and_missing_metrics_none():
-    xml = gold("audio_p2p_caller.xml").replace(
-        "<Jitter>", "<Surprise><Deep>1</Deep></Surprise><Jitter>", 1).replace(
-        "<LossRate>0.004</LossRate>", "<LossRate>n/a</LossRate>")
+    xml = (
+        gold("audio_p2p_caller.xml")
+        .replace("<Jitter>", "<Surprise><Deep>1</Deep></Surprise><Jitter>", 1)
+        .replace("<LossRate>0.004</LossRate>", "<LossRate>n/a</LossRate>")
+    )
     [frag] = qoe(xml)
     m = frag.sessions[0].streams[0].metrics
     assert m.jitter_ms == 6.0 and m.packet_loss_rate is None
@@ -148,10 +180,18 @@ def test_missing_dialog_fields_are_rejected():
 def test_ice_failure_and_vbss_label():
     line = Line("main-audio", "audio", {"jitter_ms": 50.0}, {}, 10.0)
     net = Net(ice="FAILED")
-    xml = build_report(call_id="c@x", from_tag="f", to_tag="t", caller=True,
-                       from_uri="sip:a@x.com", to_uri="sip:b@x.com",
-                       start=datetime(2026, 1, 1), end=datetime(2026, 1, 1, 0, 5),
-                       lines=[line], net=net)
+    xml = build_report(
+        call_id="c@x",
+        from_tag="f",
+        to_tag="t",
+        caller=True,
+        from_uri="sip:a@x.com",
+        to_uri="sip:b@x.com",
+        start=datetime(2026, 1, 1),
+        end=datetime(2026, 1, 1, 0, 5),
+        lines=[line],
+        net=net,
+    )
     view = build_view(union({}, qoe(xml)))
     q = view.sessions[0].streams[0].quality
     assert (q.rating, q.unclassified_reason) == ("unclassified", "connectivity failed")
@@ -177,26 +217,57 @@ def test_size_limit():
     assert len(qoe(fits)) == 1
 
 
-XXE_FILE = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-            '<VQReportEvent xmlns="ms-rtcp-metrics">&x;</VQReportEvent>')
-XXE_NET = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "http://203.0.113.1/x">]>'
-           '<VQReportEvent xmlns="ms-rtcp-metrics">&x;</VQReportEvent>')
-XXE_PARAM = ('<!DOCTYPE r [<!ENTITY % p SYSTEM "http://203.0.113.1/p.dtd"> %p;]>'
-             '<VQReportEvent xmlns="ms-rtcp-metrics"/>')
-LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-          + "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";" if i > 1 else "&lol;") * 10}">'
-                    for i in range(1, 10))
-          + ']><VQReportEvent xmlns="ms-rtcp-metrics">&lol9;</VQReportEvent>')
-QUADRATIC = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "' + "A" * 50_000 + '">]>'
-             '<VQReportEvent xmlns="ms-rtcp-metrics">' + "&a;" * 5_000 + "</VQReportEvent>")
-EXTERNAL_DTD = ('<!DOCTYPE VQReportEvent SYSTEM "http://203.0.113.1/qoe.dtd">'
-                '<VQReportEvent xmlns="ms-rtcp-metrics"/>')
+XXE_FILE = (
+    '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    '<VQReportEvent xmlns="ms-rtcp-metrics">&x;</VQReportEvent>'
+)
+XXE_NET = (
+    '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "http://203.0.113.1/x">]>'
+    '<VQReportEvent xmlns="ms-rtcp-metrics">&x;</VQReportEvent>'
+)
+XXE_PARAM = (
+    '<!DOCTYPE r [<!ENTITY % p SYSTEM "http://203.0.113.1/p.dtd"> %p;]>'
+    '<VQReportEvent xmlns="ms-rtcp-metrics"/>'
+)
+LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";" if i > 1 else "&lol;") * 10}">'
+        for i in range(1, 10)
+    )
+    + ']><VQReportEvent xmlns="ms-rtcp-metrics">&lol9;</VQReportEvent>'
+)
+QUADRATIC = (
+    '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "' + "A" * 50_000 + '">]>'
+    '<VQReportEvent xmlns="ms-rtcp-metrics">' + "&a;" * 5_000 + "</VQReportEvent>"
+)
+EXTERNAL_DTD = (
+    '<!DOCTYPE VQReportEvent SYSTEM "http://203.0.113.1/qoe.dtd">'
+    '<VQReportEvent xmlns="ms-rtcp-metrics"/>'
+)
 
 
-@pytest.mark.parametrize("attack", [XXE_FILE, XXE_NET, XXE_PARAM, LAUGHS, QUADRATIC,
-                                    EXTERNAL_DTD, XXE_FILE.replace("DOCTYPE", "doctype")],
-                         ids=["xxe-file", "xxe-network", "xxe-param", "billion-laughs",
-                              "quadratic", "external-dtd", "lowercase"])
+@pytest.mark.parametrize(
+    "attack",
+    [
+        XXE_FILE,
+        XXE_NET,
+        XXE_PARAM,
+        LAUGHS,
+        QUADRATIC,
+        EXTERNAL_DTD,
+        XXE_FILE.replace("DOCTYPE", "doctype"),
+    ],
+    ids=[
+        "xxe-file",
+        "xxe-network",
+        "xxe-param",
+        "billion-laughs",
+        "quadratic",
+        "external-dtd",
+        "lowercase",
+    ],
+)
 def test_attacks_are_rejected_quickly_without_network(attack, monkeypatch):
     def no_network(*a, **k):
         raise AssertionError("network access attempted")
@@ -220,13 +291,12 @@ def test_generated_calls_parse_and_join():
     rng = random.Random(11)
     for _ in range(30):
         records = generate_call(rng, "t", demo_users(), datetime(2026, 11, 20, 9))
-        frags = [f for r in records for f in parse_record(r["kind"], r["format"], r["data"],
-                                                          CTX)]
+        frags = [f for r in records for f in parse_record(r["kind"], r["format"], r["data"], CTX)]
         assert len({f.key for f in frags}) == 1
-        cdr_sessions = {s.id for f in frags if f.source_format == "sfb-cdr-json"
-                        for s in f.sessions}
-        qoe_sessions = {s.id for f in frags if f.source_format == "ms-qoe-xml"
-                        for s in f.sessions}
+        cdr_sessions = {
+            s.id for f in frags if f.source_format == "sfb-cdr-json" for s in f.sessions
+        }
+        qoe_sessions = {s.id for f in frags if f.source_format == "ms-qoe-xml" for s in f.sessions}
         assert qoe_sessions <= cdr_sessions
 
 
@@ -240,8 +310,9 @@ def _base() -> str:
     return _BASE
 
 
-@settings(max_examples=fuzz_examples(50), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=fuzz_examples(50), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(st.data())
 def test_mutated_xml_never_raises_anything_but_rejected(data):
     xml = _base()
@@ -252,9 +323,31 @@ def test_mutated_xml_never_raises_anything_but_rejected(data):
         if op == "delete":
             xml = xml[:i] + xml[j:]
         elif op == "insert":
-            xml = xml[:i] + data.draw(st.sampled_from(
-                ["<", ">", "&", "&amp;", "<x>", "</MediaLine>", "<MediaLine Label=\"q\">",
-                 "\x00", "\ud800", "<!DOCTYPE a>", "NaN", "-1e999", "]]>", "\"", "é"])) + xml[i:]
+            xml = (
+                xml[:i]
+                + data.draw(
+                    st.sampled_from(
+                        [
+                            "<",
+                            ">",
+                            "&",
+                            "&amp;",
+                            "<x>",
+                            "</MediaLine>",
+                            '<MediaLine Label="q">',
+                            "\x00",
+                            "\ud800",
+                            "<!DOCTYPE a>",
+                            "NaN",
+                            "-1e999",
+                            "]]>",
+                            '"',
+                            "é",
+                        ]
+                    )
+                )
+                + xml[i:]
+            )
         elif op == "replace":
             xml = xml[:i] + data.draw(st.text(max_size=20)) + xml[j:]
         elif op == "truncate":

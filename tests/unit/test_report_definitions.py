@@ -32,38 +32,53 @@ def problem(body: Any) -> dict[str, Any]:
 
 
 def test_a_minimal_definition_gets_defaults() -> None:
-    got = validate_definition({"name": " Dublin Wi-Fi ", "groupBy": ["day", "site"],
-                               "filters": {"connectionType": "wifi", "city": ["Dublin"],
-                                           "insideCorp": True}})
-    assert got == {"name": "Dublin Wi-Fi", "description": "", "groupBy": ("day", "site"),
-                   "filters": {"connectionType": "wifi", "city": ["Dublin"],
-                               "insideCorp": True},
-                   "measures": DEFAULT_MEASURES, "period": {"lastDays": 30}}
+    got = validate_definition(
+        {
+            "name": " Dublin Wi-Fi ",
+            "groupBy": ["day", "site"],
+            "filters": {"connectionType": "wifi", "city": ["Dublin"], "insideCorp": True},
+        }
+    )
+    assert got == {
+        "name": "Dublin Wi-Fi",
+        "description": "",
+        "groupBy": ("day", "site"),
+        "filters": {"connectionType": "wifi", "city": ["Dublin"], "insideCorp": True},
+        "measures": DEFAULT_MEASURES,
+        "period": {"lastDays": 30},
+    }
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"groupBy": ["day"]}, "name"),
-    ({"name": "x"}, "groupBy"),
-    ({"name": "x", "groupBy": ["day", "colour"]}, "groupBy[1]"),
-    ({"name": "x", "groupBy": ["day", "day"]}, "groupBy[1]"),
-    ({"name": "x", "groupBy": ["day", "week", "month", "site", "pool"]}, "groupBy"),
-    ({"name": "x", "groupBy": ["day"], "filters": {"colour": "red"}}, "filters.colour"),
-    ({"name": "x", "groupBy": ["day"], "filters": {"mediaType": "fax"}}, "filters.mediaType"),
-    ({"name": "x", "groupBy": ["day"], "filters": {"mediaType": ["audio", "fax"]}},
-     "filters.mediaType[1]"),
-    ({"name": "x", "groupBy": ["day"], "filters": {"vpn": "yes"}}, "filters.vpn"),
-    ({"name": "x", "groupBy": ["day"], "filters": {"insideCorp": [True]}},
-     "filters.insideCorp"),
-    ({"name": "x", "groupBy": ["day"], "filters": {"building": []}}, "filters.building"),
-    ({"name": "x", "groupBy": ["day"], "filters": ["vpn"]}, "filters"),
-    ({"name": "x", "groupBy": ["day"], "measures": ["mos"]}, "measures[0]"),
-    ({"name": "x", "groupBy": ["day"], "measures": []}, "measures"),
-    ({"name": "x", "groupBy": ["day"], "period": {"lastDays": 400}}, "period.lastDays"),
-    ({"name": "x", "groupBy": ["day"], "period": {"lastMonths": 0}}, "period.lastMonths"),
-    ({"name": "x", "groupBy": ["day"], "period": {"lastWeeks": 2}}, "period"),
-    ({"name": "x", "groupBy": ["day"], "owner": "me"}, "owner"),
-    ({"name": "x" * 101, "groupBy": ["day"]}, "name"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"groupBy": ["day"]}, "name"),
+        ({"name": "x"}, "groupBy"),
+        ({"name": "x", "groupBy": ["day", "colour"]}, "groupBy[1]"),
+        ({"name": "x", "groupBy": ["day", "day"]}, "groupBy[1]"),
+        ({"name": "x", "groupBy": ["day", "week", "month", "site", "pool"]}, "groupBy"),
+        ({"name": "x", "groupBy": ["day"], "filters": {"colour": "red"}}, "filters.colour"),
+        ({"name": "x", "groupBy": ["day"], "filters": {"mediaType": "fax"}}, "filters.mediaType"),
+        (
+            {"name": "x", "groupBy": ["day"], "filters": {"mediaType": ["audio", "fax"]}},
+            "filters.mediaType[1]",
+        ),
+        ({"name": "x", "groupBy": ["day"], "filters": {"vpn": "yes"}}, "filters.vpn"),
+        (
+            {"name": "x", "groupBy": ["day"], "filters": {"insideCorp": [True]}},
+            "filters.insideCorp",
+        ),
+        ({"name": "x", "groupBy": ["day"], "filters": {"building": []}}, "filters.building"),
+        ({"name": "x", "groupBy": ["day"], "filters": ["vpn"]}, "filters"),
+        ({"name": "x", "groupBy": ["day"], "measures": ["mos"]}, "measures[0]"),
+        ({"name": "x", "groupBy": ["day"], "measures": []}, "measures"),
+        ({"name": "x", "groupBy": ["day"], "period": {"lastDays": 400}}, "period.lastDays"),
+        ({"name": "x", "groupBy": ["day"], "period": {"lastMonths": 0}}, "period.lastMonths"),
+        ({"name": "x", "groupBy": ["day"], "period": {"lastWeeks": 2}}, "period"),
+        ({"name": "x", "groupBy": ["day"], "owner": "me"}, "owner"),
+        ({"name": "x" * 101, "groupBy": ["day"]}, "name"),
+    ],
+)
 def test_a_bad_definition_names_the_field(body: dict[str, Any], field: str) -> None:
     out = problem(body)
     assert out["field"] == field, out
@@ -72,22 +87,34 @@ def test_a_bad_definition_names_the_field(body: dict[str, Any], field: str) -> N
 
 def test_every_error_is_listed_at_once() -> None:
     out = problem({"name": "", "groupBy": ["x"], "measures": ["y"], "filters": {"z": 1}})
-    assert [e["field"] for e in out["errors"]] == ["name", "groupBy[0]", "filters.z",
-                                                   "measures[0]"]
+    assert [e["field"] for e in out["errors"]] == ["name", "groupBy[0]", "filters.z", "measures[0]"]
     assert problem("not an object")["field"] == "$"
 
 
 def test_built_ins_are_valid_definitions() -> None:
     ids = [d.id for d in BUILT_IN]
     assert len(ids) == len(set(ids)) == len(BUILT_IN_BY_ID)
-    assert {"overview", "quality-by-building", "quality-by-network", "reliability",
-            "wired-vs-wifi", "inside-vs-outside", "vpn", "video-and-screen-sharing",
-            "per-user"} <= set(ids)
+    assert {
+        "overview",
+        "quality-by-building",
+        "quality-by-network",
+        "reliability",
+        "wired-vs-wifi",
+        "inside-vs-outside",
+        "vpn",
+        "video-and-screen-sharing",
+        "per-user",
+    } <= set(ids)
     for d in BUILT_IN:
         assert d.version >= 1 and d.name and d.description
         if d.source == "summary":
-            body = {"name": d.name, "groupBy": list(d.group_by), "filters": d.filters,
-                    "measures": list(d.measures), "period": d.period}
+            body = {
+                "name": d.name,
+                "groupBy": list(d.group_by),
+                "filters": d.filters,
+                "measures": list(d.measures),
+                "period": d.period,
+            }
             assert validate_definition(body)["groupBy"] == d.group_by
     assert BUILT_IN_BY_ID["per-user"].levels == frozenset({"admin", "engineer"})
     assert BUILT_IN_BY_ID["overview"].period == {"lastMonths": 12}
@@ -107,12 +134,28 @@ def test_default_periods_end_today() -> None:
 
 
 def test_derived_measures() -> None:
-    row = {"day": "2031-02-01", "streams": 8, "good": 3, "poor": 1, "droppedStreams": 2,
-           "sessions": 0, "callSetupFailures": 0, "poorDueTo": {"jitter": 1}}
-    got = _project(row, ("day",), ("poorPercent", "droppedStreamPercent",
-                                   "callSetupFailurePercent", "poorDueTo"))
-    assert got == {"day": "2031-02-01", "poorPercent": 25.0, "droppedStreamPercent": 25.0,
-                   "callSetupFailurePercent": None, "poorDueTo": {"jitter": 1}}
+    row = {
+        "day": "2031-02-01",
+        "streams": 8,
+        "good": 3,
+        "poor": 1,
+        "droppedStreams": 2,
+        "sessions": 0,
+        "callSetupFailures": 0,
+        "poorDueTo": {"jitter": 1},
+    }
+    got = _project(
+        row,
+        ("day",),
+        ("poorPercent", "droppedStreamPercent", "callSetupFailurePercent", "poorDueTo"),
+    )
+    assert got == {
+        "day": "2031-02-01",
+        "poorPercent": 25.0,
+        "droppedStreamPercent": 25.0,
+        "callSetupFailurePercent": None,
+        "poorDueTo": {"jitter": 1},
+    }
 
 
 def test_list_filters_mean_any_of() -> None:
@@ -124,13 +167,29 @@ def test_list_filters_mean_any_of() -> None:
 
 
 def test_csv_has_dimensions_then_measures_in_order() -> None:
-    report = {"groupBy": ["month", "vpn"], "measures": ["streams", "poorDueTo", "poorPercent"],
-              "rows": [{"month": "2031-01", "vpn": True, "streams": 3, "poorPercent": None,
-                        "poorDueTo": {"rtt": 2}},
-                       {"month": "2031-02", "vpn": False, "streams": 1, "poorPercent": 50.0,
-                        "poorDueTo": {"jitter": 1}}]}
+    report = {
+        "groupBy": ["month", "vpn"],
+        "measures": ["streams", "poorDueTo", "poorPercent"],
+        "rows": [
+            {
+                "month": "2031-01",
+                "vpn": True,
+                "streams": 3,
+                "poorPercent": None,
+                "poorDueTo": {"rtt": 2},
+            },
+            {
+                "month": "2031-02",
+                "vpn": False,
+                "streams": 1,
+                "poorPercent": 50.0,
+                "poorDueTo": {"jitter": 1},
+            },
+        ],
+    }
     lines = list(csv.reader(io.StringIO(report_csv(report))))
-    assert lines == [["month", "vpn", "streams", "poorDueTo.jitter", "poorDueTo.rtt",
-                      "poorPercent"],
-                     ["2031-01", "true", "3", "0", "2", ""],
-                     ["2031-02", "false", "1", "1", "0", "50.0"]]
+    assert lines == [
+        ["month", "vpn", "streams", "poorDueTo.jitter", "poorDueTo.rtt", "poorPercent"],
+        ["2031-01", "true", "3", "0", "2", ""],
+        ["2031-02", "false", "1", "1", "0", "50.0"],
+    ]

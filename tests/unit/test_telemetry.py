@@ -55,30 +55,47 @@ def capture() -> Iterator[Capture]:
 
 # --------------------------------------------------------------------------- scrubber
 
-@pytest.mark.parametrize("text", [
-    "user sip:alice@contoso.com joined",
-    "SIPS:Bob.Smith@fabrikam.co.uk;gruu",
-    "upn alice.smith@contoso.com failed",
-    "caller tel:+14255550100 rang",
-    "number +14255550100 blocked",
-    "from 10.10.1.20 to 192.168.0.7:5061",
-    "ipv6 2001:db8::1 and ::1 and fe80::1c2d:3e4f:5a6b:7c8d",
-    "mac 00-15-5D-01-02-03 and aa:bb:cc:dd:ee:ff",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "user sip:alice@contoso.com joined",
+        "SIPS:Bob.Smith@fabrikam.co.uk;gruu",
+        "upn alice.smith@contoso.com failed",
+        "caller tel:+14255550100 rang",
+        "number +14255550100 blocked",
+        "from 10.10.1.20 to 192.168.0.7:5061",
+        "ipv6 2001:db8::1 and ::1 and fe80::1c2d:3e4f:5a6b:7c8d",
+        "mac 00-15-5D-01-02-03 and aa:bb:cc:dd:ee:ff",
+    ],
+)
 def test_scrubber_removes_euii(text: str) -> None:
     clean = telemetry.scrub_text(text)
-    for needle in ("alice", "Bob.Smith", "5550100", "10.10.1.20", "192.168.0.7",
-                   "2001:db8", "::1", "fe80", "00-15-5D", "aa:bb"):
+    for needle in (
+        "alice",
+        "Bob.Smith",
+        "5550100",
+        "10.10.1.20",
+        "192.168.0.7",
+        "2001:db8",
+        "::1",
+        "fe80",
+        "00-15-5D",
+        "aa:bb",
+    ):
         assert needle not in clean, (text, clean)
 
 
-@pytest.mark.parametrize("text", [
-    "batch 0b7a2c1e-4f3e-4a51-9f0c-2d3e4a5b6c7d: 500 received, 12 stored",
-    "server fe01.contoso.local pool pool01.contoso.local",
-    "agent UCCAPI/16.0.4849.1000 OC/16.0.4849.1000 and server 7.0.2046.0",
-    "at 2026-11-21T10:00:00Z after 0.52s, 10:00:00",
-    "retry 2/5 in 1.25s (ServiceResponseError)",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "batch 0b7a2c1e-4f3e-4a51-9f0c-2d3e4a5b6c7d: 500 received, 12 stored",
+        "server fe01.contoso.local pool pool01.contoso.local",
+        "agent UCCAPI/16.0.4849.1000 OC/16.0.4849.1000 and server 7.0.2046.0",
+        "at 2026-11-21T10:00:00Z after 0.52s, 10:00:00",
+        "retry 2/5 in 1.25s (ServiceResponseError)",
+    ],
+)
 def test_scrubber_keeps_operational_text(text: str) -> None:
     assert telemetry.scrub_text(text) == text
 
@@ -117,6 +134,7 @@ def test_record_factory_scrubs_for_handlers_without_filters() -> None:
 
 # ---------------------------------------------------------------------------- context
 
+
 def test_context_stamps_every_record_in_a_batch_and_extra_wins(capture: Capture) -> None:
     log = logging.getLogger("cdc.test")
     log.info("outside")
@@ -133,12 +151,17 @@ def test_context_stamps_every_record_in_a_batch_and_extra_wins(capture: Capture)
 
         asyncio.run(main())
         scope.finish({"status": "completed"})
-    outside, inside, explicit, *children = [r for r in capture.records
-                                            if r.getMessage() != "batch telemetry"
-                                            and not r.getMessage().startswith("batch tel")]
+    outside, inside, explicit, *children = [
+        r
+        for r in capture.records
+        if r.getMessage() != "batch telemetry" and not r.getMessage().startswith("batch tel")
+    ]
     assert not hasattr(outside, "batchId")
     assert (inside.batchId, inside.tenantId, inside.sourceServer) == (
-        "batch-1", "tenant-1", "fe01.contoso.local")
+        "batch-1",
+        "tenant-1",
+        "fe01.contoso.local",
+    )
     assert explicit.batchId == "other" and explicit.tenantId == "tenant-1"
     assert len(children) == 2 and all(c.batchId == "batch-1" for c in children)
     assert telemetry.current_context() == {}
@@ -153,6 +176,7 @@ def test_log_context_nests_and_restores() -> None:
 
 
 # ---------------------------------------------------------------------------- metrics
+
 
 @pytest.fixture
 def reader() -> Any:
@@ -180,8 +204,15 @@ def points(reader: Any) -> dict[str, list[tuple[dict[str, Any], Any]]]:
 
 def test_batch_metrics_counts_outcome_and_duration(reader: Any) -> None:
     with telemetry.batch_context("b1", "t1", "fe01.contoso.local") as scope:
-        scope.finish({"status": "completedWithErrors", "received": 10, "stored": 7,
-                      "quarantined": 2, "excluded": 1})
+        scope.finish(
+            {
+                "status": "completedWithErrors",
+                "received": 10,
+                "stored": 7,
+                "quarantined": 2,
+                "excluded": 1,
+            }
+        )
     with pytest.raises(RuntimeError), telemetry.batch_context("b2", "t1"):
         raise RuntimeError("transient")
     with telemetry.batch_context("b3", "t1") as scope:
@@ -222,8 +253,7 @@ def test_cosmos_retries_and_request_charge(reader: Any) -> None:
         assert scope.fields["_requestCharge"] == 5.5 and scope.fields["_retries"] == 1
         scope.finish({"status": "completed"})
     got = points(reader)
-    assert got["cdc.cosmos.request_charge"] == [({"tenantId": "t1", "operation": "read call"},
-                                                 5.5)]
+    assert got["cdc.cosmos.request_charge"] == [({"tenantId": "t1", "operation": "read call"}, 5.5)]
     [(retry_attrs, n)] = got["cdc.cosmos.retries"]
     assert n == 1 and retry_attrs["status"] == "429" and retry_attrs["operation"] == "read call"
 
@@ -237,6 +267,7 @@ def test_metric_calls_are_noops_when_not_configured() -> None:
 
 
 # ---------------------------------------------------------------------------- tracing
+
 
 def test_spans_carry_the_batch_fields() -> None:
     from opentelemetry.sdk.trace import TracerProvider
@@ -258,12 +289,16 @@ def test_spans_carry_the_batch_fields() -> None:
     batch, child = spans["process batch"], spans["cosmos read"]
     assert batch.attributes["batchId"] == "b9" and batch.attributes["cdc.received"] == 4
     assert batch.attributes["cdc.outcome"] == "completed"
-    assert (child.attributes["batchId"], child.attributes["tenantId"],
-            child.attributes["sourceServer"]) == ("b9", "t9", "fe02.contoso.local")
+    assert (
+        child.attributes["batchId"],
+        child.attributes["tenantId"],
+        child.attributes["sourceServer"],
+    ) == ("b9", "t9", "fe02.contoso.local")
     assert child.parent.span_id == batch.context.span_id
 
 
 # -------------------------------------------------------------------------- configure
+
 
 def test_configure_without_connection_string_exports_nothing() -> None:
     assert telemetry.configure_telemetry({}) is False
@@ -275,8 +310,11 @@ def test_configure_uses_azure_monitor_with_the_managed_identity(monkeypatch: Any
     fake = types.ModuleType("azure.monitor.opentelemetry")
     fake.configure_azure_monitor = lambda **kw: seen.update(kw)  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "azure.monitor.opentelemetry", fake)
-    env = {"APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=00000000-0000-0000"
-           "-0000-000000000000", "AZURE_CLIENT_ID": "11111111-2222-3333-4444-555555555555"}
+    env = {
+        "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=00000000-0000-0000"
+        "-0000-000000000000",
+        "AZURE_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
+    }
     assert telemetry.configure_telemetry(env) is True
     assert seen["connection_string"] == env["APPLICATIONINSIGHTS_CONNECTION_STRING"]
     assert type(seen["credential"]).__name__ == "ManagedIdentityCredential"
@@ -287,9 +325,17 @@ def test_importing_the_app_loads_no_opentelemetry_cosmos_sdk_or_jwt() -> None:
     """Cold start: neither the distro nor the OTel API nor `azure.cosmos` (~180 ms; the
     clients load it on first use) nor PyJWT with `cryptography` (~80 ms; the first token
     validation loads it) is imported by function_app."""
-    code = ("import sys, function_app; "
-            "print(sorted(m for m in sys.modules if m.startswith(('opentelemetry', "
-            "'azure.monitor', 'azure.cosmos', 'jwt', 'cryptography'))))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                         text=True, check=True, timeout=60).stdout.strip()
+    code = (
+        "import sys, function_app; "
+        "print(sorted(m for m in sys.modules if m.startswith(('opentelemetry', "
+        "'azure.monitor', 'azure.cosmos', 'jwt', 'cryptography'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
     assert out == "[]"

@@ -55,16 +55,39 @@ def authority():
 @pytest.fixture()
 def validator(authority):
     url, _ = authority
-    return TokenValidator(Settings(auth_tenants=(TENANT, OTHER), auth_audiences=(AUD,),
-                                   dev_authority=url))
+    return TokenValidator(
+        Settings(auth_tenants=(TENANT, OTHER), auth_audiences=(AUD,), dev_authority=url)
+    )
 
 
-def token(authority_url, *, tid=TENANT, key=KEY, kid="k1", alg="RS256", aud=AUD, iss=None,
-          exp=3600, nbf=0, roles=("CallData.Ingest",), wids=(), drop=()):
+def token(
+    authority_url,
+    *,
+    tid=TENANT,
+    key=KEY,
+    kid="k1",
+    alg="RS256",
+    aud=AUD,
+    iss=None,
+    exp=3600,
+    nbf=0,
+    roles=("CallData.Ingest",),
+    wids=(),
+    drop=(),
+):
     now = int(time.time())
-    claims = {"tid": tid, "aud": aud, "iss": iss or f"{authority_url}/{tid}/v2.0",
-              "iat": now, "nbf": now + nbf, "exp": now + exp, "oid": "o1", "roles": list(roles),
-              "wids": list(wids), "preferred_username": "agent@contoso.com"}
+    claims = {
+        "tid": tid,
+        "aud": aud,
+        "iss": iss or f"{authority_url}/{tid}/v2.0",
+        "iat": now,
+        "nbf": now + nbf,
+        "exp": now + exp,
+        "oid": "o1",
+        "roles": list(roles),
+        "wids": list(wids),
+        "preferred_username": "agent@contoso.com",
+    }
     for k in drop:
         claims.pop(k)
     return "Bearer " + jwt.encode(claims, key, algorithm=alg, headers={"kid": kid})
@@ -84,10 +107,16 @@ def _reason(validator, header):
 
 def test_token_attacks_are_401(validator, authority):
     url = authority[0]
-    none_token = (base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
-                  + "." + base64.urlsafe_b64encode(json.dumps(
-                      {"tid": TENANT, "aud": AUD, "exp": time.time() + 60}).encode()
-                  ).rstrip(b"=").decode() + ".")
+    none_token = (
+        base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+        + "."
+        + base64.urlsafe_b64encode(
+            json.dumps({"tid": TENANT, "aud": AUD, "exp": time.time() + 60}).encode()
+        )
+        .rstrip(b"=")
+        .decode()
+        + "."
+    )
     cases = {
         "missing": None,
         "not bearer": "Basic abc",
@@ -112,16 +141,25 @@ def test_hs256_signed_with_the_public_key_is_401(validator, authority):
     import hmac
 
     url = authority[0]
-    pem = KEY.public_key().public_bytes(serialization.Encoding.PEM,
-                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
     def b64(b: bytes) -> str:
         return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
     head = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "k1"}).encode())
-    body = b64(json.dumps({"tid": TENANT, "aud": AUD, "iss": f"{url}/{TENANT}/v2.0",
-                           "exp": int(time.time()) + 60, "roles": ["CallAnalytics.Admin"]}
-                          ).encode())
+    body = b64(
+        json.dumps(
+            {
+                "tid": TENANT,
+                "aud": AUD,
+                "iss": f"{url}/{TENANT}/v2.0",
+                "exp": int(time.time()) + 60,
+                "roles": ["CallAnalytics.Admin"],
+            }
+        ).encode()
+    )
     sig = b64(hmac.new(pem, f"{head}.{body}".encode(), hashlib.sha256).digest())
     assert "RS256" in _reason(validator, f"Bearer {head}.{body}.{sig}")
 
@@ -136,8 +174,9 @@ def test_jwks_is_cached(validator, authority):
 
 def test_levels_from_wids_and_roles():
     assert levels_from_claims(["62E90394-69F5-4237-9190-012177145E10"], []) == ["admin"]
-    assert levels_from_claims(["fcf91098-03e3-41a9-b5ba-6f0ec8188a12"],
-                              ["CallAnalytics.Engineer"]) == ["engineer", "specialist"]
+    assert levels_from_claims(
+        ["fcf91098-03e3-41a9-b5ba-6f0ec8188a12"], ["CallAnalytics.Engineer"]
+    ) == ["engineer", "specialist"]
     assert levels_from_claims(["unknown"], ["Other.Role"]) == []
 
 

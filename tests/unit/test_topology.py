@@ -25,8 +25,12 @@ def topology_body(**over: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "sites": [{"name": "Redmond", "city": "Redmond"}, {"name": "Dublin"}],
         "pools": [
-            {"fqdn": POOL, "role": ["frontEnd", "mediation"], "site": "Redmond",
-             "servers": ["fe01a.contoso.local", "fe01b.contoso.local"]},
+            {
+                "fqdn": POOL,
+                "role": ["frontEnd", "mediation"],
+                "site": "Redmond",
+                "servers": ["fe01a.contoso.local", "fe01b.contoso.local"],
+            },
             {"fqdn": "edge01.contoso.com", "role": "edge", "site": "Dublin"},
             {"fqdn": "fe02.contoso.local", "role": "frontEnd", "site": "Dublin"},
         ],
@@ -69,13 +73,24 @@ def test_validation_names_every_offending_field() -> None:
             {"fqdn": "y.contoso.local", "site": "Dublin", "colour": "red"},
             {"fqdn": "x.contoso.local", "role": "edge", "site": "Dublin"},
         ],
-        gateways=[{"fqdn": "gw.contoso.local", "site": "Redmond",
-                   "mediationPool": "x.contoso.local"}, {"site": "Redmond"}],
-        servers=[])
+        gateways=[
+            {"fqdn": "gw.contoso.local", "site": "Redmond", "mediationPool": "x.contoso.local"},
+            {"site": "Redmond"},
+        ],
+        servers=[],
+    )
     assert fields(body) == {
-        "servers", "pools[0].fqdn", "pools[1].role", "pools[1].site", "pools[2].role[1]",
-        "pools[3].role", "pools[3].colour", "pools[4].fqdn", "gateways[0].mediationPool",
-        "gateways[1].fqdn"}
+        "servers",
+        "pools[0].fqdn",
+        "pools[1].role",
+        "pools[1].site",
+        "pools[2].role[1]",
+        "pools[3].role",
+        "pools[3].colour",
+        "pools[4].fqdn",
+        "gateways[0].mediationPool",
+        "gateways[1].fqdn",
+    }
 
 
 def test_sites_are_required_and_unique() -> None:
@@ -90,8 +105,9 @@ def test_sites_are_required_and_unique() -> None:
 
 def test_versions_and_addresses_are_not_fqdns() -> None:
     for bad in ("7.0.2046.0", "10.1.2.3", "localhost", "-a.contoso.com", "a..b.com"):
-        assert fields(topology_body(pools=[{"fqdn": bad, "role": "edge",
-                                             "site": "Dublin"}], gateways=[])) == {"pools[0].fqdn"}
+        assert fields(
+            topology_body(pools=[{"fqdn": bad, "role": "edge", "site": "Dublin"}], gateways=[])
+        ) == {"pools[0].fqdn"}
 
 
 # ------------------------------------------------------------------------ matching
@@ -103,49 +119,89 @@ def ep(**kw: Any) -> Endpoint:
 
 def test_server_signature_is_a_pure_function_of_the_endpoint() -> None:
     assert server_signature(ep(uri="sip:alice@contoso.com", user_agent=SFB_UA)) is None
-    assert server_signature(ep(uri="sip:first.middle.last@contoso.com",
-                               user_agent=SFB_UA)) is None
+    assert server_signature(ep(uri="sip:first.middle.last@contoso.com", user_agent=SFB_UA)) is None
     assert server_signature(ep(uri="tel:+14255550100", user_agent=MEDIATION_UA)) == "mediation:"
-    assert server_signature(ep(uri=f"sip:{POOL}@contoso.local;gruu;opaque=srvr:x",
-                               user_agent=MCU_UA)) == f"frontEnd:{POOL}"
+    assert (
+        server_signature(ep(uri=f"sip:{POOL}@contoso.local;gruu;opaque=srvr:x", user_agent=MCU_UA))
+        == f"frontEnd:{POOL}"
+    )
     assert server_signature(ep(user_agent=f"RTCC/7.0.0.0 MediationServer ({POOL})")) == (
-        f"mediation:{POOL}")
+        f"mediation:{POOL}"
+    )
     assert server_signature(ep(user_agent="Gateway/1.0 gw01.contoso.local")) == (
-        "server:gw01.contoso.local")
+        "server:gw01.contoso.local"
+    )
     # The focus/MCU kind alone is not on-prem (Teams' cloud MCUs have it too).
-    assert server_signature(ep(uri="sip:o@contoso.com;gruu;opaque=app:conf:audio-video:id:1",
-                               kind="server")) is None
+    assert (
+        server_signature(
+            ep(uri="sip:o@contoso.com;gruu;opaque=app:conf:audio-video:id:1", kind="server")
+        )
+        is None
+    )
 
 
 def test_fqdn_first_then_the_only_pool_of_the_role() -> None:
     topo = parse_topology(topology_body())
     placed = topo.resolve("mediation:")
     assert placed and (placed.site, placed.pool, placed.matched_by) == (
-        "Redmond", POOL, "role")  # only fe01 has the mediation role
+        "Redmond",
+        POOL,
+        "role",
+    )  # only fe01 has the mediation role
     assert topo.resolve("frontEnd:") is None  # two front-end pools: ambiguous, no guess
     placed = topo.resolve("frontEnd:fe02.contoso.local")
     assert placed and (placed.site, placed.pool, placed.matched_by) == (
-        "Dublin", "fe02.contoso.local", "fqdn")
+        "Dublin",
+        "fe02.contoso.local",
+        "fqdn",
+    )
     placed = topo.resolve("mediation:fe01b.contoso.local")  # a member server
     assert placed and (placed.pool, placed.role) == (POOL, "mediation")
     placed = topo.resolve("server:gw01.contoso.local")
     assert placed and (placed.site, placed.pool, placed.gateway) == (
-        "Redmond", POOL, "gw01.contoso.local")
+        "Redmond",
+        POOL,
+        "gw01.contoso.local",
+    )
     assert topo.resolve("edge:") is not None and topo.resolve("server:") is None
     assert topo.resolve(None) is None
 
 
 def test_contribution_carries_the_server_signature_only_for_server_sessions() -> None:
-    user = ep(role="caller", uri="sip:alice@contoso.com", kind="user", user_agent=SFB_UA,
-              ip_address="10.1.2.3", subnet_mask="255.255.255.0", connection_type="wired",
-              inside=True)
-    gateway_side = ep(uri="tel:+14255550100", kind="phone", user_agent=MEDIATION_UA,
-                      ip_address="10.50.0.9", subnet_mask="255.255.255.0",
-                      connection_type="wired", inside=True)
-    stream = Stream(id="main-audio:callerToCallee", label="main-audio", media_type="audio",
-                    direction="callerToCallee", quality=StreamQuality(rating="good"))
-    pstn = Session(id="s1", start="2031-02-01T10:00:00Z", end="2031-02-01T10:05:00Z",
-                   caller=user, callee=gateway_side, streams=[stream])
+    user = ep(
+        role="caller",
+        uri="sip:alice@contoso.com",
+        kind="user",
+        user_agent=SFB_UA,
+        ip_address="10.1.2.3",
+        subnet_mask="255.255.255.0",
+        connection_type="wired",
+        inside=True,
+    )
+    gateway_side = ep(
+        uri="tel:+14255550100",
+        kind="phone",
+        user_agent=MEDIATION_UA,
+        ip_address="10.50.0.9",
+        subnet_mask="255.255.255.0",
+        connection_type="wired",
+        inside=True,
+    )
+    stream = Stream(
+        id="main-audio:callerToCallee",
+        label="main-audio",
+        media_type="audio",
+        direction="callerToCallee",
+        quality=StreamQuality(rating="good"),
+    )
+    pstn = Session(
+        id="s1",
+        start="2031-02-01T10:00:00Z",
+        end="2031-02-01T10:05:00Z",
+        caller=user,
+        callee=gateway_side,
+        streams=[stream],
+    )
     got = contribution(CallView(start=pstn.start, sessions=[pstn]))
     cells = {e.split("#")[0] for entries in got.values() for e in entries}
     assert cells == {"audio|wired|in|0|mediation:"}
@@ -159,28 +215,68 @@ BUILDINGS = "10.1.0.0,HQ-Net,16,HQ,,,,Redmond,98052,US,WA,West,1,0\n"
 def test_place_of_a_user_and_of_a_mediation_server() -> None:
     index = BuildingIndex(parse_building_file(BUILDINGS))
     topo = parse_topology(topology_body())
-    user = ep(role="caller", uri="sip:alice@contoso.com", user_agent=SFB_UA,
-              ip_address="10.1.2.3", subnet_mask="255.255.255.0", inside=False)
+    user = ep(
+        role="caller",
+        uri="sip:alice@contoso.com",
+        user_agent=SFB_UA,
+        ip_address="10.1.2.3",
+        subnet_mask="255.255.255.0",
+        inside=False,
+    )
     assert endpoint_place(user, index, topo) == {
-        "building": "HQ", "networkName": "HQ-Net", "city": "Redmond", "insideCorp": True}
-    server = ep(uri="tel:+14255550100", user_agent=MEDIATION_UA, ip_address="172.16.0.4",
-                inside=True)
+        "building": "HQ",
+        "networkName": "HQ-Net",
+        "city": "Redmond",
+        "insideCorp": True,
+    }
+    server = ep(
+        uri="tel:+14255550100", user_agent=MEDIATION_UA, ip_address="172.16.0.4", inside=True
+    )
     assert endpoint_place(server, index, topo) == {
-        "building": None, "networkName": None, "city": None, "insideCorp": False,
-        "site": "Redmond", "pool": POOL, "serverRole": "mediation", "matchedBy": "role"}
+        "building": None,
+        "networkName": None,
+        "city": None,
+        "insideCorp": False,
+        "site": "Redmond",
+        "pool": POOL,
+        "serverRole": "mediation",
+        "matchedBy": "role",
+    }
     # No building file: the QoE flag; no topology: a server with an unknown pool.
     assert endpoint_place(server, None, None) == {
-        "building": None, "networkName": None, "city": None, "insideCorp": True,
-        "site": None, "pool": None, "serverRole": "mediation"}
+        "building": None,
+        "networkName": None,
+        "city": None,
+        "insideCorp": True,
+        "site": None,
+        "pool": None,
+        "serverRole": "mediation",
+    }
 
 
 def test_place_is_advanced_hidden_from_specialists() -> None:
     place = {"building": "HQ", "site": "Redmond", "pool": POOL}
-    detail = {"callId": "c", "call_type": "pstn", "sessions": [{
-        "id": "s", "caller": {"role": "caller", "uri": "sip:alice@contoso.com", "kind": "user",
-                              "place": place},
-        "callee": {"role": "callee", "uri": "tel:+14255550100", "kind": "phone",
-                   "place": place}}]}
+    detail = {
+        "callId": "c",
+        "call_type": "pstn",
+        "sessions": [
+            {
+                "id": "s",
+                "caller": {
+                    "role": "caller",
+                    "uri": "sip:alice@contoso.com",
+                    "kind": "user",
+                    "place": place,
+                },
+                "callee": {
+                    "role": "callee",
+                    "uri": "tel:+14255550100",
+                    "kind": "phone",
+                    "place": place,
+                },
+            }
+        ],
+    }
     for level in ("admin", "engineer"):
         out = project_call(detail, level, "alice@contoso.com")
         assert out["sessions"][0]["callee"]["place"] == place

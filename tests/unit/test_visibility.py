@@ -14,19 +14,35 @@ CONF = "sip:org@contoso.com;gruu;opaque=app:conf:focus:id:Q1"
 
 
 def _doc(records):
-    frags = [f for r in records for f in parse_record("cdr", "sfb-cdr-json", r,
-                                                      ParseContext(TENANT))]
+    frags = [
+        f for r in records for f in parse_record("cdr", "sfb-cdr-json", r, ParseContext(TENANT))
+    ]
     merged = union({}, frags)
     doc = build_document(TENANT, frags[0].key, merged, None)
     s = doc.view.sessions[0]
-    s.caller = s.caller.model_copy(update={
-        "ip_address": "10.1.2.3", "mac_address": "00-11-22-33-44-55", "bssid": "aa:bb:cc:dd:ee:ff",
-        "dns_suffix": "corp.contoso.com", "capture_device": "Jabra Evolve 65",
-        "machine_name": "ALICE-LT", "subnet": "10.1.2.0"})
-    s.streams = [Stream(id="main-audio:callerToCallee", label="main-audio", media_type="audio",
-                        direction="callerToCallee", metrics=StreamMetrics(jitter_ms=45.0),
-                        quality=StreamQuality(rating="poor", poor_due_to=["jitter"],
-                                              flags={"jitter_ms": "red"}))]
+    s.caller = s.caller.model_copy(
+        update={
+            "ip_address": "10.1.2.3",
+            "mac_address": "00-11-22-33-44-55",
+            "bssid": "aa:bb:cc:dd:ee:ff",
+            "dns_suffix": "corp.contoso.com",
+            "capture_device": "Jabra Evolve 65",
+            "machine_name": "ALICE-LT",
+            "subnet": "10.1.2.0",
+        }
+    )
+    s.streams = [
+        Stream(
+            id="main-audio:callerToCallee",
+            label="main-audio",
+            media_type="audio",
+            direction="callerToCallee",
+            metrics=StreamMetrics(jitter_ms=45.0),
+            quality=StreamQuality(
+                rating="poor", poor_due_to=["jitter"], flags={"jitter_ms": "red"}
+            ),
+        )
+    ]
     return doc
 
 
@@ -48,9 +64,20 @@ def test_specialist_gets_no_advanced_or_debug_fields_and_anonymous_others():
     doc = _doc([cdr(1, callee="sip:bob@contoso.com"), cdr(2, callee="tel:+15552823456")])
     out = project_call(detail_dict(doc), "specialist", "alice@contoso.com")
     text = json.dumps(out)
-    for secret in ("10.1.2.3", "00-11-22-33-44-55", "aa:bb:cc", "corp.contoso.com", "Jabra",
-                   "ALICE-LT", "bob@contoso.com", "+15552823456", "user_agent", "jitter_ms",
-                   "UCCAPI", "10.1.2.0"):
+    for secret in (
+        "10.1.2.3",
+        "00-11-22-33-44-55",
+        "aa:bb:cc",
+        "corp.contoso.com",
+        "Jabra",
+        "ALICE-LT",
+        "bob@contoso.com",
+        "+15552823456",
+        "user_agent",
+        "jitter_ms",
+        "UCCAPI",
+        "10.1.2.0",
+    ):
         assert secret not in text, secret
     assert "alice@contoso.com" in text and "Internal User" in text
     stream = out["sessions"][0]["streams"][0]
@@ -75,11 +102,12 @@ def test_unclassified_fields_are_hidden_from_specialists():
     assert "secret" in json.dumps(project_call(detail, "engineer"))
 
 
-@pytest.mark.parametrize("model,prefix", [
-    (Endpoint, "sessions[].caller."), (Session, "sessions[]."), (Stream, "sessions[].streams[].")])
+@pytest.mark.parametrize(
+    "model,prefix",
+    [(Endpoint, "sessions[].caller."), (Session, "sessions[]."), (Stream, "sessions[].streams[].")],
+)
 def test_every_model_field_is_classified(model, prefix):
     """A new model field must be given a class deliberately (it stays hidden until then)."""
     nested = {"caller", "callee", "streams"}
-    missing = [f for f in model.model_fields if f not in nested
-               and prefix + f not in FIELD_CLASSES]
+    missing = [f for f in model.model_fields if f not in nested and prefix + f not in FIELD_CLASSES]
     assert missing == []

@@ -6,6 +6,7 @@ import azure.functions as func
 from functions.alerts import bp as alerts_bp
 from functions.analytics import bp as analytics_bp
 from functions.buildings import bp as buildings_bp
+from functions.graph import bp as graph_bp  # Teams call records from Microsoft Graph
 from functions.health import bp as health_bp
 from functions.ingest import bp as ingest_bp
 from functions.openapi import bp as openapi_bp
@@ -28,5 +29,6 @@ for blueprint in (
     topology_bp,
     alerts_bp,
     portal_bp,
+    graph_bp,
 ):
     app.register_functions(blueprint)

@@ -45,6 +45,17 @@ SETTING_NAMES: dict[str, str] = {
     "is raised (default 20)",
     "CDC_ALERT_MIN_STREAMS": "classified audio streams a building needs in a day before "
     "it can alert (default 20)",
+    # Teams call records from Microsoft Graph, read by shared/graph/config.py
+    "CDC_GRAPH_URL": "Microsoft Graph base URL (default https://graph.microsoft.com/v1.0)",
+    "CDC_GRAPH_AUTHORITY": "token authority for Graph (default https://login.microsoftonline.com)",
+    "CDC_GRAPH_TENANTS": "comma-separated Teams tenant IDs to subscribe to call records",
+    "CDC_GRAPH_HOME_TENANT": "the app's home tenant: Graph tokens from the managed identity",
+    "CDC_GRAPH_APP_ID": "multi-tenant app (client) ID for other tenants (certificate)",
+    "CDC_GRAPH_CERTIFICATE_PATH": "PEM/PKCS12 certificate of that app (other tenants)",
+    "CDC_GRAPH_WEBHOOK_BASE": "public https base URL of this app for Graph's webhooks "
+    "(default https://$WEBSITE_HOSTNAME)",
+    "CDC_GRAPH_NOT_FOUND_DELAY_S": "first retry delay of a call record still 404 (default 60)",
+    "CDC_GRAPH_MAX_INLINE_WAIT_S": "Retry-After waited in-process before re-queueing (default 20)",
 }
 
 ENTRA_AUTHORITY = "https://login.microsoftonline.com"

@@ -59,8 +59,9 @@ var appSettings = {
   AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
   // The app's own connection (blob trigger on incoming/, and the code's blob client).
   CDC_STORAGE__blobServiceUri: storage.properties.primaryEndpoints.blob
-  // Read by the Functions host, not by our code: the blob trigger keeps its poison queue
-  // on the trigger's connection, so an identity-based trigger connection needs it.
+  // The queue endpoint of the same connection: the Graph webhooks put call record ids on
+  // the `graph-callrecords` queue through it (shared/storage/queues.py), the host's queue
+  // trigger reads them, and the blob trigger keeps its poison queue there.
   CDC_STORAGE__queueServiceUri: storage.properties.primaryEndpoints.queue
   CDC_STORAGE__credential: 'managedidentity'
   CDC_STORAGE__clientId: identity.properties.clientId
@@ -76,6 +77,13 @@ var appSettings = {
   CDC_PORTAL_CLIENT_ID: portalClientId
   CDC_PORTAL_TENANT_ID: portalSignInTenant
   CDC_PORTAL_API_SCOPE: portalApiScope
+  // Teams call records from Microsoft Graph: the home tenant's managed identity reads
+  // them (admin consent once, docs/deploy.md); Graph calls the webhooks on this host
+  // (https://$WEBSITE_HOSTNAME unless CDC_GRAPH_WEBHOOK_BASE names a custom domain).
+  CDC_GRAPH_URL: 'https://graph.microsoft.com/v1.0'
+  CDC_GRAPH_AUTHORITY: environment().authentication.loginEndpoint
+  CDC_GRAPH_TENANTS: join(authTenants, ',')
+  CDC_GRAPH_HOME_TENANT: tenant().tenantId
   // Application Insights with Entra ID ingestion (local auth is off on the component).
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'

@@ -30,6 +30,14 @@ def is_optional_tunable(name: str) -> bool:
     return name.startswith(("CDC_MAX_", "CDC_ALERT_")) or name in (
         "CDC_COSMOS_CONCURRENCY",
         "CDC_BUILD_VERSION",
+        # Graph: retry tunables, and the certificate pair that only a
+        # multi-tenant deployment (tenants other than home) sets.
+        "CDC_GRAPH_NOT_FOUND_DELAY_S",
+        "CDC_GRAPH_MAX_INLINE_WAIT_S",
+        "CDC_GRAPH_APP_ID",
+        "CDC_GRAPH_CERTIFICATE_PATH",
+        # defaults to https://$WEBSITE_HOSTNAME, which App Service sets
+        "CDC_GRAPH_WEBHOOK_BASE",
     )
 
 
@@ -39,7 +47,8 @@ HOST_SETTINGS = {
     "AzureWebJobsStorage__clientId",
     "AzureWebJobsStorage__blobServiceUri",
     "AzureWebJobsStorage__queueServiceUri",
-    # The blob trigger's poison queue lives on the trigger's connection (CDC_STORAGE).
+    # The blob trigger's poison queue lives on the trigger's connection (CDC_STORAGE);
+    # shared/storage/queues.py reads it too, for the Graph queue (no Settings field).
     "CDC_STORAGE__queueServiceUri",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 }

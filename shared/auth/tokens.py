@@ -86,9 +86,9 @@ class KeySet:
                     if self._fetched_at is None:
                         raise
                     # the last good set still serves until the endpoint answers again
-            if kid not in self._keys and self._fetched_at is not None:
-                if self._may_fetch(now, forced=True):
-                    self._refresh()
+            known = kid in self._keys or self._fetched_at is None
+            if not known and self._may_fetch(now, forced=True):
+                self._refresh()
             found = self._keys.get(kid)
             if found is None:
                 if self._failed_at is not None and self._fetched_at is None:
@@ -155,6 +155,16 @@ class TokenValidator:
                 self._jwks[tid] = keys
             return keys
 
+    def _signing_key(self, tid: str, kid: Any) -> Any:
+        import jwt
+
+        if not isinstance(kid, str) or not kid:
+            raise unauthorized("token header has no kid")
+        try:
+            return self.key_set(tid).key(kid)
+        except jwt.PyJWKClientError as exc:
+            raise unauthorized(f"token signing key not found: {exc}") from None
+
     def validate(self, authorization: str | None) -> Principal:
         """Blocking (may fetch JWKS); call via `validate_async` from async code."""
         import jwt  # here, not at module level: PyJWT loads `cryptography` (~80 ms of
@@ -180,13 +190,7 @@ class TokenValidator:
             raise unauthorized("token's tenant is not configured for this service")
         if not self.settings.auth_audiences:
             raise unauthorized("no token audience is configured (AUTH_AUDIENCES)")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            raise unauthorized("token header has no kid")
-        try:
-            key = self.key_set(tid).key(kid)
-        except jwt.PyJWKClientError as exc:
-            raise unauthorized(f"token signing key not found: {exc}") from None
+        key = self._signing_key(tid, header.get("kid"))
         try:
             claims = jwt.decode(
                 token,

@@ -133,8 +133,11 @@ def test_content_hash_ignores_sent_at_only():
         # a second `records` array: stdlib json keeps the last, ijson streams both
         ('"records": [{rec}], "records": [{rec}, {rec}]', "records"),
         # a duplicate deep inside a record's data
-        ('"records": [{{"kind": "cdr", "format": "sfb-cdr-json", "data": '
-         '{{"SessionIdTime": 1, "SessionIdTime": 2}}}}]', "SessionIdTime"),
+        (
+            '"records": [{{"kind": "cdr", "format": "sfb-cdr-json", "data": '
+            '{{"SessionIdTime": 1, "SessionIdTime": 2}}}}]',
+            "SessionIdTime",
+        ),
     ],
 )
 def test_duplicate_keys_anywhere_are_400_naming_the_key(raw_records, key):

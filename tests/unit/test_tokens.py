@@ -196,9 +196,18 @@ def test_app_only_tokens_get_levels_from_roles_only(validator, authority):
     app = token(url, roles=(), wids=(ENGINEER_WID,), drop=("preferred_username",))
     assert validator.validate(app).levels == ()
     now = int(time.time())
-    claims = {"tid": TENANT, "aud": AUD, "iss": f"{url}/{TENANT}/v2.0", "iat": now,
-              "exp": now + 600, "oid": "o1", "idtyp": "app", "upn": "x@contoso.com",
-              "roles": ["QualityReports.Read"], "wids": [ENGINEER_WID]}
+    claims = {
+        "tid": TENANT,
+        "aud": AUD,
+        "iss": f"{url}/{TENANT}/v2.0",
+        "iat": now,
+        "exp": now + 600,
+        "oid": "o1",
+        "idtyp": "app",
+        "upn": "x@contoso.com",
+        "roles": ["QualityReports.Read"],
+        "wids": [ENGINEER_WID],
+    }
     tagged = "Bearer " + jwt.encode(claims, KEY, algorithm="RS256", headers={"kid": "k1"})
     assert validator.validate(tagged).levels == ("reader",)
     # a delegated user token keeps its directory role

@@ -82,7 +82,12 @@ class ReportDefinition:
     built_in: bool = True
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, with_authors: bool = True) -> dict[str, Any]:
+        """`with_authors=False` leaves out createdBy/updatedBy (UPNs): below engineer a
+        reader sees what a report does, not who wrote it (docs/reference/roles.md)."""
+        meta = {
+            k: v for k, v in self.meta.items() if with_authors or k not in ("createdBy", "updatedBy")
+        }
         return {
             "id": self.id,
             "name": self.name,
@@ -95,7 +100,7 @@ class ReportDefinition:
             "measures": list(self.measures),
             "period": dict(self.period),
             "levels": sorted(self.levels),
-            **self.meta,
+            **meta,
         }
 
     def ref(self) -> dict[str, Any]:

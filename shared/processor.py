@@ -142,7 +142,14 @@ class BatchProcessor:
                     "ttl": layout.BATCHES.default_ttl,
                 },
             )
-        # A batch that already finished is being delivered again: a fresh attempt budget.
+        if doc.get("status") in FINAL and not await self.blobs.incoming_exists(name):
+            # A duplicate event for a batch that finished (and whose blob is gone): the
+            # result stands. Without this a fresh attempt would find no blob and poison a
+            # completed batch.
+            log.info("batch already %s; repeated event ignored", doc.get("status"), extra=ctx)
+            return doc
+        # A finished batch whose blob is back (redeployed from poison/, see README): a
+        # fresh attempt budget.
         attempts = 1 if doc.get("status") in FINAL else int(doc.get("attempts") or 0) + 1
         doc = (
             await update_batch(

@@ -214,3 +214,25 @@ def test_transient_failures_retry_then_poison_after_five_attempts(stack, monkeyp
         assert [n for n in await _blob_names(layout.POISON, TENANT) if env["batchId"] in n]
 
     run(scenario())
+
+
+def test_a_repeated_event_after_completion_changes_nothing(stack):
+    async def scenario():
+        env = envelope([_unique(i) for i in range(3)])
+        await _post(env)
+        [name] = [n for n in await _blob_names(layout.INCOMING, TENANT) if env["batchId"] in n]
+        first = await _process_name(name)
+        assert first["status"] == "completed"
+        again = await _process_name(name)  # Event Grid delivers at least once
+        doc = await read_batch(get_clients(), TENANT, env["batchId"])
+        poisoned = [n for n in await _blob_names(layout.POISON, TENANT) if env["batchId"] in n]
+        return first, again, doc, poisoned
+
+    first, again, doc, poisoned = run(scenario())
+    assert again["status"] == doc["status"] == "completed" and not poisoned
+    assert doc["attempts"] == first["attempts"] and not doc.get("failure")
+
+
+async def _process_name(name: str) -> dict:
+    settings = get_settings()
+    return await BatchProcessor(get_clients(settings), settings).process(f"incoming/{name}")

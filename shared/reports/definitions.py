@@ -85,9 +85,8 @@ class ReportDefinition:
     def as_json(self, with_authors: bool = True) -> dict[str, Any]:
         """`with_authors=False` leaves out createdBy/updatedBy (UPNs): below engineer a
         reader sees what a report does, not who wrote it (docs/reference/roles.md)."""
-        meta = {
-            k: v for k, v in self.meta.items() if with_authors or k not in ("createdBy", "updatedBy")
-        }
+        hidden = () if with_authors else ("createdBy", "updatedBy")
+        meta = {k: v for k, v in self.meta.items() if k not in hidden}
         return {
             "id": self.id,
             "name": self.name,

@@ -30,7 +30,6 @@ from shared.storage import reports as store
 from shared.storage.clients import Clients
 from shared.storage.items import StaleWrite
 
-
 AUTHORS_VISIBLE = frozenset({"admin", "engineer"})  # who wrote a report: a UPN, EUII
 
 

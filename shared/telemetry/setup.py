@@ -40,8 +40,8 @@ def configure_telemetry(env: Mapping[str, str] | None = None) -> bool:
     timers) before anything logs: a worker that only serves HTTP (Flex Consumption
     scales HTTP triggers on their own instances) scrubs as the processor does.
     Logging filters always, SDK loggers at WARNING, and Azure Monitor (logs, traces,
-    metrics) once, only when APPLICATIONINSIGHTS_CONNECTION_STRING is set. Returns whether telemetry is
-    exported. Never raises: telemetry must not stop a batch."""
+    metrics) once, only when APPLICATIONINSIGHTS_CONNECTION_STRING is set. Returns
+    whether telemetry is exported. Never raises: telemetry must not stop a batch."""
     install_logging()
     if _configured["done"]:
         return _configured["exporting"]

@@ -280,6 +280,11 @@ class BatchProcessor:
         counts: RunCounts,
         quarantine: list[tuple[int, str, Any]],
     ) -> list[Fragment]:
+        if policy.excludes_record(record):
+            # Decided before parsing: an excluded user's record, well-formed or not, is
+            # counted and dropped, never parsed, stored or quarantined.
+            counts.excluded += 1
+            return []
         try:
             if not isinstance(record, dict):
                 raise RecordRejected("record is not a JSON object")
@@ -295,6 +300,7 @@ class BatchProcessor:
             quarantine.append((index, exc.reason, record))
             return []
         if (policy.users or policy.domains) and any(policy.excludes(u) for u in _uris(fragments)):
+            # also after parsing: a URI the parser rebuilt (a phone number in SIP form)
             counts.excluded += 1
             return []
         return fragments

@@ -236,3 +236,42 @@ def test_a_repeated_event_after_completion_changes_nothing(stack):
 async def _process_name(name: str) -> dict:
     settings = get_settings()
     return await BatchProcessor(get_clients(settings), settings).process(f"incoming/{name}")
+
+
+def test_exclusion_comes_before_parsing_and_matches_object_ids(stack):
+    """An excluded user's malformed CDR and QoE report are counted as excluded, never
+    quarantined; a Graph record without any UPN is excluded by its user's object id."""
+    from pathlib import Path
+
+    golden = Path(__file__).resolve().parents[1] / "golden" / "graph"
+    graph = json.loads((golden / "ms_get_callrecord_expanded.json").read_text())
+    graph["id"] = str(uuid.uuid4())
+    text = json.dumps(graph)
+    for upn in ("abbie.wilkins@contoso.com", "owen.franklin@contoso.com"):
+        text = text.replace(f'"userPrincipalName": "{upn}"', '"userPrincipalName": null')
+    oid = "821809f5-0000-0000-0000-3b5136c0e777"  # Abbie's Entra object id
+    policy = ExclusionPolicy(users=["sip:secret.user@contoso.com", oid])
+
+    async def scenario():
+        await save_exclusions(get_clients(), TENANT, policy)
+        try:
+            broken_cdr = cdr_record(caller="sip:secret.user@contoso.com", call_id="x@y")
+            del broken_cdr["data"]["sessionIdTime"]  # would be quarantined
+            broken_qoe = {
+                "kind": "qoe",
+                "format": "ms-qoe-xml",
+                "data": "<VQReportEvent><From>sip:Secret.User@contoso.com</From><broken",
+            }
+            no_upn = {"kind": "callRecord", "format": "graph-v1", "data": json.loads(text)}
+            env = envelope([broken_cdr, broken_qoe, no_upn, _unique(7)])
+            await _post(env)
+            status = await _process(env["batchId"])
+            parked = await _blob_names(layout.QUARANTINE, f"{TENANT}/{env['batchId']}/")
+            return status, parked
+        finally:
+            await save_exclusions(get_clients(), TENANT, ExclusionPolicy())
+
+    status, parked = run(scenario())
+    counts = (status["excluded"], status["quarantined"], status["stored"])
+    assert counts == (3, 0, 1), status
+    assert parked == []

@@ -91,3 +91,18 @@ def test_ids_and_user_keys():
     assert user_key("sip:org@contoso.com;gruu;opaque=app:conf:focus:id:1") is None
     view = build_view(union({}, frags(cdr(1, callee="tel:+1555"))))
     assert internal_users(view) == ["alice@contoso.com"]
+
+
+def test_exclusion_policy_reads_raw_records_of_any_shape():
+    from shared.exclusions import ExclusionPolicy
+
+    oid = "821809f5-0000-0000-0000-3b5136c0e777"
+    policy = ExclusionPolicy(users=["ceo@contoso.com", oid.upper()], domains=["board.contoso.com"])
+    assert policy.excludes_record({"data": {"user1Uri": "sip:CEO@contoso.com;gruu"}})
+    assert policy.excludes_record({"data": {"a": [{"id": oid}]}})
+    assert policy.excludes_record({"data": f"<x><URI>sips:jane@board.contoso.com</URI>{oid}</x>"})
+    assert policy.excludes_record({"data": "<x>sip%3A and ceo@contoso.com in text</x>"})
+    assert not policy.excludes_record(
+        {"data": {"user1Uri": "sip:cfo@contoso.com", "fqdn": "board.contoso.com"}}
+    )
+    assert not ExclusionPolicy().excludes_record({"data": {"u": "ceo@contoso.com"}})

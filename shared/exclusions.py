@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Identities inside text (a QoE XML report): addresses with or without a scheme, and
 # Entra object ids (GUIDs), which a Graph call record carries without any UPN.
@@ -32,13 +32,24 @@ def record_strings(data: Any) -> Iterator[str]:
             stack.extend(node)
 
 
+MAX_POLICY_BYTES = 1_000_000  # stored policy; many users fit (50,000 UPNs of 20 chars)
+MAX_POLICY_BODY_BYTES = 4_000_000  # the request body, before normalisation
+
+
 class ExclusionPolicy(BaseModel):
     """Users (SIP URI / UPN / Entra object id) and domains whose data must stay on
     premises. The processor asks `excludes_record` before it parses a record, so an
     excluded user's record is never written anywhere, not even to quarantine."""
 
+    model_config = ConfigDict(extra="forbid")
+
     users: list[str] = Field(default_factory=list, max_length=100_000)
     domains: list[str] = Field(default_factory=list, max_length=10_000)
+
+    def stored_bytes(self) -> int:
+        """Size of the policy as stored in the tenant's settings item (one Cosmos DB
+        item: 2 MB at most, with room kept for the rest of the settings)."""
+        return len(self.model_dump_json())
 
     @field_validator("users", "domains")
     @classmethod

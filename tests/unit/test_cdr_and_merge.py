@@ -106,3 +106,22 @@ def test_exclusion_policy_reads_raw_records_of_any_shape():
         {"data": {"user1Uri": "sip:cfo@contoso.com", "fqdn": "board.contoso.com"}}
     )
     assert not ExclusionPolicy().excludes_record({"data": {"u": "ceo@contoso.com"}})
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_the_complete_export_of_a_record_wins_in_any_order(n):
+    """An export taken while the session ran (no end time yet) meets the one taken
+    after it ended: same record id, different content hash. The complete one wins,
+    whichever hash is larger and whichever arrives first."""
+    done = cdr(n)
+    running = dict(done, endTime=None)
+    [complete] = frags(done)
+    [partial] = frags(running)
+    assert complete.record_id == partial.record_id
+    assert complete.fragment_id != partial.fragment_id
+    for order in itertools.permutations([complete, partial]):
+        assert set(union({}, order)) == {complete.fragment_id}
+        assert set(union({partial.fragment_id: partial}, [complete])) == {complete.fragment_id}
+        assert set(union({complete.fragment_id: complete}, [partial])) == {complete.fragment_id}
+    [s] = build_view(union({}, [partial, complete])).sessions
+    assert s.end == complete.sessions[0].end

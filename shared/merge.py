@@ -201,7 +201,11 @@ def call_pk(tenant_id: str, call_id: str) -> str:
 
 
 def build_document(
-    tenant_id: str, key: str, fragments: dict[str, Fragment], profile: str | None
+    tenant_id: str,
+    key: str,
+    fragments: dict[str, Fragment],
+    profile: str | None,
+    revision: int = 1,
 ) -> CallDocument:
     """The stored call for a fragment set: the view is built and classified here, so
     what storage writes is a finished value."""
@@ -213,6 +217,7 @@ def build_document(
         key=key,
         fragments=fragments,
         view=build_view(fragments, profile=profile),
+        revision=revision,
         updatedAt=utcnow(),
     )
 
@@ -232,4 +237,4 @@ def merged_document(
     merged = union(current.fragments, new)
     if merged.keys() == current.fragments.keys():
         return None
-    return build_document(tenant_id, key, merged, profile)
+    return build_document(tenant_id, key, merged, profile, current.revision + 1)

@@ -275,3 +275,57 @@ def test_exclusion_comes_before_parsing_and_matches_object_ids(stack):
     counts = (status["excluded"], status["quarantined"], status["stored"])
     assert counts == (3, 0, 1), status
     assert parked == []
+
+
+def test_history_converges_when_the_older_views_write_lands_last(stack, monkeypatch):
+    """Two processors merge one call. The history write of the first (older) view is
+    delayed, as a 429 retry would delay it, and lands after the second's: the entries
+    must still be those of the stored call."""
+    import shared.storage.calls as calls_store
+    from shared.identity import call_id
+    from shared.storage.calls import user_index_docs
+
+    sip_call = f"{uuid.uuid4()}@fe01"
+    first = cdr_record(n=1, call_id=sip_call)
+    second = cdr_record(n=2, call_id=sip_call)  # another session (tags) of the same call
+    second["data"]["user1DisplayName"] = "Alice Renamed"
+
+    def slow(fn):
+        async def wrapper(container, *args, **kwargs):
+            body = next((a for a in args if isinstance(a, dict)), kwargs.get("body"))
+            if body is None and args and isinstance(args[0], dict):
+                body = args[0]
+            if isinstance(body, dict) and len(body.get("ownSessionIds") or []) == 1:
+                await asyncio.sleep(1.0)  # the one-session view's history write
+            return await fn(container, *args, **kwargs)
+
+        return wrapper
+
+    for name in ("upsert", "create_new", "replace_if_unchanged"):
+        monkeypatch.setattr(calls_store, name, slow(getattr(calls_store, name)))
+
+    async def scenario():
+        a, b = envelope([first]), envelope([second])
+        await _post(a)
+        await _post(b)
+
+        async def later():
+            await asyncio.sleep(0.4)  # after the first call write, before its history
+            return await _process(b["batchId"])
+
+        await asyncio.gather(_process(a["batchId"]), later())
+        cid = call_id(TENANT, "sip:" + sip_call)
+        call = await read_call(get_clients(), TENANT, cid)
+        history = get_clients().container(layout.USER_CALLS)
+        stored = [
+            await history.read_item(e["id"], partition_key=e["pk"]) for e in user_index_docs(call)
+        ]
+        return call, stored
+
+    call, stored = run(scenario())
+    assert len(call.view.sessions) == 2
+    wanted = {e["pk"]: e for e in user_index_docs(call)}
+    for entry in stored:
+        want = wanted[entry["pk"]]
+        for key in ("ownSessionIds", "displayName", "rating", "participantCount", "end"):
+            assert entry.get(key) == want.get(key), (key, entry.get(key), want.get(key))

@@ -329,3 +329,46 @@ def test_history_converges_when_the_older_views_write_lands_last(stack, monkeypa
         want = wanted[entry["pk"]]
         for key in ("ownSessionIds", "displayName", "rating", "participantCount", "end"):
             assert entry.get(key) == want.get(key), (key, entry.get(key), want.get(key))
+
+
+@pytest.mark.slow
+def test_a_1000_participant_meeting_does_not_hold_back_its_batch(stack):
+    """A meeting too large for one Cosmos DB item (the local server refuses items over
+    2 MB, as Cosmos DB does) with 40 unrelated calls in the same batch: every unrelated
+    call is stored, the meeting's records that do not fit are quarantined alone with the
+    reason, and the batch completes (with errors), not poisoned."""
+    focus = f"sip:org@contoso.com;gruu;opaque=app:conf:focus:id:{uuid.uuid4().hex[:8]}"
+    meeting = [
+        cdr_record(
+            n=i,
+            caller=f"sip:attendee{i:04d}@contoso.com",
+            conference=focus,
+            call_id=f"{uuid.uuid4()}@fe01",
+        )
+        for i in range(1000)
+    ]
+    for r in meeting:
+        r["data"]["user1UserAgent"] = "UCCAPI/16.0.4849.1000 OC/16.0.4849.1000 " + "x" * 450
+    others = [_unique(5000 + i) for i in range(40)]
+    records = meeting[:500] + others + meeting[500:]
+
+    async def scenario():
+        env = envelope(records)
+        await _post(env)
+        status = await _process(env["batchId"])
+        parked = await _blob_names(layout.QUARANTINE, f"{TENANT}/{env['batchId']}/")
+        from shared.identity import call_id
+
+        stored = [
+            await read_call(get_clients(), TENANT, call_id(TENANT, "sip:" + r["data"]["callId"]))
+            for r in others
+        ]
+        return status, parked, stored
+
+    status, parked, stored = run(scenario())
+    assert status["status"] == "completedWithErrors", status
+    assert all(c is not None for c in stored)  # none of the 40 held back
+    assert status["received"] == 1040
+    assert status["received"] == status["stored"] + status["quarantined"] + status["excluded"]
+    assert status["quarantined"] > 0 and len(parked) == status["quarantined"]
+    assert "too large" in status["errors"][0]["reason"]

@@ -12,6 +12,9 @@
 //   partition. The query then runs over that partition's items only (the stock server
 //   evaluates every query over every item of the container, seconds per query at 100,000
 //   calls, which no real Cosmos DB account would pay for a single-partition query).
+// - an item over 2 MB (its JSON, UTF-8) is refused with 413 RequestEntityTooLarge, as
+//   Cosmos DB refuses it: the stock server stores any size, so no test would see the
+//   limit a large meeting runs into (create, replace and upsert, single or in a batch).
 // The handlers are replaced in their modules before the package builds its route table.
 // Usage: node cosmos_launcher.js <node_modules dir> <cert.pem> <key.pem> <port>
 "use strict";
@@ -25,6 +28,25 @@ const readDocument = require(path.join(pkg, "lib/handler/read-document"));
 const queryDocuments = require(path.join(pkg, "lib/handler/query-documents"));
 const rawBody = require(path.join(modules, "raw-body"));
 const Items = require(path.join(pkg, "lib/account/items")).default;
+const documentOperations = require(path.join(pkg, "lib/handler/_document-operations"));
+
+// Cosmos DB's maximum item size: 2 MB of JSON (learn.microsoft.com, "Azure Cosmos DB
+// service quotas", per-item limits).
+const MAX_ITEM_BYTES = 2 * 1024 * 1024;
+const TOO_LARGE = {
+  code: "RequestEntityTooLarge",
+  message: "Request size is too large",
+};
+for (const name of ["createOperation", "replaceOperation", "upsertOperation"]) {
+  const stock = documentOperations[name];
+  documentOperations[name] = function sizeChecked(collection, input) {
+    const body = input && input.resourceBody;
+    if (body && Buffer.byteLength(JSON.stringify(body), "utf8") > MAX_ITEM_BYTES) {
+      return { statusCode: 413, body: { ...TOO_LARGE } };
+    }
+    return stock(collection, input);
+  };
+}
 
 // A private marker the query handler puts in the (replayed) request body; it travels
 // with the request, so concurrent queries cannot see each other's partition.

@@ -142,10 +142,13 @@ def mint_token(
         "wids": list(wids),
     }
     if upn:
+        claims["idtyp"] = "user"  # the optional claim Entra adds when configured
+        claims["scp"] = "user_impersonation"
         claims["preferred_username"] = upn
         claims["upn"] = upn
         claims["name"] = upn.split("@")[0].replace(".", " ").title()
     else:
+        claims["idtyp"] = "app"
         claims["azp"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant_id}/app"))
     claims.update(extra_claims or {})
     return jwt.encode(claims, key or load_key(), algorithm="RS256", headers={"kid": kid})

@@ -21,6 +21,7 @@ import azure.functions as func
 
 from functions.contract import Endpoint, declare
 from functions.problems import PROBLEM_CONTENT_TYPE, Problem, as_problem
+from shared import telemetry
 from shared.auth.tokens import Principal, get_validator
 from shared.errors import DomainError, Invalid, TooLarge, Unsupported
 from shared.settings import Settings, get_settings
@@ -127,6 +128,7 @@ Handler = Callable[[RequestContext], Awaitable[func.HttpResponse]]
 
 
 async def handle(req: func.HttpRequest, handler: Handler, endpoint: Endpoint) -> func.HttpResponse:
+    telemetry.configure_telemetry()  # idempotent; the scrubber before anything logs
     try:
         if not endpoint.levels:
             return await handler(RequestContext(req))

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from functions.contract import Endpoint, Param
 from functions.http_support import RequestContext, base_url, json_response, route
 from shared.auth.levels import INGEST
-from shared.errors import FieldError, Invalid
-from shared.exclusions import ExclusionPolicy
+from shared.errors import FieldError, Invalid, TooLarge
+from shared.exclusions import MAX_POLICY_BODY_BYTES, MAX_POLICY_BYTES, ExclusionPolicy
 from shared.ingest import BodyFormat, accept_batch, batch_status
 from shared.models.api import BatchAccepted, BatchStatus, ExclusionSaved
 from shared.models.envelope import BatchEnvelope
@@ -75,14 +75,18 @@ async def get_batch(ctx: RequestContext) -> func.HttpResponse:
         INGEST,
         ExclusionSaved,
         body=ExclusionPolicy,
+        errors=(400, 401, 403, 413),
     ),
 )
 async def put_exclusions(ctx: RequestContext) -> func.HttpResponse:
     """The on-prem agent pushes the tenant's copy of its exclusion policy, so records
     that reach us anyway are dropped here too (docs/reference/ingest.md, "Exclusion
     policy")."""
+    raw = ctx.req.get_body() or b""
+    if len(raw) > MAX_POLICY_BODY_BYTES:
+        raise TooLarge(f"the body is larger than {MAX_POLICY_BODY_BYTES} bytes", field="body")
     try:
-        policy = ExclusionPolicy.model_validate(json.loads(ctx.req.get_body() or b"null"))
+        policy = ExclusionPolicy.model_validate(json.loads(raw or b"null"))
     except ValueError as exc:
         errors = (
             [FieldError(".".join(map(str, e["loc"])) or "$", e["msg"]) for e in exc.errors()]
@@ -90,6 +94,10 @@ async def put_exclusions(ctx: RequestContext) -> func.HttpResponse:
             else []
         )
         raise Invalid("exclusion policy is invalid", field="$", errors=errors) from None
+    if policy.stored_bytes() > MAX_POLICY_BYTES:
+        raise TooLarge(
+            f"the exclusion policy exceeds {MAX_POLICY_BYTES} bytes once stored", field="users"
+        )
     await save_exclusions(ctx.clients, ctx.principal.tenant_id, policy)
     return json_response(
         {

@@ -38,10 +38,29 @@ def is_focus_uri(uri: str | None) -> bool:
     return "opaque=app:conf" in lower or ";gruu" in lower
 
 
+def _phone_in_sip(uri: str) -> str | None:
+    """`sip:+14255550123@contoso.com;user=phone` is a telephone number in SIP form
+    (RFC 3261 section 19.1.1): its user part is the number. Returned as `tel:` so it is
+    never taken for a user (no history, no directory entry) and is masked like any
+    phone number (docs/reference/roles.md)."""
+    lower = uri.lower()
+    if not lower.startswith(("sip:", "sips:")):
+        return None
+    params = [p.strip() for p in lower.split(";")[1:]]
+    if "user=phone" not in params:
+        return None
+    address = uri.split(":", 1)[1].split(";", 1)[0]
+    number = address.rsplit("@", 1)[0] if "@" in address else address
+    return "tel:" + number if number else None
+
+
 def normalise_uri(uri: str | None) -> str | None:
     if not uri:
         return None
     uri = uri.strip().strip("<>")
+    phone = _phone_in_sip(uri)
+    if phone is not None:
+        return phone
     if ";" in uri and not uri.lower().startswith("tel:") and not is_focus_uri(uri):
         uri = uri.split(";", 1)[0]
     lower = uri.lower()

@@ -131,6 +131,25 @@ def _checked_float(text: str) -> float:
     return value
 
 
+class DuplicateKey(ValueError):
+    """A JSON object names a key twice. stdlib json keeps the last value and the
+    processor's streaming parser (ijson) yields both, so the two would read different
+    batches: the validated one and the stored one. Refused instead."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def parse_envelope(raw: bytes, settings: Settings) -> BatchEnvelope:
     try:
         text = raw.decode("utf-8")
@@ -145,9 +164,12 @@ def parse_envelope(raw: bytes, settings: Settings) -> BatchEnvelope:
             parse_constant=_reject_constant,
             parse_int=_checked_int,
             parse_float=_checked_float,
+            object_pairs_hook=_unique_keys,
         )
     except RecursionError:
         raise Invalid("JSON nests too deeply", field="body") from None
+    except DuplicateKey as exc:
+        raise Invalid(f"the JSON names key {exc.key!r} twice", field=exc.key[:200]) from None
     except ValueError as exc:
         raise Invalid(f"malformed JSON: {exc}", field="body") from None
     if not isinstance(data, dict):

@@ -35,16 +35,34 @@ _M = TypeVar("_M", bound=BaseModel)
 _SOURCE_RANK = {"sfb-cdr-json": 0, "graph-v1": 1, "ms-qoe-xml": 2}
 
 
+def completeness(frag: Fragment) -> tuple[int, int, str, int, int, int, str]:
+    """Which of two fragments of one record wins: the higher `version` (a newer Graph
+    record), then the more complete one (the call or more of its sessions have ended, a
+    later end, more sessions, more streams: an export taken while a session was still
+    running meets the one taken after it ended), and only then the content hash, so the
+    choice is the same whatever order they arrive in."""
+    sessions = frag.sessions
+    return (
+        frag.version,
+        1 if frag.end else 0,
+        frag.end or max((s.end or "" for s in sessions), default=""),
+        sum(1 for s in sessions if s.end),
+        len(sessions),
+        sum(len(s.streams) for s in sessions),
+        frag.fragment_id,
+    )
+
+
 def union(existing: dict[str, Fragment], new: Iterable[Fragment]) -> dict[str, Fragment]:
-    """Add fragments; a higher `version` of the same record replaces lower ones."""
+    """Add fragments; of several fragments of the same record the newest / most complete
+    one stays (`completeness`)."""
     merged = dict(existing)
     for frag in new:
         merged.setdefault(frag.fragment_id, frag)
-    # Keep only the highest version per record (ties: highest hash), whatever arrived first.
     best: dict[str, Fragment] = {}
     for frag in merged.values():
         cur = best.get(frag.record_id)
-        if cur is None or (frag.version, frag.fragment_id) > (cur.version, cur.fragment_id):
+        if cur is None or completeness(frag) > completeness(cur):
             best[frag.record_id] = frag
     return {f.fragment_id: f for f in best.values()}
 
@@ -202,6 +220,7 @@ def build_document(
     fragments: dict[str, Fragment],
     profile: ProfileChoice,
     table: ThresholdTable | None = None,
+    revision: int = 1,
 ) -> CallDocument:
     """The stored call for a fragment set: the view is built and classified here, so
     what storage writes is a finished value."""
@@ -213,6 +232,7 @@ def build_document(
         key=key,
         fragments=fragments,
         view=build_view(fragments, profile=profile, table=table),
+        revision=revision,
         updatedAt=utcnow(),
     )
 
@@ -233,4 +253,4 @@ def merged_document(
     merged = union(current.fragments, new)
     if merged.keys() == current.fragments.keys():
         return None
-    return build_document(tenant_id, key, merged, profile, table)
+    return build_document(tenant_id, key, merged, profile, table, current.revision + 1)

@@ -34,6 +34,7 @@ from shared.storage.batches import MAX_ERRORS, read_batch, save_batch, update_ba
 from shared.storage.blobs import BatchBlobs, BlobMissing
 from shared.storage.calls import Combine, ensure_user_index, merge_call, write_user_index
 from shared.storage.clients import Clients, get_clients
+from shared.storage.items import ItemTooLarge
 from shared.storage.tenants import read_tenant_settings
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,14 @@ class BatchProcessor:
                     "ttl": layout.BATCHES.default_ttl,
                 },
             )
-        # A batch that already finished is being delivered again: a fresh attempt budget.
+        if doc.get("status") in FINAL and not await self.blobs.incoming_exists(name):
+            # A duplicate event for a batch that finished (and whose blob is gone): the
+            # result stands. Without this a fresh attempt would find no blob and poison a
+            # completed batch.
+            log.info("batch already %s; repeated event ignored", doc.get("status"), extra=ctx)
+            return doc
+        # A finished batch whose blob is back (redeployed from poison/, see README): a
+        # fresh attempt budget.
         attempts = 1 if doc.get("status") in FINAL else int(doc.get("attempts") or 0) + 1
         doc = (
             await update_batch(
@@ -229,6 +237,7 @@ class BatchProcessor:
         counts = RunCounts()
         seen_users: set[tuple[str, str | None]] = set()
         pending: dict[str, list[Fragment]] = defaultdict(list)
+        sources: dict[str, dict[int, Any]] = defaultdict(dict)  # call key -> its records
         pending_records = 0
         quarantine: list[tuple[int, str, Any]] = []
         try:
@@ -241,25 +250,37 @@ class BatchProcessor:
                 if fragments:
                     for frag in fragments:
                         pending[frag.key].append(frag)
+                        sources[frag.key][index] = record
                     pending_records += 1
                 if pending_records >= CHUNK_RECORDS or len(quarantine) >= CHUNK_RECORDS:
-                    await self._flush(
+                    refused = await self._flush(
                         tenant_id,
                         batch_id,
                         pending,
+                        sources,
                         quarantine,
                         counts,
                         tenant,
                         seen_users,
                     )
-                    counts.stored += pending_records
+                    counts.stored += pending_records - refused
                     pending, pending_records, quarantine = defaultdict(list), 0, []
+                    sources = defaultdict(dict)
         except ijson.JSONError as exc:
             raise BatchUnreadable(
                 f"batch JSON is corrupt after record {counts.received}: {exc}"
             ) from exc
-        await self._flush(tenant_id, batch_id, pending, quarantine, counts, tenant, seen_users)
-        counts.stored += pending_records
+        refused = await self._flush(
+            tenant_id,
+            batch_id,
+            pending,
+            sources,
+            quarantine,
+            counts,
+            tenant,
+            seen_users,
+        )
+        counts.stored += pending_records - refused
         return counts
 
     async def replay_record(
@@ -278,9 +299,15 @@ class BatchProcessor:
         if not fragments:
             return "excluded", None
         pending: dict[str, list[Fragment]] = defaultdict(list)
+        sources: dict[str, dict[int, Any]] = defaultdict(dict)
         for frag in fragments:
             pending[frag.key].append(frag)
-        await self._flush(tenant_id, batch_id, pending, [], counts, tenant, set())
+            sources[frag.key][index] = record
+        refused = await self._flush(
+            tenant_id, batch_id, pending, sources, [], counts, tenant, set()
+        )
+        if refused:
+            return "quarantined", "the call this record belongs to is too large to store"
         return "stored", None
 
     def _fragments_of(
@@ -292,6 +319,11 @@ class BatchProcessor:
         counts: RunCounts,
         quarantine: list[tuple[int, str, Any]],
     ) -> list[Fragment]:
+        if policy.excludes_record(record):
+            # Decided before parsing: an excluded user's record, well-formed or not, is
+            # counted and dropped, never parsed, stored or quarantined.
+            counts.excluded += 1
+            return []
         try:
             if not isinstance(record, dict):
                 raise RecordRejected("record is not a JSON object")
@@ -307,6 +339,7 @@ class BatchProcessor:
             quarantine.append((index, exc.reason, record))
             return []
         if (policy.users or policy.domains) and any(policy.excludes(u) for u in _uris(fragments)):
+            # also after parsing: a URI the parser rebuilt (a phone number in SIP form)
             counts.excluded += 1
             return []
         return fragments
@@ -316,14 +349,20 @@ class BatchProcessor:
         tenant_id: str,
         batch_id: str,
         pending: dict[str, list[Fragment]],
+        sources: dict[str, dict[int, Any]],
         quarantine: list[tuple[int, str, Any]],
         counts: RunCounts,
         tenant: TenantSettings,
         seen_users: set[tuple[str, str | None]],
-    ) -> None:
+    ) -> int:
+        """Merge the pending calls and park the rejected records. Returns how many of
+        the pending records were quarantined here instead of stored: those of a call
+        Cosmos DB refused as too large (413). That call's records are quarantined
+        alone, with the reason; the other calls of the batch are stored as usual."""
         profile = tenant.profile_choice()
         table = tenant.classification.table()
         ttl = tenant.classification.retention.ttl_seconds("calls")
+        too_large: list[tuple[str, ItemTooLarge]] = []
 
         def combine(key: str, fragments: list[Fragment]) -> Combine:
             def run(current: CallDocument | None) -> CallDocument | None:
@@ -336,12 +375,16 @@ class BatchProcessor:
 
         async def merge(key: str, fragments: list[Fragment]) -> None:
             async with self._sem:
-                result = await merge_call(
-                    self.clients,
-                    tenant_id,
-                    key,
-                    combine(key, fragments),
-                )
+                try:
+                    result = await merge_call(
+                        self.clients,
+                        tenant_id,
+                        key,
+                        combine(key, fragments),
+                    )
+                except ItemTooLarge as exc:
+                    too_large.append((key, exc))
+                    return
                 if result.changed:
                     await write_user_index(self.clients, result.document, seen_users)
                 else:  # a crash may have come between the call write and its index
@@ -366,6 +409,27 @@ class BatchProcessor:
         await asyncio.gather(
             *(merge(k, v) for k, v in pending.items()), *(park(*q) for q in quarantine)
         )
+        refused: dict[int, tuple[str, Any]] = {}
+        for key, exc in too_large:
+            size = f"{exc.size} bytes" if exc.size else "its size"
+            reason = (
+                f"the call this record belongs to is too large to store ({size}; Cosmos DB "
+                "refuses items over 2 MB)"
+            )
+            for index, record in sources.get(key, {}).items():
+                refused.setdefault(index, (reason, record))
+        if refused:
+            log.error(
+                "%d record(s) of %d call(s) quarantined: call too large to store",
+                len(refused),
+                len(too_large),
+            )
+        for index, (reason, _) in sorted(refused.items()):
+            counts.quarantined += 1
+            if len(counts.errors) < MAX_ERRORS:
+                counts.errors.append({"index": index, "reason": reason})
+        await asyncio.gather(*(park(i, r, rec) for i, (r, rec) in refused.items()))
+        return len(refused)
 
     async def _poison(
         self, tenant_id: str, batch_id: str, name: str, reason: str, attempts: int

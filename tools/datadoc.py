@@ -386,6 +386,7 @@ CALL_FIELDS: dict[str, F] = {
     "CallDocument.key": F("as Fragment.key", "a meeting's key holds its ConfURI"),
     "CallDocument.fragments": F("every record's contribution (table Fragment)"),
     "CallDocument.view": F("the classified call the API serves (table CallView)"),
+    "CallDocument.revision": F("count of committed writes (history entries follow the latest)"),
     "CallDocument.updatedAt": F("last change"),
     "CallDocument.ttl": F("seconds to expiry (retention)"),
 }
@@ -497,6 +498,7 @@ DOC_KEYS: dict[str, dict[str, F]] = {
         "participantCount": F("how many took part"),
         "participants": F("everyone's address (engineer/admin only)", "SIP URIs, phone numbers"),
         "ownSessionIds": F("the user's own sessions"),
+        "callRevision": F("the call revision the entry was built from"),
         "updatedAt": F("last change"),
     },
     "directory": {

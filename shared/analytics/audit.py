@@ -112,6 +112,14 @@ async def read_audit(
     if len(months) > MAX_MONTHS:
         raise Invalid(f"an audit query spans at most {MAX_MONTHS} months", field="from")
     state = decode_page_token(continuation) or {}
+    if state and not (
+        state.get("pk") in {audit_pk(principal.tenant_id, m) for m in months}
+        and isinstance(state.get("at"), str)
+        and isinstance(state.get("id"), str)
+    ):
+        # A token from another query (another month range, another tenant) or a forged
+        # one: refused, never compared with the partition keys (a number would raise).
+        raise Invalid("continuation token is not valid for this query", field="continuationToken")
     entries: list[dict[str, Any]] = []
     # Newest month first; within a month newest first; the token remembers where we were.
     for month in reversed(months):

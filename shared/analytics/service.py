@@ -13,7 +13,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from shared.analytics.visibility import project_call
+from shared.analytics.visibility import mask_phones, project_call
 from shared.auth.levels import CALL_ANALYTICS
 from shared.auth.tokens import Principal
 from shared.errors import Invalid, NotFound
@@ -104,6 +104,10 @@ async def user_calls(
     if start >= end:
         raise Invalid("from must be before to", field="from")
     state = decode_page_token(continuation)
+    if state is not None and not (
+        isinstance(state.get("start"), str) and isinstance(state.get("id"), str)
+    ):
+        raise Invalid("continuation token is not valid", field="continuationToken")
     items = await history_page(
         clients, principal.tenant_id, key, iso(start), iso(end), limit + 1, state
     )
@@ -120,8 +124,10 @@ async def user_calls(
             "reasons": i.get("reasons") or [],
             "participantCount": i.get("participantCount"),
         }
-        if principal.level in ("admin", "engineer"):
+        if principal.level == "admin":
             entry["participants"] = i.get("participants") or []
+        elif principal.level == "engineer":  # phone numbers masked, as in call detail
+            entry["participants"] = mask_phones(i.get("participants") or [])
         calls.append(entry)
     token = encode_page_token({"start": page[-1]["start"], "id": page[-1]["id"]}) if more else None
     return {

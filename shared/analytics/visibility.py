@@ -186,11 +186,12 @@ def _walk(node: Any, path: str, level: Level) -> Any:
     return out
 
 
-def _mask_phones(node: Any) -> Any:
+def mask_phones(node: Any) -> Any:
+    """Every `tel:` string anywhere in `node` masked (all levels below admin)."""
     if isinstance(node, list):
-        return [_mask_phones(v) for v in node]
+        return [mask_phones(v) for v in node]
     if isinstance(node, dict):
-        return {k: _mask_phones(v) for k, v in node.items()}
+        return {k: mask_phones(v) for k, v in node.items()}
     if isinstance(node, str) and node.lower().startswith("tel:"):
         return mask_phone(node)
     return node
@@ -226,5 +227,5 @@ def project_call(
             _anonymise(org, searched_user, domains)
             out["organizer"] = org.get("display_name") or org.get("uri")
     if level != "admin":
-        out = _mask_phones(out)
+        out = mask_phones(out)
     return out

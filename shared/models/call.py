@@ -199,6 +199,9 @@ class CallDocument(_Model):
     key: str
     fragments: dict[str, Fragment] = Field(default_factory=dict)
     view: CallView = Field(default_factory=CallView)
+    # Counts the call's committed writes (each one etag-conditional): a history entry
+    # carries the revision it was built from, and an older one never replaces a newer.
+    revision: int = 0
     updatedAt: str | None = None
     ttl: int | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Any, Literal
@@ -40,7 +41,15 @@ def json_depth(value: Any) -> int:
     return deepest
 
 
+MAX_SOURCE_EXTRAS = 20  # extra keys an agent may add to `source` (versions, hosts)
+MAX_SOURCE_EXTRA_BYTES = 4096  # their JSON, all together: metadata, not payload
+
+
 class Source(BaseModel):
+    """Where the batch came from. Extra keys are kept (agents add their own metadata)
+    but bounded: the whole `source` is copied into the batch status document, and an
+    unbounded extra would make that document too large to store."""
+
     model_config = ConfigDict(extra="allow")
 
     type: Literal["sfb-server", "teams-graph", "other"] = "sfb-server"
@@ -48,6 +57,16 @@ class Source(BaseModel):
     pool: str | None = Field(default=None, max_length=255)
     site: str | None = Field(default=None, max_length=255)
     version: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _bounded_extras(self) -> Source:
+        extras = self.model_extra or {}
+        if len(extras) > MAX_SOURCE_EXTRAS:
+            raise ValueError(f"source holds at most {MAX_SOURCE_EXTRAS} extra keys")
+        size = len(json.dumps(extras, default=str))
+        if size > MAX_SOURCE_EXTRA_BYTES:
+            raise ValueError(f"source's extra keys exceed {MAX_SOURCE_EXTRA_BYTES} bytes of JSON")
+        return self
 
 
 class Record(BaseModel):

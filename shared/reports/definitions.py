@@ -82,7 +82,11 @@ class ReportDefinition:
     built_in: bool = True
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, with_authors: bool = True) -> dict[str, Any]:
+        """`with_authors=False` leaves out createdBy/updatedBy (UPNs): below engineer a
+        reader sees what a report does, not who wrote it (docs/reference/roles.md)."""
+        hidden = () if with_authors else ("createdBy", "updatedBy")
+        meta = {k: v for k, v in self.meta.items() if k not in hidden}
         return {
             "id": self.id,
             "name": self.name,
@@ -95,7 +99,7 @@ class ReportDefinition:
             "measures": list(self.measures),
             "period": dict(self.period),
             "levels": sorted(self.levels),
-            **self.meta,
+            **meta,
         }
 
     def ref(self) -> dict[str, Any]:

@@ -30,6 +30,8 @@ from shared.storage import reports as store
 from shared.storage.clients import Clients
 from shared.storage.items import StaleWrite
 
+AUTHORS_VISIBLE = frozenset({"admin", "engineer"})  # who wrote a report: a UPN, EUII
+
 
 def _visible(definition: ReportDefinition, principal: Principal) -> bool:
     return bool(set(principal.levels) & definition.levels)
@@ -42,7 +44,12 @@ async def list_reports(clients: Clients, principal: Principal) -> dict[str, Any]
         (definition_from_doc(d) for d in await store.list_custom(clients, principal.tenant_id)),
         key=lambda d: (d.name.lower(), d.id),
     )
-    return {"reports": [d.as_json() for d in (*BUILT_IN, *custom) if _visible(d, principal)]}
+    authors = bool(set(principal.levels) & AUTHORS_VISIBLE)
+    return {
+        "reports": [
+            d.as_json(with_authors=authors) for d in (*BUILT_IN, *custom) if _visible(d, principal)
+        ]
+    }
 
 
 async def get_report(clients: Clients, principal: Principal, report_id: str) -> ReportDefinition:

@@ -416,12 +416,25 @@ def to_csv(report: Mapping[str, Any]) -> str:
     return table_csv(rows, columns)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (`=HYPERLINK(...)`, `@SUM(...)`,
+    also after a tab or CR) gets a leading apostrophe, so it is shown as text. Building
+    and site names come from files tenants upload: they are not trusted. Numbers are
+    left alone (a negative number is data, not a formula)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def table_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """Rows as CSV in `columns` order; `poorDueTo.{metric}` columns read the row's
     poorDueTo map (0 when absent); booleans as true/false, lists joined with ';'."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
+    writer.writerow([csv_cell(c) for c in columns])
     for r in rows:
         line = []
         for c in columns:
@@ -433,6 +446,6 @@ def table_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
                 v = "true" if v else "false"
             elif isinstance(v, list):
                 v = ";".join(map(str, v))
-            line.append("" if v is None else v)
+            line.append("" if v is None else csv_cell(v))
         writer.writerow(line)
     return out.getvalue()

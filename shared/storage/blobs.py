@@ -66,6 +66,9 @@ class BatchBlobs:
         except ResourceNotFoundError as exc:
             raise BlobMissing(name) from exc
 
+    async def incoming_exists(self, name: str) -> bool:
+        return bool(await with_retries(self._blob(layout.INCOMING, name).exists, what="find batch"))
+
     async def read_incoming(self, name: str) -> bytes | None:
         from azure.core.exceptions import ResourceNotFoundError
 

@@ -105,6 +105,7 @@ def user_index_docs(doc: CallDocument) -> list[dict[str, Any]]:
                 "participantCount": len(view.participants),
                 "participants": [p.uri for p in view.participants],
                 "ownSessionIds": [s.id for s in own],
+                "callRevision": doc.revision,
                 "updatedAt": doc.updatedAt,
             }
             # the tenant's retention: a history entry goes with its call
@@ -129,15 +130,56 @@ def directory_doc(tenant_id: str, user: str, display_name: str | None) -> dict[s
     }
 
 
+async def put_history_entry(
+    container: Any, entry: dict[str, Any], stored: dict[str, Any] | None = None
+) -> bool:
+    """Write a history entry unless the stored one was built from the same or a later
+    revision of the call. Two processors merging one call each write the entries of
+    the view they committed; the one whose write lands last must not be the one with
+    the older view (a 429 retry can delay either), so the write is conditional: create
+    when absent, else replace only the etag that was compared. Returns whether it wrote.
+    `stored`: the entry as already read, if the caller has it."""
+    revision = int(entry.get("callRevision") or 0)
+    for _ in range(10):
+        if stored is None:
+            try:
+                await create_new(container, entry, what="create user history")
+                return True
+            except AlreadyExists:
+                pass
+            stored = await read_or_none(
+                container, entry["id"], entry["pk"], what="read user history"
+            )
+            if stored is None:
+                continue
+        if int(stored.get("callRevision") or 0) >= revision and revision:
+            return False  # built from a view at least as recent: it stands
+        try:
+            await replace_if_unchanged(
+                container, entry["id"], entry, stored["_etag"], what="replace user history"
+            )
+            return True
+        except StaleWrite:
+            stored = None  # another writer got there: compare with theirs
+    raise RuntimeError("history entry: could not write after repeated concurrent updates")
+
+
 async def write_user_index(
     clients: Clients, doc: CallDocument, seen: set[tuple[str, str | None]] | None = None
 ) -> int:
-    """Upsert the call's history entries, and each user's directory entry once per
-    batch (`seen`), not once per call."""
+    """Write the call's history entries (`put_history_entry`: never over a newer one),
+    and each user's directory entry once per batch (`seen`), not once per call."""
     container = clients.container(layout.USER_CALLS)
     entries = user_index_docs(doc)
     for entry in entries:
-        await upsert(container, entry, what="upsert user history")
+        # a call's first revision has no entries yet: create straight away; a later
+        # one most likely has them: read, compare, replace
+        stored = (
+            await read_or_none(container, entry["id"], entry["pk"], what="read user history")
+            if doc.revision > 1
+            else None
+        )
+        await put_history_entry(container, entry, stored)
         marker = (entry["user"], entry["displayName"])
         if seen is not None and marker in seen:
             continue
@@ -168,8 +210,7 @@ async def ensure_user_index(
     written = 0
     for entry in user_index_docs(doc):
         stored = await read_or_none(history, entry["id"], entry["pk"], what="read user history")
-        if not _same(stored, entry):
-            await upsert(history, entry, what="upsert user history")
+        if not _same(stored, entry) and await put_history_entry(history, entry, stored):
             written += 1
         marker = (entry["user"], entry["displayName"])
         if seen is not None and marker in seen:

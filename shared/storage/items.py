@@ -23,6 +23,28 @@ class AlreadyExists(StaleWrite):
     """A create found an item with that id in the partition."""
 
 
+MAX_ITEM_BYTES = 2 * 1024 * 1024  # Cosmos DB's item size limit (413 above it)
+
+
+class ItemTooLarge(Exception):
+    """Cosmos DB refused the item: over its 2 MB limit (413, never worth a retry)."""
+
+    def __init__(self, item_id: str, size: int | None = None) -> None:
+        super().__init__(item_id)
+        self.item_id = item_id
+        self.size = size
+
+
+def _too_large(exc: BaseException) -> bool:
+    return getattr(exc, "status_code", None) == 413
+
+
+def _size(body: dict[str, Any]) -> int:
+    import json
+
+    return len(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
+
+
 async def replace_if_unchanged(
     container: Any, item_id: str, body: dict[str, Any], etag: str, *, what: str
 ) -> Any:
@@ -38,6 +60,10 @@ async def replace_if_unchanged(
         )
     except cosmos_errors.CosmosAccessConditionFailedError:
         raise StaleWrite(item_id) from None
+    except cosmos_errors.CosmosHttpResponseError as exc:
+        if _too_large(exc):
+            raise ItemTooLarge(item_id, _size(body)) from None
+        raise
 
 
 async def create_new(container: Any, body: dict[str, Any], *, what: str) -> Any:
@@ -46,6 +72,10 @@ async def create_new(container: Any, body: dict[str, Any], *, what: str) -> Any:
         return await with_retries(lambda: container.create_item(body), what=what)
     except cosmos_errors.CosmosResourceExistsError:
         raise AlreadyExists(str(body.get("id"))) from None
+    except cosmos_errors.CosmosHttpResponseError as exc:
+        if _too_large(exc):
+            raise ItemTooLarge(str(body.get("id")), _size(body)) from None
+        raise
 
 
 async def upsert(container: Any, body: dict[str, Any], *, what: str) -> Any:

@@ -47,6 +47,31 @@ _IPV6 = re.compile(
     r"\d{1,3})?(?![\w:])"
 )
 _E164 = re.compile(r"(?<![\w+])\+\d{8,15}(?!\w)")
+# A UPN in a URL (`/users/alice%40contoso.com/calls`, `sip%3Aalice%40...`).
+_UPN_ENCODED = re.compile(r"(?i)(?:sips?%3A)?[\w.%+'-]+%40[\w-]+(?:\.[\w-]+)+")
+# Phone numbers as people write them: (425) 555-0123, 425-555-0123, +1 425 555 0123,
+# 425.555.0123: three groups or more of digits with separators, 10 to 15 digits.
+_PHONE = re.compile(
+    r"(?<![\w.:/-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)|\d{2,4})[ .-]\d{3,4}[ .-]\d{3,4}(?![\w.:-])"
+)
+# A MAC without separators (001A2B3C4D5E): 12 hex digits standing alone, with a digit
+# and a letter in it (a run of 12 digits is a number, often a phone one, handled above;
+# the last group of a GUID follows a hyphen and is kept).
+_MAC_BARE = re.compile(
+    r"(?<![\w-])(?=[0-9A-Fa-f]*[A-Fa-f])(?=[0-9A-Fa-f]*\d)[0-9A-Fa-f]{12}(?![\w-])"
+)
+# Values of fields that name or place a person, in JSON, Python reprs, `key=value` text
+# and QoE XML: display names, SSIDs, BSSIDs, machine names. Pydantic errors quote the
+# offending input (`input_value=...`), which may be any of these.
+_NAMED = (
+    r"(?:display_?name|user\d?_?display_?name|\w*DisplayName|ssid|bssid|machine_?name|"
+    r"organizer_?name|caller_?name|callee_?name|name)"
+)
+_KEY_VALUE = re.compile(
+    r"(?i)([\"']?\b" + _NAMED + r"[\"']?\s*[:=]\s*)(?:\"[^\"]*\"|'[^']*'|[^\s,;&)}\]][^\n,;&)}\]]*)"
+)
+_XML_VALUE = re.compile(r"(?i)(<(?:\w+:)?(" + _NAMED + r")(?:\s[^>]*)?>)[^<]*(</)")
+_INPUT_VALUE = re.compile(r"input_value=(?:\"[^\"]*\"|'[^']*'|\{.*?\}|\[.*?\]|[^,\s]+)")
 
 
 def _ipv4(m: re.Match[str]) -> str:
@@ -65,14 +90,25 @@ def _ipv6(m: re.Match[str]) -> str:
 
 
 def scrub_text(text: str) -> str:
-    """Replace EUII in free text: SIP/tel URIs, UPNs and e-mail addresses, phone numbers,
-    IPv4/IPv6 addresses, MAC addresses. Server FQDNs, ids and versions are kept."""
+    """Replace EUII in free text: SIP/tel URIs, UPNs and e-mail addresses (URL-encoded
+    too), phone numbers (E.164 and the usual written forms), IPv4/IPv6 addresses, MAC
+    addresses (with or without separators), and the values of name/SSID fields (display
+    names cannot be told from other words, but they travel in named fields). Server
+    FQDNs, ids, times and versions are kept."""
     if not text:
         return text
-    out = _SIP.sub("[sip]", text)
+    out = _INPUT_VALUE.sub("input_value=[redacted]", text)
+    out = _KEY_VALUE.sub(r"\1[name]", out)
+    if "<" in out:
+        out = _XML_VALUE.sub(r"\1[name]\3", out)
+    if "%40" in out or "%40".upper() in out:
+        out = _UPN_ENCODED.sub("[upn]", out)
+    out = _SIP.sub("[sip]", out)
     out = _TEL.sub("[tel]", out)
     out = _UPN.sub("[upn]", out)
     out = _MAC.sub("[mac]", out)
+    out = _MAC_BARE.sub("[mac]", out)
+    out = _PHONE.sub("[tel]", out)
     out = _IPV4.sub(_ipv4, out)
     if ":" in out:
         out = _IPV6.sub(_ipv6, out)

@@ -22,17 +22,33 @@ from shared.telemetry.scrubbing import attach_root_filters, install_logging, uni
 log = logging.getLogger("shared.telemetry")  # one logger name for the whole package
 
 
+# The Azure SDKs log request URLs, headers and partition keys at INFO (Cosmos DB
+# document URLs and partition keys hold UPNs here): only their warnings and errors.
+SDK_LOGGERS = (
+    "azure",
+    "azure.core.pipeline.policies.http_logging_policy",
+    "azure.cosmos",
+    "urllib3",
+)
+
 _configured = {"done": False, "exporting": False}
 _configure_lock = threading.Lock()
 
 
 def configure_telemetry(env: Mapping[str, str] | None = None) -> bool:
-    """Set up logging filters always, and Azure Monitor (logs, traces, metrics) once,
-    only when APPLICATIONINSIGHTS_CONNECTION_STRING is set. Returns whether telemetry is
-    exported. Never raises: telemetry must not stop a batch."""
+    """The one logging set-up, called by every entry point (HTTP edge, blob trigger,
+    timers) before anything logs: a worker that only serves HTTP (Flex Consumption
+    scales HTTP triggers on their own instances) scrubs as the processor does.
+    Logging filters always, SDK loggers at WARNING, and Azure Monitor (logs, traces,
+    metrics) once, only when APPLICATIONINSIGHTS_CONNECTION_STRING is set. Returns
+    whether telemetry is exported. Never raises: telemetry must not stop a batch."""
     install_logging()
     if _configured["done"]:
         return _configured["exporting"]
+    for name in SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
     attach_root_filters()
     with _configure_lock:
         if _configured["done"]:

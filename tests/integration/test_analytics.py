@@ -200,3 +200,64 @@ def test_audited_read_records_attempts_that_found_nothing_but_not_refused_roles(
     assert body == {"ok": True} and (s404, s403) == (404, 403)
     assert targets[found]["level"] == "engineer" and targets[missing]["action"] == "callDetail"
     assert refused not in targets
+
+
+def test_sip_uris_with_user_phone_are_phone_numbers_everywhere(stack):
+    """`sip:+1425...@contoso.com;user=phone` is a number: no history, no directory
+    entry, never found by search, masked for engineers in history and detail."""
+    caller = f"ph{uuid.uuid4().hex[:6]}@contoso.com"
+    digits = f"+1425{uuid.uuid4().int % 10**7:07d}"
+    phone = f"sip:{digits}@contoso.com;user=phone"
+
+    async def go():
+        rec = cdr_record(caller=f"sip:{caller}", callee=phone, call_id=f"{uuid.uuid4()}@fe")
+        rec["data"]["user1DisplayName"] = None
+        env = envelope([rec])
+        await _post(env)
+        await _process(env["batchId"])
+        c = get_clients()
+        found = await search_users(c, who("admin"), digits[:8])
+        with pytest.raises(DomainError) as as_user:
+            await user_calls(c, who("admin"), phone, None, "2026-11-30T00:00:00Z", None)
+        page = await user_calls(c, who("engineer"), caller, None, "2026-11-30T00:00:00Z", None)
+        admin_page = await user_calls(c, who("admin"), caller, None, "2026-11-30T00:00:00Z", None)
+        detail = await call_detail(c, who("engineer"), page["calls"][0]["callId"], None)
+        return found, as_problem(as_user.value).status, page, admin_page, detail
+
+    found, status, page, admin_page, detail = run(go())
+    assert found["users"] == [] and status == 400
+    assert digits not in str(page) and digits[:-3] + "***" in str(page), page
+    assert digits not in str(detail) and "user=phone" not in str(detail)
+    assert digits in str(admin_page)  # admin sees numbers in full (roles reference)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [{"pk": 5}, {"pk": f"{TENANT}|1999-01", "at": "x", "id": "y"}, {"pk": None, "at": 1}],
+)
+def test_bad_audit_continuation_tokens_are_400(stack, state):
+    from shared.analytics.service import encode_page_token
+
+    async def go():
+        with pytest.raises(DomainError) as info:
+            await read_audit(get_clients(), who("admin"), None, None, encode_page_token(state))
+        return as_problem(info.value)
+
+    p = run(go())
+    assert p.status == 400 and p.body()["field"] == "continuationToken"
+
+
+def test_bad_history_continuation_token_is_400(history):
+    from shared.analytics.service import encode_page_token
+
+    user, _ = history
+
+    async def go():
+        with pytest.raises(DomainError) as info:
+            await user_calls(
+                get_clients(), who("engineer"), user, None, None, encode_page_token({"start": 5})
+            )
+        return as_problem(info.value)
+
+    p = run(go())
+    assert p.status == 400 and p.body()["field"] == "continuationToken"

@@ -214,3 +214,161 @@ def test_transient_failures_retry_then_poison_after_five_attempts(stack, monkeyp
         assert [n for n in await _blob_names(layout.POISON, TENANT) if env["batchId"] in n]
 
     run(scenario())
+
+
+def test_a_repeated_event_after_completion_changes_nothing(stack):
+    async def scenario():
+        env = envelope([_unique(i) for i in range(3)])
+        await _post(env)
+        [name] = [n for n in await _blob_names(layout.INCOMING, TENANT) if env["batchId"] in n]
+        first = await _process_name(name)
+        assert first["status"] == "completed"
+        again = await _process_name(name)  # Event Grid delivers at least once
+        doc = await read_batch(get_clients(), TENANT, env["batchId"])
+        poisoned = [n for n in await _blob_names(layout.POISON, TENANT) if env["batchId"] in n]
+        return first, again, doc, poisoned
+
+    first, again, doc, poisoned = run(scenario())
+    assert again["status"] == doc["status"] == "completed" and not poisoned
+    assert doc["attempts"] == first["attempts"] and not doc.get("failure")
+
+
+async def _process_name(name: str) -> dict:
+    settings = get_settings()
+    return await BatchProcessor(get_clients(settings), settings).process(f"incoming/{name}")
+
+
+def test_exclusion_comes_before_parsing_and_matches_object_ids(stack):
+    """An excluded user's malformed CDR and QoE report are counted as excluded, never
+    quarantined; a Graph record without any UPN is excluded by its user's object id."""
+    from pathlib import Path
+
+    golden = Path(__file__).resolve().parents[1] / "golden" / "graph"
+    graph = json.loads((golden / "ms_get_callrecord_expanded.json").read_text())
+    graph["id"] = str(uuid.uuid4())
+    text = json.dumps(graph)
+    for upn in ("abbie.wilkins@contoso.com", "owen.franklin@contoso.com"):
+        text = text.replace(f'"userPrincipalName": "{upn}"', '"userPrincipalName": null')
+    oid = "821809f5-0000-0000-0000-3b5136c0e777"  # Abbie's Entra object id
+    policy = ExclusionPolicy(users=["sip:secret.user@contoso.com", oid])
+
+    async def scenario():
+        await save_exclusions(get_clients(), TENANT, policy)
+        try:
+            broken_cdr = cdr_record(caller="sip:secret.user@contoso.com", call_id="x@y")
+            del broken_cdr["data"]["sessionIdTime"]  # would be quarantined
+            broken_qoe = {
+                "kind": "qoe",
+                "format": "ms-qoe-xml",
+                "data": "<VQReportEvent><From>sip:Secret.User@contoso.com</From><broken",
+            }
+            no_upn = {"kind": "callRecord", "format": "graph-v1", "data": json.loads(text)}
+            env = envelope([broken_cdr, broken_qoe, no_upn, _unique(7)])
+            await _post(env)
+            status = await _process(env["batchId"])
+            parked = await _blob_names(layout.QUARANTINE, f"{TENANT}/{env['batchId']}/")
+            return status, parked
+        finally:
+            await save_exclusions(get_clients(), TENANT, ExclusionPolicy())
+
+    status, parked = run(scenario())
+    counts = (status["excluded"], status["quarantined"], status["stored"])
+    assert counts == (3, 0, 1), status
+    assert parked == []
+
+
+def test_history_converges_when_the_older_views_write_lands_last(stack, monkeypatch):
+    """Two processors merge one call. The history write of the first (older) view is
+    delayed, as a 429 retry would delay it, and lands after the second's: the entries
+    must still be those of the stored call."""
+    import shared.storage.calls as calls_store
+    from shared.identity import call_id
+    from shared.storage.calls import user_index_docs
+
+    sip_call = f"{uuid.uuid4()}@fe01"
+    first = cdr_record(n=1, call_id=sip_call)
+    second = cdr_record(n=2, call_id=sip_call)  # another session (tags) of the same call
+    second["data"]["user1DisplayName"] = "Alice Renamed"
+
+    def slow(fn):
+        async def wrapper(container, *args, **kwargs):
+            body = next((a for a in args if isinstance(a, dict)), kwargs.get("body"))
+            if body is None and args and isinstance(args[0], dict):
+                body = args[0]
+            if isinstance(body, dict) and len(body.get("ownSessionIds") or []) == 1:
+                await asyncio.sleep(1.0)  # the one-session view's history write
+            return await fn(container, *args, **kwargs)
+
+        return wrapper
+
+    for name in ("upsert", "create_new", "replace_if_unchanged"):
+        monkeypatch.setattr(calls_store, name, slow(getattr(calls_store, name)))
+
+    async def scenario():
+        a, b = envelope([first]), envelope([second])
+        await _post(a)
+        await _post(b)
+
+        async def later():
+            await asyncio.sleep(0.4)  # after the first call write, before its history
+            return await _process(b["batchId"])
+
+        await asyncio.gather(_process(a["batchId"]), later())
+        cid = call_id(TENANT, "sip:" + sip_call)
+        call = await read_call(get_clients(), TENANT, cid)
+        history = get_clients().container(layout.USER_CALLS)
+        stored = [
+            await history.read_item(e["id"], partition_key=e["pk"]) for e in user_index_docs(call)
+        ]
+        return call, stored
+
+    call, stored = run(scenario())
+    assert len(call.view.sessions) == 2
+    wanted = {e["pk"]: e for e in user_index_docs(call)}
+    for entry in stored:
+        want = wanted[entry["pk"]]
+        for key in ("ownSessionIds", "displayName", "rating", "participantCount", "end"):
+            assert entry.get(key) == want.get(key), (key, entry.get(key), want.get(key))
+
+
+@pytest.mark.slow
+def test_a_1000_participant_meeting_does_not_hold_back_its_batch(stack):
+    """A meeting too large for one Cosmos DB item (the local server refuses items over
+    2 MB, as Cosmos DB does) with 40 unrelated calls in the same batch: every unrelated
+    call is stored, the meeting's records that do not fit are quarantined alone with the
+    reason, and the batch completes (with errors), not poisoned."""
+    focus = f"sip:org@contoso.com;gruu;opaque=app:conf:focus:id:{uuid.uuid4().hex[:8]}"
+    meeting = [
+        cdr_record(
+            n=i,
+            caller=f"sip:attendee{i:04d}@contoso.com",
+            conference=focus,
+            call_id=f"{uuid.uuid4()}@fe01",
+        )
+        for i in range(1000)
+    ]
+    for r in meeting:
+        r["data"]["user1UserAgent"] = "UCCAPI/16.0.4849.1000 OC/16.0.4849.1000 " + "x" * 450
+    others = [_unique(5000 + i) for i in range(40)]
+    records = meeting[:500] + others + meeting[500:]
+
+    async def scenario():
+        env = envelope(records)
+        await _post(env)
+        status = await _process(env["batchId"])
+        parked = await _blob_names(layout.QUARANTINE, f"{TENANT}/{env['batchId']}/")
+        from shared.identity import call_id
+
+        stored = [
+            await read_call(get_clients(), TENANT, call_id(TENANT, "sip:" + r["data"]["callId"]))
+            for r in others
+        ]
+        return status, parked, stored
+
+    status, parked, stored = run(scenario())
+    assert status["status"] == "completedWithErrors", status
+    assert all(c is not None for c in stored)  # none of the 40 held back
+    assert status["received"] == 1040
+    assert status["received"] == status["stored"] + status["quarantined"] + status["excluded"]
+    assert status["quarantined"] > 0 and len(parked) == status["quarantined"]
+    assert "too large" in status["errors"][0]["reason"]

@@ -426,6 +426,9 @@ def test_custom_reports_role_matrix(
         listed = as_json(call(monkeypatch, list_reports_route, who(level, tenant)))["reports"]
         ids = [r["id"] for r in listed]
         assert rid in ids
+        mine = next(r for r in listed if r["id"] == rid)
+        authors = level in ("admin", "engineer")  # UPNs: hidden below engineer
+        assert ("createdBy" in mine and "updatedBy" in mine) == authors, (level, mine)
         assert ("per-user" in ids) == (level in ("admin", "engineer"))
         ran = call(
             monkeypatch,

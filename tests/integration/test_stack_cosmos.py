@@ -215,3 +215,32 @@ def test_a_second_stack_starts_and_stops_without_orphans() -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_an_item_over_2_mb_is_refused_with_413(stack: Stack) -> None:
+    """Cosmos DB refuses an item over 2 MB; the local server must too, for create,
+    replace and upsert, as the SDK sends them (devhost/cosmos_launcher.js)."""
+    pk = f"size|{uuid.uuid4()}"
+    small = {"id": "big", "pk": pk, "blob": "x" * 1_900_000}
+    big = small | {"blob": "x" * (2 * 1024 * 1024)}
+
+    async def go() -> list[int]:
+        client, c = await _container("calls")
+        statuses = []
+        async with client:
+            await c.create_item(small)
+            for op in (
+                lambda: c.create_item(big | {"id": "big2"}),
+                lambda: c.replace_item("big", big),
+                lambda: c.upsert_item(big),
+            ):
+                try:
+                    await op()
+                    statuses.append(200)
+                except exceptions.CosmosHttpResponseError as exc:
+                    statuses.append(exc.status_code)
+            stored = await c.read_item("big", partition_key=pk)
+            statuses.append(len(stored["blob"]))
+        return statuses
+
+    assert run(go()) == [413, 413, 413, 1_900_000]

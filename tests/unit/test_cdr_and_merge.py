@@ -91,3 +91,37 @@ def test_ids_and_user_keys():
     assert user_key("sip:org@contoso.com;gruu;opaque=app:conf:focus:id:1") is None
     view = build_view(union({}, frags(cdr(1, callee="tel:+1555"))))
     assert internal_users(view) == ["alice@contoso.com"]
+
+
+def test_exclusion_policy_reads_raw_records_of_any_shape():
+    from shared.exclusions import ExclusionPolicy
+
+    oid = "821809f5-0000-0000-0000-3b5136c0e777"
+    policy = ExclusionPolicy(users=["ceo@contoso.com", oid.upper()], domains=["board.contoso.com"])
+    assert policy.excludes_record({"data": {"user1Uri": "sip:CEO@contoso.com;gruu"}})
+    assert policy.excludes_record({"data": {"a": [{"id": oid}]}})
+    assert policy.excludes_record({"data": f"<x><URI>sips:jane@board.contoso.com</URI>{oid}</x>"})
+    assert policy.excludes_record({"data": "<x>sip%3A and ceo@contoso.com in text</x>"})
+    assert not policy.excludes_record(
+        {"data": {"user1Uri": "sip:cfo@contoso.com", "fqdn": "board.contoso.com"}}
+    )
+    assert not ExclusionPolicy().excludes_record({"data": {"u": "ceo@contoso.com"}})
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_the_complete_export_of_a_record_wins_in_any_order(n):
+    """An export taken while the session ran (no end time yet) meets the one taken
+    after it ended: same record id, different content hash. The complete one wins,
+    whichever hash is larger and whichever arrives first."""
+    done = cdr(n)
+    running = dict(done, endTime=None)
+    [complete] = frags(done)
+    [partial] = frags(running)
+    assert complete.record_id == partial.record_id
+    assert complete.fragment_id != partial.fragment_id
+    for order in itertools.permutations([complete, partial]):
+        assert set(union({}, order)) == {complete.fragment_id}
+        assert set(union({partial.fragment_id: partial}, [complete])) == {complete.fragment_id}
+        assert set(union({complete.fragment_id: complete}, [partial])) == {complete.fragment_id}
+    [s] = build_view(union({}, [partial, complete])).sessions
+    assert s.end == complete.sessions[0].end

@@ -125,3 +125,36 @@ def test_content_hash_ignores_sent_at_only():
     env["records"][0]["data"]["responseCode"] = 486
     c = parse_envelope(json.dumps(env).encode(), S)
     assert content_hash(a) == content_hash(b) != content_hash(c)
+
+
+@pytest.mark.parametrize(
+    "raw_records,key",
+    [
+        # a second `records` array: stdlib json keeps the last, ijson streams both
+        ('"records": [{rec}], "records": [{rec}, {rec}]', "records"),
+        # a duplicate deep inside a record's data
+        (
+            '"records": [{{"kind": "cdr", "format": "sfb-cdr-json", "data": '
+            '{{"SessionIdTime": 1, "SessionIdTime": 2}}}}]',
+            "SessionIdTime",
+        ),
+    ],
+)
+def test_duplicate_keys_anywhere_are_400_naming_the_key(raw_records, key):
+    env = envelope([cdr_record()])
+    rec = json.dumps(env.pop("records")[0])
+    head = json.dumps(env)[:-1]
+    raw = f"{head}, {raw_records.format(rec=rec)}}}".encode()
+    p = problem(parse_envelope, raw, S)
+    assert p.status == 400 and p.body()["field"] == key, p.body()
+
+
+def test_source_extras_are_bounded():
+    env = envelope([cdr_record()])
+    env["source"]["agentHost"] = "sfb01"  # small extras stay allowed
+    assert parse_envelope(json.dumps(env).encode(), Settings()).source.fqdn
+    env["source"]["blob"] = "x" * 3_000_000
+    p = problem(parse_envelope, json.dumps(env).encode(), Settings(max_batch_bytes=10_000_000))
+    assert p.status == 400 and p.body()["field"].startswith("source"), p.body()
+    env["source"] = {"fqdn": "a"} | {f"k{i}": i for i in range(21)}
+    assert problem(parse_envelope, json.dumps(env).encode(), S).status == 400

@@ -339,3 +339,38 @@ def test_importing_the_app_loads_no_opentelemetry_cosmos_sdk_or_jwt() -> None:
         timeout=60,
     ).stdout.strip()
     assert out == "[]"
+
+
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("GET /api/v1/users/alice.smith%40contoso.com/calls", "alice.smith"),
+        ("sip%3Abob%40fabrikam.com", "bob"),
+        ("call (425) 555-0123 back", "555-0123"),
+        ("or 425-555-0123", "555-0123"),
+        ("or +1 425 555 0123", "555 0123"),
+        ("or 425.555.0123", "555.0123"),
+        ("adapter 001A2B3C4D5E up", "3C4D5E"),
+        ("{'displayName': 'Alice Smith'}", "Alice"),
+        ('{"user1DisplayName": "Alice Smith"}', "Smith"),
+        ("ssid=Home Net 5G, band 5", "Home Net"),
+        ("<SSID>CorpGuest</SSID>", "CorpGuest"),
+        ("[type=string_type, input_value={'uri': 'x'}, input_type=dict]", "'uri'"),
+    ],
+)
+def test_scrubber_covers_encoded_upns_phone_formats_bare_macs_names_ssids(
+    text: str, needle: str
+) -> None:
+    assert needle not in telemetry.scrub_text(text), telemetry.scrub_text(text)
+
+
+def test_configure_quiets_the_azure_sdk_loggers() -> None:
+    sdk = logging.getLogger("azure.cosmos")
+    old = sdk.level
+    sdk.setLevel(logging.INFO)
+    try:
+        telemetry.configure_telemetry({})
+        assert not sdk.isEnabledFor(logging.INFO)
+        assert not logging.getLogger("azure.core.pipeline").isEnabledFor(logging.INFO)
+    finally:
+        sdk.setLevel(old)

@@ -186,3 +186,104 @@ def test_settings_refuse_a_non_loopback_dev_authority():
 
     with pytest.raises(SettingsError):
         Settings.from_env({"CDC_DEV_AUTHORITY": "https://login.example.com"})
+
+
+ENGINEER_WID = "f70938a0-fc10-4177-9e90-2178f8765737"
+
+
+def test_app_only_tokens_get_levels_from_roles_only(validator, authority):
+    url = authority[0]
+    app = token(url, roles=(), wids=(ENGINEER_WID,), drop=("preferred_username",))
+    assert validator.validate(app).levels == ()
+    now = int(time.time())
+    claims = {
+        "tid": TENANT,
+        "aud": AUD,
+        "iss": f"{url}/{TENANT}/v2.0",
+        "iat": now,
+        "exp": now + 600,
+        "oid": "o1",
+        "idtyp": "app",
+        "upn": "x@contoso.com",
+        "roles": ["QualityReports.Read"],
+        "wids": [ENGINEER_WID],
+    }
+    tagged = "Bearer " + jwt.encode(claims, KEY, algorithm="RS256", headers={"kid": "k1"})
+    assert validator.validate(tagged).levels == ("reader",)
+    # a delegated user token keeps its directory role
+    user = token(url, roles=(), wids=(ENGINEER_WID,))
+    assert validator.validate(user).levels == ("engineer",)
+
+
+class _Jwks:
+    """A JWKS endpoint whose key list and health the test changes."""
+
+    def __init__(self) -> None:
+        self.keys = [_jwk(KEY, "k1")]
+        self.fail = False
+        self.fetches = 0
+        owner = self
+
+        class H(BaseHTTPRequestHandler):
+            def do_GET(self):
+                owner.fetches += 1
+                if owner.fail:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                body = json.dumps({"keys": owner.keys}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}"
+
+
+@pytest.fixture()
+def jwks():
+    j = _Jwks()
+    yield j
+    j.srv.shutdown()
+
+
+def _validator_with_clock(url):
+    from shared.auth import tokens
+
+    v = TokenValidator(Settings(auth_tenants=(TENANT,), auth_audiences=(AUD,), dev_authority=url))
+    clock = [1000.0]
+    ks = v.key_set(TENANT)
+    ks.clock = lambda: clock[0]
+    return v, clock, tokens
+
+
+def test_a_key_removed_from_the_jwks_stops_being_trusted(jwks):
+    v, clock, tokens = _validator_with_clock(jwks.url)
+    assert v.validate(token(jwks.url)).tenant_id == TENANT
+    jwks.keys = [_jwk(ROGUE, "k2")]  # k1 rotated out
+    clock[0] += tokens.KEYS_MAX_AGE - 1
+    assert v.validate(token(jwks.url)).tenant_id == TENANT  # still within the max age
+    clock[0] += 2
+    assert "signing key" in _reason(v, token(jwks.url))
+    assert tokens.KEYS_MAX_AGE <= 24 * 3600  # refreshed at least daily
+    assert v.validate(token(jwks.url, key=ROGUE, kid="k2")).tenant_id == TENANT
+
+
+def test_unknown_kids_after_a_failed_fetch_do_not_fetch_again(jwks):
+    v, clock, tokens = _validator_with_clock(jwks.url)
+    jwks.fail = True
+    for i in range(100):
+        _reason(v, token(jwks.url, kid=f"made-up-{i}"))
+    assert jwks.fetches == 1
+    jwks.fail = False
+    clock[0] += tokens.FAILURE_COOLDOWN + 1
+    assert v.validate(token(jwks.url)).tenant_id == TENANT
+    before = jwks.fetches
+    for i in range(100):  # unknown kids with a good key set: one refetch a cooldown
+        _reason(v, token(jwks.url, kid=f"other-{i}"))
+    assert jwks.fetches - before <= 1

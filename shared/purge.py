@@ -119,7 +119,11 @@ def scrub_call(raw: dict[str, Any], user: str) -> dict[str, Any]:
     values.discard(PURGED)
     keep = {k: v for k, v in raw.items() if k in ("id", "pk", "key", "tenantId") or k[:1] == "_"}
     body = {k: v for k, v in raw.items() if k not in keep}
-    return keep | _scrub(body, user, values)
+    scrubbed = keep | _scrub(body, user, values)
+    # A new revision: the other participants' history entries are rewritten from the
+    # scrubbed call, and an entry is only ever replaced by one of a later revision.
+    scrubbed["revision"] = int(raw.get("revision") or 1) + 1
+    return scrubbed
 
 
 def without_user_counter(

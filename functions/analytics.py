@@ -7,9 +7,15 @@ import azure.functions as func
 from functions.contract import FROM_TO, PAGE, Endpoint, Param
 from functions.http_support import RequestContext, json_response, route
 from shared.analytics.audit import audited, read_audit
-from shared.analytics.service import call_detail, normalise_user, search_users, user_calls
-from shared.auth.levels import ADMIN, CALL_ANALYTICS
-from shared.models.api import AuditPage, CallDetail, CallHistory, UserSearch
+from shared.analytics.service import (
+    call_detail,
+    calls_by_source_id,
+    normalise_user,
+    search_users,
+    user_calls,
+)
+from shared.auth.levels import ADMIN, CALL_ANALYTICS, CALL_LOOKUP
+from shared.models.api import AuditPage, CallDetail, CallHistory, CallLookup, UserSearch
 
 bp = func.Blueprint()
 
@@ -63,6 +69,35 @@ async def list_user_calls(ctx: RequestContext) -> func.HttpResponse:
                 ctx.param("continuationToken"),
             ),
             user=normalise_user(user),
+        )
+    )
+
+
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/calls",
+        "Find calls by any id: Graph callRecord/session id, SIP Call-ID, conference URI",
+        CALL_LOOKUP,
+        CallLookup,
+        params=(
+            Param(
+                "sourceId",
+                required=True,
+                description="a Graph callRecord or session id, a SIP Call-ID, a conference"
+                " URI or id, a QoE report id, or the product's call id",
+            ),
+        ),
+    ),
+)
+async def find_calls(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(
+        await audited(
+            ctx.clients,
+            ctx.principal,
+            "callLookup",
+            lambda: calls_by_source_id(ctx.clients, ctx.principal, ctx.param("sourceId")),
         )
     )
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import azure.functions as func
 
 from functions.contract import Endpoint, declare
-from functions.problems import PROBLEM_CONTENT_TYPE, Problem, as_problem
+from functions.problems import PROBLEM_CONTENT_TYPE, Problem, as_problem, bearer_challenge
 from shared.auth.tokens import Principal, get_validator
 from shared.errors import DomainError, Invalid, TooLarge, Unsupported
 from shared.settings import Settings, get_settings
@@ -135,7 +135,12 @@ async def handle(req: func.HttpRequest, handler: Handler, endpoint: Endpoint) ->
         principal.require(endpoint.levels)  # before the body is read: 403 wins over 400
         return await handler(RequestContext(req, principal, settings))
     except DomainError as error:
-        return problem_response(as_problem(error))
+        problem = as_problem(error)
+        if problem.status == 401:
+            problem.headers["WWW-Authenticate"] = bearer_challenge(
+                get_settings(), bool(req.headers.get("Authorization"))
+            )
+        return problem_response(problem)
     except Exception as exc:
         if is_transient(exc):
             log.warning("storage unavailable: %s", type(exc).__name__)

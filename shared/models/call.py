@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, field_serializer
+from pydantic.alias_generators import to_camel
 
 MediaType = Literal["audio", "video", "vbss", "appsharing", "data"]
 Rating = Literal["good", "poor", "unclassified"]
@@ -19,7 +20,17 @@ SessionRating = Literal["good", "poor", "unavailable"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    """The one naming rule: snake_case in Python and in stored documents, camelCase in
+    every API body (dumped `by_alias=True`) and in the OpenAPI document, which is
+    generated from these models with `by_alias=True` too (docs/reference/api.md)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+def camel_keys(value: dict[str, Any], info: SerializationInfo) -> dict[str, Any]:
+    """A map keyed by metric field names (`flags`) names them as the body does: the
+    key of a flag is the key of its metric in the same response."""
+    return {to_camel(k): v for k, v in value.items()} if info.by_alias else value
 
 
 class StreamMetrics(_Model):
@@ -54,6 +65,10 @@ class StreamQuality(_Model):
     flags: dict[str, Literal["yellow", "red"]] = Field(default_factory=dict)
     profile: str | None = None
 
+    @field_serializer("flags")
+    def _flags(self, value: dict[str, Any], info: SerializationInfo) -> dict[str, Any]:
+        return camel_keys(value, info)
+
 
 class Stream(_Model):
     """One direction of one media line, seen from the receiving endpoint."""
@@ -68,6 +83,7 @@ class Stream(_Model):
     # audio profile (sfb2019 for SfB sources, teams2021 for graph-v1).
     source_format: str | None = None
     segment_id: str | None = None  # Graph segment the stream belongs to
+    stream_id: str | None = None  # Graph mediaStream.streamId, as the source named it
     metrics: StreamMetrics = Field(default_factory=StreamMetrics)
     quality: StreamQuality | None = None
 
@@ -144,6 +160,7 @@ class Fragment(_Model):
     source_format: str
     key: str
     version: int = 0
+    report_id: str | None = None  # QoE VQSessionReport@SessionId: the report's own id
     call_type: Literal["peerToPeer", "conference", "pstn"] | None = None
     conference_uri: str | None = None
     organizer: str | None = None
@@ -156,6 +173,26 @@ class Participant(_Model):
     uri: str
     display_name: str | None = None
     kind: Literal["user", "phone", "guest", "server", "unknown"] = "unknown"
+
+
+class SourceIds(_Model):
+    """The identifiers one source record gave the call, as the source spelled them: what
+    a helpdesk engineer has from a client log, Microsoft Graph, Call Analytics or a SIP
+    trace. One entry per fragment; `GET /api/v1/calls?sourceId=` finds the call by any."""
+
+    source_format: str
+    record_id: str
+    call_record_id: str | None = None  # Graph callRecord id
+    version: int | None = None  # Graph callRecord version
+    session_ids: list[str] = Field(default_factory=list)  # Graph session ids
+    segment_ids: list[str] = Field(default_factory=list)
+    stream_ids: list[str] = Field(default_factory=list)  # Graph streamId
+    sip_call_id: str | None = None  # the SIP dialog: Call-ID with From/To tags
+    from_tag: str | None = None
+    to_tag: str | None = None
+    conference_uri: str | None = None
+    report_id: str | None = None  # QoE VQSessionReport@SessionId
+    cdr_session: str | None = None  # CDR sessionIdTime:sessionIdSeq
 
 
 class CallView(_Model):
@@ -172,6 +209,7 @@ class CallView(_Model):
     rating: SessionRating | None = None
     reasons: list[str] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
+    source_ids: list[SourceIds] = Field(default_factory=list)
 
 
 class CallDocument(_Model):

@@ -9,6 +9,7 @@ duplicate record is the same key, changing nothing.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, field_serializer
@@ -27,10 +28,20 @@ class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
 
+def metric_name(name: str) -> str:
+    """A metric's name on the wire: `jitter_ms` -> `jitterMs`, the key of that metric in
+    a response's `metrics`. Names that are not Python field names (a stream id, a QoE
+    device event) are left as they are."""
+    return to_camel(name) if _FIELD_NAME.match(name) else name
+
+
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
 def camel_keys(value: dict[str, Any], info: SerializationInfo) -> dict[str, Any]:
     """A map keyed by metric field names (`flags`) names them as the body does: the
     key of a flag is the key of its metric in the same response."""
-    return {to_camel(k): v for k, v in value.items()} if info.by_alias else value
+    return {metric_name(k): v for k, v in value.items()} if info.by_alias else value
 
 
 class StreamMetrics(_Model):
@@ -68,6 +79,10 @@ class StreamQuality(_Model):
     @field_serializer("flags")
     def _flags(self, value: dict[str, Any], info: SerializationInfo) -> dict[str, Any]:
         return camel_keys(value, info)
+
+    @field_serializer("poor_due_to")
+    def _due(self, value: list[str], info: SerializationInfo) -> list[str]:
+        return [metric_name(v) for v in value] if info.by_alias else value
 
 
 class Stream(_Model):
@@ -145,6 +160,12 @@ class Session(_Model):
     rating: SessionRating | None = None
     reasons: list[str] = Field(default_factory=list)
     reason_metrics: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_serializer("reason_metrics")
+    def _reasons(self, value: dict[str, list[str]], info: SerializationInfo) -> Any:
+        if not info.by_alias:
+            return value
+        return {k: [metric_name(m) for m in v] for k, v in value.items()}
 
 
 class Fragment(_Model):

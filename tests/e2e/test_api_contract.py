@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import re
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -119,6 +120,7 @@ def _lookup(host: str, token: str, source_id: str) -> tuple[int, Any]:
 def test_every_graph_record_is_found_by_its_callrecord_id(local_host, mint, sources):
     eng = _token(mint, "engineer")
     found = 0
+    started = time.perf_counter()
     for g in sources["graphs"]:
         status, body = _lookup(local_host, eng, g["id"])
         assert status == 200, body
@@ -129,6 +131,8 @@ def test_every_graph_record_is_found_by_its_callrecord_id(local_host, mint, sour
         status, body = _lookup(local_host, eng, g["sessions"][0]["id"].upper())
         assert [c["callId"] for c in body["calls"]] == ids
     assert found == 20
+    per_pair = (time.perf_counter() - started) / 20
+    print(f"sourceId lookup: {found}/20 Graph records found, {per_pair * 500:.0f} ms per lookup")
 
 
 def test_sfb_calls_are_found_by_sip_call_id_and_conference_uri_or_id(local_host, mint, sources):

@@ -506,7 +506,6 @@ DOC_KEYS: dict[str, dict[str, F]] = {
     "sourceIndex": {
         "id": F("`src|{sha256 of the normalised source id}`: the id itself is not kept"),
         "pk": F("`{tenantId}|src|{sha256}`: one partition per id, a point read"),
-        "tenantId": F("tenant"),
         "type": F("`sourceId`"),
         "callIds": F("the calls that carry the id"),
     },

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -187,7 +188,8 @@ async def calls_by_source_id(
     key = normalise_source_id(source_id)
     tenant = principal.tenant_id
     own, indexed = await asyncio.gather(
-        read_call(clients, tenant, source_id.strip()),
+        # our own call ids are UUIDs; anything else (a URL, a Call-ID) is never an item id
+        read_call(clients, tenant, key) if key and _is_uuid(key) else _none(),
         calls_for_source_id(clients, tenant, key or ""),
     )
     docs = [own] if own is not None and own.tenantId == tenant else []
@@ -216,6 +218,13 @@ async def calls_by_source_id(
         ],
         "continuationToken": None,
     }
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 async def _none() -> None:

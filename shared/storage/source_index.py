@@ -3,6 +3,8 @@ carry it, so `GET /api/v1/calls?sourceId=` is one point read, never a scan.
 
 Where: the `userCalls` container (the index container, 30-day TTL like the calls), in a
 partition of its own per id: `pk = {tenantId}|src|{sha256(id)}`, `id = src|{sha256(id)}`.
+The documents carry no `tenantId` field (the partition key holds the tenant), so queries
+over the container's history entries by tenant never see them.
 The id is hashed because Cosmos DB ids may not hold `/`, `?` or `#` (conference URIs and
 Teams join URLs do) and because a conference URI names its organizer: the index keeps no
 EUII, only the hash and our call ids.
@@ -42,7 +44,6 @@ async def index_source_ids(clients: Clients, tenant_id: str, call_id: str, keys:
                 body: dict[str, Any] = {
                     "id": doc_id,
                     "pk": pk,
-                    "tenantId": tenant_id,
                     "type": "sourceId",
                     "callIds": [call_id],
                 }

@@ -149,8 +149,13 @@ def test_sfb_calls_are_found_by_sip_call_id_and_conference_uri_or_id(local_host,
     # our own call id answers too; an unknown id answers an empty list, not 404
     status, body = _lookup(local_host, admin, sources["p2pCall"])
     assert [c["callId"] for c in body["calls"]] == [sources["p2pCall"]]
-    status, body = _lookup(local_host, admin, "no-such-id@nowhere")
-    assert status == 200 and body["calls"] == []
+    for unknown in (
+        "no-such-id@nowhere",
+        "https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0?context=%7b%7d",
+        "a/b#c?d",
+    ):
+        status, body = _lookup(local_host, admin, unknown)
+        assert status == 200 and body["calls"] == [], (unknown, body)
 
 
 def test_lookup_levels_tenant_isolation_bad_input_and_audit(local_host, mint, sources):

@@ -79,6 +79,9 @@ _SESSION: dict[str, FieldClass] = {
     "sip_call_id": "debug",
     "from_tag": "debug",
     "to_tag": "debug",
+    # PSTN / Direct Routing facts (trunk, SIP code, media bypass): engineer and admin;
+    # a specialist sees the masked number and the call's duration only.
+    "pstn": "advanced",
 }
 
 _STREAM: dict[str, FieldClass] = {
@@ -155,6 +158,7 @@ _OPAQUE = (
     "reasonMetrics",
     "place",
     "sourceIds",
+    "pstn",
 )
 
 _TEL_RE = re.compile(r"^(tel:)?(\+?\d+?)(\d{1,3})$")

@@ -184,3 +184,48 @@ class AlertList(ApiModel):
     open: int
     truncated: bool
     alerts: list[QualityAlert]
+
+
+# Microsoft Graph (functions/graph.py): the webhooks' and the admin routes' bodies.
+
+
+class GraphNotifications(BaseModel):
+    """Graph change or lifecycle notifications (`value`: one item per notification), as
+    Microsoft Graph posts them: Graph's format, not ours, so no alias rule."""
+
+    model_config = ConfigDict(extra="allow")
+    value: list[dict[str, object]]
+
+
+class BackfillBody(ApiModel):
+    from_: str = Field(alias="from", description="ISO-8601 start (inclusive), within 30 days")
+    to: str = Field(description="ISO-8601 end (exclusive)")
+
+
+class BackfillStarted(ApiModel):
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
+    run_id: str
+    tenant_id: str
+    status: str
+
+
+class GraphState(ApiModel):
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
+    subscription: dict[str, object] | None = None
+    backfills: list[dict[str, object]] = Field(default_factory=list)
+
+
+class PstnTrunkDay(ApiModel):
+    day: str
+    trunk: str
+    log_type: str
+    attempts: int
+    answered: int
+    ner: float | None = Field(description="network effectiveness ratio (docs/graph.md)")
+    average_duration_s: float | None
+    failures_by_sip_code: dict[str, int] = Field(description="keyed by SIP code (data)")
+
+
+class PstnReport(ApiModel):
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
+    rows: list[PstnTrunkDay]

@@ -3,6 +3,7 @@ no settings read, no clients created at import (indexing must never fail on conf
 
 import azure.functions as func
 
+from functions.admin import bp as admin_bp
 from functions.alerts import bp as alerts_bp
 from functions.analytics import bp as analytics_bp
 from functions.buildings import bp as buildings_bp
@@ -28,6 +29,7 @@ for blueprint in (
     reports_bp,
     topology_bp,
     alerts_bp,
+    admin_bp,
     portal_bp,
     graph_bp,
 ):

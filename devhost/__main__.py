@@ -66,9 +66,16 @@ def run(command: str, port: int, seed: int) -> int:
             f"issuer {authority.url} (state: {STATE_FILE})"
         )
         if command == "demo":
-            from devhost.demo import load_demo
+            from devhost.demo import load_demo, load_reference_data
 
             token = mint_token(DEMO_TENANT, authority=authority.url, roles=["CallData.Ingest"])
+            admin = mint_token(
+                DEMO_TENANT,
+                user="demo.admin@contoso.com",
+                authority=authority.url,
+                roles=["CallAnalytics.Admin"],
+            )
+            load_reference_data(host.base_url, admin, log=_say)
             t1 = time.monotonic()
             ids = load_demo(host.base_url, token, seed=seed, wait_idle=host.wait_idle, log=_say)
             _say(f"demo data loaded: {len(ids)} batches in {time.monotonic() - t1:.1f}s")

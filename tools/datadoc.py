@@ -622,6 +622,11 @@ SETTINGS_FIELDS: dict[str, F] = {
     "TenantSettings.tenantId": F("tenant"),
     "TenantSettings.classifierProfile": F("audio classifier profile, or the default"),
     "TenantSettings.exclusions": F("the exclusion policy (below)"),
+    "TenantSettings.classification": F(
+        "an admin's classifier profile per source, yellow tiers and retention days"
+    ),
+    "TenantSettings.updatedAt": F("when an admin last changed those"),
+    "TenantSettings.updatedBy": F("who changed them (name, else object or app id)", "UPN"),
     "ExclusionPolicy.users": F("users whose data stays on premises", "SIP URIs / UPNs"),
     "ExclusionPolicy.domains": F("domains whose data stays on premises"),
 }

@@ -112,6 +112,8 @@ class AuditEntry(ApiModel):
     level: str | None
     target_user: str | None
     call_id: str | None
+    field: str | None = None  # admin changes: which setting changed
+    user_hash: str | None = None  # a purge: the user as a hash, never the address
 
 
 class AuditPage(ApiModel):
@@ -184,6 +186,52 @@ class AlertList(ApiModel):
     open: int
     truncated: bool
     alerts: list[QualityAlert]
+
+
+class PurgeResult(BaseModel):
+    """What a user purge did; the user appears only as a hash."""
+
+    userHash: str
+    status: Literal["completed"]
+    startedAt: str
+    completedAt: str
+    requestedBy: str | None
+    callsDeleted: int
+    callsScrubbed: int
+    historyEntriesDeleted: int
+    directoryEntryDeleted: bool
+    auditEntriesScrubbed: int
+    quarantinedRecordsScrubbed: int
+    addedToExclusions: bool
+    statusUrl: str | None = None
+
+
+class QuarantinedRecord(BaseModel):
+    batchId: str
+    index: int
+    reason: str | None
+    discarded: bool
+    discardedAt: str | None = None
+    lastReplayAt: str | None = None
+    record: Any = None  # only when one record is read (admin, audited)
+
+
+class QuarantineList(BaseModel):
+    items: list[QuarantinedRecord]
+    byReason: dict[str, int]
+    count: int
+
+
+class ReplayOutcome(BaseModel):
+    index: int
+    outcome: Literal["stored", "excluded", "quarantined", "discarded"]
+    reason: str | None
+
+
+class ReplayResult(BaseModel):
+    batchId: str
+    results: list[ReplayOutcome]
+    counts: dict[str, int]
 
 
 # Microsoft Graph (functions/graph.py): the webhooks' and the admin routes' bodies.

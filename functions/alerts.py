@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions.contract import Endpoint, Param
-from functions.http_support import RequestContext, json_response, route
+from functions.contract import DATA, Endpoint, Param
+from functions.http_support import RequestContext, data_response, json_response, route
 from shared import telemetry
 from shared.alerts import acknowledge, evaluate_all, list_alerts
 from shared.auth.levels import ADMIN
@@ -39,12 +39,16 @@ async def evaluate_quality_alerts(timer: func.TimerRequest) -> None:
             Param("from", description="first day (YYYY-MM-DD), default 30 days ago"),
             Param("to", description="last day (YYYY-MM-DD), default today"),
             Param("status", description="open | acknowledged | all (default)"),
+            *DATA,
         ),
+        other_media=("text/csv",),
     ),
 )
 async def get_alerts(ctx: RequestContext) -> func.HttpResponse:
     body = await list_alerts(ctx.clients, ctx.principal, dict(ctx.req.params))
-    return json_response(body, 200, {"Cache-Control": "no-store"})
+    response = data_response(ctx.req, body, "alerts", QualityAlert)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @route(

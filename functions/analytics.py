@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions.contract import FROM_TO, PAGE, Endpoint, Param
-from functions.http_support import RequestContext, json_response, route
+from functions.contract import DATA, FROM_TO, PAGE, Endpoint, Param
+from functions.http_support import RequestContext, data_response, json_response, route
 from shared.analytics.audit import audited, read_audit
-from shared.analytics.service import call_detail, normalise_user, search_users, user_calls
-from shared.auth.levels import ADMIN, CALL_ANALYTICS
-from shared.models.api import AuditPage, CallDetail, CallHistory, UserSearch
+from shared.analytics.service import (
+    call_detail,
+    calls_by_source_id,
+    normalise_user,
+    search_users,
+    user_calls,
+)
+from shared.auth.levels import ADMIN, CALL_ANALYTICS, CALL_LOOKUP
+from shared.models.api import (
+    AuditEntry,
+    AuditPage,
+    CallDetail,
+    CallHistory,
+    CallLookup,
+    CallSummary,
+    UserEntry,
+    UserSearch,
+)
 
 bp = func.Blueprint()
 
@@ -22,17 +37,21 @@ bp = func.Blueprint()
         "Find users seen in call data (top 25)",
         CALL_ANALYTICS,
         UserSearch,
-        params=(Param("search", required=True, description="name, UPN or SIP prefix"),),
+        params=(Param("search", required=True, description="name, UPN or SIP prefix"), *DATA),
+        other_media=("text/csv",),
     ),
 )
 async def find_users(ctx: RequestContext) -> func.HttpResponse:
-    return json_response(
+    return data_response(
+        ctx.req,
         await audited(
             ctx.clients,
             ctx.principal,
             "searchUsers",
             lambda: search_users(ctx.clients, ctx.principal, ctx.param("search")),
-        )
+        ),
+        "users",
+        UserEntry,
     )
 
 
@@ -44,12 +63,14 @@ async def find_users(ctx: RequestContext) -> func.HttpResponse:
         "A user's calls and meetings, newest first",
         CALL_ANALYTICS,
         CallHistory,
-        params=(Param("user", "path", True, "UPN or SIP URI"), *FROM_TO, *PAGE),
+        params=(Param("user", "path", True, "UPN or SIP URI"), *FROM_TO, *PAGE, *DATA),
+        other_media=("text/csv",),
     ),
 )
 async def list_user_calls(ctx: RequestContext) -> func.HttpResponse:
     user = ctx.route_param("user")
-    return json_response(
+    return data_response(
+        ctx.req,
         await audited(
             ctx.clients,
             ctx.principal,
@@ -63,7 +84,43 @@ async def list_user_calls(ctx: RequestContext) -> func.HttpResponse:
                 ctx.param("continuationToken"),
             ),
             user=normalise_user(user),
-        )
+        ),
+        "calls",
+        CallSummary,
+    )
+
+
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/calls",
+        "Find calls by any id: Graph callRecord/session id, SIP Call-ID, conference URI",
+        CALL_LOOKUP,
+        CallLookup,
+        params=(
+            Param(
+                "sourceId",
+                required=True,
+                description="a Graph callRecord or session id, a SIP Call-ID, a conference"
+                " URI or id, a QoE report id, or the product's call id",
+            ),
+            *DATA,
+        ),
+        other_media=("text/csv",),
+    ),
+)
+async def find_calls(ctx: RequestContext) -> func.HttpResponse:
+    return data_response(
+        ctx.req,
+        await audited(
+            ctx.clients,
+            ctx.principal,
+            "callLookup",
+            lambda: calls_by_source_id(ctx.clients, ctx.principal, ctx.param("sourceId")),
+        ),
+        "calls",
+        CallSummary,
     )
 
 
@@ -100,16 +157,25 @@ async def get_call(ctx: RequestContext) -> func.HttpResponse:
 @route(
     bp,
     Endpoint(
-        "get", "v1/audit", "Who read whose call data", ADMIN, AuditPage, params=(*FROM_TO, *PAGE)
+        "get",
+        "v1/audit",
+        "Who read whose call data",
+        ADMIN,
+        AuditPage,
+        params=(*FROM_TO, *PAGE, *DATA),
+        other_media=("text/csv",),
     ),
 )
 async def get_audit(ctx: RequestContext) -> func.HttpResponse:
-    return json_response(
+    return data_response(
+        ctx.req,
         await read_audit(
             ctx.clients,
             ctx.principal,
             ctx.param("from"),
             ctx.param("to"),
             ctx.param("continuationToken"),
-        )
+        ),
+        "entries",
+        AuditEntry,
     )

@@ -72,6 +72,14 @@ FROM_TO = (
 )
 PAGE = (Param("continuationToken", description="from the previous page"),)
 ACCEPT_CSV = Param("Accept", "header", description="text/csv for CSV")
+FORMAT = Param(
+    "format",
+    description="csv or json: overrides Accept (for clients that cannot set headers)",
+    schema={"type": "string", "enum": ["json", "csv"]},
+)
+# Every report and list answers JSON, or CSV on `Accept: text/csv` / `?format=csv`
+# (docs/reference/api.md).
+DATA = (FORMAT, ACCEPT_CSV)
 
 ENDPOINTS: list[Endpoint] = []
 

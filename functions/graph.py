@@ -15,8 +15,8 @@ from datetime import date, timedelta
 
 import azure.functions as func
 
-from functions.contract import Endpoint, Param
-from functions.http_support import RequestContext, json_response, route
+from functions.contract import DATA, Endpoint, Param
+from functions.http_support import RequestContext, data_response, json_response, route
 from shared.auth.levels import ADMIN, REPORTS
 from shared.errors import Conflict, Invalid, UpstreamRefused
 from shared.graph.config import DEFAULT_QUEUE, GraphConfig, graph_config
@@ -26,6 +26,7 @@ from shared.models.api import (
     GraphNotifications,
     GraphState,
     PstnReport,
+    PstnTrunkDay,
 )
 
 bp = func.Blueprint()
@@ -231,7 +232,9 @@ async def graph_status(ctx: RequestContext) -> func.HttpResponse:
         params=(
             Param("from", required=True, description="first day (YYYY-MM-DD)"),
             Param("to", required=True, description="last day (YYYY-MM-DD)"),
+            *DATA,
         ),
+        other_media=("text/csv",),
     ),
 )
 async def pstn_trunks(ctx: RequestContext) -> func.HttpResponse:
@@ -251,4 +254,5 @@ async def pstn_trunks(ctx: RequestContext) -> func.HttpResponse:
     if days["to"] < days["from"]:
         raise Invalid("`to` is before `from`", field="to")
     rows = await report(ctx.clients, ctx.principal.tenant_id, days["from"], days["to"])
-    return json_response({"from": days["from"], "to": days["to"], "rows": rows})
+    body = {"from": days["from"], "to": days["to"], "rows": rows}
+    return data_response(ctx.req, body, "rows", PstnTrunkDay)

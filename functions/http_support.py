@@ -11,6 +11,8 @@ and anything else a 500 without internals.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -18,9 +20,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import azure.functions as func
+from pydantic import BaseModel
 
 from functions.contract import Endpoint, declare
-from functions.problems import PROBLEM_CONTENT_TYPE, Problem, as_problem
+from functions.problems import PROBLEM_CONTENT_TYPE, Problem, as_problem, bearer_challenge
 from shared import telemetry
 from shared.auth.tokens import Principal, get_validator
 from shared.errors import DomainError, Invalid, TooLarge, Unsupported
@@ -48,9 +51,63 @@ def csv_response(text: str) -> func.HttpResponse:
 
 
 def wants_csv(req: func.HttpRequest) -> bool:
-    """CSV when the client asks for text/csv ahead of (or without) application/json."""
+    """CSV on `?format=csv`, or when the client asks for text/csv ahead of (or without)
+    application/json. `format` wins over Accept: Power BI's and Excel's Web connector
+    and a browser address bar cannot always set headers."""
+    fmt = req.params.get("format")
+    if fmt is not None:
+        if fmt.lower() not in ("csv", "json"):
+            raise Invalid("format must be csv or json", field="format")
+        return fmt.lower() == "csv"
     accept = (req.headers.get("Accept") or "").lower()
     return "text/csv" in accept and "application/json" not in accept.split("text/csv")[0]
+
+
+CONTINUATION_HEADER = "X-Continuation-Token"
+
+
+def list_csv(rows: list[dict[str, Any]], item: type[BaseModel] | None = None) -> str:
+    """A list's items as CSV: one column per field of the item model (its JSON name as
+    header, so an empty list still has its header row), then any other key in
+    first-seen order; lists joined with `;`, nested objects as JSON, booleans true/false."""
+    columns: list[str] = (
+        [f.alias or name for name, f in item.model_fields.items()] if item is not None else []
+    )
+    for r in rows:
+        columns += [k for k in r if k not in columns]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for r in rows:
+        line: list[Any] = []
+        for c in columns:
+            v = r.get(c)
+            if isinstance(v, bool):
+                v = "true" if v else "false"
+            elif isinstance(v, list):
+                v = ";".join(json.dumps(x) if isinstance(x, dict) else str(x) for x in v)
+            elif isinstance(v, dict):
+                v = json.dumps(v)
+            line.append("" if v is None else v)
+        writer.writerow(line)
+    return out.getvalue()
+
+
+def data_response(
+    req: func.HttpRequest, body: dict[str, Any], rows: str, item: type[BaseModel] | None = None
+) -> func.HttpResponse:
+    """A list or report: JSON, or CSV of `body[rows]` when asked (`wants_csv`). The next
+    page's token is the `continuationToken` field in JSON and, for CSV (which has no
+    place for it), the `X-Continuation-Token` header; both answer to the same
+    `continuationToken` query parameter."""
+    token = body.get("continuationToken")
+    headers = {CONTINUATION_HEADER: token} if token else {}
+    if wants_csv(req):
+        response = csv_response(list_csv(list(body.get(rows) or []), item))
+        for k, v in headers.items():
+            response.headers[k] = v
+        return response
+    return json_response(body, headers=headers)
 
 
 def problem_response(problem: Problem) -> func.HttpResponse:
@@ -137,7 +194,12 @@ async def handle(req: func.HttpRequest, handler: Handler, endpoint: Endpoint) ->
         principal.require(endpoint.levels)  # before the body is read: 403 wins over 400
         return await handler(RequestContext(req, principal, settings))
     except DomainError as error:
-        return problem_response(as_problem(error))
+        problem = as_problem(error)
+        if problem.status == 401:
+            problem.headers["WWW-Authenticate"] = bearer_challenge(
+                get_settings(), bool(req.headers.get("Authorization"))
+            )
+        return problem_response(problem)
     except Exception as exc:
         if is_transient(exc):
             log.warning("storage unavailable: %s", type(exc).__name__)

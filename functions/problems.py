@@ -22,6 +22,7 @@ from shared.errors import (
     Unsupported,
     UpstreamRefused,
 )
+from shared.settings import Settings
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -54,6 +55,22 @@ STATUS_OF: dict[type[DomainError], int] = {
 # A bearer challenge tells the client which scheme to use and that its token was the
 # problem (RFC 6750 section 3).
 _CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+def bearer_challenge(settings: Settings, token_sent: bool) -> str:
+    """The 401 challenge, with where to sign in and for which resource, so Power BI's and
+    Excel's Web connector ("Organizational account") can sign the user in on their own
+    (docs/power-bi.md). The authority is the tenant's when the API serves one tenant,
+    else `organizations` (any work account; the token's tenant is checked after).
+    `error="invalid_token"` only when a token was sent (RFC 6750 section 3.1)."""
+    tenant = settings.auth_tenants[0] if len(settings.auth_tenants) == 1 else "organizations"
+    uris = [a for a in settings.auth_audiences if a.startswith(("api://", "https://"))]
+    resource = (uris or list(settings.auth_audiences) or [""])[0]
+    value = (
+        f'Bearer authorization_uri="{settings.authority}/{tenant}/oauth2/authorize", '
+        f'resource_id="{resource}"'
+    )
+    return value + (', error="invalid_token"' if token_sent else "")
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 
 import azure.functions as func
 
-from functions.contract import ACCEPT_CSV, FROM_TO, Endpoint, Param
+from functions.contract import DATA, FROM_TO, Endpoint, Param
 from functions.http_support import RequestContext, csv_response, json_response, route, wants_csv
 from shared.auth.levels import REPORTS
 from shared.auth.tokens import Principal
@@ -42,7 +42,7 @@ async def _report(ctx: RequestContext, report: Report) -> func.HttpResponse:
         "CQD summary: counts and Poor % by a grouping",
         REPORTS,
         ReportTable,
-        params=(*FROM_TO, Param("groupBy", description=GROUP_BY_HELP), ACCEPT_CSV),
+        params=(*FROM_TO, Param("groupBy", description=GROUP_BY_HELP), *DATA),
         other_media=("text/csv",),
     ),
 )
@@ -58,7 +58,7 @@ async def quality_summary_route(ctx: RequestContext) -> func.HttpResponse:
         "Users with poor streams (drill-down)",
         EUII_LEVELS,
         ReportTable,
-        params=(*FROM_TO, Param("building"), Param("subnet")),
+        params=(*FROM_TO, Param("building"), Param("subnet"), *DATA),
         other_media=("text/csv",),
     ),
 )
@@ -74,7 +74,7 @@ async def poor_users_route(ctx: RequestContext) -> func.HttpResponse:
         "Subnets with >= 10 audio streams not in the building file",
         REPORTS,
         ReportTable,
-        params=FROM_TO,
+        params=(*FROM_TO, *DATA),
         other_media=("text/csv",),
     ),
 )

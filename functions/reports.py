@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions.contract import ACCEPT_CSV, Endpoint, Param
+from functions.contract import DATA, Endpoint, Param
 from functions.http_support import (
     RequestContext,
     csv_response,
+    data_response,
     json_body,
     json_response,
     route,
@@ -41,11 +42,15 @@ ID = Param("id", "path", True, "report id (built-in slug or custom-...)")
         "The report set: built-in and the tenant's custom reports",
         REPORTS,
         ReportList,
-        errors=(401, 403),
+        params=DATA,
+        other_media=("text/csv",),
+        errors=(400, 401, 403),
     ),
 )
 async def list_reports_route(ctx: RequestContext) -> func.HttpResponse:
-    return json_response(await list_reports(ctx.clients, ctx.principal))
+    return data_response(
+        ctx.req, await list_reports(ctx.clients, ctx.principal), "reports", ReportDefinitionOut
+    )
 
 
 @route(
@@ -120,7 +125,7 @@ async def delete_report_route(ctx: RequestContext) -> func.HttpResponse:
                 "neither for the report's default period",
             ),
             Param("to", description="YYYY-MM-DD (inclusive)"),
-            ACCEPT_CSV,
+            *DATA,
         ),
         other_media=("text/csv",),
         errors=(400, 401, 403, 404),

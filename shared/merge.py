@@ -26,6 +26,7 @@ from shared.models.call import (
     Fragment,
     Participant,
     Session,
+    SourceIds,
     Stream,
 )
 
@@ -177,6 +178,9 @@ def build_view(
         starts += [t for t in [s.start] if t]
         ends += [t for t in [s.end] if t]
     view.sources.sort()
+    view.source_ids = sorted(
+        (source_ids(f) for f in fragments.values()), key=lambda i: (i.record_id, i.version or 0)
+    )
     view.start = min(starts) if starts else None
     view.end = max(ends) if ends else None
     view.duration_s = _duration(view.start, view.end)
@@ -186,6 +190,67 @@ def build_view(
 
     classify_call(view, profile=profile, table=table)
     return view
+
+
+def source_ids(frag: Fragment) -> SourceIds:
+    """The ids a source record named the call by, as the source spelled them."""
+    ids = SourceIds(source_format=frag.source_format, record_id=frag.record_id)
+    if frag.source_format == "graph-v1":
+        ids.call_record_id = frag.record_id.removeprefix("graph:")
+        ids.version = frag.version
+        ids.session_ids = sorted({s.id for s in frag.sessions})
+        ids.segment_ids = sorted(
+            {st.segment_id for s in frag.sessions for st in s.streams if st.segment_id}
+        )
+        ids.stream_ids = sorted(
+            {st.stream_id for s in frag.sessions for st in s.streams if st.stream_id}
+        )
+    else:
+        sess = frag.sessions[0] if frag.sessions else None
+        if sess is not None:
+            ids.sip_call_id, ids.from_tag, ids.to_tag = sess.sip_call_id, sess.from_tag, sess.to_tag
+        ids.report_id = frag.report_id
+        if frag.record_id.startswith("cdr:"):
+            ids.cdr_session = frag.record_id.removeprefix("cdr:")
+    ids.conference_uri = frag.conference_uri
+    return ids
+
+
+def lookup_keys(view: CallView) -> list[str]:
+    """Every normalised id the call can be found by (`GET /api/v1/calls?sourceId=`):
+    Graph callRecord and session ids, SIP Call-IDs, conference URIs and their bare
+    conference ids, QoE report ids. The product's own call id needs no index (it is the
+    call's point read)."""
+    found: set[str] = set()
+    for ids in view.source_ids:
+        found.update(
+            v for v in (ids.call_record_id, ids.sip_call_id, ids.report_id, *ids.session_ids) if v
+        )
+        if ids.conference_uri:
+            found.add(ids.conference_uri)
+            conf_id = conference_id(ids.conference_uri)
+            if conf_id:
+                found.add(conf_id)
+    if view.conference_uri:
+        found.add(view.conference_uri)
+    return sorted({k for k in (normalise_source_id(v) for v in found) if k})
+
+
+def conference_id(uri: str) -> str | None:
+    """`sip:org@contoso.com;gruu;opaque=app:conf:focus:id:Q1` -> `Q1`; a Teams join URL's
+    meeting thread part is kept whole in the URI key."""
+    marker = "conf:focus:id:"
+    i = uri.lower().find(marker)
+    return uri[i + len(marker) :].split(";", 1)[0] or None if i >= 0 else None
+
+
+def normalise_source_id(raw: str | None) -> str | None:
+    """Ids compare case-insensitively and without surrounding space or angle brackets
+    (SIP traces show `Call-ID: <id>` in several spellings)."""
+    if raw is None:
+        return None
+    value = raw.strip().strip("<>").strip().lower()
+    return value[:512] or None
 
 
 def _participants(view: CallView) -> list[Participant]:

@@ -24,7 +24,7 @@ from typing import Any
 
 from shared import telemetry  # batch context, EUII scrubbing, metrics
 from shared.exclusions import ExclusionPolicy, TenantSettings
-from shared.merge import merged_document
+from shared.merge import lookup_keys, merged_document
 from shared.models.call import CallDocument, Fragment
 from shared.parsing import ParseContext, RecordRejected, parse_record
 from shared.settings import Settings, get_settings
@@ -35,6 +35,7 @@ from shared.storage.blobs import BatchBlobs, BlobMissing
 from shared.storage.calls import Combine, ensure_user_index, merge_call, write_user_index
 from shared.storage.clients import Clients, get_clients
 from shared.storage.items import ItemTooLarge
+from shared.storage.source_index import index_source_ids
 from shared.storage.tenants import read_tenant_settings
 
 log = logging.getLogger(__name__)
@@ -385,10 +386,17 @@ class BatchProcessor:
                 except ItemTooLarge as exc:
                     too_large.append((key, exc))
                     return
+                keys = lookup_keys(result.document.view)
                 if result.changed:
                     await write_user_index(self.clients, result.document, seen_users)
+                    # ids the stored call already had were indexed when it was written
+                    # (or are re-checked by the redelivery of a batch that crashed)
+                    if result.previous is not None:
+                        old = set(lookup_keys(result.previous.view))
+                        keys = [k for k in keys if k not in old]
                 else:  # a crash may have come between the call write and its index
                     await ensure_user_index(self.clients, result.document, seen_users)
+                await index_source_ids(self.clients, tenant_id, result.call_id, keys)
                 await apply_call_delta(self.clients, tenant_id, result.previous, result.document)
             counts.calls.add(result.call_id)
 

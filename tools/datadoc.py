@@ -252,6 +252,7 @@ CALL_FIELDS: dict[str, F] = {
     "Stream.transport": F("TCP or UDP", qoe="`Description/Transport`"),
     "Stream.source_format": F("record format the stream came from (picks the audio profile)"),
     "Stream.segment_id": F("Graph segment id", graph="`segments[].id`"),
+    "Stream.stream_id": F("Graph stream id", graph="`media[].streams[].streamId`"),
     "Stream.metrics": F("normalised metrics (table StreamMetrics)"),
     "Stream.quality": F("classification (table StreamQuality)"),
     # StreamMetrics: QoE from the receiver's InboundStream unless said; Graph streams[]
@@ -356,6 +357,28 @@ CALL_FIELDS: dict[str, F] = {
     "CallView.rating": F("good / poor / unavailable"),
     "CallView.reasons": F("union of the sessions' reasons"),
     "CallView.sources": F("record formats the call was built from"),
+    "CallView.source_ids": F("the ids each source record named the call by (table SourceIds)"),
+    "SourceIds.source_format": F("the record format"),
+    "SourceIds.record_id": F("the record's identity inside the product"),
+    "SourceIds.call_record_id": F("Graph callRecord id", graph="`id`"),
+    "SourceIds.version": F("Graph callRecord version", graph="`version`"),
+    "SourceIds.session_ids": F("Graph session ids", graph="`sessions[].id`"),
+    "SourceIds.segment_ids": F("Graph segment ids", graph="`sessions[].segments[].id`"),
+    "SourceIds.stream_ids": F("Graph stream ids", graph="`media[].streams[].streamId`"),
+    "SourceIds.sip_call_id": F(
+        "SIP Call-ID of the dialog", qoe="`DialogInfo@CallId`", cdr="`callId`"
+    ),
+    "SourceIds.from_tag": F("SIP From tag", qoe="`DialogInfo@FromTag`", cdr="`fromTag`"),
+    "SourceIds.to_tag": F("SIP To tag", qoe="`DialogInfo@ToTag`", cdr="`toTag`"),
+    "SourceIds.conference_uri": F(
+        "the meeting's focus URI or join URL",
+        "names the organizer",
+        qoe="`DialogInfo/ConfURI`",
+        cdr="`conferenceUri`",
+        graph="`joinWebUrl`",
+    ),
+    "SourceIds.report_id": F("the QoE report's own id", qoe="`VQSessionReport@SessionId`"),
+    "SourceIds.cdr_session": F("the CDR session's identity", cdr="`sessionIdTime`:`sessionIdSeq`"),
     # Fragment: what one record contributed, kept so the call can be re-folded
     "Fragment.fragment_id": F("content hash of the record (a duplicate is the same key)"),
     "Fragment.record_id": F(
@@ -373,6 +396,7 @@ CALL_FIELDS: dict[str, F] = {
         graph="derived: `id`",
     ),
     "Fragment.version": F("record version (a newer one replaces an older)", graph="`version`"),
+    "Fragment.report_id": F("the QoE report's own id", qoe="`VQSessionReport@SessionId`"),
     "Fragment.call_type": F("as CallView.call_type", graph="`type`"),
     "Fragment.conference_uri": F("as CallView.conference_uri", "holds the organiser's SIP URI"),
     "Fragment.organizer": F("as CallView.organizer", "SIP URI / UPN"),
@@ -401,6 +425,7 @@ DETAIL_PATHS: dict[str, str | None] = {
     "Stream": "sessions[].streams[].",
     "StreamMetrics": "sessions[].streams[].metrics.",
     "StreamQuality": "sessions[].streams[].quality.",
+    "SourceIds": "sourceIds[].",
     "Fragment": None,
     "CallDocument": None,
 }
@@ -500,6 +525,12 @@ DOC_KEYS: dict[str, dict[str, F]] = {
         "ownSessionIds": F("the user's own sessions"),
         "callRevision": F("the call revision the entry was built from"),
         "updatedAt": F("last change"),
+    },
+    "sourceIndex": {
+        "id": F("`src|{sha256 of the normalised source id}`: the id itself is not kept"),
+        "pk": F("`{tenantId}|src|{sha256}`: one partition per id, a point read"),
+        "type": F("`sourceId`"),
+        "callIds": F("the calls that carry the id"),
     },
     "directory": {
         "id": F("`user|{upn}`", "holds the UPN"),
@@ -692,6 +723,7 @@ def _call_models() -> list[type[BaseModel]]:
         call.Stream,
         call.StreamMetrics,
         call.StreamQuality,
+        call.SourceIds,
         call.PstnDetail,
     ]
 
@@ -706,11 +738,15 @@ def visibility(model: str, field: str, classes: Mapping[str, str] | None = None)
     key = f"{model}.{field}"
     if prefix is None and key not in DETAIL_RENAMES:
         return "never in a response"
-    path = DETAIL_RENAMES.get(key, f"{prefix}{field}")
+    from shared.analytics.visibility import api_path
+
+    path = DETAIL_RENAMES.get(key, api_path(f"{prefix}{field}"))
     if path == "":
         return "is the call-detail response, projected per level"
     if model == "StreamMetrics":  # shown or hidden whole with its parent
         path = "sessions[].streams[].metrics"
+    if model == "SourceIds":
+        path = "sourceIds"
     cls = classes.get(path)
     if cls == "basic":
         return "all levels"
@@ -899,6 +935,9 @@ def document_keys() -> dict[str, list[str]]:
     batch_fns = {"accept_batch", "_attempt", "_poison"}
     return {
         "userCalls": list(entries[0]) if entries else [],
+        "sourceIndex": _dict_keys(
+            REPO / "shared" / "storage" / "source_index.py", {"index_source_ids"}
+        ),
         "directory": list(directory_doc("t", "a@example.com", None)),
         "batches": _dict_keys(
             REPO / "shared" / "ingest.py", batch_fns, {"create_batch", "update_batch", "save_batch"}
@@ -923,6 +962,7 @@ def stored_documents_table(keys: dict[str, list[str]] | None = None) -> str:
     keys = keys or document_keys()
     where = {
         "userCalls": "Cosmos DB `userCalls` (a user's call history)",
+        "sourceIndex": "Cosmos DB `userCalls` (source-id index: find a call by a source's id)",
         "directory": "Cosmos DB `tenants` (directory of users seen, for search)",
         "batches": "Cosmos DB `batches` (batch status)",
         "audit": "Cosmos DB `audit` (who read whose data)",

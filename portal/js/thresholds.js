@@ -7,25 +7,25 @@ const pct = (v) => `${(v * 100).toFixed(v < 0.01 ? 2 : 1)}%`;
 const num = (d) => Object.assign((v) => Number(v).toFixed(d), { digits: d });
 
 export const METRICS = {
-  jitter_ms: { label: "Jitter", unit: "ms", yellow: 15, red: 30, fmt: num(0) },
-  jitter_max_ms: { label: "Jitter (max)", unit: "ms", fmt: num(0) },
-  packet_loss_rate: { label: "Packet loss rate", yellow: 0.01, red: 0.1, fmt: pct },
-  packet_loss_rate_max: { label: "Packet loss rate (max)", fmt: pct },
-  round_trip_ms: { label: "Round trip", unit: "ms", yellow: 100, red: 500, fmt: num(0) },
-  round_trip_max_ms: { label: "Round trip (max)", unit: "ms", fmt: num(0) },
-  degradation_avg: { label: "Audio degradation avg (NMOS)", yellow: 0.5, red: 1.0, fmt: num(2) },
-  concealed_ratio_avg: { label: "Concealed samples ratio avg", yellow: 0.035, red: 0.07,
+  jitterMs: { label: "Jitter", unit: "ms", yellow: 15, red: 30, fmt: num(0) },
+  jitterMaxMs: { label: "Jitter (max)", unit: "ms", fmt: num(0) },
+  packetLossRate: { label: "Packet loss rate", yellow: 0.01, red: 0.1, fmt: pct },
+  packetLossRateMax: { label: "Packet loss rate (max)", fmt: pct },
+  roundTripMs: { label: "Round trip", unit: "ms", yellow: 100, red: 500, fmt: num(0) },
+  roundTripMaxMs: { label: "Round trip (max)", unit: "ms", fmt: num(0) },
+  degradationAvg: { label: "Audio degradation avg (NMOS)", yellow: 0.5, red: 1.0, fmt: num(2) },
+  concealedRatioAvg: { label: "Concealed samples ratio avg", yellow: 0.035, red: 0.07,
     fmt: num(3) },
-  packet_utilization: { label: "Packet utilization", fmt: num(0) },
-  post_fec_plr_audio: { label: "Post-FEC packet loss (audio)", fmt: pct },
-  video_post_fec_plr: { label: "Video post-FEC packet loss", yellow: 0.05, red: 0.15, fmt: pct },
-  video_frame_loss_pct: { label: "Video frame loss", unit: "%", yellow: 5, red: 50, fmt: num(1) },
-  video_frame_rate_avg: { label: "Video frame rate avg", unit: "fps", yellow: 12, red: 7,
+  packetUtilization: { label: "Packet utilization", fmt: num(0) },
+  postFecPlrAudio: { label: "Post-FEC packet loss (audio)", fmt: pct },
+  videoPostFecPlr: { label: "Video post-FEC packet loss", yellow: 0.05, red: 0.15, fmt: pct },
+  videoFrameLossPct: { label: "Video frame loss", unit: "%", yellow: 5, red: 50, fmt: num(1) },
+  videoFrameRateAvg: { label: "Video frame rate avg", unit: "fps", yellow: 12, red: 7,
     below: true, fmt: num(1) },
-  spoiled_tile_pct: { label: "Spoiled tile", unit: "%", yellow: 11, red: 36, fmt: num(1) },
-  relative_one_way_s: { label: "Relative one-way avg", unit: "s", yellow: 1.0, red: 1.75,
+  spoiledTilePct: { label: "Spoiled tile", unit: "%", yellow: 11, red: 36, fmt: num(1) },
+  relativeOneWayS: { label: "Relative one-way avg", unit: "s", yellow: 1.0, red: 1.75,
     fmt: num(2) },
-  rdp_tile_latency_ms: { label: "RDP tile latency avg", unit: "ms", yellow: 200, red: 400,
+  rdpTileLatencyMs: { label: "RDP tile latency avg", unit: "ms", yellow: 200, red: 400,
     fmt: num(0) },
   codec: { label: "Codec" },
   resolution: { label: "Resolution" },
@@ -49,7 +49,7 @@ export function localFlag(key, value, media) {
 }
 
 // Where a media type has its own poor threshold (docs/reference/classification.md: VBSS frame rate).
-const BY_MEDIA = { vbss: { video_frame_rate_avg: { red: 2 } } };
+const BY_MEDIA = { vbss: { videoFrameRateAvg: { red: 2 } } };
 
 function specFor(key, media) {
   const base = METRICS[key];
@@ -68,7 +68,7 @@ export function thresholdText(key, media) {
 }
 
 export function metricLabel(key) {
-  return (METRICS[key] && METRICS[key].label) || key.replace(/_/g, " ");
+  return (METRICS[key] && METRICS[key].label) || key.replace(/_/g, " ").replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
 }
 
 /** The value as shown. Near a threshold more digits are shown until the value no longer

@@ -10,18 +10,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from shared.analytics.visibility import mask_phones, project_call
-from shared.auth.levels import CALL_ANALYTICS
+from shared.auth.levels import CALL_ANALYTICS, CALL_LOOKUP
 from shared.auth.tokens import Principal
 from shared.errors import Invalid, NotFound
 from shared.identity import normalise_uri, user_key
+from shared.merge import normalise_source_id
 from shared.models.call import CallDocument
 from shared.reports.places import add_places, load_place_context
 from shared.storage.calls import history_page, read_call, search_directory
 from shared.storage.clients import Clients
+from shared.storage.source_index import calls_for_source_id
 
 SEARCH_LIMIT = 25
 PAGE_SIZE = 50
@@ -140,8 +143,9 @@ async def user_calls(
 
 
 def detail_dict(doc: CallDocument) -> dict[str, Any]:
-    view = doc.view.model_dump(mode="json", exclude_none=True)
-    view["participant_count"] = len(doc.view.participants)
+    """The full call-detail body, camelCase by the models' alias rule (before projection)."""
+    view = doc.view.model_dump(mode="json", exclude_none=True, by_alias=True)
+    view["participantCount"] = len(doc.view.participants)
     return {"callId": doc.id, **view}
 
 
@@ -171,6 +175,62 @@ async def call_detail(
     if context is not None:
         add_places(detail, doc.view.sessions, *context)
     return project_call(detail, level, searched)  # type: ignore[arg-type]
+
+
+MAX_SOURCE_ID = 512
+
+
+async def calls_by_source_id(
+    clients: Clients, principal: Principal, source_id: str | None
+) -> dict[str, Any]:
+    """The caller's tenant's calls that carry `source_id`: a Graph callRecord or session
+    id, a SIP Call-ID, a conference URI or id, a QoE report id, or our own call id. One
+    point read in the source-id index plus one per call found (no scan)."""
+    principal.require(CALL_LOOKUP)
+    if not source_id or not source_id.strip():
+        raise Invalid("sourceId is required", field="sourceId")
+    if len(source_id) > MAX_SOURCE_ID:
+        raise Invalid(f"sourceId is longer than {MAX_SOURCE_ID} characters", field="sourceId")
+    key = normalise_source_id(source_id)
+    tenant = principal.tenant_id
+    own, indexed = await asyncio.gather(
+        # our own call ids are UUIDs; anything else (a URL, a Call-ID) is never an item id
+        read_call(clients, tenant, key) if key and _is_uuid(key) else _none(),
+        calls_for_source_id(clients, tenant, key or ""),
+    )
+    docs = [own] if own is not None and own.tenantId == tenant else []
+    for call_id in indexed:
+        if any(d.id == call_id for d in docs):
+            continue
+        doc = await read_call(clients, tenant, call_id)
+        if doc is not None and doc.tenantId == tenant:  # expired calls leave stale entries
+            docs.append(doc)
+    docs.sort(key=lambda d: (d.view.start or "", d.id), reverse=True)
+    return {
+        "sourceId": source_id.strip(),
+        "calls": [
+            {
+                "callId": d.id,
+                "callType": d.view.call_type,
+                "start": d.view.start,
+                "end": d.view.end,
+                "durationS": d.view.duration_s,
+                "rating": d.view.rating,
+                "reasons": d.view.reasons,
+                "participantCount": len(d.view.participants),
+                "participants": [p.uri for p in d.view.participants],
+            }
+            for d in docs
+        ],
+        "continuationToken": None,
+    }
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 async def _none() -> None:

@@ -11,12 +11,18 @@ specialist: a new model field cannot leak by default. The classes follow docs/re
   raw metrics of the Advanced tab: not for a specialist;
 - debug: DNS suffix, SSID, BSSID, user agent header: not for a specialist.
 Phone numbers (`tel:`) are masked (last 3 digits) for everyone but admin.
+
+The tables below name fields as Python does (snake_case); `FIELD_CLASSES` is keyed by
+the response's camelCase paths, derived with the models' own alias rule (`to_camel`), so
+the projection walks the body exactly as it is sent.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any, Literal
+
+from pydantic.alias_generators import to_camel
 
 from shared.auth.levels import Level
 from shared.identity import is_focus_uri, user_key
@@ -87,6 +93,7 @@ _STREAM: dict[str, FieldClass] = {
     "transport": "advanced",
     "source_format": "basic",
     "segment_id": "debug",
+    "stream_id": "debug",
     "metrics": "advanced",
     "quality": "basic",
     "quality.rating": "basic",
@@ -96,7 +103,14 @@ _STREAM: dict[str, FieldClass] = {
     "quality.flags": "advanced",
 }
 
-FIELD_CLASSES: dict[str, FieldClass] = {
+# The sources' own ids (Graph callRecord/session/segment/stream ids, SIP dialog, conference
+# URI, QoE report ids): the Debug side, for engineer and admin; a specialist keeps the
+# product's call id only.
+_SOURCE_IDS: dict[str, FieldClass] = {
+    "source_ids": "debug",
+}
+
+_SNAKE_CLASSES: dict[str, FieldClass] = {
     "callId": "basic",
     "call_type": "basic",
     "start": "basic",
@@ -120,16 +134,30 @@ FIELD_CLASSES: dict[str, FieldClass] = {
     **{f"sessions[].callee.{k}": v for k, v in _ENDPOINT.items()},
     "sessions[].streams": "basic",
     **{f"sessions[].streams[].{k}": v for k, v in _STREAM.items()},
+    **_SOURCE_IDS,
 }
+
+
+def api_path(path: str) -> str:
+    """`sessions[].caller.ip_address` -> `sessions[].caller.ipAddress`: the model alias
+    rule applied to each segment of a field path."""
+    return ".".join(
+        to_camel(seg[:-2]) + "[]" if seg.endswith("[]") else to_camel(seg)
+        for seg in path.split(".")
+    )
+
+
+FIELD_CLASSES: dict[str, FieldClass] = {api_path(k): v for k, v in _SNAKE_CLASSES.items()}
 
 # Subtrees shown whole once their root is visible (their keys are data, not fields).
 _OPAQUE = (
     "metrics",
     "quality.flags",
-    "device_ratios",
-    "device_flags",
-    "reason_metrics",
+    "deviceRatios",
+    "deviceFlags",
+    "reasonMetrics",
     "place",
+    "sourceIds",
     "pstn",
 )
 
@@ -158,14 +186,14 @@ def _anonymise(value: dict[str, Any], searched: str | None, tenant_domains: set[
         return
     if value.get("kind") == "server" or is_focus_uri(uri):
         value.pop("uri", None)
-        value["display_name"] = "Conference"
+        value["displayName"] = "Conference"
         return
     key = user_key(uri) if uri else None
     internal = key is not None and key.rsplit("@", 1)[-1] in tenant_domains
     value.pop("uri", None)
     if value.get("kind") == "phone" and uri:
         value["phone"] = mask_phone(uri)
-    value["display_name"] = "Internal User" if internal else "External User"
+    value["displayName"] = "Internal User" if internal else "External User"
 
 
 def _walk(node: Any, path: str, level: Level) -> Any:
@@ -206,7 +234,7 @@ def project_call(
     out = _walk(detail, "", level)
     if level == "specialist":
         domains = {searched_user.rsplit("@", 1)[-1]} if searched_user else set()
-        if out.get("call_type") == "conference" and searched_user:
+        if out.get("callType") == "conference" and searched_user:
             out["sessions"] = [
                 s
                 for s in out.get("sessions", [])
@@ -225,7 +253,7 @@ def project_call(
         if "organizer" in out:
             org = {"uri": out.pop("organizer"), "kind": "user"}
             _anonymise(org, searched_user, domains)
-            out["organizer"] = org.get("display_name") or org.get("uri")
+            out["organizer"] = org.get("displayName") or org.get("uri")
     if level != "admin":
         out = mask_phones(out)
     return out

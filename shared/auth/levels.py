@@ -45,3 +45,6 @@ INGEST: frozenset[Level] = frozenset({"ingest", "admin"})
 CALL_ANALYTICS: frozenset[Level] = frozenset({"admin", "engineer", "specialist"})
 REPORTS: frozenset[Level] = frozenset({"admin", "engineer", "specialist", "reader"})
 ADMIN: frozenset[Level] = frozenset({"admin"})
+# Finding a call by a source's own id (Graph, SIP, conference URI) works on the Debug
+# side of call detail: engineer and admin only (docs/reference/roles.md).
+CALL_LOOKUP: frozenset[Level] = frozenset({"admin", "engineer"})

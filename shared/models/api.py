@@ -11,25 +11,33 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from shared.models.call import CallView
 
 
-class BatchAccepted(BaseModel):
-    batchId: str
+class ApiModel(BaseModel):
+    """Every API body: snake_case fields in Python, camelCase on the wire and in the
+    OpenAPI document (the same alias rule as the call models; docs/reference/api.md)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class BatchAccepted(ApiModel):
+    batch_id: str
     status: str
-    statusUrl: str
+    status_url: str
     records: int
 
 
-class BatchError(BaseModel):
+class BatchError(ApiModel):
     index: int
     reason: str
 
 
-class BatchStatus(BaseModel):
-    batchId: str
-    tenantId: str
+class BatchStatus(ApiModel):
+    batch_id: str
+    tenant_id: str
     status: Literal["accepted", "processing", "completed", "completedWithErrors", "failed"]
     received: int
     stored: int
@@ -37,108 +45,118 @@ class BatchStatus(BaseModel):
     excluded: int
     calls: int
     errors: list[BatchError]
-    receivedAt: str | None
-    completedAt: str | None
+    received_at: str | None
+    completed_at: str | None
 
 
-class ExclusionSaved(BaseModel):
-    tenantId: str
+class ExclusionSaved(ApiModel):
+    tenant_id: str
     users: int
     domains: int
 
 
-class UserEntry(BaseModel):
+class UserEntry(ApiModel):
     user: str
-    displayName: str | None
-    sipUri: str | None
-    lastSeen: str | None
+    display_name: str | None
+    sip_uri: str | None
+    last_seen: str | None
 
 
-class UserSearch(BaseModel):
+class UserSearch(ApiModel):
     users: list[UserEntry]
 
 
-class CallSummary(BaseModel):
-    callId: str
-    callType: str | None
+class CallSummary(ApiModel):
+    call_id: str
+    call_type: str | None
     start: str | None
     end: str | None
-    durationS: float | None
+    duration_s: float | None
     rating: str | None
     reasons: list[str]
-    participantCount: int | None
+    participant_count: int | None
     participants: list[str] | None = Field(default=None, description="engineer and admin only")
 
 
-class CallHistory(BaseModel):
+class CallHistory(ApiModel):
     user: str
     from_: str = Field(alias="from")
     to: str
     calls: list[CallSummary]
-    continuationToken: str | None
+    continuation_token: str | None
+
+
+class CallLookup(ApiModel):
+    """`GET /api/v1/calls?sourceId=`: the calls that carry the id (most often one)."""
+
+    source_id: str
+    calls: list[CallSummary]
+    continuation_token: str | None = Field(
+        default=None, description="always null: an id names a handful of calls at most"
+    )
 
 
 class CallDetail(CallView):
     """Fields absent for a specialist are not in the response at all (docs/reference/roles.md)."""
 
-    model_config = ConfigDict(extra="allow")
-    callId: str
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
+    call_id: str
     participant_count: int
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(ApiModel):
     at: str
     action: str
-    actorId: str | None
-    actorName: str | None
+    actor_id: str | None
+    actor_name: str | None
     level: str | None
-    targetUser: str | None
-    callId: str | None
+    target_user: str | None
+    call_id: str | None
     field: str | None = None  # admin changes: which setting changed
-    userHash: str | None = None  # a purge: the user as a hash, never the address
+    user_hash: str | None = None  # a purge: the user as a hash, never the address
 
 
-class AuditPage(BaseModel):
+class AuditPage(ApiModel):
     entries: list[AuditEntry]
-    continuationToken: str | None
+    continuation_token: str | None
 
 
-class ReportTable(BaseModel):
+class ReportTable(ApiModel):
     """A report: one row per group with counts, Poor % and poor-due-to counts."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
     from_: str = Field(alias="from")
     to: str
-    documentsRead: int
+    documents_read: int
     rows: list[dict[str, Any]]
 
 
-class BuildingSummary(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class BuildingSummary(ApiModel):
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
     rows: int | None = None
 
 
 # Report set and topology.
 
 
-class ReportDefinitionOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class ReportDefinitionOut(ApiModel):
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
     id: str
     name: str
     version: int
-    builtIn: bool
+    built_in: bool
     source: Literal["summary", "poorUsers"]
-    groupBy: list[str]
+    group_by: list[str]
     measures: list[str]
     levels: list[str]
 
 
-class ReportList(BaseModel):
+class ReportList(ApiModel):
     reports: list[ReportDefinitionOut]
 
 
-class TopologySummary(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class TopologySummary(ApiModel):
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
     active: bool
     version: int
     sites: int
@@ -146,25 +164,25 @@ class TopologySummary(BaseModel):
     gateways: int
 
 
-class QualityAlert(BaseModel):
+class QualityAlert(ApiModel):
     """One building's day over the audio Poor % threshold."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
     id: str
     day: str
     building: str
-    poorPercent: float
+    poor_percent: float
     poor: int
     good: int
     threshold: float
     status: str
-    raisedAt: str
-    ackedBy: str | None = None
-    ackedAt: str | None = None
+    raised_at: str
+    acked_by: str | None = None
+    acked_at: str | None = None
 
 
-class AlertList(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class AlertList(ApiModel):
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
     open: int
     truncated: bool
     alerts: list[QualityAlert]
@@ -220,42 +238,42 @@ class ReplayResult(BaseModel):
 
 
 class GraphNotifications(BaseModel):
-    """Graph change or lifecycle notifications (`value`: one item per notification)."""
+    """Graph change or lifecycle notifications (`value`: one item per notification), as
+    Microsoft Graph posts them: Graph's format, not ours, so no alias rule."""
 
     model_config = ConfigDict(extra="allow")
     value: list[dict[str, object]]
 
 
-class BackfillBody(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+class BackfillBody(ApiModel):
     from_: str = Field(alias="from", description="ISO-8601 start (inclusive), within 30 days")
     to: str = Field(description="ISO-8601 end (exclusive)")
 
 
-class BackfillStarted(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    runId: str
-    tenantId: str
+class BackfillStarted(ApiModel):
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
+    run_id: str
+    tenant_id: str
     status: str
 
 
-class GraphState(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class GraphState(ApiModel):
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
     subscription: dict[str, object] | None = None
     backfills: list[dict[str, object]] = Field(default_factory=list)
 
 
-class PstnTrunkDay(BaseModel):
+class PstnTrunkDay(ApiModel):
     day: str
     trunk: str
-    logType: str
+    log_type: str
     attempts: int
     answered: int
     ner: float | None = Field(description="network effectiveness ratio (docs/graph.md)")
-    averageDurationS: float | None
-    failuresBySipCode: dict[str, int]
+    average_duration_s: float | None
+    failures_by_sip_code: dict[str, int] = Field(description="keyed by SIP code (data)")
 
 
-class PstnReport(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class PstnReport(ApiModel):
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
     rows: list[PstnTrunkDay]

@@ -9,9 +9,11 @@ duplicate record is the same key, changing nothing.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, field_serializer
+from pydantic.alias_generators import to_camel
 
 MediaType = Literal["audio", "video", "vbss", "appsharing", "data"]
 Rating = Literal["good", "poor", "unclassified"]
@@ -19,7 +21,27 @@ SessionRating = Literal["good", "poor", "unavailable"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    """The one naming rule: snake_case in Python and in stored documents, camelCase in
+    every API body (dumped `by_alias=True`) and in the OpenAPI document, which is
+    generated from these models with `by_alias=True` too (docs/reference/api.md)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+def metric_name(name: str) -> str:
+    """A metric's name on the wire: `jitter_ms` -> `jitterMs`, the key of that metric in
+    a response's `metrics`. Names that are not Python field names (a stream id, a QoE
+    device event) are left as they are."""
+    return to_camel(name) if _FIELD_NAME.match(name) else name
+
+
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def camel_keys(value: dict[str, Any], info: SerializationInfo) -> dict[str, Any]:
+    """A map keyed by metric field names (`flags`) names them as the body does: the
+    key of a flag is the key of its metric in the same response."""
+    return {metric_name(k): v for k, v in value.items()} if info.by_alias else value
 
 
 class StreamMetrics(_Model):
@@ -54,6 +76,14 @@ class StreamQuality(_Model):
     flags: dict[str, Literal["yellow", "red"]] = Field(default_factory=dict)
     profile: str | None = None
 
+    @field_serializer("flags")
+    def _flags(self, value: dict[str, Any], info: SerializationInfo) -> dict[str, Any]:
+        return camel_keys(value, info)
+
+    @field_serializer("poor_due_to")
+    def _due(self, value: list[str], info: SerializationInfo) -> list[str]:
+        return [metric_name(v) for v in value] if info.by_alias else value
+
 
 class Stream(_Model):
     """One direction of one media line, seen from the receiving endpoint."""
@@ -68,6 +98,7 @@ class Stream(_Model):
     # audio profile (sfb2019 for SfB sources, teams2021 for graph-v1).
     source_format: str | None = None
     segment_id: str | None = None  # Graph segment the stream belongs to
+    stream_id: str | None = None  # Graph mediaStream.streamId, as the source named it
     metrics: StreamMetrics = Field(default_factory=StreamMetrics)
     quality: StreamQuality | None = None
 
@@ -146,6 +177,12 @@ class Session(_Model):
     reason_metrics: dict[str, list[str]] = Field(default_factory=dict)
     pstn: PstnDetail | None = None  # PSTN / Direct Routing log rows only
 
+    @field_serializer("reason_metrics")
+    def _reasons(self, value: dict[str, list[str]], info: SerializationInfo) -> Any:
+        if not info.by_alias:
+            return value
+        return {k: [metric_name(m) for m in v] for k, v in value.items()}
+
 
 class Fragment(_Model):
     """What one record contributes to one call.
@@ -160,6 +197,7 @@ class Fragment(_Model):
     source_format: str
     key: str
     version: int = 0
+    report_id: str | None = None  # QoE VQSessionReport@SessionId: the report's own id
     call_type: Literal["peerToPeer", "conference", "pstn"] | None = None
     conference_uri: str | None = None
     organizer: str | None = None
@@ -172,6 +210,26 @@ class Participant(_Model):
     uri: str
     display_name: str | None = None
     kind: Literal["user", "phone", "guest", "server", "unknown"] = "unknown"
+
+
+class SourceIds(_Model):
+    """The identifiers one source record gave the call, as the source spelled them: what
+    a helpdesk engineer has from a client log, Microsoft Graph, Call Analytics or a SIP
+    trace. One entry per fragment; `GET /api/v1/calls?sourceId=` finds the call by any."""
+
+    source_format: str
+    record_id: str
+    call_record_id: str | None = None  # Graph callRecord id
+    version: int | None = None  # Graph callRecord version
+    session_ids: list[str] = Field(default_factory=list)  # Graph session ids
+    segment_ids: list[str] = Field(default_factory=list)
+    stream_ids: list[str] = Field(default_factory=list)  # Graph streamId
+    sip_call_id: str | None = None  # the SIP dialog: Call-ID with From/To tags
+    from_tag: str | None = None
+    to_tag: str | None = None
+    conference_uri: str | None = None
+    report_id: str | None = None  # QoE VQSessionReport@SessionId
+    cdr_session: str | None = None  # CDR sessionIdTime:sessionIdSeq
 
 
 class CallView(_Model):
@@ -188,6 +246,7 @@ class CallView(_Model):
     rating: SessionRating | None = None
     reasons: list[str] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
+    source_ids: list[SourceIds] = Field(default_factory=list)
 
 
 class CallDocument(_Model):

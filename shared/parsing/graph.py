@@ -242,6 +242,7 @@ def _session(raw: dict[str, Any]) -> Session:
                     metrics=_metrics(raw_stream, mtype),
                     source_format=SOURCE,
                     segment_id=seg_id,
+                    stream_id=_str(raw_stream.get("streamId")),
                 )
     has_audio_metrics = any(
         s.media_type == "audio" and s.metrics.model_dump(exclude_none=True)

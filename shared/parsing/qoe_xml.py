@@ -497,6 +497,7 @@ def _session_report(report: El, interval: bool, frag_id: str) -> Fragment:
     return Fragment(
         fragment_id=frag_id,
         record_id=record_id,
+        report_id=_attr(report, "SessionId"),
         source_format=SOURCE,
         key=key,
         call_type=call_type,  # type: ignore[arg-type]

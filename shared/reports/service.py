@@ -32,6 +32,7 @@ from shared.auth.levels import REPORTS, Level
 from shared.auth.tokens import Principal
 from shared.buildings import BuildingIndex, BuildingRow
 from shared.errors import Invalid
+from shared.models.call import metric_name
 from shared.storage import aggregates as aggregates_store
 from shared.storage.buildings import load_building_index
 from shared.storage.clients import Clients
@@ -255,8 +256,9 @@ def _finish(group: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
     for name in COUNTS:
         row[name] = counts.get(name, 0)
     row["poorPercent"] = poor_percent(row["poor"], row["good"])
+    # metric names as the API spells them everywhere (`jitterMs`, docs/reference/api.md)
     row["poorDueTo"] = {
-        k[len(POOR_DUE_PREFIX) :]: v
+        metric_name(k[len(POOR_DUE_PREFIX) :]): v
         for k, v in sorted(counts.items())
         if k.startswith(POOR_DUE_PREFIX)
     }

@@ -8,7 +8,9 @@ Partitioning (see README, "Data layout"):
   point read and no tenant's call volume can approach the 20 GB partition limit.
 - userCalls: one small index document per (user, call) in the user's partition
   (`{tenantId}|{userKey}`): a user's history is a single-partition query; a user with
-  10 calls a day for 30 days holds about 300 small documents.
+  10 calls a day for 30 days holds about 300 small documents. The same container holds
+  the source-id index (`{tenantId}|src|{sha256(id)}`, one partition per id, point reads;
+  shared/storage/source_index.py).
 - batches: by tenant; small status documents, 30 days.
 - aggregates and audit: by tenant and month (`{tenantId}|{yyyy-mm}`): a report reads
   days x groups documents from a handful of partitions.

@@ -272,16 +272,19 @@ def test_specialist_responses_leak_nothing_over_the_demo_data(local_host, mint, 
         ):
             assert not pattern.search(text), (what, pattern.search(text))
         for field in (
-            "dns_suffix",
+            "dnsSuffix",
             "ssid",
             "bssid",
-            "user_agent",
-            "capture_device",
-            "render_device",
-            "machine_name",
-            "mac_address",
-            "ip_address",
+            "userAgent",
+            "captureDevice",
+            "renderDevice",
+            "machineName",
+            "macAddress",
+            "ipAddress",
             "subnet",
+            "sourceIds",
+            "sipCallId",
+            "streamId",
         ):
             assert f'"{field}"' not in text, field
     assert checked > 50

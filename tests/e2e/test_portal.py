@@ -192,7 +192,7 @@ def _other_names(call: dict[str, Any], user: str) -> list[str]:
         uri = (p.get("uri") or "").lower()
         if uri.removeprefix("sip:") == user.lower() or p.get("kind") in ("server", "phone"):
             continue
-        for value in (p.get("display_name"), uri.removeprefix("sip:")):
+        for value in (p.get("displayName"), uri.removeprefix("sip:")):
             if value and value not in ("Internal User", "External User", "Conference"):
                 names.append(value)
     return names

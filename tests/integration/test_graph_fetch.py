@@ -397,17 +397,13 @@ def test_pstn_and_direct_routing_logs(
     number = answered["calleeNumber"]
     assert number not in text and number[:-3] + "***" in text  # masked, last 3 digits
     detail = json.loads(body)
-    assert (
-        detail["duration_s"] == answered["duration"]
-        if "duration_s" in detail
-        else (detail["durationS"] == answered["duration"])
-    )
+    assert detail["durationS"] == answered["duration"]
     assert "pstn" not in detail["sessions"][0]  # trunk, SIP code: not for a specialist
     assert "sbc1.contoso.com" not in text
     engineer = json.loads(_http("GET", f"{local_host}/api/v1/calls/{cid}", _engineer(mint))[2])
     pstn = engineer["sessions"][0]["pstn"]
-    assert pstn["trunk_fqdn"] == "sbc1.contoso.com" and pstn["final_sip_code"] == 200
-    assert pstn["log_type"] == "directRouting" and isinstance(pstn["media_bypass"], bool)
+    assert pstn["trunkFqdn"] == "sbc1.contoso.com" and pstn["finalSipCode"] == 200
+    assert pstn["logType"] == "directRouting" and isinstance(pstn["mediaBypass"], bool)
     assert number not in json.dumps(engineer)  # masked for engineer too
     # The per-trunk report: attempts, answered, NER, failures by code.
     reader = mint(TENANT, level="reader")

@@ -33,7 +33,7 @@ from shared.aggregates.contribution import split_doc_key
 from shared.analytics.service import call_detail
 from shared.auth.tokens import Principal
 from shared.buildings import BuildingRow, parse_building_file
-from shared.models.call import CallDocument
+from shared.models.call import CallDocument, metric_name
 from shared.reports import places
 from shared.reports.definitions import BUILT_IN, BUILT_IN_BY_ID, ReportDefinition
 from shared.reports.report_set import run_report
@@ -247,8 +247,11 @@ def brute_force(
             "poorPercent": _pct(c["poor"], c["poor"] + c["good"]),
             "callSetupFailurePercent": _pct(c["callSetupFailures"], c["sessions"]),
             "droppedStreamPercent": _pct(c["droppedStreams"], c["streams"]),
+            # the API spells metric names as the body's `metrics` keys (`jitterMs`)
             "poorDueTo": {
-                k[len("poorDueTo.") :]: n for k, n in c.items() if k.startswith("poorDueTo.") and n
+                metric_name(k[len("poorDueTo.") :]): n
+                for k, n in c.items()
+                if k.startswith("poorDueTo.") and n
             },
         }
         out[group] = {m: derived[m] if m in derived else c[m] for m in definition.measures}

@@ -69,11 +69,11 @@ def test_the_access_column_follows_the_visibility_classification() -> None:
 
     row = re.search(r"^\| `ip_address` \|.*$", datadoc.call_document_tables(), re.M)
     assert row and "never a specialist" in row.group(0)
-    assert "`sessions[].caller.ip_address`" in datadoc.specialist_never_list()
-    loosened = dict(FIELD_CLASSES) | {"sessions[].caller.ip_address": "basic"}
+    assert "`sessions[].caller.ipAddress`" in datadoc.specialist_never_list()
+    loosened = dict(FIELD_CLASSES) | {"sessions[].caller.ipAddress": "basic"}
     row = re.search(r"^\| `ip_address` \|.*$", datadoc.call_document_tables(classes=loosened), re.M)
     assert row and "all levels" in row.group(0)
-    assert "`sessions[].caller.ip_address`" not in datadoc.specialist_never_list(loosened)
+    assert "`sessions[].caller.ipAddress`" not in datadoc.specialist_never_list(loosened)
 
 
 def test_unclassified_fields_are_reported_hidden_from_specialists() -> None:

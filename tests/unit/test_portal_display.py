@@ -62,7 +62,7 @@ def test_the_issue_example(tmp_path: Path) -> None:
     thr = (ROOT / "portal" / "js" / "thresholds.js").as_uri()
     shown = _node(
         SCRIPT % {"thr": thr},
-        [["packet_loss_rate", 0.1001, "audio"], ["packet_loss_rate", 0.1, "audio"]],
+        [["packetLossRate", 0.1001, "audio"], ["packetLossRate", 0.1, "audio"]],
         tmp_path,
     )
     assert shown == ["10.01%", "10.0%"]

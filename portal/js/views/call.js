@@ -34,13 +34,13 @@ export async function callView({ main, api, params, query, session, isCurrent })
   const summary = h("section", { class: "card call-summary", "aria-label": "Summary" },
     h("div", { class: "call-rating" }, ratingBadge(call.rating)),
     facts([
-      ["Type", CALL_TYPES[call.call_type] || call.call_type],
+      ["Type", CALL_TYPES[call.callType] || call.callType],
       ["Start", fmtDateTime(call.start)],
       ["End", fmtDateTime(call.end)],
-      ["Duration", fmtDuration(call.duration_s)],
+      ["Duration", fmtDuration(call.durationS)],
       ["Reasons", (call.reasons || []).map((r) => REASONS[r] || r).join(", ") || null],
       ["Organizer", call.organizer],
-      ["Participants", String(call.participant_count ?? (call.participants || []).length)],
+      ["Participants", String(call.participantCount ?? (call.participants || []).length)],
       ["Call ID", call.callId],
     ]),
     h("h2", {}, "Participants"),
@@ -60,7 +60,7 @@ export async function callView({ main, api, params, query, session, isCurrent })
 
 function partyName(p) {
   if (!p) return "—";
-  return p.display_name || p.uri || p.phone || p.role || "Unknown";
+  return p.displayName || p.uri || p.phone || p.role || "Unknown";
 }
 
 // ---- tabs (WAI-ARIA tabs pattern: arrows, Home/End, one tab stop) ----------------------
@@ -125,29 +125,29 @@ function overview(call) {
   const out = [];
   (call.sessions || []).forEach((s, i) => {
     const reasons = (s.reasons || []).map((r) => {
-      const metrics = (s.reason_metrics || {})[r];
+      const metrics = (s.reasonMetrics || {})[r];
       const named = (metrics || []).map(metricLabel).join(", ");
       return `${REASONS[r] || r}${named ? ` (${named})` : ""}`;
     });
     const streams = (s.streams || []).map((st) => h("tr", { "data-stream": st.id },
       h("td", {}, st.label),
-      h("td", {}, st.media_type),
+      h("td", {}, st.mediaType),
       h("td", {}, DIRECTIONS[st.direction] || st.direction),
       h("td", {}, ratingBadge(st.quality ? st.quality.rating : "unclassified")),
-      h("td", {}, st.quality && st.quality.poor_due_to && st.quality.poor_due_to.length
-        ? st.quality.poor_due_to.map(metricLabel).join(", ")
-        : (st.quality && st.quality.unclassified_reason) || "—")));
+      h("td", {}, st.quality && st.quality.poorDueTo && st.quality.poorDueTo.length
+        ? st.quality.poorDueTo.map(metricLabel).join(", ")
+        : (st.quality && st.quality.unclassifiedReason) || "—")));
     out.push(h("article", { class: "card session", "data-session": s.id },
       h("h2", {}, sessionTitle(s, i)),
       h("div", { class: "session-head" }, ratingBadge(s.rating),
         facts([
           ["Start", fmtDateTime(s.start)],
           ["End", fmtDateTime(s.end)],
-          ["Media", (s.media_types || []).join(", ")],
+          ["Media", (s.mediaTypes || []).join(", ")],
           ["Reasons", reasons.join("; ")],
-          ["Response code", s.response_code],
-          ["Diagnostic ID", s.diagnostic_id],
-          ["Failure", s.failure_stage ? `${s.failure_stage} ${s.failure_reason || ""}` : null],
+          ["Response code", s.responseCode],
+          ["Diagnostic ID", s.diagnosticId],
+          ["Failure", s.failureStage ? `${s.failureStage} ${s.failureReason || ""}` : null],
         ])),
       h("div", { class: "endpoints" }, ["caller", "callee"].map((role) => endpointBasic(s[role], role))),
       h("table", { class: "grid" },
@@ -172,7 +172,7 @@ function endpointBasic(ep, role) {
       h("span", { class: "participant-name" }, partyName(ep))),
     facts([
       ["Kind", ep.kind],
-      ["Connection", CONNECTION[ep.connection_type] || ep.connection_type],
+      ["Connection", CONNECTION[ep.connectionType] || ep.connectionType],
       ["Inside corporate network", yesNo(ep.inside)],
       ["VPN", yesNo(ep.vpn)],
     ]));
@@ -218,8 +218,8 @@ function metricsTable(s) {
       streams.map((st) => {
         const v = st.metrics[k];
         const flags = st.quality && st.quality.flags;
-        const flag = v === null || v === undefined ? null : flagOf(flags, k, v, st.media_type);
-        return flaggedCell(k, v, flag, st.media_type);
+        const flag = v === null || v === undefined ? null : flagOf(flags, k, v, st.mediaType);
+        return flaggedCell(k, v, flag, st.mediaType);
       })))));
 }
 
@@ -254,29 +254,29 @@ export function place(p) {
 
 function endpointAdvanced(ep, role) {
   if (!ep) return null;
-  const ratios = Object.entries(ep.device_ratios || {}).map(([k, v]) => {
-    const sent = (ep.device_flags || {})[k];
+  const ratios = Object.entries(ep.deviceRatios || {}).map(([k, v]) => {
+    const sent = (ep.deviceFlags || {})[k];
     const red = sent ? sent === "red" : typeof v === "number" && v >= DEVICE_RATIO_RED;
     return h("li", { class: red ? "flag flag-red" : "", "data-flag": red ? "red" : null,
       title: red ? `Red when ≥ ${DEVICE_RATIO_RED} (device not functioning)` : null },
     `${k}: ${v}`, red ? " (red)" : "");
   });
   const list = facts([
-    ["IP address", ep.ip_address],
+    ["IP address", ep.ipAddress],
     ["Port", ep.port],
     ["Subnet", ep.subnet],
-    ["Subnet mask", ep.subnet_mask],
-    ["MAC address", ep.mac_address],
-    ["Machine", ep.machine_name],
+    ["Subnet mask", ep.subnetMask],
+    ["MAC address", ep.macAddress],
+    ["Machine", ep.machineName],
     ["OS", ep.os],
     ["CPU", ep.cpu],
-    ["Capture device", ep.capture_device],
-    ["Capture driver", ep.capture_driver],
-    ["Render device", ep.render_device],
-    ["Render driver", ep.render_driver],
-    ["Link speed", ep.link_speed_bps ? `${Math.round(ep.link_speed_bps / 1e6)} Mbit/s` : null],
-    ["Wi-Fi radio", ep.wifi_radio_type],
-    ["Wi-Fi signal", ep.wifi_signal_strength],
+    ["Capture device", ep.captureDevice],
+    ["Capture driver", ep.captureDriver],
+    ["Render device", ep.renderDevice],
+    ["Render driver", ep.renderDriver],
+    ["Link speed", ep.linkSpeedBps ? `${Math.round(ep.linkSpeedBps / 1e6)} Mbit/s` : null],
+    ["Wi-Fi radio", ep.wifiRadioType],
+    ["Wi-Fi signal", ep.wifiSignalStrength],
     ["Building / network", place(ep.place)],
   ]);
   return h("div", { class: "endpoint" },
@@ -295,7 +295,7 @@ function advanced(call) {
       h("h2", {}, sessionTitle(s, i)),
       h("div", { class: "endpoints" }, ["caller", "callee"].map((r) => endpointAdvanced(s[r], r))),
       ice.length ? facts([["Connectivity (ICE / transport)", ice.join("; ")]]) : null,
-      facts([["Invite", fmtDateTime(s.invite_time)], ["Response", fmtDateTime(s.response_time)]]
+      facts([["Invite", fmtDateTime(s.inviteTime)], ["Response", fmtDateTime(s.responseTime)]]
         .filter(([, v]) => v !== "—")),
       metricsTable(s)));
   });
@@ -305,18 +305,18 @@ function advanced(call) {
 // ---- debug ---------------------------------------------------------------------------
 
 function debug(call) {
-  const out = [facts([["Conference URI", call.conference_uri],
+  const out = [facts([["Conference URI", call.conferenceUri],
     ["Sources", (call.sources || []).join(", ")]])];
   (call.sessions || []).forEach((s, i) => {
     out.push(h("article", { class: "card session" },
       h("h2", {}, sessionTitle(s, i)),
-      facts([["SIP Call-ID", s.sip_call_id], ["From tag", s.from_tag], ["To tag", s.to_tag],
+      facts([["SIP Call-ID", s.sipCallId], ["From tag", s.fromTag], ["To tag", s.toTag],
         ["Session ID", s.id]]),
       h("div", { class: "endpoints" }, ["caller", "callee"].map((role) => {
         const ep = s[role] || {};
         return h("div", { class: "endpoint" },
           h("h3", {}, `${role === "caller" ? "Caller" : "Callee"}: ${partyName(ep)}`),
-          facts([["User agent", ep.user_agent], ["DNS suffix", ep.dns_suffix],
+          facts([["User agent", ep.userAgent], ["DNS suffix", ep.dnsSuffix],
             ["SSID", ep.ssid], ["BSSID", ep.bssid]]));
       }))));
   });

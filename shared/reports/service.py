@@ -27,7 +27,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from shared.aggregates.contribution import POOR_DUE_PREFIX, UNKNOWN_SUBNET
+from shared.aggregates.contribution import (
+    POOR_DUE_PREFIX,
+    RATING_PREFIX,
+    TOKEN_PREFIX,
+    UNKNOWN_SUBNET,
+    split_cell,
+)
 from shared.auth.levels import REPORTS, Level
 from shared.auth.tokens import Principal
 from shared.buildings import BuildingIndex, BuildingRow
@@ -55,6 +61,28 @@ GROUP_BY = (
     "vpn",
     "site",
     "pool",
+    "product",
+    "isTeams",
+    "clientType",
+    "userAgentCategory",
+    "clientVersion",
+    "transport",
+    "relay",
+    "wifiBand",
+    "hour",
+)
+# Dimensions added with the CQD fidelity work (docs/reference/cqd-dimensions.md); cells
+# written before them read as "unknown" for these.
+CQD_DIMENSIONS = (
+    "product",
+    "isTeams",
+    "clientType",
+    "userAgentCategory",
+    "clientVersion",
+    "transport",
+    "relay",
+    "wifiBand",
+    "hour",
 )
 FILTERS = (
     "mediaType",
@@ -68,12 +96,17 @@ FILTERS = (
     "subnet",
     "site",
     "pool",
+    *CQD_DIMENSIONS,
 )
+BOOL_DIMENSIONS = ("insideCorp", "vpn", "isTeams", "relay")
 COUNTS = (
     "streams",
     "good",
     "poor",
     "unclassified",
+    "cdrStreams",
+    "setupFailedStreams",
+    "setupSucceededStreams",
     "droppedStreams",
     "sessions",
     "poorCalls",
@@ -181,13 +214,18 @@ class _Resolver:
         return subnet if self.euii else coarse_subnet(subnet, prefix)
 
     def dims(self, doc: Mapping[str, Any], cell: str) -> dict[str, Any]:
-        # an optional fifth part: the session's server signature.
-        media, conn, inside, vpn, *server = cell.split("|")
-        placed = self.topology.resolve(server[0]) if server and self.topology else None
+        # four base parts, the session's server signature if any, then name=value parts.
+        (media, conn, _inside, vpn), server, extra = split_cell(cell)
+        placed = self.topology.resolve(server) if server and self.topology else None
         day = str(doc["day"])
         row = self.row(str(doc["subnet"]))
-        # With a file, the file decides (uncovered = Outside); without, the QoE flag.
-        inside_corp = bool(row and row.inside_corp) if self.index is not None else inside == "in"
+        # CQD: the building file's InsideCorp decides; a subnet no row covers (and every
+        # subnet when there is no file) is Outside. The client's own flag is not used.
+        inside_corp = bool(row and row.inside_corp)
+        product = extra.get("p", "unknown")
+        client_type = extra.get("ct", "unknown")
+        relay = extra.get("rl", "na")
+        hour = extra.get("h")
         d = date.fromisoformat(day)
         iso = d.isocalendar()
         return {
@@ -205,7 +243,22 @@ class _Resolver:
             "vpn": vpn == "1" or bool(row and row.vpn),
             "site": placed.site if placed else None,
             "pool": placed.pool if placed else None,
+            "product": product,
+            "isTeams": product == "teams",
+            "clientType": client_type,
+            "userAgentCategory": f"{product}-{client_type}",
+            "clientVersion": extra.get("cv", "unknown"),
+            "transport": extra.get("tr", "unknown"),
+            "relay": None if relay == "na" else relay == "1",
+            "wifiBand": extra.get("wb", "na" if conn != "wifi" else "unknown"),
+            "hour": int(hour) if hour and hour.isdigit() else None,
         }
+
+
+def _hour_param(value: str) -> int:
+    if not value.strip().isdigit() or not 0 <= int(value) <= 23:
+        raise Invalid("'hour' must be a whole number 0-23 (UTC)", field="hour")
+    return int(value)
 
 
 def _filters(params: Mapping[str, str]) -> dict[str, Any]:
@@ -214,7 +267,12 @@ def _filters(params: Mapping[str, str]) -> dict[str, Any]:
         value = params.get(name)
         if value is None or value == "":
             continue
-        out[name] = _bool_param(value, name) if name in ("insideCorp", "vpn") else value
+        if name in BOOL_DIMENSIONS:
+            out[name] = _bool_param(value, name)
+        elif name == "hour":
+            out[name] = _hour_param(value)
+        else:
+            out[name] = value
     return out
 
 
@@ -226,6 +284,9 @@ def _matches(dims: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
                 return False
         elif isinstance(want, bool):
             if have is not want:
+                return False
+        elif isinstance(want, int):
+            if have != want:
                 return False
         elif str(have or "").lower() != str(want).lower():
             return False
@@ -254,13 +315,22 @@ def _finish(group: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
     row: dict[str, Any] = dict(group)
     for name in COUNTS:
         row[name] = counts.get(name, 0)
+    row["setupSucceededStreams"] = row["cdrStreams"] - row["setupFailedStreams"]
     row["poorPercent"] = poor_percent(row["poor"], row["good"])
-    row["poorDueTo"] = {
-        k[len(POOR_DUE_PREFIX) :]: v
-        for k, v in sorted(counts.items())
-        if k.startswith(POOR_DUE_PREFIX)
-    }
+    row["callSetupFailurePercent"] = _percent(row["setupFailedStreams"], row["cdrStreams"])
+    row["droppedStreamPercent"] = _percent(row["droppedStreams"], row["setupSucceededStreams"])
+    for name, prefix in (
+        ("poorDueTo", POOR_DUE_PREFIX),
+        ("rateMyCall", RATING_PREFIX),
+        ("feedbackTokens", TOKEN_PREFIX),
+    ):
+        row[name] = {k[len(prefix) :]: v for k, v in sorted(counts.items()) if k.startswith(prefix)}
     return row
+
+
+def _percent(part: int, whole: int) -> float | None:
+    """CQD's rates: setup failures / streams with CDR data, drops / streams set up."""
+    return round(100.0 * part / whole, 2) if whole else None
 
 
 def _sort_key(row: Mapping[str, Any], names: list[str]) -> tuple[Any, ...]:
@@ -404,31 +474,46 @@ async def missing_subnets(
     }
 
 
+MAP_MEASURES = {
+    "poorDueTo": POOR_DUE_PREFIX,
+    "rateMyCall": RATING_PREFIX,
+    "feedbackTokens": TOKEN_PREFIX,
+}
+
+
+def map_columns(rows: list[dict[str, Any]], measure: str) -> list[str]:
+    """`poorDueTo.{metric}`-style columns for a map measure: one per key seen."""
+    prefix = MAP_MEASURES[measure]
+    return [f"{prefix}{k}" for k in sorted({k for r in rows for k in (r.get(measure) or {})})]
+
+
 def to_csv(report: Mapping[str, Any]) -> str:
-    """The report's table as CSV: group columns, counts, Poor %, then poor-due-to."""
+    """The report's table as CSV: group columns, counts, the rates, then the map
+    measures (poor-due-to, Rate My Call ratings and feedback tokens)."""
     rows: list[dict[str, Any]] = list(report.get("rows") or [])
-    due = sorted({m for r in rows for m in (r.get("poorDueTo") or {})})
     first = list(report.get("groupBy") or (list(rows[0]) if rows else []))
-    columns = [c for c in first if c != "poorDueTo"]
+    columns = [c for c in first if c not in MAP_MEASURES]
     if "groupBy" in report:
-        columns += [*COUNTS, "poorPercent"]
-    columns += [f"{POOR_DUE_PREFIX}{m}" for m in due]
+        columns += [*COUNTS, "poorPercent", "callSetupFailurePercent", "droppedStreamPercent"]
+    for measure in MAP_MEASURES:
+        columns += map_columns(rows, measure)
     return table_csv(rows, columns)
 
 
 def table_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """Rows as CSV in `columns` order; `poorDueTo.{metric}` columns read the row's
-    poorDueTo map (0 when absent); booleans as true/false, lists joined with ';'."""
+    """Rows as CSV in `columns` order; `poorDueTo.{metric}` (and `rating.`,
+    `feedbackToken.`) columns read the row's map (0 when absent); booleans as
+    true/false, lists joined with ';'."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(columns)
     for r in rows:
         line = []
         for c in columns:
-            if c.startswith(POOR_DUE_PREFIX):
-                v: Any = (r.get("poorDueTo") or {}).get(c[len(POOR_DUE_PREFIX) :], 0)
-            else:
-                v = r.get(c)
+            v: Any = r.get(c)
+            for measure, prefix in MAP_MEASURES.items():
+                if c.startswith(prefix):
+                    v = (r.get(measure) or {}).get(c[len(prefix) :], 0)
             if isinstance(v, bool):
                 v = "true" if v else "false"
             elif isinstance(v, list):

@@ -92,7 +92,7 @@ def client_type(ep: Endpoint) -> str:
     ua = (ep.user_agent or "").lower()
     if not ua:
         return "unknown"
-    if "mediationserver" in ua or "rtcc/" in ua or "av-mcu" in ua or "conferencing" in ua:
+    if "mediationserver" in ua or "av-mcu" in ua or "conferencing" in ua:
         return "server"
     if "lwa" in ua or "webapp" in ua:
         return "web"

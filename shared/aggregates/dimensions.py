@@ -34,6 +34,7 @@ _PLATFORM_TYPES = {
     "surfacehub": "room",
 }
 _VERSION = re.compile(r"(\d+\.\d+(?:\.\d+){0,2})")
+_OC_VERSION = re.compile(r"\bOC/(\d+\.\d+(?:\.\d+){0,2})")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -114,8 +115,11 @@ def ua_category(ep: Endpoint, prod: str) -> str:
 
 
 def client_version(ep: Endpoint) -> str:
-    """The first dotted version in the user agent (e.g. `16.0.4849.1000`), else unknown."""
-    match = _VERSION.search(ep.user_agent or "")
+    """The application's version parsed from the user agent, as CQD's Client App Version:
+    the `OC/` (Skype for Business client) version when present, else the first dotted
+    version (`UCCAPI/16.0.7766.5281 OC/16.0.7766.2047` -> `16.0.7766.2047`)."""
+    ua = ep.user_agent or ""
+    match = _OC_VERSION.search(ua) or _VERSION.search(ua)
     return _UNSAFE.sub("", match.group(1))[:32] if match else "unknown"
 
 

@@ -101,8 +101,11 @@ def test_client_type_from_the_user_agent(ua: str, kind: str) -> None:
 
 
 def test_client_version_is_the_first_dotted_version() -> None:
-    ep = Endpoint(role="caller", user_agent="UCCAPI/16.0.4849.1000 OC/16.0.4849.1000")
-    assert d.client_version(ep) == "16.0.4849.1000"
+    # CQD's own example: the OC/ (client application) version, not UCCAPI's
+    ep = Endpoint(role="caller", user_agent="UCCAPI/16.0.7766.5281 OC/16.0.7766.2047")
+    assert d.client_version(ep) == "16.0.7766.2047"
+    ep = Endpoint(role="caller", user_agent="RTCC/7.0.0.0 UCWA/7.0.0.0 AndroidLync/6.25.0.27")
+    assert d.client_version(ep) == "7.0.0.0"
     assert d.client_version(Endpoint(role="caller", user_agent="no version")) == "unknown"
 
 

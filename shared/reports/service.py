@@ -202,6 +202,8 @@ class _Resolver:
     euii: bool
     topology: Topology | None = None
     _rows: dict[str, BuildingRow | None] = field(default_factory=dict)
+    _cells: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _coarse: dict[tuple[str, int | None], str] = field(default_factory=dict)
 
     def row(self, subnet: str) -> BuildingRow | None:
         if self.index is None:
@@ -211,23 +213,19 @@ class _Resolver:
         return self._rows[subnet]
 
     def subnet(self, subnet: str, prefix: int | None) -> str:
-        return subnet if self.euii else coarse_subnet(subnet, prefix)
+        if self.euii:
+            return subnet
+        key = (subnet, prefix)
+        shown = self._coarse.get(key)
+        if shown is None:  # ipaddress is slow: once per subnet, not per day and subnet
+            shown = self._coarse[key] = coarse_subnet(subnet, prefix)
+        return shown
 
-    def dims(self, doc: Mapping[str, Any], cell: str) -> dict[str, Any]:
-        # four base parts, the session's server signature if any, then name=value parts.
-        (media, conn, _inside, vpn), server, extra = split_cell(cell)
-        placed = self.topology.resolve(server) if server and self.topology else None
+    def doc_dims(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        """The dimensions of a document (its day and subnet), once per document."""
         day = str(doc["day"])
         row = self.row(str(doc["subnet"]))
-        # CQD: the building file's InsideCorp decides; a subnet no row covers (and every
-        # subnet when there is no file) is Outside. The client's own flag is not used.
-        inside_corp = bool(row and row.inside_corp)
-        product = extra.get("p", "unknown")
-        client_type = extra.get("ct", "unknown")
-        relay = extra.get("rl", "na")
-        hour = extra.get("h")
-        d = date.fromisoformat(day)
-        iso = d.isocalendar()
+        iso = date.fromisoformat(day).isocalendar()
         return {
             "day": day,
             "week": f"{iso.year}-W{iso.week:02d}",
@@ -237,10 +235,30 @@ class _Resolver:
             "city": (row.city or None) if row else None,
             "region": (row.region or None) if row else None,
             "subnet": self.subnet(str(doc["subnet"]), doc.get("prefix")),
+            # CQD: the building file's InsideCorp decides; a subnet no row covers (and
+            # every subnet when there is no file) is Outside. The client's flag is unused.
+            "insideCorp": bool(row and row.inside_corp),
+            "vpn": bool(row and row.vpn),  # or the cell's own flag (see dims)
+        }
+
+    def cell_dims(self, cell: str) -> dict[str, Any]:
+        """The dimensions of a cell key, computed once per distinct key: a report's
+        documents repeat the same few hundred keys, so this is what keeps the cost of
+        the extra dimensions per document, not per cell."""
+        cached = self._cells.get(cell)
+        if cached is not None:
+            return cached
+        # four base parts, the session's server signature if any, then name=value parts.
+        (media, conn, _inside, vpn), server, extra = split_cell(cell)
+        placed = self.topology.resolve(server) if server and self.topology else None
+        product = extra.get("p", "unknown")
+        client_type = extra.get("ct", "unknown")
+        relay = extra.get("rl", "na")
+        hour = extra.get("h")
+        out = {
             "connectionType": conn,
             "mediaType": media,
-            "insideCorp": inside_corp,
-            "vpn": vpn == "1" or bool(row and row.vpn),
+            "vpn": vpn == "1",
             "site": placed.site if placed else None,
             "pool": placed.pool if placed else None,
             "product": product,
@@ -253,6 +271,14 @@ class _Resolver:
             "wifiBand": extra.get("wb", "na" if conn != "wifi" else "unknown"),
             "hour": int(hour) if hour and hour.isdigit() else None,
         }
+        self._cells[cell] = out
+        return out
+
+    def dims(self, doc: Mapping[str, Any], cell: str) -> dict[str, Any]:
+        """Every dimension of one cell of one document (VPN: the stream's flag or the
+        building file row's)."""
+        base, own = self.doc_dims(doc), self.cell_dims(cell)
+        return {**base, **own, "vpn": base["vpn"] or own["vpn"]}
 
 
 def _hour_param(value: str) -> int:
@@ -363,15 +389,7 @@ async def run_summary(
         read_aggregates(clients, principal.tenant_id, period),
     )
     resolver = _Resolver(index, euii, topology)
-    groups: dict[tuple[Any, ...], dict[str, int]] = {}
-    for doc in docs:
-        for cell, counts in (doc.get("cells") or {}).items():
-            dims = resolver.dims(doc, cell)
-            if filters and not _matches(dims, filters):
-                continue
-            target = groups.setdefault(tuple(dims[n] for n in names), {})
-            for k, n in counts.items():
-                target[k] = target.get(k, 0) + n
+    groups = _group(docs, resolver, names, filters)
     rows = [_finish(dict(zip(names, key, strict=True)), counts) for key, counts in groups.items()]
     rows.sort(key=lambda r: _sort_key(r, names))
     return {
@@ -384,6 +402,50 @@ async def run_summary(
         "documentsRead": len(docs),
         "rows": rows,
     }
+
+
+_DOC_LEVEL = frozenset(
+    ("day", "week", "month", "building", "networkName", "city", "region", "subnet", "insideCorp")
+)
+
+
+def _group(
+    docs: list[dict[str, Any]],
+    resolver: _Resolver,
+    names: list[str],
+    filters: Mapping[str, Any],
+) -> dict[tuple[Any, ...], dict[str, int]]:
+    """Sum the cells of the documents into groups. Document-level filters are checked
+    once per document, cell-level ones once per distinct cell key; only VPN (the
+    stream's flag or the building file row's) needs both."""
+    doc_filters = {k: v for k, v in filters.items() if k in _DOC_LEVEL}
+    cell_filters = {k: v for k, v in filters.items() if k not in _DOC_LEVEL and k != "vpn"}
+    vpn_filter = {k: v for k, v in filters.items() if k == "vpn"}
+    cell_ok: dict[str, bool] = {}
+    groups: dict[tuple[Any, ...], dict[str, int]] = {}
+    for doc in docs:
+        base = resolver.doc_dims(doc)
+        if doc_filters and not _matches(base, doc_filters):
+            continue
+        for cell, counts in (doc.get("cells") or {}).items():
+            own = resolver.cell_dims(cell)
+            ok = cell_ok.get(cell)
+            if ok is None:
+                ok = cell_ok[cell] = not cell_filters or _matches(own, cell_filters)
+            if not ok:
+                continue
+            vpn = base["vpn"] or own["vpn"]
+            if vpn_filter and not _matches({"vpn": vpn}, vpn_filter):
+                continue
+            key = tuple(
+                vpn if n == "vpn" else (base[n] if n in _DOC_LEVEL else own[n]) for n in names
+            )
+            target = groups.get(key)
+            if target is None:
+                target = groups[key] = {}
+            for k, n in counts.items():
+                target[k] = target.get(k, 0) + n
+    return groups
 
 
 async def poor_users(

@@ -247,9 +247,7 @@ CALL_FIELDS: dict[str, F] = {
         graph="`streams[].streamDirection`",
     ),
     "Stream.ice": F("ICE connectivity result", qoe="`Description/Connectivity/Ice`"),
-    "Stream.transport": F(
-        "TCP or UDP", qoe="`Description/Transport`", graph="network `.protocol`"
-    ),
+    "Stream.transport": F("TCP or UDP", qoe="`Description/Transport`", graph="network `.protocol`"),
     "Stream.relay": F(
         "media went through a relay",
         qoe="`Connectivity/Ice` = RELAY",

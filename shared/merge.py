@@ -66,7 +66,16 @@ def _overlay(base: BaseModel, top: BaseModel, skip: frozenset[str] = frozenset()
         value = getattr(top, name)
         if value is None or value == [] or value == {}:
             continue
-        if isinstance(value, dict):
+        if name == "device_ratios":
+            # Both reports of a session carry an endpoint's event ratios (its own, and
+            # the other side's view of them): keep the worst of each, so a report that
+            # saw nothing can never hide one that saw a failing device, whatever the
+            # fold order (which follows content hashes, not arrival).
+            ratios = dict(getattr(base, name) or {})
+            for key, ratio in value.items():
+                ratios[key] = max(ratios.get(key, ratio), ratio)
+            setattr(base, name, ratios)
+        elif isinstance(value, dict):
             merged = dict(getattr(base, name) or {})
             merged.update(value)
             setattr(base, name, merged)

@@ -166,3 +166,48 @@ class AlertList(BaseModel):
     open: int
     truncated: bool
     alerts: list[QualityAlert]
+
+
+# Microsoft Graph (functions/graph.py): the webhooks' and the admin routes' bodies.
+
+
+class GraphNotifications(BaseModel):
+    """Graph change or lifecycle notifications (`value`: one item per notification)."""
+
+    model_config = ConfigDict(extra="allow")
+    value: list[dict[str, object]]
+
+
+class BackfillBody(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    from_: str = Field(alias="from", description="ISO-8601 start (inclusive), within 30 days")
+    to: str = Field(description="ISO-8601 end (exclusive)")
+
+
+class BackfillStarted(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    runId: str
+    tenantId: str
+    status: str
+
+
+class GraphState(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    subscription: dict[str, object] | None = None
+    backfills: list[dict[str, object]] = Field(default_factory=list)
+
+
+class PstnTrunkDay(BaseModel):
+    day: str
+    trunk: str
+    logType: str
+    attempts: int
+    answered: int
+    ner: float | None = Field(description="network effectiveness ratio (docs/graph.md)")
+    averageDurationS: float | None
+    failuresBySipCode: dict[str, int]
+
+
+class PstnReport(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    rows: list[PstnTrunkDay]

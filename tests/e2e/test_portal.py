@@ -18,7 +18,8 @@ here).
 
 What it expects from the local stack (tests/stack_plugin.py):
 - fixture `local_host`: the base URL of the running host (http://127.0.0.1:7071), which
-  serves /api/... and the portal at /portal/, with the demo tenant's demo data loaded;
+  serves /api/... and the portal at /api/portal/ (the function app's own route, as in
+  Azure; the dev host's /portal/ serves the same files), with the demo data loaded;
 - fixture `mint`: a callable minting a dev token; called by keyword, whatever its
   parameter names for level, user and tenant (see `_mint_token`). Without it,
   `devhost.devauth.mint_token` is used;
@@ -274,7 +275,7 @@ def test_portal_journeys(
         old.unlink()
     config = {
         "baseUrl": base,
-        "portalPath": "/portal/",
+        "portalPath": "/api/portal/",
         "outDir": str(OUT),
         "nodeModules": portal_tools["nodeModules"],
         "chromium": CHROMIUM,

@@ -17,16 +17,16 @@ from shared.auth.levels import REPORTS
 from shared.auth.tokens import Principal
 from shared.models.api import ReportTable
 from shared.reports import missing_subnets, poor_users, quality_summary, to_csv
-from shared.reports.service import EUII_LEVELS
+from shared.reports.service import EUII_LEVELS, FILTERS, GROUP_BY
 from shared.storage.clients import Clients
 
 bp = func.Blueprint()
 
 Report = Callable[[Clients, Principal, Mapping[str, str]], Awaitable[dict[str, Any]]]
-GROUP_BY_HELP = (
-    "day|week|month|building|networkName|city|region|subnet|connectionType|"
-    "mediaType|insideCorp|vpn|site|pool (comma-separated)"
-)
+GROUP_BY_HELP = "|".join(GROUP_BY) + " (comma-separated)"
+# every filter the summary takes (docs/reference/cqd-dimensions.md), declared so the
+# OpenAPI document lists them
+FILTER_PARAMS = tuple(Param(name, description="filter (exact value)") for name in FILTERS)
 
 
 async def _report(ctx: RequestContext, report: Report) -> func.HttpResponse:
@@ -42,7 +42,7 @@ async def _report(ctx: RequestContext, report: Report) -> func.HttpResponse:
         "CQD summary: counts and Poor % by a grouping",
         REPORTS,
         ReportTable,
-        params=(*FROM_TO, Param("groupBy", description=GROUP_BY_HELP), *DATA),
+        params=(*FROM_TO, Param("groupBy", description=GROUP_BY_HELP), *FILTER_PARAMS, *DATA),
         other_media=("text/csv",),
     ),
 )

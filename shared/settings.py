@@ -42,7 +42,7 @@ SETTING_NAMES: dict[str, str] = {
     "CDC_BUILD_VERSION": "build version shown by admin health (set by the deployment)",
     # quality alerts, read by shared/alerts/quality.py (Thresholds.from_env)
     "CDC_ALERT_POOR_PERCENT": "building audio Poor % per day above which a quality alert "
-    "is raised (default 20)",
+    "is raised (default 2, the QoE Review Guide's internal target)",
     "CDC_ALERT_MIN_STREAMS": "classified audio streams a building needs in a day before "
     "it can alert (default 20)",
     # Teams call records from Microsoft Graph, read by shared/graph/config.py

@@ -156,6 +156,25 @@ CALL_FIELDS: dict[str, F] = {
         qoe="`Description/v4:WifiRSSI`",
         graph="network `.wifiSignalStrength`",
     ),
+    "Endpoint.wifi_channel": F(
+        "wifi channel (gives the band)",
+        qoe="`Description/v4:WifiChannel`",
+        graph="network `.wifiChannel`",
+    ),
+    "Endpoint.wifi_band": F("wifi band", graph="network `.wifiBand`"),
+    "Endpoint.product_family": F(
+        "client product (teams, skypeForBusiness, lync)", graph="`userAgent.productFamily`"
+    ),
+    "Endpoint.platform": F(
+        "client platform (windows, android, web, ipPhone, ...)", graph="`userAgent.platform`"
+    ),
+    "Endpoint.feedback_rating": F(
+        "Rate My Call rating the user gave (the verbatim text is not kept)",
+        graph="endpoint `.feedback.rating`",
+    ),
+    "Endpoint.feedback_tokens": F(
+        "Rate My Call feedback tokens set to true", graph="endpoint `.feedback.tokens`"
+    ),
     "Endpoint.capture_device": F(
         "microphone / camera name", qoe="`CaptureDev/Name`", graph="device `.captureDeviceName`"
     ),
@@ -249,7 +268,12 @@ CALL_FIELDS: dict[str, F] = {
         graph="`streams[].streamDirection`",
     ),
     "Stream.ice": F("ICE connectivity result", qoe="`Description/Connectivity/Ice`"),
-    "Stream.transport": F("TCP or UDP", qoe="`Description/Transport`"),
+    "Stream.transport": F("TCP or UDP", qoe="`Description/Transport`", graph="network `.protocol`"),
+    "Stream.relay": F(
+        "media went through a relay",
+        qoe="`Connectivity/Ice` = RELAY",
+        graph="network `.relayIPAddress` present",
+    ),
     "Stream.source_format": F("record format the stream came from (picks the audio profile)"),
     "Stream.segment_id": F("Graph segment id", graph="`segments[].id`"),
     "Stream.stream_id": F("Graph stream id", graph="`media[].streams[].streamId`"),

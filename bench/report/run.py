@@ -1,14 +1,18 @@
 """Benchmark: a 30-day quality summary grouped by building, pre-aggregated vs brute force.
 
     .venv/bin/python bench/report/run.py [--streams 1000000] [--days 30] [--subnets 400]
+        [--no-dimensions] [--stream-docs 20000]
 
 Needs the local emulators (COSMOS_ENDPOINT / COSMOS_KEY / CDC_STORAGE set, containers
 provisioned). How it works, so the numbers can be judged:
 1. Generates N stream rows in memory (compact parallel arrays): day, subnet (of S
    subnets in S/5 buildings), media, connection, inside, VPN, rating, poor-due-to.
 2. Builds the aggregate documents those streams produce (the same document shape the
-   processor writes: one per day x subnet, cells by media|connection|inside|vpn) and
-   writes them to the Cosmos emulator under a fresh tenant, plus a building file.
+   processor writes: one per day x subnet, cells by media|connection|inside|vpn plus,
+   unless --no-dimensions, the CQD dimension parts p=|ct=|cv=|tr=|rl=|wb=|h= with
+   realistic spreads (docs/reference/cqd-dimensions.md)) and writes them to the Cosmos
+   emulator under a fresh tenant, plus a building file. Prints documents per day and
+   cells and bytes per document: the dimensions split cells, never documents.
 3. Times `quality_summary(groupBy=building)` over the 30 days (the production code path:
    one query per month partition, building resolution at report time): documents read
    and latency (median of 5).
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import statistics
@@ -36,7 +41,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 
 from shared.auth.tokens import Principal
 from shared.buildings import BuildingIndex, parse_building_file
-from shared.reports.service import quality_summary
+from shared.reports.service import Period, quality_summary, read_aggregates
 from shared.storage import layout
 from shared.storage.buildings import save_building_file
 from shared.storage.clients import close_clients, get_clients
@@ -46,6 +51,17 @@ MEDIA = ("audio", "video", "appsharing")
 CONN = ("wired", "wifi")
 RATINGS = ("good", "poor", "unclassified")
 DUE = ("jitter", "packet_loss", "round_trip", "degradation_avg", "concealed_ratio_avg")
+PRODUCTS = ("teams", "sfbOnline", "sfbServer")
+CLIENT_TYPES = ("desktop", "mobile", "web", "ipPhone")
+# a few live versions per product, the newest most common
+VERSIONS = {
+    "teams": ("1.7.00.1234", "1.6.00.4472", "24215.1007.3082.1590"),
+    "sfbOnline": ("16.0.4849.1000", "16.0.5095.1000"),
+    "sfbServer": ("16.0.4849.1000", "16.0.5095.1000", "15.0.5023.1000"),
+}
+BANDS = ("2.4GHz", "5GHz")
+# UTC hours of the working day, weighted to mid-morning and mid-afternoon
+HOURS = (7, 8, 8, 9, 9, 9, 10, 10, 10, 11, 11, 12, 13, 13, 14, 14, 14, 15, 15, 16, 17)
 
 
 def subnet_name(i: int) -> str:
@@ -54,7 +70,9 @@ def subnet_name(i: int) -> str:
 
 def generate(n: int, days: int, subnets: int, seed: int = 1) -> dict[str, array]:
     rng = random.Random(seed)
-    cols = {k: array("B") for k in ("day", "media", "conn", "inside", "vpn", "rating", "due")}
+    names = ("day", "media", "conn", "inside", "vpn", "rating", "due")
+    names += ("prod", "ct", "cv", "tr", "rl", "wb", "hour")
+    cols = {k: array("B") for k in names}
     cols["subnet"] = array("H")
     for _ in range(n):
         cols["day"].append(rng.randrange(days))
@@ -67,14 +85,37 @@ def generate(n: int, days: int, subnets: int, seed: int = 1) -> dict[str, array]
         rating = 1 if r < 0.06 else (2 if r < 0.16 else 0)
         cols["rating"].append(rating)
         cols["due"].append(rng.randrange(len(DUE)) if rating == 1 else 255)
+        r = rng.random()
+        prod = 0 if r < 0.7 else (1 if r < 0.8 else 2)
+        cols["prod"].append(prod)
+        cols["ct"].append(0 if rng.random() < 0.8 else rng.randrange(1, len(CLIENT_TYPES)))
+        n_versions = len(VERSIONS[PRODUCTS[prod]])
+        cols["cv"].append(min(int(rng.expovariate(1.5)), n_versions - 1))
+        tcp = rng.random() < 0.08
+        cols["tr"].append(tcp)
+        cols["rl"].append(tcp or rng.random() < 0.2)
+        cols["wb"].append(rng.random() < 0.35)  # 5 GHz on Wi-Fi
+        cols["hour"].append(rng.choice(HOURS))
     return cols
+
+
+def dimension_parts(cols: dict[str, array], i: int) -> str:
+    prod = PRODUCTS[cols["prod"][i]]
+    band = BANDS[cols["wb"][i]] if cols["conn"][i] else "na"
+    return (
+        f"|p={prod}|ct={CLIENT_TYPES[cols['ct'][i]]}|cv={VERSIONS[prod][cols['cv'][i]]}"
+        f"|tr={'tcp' if cols['tr'][i] else 'udp'}|rl={cols['rl'][i]}|wb={band}"
+        f"|h={cols['hour'][i]:02d}"
+    )
 
 
 def day_name(d: int) -> str:
     return f"2030-06-{d + 1:02d}" if d < 30 else f"2030-07-{d - 29:02d}"
 
 
-def aggregate_docs(tenant: str, cols: dict[str, array]) -> list[dict[str, Any]]:
+def aggregate_docs(
+    tenant: str, cols: dict[str, array], dimensions: bool = True
+) -> list[dict[str, Any]]:
     docs: dict[tuple[int, int], dict[str, Any]] = {}
     for i in range(len(cols["day"])):
         key = (cols["day"][i], cols["subnet"][i])
@@ -97,6 +138,8 @@ def aggregate_docs(tenant: str, cols: dict[str, array]) -> list[dict[str, Any]]:
             f"{MEDIA[cols['media'][i]]}|{CONN[cols['conn'][i]]}|"
             f"{'in' if cols['inside'][i] else 'out'}|{cols['vpn'][i]}"
         )
+        if dimensions:
+            cell += dimension_parts(cols, i)
         c = doc["cells"].setdefault(cell, {})
         c["streams"] = c.get("streams", 0) + 1
         rating = RATINGS[cols["rating"][i]]
@@ -135,7 +178,18 @@ async def main(args: argparse.Namespace) -> None:
     t = time.perf_counter()
     cols = generate(args.streams, args.days, args.subnets)
     print(f"generated {args.streams:,} stream rows in {time.perf_counter() - t:.1f}s")
-    docs = aggregate_docs(tenant, cols)
+    docs = aggregate_docs(tenant, cols, args.dimensions)
+    cells = [len(d["cells"]) for d in docs]
+    sizes = [len(json.dumps(d)) for d in docs]
+    per_day = defaultdict(int)
+    for d in docs:
+        per_day[d["day"]] += 1
+    print(
+        f"{'with' if args.dimensions else 'without'} the CQD dimensions: {len(docs):,} documents"
+        f" ({max(per_day.values())} per day at most: one per subnet seen); cells per"
+        f" document mean {statistics.mean(cells):.0f}, max {max(cells)}; bytes per document"
+        f" mean {statistics.mean(sizes):,.0f}, max {max(sizes):,}"
+    )
     # Five consecutive /24s per building; the last 10% of subnets stay uncovered.
     lines = [
         f"{subnet_name(s)},Net{s // 5},24,Building-{s // 5},,,,City{s // 35},,US,,"
@@ -160,6 +214,13 @@ async def main(args: argparse.Namespace) -> None:
         report = await quality_summary(clients, who, params)
         times.append(time.perf_counter() - t)
     agg_s = statistics.median(times)
+    reads = []
+    for _ in range(3):
+        t = time.perf_counter()
+        await read_aggregates(clients, tenant, Period.parse(params))
+        reads.append(time.perf_counter() - t)
+    read_ms = statistics.median(reads) * 1000
+    print(f"of which reading the documents from Cosmos: median {read_ms:.0f} ms")
     print(
         f"\npre-aggregated: {report['documentsRead']:,} documents read, "
         f"{len(report['rows'])} building rows, median {agg_s * 1000:.0f} ms "
@@ -179,6 +240,9 @@ async def main(args: argparse.Namespace) -> None:
     )
 
     sample = min(args.stream_docs, args.streams)
+    if not sample:
+        await close_clients()
+        return
     stream_docs = [
         {
             "id": f"s{i}",
@@ -224,4 +288,17 @@ if __name__ == "__main__":
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--subnets", type=int, default=400)
     parser.add_argument("--stream-docs", type=int, default=20_000)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--no-dimensions",
+        dest="dimensions",
+        action="store_false",
+        help="cells without the CQD dimension parts (the document shape before them)",
+    )
+    args = parser.parse_args()
+    if os.environ.get("COSMOS_ENDPOINT"):
+        asyncio.run(main(args))
+    else:  # no emulators given: start the benchmarks' own stack for this run
+        from bench.stack import bench_stack
+
+        with bench_stack():
+            asyncio.run(main(args))

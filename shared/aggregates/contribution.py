@@ -37,6 +37,13 @@ import ipaddress
 from collections import Counter
 from datetime import datetime
 
+from shared.aggregates.dimensions import (
+    SFB_SERVER,
+    dims_key,
+    either_wifi,
+    product,
+    stream_end,
+)
 from shared.identity import is_focus_uri, user_key
 from shared.models.call import CallDocument, CallView, Endpoint, Session, Stream
 from shared.topology import server_signature
@@ -45,14 +52,27 @@ Contribution = dict[str, dict[str, int]]
 
 SHORT_CALL_S = 60.0
 UNKNOWN_SUBNET = "unknown"
-# (ours) Graph failureInfo.stage "midcall" is a dropped call; SfB gives no such element in
-# the QoE tree we parse, so its drops count only when a diagnostic id is listed here.
-DROPPED_DIAGNOSTICS: frozenset[int] = frozenset()
+# Graph failureInfo.stage "midcall" is a dropped stream. Skype for Business marks a mid-call
+# media failure with the client's ms-diagnostics code on the session; we read 51-55 as
+# "call terminated on a mid-call media failure" (internal/remote/federated variants, as
+# 20-29 are for setup). Microsoft's current pages do not list these codes: see
+# docs/reference/cqd-dimensions.md, "Reliability", for what is and is not confirmed.
+DROPPED_DIAGNOSTICS: frozenset[int] = frozenset({51, 52, 53, 54, 55})
 
-STREAM_MEASURES = ("streams", "good", "poor", "unclassified", "droppedStreams")
+STREAM_MEASURES = (
+    "streams",
+    "good",
+    "poor",
+    "unclassified",
+    "cdrStreams",
+    "setupFailedStreams",
+    "droppedStreams",
+)
 SESSION_MEASURES = ("sessions", "poorCalls", "shortCalls", "callSetupFailures")
 MEASURES = STREAM_MEASURES + SESSION_MEASURES
 POOR_DUE_PREFIX = "poorDueTo."
+RATING_PREFIX = "rating."
+TOKEN_PREFIX = "feedbackToken."
 
 
 def _prefix_of(mask: str | None) -> int | None:
@@ -109,15 +129,6 @@ def session_endpoint(session: Session) -> Endpoint:
     return session.caller
 
 
-def _day(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%Y-%m-%d")
-    except ValueError:
-        return None
-
-
 def _duration(session: Session) -> float | None:
     if not session.start or not session.end:
         return None
@@ -138,11 +149,39 @@ def split_doc_key(key: str) -> tuple[str, str, int | None]:
     return day, subnet, int(prefix) if prefix else None
 
 
-def cell_key(media: str, ep: Endpoint, server: str | None = None) -> str:
+def cell_key(
+    media: str,
+    ep: Endpoint,
+    server: str | None = None,
+    extra: str | None = None,
+    conn: str | None = None,
+    vpn: bool | None = None,
+) -> str:
+    """`{media}|{conn}|{inside}|{vpn}`, then the server signature if any, then the
+    `name=value` dimension parts (shared.aggregates.dimensions). `conn` and `vpn` are the
+    stream's (either endpoint on Wi-Fi / VPN), defaulting to the endpoint's own."""
     inside = "na" if ep.inside is None else ("in" if ep.inside else "out")
-    base = f"{media}|{ep.connection_type or 'unknown'}|{inside}|{1 if ep.vpn else 0}"
-    # the session's server signature as a fifth part, only when there is one.
-    return base if server is None else f"{base}|{server}"
+    connection = conn or ep.connection_type or "unknown"
+    on_vpn = ep.vpn if vpn is None else vpn
+    base = f"{media}|{connection}|{inside}|{1 if on_vpn else 0}"
+    if server is not None:
+        base = f"{base}|{server}"
+    return base if extra is None else f"{base}|{extra}"
+
+
+def split_cell(cell: str) -> tuple[list[str], str | None, dict[str, str]]:
+    """A cell key -> (its four base parts, the server signature or None, the dimensions)."""
+    parts = cell.split("|")
+    base, rest = parts[:4], parts[4:]
+    server: str | None = None
+    dims: dict[str, str] = {}
+    for part in rest:
+        if "=" in part:
+            name, value = part.split("=", 1)
+            dims[name] = value
+        else:
+            server = part
+    return base, server, dims
 
 
 def session_server(session: Session) -> str | None:
@@ -152,17 +191,55 @@ def session_server(session: Session) -> str | None:
 
 
 def _setup_failed(session: Session) -> bool:
+    """The whole session failed to set up (ms-diagnostics 20-29, Graph callSetup)."""
     if session.diagnostic_id is not None and 20 <= session.diagnostic_id <= 29:
         return True
-    if (session.failure_stage or "").lower() == "callsetup":
+    return (session.failure_stage or "").lower() == "callsetup"
+
+
+def _stream_setup_failed(session: Session, stream: Stream | None) -> bool:
+    if _setup_failed(session):
         return True
-    return any((s.ice or "").upper() == "FAILED" for s in session.streams)
+    return stream is not None and (stream.ice or "").upper() == "FAILED"
 
 
 def _dropped(session: Session) -> bool:
     if (session.failure_stage or "").lower() == "midcall":
         return True
     return session.diagnostic_id is not None and session.diagnostic_id in DROPPED_DIAGNOSTICS
+
+
+def _has_cdr(session: Session, prod: str) -> bool:
+    """CQD's "CDR available": the call record of the session is there. Graph call
+    records are; on-prem, a session with no SIP call detail (invite, response,
+    diagnostic) is QoE only."""
+    if prod != SFB_SERVER:
+        return True
+    return (
+        session.invite_time is not None
+        or session.response_code is not None
+        or session.diagnostic_id is not None
+    )
+
+
+_CDR_MEDIA = {
+    "audio": "audio",
+    "video": "video",
+    "vbss": "vbss",
+    "videobasedscreensharing": "vbss",
+    "appsharing": "appsharing",
+    "applicationsharing": "appsharing",
+    "screensharing": "appsharing",
+    "data": "data",
+}
+
+
+def _cdr_only_streams(session: Session) -> list[str]:
+    """Media types of a session known from its call record alone (no stream reported,
+    typical of a failed setup): each stands for two streams, one per direction."""
+    if session.streams:
+        return []
+    return sorted({_CDR_MEDIA[m.lower()] for m in session.media_types if m.lower() in _CDR_MEDIA})
 
 
 def _session_media(session: Session) -> str:
@@ -172,47 +249,104 @@ def _session_media(session: Session) -> str:
     return types[0] if types else "audio"
 
 
+def _session_stream(session: Session) -> Stream | None:
+    audio = [s for s in session.streams if s.media_type == "audio"]
+    candidates = audio or session.streams
+    return candidates[0] if candidates else None
+
+
+def _other(session: Session, ep: Endpoint) -> Endpoint:
+    return session.caller if ep is session.callee else session.callee
+
+
+class _Sink:
+    """Collects one call's counters; `cell` builds a cell key with the session's context."""
+
+    def __init__(self, view: CallView) -> None:
+        self.view = view
+        self.out: dict[str, Counter[str]] = {}
+
+    def add(self, day: str, ep: Endpoint, entry: str, n: int = 1) -> None:
+        subnet, prefix = subnet_of(ep)
+        self.out.setdefault(doc_key(day, subnet, prefix), Counter())[entry] += n
+
+    def cell(
+        self, media: str, ep: Endpoint, stream: Stream | None, session: Session, hour: int
+    ) -> str:
+        other = _other(session, ep)
+        wifi = either_wifi(ep, other)
+        on_vpn = bool(ep.vpn or other.vpn)
+        extra = dims_key(product(session, self.view), ep, stream, wifi, hour)
+        server = session_server(session)  # site/pool, resolved at read time
+        return cell_key(media, ep, server, extra, "wifi" if wifi else None, on_vpn)
+
+
+def _stream_counts(sink: _Sink, session: Session, day: str, hour: int, cdr: bool) -> None:
+    dropped = _dropped(session)
+    for stream in session.streams:
+        ep = stream_endpoint(session, stream)
+        cell = sink.cell(stream.media_type, ep, stream, session, hour)
+        rating = stream.quality.rating if stream.quality else "unclassified"
+        sink.add(day, ep, f"{cell}#streams")
+        sink.add(day, ep, f"{cell}#{rating}")
+        if cdr:
+            sink.add(day, ep, f"{cell}#cdrStreams")
+            if _stream_setup_failed(session, stream):
+                sink.add(day, ep, f"{cell}#setupFailedStreams")
+            elif dropped:
+                sink.add(day, ep, f"{cell}#droppedStreams")
+        if rating == "poor" and stream.quality is not None:
+            for metric in sorted(set(stream.quality.poor_due_to)):
+                sink.add(day, ep, f"{cell}#{POOR_DUE_PREFIX}{metric}")
+            user = user_key(ep.uri) if not _is_server(ep) else None
+            if user:
+                sink.add(day, ep, f"@{user}")
+    if not cdr:
+        return
+    ep = session_endpoint(session)
+    for media in _cdr_only_streams(session):
+        cell = sink.cell(media, ep, None, session, hour)
+        sink.add(day, ep, f"{cell}#cdrStreams", 2)
+        if _setup_failed(session):
+            sink.add(day, ep, f"{cell}#setupFailedStreams", 2)
+        elif dropped:
+            sink.add(day, ep, f"{cell}#droppedStreams", 2)
+
+
+def _session_counts(sink: _Sink, session: Session, day: str, hour: int) -> None:
+    ep = session_endpoint(session)
+    cell = sink.cell(_session_media(session), ep, _session_stream(session), session, hour)
+    sink.add(day, ep, f"{cell}#sessions")
+    failed = _setup_failed(session) or any(
+        (s.ice or "").upper() == "FAILED" for s in session.streams
+    )
+    if failed:
+        sink.add(day, ep, f"{cell}#callSetupFailures")
+    if session.rating == "poor":
+        sink.add(day, ep, f"{cell}#poorCalls")
+    duration = _duration(session)
+    if not failed and duration is not None and duration < SHORT_CALL_S:
+        sink.add(day, ep, f"{cell}#shortCalls")
+    for rater in (session.caller, session.callee):
+        if rater.feedback_rating and not _is_server(rater):
+            sink.add(day, ep, f"{cell}#{RATING_PREFIX}{rater.feedback_rating}")
+            for token in rater.feedback_tokens:
+                sink.add(day, ep, f"{cell}#{TOKEN_PREFIX}{token}")
+
+
 def contribution(view: CallView, fallback_day: str | None = None) -> Contribution:
     """Counts this call adds to the aggregates (see the module docstring)."""
-    out: dict[str, Counter[str]] = {}
-
-    def add(day: str, ep: Endpoint, entry: str, n: int = 1) -> None:
-        subnet, prefix = subnet_of(ep)
-        out.setdefault(doc_key(day, subnet, prefix), Counter())[entry] += n
-
-    call_day = _day(view.start) or fallback_day
+    sink = _Sink(view)
     for session in view.sessions:
-        day = _day(session.start) or _day(session.invite_time) or call_day
-        if day is None:
+        ended = stream_end(session, view)
+        if ended is None and fallback_day is None:
             continue  # no time at all: nothing to put it on (and no report could find it)
-        dropped = _dropped(session)
-        server = session_server(session)  # site/pool, resolved at read time
-        for stream in session.streams:
-            ep = stream_endpoint(session, stream)
-            cell = cell_key(stream.media_type, ep, server)
-            rating = stream.quality.rating if stream.quality else "unclassified"
-            add(day, ep, f"{cell}#streams")
-            add(day, ep, f"{cell}#{rating}")
-            if dropped:
-                add(day, ep, f"{cell}#droppedStreams")
-            if rating == "poor" and stream.quality is not None:
-                for metric in sorted(set(stream.quality.poor_due_to)):
-                    add(day, ep, f"{cell}#{POOR_DUE_PREFIX}{metric}")
-                user = user_key(ep.uri) if not _is_server(ep) else None
-                if user:
-                    add(day, ep, f"@{user}")
-        ep = session_endpoint(session)
-        cell = cell_key(_session_media(session), ep, server)
-        add(day, ep, f"{cell}#sessions")
-        failed = _setup_failed(session)
-        if failed:
-            add(day, ep, f"{cell}#callSetupFailures")
-        if session.rating == "poor":
-            add(day, ep, f"{cell}#poorCalls")
-        duration = _duration(session)
-        if not failed and duration is not None and duration < SHORT_CALL_S:
-            add(day, ep, f"{cell}#shortCalls")
-    return {k: dict(v) for k, v in out.items() if v}
+        day = ended.strftime("%Y-%m-%d") if ended else str(fallback_day)
+        hour = ended.hour if ended else 0
+        cdr = _has_cdr(session, product(session, view))
+        _stream_counts(sink, session, day, hour, cdr)
+        _session_counts(sink, session, day, hour)
+    return {k: dict(v) for k, v in sink.out.items() if v}
 
 
 def call_contribution(doc: CallDocument | None) -> Contribution:

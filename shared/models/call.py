@@ -94,6 +94,7 @@ class Stream(_Model):
     direction: Literal["callerToCallee", "calleeToCaller"]
     ice: str | None = None  # FAILED | DIRECT | RELAY | HTTP-PROXY
     transport: str | None = None
+    relay: bool | None = None  # media went through a relay (QoE Ice RELAY, Graph relayIPAddress)
     # Added for classification: the record format the stream came from picks the default
     # audio profile (sfb2019 for SfB sources, teams2021 for graph-v1).
     source_format: str | None = None
@@ -128,6 +129,14 @@ class Endpoint(_Model):
     link_speed_bps: float | None = None
     wifi_radio_type: str | None = None
     wifi_signal_strength: float | None = None
+    wifi_channel: int | None = None
+    wifi_band: str | None = None  # Graph wifiBand, e.g. frequency50GHz
+    product_family: str | None = None  # Graph userAgent.productFamily (teams, skypeForBusiness)
+    platform: str | None = None  # Graph userAgent.platform (windows, android, web, ipPhone, ...)
+    # Rate My Call (Graph feedback): the rating and the tokens set; the verbatim text is
+    # EUII and is never kept.
+    feedback_rating: str | None = None
+    feedback_tokens: list[str] = Field(default_factory=list)
     capture_device: str | None = None
     capture_driver: str | None = None
     render_device: str | None = None

@@ -121,6 +121,13 @@ def _endpoint(role: str, raw: Any) -> Endpoint:
     if odata.endswith("serviceEndpoint") and kind is None:
         kind = "server"
     agent = _obj(raw.get("userAgent"))
+    feedback = _obj(raw.get("feedback"))
+    rating = _str(feedback.get("rating"))
+    tokens = sorted(
+        k
+        for k, v in _obj(feedback.get("tokens")).items()
+        if v is True and isinstance(k, str) and k.isidentifier() and len(k) <= 64
+    )
     return Endpoint(
         role=role,  # type: ignore[arg-type]
         uri=uri,
@@ -129,6 +136,10 @@ def _endpoint(role: str, raw: Any) -> Endpoint:
         user_agent=_str(agent.get("headerValue")),
         machine_name=_str(raw.get("name")),
         os=_str(agent.get("platform")),
+        platform=_str(agent.get("platform")),
+        product_family=_str(agent.get("productFamily")),
+        feedback_rating=rating if rating and rating.isalpha() and len(rating) <= 20 else None,
+        feedback_tokens=tokens,
     )
 
 
@@ -185,6 +196,10 @@ def _network_device(ep: Endpoint, network: Any, device: Any) -> None:
     put("dns_suffix", _str(net.get("dnsSuffix")))
     put("wifi_radio_type", _str(net.get("wifiRadioType")))
     put("wifi_signal_strength", _num(net.get("wifiSignalStrength")))
+    channel = net.get("wifiChannel")
+    if isinstance(channel, int) and not isinstance(channel, bool) and 0 < channel < 256:
+        put("wifi_channel", channel)
+    put("wifi_band", _str(net.get("wifiBand")))
     conn = _str(net.get("connectionType"))
     if conn:
         put("connection_type", conn if conn in ("wired", "wifi") else "other")
@@ -226,6 +241,12 @@ def _session(raw: dict[str, Any]) -> Session:
             mtype = _media_type(label)
             _network_device(caller, media.get("callerNetwork"), media.get("callerDevice"))
             _network_device(callee, media.get("calleeNetwork"), media.get("calleeDevice"))
+            net = _obj(media.get("callerNetwork")) or _obj(media.get("calleeNetwork"))
+            protocol = (_str(net.get("protocol")) or "").upper() or None
+            relay = any(
+                _str(_obj(media.get(side)).get("relayIPAddress"))
+                for side in ("callerNetwork", "calleeNetwork")
+            )
             for raw_stream in _list(media.get("streams")):
                 raw_stream = _obj(raw_stream)
                 direction = raw_stream.get("streamDirection")
@@ -240,6 +261,8 @@ def _session(raw: dict[str, Any]) -> Session:
                     media_type=mtype,  # type: ignore[arg-type]
                     direction=direction,
                     metrics=_metrics(raw_stream, mtype),
+                    transport=protocol if protocol in ("UDP", "TCP") else None,
+                    relay=relay if net else None,
                     source_format=SOURCE,
                     segment_id=seg_id,
                     stream_id=_str(raw_stream.get("streamId")),

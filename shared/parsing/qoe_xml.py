@@ -371,6 +371,9 @@ def _fill_local(ep: dict[str, Any], desc: dict[str, El]) -> None:
     put("ssid", _ssid(_text(desc.get("SSID"))))
     put("wifi_radio_type", _text(desc.get("WifiRadioType")))
     put("wifi_signal_strength", _num(desc.get("WifiRSSI")))
+    channel = _num(desc.get("WifiChannel"))
+    if channel is not None and channel.is_integer() and 0 < channel < 256:
+        put("wifi_channel", int(channel))
 
 
 def _events(el: El | None, into: dict[str, float]) -> None:
@@ -455,12 +458,14 @@ def _session_report(report: El, interval: bool, frag_id: str) -> Fragment:
         sid = f"{label}:{inbound_dir}"
         if sid in streams:  # the same label twice: keep the first, as CQD would
             continue
+        ice = _text(_find(desc.get("Connectivity"), "Ice")) or None
         streams[sid] = Stream(
             id=sid,
             label=label,
             media_type=media,  # type: ignore[arg-type]
             direction=inbound_dir,  # type: ignore[arg-type]
-            ice=(_text(_find(desc.get("Connectivity"), "Ice")) or None),
+            ice=ice,
+            relay=None if ice is None else ice.upper() == "RELAY",
             transport=_text(desc.get("Transport")),
             metrics=metrics,
             source_format=SOURCE,

@@ -27,15 +27,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shared.aggregates.dimensions import CLIENT_TYPES, PRODUCTS, TRANSPORTS, WIFI_BANDS
 from shared.auth.levels import REPORTS, Level
 from shared.errors import FieldError, Invalid
 from shared.reports.service import (
+    BOOL_DIMENSIONS,
     COUNTS,
     EUII_LEVELS,
     FILTERS,
     GROUP_BY,
+    MAP_MEASURES,
     MAX_DAYS,
     Period,
+    map_columns,
     poor_percent,
     table_csv,
 )
@@ -43,15 +47,20 @@ from shared.reports.service import (
 Source = Literal["summary", "poorUsers"]
 
 DERIVED = ("poorPercent", "callSetupFailurePercent", "droppedStreamPercent")
-MEASURES = (*COUNTS, *DERIVED, "poorDueTo")
+MEASURES = (*COUNTS, *DERIVED, *MAP_MEASURES)
 POOR_USER_MEASURES = ("poorStreams", "days", "subnets")
 MEDIA_TYPES = ("audio", "video", "vbss", "appsharing", "data")
 CONNECTION_TYPES = ("wired", "wifi", "other", "unknown")
-BOOL_FILTERS = ("insideCorp", "vpn")
+BOOL_FILTERS = BOOL_DIMENSIONS
 ENUM_FILTERS: dict[str, tuple[str, ...]] = {
     "mediaType": MEDIA_TYPES,
     "connectionType": CONNECTION_TYPES,
+    "product": PRODUCTS,
+    "clientType": CLIENT_TYPES,
+    "transport": TRANSPORTS,
+    "wifiBand": WIFI_BANDS,
 }
+HOURS = tuple(range(24))
 ALLOWED_FIELDS = ("name", "description", "groupBy", "filters", "measures", "period")
 DEFAULT_MEASURES = ("streams", "good", "poor", "poorPercent")
 DEFAULT_PERIOD = {"lastDays": 30}
@@ -123,6 +132,14 @@ def _builtin(
 
 _QUALITY = ("streams", "good", "poor", "unclassified", "poorPercent", "poorDueTo")
 _AUDIO = {"mediaType": "audio"}
+_RELIABILITY = (
+    "cdrStreams",
+    "setupFailedStreams",
+    "callSetupFailurePercent",
+    "setupSucceededStreams",
+    "droppedStreams",
+    "droppedStreamPercent",
+)
 
 BUILT_IN: tuple[ReportDefinition, ...] = (
     _builtin(
@@ -157,22 +174,74 @@ BUILT_IN: tuple[ReportDefinition, ...] = (
     _builtin(
         "reliability",
         "Reliability",
-        "Call setup failures per session and dropped streams per stream, by day.",
+        "CQD reliability by day: setup failures per stream with CDR data, drops per "
+        "stream whose setup succeeded.",
         ("day",),
-        (
-            "sessions",
-            "callSetupFailures",
-            "callSetupFailurePercent",
-            "streams",
-            "droppedStreams",
-            "droppedStreamPercent",
-        ),
+        _RELIABILITY,
         {"lastDays": 30},
+        version=2,
+    ),
+    _builtin(
+        "reliability-drill-down",
+        "Reliability drill-down",
+        "Setup failures and drops by region, building, subnet and hour of day (UTC), "
+        "last 7 days; the poor-users report lists the users of a building or subnet.",
+        ("region", "building", "subnet", "hour"),
+        _RELIABILITY,
+        {"lastDays": 7},
+    ),
+    _builtin(
+        "teams-vs-sfb",
+        "Teams vs Skype for Business",
+        "Audio quality and reliability by product (Teams, Skype for Business Online, "
+        "Skype for Business Server), by month.",
+        ("month", "product"),
+        (*_QUALITY, "callSetupFailurePercent", "droppedStreamPercent"),
+        {"lastMonths": 12},
+        _AUDIO,
+    ),
+    _builtin(
+        "client-versions",
+        "Client versions",
+        "Audio quality by product, client type and client version, last 30 days.",
+        ("product", "clientType", "clientVersion"),
+        _QUALITY,
+        {"lastDays": 30},
+        _AUDIO,
+    ),
+    _builtin(
+        "transport",
+        "Transport (UDP blocked)",
+        "Audio streams by transport and relay per network, last 30 days: networks "
+        "whose streams run over TCP are where UDP is blocked.",
+        ("networkName", "subnet", "transport", "relay"),
+        _QUALITY,
+        {"lastDays": 30},
+        _AUDIO,
+    ),
+    _builtin(
+        "wifi-by-band",
+        "Wi-Fi by band",
+        "Audio quality of Wi-Fi streams by band (2.4 / 5 / 6 GHz) and building, last 30 days.",
+        ("wifiBand", "building"),
+        _QUALITY,
+        {"lastDays": 30},
+        {"mediaType": "audio", "connectionType": "wifi"},
+    ),
+    _builtin(
+        "rate-my-call",
+        "Rate My Call",
+        "Users' call ratings and feedback tokens by product, by month (verbatim "
+        "feedback is never stored).",
+        ("month", "product"),
+        ("sessions", "rateMyCall", "feedbackTokens"),
+        {"lastMonths": 12},
     ),
     _builtin(
         "wired-vs-wifi",
         "Wired vs Wi-Fi",
-        "Audio quality by connection type, by month.",
+        "Audio quality by connection type, by month (a stream with either endpoint "
+        "on Wi-Fi is Wi-Fi).",
         ("month", "connectionType"),
         _QUALITY,
         {"lastMonths": 12},
@@ -181,12 +250,13 @@ BUILT_IN: tuple[ReportDefinition, ...] = (
     _builtin(
         "inside-vs-outside",
         "Inside vs Outside corp",
-        "Audio quality inside and outside the corporate network (the building file "
-        "decides for covered subnets, the client's own flag otherwise), by month.",
+        "Audio quality inside and outside the corporate network, by month: the "
+        "building file's InsideCorp decides; a subnet no row covers is Outside.",
         ("month", "insideCorp"),
         _QUALITY,
         {"lastMonths": 12},
         _AUDIO,
+        version=2,
     ),
     _builtin(
         "vpn",
@@ -287,6 +357,10 @@ def _check_filter_value(name: str, value: Any, where: str, errors: list[FieldErr
     if name in BOOL_FILTERS:
         if not isinstance(value, bool):
             errors.append(FieldError(where, "must be true or false"))
+        return value
+    if name == "hour":
+        if not isinstance(value, int) or isinstance(value, bool) or value not in HOURS:
+            errors.append(FieldError(where, "must be a whole number 0-23 (UTC hour)"))
         return value
     if name in ENUM_FILTERS:
         if value not in ENUM_FILTERS[name]:
@@ -457,10 +531,10 @@ def project_row(
     for m in measures:
         if m == "poorPercent":
             out[m] = poor_percent(row["poor"], row["good"])
-        elif m == "callSetupFailurePercent":
-            out[m] = _percent(row["callSetupFailures"], row["sessions"])
-        elif m == "droppedStreamPercent":
-            out[m] = _percent(row["droppedStreams"], row["streams"])
+        elif m == "callSetupFailurePercent":  # CQD: setup failed / streams with CDR data
+            out[m] = _percent(row["setupFailedStreams"], row["cdrStreams"])
+        elif m == "droppedStreamPercent":  # CQD: dropped / streams whose setup succeeded
+            out[m] = _percent(row["droppedStreams"], row["setupSucceededStreams"])
         else:
             out[m] = row.get(m)
     return out
@@ -472,9 +546,8 @@ def report_csv(report: Mapping[str, Any]) -> str:
     rows: list[dict[str, Any]] = list(report.get("rows") or [])
     columns: list[str] = list(report.get("groupBy") or [])
     for m in report.get("measures") or []:
-        if m == "poorDueTo":
-            due = sorted({k for r in rows for k in (r.get("poorDueTo") or {})})
-            columns += [f"poorDueTo.{k}" for k in due]
+        if m in MAP_MEASURES:
+            columns += map_columns(rows, m)
         else:
             columns.append(m)
     return table_csv(rows, columns)

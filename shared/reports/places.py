@@ -52,14 +52,12 @@ def endpoint_place(
     ep: Endpoint, index: BuildingIndex | None, topology: Topology | None
 ) -> dict[str, Any]:
     """The endpoint's place. Building lookup uses the endpoint's network address, as the
-    aggregates do; inside/outside follows the reports: with a building file, the file
-    decides (an uncovered subnet is Outside); without one, the endpoint's QoE flag."""
+    aggregates do; inside/outside follows the reports and CQD: the building file's
+    InsideCorp decides, and a subnet no row covers (every subnet, with no file) is
+    Outside (docs/reference/buildings.md)."""
     subnet, _ = subnet_of(ep)
     row = index.lookup(subnet) if index is not None and subnet != UNKNOWN_SUBNET else None
-    if index is not None:
-        inside: bool | None = bool(row and row.inside_corp)
-    else:
-        inside = ep.inside
+    inside = bool(row and row.inside_corp)
     place: dict[str, Any] = {
         "building": row.building_name if row else None,
         "networkName": row.network_name if row else None,

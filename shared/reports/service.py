@@ -27,7 +27,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from shared.aggregates.contribution import POOR_DUE_PREFIX, UNKNOWN_SUBNET
+from shared.aggregates.contribution import (
+    POOR_DUE_PREFIX,
+    RATING_PREFIX,
+    TOKEN_PREFIX,
+    UNKNOWN_SUBNET,
+    split_cell,
+)
 from shared.auth.levels import REPORTS, Level
 from shared.auth.tokens import Principal
 from shared.buildings import BuildingIndex, BuildingRow
@@ -56,6 +62,28 @@ GROUP_BY = (
     "vpn",
     "site",
     "pool",
+    "product",
+    "isTeams",
+    "clientType",
+    "userAgentCategory",
+    "clientVersion",
+    "transport",
+    "relay",
+    "wifiBand",
+    "hour",
+)
+# Dimensions added with the CQD fidelity work (docs/reference/cqd-dimensions.md); cells
+# written before them read as "unknown" for these.
+CQD_DIMENSIONS = (
+    "product",
+    "isTeams",
+    "clientType",
+    "userAgentCategory",
+    "clientVersion",
+    "transport",
+    "relay",
+    "wifiBand",
+    "hour",
 )
 FILTERS = (
     "mediaType",
@@ -69,12 +97,17 @@ FILTERS = (
     "subnet",
     "site",
     "pool",
+    *CQD_DIMENSIONS,
 )
+BOOL_DIMENSIONS = ("insideCorp", "vpn", "isTeams", "relay")
 COUNTS = (
     "streams",
     "good",
     "poor",
     "unclassified",
+    "cdrStreams",
+    "setupFailedStreams",
+    "setupSucceededStreams",
     "droppedStreams",
     "sessions",
     "poorCalls",
@@ -170,6 +203,8 @@ class _Resolver:
     euii: bool
     topology: Topology | None = None
     _rows: dict[str, BuildingRow | None] = field(default_factory=dict)
+    _cells: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _coarse: dict[tuple[str, int | None], str] = field(default_factory=dict)
 
     def row(self, subnet: str) -> BuildingRow | None:
         if self.index is None:
@@ -179,18 +214,19 @@ class _Resolver:
         return self._rows[subnet]
 
     def subnet(self, subnet: str, prefix: int | None) -> str:
-        return subnet if self.euii else coarse_subnet(subnet, prefix)
+        if self.euii:
+            return subnet
+        key = (subnet, prefix)
+        shown = self._coarse.get(key)
+        if shown is None:  # ipaddress is slow: once per subnet, not per day and subnet
+            shown = self._coarse[key] = coarse_subnet(subnet, prefix)
+        return shown
 
-    def dims(self, doc: Mapping[str, Any], cell: str) -> dict[str, Any]:
-        # an optional fifth part: the session's server signature.
-        media, conn, inside, vpn, *server = cell.split("|")
-        placed = self.topology.resolve(server[0]) if server and self.topology else None
+    def doc_dims(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        """The dimensions of a document (its day and subnet), once per document."""
         day = str(doc["day"])
         row = self.row(str(doc["subnet"]))
-        # With a file, the file decides (uncovered = Outside); without, the QoE flag.
-        inside_corp = bool(row and row.inside_corp) if self.index is not None else inside == "in"
-        d = date.fromisoformat(day)
-        iso = d.isocalendar()
+        iso = date.fromisoformat(day).isocalendar()
         return {
             "day": day,
             "week": f"{iso.year}-W{iso.week:02d}",
@@ -200,13 +236,56 @@ class _Resolver:
             "city": (row.city or None) if row else None,
             "region": (row.region or None) if row else None,
             "subnet": self.subnet(str(doc["subnet"]), doc.get("prefix")),
+            # CQD: the building file's InsideCorp decides; a subnet no row covers (and
+            # every subnet when there is no file) is Outside. The client's flag is unused.
+            "insideCorp": bool(row and row.inside_corp),
+            "vpn": bool(row and row.vpn),  # or the cell's own flag (see dims)
+        }
+
+    def cell_dims(self, cell: str) -> dict[str, Any]:
+        """The dimensions of a cell key, computed once per distinct key: a report's
+        documents repeat the same few hundred keys, so this is what keeps the cost of
+        the extra dimensions per document, not per cell."""
+        cached = self._cells.get(cell)
+        if cached is not None:
+            return cached
+        # four base parts, the session's server signature if any, then name=value parts.
+        (media, conn, _inside, vpn), server, extra = split_cell(cell)
+        placed = self.topology.resolve(server) if server and self.topology else None
+        product = extra.get("p", "unknown")
+        client_type = extra.get("ct", "unknown")
+        relay = extra.get("rl", "na")
+        hour = extra.get("h")
+        out = {
             "connectionType": conn,
             "mediaType": media,
-            "insideCorp": inside_corp,
-            "vpn": vpn == "1" or bool(row and row.vpn),
+            "vpn": vpn == "1",
             "site": placed.site if placed else None,
             "pool": placed.pool if placed else None,
+            "product": product,
+            "isTeams": product == "teams",
+            "clientType": client_type,
+            "userAgentCategory": f"{product}-{client_type}",
+            "clientVersion": extra.get("cv", "unknown"),
+            "transport": extra.get("tr", "unknown"),
+            "relay": None if relay == "na" else relay == "1",
+            "wifiBand": extra.get("wb", "na" if conn != "wifi" else "unknown"),
+            "hour": int(hour) if hour and hour.isdigit() else None,
         }
+        self._cells[cell] = out
+        return out
+
+    def dims(self, doc: Mapping[str, Any], cell: str) -> dict[str, Any]:
+        """Every dimension of one cell of one document (VPN: the stream's flag or the
+        building file row's)."""
+        base, own = self.doc_dims(doc), self.cell_dims(cell)
+        return {**base, **own, "vpn": base["vpn"] or own["vpn"]}
+
+
+def _hour_param(value: str) -> int:
+    if not value.strip().isdigit() or not 0 <= int(value) <= 23:
+        raise Invalid("'hour' must be a whole number 0-23 (UTC)", field="hour")
+    return int(value)
 
 
 def _filters(params: Mapping[str, str]) -> dict[str, Any]:
@@ -215,7 +294,12 @@ def _filters(params: Mapping[str, str]) -> dict[str, Any]:
         value = params.get(name)
         if value is None or value == "":
             continue
-        out[name] = _bool_param(value, name) if name in ("insideCorp", "vpn") else value
+        if name in BOOL_DIMENSIONS:
+            out[name] = _bool_param(value, name)
+        elif name == "hour":
+            out[name] = _hour_param(value)
+        else:
+            out[name] = value
     return out
 
 
@@ -227,6 +311,9 @@ def _matches(dims: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
                 return False
         elif isinstance(want, bool):
             if have is not want:
+                return False
+        elif isinstance(want, int):
+            if have != want:
                 return False
         elif str(have or "").lower() != str(want).lower():
             return False
@@ -255,14 +342,24 @@ def _finish(group: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
     row: dict[str, Any] = dict(group)
     for name in COUNTS:
         row[name] = counts.get(name, 0)
+    row["setupSucceededStreams"] = row["cdrStreams"] - row["setupFailedStreams"]
     row["poorPercent"] = poor_percent(row["poor"], row["good"])
+    row["callSetupFailurePercent"] = _percent(row["setupFailedStreams"], row["cdrStreams"])
+    row["droppedStreamPercent"] = _percent(row["droppedStreams"], row["setupSucceededStreams"])
     # metric names as the API spells them everywhere (`jitterMs`, docs/reference/api.md)
     row["poorDueTo"] = {
         metric_name(k[len(POOR_DUE_PREFIX) :]): v
         for k, v in sorted(counts.items())
         if k.startswith(POOR_DUE_PREFIX)
     }
+    for name, prefix in (("rateMyCall", RATING_PREFIX), ("feedbackTokens", TOKEN_PREFIX)):
+        row[name] = {k[len(prefix) :]: v for k, v in sorted(counts.items()) if k.startswith(prefix)}
     return row
+
+
+def _percent(part: int, whole: int) -> float | None:
+    """CQD's rates: setup failures / streams with CDR data, drops / streams set up."""
+    return round(100.0 * part / whole, 2) if whole else None
 
 
 def _sort_key(row: Mapping[str, Any], names: list[str]) -> tuple[Any, ...]:
@@ -295,15 +392,7 @@ async def run_summary(
         read_aggregates(clients, principal.tenant_id, period),
     )
     resolver = _Resolver(index, euii, topology)
-    groups: dict[tuple[Any, ...], dict[str, int]] = {}
-    for doc in docs:
-        for cell, counts in (doc.get("cells") or {}).items():
-            dims = resolver.dims(doc, cell)
-            if filters and not _matches(dims, filters):
-                continue
-            target = groups.setdefault(tuple(dims[n] for n in names), {})
-            for k, n in counts.items():
-                target[k] = target.get(k, 0) + n
+    groups = _group(docs, resolver, names, filters)
     rows = [_finish(dict(zip(names, key, strict=True)), counts) for key, counts in groups.items()]
     rows.sort(key=lambda r: _sort_key(r, names))
     return {
@@ -316,6 +405,50 @@ async def run_summary(
         "documentsRead": len(docs),
         "rows": rows,
     }
+
+
+_DOC_LEVEL = frozenset(
+    ("day", "week", "month", "building", "networkName", "city", "region", "subnet", "insideCorp")
+)
+
+
+def _group(
+    docs: list[dict[str, Any]],
+    resolver: _Resolver,
+    names: list[str],
+    filters: Mapping[str, Any],
+) -> dict[tuple[Any, ...], dict[str, int]]:
+    """Sum the cells of the documents into groups. Document-level filters are checked
+    once per document, cell-level ones once per distinct cell key; only VPN (the
+    stream's flag or the building file row's) needs both."""
+    doc_filters = {k: v for k, v in filters.items() if k in _DOC_LEVEL}
+    cell_filters = {k: v for k, v in filters.items() if k not in _DOC_LEVEL and k != "vpn"}
+    vpn_filter = {k: v for k, v in filters.items() if k == "vpn"}
+    cell_ok: dict[str, bool] = {}
+    groups: dict[tuple[Any, ...], dict[str, int]] = {}
+    for doc in docs:
+        base = resolver.doc_dims(doc)
+        if doc_filters and not _matches(base, doc_filters):
+            continue
+        for cell, counts in (doc.get("cells") or {}).items():
+            own = resolver.cell_dims(cell)
+            ok = cell_ok.get(cell)
+            if ok is None:
+                ok = cell_ok[cell] = not cell_filters or _matches(own, cell_filters)
+            if not ok:
+                continue
+            vpn = base["vpn"] or own["vpn"]
+            if vpn_filter and not _matches({"vpn": vpn}, vpn_filter):
+                continue
+            key = tuple(
+                vpn if n == "vpn" else (base[n] if n in _DOC_LEVEL else own[n]) for n in names
+            )
+            target = groups.get(key)
+            if target is None:
+                target = groups[key] = {}
+            for k, n in counts.items():
+                target[k] = target.get(k, 0) + n
+    return groups
 
 
 async def poor_users(
@@ -406,15 +539,29 @@ async def missing_subnets(
     }
 
 
+MAP_MEASURES = {
+    "poorDueTo": POOR_DUE_PREFIX,
+    "rateMyCall": RATING_PREFIX,
+    "feedbackTokens": TOKEN_PREFIX,
+}
+
+
+def map_columns(rows: list[dict[str, Any]], measure: str) -> list[str]:
+    """`poorDueTo.{metric}`-style columns for a map measure: one per key seen."""
+    prefix = MAP_MEASURES[measure]
+    return [f"{prefix}{k}" for k in sorted({k for r in rows for k in (r.get(measure) or {})})]
+
+
 def to_csv(report: Mapping[str, Any]) -> str:
-    """The report's table as CSV: group columns, counts, Poor %, then poor-due-to."""
+    """The report's table as CSV: group columns, counts, the rates, then the map
+    measures (poor-due-to, Rate My Call ratings and feedback tokens)."""
     rows: list[dict[str, Any]] = list(report.get("rows") or [])
-    due = sorted({m for r in rows for m in (r.get("poorDueTo") or {})})
     first = list(report.get("groupBy") or (list(rows[0]) if rows else []))
-    columns = [c for c in first if c != "poorDueTo"]
+    columns = [c for c in first if c not in MAP_MEASURES]
     if "groupBy" in report:
-        columns += [*COUNTS, "poorPercent"]
-    columns += [f"{POOR_DUE_PREFIX}{m}" for m in due]
+        columns += [*COUNTS, "poorPercent", "callSetupFailurePercent", "droppedStreamPercent"]
+    for measure in MAP_MEASURES:
+        columns += map_columns(rows, measure)
     return table_csv(rows, columns)
 
 
@@ -432,18 +579,19 @@ def csv_cell(value: Any) -> Any:
 
 
 def table_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """Rows as CSV in `columns` order; `poorDueTo.{metric}` columns read the row's
-    poorDueTo map (0 when absent); booleans as true/false, lists joined with ';'."""
+    """Rows as CSV in `columns` order; `poorDueTo.{metric}` (and `rating.`,
+    `feedbackToken.`) columns read the row's map (0 when absent); booleans as
+    true/false, lists joined with ';'."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([csv_cell(c) for c in columns])
     for r in rows:
         line = []
         for c in columns:
-            if c.startswith(POOR_DUE_PREFIX):
-                v: Any = (r.get("poorDueTo") or {}).get(c[len(POOR_DUE_PREFIX) :], 0)
-            else:
-                v = r.get(c)
+            v: Any = r.get(c)
+            for measure, prefix in MAP_MEASURES.items():
+                if c.startswith(prefix):
+                    v = (r.get(measure) or {}).get(c[len(prefix) :], 0)
             if isinstance(v, bool):
                 v = "true" if v else "false"
             elif isinstance(v, list):

@@ -47,6 +47,23 @@ def _doc(sessions: list[Session], start: str = "2026-11-20T09:00:00Z") -> CallDo
     )
 
 
+def _base(got: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """The contribution with the `name=value` dimension parts dropped from each cell (the
+    dimensions have their own tests below): what the media/connection/inside/VPN cell
+    counts."""
+    out: dict[str, dict[str, int]] = {}
+    for key, entries in got.items():
+        target = out.setdefault(key, {})
+        for entry, n in entries.items():
+            if entry.startswith("@"):
+                target[entry] = target.get(entry, 0) + n
+                continue
+            cell, measure = entry.split("#", 1)
+            base = "|".join(p for p in cell.split("|") if "=" not in p)
+            target[f"{base}#{measure}"] = target.get(f"{base}#{measure}", 0) + n
+    return out
+
+
 def test_stream_counts_on_the_receiver_and_session_on_the_client() -> None:
     alice = Endpoint(
         role="caller",
@@ -81,17 +98,21 @@ def test_stream_counts_on_the_receiver_and_session_on_the_client() -> None:
         ],
     )
     got = contribution(_doc([session]).view)
-    assert got == {
+    # CQD: a stream with either endpoint on Wi-Fi (or VPN) is a Wi-Fi (VPN) stream, so
+    # alice's wired side counts as wifi|1 too; every stream has CDR data (a call record).
+    assert _base(got) == {
         "2026-11-20|10.1.2.0|24": {
-            "audio|wired|in|0#streams": 1,
-            "audio|wired|in|0#good": 1,
-            "audio|wired|in|0#sessions": 1,
-            "audio|wired|in|0#poorCalls": 1,
-            "audio|wired|in|0#shortCalls": 1,
+            "audio|wifi|in|1#streams": 1,
+            "audio|wifi|in|1#good": 1,
+            "audio|wifi|in|1#cdrStreams": 1,
+            "audio|wifi|in|1#sessions": 1,
+            "audio|wifi|in|1#poorCalls": 1,
+            "audio|wifi|in|1#shortCalls": 1,
         },
         "2026-11-20|192.168.6.0|23": {
             "audio|wifi|out|1#streams": 1,
             "audio|wifi|out|1#poor": 1,
+            "audio|wifi|out|1#cdrStreams": 1,
             "audio|wifi|out|1#poorDueTo.jitter": 1,
             "audio|wifi|out|1#poorDueTo.packet_loss": 1,
             "@bob@contoso.com": 1,
@@ -136,16 +157,20 @@ def test_server_receiver_counts_on_the_client_and_setup_failures() -> None:
         caller=user,
         callee=mcu,
     )
-    got = contribution(_doc([conf, failed]).view)
-    assert set(got) == {"2026-11-20|10.9.9.0|24", "2026-11-21|10.9.9.0|24"}
-    first = got["2026-11-20|10.9.9.0|24"]
-    assert first["audio|unknown|na|0#unclassified"] == 1
-    assert first["video|unknown|na|0#good"] == 1
-    assert "audio|unknown|na|0#shortCalls" not in first
-    assert got["2026-11-21|10.9.9.0|24"] == {
-        "audio|unknown|na|0#sessions": 1,
-        "audio|unknown|na|0#callSetupFailures": 1,
-    }
+    got = _base(contribution(_doc([conf, failed]).view))
+    # CQD's Date is the UTC day the stream ended: the conference that started on the 20th
+    # at 23:59 and ended on the 21st counts on the 21st.
+    assert set(got) == {"2026-11-21|10.9.9.0|24"}
+    day = got["2026-11-21|10.9.9.0|24"]
+    assert day["audio|unknown|na|0#unclassified"] == 1
+    assert day["video|unknown|na|0#good"] == 1
+    assert "audio|unknown|na|0#shortCalls" not in day
+    # the failed session has no stream, only its CDR media type: two streams (one per
+    # direction) whose setup failed, out of two with CDR data.
+    assert day["audio|unknown|na|0#sessions"] == 2
+    assert day["audio|unknown|na|0#callSetupFailures"] == 1
+    assert day["audio|unknown|na|0#cdrStreams"] == 3  # conf audio + failed session's 2
+    assert day["audio|unknown|na|0#setupFailedStreams"] == 2
 
 
 def test_subnet_never_keeps_the_host_address() -> None:

@@ -32,7 +32,7 @@ def row(building: str | None, poor: int, good: int, day: str = DAY) -> dict[str,
 
 
 def test_thresholds_from_env() -> None:
-    assert Thresholds.from_env({}) == Thresholds(20.0, 20)
+    assert Thresholds.from_env({}) == Thresholds(2.0, 20)
     assert Thresholds.from_env(
         {"CDC_ALERT_POOR_PERCENT": "12.5", "CDC_ALERT_MIN_STREAMS": "50"}
     ) == Thresholds(12.5, 50)

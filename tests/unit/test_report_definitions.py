@@ -140,11 +140,16 @@ def test_derived_measures() -> None:
         "streams": 8,
         "good": 3,
         "poor": 1,
+        "cdrStreams": 10,
+        "setupFailedStreams": 2,
+        "setupSucceededStreams": 8,
         "droppedStreams": 2,
         "sessions": 0,
         "callSetupFailures": 0,
         "poorDueTo": {"jitter": 1},
     }
+    # CQD: setup failure rate = 2 failed / 10 streams with CDR data = 20 %; drop rate =
+    # 2 dropped / 8 set up = 25 % (not / every stream, not per session).
     got = project_row(
         row,
         ("day",),
@@ -154,7 +159,7 @@ def test_derived_measures() -> None:
         "day": "2031-02-01",
         "poorPercent": 25.0,
         "droppedStreamPercent": 25.0,
-        "callSetupFailurePercent": None,
+        "callSetupFailurePercent": 20.0,
         "poorDueTo": {"jitter": 1},
     }
 

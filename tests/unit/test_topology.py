@@ -206,7 +206,9 @@ def test_contribution_carries_the_server_signature_only_for_server_sessions() ->
     )
     got = contribution(CallView(start=pstn.start, sessions=[pstn]))
     cells = {e.split("#")[0] for entries in got.values() for e in entries}
-    assert cells == {"audio|wired|in|0|mediation:"}
+    # the signature is the fifth part; the CQD dimensions (name=value) follow it
+    assert {"|".join(c.split("|")[:5]) for c in cells} == {"audio|wired|in|0|mediation:"}
+    assert all("=" in p for c in cells for p in c.split("|")[5:])
 
 
 # --------------------------------------------------------------------------- place
@@ -244,12 +246,13 @@ def test_place_of_a_user_and_of_a_mediation_server() -> None:
         "serverRole": "mediation",
         "matchedBy": "role",
     }
-    # No building file: the QoE flag; no topology: a server with an unknown pool.
+    # No building file: Outside (CQD; the QoE flag is not used); no topology: a server
+    # with an unknown pool.
     assert endpoint_place(server, None, None) == {
         "building": None,
         "networkName": None,
         "city": None,
-        "insideCorp": True,
+        "insideCorp": False,
         "site": None,
         "pool": None,
         "serverRole": "mediation",

@@ -1,12 +1,57 @@
 // Quality dashboard (CQD-style): Poor % by day (chart), by building (table with bars),
 // drill-down building -> subnets -> affected users (engineer/admin), CSV download, and
-// the missing-subnets list. State lives in the hash: #/quality?from=&to=&building=&subnet=
+// the missing-subnets list. The CQD dimensions (product, client, transport, Wi-Fi band,
+// hour, ...; docs/reference/cqd-dimensions.md) filter every table and one of them can
+// group a table of its own. State lives in the hash:
+// #/quality?from=&to=&building=&subnet=&groupBy=&product=&clientType=&...
 
 import { columnChart } from "../chart.js";
 import { daysAgo, fmtPercent, h, problemBox, today } from "../dom.js";
 import { href, navigate } from "../router.js";
 
 const NO_BUILDING = "(no building)";
+
+const YES_NO = [["true", "yes"], ["false", "no"]];
+/** Filters offered on the dashboard: the summary API's filter names and values. */
+export const DIMENSION_FILTERS = [
+  { name: "product", label: "Product",
+    options: [["teams", "Teams"], ["sfbOnline", "Skype for Business Online"],
+      ["sfbServer", "Skype for Business Server"]] },
+  { name: "isTeams", label: "Is Teams", options: YES_NO },
+  { name: "clientType", label: "Client type",
+    options: ["desktop", "mobile", "web", "ipPhone", "room", "server", "other", "unknown"]
+      .map((v) => [v, v]) },
+  { name: "clientVersion", label: "Client version", text: true },
+  { name: "connectionType", label: "Connection",
+    options: [["wired", "wired"], ["wifi", "Wi-Fi"], ["other", "other"], ["unknown", "unknown"]] },
+  { name: "wifiBand", label: "Wi-Fi band",
+    options: ["2.4GHz", "5GHz", "6GHz", "unknown", "na"].map((v) => [v, v]) },
+  { name: "transport", label: "Transport", options: [["udp", "UDP"], ["tcp", "TCP"], ["unknown", "unknown"]] },
+  { name: "relay", label: "Relay", options: YES_NO },
+  { name: "insideCorp", label: "Inside corp", options: [["true", "Inside"], ["false", "Outside"]] },
+  { name: "vpn", label: "VPN", options: YES_NO },
+  { name: "hour", label: "Hour (UTC)",
+    options: Array.from({ length: 24 }, (_, i) => [String(i), String(i).padStart(2, "0")]) },
+];
+/** Dimensions the "Group by" table offers (the summary API's groupBy names). */
+export const GROUPINGS = [
+  ["product", "Product"], ["isTeams", "Is Teams"], ["clientType", "Client type"],
+  ["userAgentCategory", "User agent category"], ["clientVersion", "Client version"],
+  ["transport", "Transport"], ["relay", "Relay"], ["wifiBand", "Wi-Fi band"],
+  ["hour", "Hour (UTC)"], ["connectionType", "Connection"], ["insideCorp", "Inside corp"],
+  ["vpn", "VPN"], ["region", "Region"], ["city", "City"], ["networkName", "Network"],
+];
+const GROUP_NAMES = new Set(GROUPINGS.map(([name]) => name));
+
+/** The dimension filters of the hash query that the dashboard knows. */
+export function filtersOf(query) {
+  const out = {};
+  for (const f of DIMENSION_FILTERS) {
+    const v = query[f.name];
+    if (v !== undefined && v !== "") out[f.name] = v;
+  }
+  return out;
+}
 
 /** The rows of a report body, whatever the envelope's name. */
 export function rowsOf(body) {
@@ -78,24 +123,58 @@ function reportTable({ id, caption, keyHeader, rows, groupBy, link, label }) {
       : h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No streams in this period."))));
 }
 
+function labelOf(name) {
+  return (GROUPINGS.find(([n]) => n === name) || [name, name])[1];
+}
+
 export async function qualityView({ main, api, query, session, isCurrent }) {
   const from = query.from || daysAgo(30);
   const to = query.to || today();
   const { building, subnet } = query;
+  const dims = filtersOf(query);
+  const groupBy = GROUP_NAMES.has(query.groupBy) ? query.groupBy : undefined;
   const euii = ["admin", "engineer"].includes(session.level);
-  // The report API takes plain dates, `to` inclusive.
+  // The report API takes plain dates, `to` inclusive; the dimension filters apply to
+  // every summary table (not to the affected-users list, which has its own scope).
   const range = { from, to };
-  const keep = { from: query.from, to: query.to };
+  const keep = { from: query.from, to: query.to, ...dims, groupBy };
 
   const fromInput = h("input", { id: "q-from", type: "date", value: from, required: true });
   const toInput = h("input", { id: "q-to", type: "date", value: to, required: true });
+  const inputs = DIMENSION_FILTERS.map((f) => {
+    const id = `q-${f.name}`;
+    const control = f.text
+      ? h("input", { id, name: f.name, type: "text", value: dims[f.name] || "", size: 14,
+        placeholder: "any" })
+      : h("select", { id, name: f.name },
+        h("option", { value: "" }, "any"),
+        f.options.map(([value, label]) => h("option",
+          { value, selected: dims[f.name] === value ? "selected" : undefined }, label)));
+    return [h("label", { for: id }, f.label), control];
+  });
+  const groupSelect = h("select", { id: "q-groupBy", name: "groupBy" },
+    h("option", { value: "" }, "(none)"),
+    GROUPINGS.map(([value, label]) => h("option",
+      { value, selected: groupBy === value ? "selected" : undefined }, label)));
   const form = h("form", { class: "filters" },
     h("label", { for: "q-from" }, "From"), fromInput,
     h("label", { for: "q-to" }, "To (inclusive)"), toInput,
+    h("details", { class: "dimension-filters", open: Object.keys(dims).length || groupBy ? "" : undefined },
+      h("summary", {}, "Filters and grouping"),
+      h("div", { class: "filter-grid", style: { display: "grid", alignItems: "center",
+        gridTemplateColumns: "repeat(2, max-content minmax(8rem, 14rem))", gap: "0.25rem 0.75rem" } },
+      inputs,
+        h("label", { for: "q-groupBy" }, "Group by"), groupSelect)),
     h("button", { type: "submit" }, "Apply"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    navigate("/quality", { from: fromInput.value, to: toInput.value, building, subnet });
+    const chosen = {};
+    for (const f of DIMENSION_FILTERS) {
+      const v = form.querySelector(`#q-${f.name}`).value.trim();
+      if (v) chosen[f.name] = v;
+    }
+    navigate("/quality", { from: fromInput.value, to: toInput.value, building, subnet, ...chosen,
+      groupBy: groupSelect.value || undefined });
   });
 
   const crumbs = h("nav", { class: "crumbs", "aria-label": "Breadcrumb" },
@@ -116,7 +195,7 @@ export async function qualityView({ main, api, query, session, isCurrent }) {
       const button = event.currentTarget;
       button.disabled = true;
       try {
-        await api.downloadCsv("/v1/quality/summary", { ...range, groupBy, ...filters },
+        await api.downloadCsv("/v1/quality/summary", { ...range, groupBy, ...dims, ...filters },
           `quality-${name}-${from}-${to}.csv`);
       } catch (e) {
         button.after(problemBox(e));
@@ -130,7 +209,7 @@ export async function qualityView({ main, api, query, session, isCurrent }) {
     h("h2", { id: `${id}-h` }, title), ...content);
 
   const summary = (groupBy, filters = {}) => api.json("/v1/quality/summary",
-    { query: { ...range, groupBy, ...filters } });
+    { query: { ...range, groupBy, ...dims, ...filters } });
 
   // --- the drill-down levels ------------------------------------------------------------
   if (subnet !== undefined) {
@@ -190,12 +269,31 @@ export async function qualityView({ main, api, query, session, isCurrent }) {
   const missing = section("missing-subnets", "Missing subnets",
     h("p", { class: "muted" }, "Subnets with at least 10 audio streams that no building range covers."),
     h("p", { class: "loading" }, "Loading…"));
-  main.append(byDay, byBuilding, missing);
+  const grouped = groupBy ? section("by-dimension", `Poor % by ${labelOf(groupBy)}`,
+    h("p", { class: "loading" }, "Loading…")) : null;
+  main.append(...(grouped ? [grouped] : []), byDay, byBuilding, missing);
 
-  const [days, buildings, gaps] = await Promise.allSettled([
+  const [days, buildings, gaps, dimension] = await Promise.allSettled([
     summary("day"), summary("building"), api.json("/v1/quality/missing-subnets", { query: range }),
+    groupBy ? summary(groupBy) : Promise.resolve(null),
   ]);
   if (!isCurrent()) return;
+
+  if (grouped && dimension.status === "fulfilled") {
+    grouped.replaceChildren(grouped.firstChild,
+      h("div", { class: "actions" }, csv(groupBy, {}, groupBy)),
+      reportTable({
+        id: "dimension-table", caption: `Poor % by ${labelOf(groupBy)}`,
+        keyHeader: labelOf(groupBy), rows: rowsOf(dimension.value), groupBy,
+        label: (key) => (key === null ? "(not reported)" : String(key)),
+        // a value of a filterable dimension links to the dashboard filtered by it
+        link: DIMENSION_FILTERS.some((f) => f.name === groupBy)
+          ? (key) => href("/quality", { ...keep, groupBy: undefined, [groupBy]: String(key) })
+          : null,
+      }));
+  } else if (grouped) {
+    grouped.replaceChildren(grouped.firstChild, problemBox(dimension.reason));
+  }
 
   if (days.status === "fulfilled") {
     const rows = rowsOf(days.value);

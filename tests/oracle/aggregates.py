@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 Key = tuple[str, str, str]  # (day, subnet, prefix as text: "" when unknown)
 Figures = dict[Key, dict[str, int]]
+# The session's server signature, for report tests that resolve site and pool; the
+# oracle itself does not decide what a server is (that is the topology's rule).
+ServerOf = Callable[[Mapping[str, Any]], str | None]
 
 SHORT_CALL_LIMIT_S = 60  # a session shorter than one minute is a short call
 SETUP_FAILURE_CODES = range(20, 30)  # ms-diagnostics 20..29 inclusive
@@ -102,10 +105,12 @@ def network_of(endpoint: Mapping[str, Any]) -> tuple[str, str]:
     return str(network.network_address), str(network.prefixlen)
 
 
-def cell_of(media: str, endpoint: Mapping[str, Any]) -> str:
-    inside = {True: "in", False: "out"}.get(endpoint.get("inside"), "na")  # type: ignore[arg-type]
+def cell_of(media: str, endpoint: Mapping[str, Any], server: str | None = None) -> str:
+    flag = endpoint.get("inside")
+    inside = "na" if flag is None else ("in" if flag else "out")
     vpn = "1" if endpoint.get("vpn") else "0"
-    return f"{media}|{endpoint.get('connection_type') or 'unknown'}|{inside}|{vpn}"
+    cell = f"{media}|{endpoint.get('connection_type') or 'unknown'}|{inside}|{vpn}"
+    return cell if server is None else f"{cell}|{server}"
 
 
 def _stream_side(session: Mapping[str, Any], stream: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -139,8 +144,9 @@ def _setup_failed(session: Mapping[str, Any]) -> bool:
     return any(str(s.get("ice") or "").upper() == "FAILED" for s in session.get("streams") or [])
 
 
-def call_figures(document: Mapping[str, Any]) -> Figures:
-    """What one stored call document (JSON) adds to the aggregates."""
+def call_figures(document: Mapping[str, Any], server_of: ServerOf | None = None) -> Figures:
+    """What one stored call document (JSON) adds to the aggregates; with `server_of`,
+    cells carry the session's server signature as a fifth part (as stored)."""
     out: dict[Key, Counter[str]] = {}
     view = document.get("view", document)
 
@@ -157,9 +163,10 @@ def call_figures(document: Mapping[str, Any]) -> Figures:
         if day is None:
             continue
         dropped = str(session.get("failure_stage") or "").lower() == "midcall"
+        server = server_of(session) if server_of else None
         for stream in session.get("streams") or []:
             side = _stream_side(session, stream)
-            cell = cell_of(str(stream.get("media_type")), side)
+            cell = cell_of(str(stream.get("media_type")), side, server)
             quality = stream.get("quality")
             rating = (quality or {}).get("rating") or "unclassified"
             add(day, side, f"{cell}#streams")
@@ -173,7 +180,7 @@ def call_figures(document: Mapping[str, Any]) -> Figures:
                 if user:
                     add(day, side, f"@{user}")
         side = _session_side(session)
-        cell = cell_of(_session_media(session), side)
+        cell = cell_of(_session_media(session), side, server)
         add(day, side, f"{cell}#sessions")
         failed = _setup_failed(session)
         if failed:
@@ -187,18 +194,21 @@ def call_figures(document: Mapping[str, Any]) -> Figures:
     return {k: dict(v) for k, v in out.items()}
 
 
-def expected_aggregates(documents: Iterable[Mapping[str, Any]]) -> Figures:
+def expected_aggregates(
+    documents: Iterable[Mapping[str, Any]], server_of: ServerOf | None = None
+) -> Figures:
     """The sum of `call_figures` over stored call documents."""
     total: dict[Key, Counter[str]] = {}
     for document in documents:
-        for key, entries in call_figures(document).items():
+        for key, entries in call_figures(document, server_of).items():
             total.setdefault(key, Counter()).update(entries)
     return {k: {e: n for e, n in v.items() if n} for k, v in total.items() if any(v.values())}
 
 
-def project_stored(flat: Mapping[str, Mapping[str, int]]) -> Figures:
-    """Stored aggregates as {"day|subnet|prefix": {"cell#measure" | "@user": n}} folded to
-    the oracle's shape: four-part cells (the server signature dropped), tuple keys."""
+def project_stored(flat: Mapping[str, Mapping[str, int]], parts: int = 4) -> Figures:
+    """Stored aggregates as {"day|subnet|prefix": {"cell#measure" | "@user": n}} in the
+    oracle's shape: tuple keys, cells cut to `parts` parts (4: the server signature
+    dropped; 5: kept)."""
     out: dict[Key, Counter[str]] = {}
     for doc_key, entries in flat.items():
         day, subnet, prefix = doc_key.split("|")
@@ -208,10 +218,12 @@ def project_stored(flat: Mapping[str, Mapping[str, int]]) -> Figures:
                 target[entry] += n
                 continue
             cell, measure = entry.split("#", 1)
-            target["|".join(cell.split("|")[:4]) + "#" + measure] += n
+            target["|".join(cell.split("|")[:parts]) + "#" + measure] += n
     return {k: {e: n for e, n in v.items() if n} for k, v in out.items() if any(v.values())}
 
 
 def totals(figures: Figures, measure: str) -> int:
     """One measure summed over every day, subnet and cell."""
-    return sum(n for entries in figures.values() for e, n in entries.items() if e.endswith(f"#{measure}"))
+    return sum(
+        n for entries in figures.values() for e, n in entries.items() if e.endswith(f"#{measure}")
+    )

@@ -123,9 +123,7 @@ def test_no_mapped_role_is_refused_everywhere(local_host: str, mint: Callable[..
 
 
 def test_wids_are_matched_case_insensitively(local_host: str, mint: Callable[..., str]) -> None:
-    token = mint(
-        DEMO_TENANT, user="x@contoso.com", wids=["F2EF992C-3AFB-46B9-B7CF-A126EE74C451"]
-    )
+    token = mint(DEMO_TENANT, user="x@contoso.com", wids=["F2EF992C-3AFB-46B9-B7CF-A126EE74C451"])
     assert_level(granted(local_host, token), "reader")
 
 

@@ -153,9 +153,7 @@ def test_stream_counts_on_the_receiver_network_literally(figures: Any) -> None:
 
 @impl
 def test_conference_server_side_counts_on_the_client(figures: Any) -> None:
-    mcu = ep(
-        "callee", uri="sip:org@contoso.com;gruu;opaque=app:conf:audio-video:X", kind="server"
-    )
+    mcu = ep("callee", uri="sip:org@contoso.com;gruu;opaque=app:conf:audio-video:X", kind="server")
     got = figures(one_session(callee=mcu))
     # both streams and the session on the caller's network; nothing on the MCU's
     assert set(got) == {CALLER_NET}

@@ -28,7 +28,7 @@ MONTHS = ("2026-11", "2026-12")
 
 def _generated_calls(seed: int, n: int, tenant: str) -> list[tuple[str, list[Any]]]:
     """(call key, fragments) of generated calls (QoE + CDR records), in arrival order."""
-    gen = pytest.importorskip("devhost.qoe_generator")
+    import devhost.qoe_generator as gen
     from shared.parsing import ParseContext, parse_record
 
     rng = random.Random(seed)

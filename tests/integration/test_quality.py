@@ -18,6 +18,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 
+import devhost.qoe_generator as gen
 import functions.http_support as http_support
 import shared.processor as processor_module
 from functions.buildings import get_buildings, put_buildings
@@ -36,7 +37,6 @@ from tests.integration.test_processor import GZ, _blob_names
 from tests.oracle.aggregates import expected_aggregates, project_stored
 
 pytestmark = pytest.mark.stack
-gen = pytest.importorskip("devhost.qoe_generator")
 
 FROM, TO = "2031-01-30", "2031-02-02"
 START = datetime(2031, 1, 31, 22, tzinfo=timezone.utc)  # crosses a month partition

@@ -20,6 +20,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 
+import devhost.qoe_generator as gen
 import functions.http_support as http_support
 from functions.reports import (
     create_report_route,
@@ -43,7 +44,6 @@ from tests.aggregates_testlib import sum_contributions
 from tests.integration.test_quality import building_file, post_and_process, stored_calls
 
 pytestmark = pytest.mark.stack
-gen = pytest.importorskip("devhost.qoe_generator")
 
 FROM, TO = "2032-03-29", "2032-04-03"
 START = datetime(2032, 3, 30, 20, tzinfo=timezone.utc)  # crosses a month partition

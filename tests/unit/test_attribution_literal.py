@@ -228,3 +228,93 @@ def test_poor_calls_and_unclassified_streams(figures: Any) -> None:
     assert session_count(got, "poorCalls") == 1
     assert session_count(got, "unclassified", CALLEE_NET) == 1
     assert session_count(got, "poor", CALLEE_NET) == 0
+
+
+@impl
+def test_session_without_an_end_is_not_short(figures: Any) -> None:
+    view = one_session(seconds=10)
+    view.sessions[0].end = None
+    got = figures(view)
+    assert session_count(got, "shortCalls") == 0 and session_count(got, "sessions") == 1
+
+
+@impl
+def test_a_focus_uri_is_a_server_whatever_its_kind(figures: Any) -> None:
+    focus = ep("callee", uri="sip:org@contoso.com;gruu;opaque=app:conf:focus:id:1", kind="user")
+    assert set(figures(one_session(callee=focus))) == {CALLER_NET}
+    server = ep("callee", uri="sip:pool01@contoso.com", kind="server")
+    assert set(figures(one_session(callee=server))) == {CALLER_NET}
+
+
+@impl
+def test_session_without_streams_or_media_types_counts_as_audio(figures: Any) -> None:
+    got = figures(one_session(streams=[]))
+    assert got == {CALLER_NET: {"audio|unknown|na|0#sessions": 1}}
+
+
+@impl
+def test_day_falls_back_to_invite_then_call_start(figures: Any) -> None:
+    view = one_session()
+    view.sessions[0].start = view.sessions[0].end = None
+    view.start = "2031-05-06T08:00:00Z"
+    assert {k[0] for k in figures(view)} == {"2031-05-06"}
+    view.sessions[0].invite_time = "2031-05-07T08:00:00Z"
+    assert {k[0] for k in figures(view)} == {"2031-05-07"}
+    view.start = None
+    view.sessions[0].invite_time = None
+    assert figures(view) == {}  # no time at all: counted nowhere
+
+
+@impl
+def test_stream_without_quality_is_unclassified(figures: Any) -> None:
+    bare = stream("callerToCallee")
+    bare.quality = None
+    got = figures(one_session(streams=[bare]))
+    assert got[CALLEE_NET] == {
+        "audio|unknown|na|0#streams": 1,
+        "audio|unknown|na|0#unclassified": 1,
+    }
+
+
+@impl
+def test_poor_stream_on_a_server_counts_no_user(figures: Any) -> None:
+    a = ep("caller", uri="sip:med01@contoso.com", kind="server")
+    b = ep("callee", uri="sip:med02@contoso.com", kind="server")
+    got = figures(one_session(caller=a, callee=b, streams=[stream("callerToCallee", "poor")]))
+    assert not any(e.startswith("@") for entries in got.values() for e in entries)
+    assert session_count(got, "poor", CALLEE_NET) == 1  # both servers: the receiver
+
+
+@impl
+def test_ipv6_without_mask_is_its_64(figures: Any) -> None:
+    caller = ep("caller", ip_address="2001:db8:1:2:aaaa::5")
+    got = figures(one_session(caller=caller))
+    assert (DAY, "2001:db8:1:2::", "64") in got
+
+
+@impl
+def test_other_diagnostics_are_neither_drops_nor_setup_failures(figures: Any) -> None:
+    got = figures(one_session(diagnostic_id=52))
+    assert session_count(got, "droppedStreams") == session_count(got, "callSetupFailures") == 0
+
+
+def test_document_keys_and_entries_split_literally() -> None:
+    from shared.aggregates.contribution import (
+        call_contribution,
+        doc_key,
+        split_doc_key,
+        split_entries,
+    )
+    from shared.models.call import CallDocument
+
+    assert split_doc_key("2031-03-04|10.1.2.0|24") == ("2031-03-04", "10.1.2.0", 24)
+    assert split_doc_key("2031-03-04|unknown|") == ("2031-03-04", "unknown", None)
+    assert doc_key("2031-03-04", "unknown", None) == "2031-03-04|unknown|"
+    cells, users = split_entries(
+        {"audio|wifi|in|0#streams": 2, "audio|wifi|in|0#poor": 1, "@bob@contoso.com": 1}
+    )
+    assert cells == {"audio|wifi|in|0": {"streams": 2, "poor": 1}}
+    assert users == {"bob@contoso.com": 1}
+    assert call_contribution(None) == {}
+    doc = CallDocument(id="c", pk="t|c", tenantId="t", key="k", view=one_session())
+    assert call_contribution(doc) == contribution(doc.view) != {}

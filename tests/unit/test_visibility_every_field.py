@@ -155,3 +155,61 @@ def test_specialist_values_of_the_other_party() -> None:
     assert me["uri"] == f"sip:{SEARCHED}"
     assert them == {"display_name": "External User", "kind": "user"}
     assert out["organizer"] == f"sip:{SEARCHED}"
+
+
+@pytest.mark.parametrize(
+    ("uri", "kind", "shown"),
+    [
+        # a phone number: masked (last 3 digits), never the uri; parameters dropped
+        (
+            "tel:+15552823456;ext=12;x=1",
+            "phone",
+            {"kind": "phone", "phone": "tel:+15552823***", "display_name": "External User"},
+        ),
+        # a server with an ordinary SIP address, and a focus URI of any kind: "Conference"
+        ("sip:pool01@contoso.com", "server", {"kind": "server", "display_name": "Conference"}),
+        (
+            "sip:org@contoso.com;gruu;opaque=app:conf:focus:id:1",
+            "user",
+            {"kind": "user", "display_name": "Conference"},
+        ),
+        # the searched user's domain: internal; any other: external
+        ("sip:carol@contoso.com", "user", {"kind": "user", "display_name": "Internal User"}),
+        ("sip:carol@contoso.com.evil", "user", {"kind": "user", "display_name": "External User"}),
+        # the domain is what follows the last "@"
+        ("sip:carol@sub@contoso.com", "user", {"kind": "user", "display_name": "Internal User"}),
+    ],
+)
+def test_specialist_sees_other_parties_as_documented(
+    uri: str, kind: str, shown: dict[str, str]
+) -> None:
+    body = detail()
+    callee = body["sessions"][0]["callee"]
+    callee.update(uri=uri, kind=kind, display_name="Real Name")
+    out = project_call(body, "specialist", SEARCHED)["sessions"][0]["callee"]
+    assert {k: out[k] for k in ("kind", "display_name", "phone") if k in out} == shown
+    assert "uri" not in out and "Real Name" not in str(out)
+
+
+@pytest.mark.parametrize(
+    ("uri", "masked"),
+    [
+        ("tel:+15552823456", "tel:+15552823***"),
+        ("tel:+15552823456;ext=12;y=2", "tel:+15552823***"),
+        ("+15552823456", "+15552823***"),
+        ("tel:12", "tel:***"),
+        ("tel:1234", "tel:1***"),
+    ],
+)
+def test_mask_phone_literally(uri: str, masked: str) -> None:
+    from shared.analytics.visibility import mask_phone
+
+    assert mask_phone(uri) == masked
+
+
+def test_engineer_sees_phone_numbers_masked_and_admin_in_full() -> None:
+    body = detail()
+    body["sessions"][0]["callee"].update(uri="tel:+15552823456", kind="phone")
+    engineer = project_call(body, "engineer", SEARCHED)["sessions"][0]["callee"]
+    admin = project_call(body, "admin", SEARCHED)["sessions"][0]["callee"]
+    assert engineer["uri"] == "tel:+15552823***" and admin["uri"] == "tel:+15552823456"

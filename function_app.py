@@ -3,12 +3,15 @@ no settings read, no clients created at import (indexing must never fail on conf
 
 import azure.functions as func
 
+from functions.admin import bp as admin_bp
 from functions.alerts import bp as alerts_bp
 from functions.analytics import bp as analytics_bp
 from functions.buildings import bp as buildings_bp
+from functions.graph import bp as graph_bp  # Teams call records from Microsoft Graph
 from functions.health import bp as health_bp
 from functions.ingest import bp as ingest_bp
 from functions.openapi import bp as openapi_bp
+from functions.portal import bp as portal_bp  # the admin portal, same origin as the API
 from functions.processor import bp as processor_bp
 from functions.quality import bp as quality_bp
 from functions.reports import bp as reports_bp
@@ -26,5 +29,8 @@ for blueprint in (
     reports_bp,
     topology_bp,
     alerts_bp,
+    admin_bp,
+    portal_bp,
+    graph_bp,
 ):
     app.register_functions(blueprint)

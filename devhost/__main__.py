@@ -40,17 +40,25 @@ def run(command: str, port: int, seed: int) -> int:
     signal.signal(signal.SIGINT, on_signal)
     t0 = time.monotonic()
     authority = DevAuthority().start()
-    stack = Stack(authority_url=authority.url)
+    # CDC_GRAPH_URL / CDC_GRAPH_AUTHORITY set by the caller: that Graph-compatible server
+    # instead of the stand-in (the demo then only subscribes).
+    external = {
+        k: os.environ[k] for k in ("CDC_GRAPH_URL", "CDC_GRAPH_AUTHORITY") if os.environ.get(k)
+    }
+    stack = Stack(authority_url=authority.url, graph_url=external.get("CDC_GRAPH_URL"))
     host: LocalHost | None = None
     try:
         _say("starting Azurite and the Cosmos DB server (first run installs them: npm ci)")
         stack.start()
         os.environ.update(stack.env)
+        os.environ.update(external)
+        os.environ.setdefault("CDC_GRAPH_TENANTS", DEMO_TENANT)
         reset_settings()
         provision_sync(Settings.from_env())
         from function_app import app
 
         host = LocalHost(app, port=port, dev_authority=authority).start()
+        os.environ.setdefault("CDC_GRAPH_WEBHOOK_BASE", host.base_url)
         stack.write_state({"hostUrl": host.base_url, "authority": authority.url})
         _say(
             f"stack up in {time.monotonic() - t0:.1f}s: host {host.base_url}, "
@@ -58,12 +66,36 @@ def run(command: str, port: int, seed: int) -> int:
             f"issuer {authority.url} (state: {STATE_FILE})"
         )
         if command == "demo":
-            from devhost.demo import load_demo
+            from devhost.demo import load_demo, load_reference_data
 
             token = mint_token(DEMO_TENANT, authority=authority.url, roles=["CallData.Ingest"])
+            admin = mint_token(
+                DEMO_TENANT,
+                user="demo.admin@contoso.com",
+                authority=authority.url,
+                roles=["CallAnalytics.Admin"],
+            )
+            load_reference_data(host.base_url, admin, log=_say)
             t1 = time.monotonic()
             ids = load_demo(host.base_url, token, seed=seed, wait_idle=host.wait_idle, log=_say)
             _say(f"demo data loaded: {len(ids)} batches in {time.monotonic() - t1:.1f}s")
+            from devhost.teams_demo import load_teams_demo
+
+            def drained() -> None:
+                assert host is not None
+                host.wait_queues_drained(300)
+                host.wait_idle(300)
+
+            admin = mint_token(DEMO_TENANT, authority=authority.url, roles=["CallAnalytics.Admin"])
+            _say(
+                f"Teams tenant: subscribing through Microsoft Graph ({os.environ['CDC_GRAPH_URL']})"
+            )
+            try:
+                load_teams_demo(
+                    host.base_url, admin, stack.graph, DEMO_TENANT, wait=drained, log=_say
+                )
+            except Exception as exc:  # an external Graph may refuse: the rest still runs
+                _say(f"Teams tenant not loaded: {exc!r}")
             _say("")
             _say(f"  portal:  {host.base_url}/portal/")
             _say(f"  health:  {host.base_url}/api/v1/health")

@@ -6,7 +6,8 @@ Deterministic for a seed and a day: the calls end today, so the week is always r
 Calls come from `devhost.qoe_generator` (peer-to-peer, conferences, PSTN, setup
 failures with 480/487/500 and diagnostic ids 20-29, dropped calls; some poor); users
 are `sip:first.last@contoso.com` plus the short demo names (alice, bob, ...) the
-end-to-end tests look for.
+end-to-end tests look for. `make run` also uploads Contoso's building file and on-prem
+topology (`load_reference_data`), so reports group by building, site and pool.
 """
 
 from __future__ import annotations
@@ -246,3 +247,66 @@ def load_demo(
                 raise TimeoutError(f"batch {batch_id} still {state.get('status')}")
             time.sleep(0.25)
     return ids
+
+
+# Contoso's building file (CQD format, no header): the demo's internal networks are
+# 10.10-14.x.x; 10.14.0.0/16 is left out on purpose, so the missing-subnets report and
+# "not in the building file" have something to show.
+DEMO_BUILDINGS = (
+    "10.10.0.0,SEA-HQ-Wired,16,Seattle HQ,Contoso,Office,Headquarters,Seattle,98101,US,WA,"
+    "North America,1,0\n"
+    "10.11.0.0,SEA-Campus,16,Redmond Campus,Contoso,Office,Campus,Redmond,98052,US,WA,"
+    "North America,1,1\n"
+    "10.12.0.0,LON-Office,16,London Office,Contoso,Office,Branch,London,EC2A,GB,,Europe,1,0\n"
+    "10.13.0.0,PAR-Office,16,Paris Office,Contoso,Office,Branch,Paris,75002,FR,,Europe,1,0\n"
+)
+# Contoso's on-prem topology: one front-end pool (the demo's conferencing servers),
+# a mediation pool and its PSTN gateway, so calls group by site and pool.
+DEMO_TOPOLOGY: dict[str, Any] = {
+    "sites": [
+        {"name": "Seattle", "city": "Seattle", "country": "US"},
+        {"name": "London", "city": "London", "country": "GB"},
+    ],
+    "pools": [
+        {
+            "fqdn": "pool01.contoso.local",
+            "role": "frontEnd",
+            "site": "Seattle",
+            "servers": ["fe01.contoso.local", "fe02.contoso.local"],
+        },
+        {"fqdn": "med01.contoso.local", "role": "mediation", "site": "Seattle"},
+        {"fqdn": "edge01.contoso.local", "role": "edge", "site": "London"},
+    ],
+    "gateways": [
+        {"fqdn": "gw01.contoso.local", "site": "Seattle", "mediationPool": "med01.contoso.local"}
+    ],
+}
+
+
+def load_reference_data(
+    base_url: str, admin_token: str, *, log: Callable[[str], None] = lambda _: None
+) -> None:
+    """Upload the demo building file and topology as an admin would, so the dashboard,
+    the missing-subnets report and the site/pool groupings are real from the start.
+    Replacing them with the same content again is harmless."""
+    root = base_url.rstrip("/")
+    status, body = _request(
+        "PUT",
+        f"{root}/api/v1/admin/buildings",
+        admin_token,
+        DEMO_BUILDINGS.encode(),
+        {"Content-Type": "text/csv"},
+    )
+    if status != 200:
+        raise RuntimeError(f"PUT building file: {status} {body}")
+    log(f"building file uploaded: {body.get('rows', body.get('rowCount', '?'))} networks")
+    status, body = _request(
+        "PUT",
+        f"{root}/api/v1/admin/topology",
+        admin_token,
+        json.dumps(DEMO_TOPOLOGY).encode(),
+        {"Content-Type": "application/json"},
+    )
+    if status != 200:
+        raise RuntimeError(f"PUT topology: {status} {body}")
+    log("topology uploaded: 2 sites, 3 pools, 1 gateway")

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -35,6 +36,9 @@ LEVEL_ROLES = {
     "reader": "QualityReports.Read",
     "ingest": "CallData.Ingest",
 }
+# Application permissions the development issuer grants app tokens for Graph (what an
+# admin consents to once per tenant for the real app; see docs/graph.md).
+APP_PERMISSIONS = ("CallRecords.Read.All", "CallRecord-PstnCalls.Read.All")
 _key_lock = threading.Lock()
 
 
@@ -148,8 +152,10 @@ def mint_token(
 
 
 class DevAuthority:
-    """Serves `{authority}/{tid}/discovery/v2.0/keys` and
-    `{authority}/{tid}/v2.0/.well-known/openid-configuration` for any tid, on loopback,
+    """Serves `{authority}/{tid}/discovery/v2.0/keys`,
+    `{authority}/{tid}/v2.0/.well-known/openid-configuration` and, for the Graph
+    stand-in's clients, `POST {authority}/{tid}/oauth2/v2.0/token` (client credentials)
+    for any tid, on loopback,
     in a daemon thread (stdlib: nothing to install, nothing to await)."""
 
     def __init__(self, port: int = 0, key: rsa.RSAPrivateKey | None = None) -> None:
@@ -179,6 +185,38 @@ class DevAuthority:
                 else:
                     self.send_error(404)
                     return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_POST(self) -> None:  # http.server API name
+                """`/{tid}/oauth2/v2.0/token`, client-credentials grant: an app token
+                for the scope's resource (the Graph stand-in's `https://graph.microsoft.com`)
+                with the application permissions an admin would have consented to."""
+                parts = self.path.split("?")[0].strip("/").split("/")
+                length = int(self.headers.get("Content-Length") or 0)
+                form = parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
+                scope = (form.get("scope") or [""])[0]
+                if (
+                    len(parts) != 4
+                    or parts[1:] != ["oauth2", "v2.0", "token"]
+                    or (form.get("grant_type") or [""])[0] != "client_credentials"
+                    or not scope.endswith("/.default")
+                ):
+                    self.send_error(400)
+                    return
+                token = mint_token(
+                    parts[0],
+                    authority=owner.url,
+                    key=owner.key,
+                    audience=scope.removesuffix("/.default"),
+                    roles=list(APP_PERMISSIONS),
+                )
+                payload = json.dumps(
+                    {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))

@@ -12,6 +12,13 @@ etag), blobs present at start included, and each is invoked like the real host d
 `InputStream.name` = `<container>/<blob name>`, up to `poisonBlobThreshold` attempts
 (host.json, 5) with a delay between them, then logged as poison and left alone for that
 blob version; at most `maxDegreeOfParallelism` (host.json, 4) run at once.
+Queue triggers: each queue is polled (Azurite Queue), messages decoded as the host
+does (`messageEncoding`, base64 by default), handed over as `func.QueueMessage` with
+their dequeue count; a message that fails is made visible again after
+`visibilityTimeout` and, once it has failed `maxDequeueCount` times (host.json
+`extensions.queues`, 5), moved to `<queue>-poison` like the real host.
+Timer triggers: NCRONTAB schedules (six fields, UTC) evaluated against `clock` (an
+injectable callable), and `fire_timer(name)` runs one now (tests).
 Development extras: static `portal/` at `/portal/`, and `POST /dev/token` (a token from
 the development issuer, loopback only) for the portal's development sign-in.
 """
@@ -19,7 +26,9 @@ the development issuer, loopback only) for the portal's development sign-in.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import datetime as dt
 import inspect
 import json
 import logging
@@ -60,6 +69,86 @@ class BlobRoute:
     connection: str
     fn: Any
     arg: str
+
+
+@dataclass
+class QueueRoute:
+    name: str
+    queue: str
+    connection: str
+    fn: Any
+    arg: str
+
+
+@dataclass
+class TimerRoute:
+    name: str
+    schedule: str
+    run_on_startup: bool
+    fn: Any
+    arg: str
+    next_due: dt.datetime | None = None
+
+
+def _cron_field(spec: str, value: int, low: int) -> bool:
+    for part in spec.split(","):
+        step = 1
+        if "/" in part:
+            part, step_s = part.split("/", 1)
+            step = int(step_s)
+        if part in ("*", ""):
+            start, end = low, 10_000
+        elif "-" in part:
+            a, b = part.split("-", 1)
+            start, end = int(a), int(b)
+        else:
+            start = int(part)
+            end = start if step == 1 else 10_000
+        if start <= value <= end and (value - start) % step == 0:
+            return True
+    return False
+
+
+def _fields(schedule: str) -> list[str]:
+    fields = schedule.split()
+    if len(fields) != 6:
+        raise ValueError(f"NCRONTAB needs six fields: {schedule!r}")
+    return fields
+
+
+def _minute_matches(fields: list[str], when: dt.datetime) -> bool:
+    _, minute, hour, day, month, dow = fields
+    return (
+        _cron_field(minute, when.minute, 0)
+        and _cron_field(hour, when.hour, 0)
+        and _cron_field(day, when.day, 1)
+        and _cron_field(month, when.month, 1)
+        and _cron_field(dow, (when.weekday() + 1) % 7, 0)
+    )
+
+
+def cron_matches(schedule: str, when: dt.datetime) -> bool:
+    """NCRONTAB `{second} {minute} {hour} {day} {month} {day-of-week}` (what the
+    Functions timer trigger takes): `*`, `*/n`, `a-b`, `a,b`, numbers."""
+    fields = _fields(schedule)
+    return _cron_field(fields[0], when.second, 0) and _minute_matches(fields, when)
+
+
+def next_occurrence(schedule: str, after: dt.datetime) -> dt.datetime:
+    """The first whole second after `after` that the schedule matches (minutes first,
+    so a daily schedule costs ~1,440 checks, not 86,400)."""
+    fields = _fields(schedule)
+    t = after.replace(microsecond=0) + dt.timedelta(seconds=1)
+    first_second = t.second
+    minute = t.replace(second=0)
+    for _ in range(367 * 1440):
+        if _minute_matches(fields, minute):
+            for sec in range(first_second, 60):
+                if _cron_field(fields[0], sec, 0):
+                    return minute.replace(second=sec)
+        minute += dt.timedelta(minutes=1)
+        first_second = 0
+    raise ValueError(f"schedule {schedule!r} never fires")
 
 
 def route_regex(template: str) -> re.Pattern[str]:
@@ -129,6 +218,35 @@ def app_functions(app: func.FunctionApp) -> list[Any]:
     return _INDEXED[id(app)]
 
 
+def read_triggers(app: func.FunctionApp) -> tuple[list[QueueRoute], list[TimerRoute]]:
+    """Queue and timer triggers from the app's own metadata."""
+    queues: list[QueueRoute] = []
+    timers: list[TimerRoute] = []
+    for fn in app_functions(app):
+        trigger = fn.get_trigger()
+        if _kind(trigger) == "QueueTrigger":
+            queues.append(
+                QueueRoute(
+                    fn.get_function_name(),
+                    trigger.queue_name,
+                    trigger.connection or "AzureWebJobsStorage",
+                    fn.get_user_function(),
+                    trigger.name,
+                )
+            )
+        elif _kind(trigger) == "TimerTrigger":
+            timers.append(
+                TimerRoute(
+                    fn.get_function_name(),
+                    trigger.schedule,
+                    bool(getattr(trigger, "run_on_startup", False)),
+                    fn.get_user_function(),
+                    trigger.name,
+                )
+            )
+    return queues, timers
+
+
 def read_functions(app: func.FunctionApp) -> tuple[list[HttpRoute], list[BlobRoute]]:
     """HTTP routes and blob triggers from the app's own metadata, literal routes first
     (the Functions host prefers the most specific template)."""
@@ -165,7 +283,7 @@ def read_functions(app: func.FunctionApp) -> tuple[list[HttpRoute], list[BlobRou
                     trigger.name,
                 )
             )
-        else:
+        elif _kind(trigger) not in ("QueueTrigger", "TimerTrigger"):  # read_triggers
             log.warning(
                 "function %s: trigger %s is not served by the local host",
                 fn.get_function_name(),
@@ -173,6 +291,15 @@ def read_functions(app: func.FunctionApp) -> tuple[list[HttpRoute], list[BlobRou
             )
     http.sort(key=lambda r: (r.template.count("{"), -len(r.template)))
     return http, blobs
+
+
+def _timespan_s(value: Any) -> float:
+    """host.json `hh:mm:ss` -> seconds."""
+    try:
+        h, m, sec = str(value).split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+    except ValueError:
+        return 1.0
 
 
 async def _call(fn: Any, **kwargs: Any) -> Any:
@@ -210,6 +337,21 @@ class LocalHost:
         config = read_host_json(host_json)
         blobs_cfg = config.get("extensions", {}).get("blobs", {})
         self.http, self.blobs = read_functions(app)
+        self.queues, self.timers = read_triggers(app)
+        queues_cfg = config.get("extensions", {}).get("queues", {})
+        self.max_dequeue = int(queues_cfg.get("maxDequeueCount", 5))
+        self.queue_batch = int(queues_cfg.get("batchSize", 16))
+        self.queue_base64 = str(queues_cfg.get("messageEncoding", "base64")).lower() == "base64"
+        # A failed message becomes visible again after visibilityTimeout (host.json);
+        # tests pass a short retry_delay_s.
+        self.queue_retry_s = min(
+            retry_delay_s, _timespan_s(queues_cfg.get("visibilityTimeout", "00:00:01"))
+        )
+        self.clock: Any = lambda: dt.datetime.now(dt.timezone.utc)
+        self.queue_poisoned: list[tuple[str, str]] = []
+        self.queue_invocations = 0
+        self.timer_runs: dict[str, int] = {}
+        self._queue_inflight = 0
         self.port = port
         self.prefix = route_prefix(config)
         self.retry_delay_s = retry_delay_s
@@ -411,6 +553,207 @@ class LocalHost:
         finally:
             self._inflight -= 1
 
+    # Queue triggers -------------------------------------------------------------------
+
+    async def _poll_queues(self) -> None:
+        from azure.storage.queue.aio import QueueClient
+
+        clients: dict[str, Any] = {}
+        assert self._stop is not None
+        sem = asyncio.Semaphore(self.queue_batch)
+        try:
+            while not self._stop.is_set():
+                found = 0
+                for route in self.queues:
+                    found += await self._scan_queue(route, clients, QueueClient, sem)
+                if not found:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._stop.wait(), self.poll_s)
+        finally:
+            for client in clients.values():
+                await client.close()
+
+    def _queue_client(
+        self, route: QueueRoute, clients: dict[str, Any], factory: Any, name: str
+    ) -> Any | None:
+        conn = os.environ.get(route.connection)
+        if not conn:
+            return None
+        if name not in clients:
+            clients[name] = factory.from_connection_string(conn, name)
+        return clients[name]
+
+    async def _scan_queue(
+        self, route: QueueRoute, clients: dict[str, Any], factory: Any, sem: asyncio.Semaphore
+    ) -> int:
+        client = self._queue_client(route, clients, factory, route.queue)
+        if client is None:
+            return 0
+        found = 0
+        try:
+            free = max(1, min(32, self.queue_batch - self._queue_inflight))
+            if self._queue_inflight >= self.queue_batch:
+                return 0
+            async for msg in client.receive_messages(
+                messages_per_page=free, visibility_timeout=300, max_messages=free
+            ):
+                found += 1
+                self._queue_inflight += 1
+                self.queue_invocations += 1
+                task = asyncio.ensure_future(
+                    self._invoke_queue(route, clients, factory, client, msg, sem)
+                )
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        except Exception as exc:  # queue missing (created on first send), storage restarting
+            log.debug("queue poll of %s failed: %s", route.queue, exc)
+        return found
+
+    async def _invoke_queue(
+        self,
+        route: QueueRoute,
+        clients: dict[str, Any],
+        factory: Any,
+        client: Any,
+        msg: Any,
+        sem: asyncio.Semaphore,
+    ) -> None:
+        from azure.functions.queue import QueueMessage
+
+        try:
+            async with sem:
+                raw = msg.content if isinstance(msg.content, str) else str(msg.content)
+                try:
+                    body = (
+                        base64.b64decode(raw, validate=True)
+                        if self.queue_base64
+                        else (raw.encode())
+                    )
+                except ValueError:
+                    body = b""
+                    failure: Exception | None = ValueError("message is not base64")
+                else:
+                    failure = None
+                if failure is None:
+                    message = QueueMessage(
+                        id=msg.id,
+                        body=body,
+                        dequeue_count=msg.dequeue_count,
+                        pop_receipt=msg.pop_receipt,
+                        insertion_time=msg.inserted_on,
+                        expiration_time=msg.expires_on,
+                    )
+                    try:
+                        await _call(route.fn, **{route.arg: message})
+                    except Exception as exc:
+                        failure = exc
+                if failure is None:
+                    with contextlib.suppress(Exception):
+                        await client.delete_message(msg.id, msg.pop_receipt)
+                    return
+                log.warning(
+                    "%s: message %s failed (dequeue %d/%d): %r",
+                    route.name,
+                    msg.id,
+                    msg.dequeue_count,
+                    self.max_dequeue,
+                    failure,
+                )
+                if msg.dequeue_count >= self.max_dequeue:
+                    poison = self._queue_client(route, clients, factory, f"{route.queue}-poison")
+                    assert poison is not None
+                    with contextlib.suppress(Exception):
+                        await poison.create_queue()
+                    await poison.send_message(raw)
+                    await client.delete_message(msg.id, msg.pop_receipt)
+                    self.queue_poisoned.append((route.queue, repr(failure)))
+                    log.error("%s: message %s moved to %s-poison", route.name, msg.id, route.queue)
+                else:
+                    with contextlib.suppress(Exception):
+                        await client.update_message(
+                            msg.id,
+                            msg.pop_receipt,
+                            visibility_timeout=int(max(0, self.queue_retry_s)),
+                        )
+        finally:
+            self._queue_inflight -= 1
+
+    async def queue_depth(self) -> int:
+        """Messages still in the trigger queues, visible or not (tests wait for 0)."""
+        from azure.storage.queue.aio import QueueClient
+
+        total = 0
+        for route in self.queues:
+            conn = os.environ.get(route.connection)
+            if not conn:
+                continue
+            async with QueueClient.from_connection_string(conn, route.queue) as client:
+                try:
+                    props = await client.get_queue_properties()
+                    total += int(props.approximate_message_count or 0)
+                except Exception:
+                    continue
+        return total
+
+    def wait_queues_drained(self, timeout: float = 60.0) -> None:
+        """Return once every trigger queue is empty and no queue invocation runs."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self._loop is not None
+            depth = asyncio.run_coroutine_threadsafe(self.queue_depth(), self._loop).result(30)
+            if depth == 0 and not self._queue_inflight:
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"queue triggers still busy after {timeout}s")
+
+    # Timer triggers -------------------------------------------------------------------
+
+    async def _run_timer(self, route: TimerRoute, past_due: bool = False) -> None:
+        from azure.functions.timer import TimerRequest
+
+        now = self.clock()
+        request = TimerRequest(
+            past_due=past_due,
+            schedule={"AdjustForDST": False},
+            schedule_status={
+                "Last": now.isoformat(),
+                "Next": next_occurrence(route.schedule, now).isoformat(),
+                "LastUpdated": now.isoformat(),
+            },
+        )
+        self.timer_runs[route.name] = self.timer_runs.get(route.name, 0) + 1
+        try:
+            await _call(route.fn, **{route.arg: request})
+        except Exception:
+            log.exception("timer %s failed", route.name)
+            raise
+
+    async def _timers(self) -> None:
+        assert self._stop is not None
+        for route in self.timers:
+            route.next_due = next_occurrence(route.schedule, self.clock())
+            if route.run_on_startup:
+                with contextlib.suppress(Exception):
+                    await self._run_timer(route)
+        while not self._stop.is_set():
+            now = self.clock()
+            for route in self.timers:
+                if route.next_due is not None and now >= route.next_due:
+                    route.next_due = next_occurrence(route.schedule, now)
+                    with contextlib.suppress(Exception):
+                        await self._run_timer(route)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 1.0)
+
+    def fire_timer(self, name: str, timeout: float = 120.0) -> None:
+        """Run timer function `name` now on the host's loop and wait for it; its error,
+        if any, is raised here (tests)."""
+        route = next((r for r in self.timers if r.name == name), None)
+        if route is None:
+            raise KeyError(f"no timer function {name!r}")
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(self._run_timer(route), self._loop).result(timeout)
+
     # Lifecycle ------------------------------------------------------------------------
 
     def start(self, timeout: float = 30.0) -> LocalHost:
@@ -448,9 +791,14 @@ class LocalHost:
         if self.port == 0:
             self.port = int(runner.addresses[0][1])
         poller = asyncio.ensure_future(self._poll_blobs())
+        background = [
+            asyncio.ensure_future(self._poll_queues()),
+            asyncio.ensure_future(self._timers()),
+        ]
         self._ready.set()
         await self._stop.wait()
         await poller
+        await asyncio.gather(*background, return_exceptions=True)
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=30)
         await runner.cleanup()
@@ -458,6 +806,12 @@ class LocalHost:
             from shared.storage.clients import close_clients
 
             await close_clients()
+        with contextlib.suppress(Exception):  # Graph client and queue clients, if used
+            from shared.graph.client import close_graph
+            from shared.storage.queues import close_queues
+
+            await close_graph()
+            await close_queues()
 
     def stop(self) -> None:
         if self._loop and self._stop and not self._loop.is_closed():

@@ -32,6 +32,17 @@ async def provision(settings: Settings) -> dict[str, Any]:
             except ResourceExistsError:
                 pass
         containers = [c.name async for c in blob.list_containers()]
+    queues: list[str] = []
+    if "QueueEndpoint=" in conn:  # Graph notification queue (Azurite Queue)
+        from azure.storage.queue.aio import QueueServiceClient
+
+        async with QueueServiceClient.from_connection_string(conn) as qs:
+            for name in layout.QUEUES:
+                try:
+                    await qs.create_queue(name)
+                except ResourceExistsError:
+                    pass
+            queues = [q.name async for q in qs.list_queues()]
     async with CosmosClient(endpoint, credential=key) as cosmos:
         database = await cosmos.create_database_if_not_exists(settings.cosmos_database)
         for spec in layout.COSMOS_CONTAINERS:
@@ -46,6 +57,7 @@ async def provision(settings: Settings) -> dict[str, Any]:
         "blobContainers": sorted(containers),
         "database": settings.cosmos_database,
         "cosmosContainers": sorted(collections),
+        "queues": sorted(queues),
     }
 
 

@@ -47,7 +47,9 @@ COSMOS_EMULATOR_KEY = (
     "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nKuBy2/Kv3zGLs4SsGKGnnXxfrvQ4K3XNsjR9bKdQ=="
 )
 DEMO_TENANT = "8f1c3c6e-0b7a-4f3e-9a51-1f0c2d3e4a5b"
-TEST_TENANTS = (DEMO_TENANT, "11111111-2222-4333-8444-555555555555")
+# A Teams tenant whose calls come from Microsoft Graph (the stand-in) in tests.
+GRAPH_TENANT = "3c1e6f2a-7d4b-4e8a-9f21-6a5b4c3d2e1f"
+TEST_TENANTS = (DEMO_TENANT, "11111111-2222-4333-8444-555555555555", GRAPH_TENANT)
 AUDIENCE = "api://call-data-connector"
 DATABASE = "calldata"
 
@@ -273,6 +275,29 @@ def azurite(modules: Path, port: int, logs: Path) -> Emulator:
     )
 
 
+def azurite_queue(modules: Path, port: int, logs: Path) -> Emulator:
+    """Azurite Queue, in memory: the Graph notification queue and its poison queue."""
+    cmd = [
+        "node",
+        str(modules / "azurite" / "dist" / "src" / "queue" / "main.js"),
+        "--queueHost",
+        "127.0.0.1",
+        "--queuePort",
+        str(port),
+        "--skipApiVersionCheck",
+        "--loose",
+        "--disableTelemetry",
+        "--inMemoryPersistence",
+    ]
+    return Emulator(
+        "azurite-queue",
+        cmd,
+        port,
+        f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}?comp=list",
+        logs / f"azurite-queue-{port}.log",
+    )
+
+
 def cosmos(modules: Path, port: int, logs: Path) -> Emulator:
     """@vercel/cosmosdb-server through our launcher (own cert, 404 for missing items)."""
     cert, key = ensure_cert()
@@ -293,10 +318,15 @@ class Stack:
 
     `authority_url` is the development token issuer (devhost.devauth.DevAuthority), set
     by whoever runs one, so `env` carries CDC_DEV_AUTHORITY too.
+    The Microsoft Graph stand-in (devhost.graph_standin) starts with the emulators,
+    unless `graph_url` names another Graph-compatible server (CDC_GRAPH_URL).
     """
 
     blob_port: int = 0
     cosmos_port: int = 0
+    queue_port: int = 0
+    graph_url: str | None = None
+    graph: object | None = None  # devhost.graph_standin.GraphStandIn when started
     authority_url: str | None = None
     database: str = DATABASE
     tenants: tuple[str, ...] = TEST_TENANTS
@@ -311,14 +341,20 @@ class Stack:
         modules = ensure_node_packages()
         self.blob_port = self.blob_port or free_port()
         self.cosmos_port = self.cosmos_port or free_port()
+        self.queue_port = self.queue_port or free_port()
         self.emulators = [
             azurite(modules, self.blob_port, self.logs),
             cosmos(modules, self.cosmos_port, self.logs),
+            azurite_queue(modules, self.queue_port, self.logs),
         ]
         atexit.register(self.stop)
         try:
             for emulator in self.emulators:
                 emulator.spawn()
+            if self.graph_url is None:
+                from devhost.graph_standin import GraphStandIn
+
+                self.graph = GraphStandIn(authority_url=self.authority_url).start()
             deadline = time.monotonic() + timeout
             for emulator in self.emulators:
                 emulator.wait_ready(deadline)
@@ -331,6 +367,9 @@ class Stack:
     def stop(self) -> None:
         for emulator in self.emulators:
             emulator.stop()
+        if self.graph is not None:
+            self.graph.stop()  # type: ignore[attr-defined]
+            self.graph = None
         atexit.unregister(self.stop)
 
     @property
@@ -355,8 +394,19 @@ class Stack:
     def storage_connection_string(self) -> str:
         return (
             f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
-            f"AccountKey={AZURITE_KEY};BlobEndpoint={self.blob_endpoint};"
+            f"AccountKey={AZURITE_KEY};QueueEndpoint={self.queue_endpoint};"
+            f"BlobEndpoint={self.blob_endpoint};"
         )
+
+    @property
+    def queue_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.queue_port}/{AZURITE_ACCOUNT}"
+
+    @property
+    def graph_base_url(self) -> str | None:
+        if self.graph_url:
+            return self.graph_url
+        return self.graph.url if self.graph is not None else None  # type: ignore[attr-defined]
 
     @property
     def cosmos_endpoint(self) -> str:
@@ -374,6 +424,9 @@ class Stack:
         }
         if self.authority_url:
             env["CDC_DEV_AUTHORITY"] = self.authority_url
+            env["CDC_GRAPH_AUTHORITY"] = self.authority_url
+        if self.graph_base_url:
+            env["CDC_GRAPH_URL"] = self.graph_base_url
         return env
 
     def write_state(self, extra: dict[str, object] | None = None, path: Path = STATE_FILE) -> Path:

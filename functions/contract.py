@@ -9,6 +9,7 @@ the enforced level cannot differ and a route cannot exist undocumented.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -56,6 +57,11 @@ class Endpoint:
     also: tuple[tuple[int, str, type[BaseModel]], ...] = ()  # other success answers
 
     @property
+    def documented_path(self) -> str:
+        """The path as OpenAPI writes it: a Functions catch-all `{*rest}` is `{rest}`."""
+        return "/api/" + re.sub(r"\{\*(\w+)\}", r"{\1}", self.path)
+
+    @property
     def ordered_levels(self) -> list[str]:
         return [lvl for lvl in LEVEL_ORDER if lvl in self.levels]
 
@@ -92,7 +98,7 @@ def _operation(e: Endpoint, schemas: dict[str, Any], problem: dict[str, str]) ->
         "summary": e.summary,
         "operationId": e.method
         + "_"
-        + "".join(c if c.isalnum() else "_" for c in e.path).strip("_"),
+        + "".join(c if c.isalnum() else "_" for c in e.documented_path[5:]).strip("_"),
         "responses": {},
     }
     if e.levels:
@@ -154,7 +160,7 @@ def openapi_document() -> dict[str, Any]:
     problem = _schema_ref(ProblemDetails, schemas)
     paths: dict[str, Any] = {}
     for e in ENDPOINTS:
-        paths.setdefault("/api/" + e.path, {})[e.method] = _operation(e, schemas, problem)
+        paths.setdefault(e.documented_path, {})[e.method] = _operation(e, schemas, problem)
     return {
         "openapi": "3.1.0",
         "info": {

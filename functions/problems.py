@@ -20,6 +20,7 @@ from shared.errors import (
     Unauthenticated,
     Unavailable,
     Unsupported,
+    UpstreamRefused,
 )
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -34,6 +35,7 @@ _TITLES = {
     415: "Unsupported Media Type",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    502: "Bad Gateway",
     503: "Service Unavailable",
 }
 
@@ -45,6 +47,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     Conflict: 409,
     TooLarge: 413,
     Unsupported: 415,
+    UpstreamRefused: 502,
     Unavailable: 503,
 }
 

@@ -17,9 +17,19 @@ param location string
 @minLength(1)
 param authTenants array
 
-@description('Accepted token audiences: the API app ID URI and/or its client ID (AUTH_AUDIENCES).')
-@minLength(1)
-param apiAudiences array
+@description('Application (client) ID of the API\'s app registration. Its Application ID URI must be api://<this ID>: a URI form every tenant accepts, including those that restrict identifier URIs to ones with a unique tenant identifier.')
+@minLength(36)
+@maxLength(36)
+param apiClientId string
+
+@description('Further accepted token audiences besides api://<apiClientId> and <apiClientId> (AUTH_AUDIENCES); usually none.')
+param apiAudiences array = []
+
+@description('Application (client) ID of the portal\'s own single-page-app registration; empty: the portal is served but cannot sign in until it is set.')
+param portalClientId string = ''
+
+@description('Tenant the portal signs users in with: this tenant by default; \'organizations\' for a registration shared by several customer tenants.')
+param portalSignInTenant string = tenant().tenantId
 
 @description('Cosmos DB capacity: serverless (pay per request) or provisioned autoscale.')
 @allowed([ 'serverless', 'autoscale' ])
@@ -29,15 +39,19 @@ param cosmosCapacityMode string = 'serverless'
 @minValue(1000)
 param cosmosAutoscaleMaxThroughput int = 1000
 
-@description('Create the Event Grid subscription to the blob trigger. Needs the code deployed first (the blobs_extension key exists only then); the azd postdeploy hook turns it on.')
-param blobEventSubscription bool = false
+@description('Storage redundancy. LRS works in every region; ZRS and GZRS only in regions with availability zones.')
+@allowed([ 'Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS' ])
+param storageSkuName string = 'Standard_LRS'
 
-@description('Object ID of the deploying user (azd sets AZURE_PRINCIPAL_ID); empty for none.')
+@description('Object ID of the principal running azd (azd sets AZURE_PRINCIPAL_ID); used only when deployerDataAccess is true.')
 param principalId string = ''
 
-@description('Principal type of principalId.')
+@description('Type of principalId (azd sets AZURE_PRINCIPAL_TYPE: User for an interactive sign-in, ServicePrincipal in CI).')
 @allowed([ 'User', 'ServicePrincipal', 'Group' ])
 param principalType string = 'User'
+
+@description('Give principalId read access to the stored call data (blobs and Cosmos DB items) for inspection. Off by default: call data is personal data, and the API serves it to the right people with auditing.')
+param deployerDataAccess bool = false
 
 @description('Flex Consumption: maximum instances.')
 @minValue(40)
@@ -52,6 +66,10 @@ param instanceMemoryMB int = 2048
 param alertEmail string = ''
 
 var tags = { 'azd-env-name': environmentName }
+// One name for the API's delegated scope, everywhere: the portal asks for it, the API
+// registration exposes it (docs/deploy.md), the function app tells the portal its full name.
+var apiScopeName = 'access_as_user'
+var apiIdentifierUri = 'api://${apiClientId}'
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var cosmosDatabaseName = 'calldata'
 var deploymentContainerName = 'app-package'
@@ -80,6 +98,7 @@ module storage 'core/storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
+    skuName: storageSkuName
   }
 }
 
@@ -115,7 +134,7 @@ module rbac 'rbac.bicep' = {
     cosmosAccountName: cosmos.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
     appPrincipalId: identity.outputs.principalId
-    userPrincipalId: principalId
+    userPrincipalId: deployerDataAccess ? principalId : ''
     userPrincipalType: principalType
   }
 }
@@ -135,7 +154,10 @@ module api 'app/function.bicep' = {
     cosmosEndpoint: cosmos.outputs.endpoint
     cosmosDatabaseName: cosmosDatabaseName
     authTenants: authTenants
-    apiAudiences: apiAudiences
+    apiAudiences: union([ apiIdentifierUri, apiClientId ], apiAudiences)
+    portalClientId: portalClientId
+    portalSignInTenant: portalSignInTenant
+    portalApiScope: '${apiIdentifierUri}/${apiScopeName}'
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
   }
@@ -143,6 +165,9 @@ module api 'app/function.bicep' = {
   dependsOn: [ rbac ]
 }
 
+// The system topic only. Its subscription needs the blobs_extension key, which exists once
+// the deployed code has started: the azd postdeploy hook creates or refreshes it on every
+// `azd up` / `azd deploy` (infra/hooks), so provisioning never depends on the code.
 module blobEvents 'app/blob-events.bicep' = {
   name: 'blob-events'
   scope: rg
@@ -151,8 +176,6 @@ module blobEvents 'app/blob-events.bicep' = {
     location: location
     tags: tags
     storageAccountName: storage.outputs.name
-    functionAppName: api.outputs.name
-    createSubscription: blobEventSubscription
   }
 }
 
@@ -181,3 +204,11 @@ output AZURE_COSMOS_ENDPOINT string = cosmos.outputs.endpoint
 output AZURE_COSMOS_DATABASE string = cosmosDatabaseName
 output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output AZURE_EVENTGRID_SYSTEM_TOPIC_NAME string = blobEvents.outputs.systemTopicName
+// Read by the postdeploy hook to (re)create the blob trigger's Event Grid subscription.
+output AZURE_BLOB_TRIGGER_FUNCTION string = blobEvents.outputs.functionName
+output AZURE_BLOB_TRIGGER_CONTAINER string = blobEvents.outputs.containerName
+output AZURE_BLOB_EVENT_SUBSCRIPTION string = blobEvents.outputs.subscriptionName
+// The portal, served by the function app from the API's own origin.
+output SERVICE_PORTAL_URI string = '${api.outputs.uri}/api/portal/'
+output API_IDENTIFIER_URI string = apiIdentifierUri
+output API_SCOPE string = '${apiIdentifierUri}/${apiScopeName}'

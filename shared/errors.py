@@ -71,5 +71,9 @@ class Unsupported(DomainError):
     """The input's media type or encoding is not one we read."""
 
 
+class UpstreamRefused(DomainError):
+    """A service we call on the client's behalf (Microsoft Graph) refused the request."""
+
+
 class Unavailable(DomainError):
     """A dependency could not be reached; the same request may succeed later."""

@@ -8,6 +8,9 @@ from functools import cached_property
 
 from pydantic import BaseModel, Field, field_validator
 
+from shared.classification.thresholds import DEFAULT_PROFILE_BY_SOURCE, ProfileChoice
+from shared.tenant_settings import ClassificationSettings
+
 
 class ExclusionPolicy(BaseModel):
     """Users (SIP URI / UPN) and domains whose data must stay on premises."""
@@ -48,3 +51,17 @@ class TenantSettings(BaseModel):
     tenantId: str
     classifierProfile: str | None = None  # None: by source (docs/reference/classification.md)
     exclusions: ExclusionPolicy = Field(default_factory=ExclusionPolicy)
+    # Set by an admin (`shared.tenant_settings`); absent on tenants that never set it.
+    classification: ClassificationSettings = Field(default_factory=ClassificationSettings)
+    updatedAt: str | None = None
+    updatedBy: str | None = None
+
+    def profile_choice(self) -> ProfileChoice:
+        """Per-source profiles set by an admin win; the older single profile is the
+        fallback for the sources they leave out."""
+        chosen = self.classification.profiles()
+        if not chosen:
+            return self.classifierProfile
+        if self.classifierProfile is None:
+            return chosen
+        return {s: chosen.get(s, self.classifierProfile) for s in DEFAULT_PROFILE_BY_SOURCE}

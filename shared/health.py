@@ -88,4 +88,11 @@ async def admin_health(clients: Clients, principal: Principal) -> dict[str, Any]
     }
     if poisoned or (body["oldestUnprocessedBatchAgeS"] or 0) > 900:
         body["status"] = "degraded"
+    from shared.graph.status import health_section  # Teams tenants only (Microsoft Graph)
+
+    graph = await health_section(clients, principal.tenant_id, now)
+    if graph is not None:
+        body["graph"] = graph
+        if graph.get("degraded"):
+            body["status"] = "degraded"
     return body

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from shared.classification.thresholds import ProfileChoice, ThresholdTable
 from shared.clock import utcnow
 from shared.identity import call_id as make_call_id
 from shared.identity import is_focus_uri, user_key
@@ -66,7 +67,16 @@ def _overlay(base: BaseModel, top: BaseModel, skip: frozenset[str] = frozenset()
         value = getattr(top, name)
         if value is None or value == [] or value == {}:
             continue
-        if isinstance(value, dict):
+        if name == "device_ratios":
+            # Both reports of a session carry an endpoint's event ratios (its own, and
+            # the other side's view of them): keep the worst of each, so a report that
+            # saw nothing can never hide one that saw a failing device, whatever the
+            # fold order (which follows content hashes, not arrival).
+            ratios = dict(getattr(base, name) or {})
+            for key, ratio in value.items():
+                ratios[key] = max(ratios.get(key, ratio), ratio)
+            setattr(base, name, ratios)
+        elif isinstance(value, dict):
             merged = dict(getattr(base, name) or {})
             merged.update(value)
             setattr(base, name, merged)
@@ -116,7 +126,11 @@ def _duration(start: str | None, end: str | None) -> float | None:
     return max(0.0, (b - a).total_seconds())
 
 
-def build_view(fragments: dict[str, Fragment], profile: str | None = None) -> CallView:
+def build_view(
+    fragments: dict[str, Fragment],
+    profile: ProfileChoice = None,
+    table: ThresholdTable | None = None,
+) -> CallView:
     """Fold the fragments into the call view and classify it."""
     view = CallView()
     sessions: dict[str, Session] = {}
@@ -152,7 +166,7 @@ def build_view(fragments: dict[str, Fragment], profile: str | None = None) -> Ca
 
     from shared.classification import classify_call
 
-    classify_call(view, profile=profile)
+    classify_call(view, profile=profile, table=table)
     return view
 
 
@@ -183,7 +197,11 @@ def call_pk(tenant_id: str, call_id: str) -> str:
 
 
 def build_document(
-    tenant_id: str, key: str, fragments: dict[str, Fragment], profile: str | None
+    tenant_id: str,
+    key: str,
+    fragments: dict[str, Fragment],
+    profile: ProfileChoice,
+    table: ThresholdTable | None = None,
 ) -> CallDocument:
     """The stored call for a fragment set: the view is built and classified here, so
     what storage writes is a finished value."""
@@ -194,7 +212,7 @@ def build_document(
         tenantId=tenant_id,
         key=key,
         fragments=fragments,
-        view=build_view(fragments, profile=profile),
+        view=build_view(fragments, profile=profile, table=table),
         updatedAt=utcnow(),
     )
 
@@ -204,14 +222,15 @@ def merged_document(
     tenant_id: str,
     key: str,
     new: Iterable[Fragment],
-    profile: str | None,
+    profile: ProfileChoice,
+    table: ThresholdTable | None = None,
 ) -> CallDocument | None:
     """`current` with `new` added (a new call when `current` is None); None when the
     union adds nothing, so an unchanged call is not written at all."""
     new = list(new)
     if current is None:
-        return build_document(tenant_id, key, union({}, new), profile)
+        return build_document(tenant_id, key, union({}, new), profile, table)
     merged = union(current.fragments, new)
     if merged.keys() == current.fragments.keys():
         return None
-    return build_document(tenant_id, key, merged, profile)
+    return build_document(tenant_id, key, merged, profile, table)

@@ -23,16 +23,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared import telemetry  # batch context, EUII scrubbing, metrics
-from shared.exclusions import ExclusionPolicy
+from shared.exclusions import ExclusionPolicy, TenantSettings
 from shared.merge import merged_document
-from shared.models.call import Fragment
+from shared.models.call import CallDocument, Fragment
 from shared.parsing import ParseContext, RecordRejected, parse_record
 from shared.settings import Settings, get_settings
 from shared.storage import layout
 from shared.storage.aggregates import apply_call_delta  # quality aggregates
 from shared.storage.batches import MAX_ERRORS, read_batch, save_batch, update_batch, utcnow
 from shared.storage.blobs import BatchBlobs, BlobMissing
-from shared.storage.calls import ensure_user_index, merge_call, write_user_index
+from shared.storage.calls import Combine, ensure_user_index, merge_call, write_user_index
 from shared.storage.clients import Clients, get_clients
 from shared.storage.tenants import read_tenant_settings
 
@@ -249,7 +249,7 @@ class BatchProcessor:
                         pending,
                         quarantine,
                         counts,
-                        tenant.classifierProfile,
+                        tenant,
                         seen_users,
                     )
                     counts.stored += pending_records
@@ -258,11 +258,30 @@ class BatchProcessor:
             raise BatchUnreadable(
                 f"batch JSON is corrupt after record {counts.received}: {exc}"
             ) from exc
-        await self._flush(
-            tenant_id, batch_id, pending, quarantine, counts, tenant.classifierProfile, seen_users
-        )
+        await self._flush(tenant_id, batch_id, pending, quarantine, counts, tenant, seen_users)
         counts.stored += pending_records
         return counts
+
+    async def replay_record(
+        self, tenant_id: str, batch_id: str, index: int, record: Any
+    ) -> tuple[str, str | None]:
+        """Run one quarantined record through today's parsers, policy and merge (an admin
+        replays it after a parser fix): ("stored" | "excluded" | "quarantined", reason).
+        Merging is a union, so replaying twice stores the call once."""
+        tenant = await read_tenant_settings(self.clients, tenant_id)
+        ctx = ParseContext(tenant_id=tenant_id, max_qoe_bytes=self.settings.max_qoe_bytes)
+        counts = RunCounts()
+        rejected: list[tuple[int, str, Any]] = []
+        fragments = self._fragments_of(record, ctx, tenant.exclusions, index, counts, rejected)
+        if rejected:
+            return "quarantined", rejected[0][1]
+        if not fragments:
+            return "excluded", None
+        pending: dict[str, list[Fragment]] = defaultdict(list)
+        for frag in fragments:
+            pending[frag.key].append(frag)
+        await self._flush(tenant_id, batch_id, pending, [], counts, tenant, set())
+        return "stored", None
 
     def _fragments_of(
         self,
@@ -299,16 +318,29 @@ class BatchProcessor:
         pending: dict[str, list[Fragment]],
         quarantine: list[tuple[int, str, Any]],
         counts: RunCounts,
-        profile: str | None,
+        tenant: TenantSettings,
         seen_users: set[tuple[str, str | None]],
     ) -> None:
+        profile = tenant.profile_choice()
+        table = tenant.classification.table()
+        ttl = tenant.classification.retention.ttl_seconds("calls")
+
+        def combine(key: str, fragments: list[Fragment]) -> Combine:
+            def run(current: CallDocument | None) -> CallDocument | None:
+                doc = merged_document(current, tenant_id, key, fragments, profile, table)
+                if doc is not None:
+                    doc.ttl = ttl  # the tenant's retention, per item (docs/reference/settings.md)
+                return doc
+
+            return run
+
         async def merge(key: str, fragments: list[Fragment]) -> None:
             async with self._sem:
                 result = await merge_call(
                     self.clients,
                     tenant_id,
                     key,
-                    lambda current: merged_document(current, tenant_id, key, fragments, profile),
+                    combine(key, fragments),
                 )
                 if result.changed:
                     await write_user_index(self.clients, result.document, seen_users)

@@ -28,6 +28,10 @@ SETTING_NAMES: dict[str, str] = {
     "AZURE_CLIENT_ID": "client ID of the user-assigned managed identity (Cosmos DB)",
     "AUTH_TENANTS": "comma-separated Entra tenant IDs whose tokens are accepted",
     "AUTH_AUDIENCES": "comma-separated accepted token audiences (app ID URI, client ID)",
+    # The portal's Entra sign-in, served as /api/portal/config.json (shared/portal_site.py).
+    "CDC_PORTAL_CLIENT_ID": "client ID of the portal's SPA app registration; empty: none",
+    "CDC_PORTAL_TENANT_ID": "tenant ID (or 'organizations') the portal signs users in with",
+    "CDC_PORTAL_API_SCOPE": "API scope the portal requests: api://<API client ID>/access_as_user",
     "CDC_DEV_AUTHORITY": "loopback URL of the development token issuer; never set in Azure",
     "CDC_MAX_BATCH_RECORDS": "records per batch (default 10000)",
     "CDC_MAX_BATCH_BYTES": "decompressed bytes per batch (default 50 MB)",
@@ -41,6 +45,17 @@ SETTING_NAMES: dict[str, str] = {
     "is raised (default 20)",
     "CDC_ALERT_MIN_STREAMS": "classified audio streams a building needs in a day before "
     "it can alert (default 20)",
+    # Teams call records from Microsoft Graph, read by shared/graph/config.py
+    "CDC_GRAPH_URL": "Microsoft Graph base URL (default https://graph.microsoft.com/v1.0)",
+    "CDC_GRAPH_AUTHORITY": "token authority for Graph (default https://login.microsoftonline.com)",
+    "CDC_GRAPH_TENANTS": "comma-separated Teams tenant IDs to subscribe to call records",
+    "CDC_GRAPH_HOME_TENANT": "the app's home tenant: Graph tokens from the managed identity",
+    "CDC_GRAPH_APP_ID": "multi-tenant app (client) ID for other tenants (certificate)",
+    "CDC_GRAPH_CERTIFICATE_PATH": "PEM/PKCS12 certificate of that app (other tenants)",
+    "CDC_GRAPH_WEBHOOK_BASE": "public https base URL of this app for Graph's webhooks "
+    "(default https://$WEBSITE_HOSTNAME)",
+    "CDC_GRAPH_NOT_FOUND_DELAY_S": "first retry delay of a call record still 404 (default 60)",
+    "CDC_GRAPH_MAX_INLINE_WAIT_S": "Retry-After waited in-process before re-queueing (default 20)",
 }
 
 ENTRA_AUTHORITY = "https://login.microsoftonline.com"

@@ -62,6 +62,7 @@ class F:
     qoe: str = ""
     cdr: str = ""
     graph: str = ""
+    pstn: str = ""  # a Graph PSTN / Direct Routing log row's property
 
 
 # ------------------------------------------------------------------ the call document
@@ -214,6 +215,26 @@ CALL_FIELDS: dict[str, F] = {
     "Session.rating": F("good / poor / unavailable (classifier)"),
     "Session.reasons": F("why poor: callSetup, audioNetwork, device (classifier)"),
     "Session.reason_metrics": F("the metrics behind each reason (classifier)"),
+    "Session.pstn": F(
+        "a PSTN / Direct Routing log row's own facts (table PstnDetail)",
+        pstn="`pstnCallLogRow` / `directRoutingLogRow`",
+    ),
+    # PstnDetail: Graph PSTN and Direct Routing log rows (getPstnCalls, getDirectRoutingCalls);
+    # the numbers are not here: they are the endpoints' `tel:` URIs, masked like any other.
+    "PstnDetail.log_type": F("pstn or directRouting (which log the row came from)"),
+    "PstnDetail.call_type": F("the row's call type (e.g. ucap_out, ByotIn)", pstn="`callType`"),
+    "PstnDetail.trunk_fqdn": F(
+        "the Direct Routing trunk (SBC) FQDN", pstn="`trunkFullyQualifiedDomainName`"
+    ),
+    "PstnDetail.final_sip_code": F("final SIP response code", pstn="`finalSipCode`"),
+    "PstnDetail.final_sip_phrase": F("its phrase", pstn="`finalSipCodePhrase`"),
+    "PstnDetail.call_end_sub_reason": F("Microsoft's sub-reason code", pstn="`callEndSubReason`"),
+    "PstnDetail.media_bypass": F("media bypass on the trunk", pstn="`mediaBypassEnabled`"),
+    "PstnDetail.duration_s": F("call duration in seconds", pstn="`duration`"),
+    "PstnDetail.successful": F(
+        "the call connected (from `successfulCall`, else SIP 200 or a duration)",
+        pstn="`successfulCall`",
+    ),
     # Stream: one direction of one media line, seen from the receiving side
     "Stream.id": F("`{label}:{direction}` (+ `@{segment}` for multi-segment Graph sessions)"),
     "Stream.label": F("media line label", qoe="`MediaLine@Label`", graph="`media.label`"),
@@ -570,6 +591,11 @@ SETTINGS_FIELDS: dict[str, F] = {
     "TenantSettings.tenantId": F("tenant"),
     "TenantSettings.classifierProfile": F("audio classifier profile, or the default"),
     "TenantSettings.exclusions": F("the exclusion policy (below)"),
+    "TenantSettings.classification": F(
+        "an admin's classifier profile per source, yellow tiers and retention days"
+    ),
+    "TenantSettings.updatedAt": F("when an admin last changed those"),
+    "TenantSettings.updatedBy": F("who changed them (name, else object or app id)", "UPN"),
     "ExclusionPolicy.users": F("users whose data stays on premises", "SIP URIs / UPNs"),
     "ExclusionPolicy.domains": F("domains whose data stays on premises"),
 }
@@ -664,6 +690,7 @@ def _call_models() -> list[type[BaseModel]]:
         call.Stream,
         call.StreamMetrics,
         call.StreamQuality,
+        call.PstnDetail,
     ]
 
 
@@ -711,7 +738,7 @@ def call_document_tables(
                         visibility(mn, name, classes),
                         d.qoe or "-",
                         d.cdr or "-",
-                        d.graph or "-",
+                        d.graph or (f"PSTN log row {d.pstn}" if d.pstn else "-"),
                     ]
                     for mn, name, d in rows
                     if mn == m.__name__
@@ -782,6 +809,41 @@ def graph_table() -> str:
     rows = _stored_from("graph")
     rows += [[el, "-", "dropped: " + d.what, d.euii or "no"] for el, d in GRAPH_NOT_STORED.items()]
     return _table(["callRecord property", "stored as", "how", "EUII"], rows)
+
+
+# What a PSTN / Direct Routing log row gives the parts of the call model that every
+# source shares (shared/parsing/pstn.py), and what it leaves behind.
+PSTN_SHARED: dict[str, tuple[str, F]] = {
+    "`id`": ("`Session.id`", F("row id")),
+    "`startDateTime`, `endDateTime`": ("`Session.start`, `Session.end`", F("times")),
+    "`finalSipCode`": ("`Session.response_code`", F("SIP code")),
+    "`finalSipCodePhrase` (failed calls)": ("`Session.failure_reason`", F("why it failed")),
+    "`userPrincipalName`": ("`Endpoint.uri` (as `sip:`)", F("the Teams user", "UPN")),
+    "`userDisplayName`": ("`Endpoint.display_name`", F("their name", "name")),
+    "`callerNumber` (inbound) / `calleeNumber` (outbound)": (
+        "`Endpoint.uri` (as `tel:`; masked for all but admin)",
+        F("the other party", "phone number"),
+    ),
+}
+PSTN_NOT_STORED: dict[str, F] = {
+    "`logType`": F("read to choose `PstnDetail.log_type`, not kept as is"),
+    "the user's own number of an outbound / inbound row": F("not read", "phone number"),
+    "`userId`, `tenantCountryCode`, `usageCountryCode`, `licenseCapability`, "
+    "`charge`, `currency`, `destinationContext`, `destinationName`, `conferenceId`, "
+    "`operator`, `inventoryType`, `callId`, `correlationId`, `signalingLocation` and "
+    "the other properties": F("not read", "object ID (userId)"),
+}
+
+
+def pstn_table() -> str:
+    rows = [
+        [d.pstn, f"`{m}.{n}`", "stored", d.euii or "no"]
+        for m, n, d in described(_call_models(), CALL_FIELDS)
+        if d.pstn and m == "PstnDetail"
+    ]
+    rows += [[el, where, "stored", d.euii or "no"] for el, (where, d) in PSTN_SHARED.items()]
+    rows += [[el, "-", "dropped: " + d.what, d.euii or "no"] for el, d in PSTN_NOT_STORED.items()]
+    return _table(["log row property", "stored as", "how", "EUII"], rows)
 
 
 def _dict_keys(path: Path, functions: set[str], callees: set[str] | None = None) -> list[str]:
@@ -973,6 +1035,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "qoe": qoe_table,
     "cdr": cdr_table,
     "graph": graph_table,
+    "pstn": pstn_table,
     "call-document": call_document_tables,
     "stored-documents": stored_documents_table,
     "reference": reference_tables,

@@ -227,6 +227,10 @@ class Agent(Upkeep):
                         summary.files_sent + summary.files_rejected - done_before,
                         summary.records_sent - records_before,
                     )
+            if self.cfg.monitoring is not None and not self.stop.is_set():
+                from cdc_agent.monitoring.pump import pull
+
+                pull(self, summary)  # the monitoring-db source, after the spool folders
             self.purge_sent()
         except (FatalError, Postponed) as exc:
             summary.error = str(exc)
@@ -298,6 +302,10 @@ class Agent(Upkeep):
             report["batches"].append(
                 {"batchId": env["batchId"], "records": len(chunk), "gzipBytes": len(encode(env))}
             )
+        if self.cfg.monitoring is not None:
+            from cdc_agent.monitoring.pump import dry_run
+
+            report["monitoring"] = dry_run(self)  # what the databases would add
         return report
 
     # claim ---------------------------------------------------------------------------
@@ -538,6 +546,10 @@ class Agent(Upkeep):
                 shutil.move(str(src), str(dest))
                 sent += 1
             self._step("moved-one")
+        if group.get("monitoring"):
+            from cdc_agent.monitoring.pump import finish_group
+
+            finish_group(self, group)  # rejected records kept, watermark advanced
         c = j.data["counters"]
         c["filesSent"] += len(group["files"]) - len(problems)
         c["filesRejected"] += len(problems)

@@ -104,6 +104,16 @@ def _dry_run(agent: Agent) -> int:
         print(f"  would reject {r['file']}: {r['reason']}")
     for b in report["batches"]:
         print(f"  batch {b['batchId']}: {b['records']} records, {b['gzipBytes']} bytes gzip")
+    for m in report.get("monitoring") or []:
+        print(
+            f"  {m['database']} {m['feed']}: "
+            + (
+                f"{m['rows']} new row(s), {m['records']} "
+                f"record(s) to send, {m['excluded']} excluded"
+                if "error" not in m
+                else f"cannot be read: {m['error']}"
+            )
+        )
     return EXIT_OK
 
 

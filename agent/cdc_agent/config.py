@@ -16,8 +16,11 @@ import shlex
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from cdc_agent.monitoring.config import MonitoringConfig
 
 GUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
@@ -122,6 +125,7 @@ class Config:
     source: SourceConfig
     logging: LoggingConfig
     extra: dict[str, Any] = field(default_factory=dict)
+    monitoring: MonitoringConfig | None = None  # [monitoring_db]: the monitoring-db source
 
 
 class _Section:
@@ -231,7 +235,17 @@ def _read_toml(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
         raise ConfigError(file, "(syntax)", str(exc)) from None
     except OSError as exc:
         raise ConfigError(file, "(file)", f"cannot be read: {exc}") from None
-    sections = {"server", "auth", "spool", "batch", "delivery", "exclusions", "source", "logging"}
+    sections = {
+        "server",
+        "auth",
+        "spool",
+        "batch",
+        "delivery",
+        "exclusions",
+        "source",
+        "logging",
+        "monitoring_db",
+    }
     for name in raw:
         if name not in sections:
             raise ConfigError(
@@ -340,10 +354,11 @@ def _auth(file: Path, raw: dict[str, Any], base: Path) -> AuthConfig:
     return auth
 
 
-def _check_spool(sp: _Section, spool: SpoolConfig) -> None:
-    """At least one input; no output directory is an input or inside one."""
-    if spool.qoe_dir is None and spool.cdr_dir is None:
-        raise sp.error("qoe_dir", "set qoe_dir, cdr_dir or both")
+def _check_spool(sp: _Section, spool: SpoolConfig, monitoring: bool) -> None:
+    """At least one input (a folder or a [monitoring_db]); no output directory is an
+    input or inside one."""
+    if spool.qoe_dir is None and spool.cdr_dir is None and not monitoring:
+        raise sp.error("qoe_dir", "set qoe_dir, cdr_dir or both (or a [monitoring_db])")
     inputs = {"qoe_dir": spool.qoe_dir, "cdr_dir": spool.cdr_dir}
     outputs = {
         "sent_dir": spool.sent_dir,
@@ -359,7 +374,7 @@ def _check_spool(sp: _Section, spool: SpoolConfig) -> None:
                 )
 
 
-def _spool(file: Path, raw: dict[str, Any], base: Path) -> SpoolConfig:
+def _spool(file: Path, raw: dict[str, Any], base: Path, monitoring: bool) -> SpoolConfig:
     sp = _Section(
         file,
         "spool",
@@ -385,7 +400,7 @@ def _spool(file: Path, raw: dict[str, Any], base: Path) -> SpoolConfig:
         settle_seconds=sp.number("settle_seconds", 5.0, minimum=0, maximum=3600),
         poll_seconds=sp.number("poll_seconds", 10.0, minimum=0.1, maximum=3600),
     )
-    _check_spool(sp, spool)
+    _check_spool(sp, spool, monitoring)
     return spool
 
 
@@ -459,7 +474,10 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     base = file.parent
     server = _server(file, raw)
     auth = _auth(file, raw, base)
-    spool = _spool(file, raw, base)
+    from cdc_agent.monitoring.config import parse_monitoring
+
+    monitoring = parse_monitoring(file, raw.get("monitoring_db"))
+    spool = _spool(file, raw, base, monitoring is not None)
     batch = _batch(file, raw)
     delivery = _delivery(file, raw)
     exclusions = _exclusions(file, raw)
@@ -475,4 +493,5 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         exclusions=exclusions,
         source=source,
         logging=logging_cfg,
+        monitoring=monitoring,
     )

@@ -15,6 +15,16 @@ from cdc_agent.journal import Journal
 from cdc_agent.transport import TransportError
 
 
+def _monitoring(cfg: Any) -> list[dict[str, Any]] | None:
+    """The monitoring-db feeds (watermarks, rows read/sent), when configured; imported
+    only then, so status without a database loads no SQL code."""
+    if cfg.monitoring is None:
+        return None
+    from cdc_agent.monitoring.source import status
+
+    return status(cfg.monitoring, cfg.spool.state_dir)
+
+
 def collect(agent: Agent, remote: bool = True, last: int = 5) -> dict[str, Any]:
     cfg = agent.cfg
     j = Journal(cfg.spool.state_dir)
@@ -36,6 +46,7 @@ def collect(agent: Agent, remote: bool = True, last: int = 5) -> dict[str, Any]:
         "counters": j.data.get("counters"),
         "exclusions": j.data.get("exclusions"),
         "recent": [],
+        "monitoring": _monitoring(cfg),
     }
     if pending:
         out["inFlight"] = {
@@ -96,6 +107,10 @@ def render(info: dict[str, Any]) -> str:
     )
     exc = info.get("exclusions") or {}
     lines.append(f"Exclusions      pushed {exc.get('pushedAt') or 'never'}")
+    if info.get("monitoring") is not None:
+        from cdc_agent.monitoring.source import render_status
+
+        lines += render_status(info["monitoring"])
     if info["recent"]:
         lines.append("Recent batches (newest first):")
         for r in info["recent"]:

@@ -12,6 +12,12 @@ param cosmosEndpoint string
 param cosmosDatabaseName string
 param authTenants array
 param apiAudiences array
+@description('The portal\'s SPA app registration (client ID); empty until registered.')
+param portalClientId string
+@description('Tenant ID (or \'organizations\') the portal signs users in with.')
+param portalSignInTenant string
+@description('Full name of the API\'s delegated scope the portal requests: api://<API client ID>/access_as_user.')
+param portalApiScope string
 param maximumInstanceCount int
 param instanceMemoryMB int
 
@@ -53,8 +59,9 @@ var appSettings = {
   AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
   // The app's own connection (blob trigger on incoming/, and the code's blob client).
   CDC_STORAGE__blobServiceUri: storage.properties.primaryEndpoints.blob
-  // Read by the Functions host, not by our code: the blob trigger keeps its poison queue
-  // on the trigger's connection, so an identity-based trigger connection needs it.
+  // The queue endpoint of the same connection: the Graph webhooks put call record ids on
+  // the `graph-callrecords` queue through it (shared/storage/queues.py), the host's queue
+  // trigger reads them, and the blob trigger keeps its poison queue there.
   CDC_STORAGE__queueServiceUri: storage.properties.primaryEndpoints.queue
   CDC_STORAGE__credential: 'managedidentity'
   CDC_STORAGE__clientId: identity.properties.clientId
@@ -65,6 +72,18 @@ var appSettings = {
   // Token validation.
   AUTH_TENANTS: join(authTenants, ',')
   AUTH_AUDIENCES: join(apiAudiences, ',')
+  // The portal's sign-in configuration, served as /api/portal/config.json (functions/portal.py):
+  // the portal is served by this app, from the API's own origin, so no CORS is needed.
+  CDC_PORTAL_CLIENT_ID: portalClientId
+  CDC_PORTAL_TENANT_ID: portalSignInTenant
+  CDC_PORTAL_API_SCOPE: portalApiScope
+  // Teams call records from Microsoft Graph: the home tenant's managed identity reads
+  // them (admin consent once, docs/deploy.md); Graph calls the webhooks on this host
+  // (https://$WEBSITE_HOSTNAME unless CDC_GRAPH_WEBHOOK_BASE names a custom domain).
+  CDC_GRAPH_URL: 'https://graph.microsoft.com/v1.0'
+  CDC_GRAPH_AUTHORITY: environment().authentication.loginEndpoint
+  CDC_GRAPH_TENANTS: join(authTenants, ',')
+  CDC_GRAPH_HOME_TENANT: tenant().tenantId
   // Application Insights with Entra ID ingestion (local auth is off on the component).
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
@@ -93,6 +112,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
+      // The portal is served from this origin (/api/portal/): no cross-origin caller exists,
+      // so none is allowed.
+      cors: { allowedOrigins: [], supportCredentials: false }
       appSettings: [for setting in items(appSettings): { name: setting.key, value: setting.value }]
     }
     functionAppConfig: {

@@ -93,13 +93,24 @@ var containers = [
     }
   }
   {
-    name: 'alerts' // quality alerts (issue 11): one per tenant, building and day; 13 months
+    name: 'alerts' // quality alerts: one per tenant, building and day; 13 months
     partitionKey: '/tenantId'
     defaultTtl: 396 * day
     indexingPolicy: {
       indexingMode: 'consistent'
       automatic: true
       includedPaths: [ { path: '/kind/?' }, { path: '/day/?' }, { path: '/status/?' } ]
+      excludedPaths: [ { path: '/*' } ]
+    }
+  }
+  {
+    name: 'graph' // Microsoft Graph fetch state: subscriptions, backfills, record versions
+    partitionKey: '/tenantId'
+    defaultTtl: -1
+    indexingPolicy: {
+      indexingMode: 'consistent'
+      automatic: true
+      includedPaths: [ { path: '/kind/?' }, { path: '/day/?' } ]
       excludedPaths: [ { path: '/*' } ]
     }
   }

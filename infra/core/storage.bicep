@@ -5,9 +5,9 @@ param location string
 param tags object
 @description('Blob container that holds the Flex Consumption deployment package.')
 param deploymentContainerName string
-@description('Storage redundancy.')
+@description('Storage redundancy. LRS by default because it exists in every region; ZRS/GZRS fail in regions without availability zones, so choose them per region (main.bicep storageSkuName).')
 @allowed([ 'Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS' ])
-param skuName string = 'Standard_ZRS'
+param skuName string = 'Standard_LRS'
 
 // shared/storage/layout.py BLOB_CONTAINERS (tests/infra checks they match).
 var dataContainers = [
@@ -25,7 +25,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   sku: { name: skuName }
   //checkov:skip=CKV_AZURE_35: Event Grid delivery and the Flex Consumption app (no VNet integration in this template) reach the account over its public endpoint; access needs an Entra token and an RBAC role, shared keys are off
   //checkov:skip=CKV_AZURE_59: same as CKV_AZURE_35: no private endpoint in this template; public endpoint accepts Entra ID only
-  //checkov:skip=CKV_AZURE_206: zone-redundant (ZRS) by default; geo-replication buys little: blobs are transient (incoming is emptied by processing), the durable data lives in Cosmos DB; pass skuName Standard_GZRS if required
+  //checkov:skip=CKV_AZURE_206: LRS by default so the template deploys in every region (ZRS/GZRS need availability zones); blobs are transient (incoming is emptied by processing) and the durable data lives in Cosmos DB; set storageSkuName to Standard_ZRS or Standard_GZRS where the region offers it
   properties: {
     accessTier: 'Hot'
     allowSharedKeyAccess: false

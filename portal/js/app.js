@@ -10,6 +10,9 @@ import { callsView } from "./views/calls.js";
 import { callView } from "./views/call.js";
 import { qualityView } from "./views/quality.js";
 import { buildingsView } from "./views/buildings.js";
+import { settingsView } from "./views/settings.js";
+import { purgeView } from "./views/purge.js";
+import { quarantineView } from "./views/quarantine.js";
 
 const CALL_ANALYTICS = ["admin", "engineer", "specialist"];
 const ALL = [...CALL_ANALYTICS, "reader"];
@@ -21,12 +24,18 @@ const ROUTES = [
   ["/calls/:callId", callView, CALL_ANALYTICS, "calls"],
   ["/quality", qualityView, ALL, "quality"],
   ["/admin/buildings", buildingsView, ["admin"], "buildings"],
+  ["/admin/settings", settingsView, ["admin"], "settings"],
+  ["/admin/purge", purgeView, ["admin"], "purge"],
+  ["/admin/quarantine", quarantineView, ["admin"], "quarantine"],
 ];
 
 const NAV = [
   ["calls", "Call Analytics", "/users", CALL_ANALYTICS],
   ["quality", "Quality dashboard", "/quality", ALL],
   ["buildings", "Buildings", "/admin/buildings", ["admin"]],
+  ["settings", "Settings", "/admin/settings", ["admin"]],
+  ["quarantine", "Quarantine", "/admin/quarantine", ["admin"]],
+  ["purge", "Purge a user", "/admin/purge", ["admin"]],
 ];
 
 const main = document.getElementById("main");

@@ -4,7 +4,7 @@
 // Comparisons are strict, as in the spec.
 
 const pct = (v) => `${(v * 100).toFixed(v < 0.01 ? 2 : 1)}%`;
-const num = (d) => (v) => Number(v).toFixed(d);
+const num = (d) => Object.assign((v) => Number(v).toFixed(d), { digits: d });
 
 export const METRICS = {
   jitter_ms: { label: "Jitter", unit: "ms", yellow: 15, red: 30, fmt: num(0) },
@@ -71,11 +71,34 @@ export function metricLabel(key) {
   return (METRICS[key] && METRICS[key].label) || key.replace(/_/g, " ");
 }
 
-export function formatMetric(key, value) {
+/** The value as shown. Near a threshold more digits are shown until the value no longer
+ * reads the same as the threshold (0.1001 is "10.01%", not the "10.0%" of the red
+ * threshold 0.1), so a flagged value never looks equal to an unflagged one; the exact
+ * value is in `exactMetric` for the tooltip. */
+export function formatMetric(key, value, media) {
   if (value === null || value === undefined) return "—";
-  const spec = METRICS[key];
+  const spec = specFor(key, media) || METRICS[key];
   if (!spec || typeof value !== "number" || !spec.fmt) return String(value);
-  return show(spec, spec.fmt === pct ? value : Number(spec.fmt(value)));
+  const limits = [spec.red, spec.yellow].filter((t) => typeof t === "number" && t !== value);
+  const text = show(spec, spec.fmt === pct ? value : Number(spec.fmt(value)));
+  const base = spec.fmt === pct ? (value < 0.01 ? 2 : 1) : spec.fmt.digits ?? 0;
+  let d = base;
+  while (d < base + 6 && limits.some((t) => showAt(spec, t, d) === showAt(spec, value, d))) d++;
+  return d === base ? text : showAt(spec, value, d);
+}
+
+/** The value with `digits` decimals (of the percentage for rates). */
+function showAt(spec, v, digits) {
+  if (spec.fmt === pct) return `${(v * 100).toFixed(digits)}%`;
+  const text = Number(v).toFixed(digits);
+  return spec.unit ? `${text} ${spec.unit}` : text;
+}
+
+/** The exact value, for the tooltip. */
+export function exactMetric(key, value) {
+  if (typeof value !== "number") return String(value);
+  const spec = METRICS[key];
+  return spec && spec.fmt === pct ? `${value} (${(value * 100).toPrecision(6)}%)` : String(value);
 }
 
 /** The flag of one metric: the API's stream.quality.flags (keyed by metric name) when it

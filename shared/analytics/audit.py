@@ -136,5 +136,15 @@ async def read_audit(
         if last
         else None
     )
-    fields = ("at", "action", "actorId", "actorName", "level", "targetUser", "callId")
+    fields = (
+        "at",
+        "action",
+        "actorId",
+        "actorName",
+        "level",
+        "targetUser",
+        "callId",
+        "field",
+        "userHash",
+    )
     return {"entries": [{k: e.get(k) for k in fields} for e in page], "continuationToken": token}

@@ -73,6 +73,9 @@ _SESSION: dict[str, FieldClass] = {
     "sip_call_id": "debug",
     "from_tag": "debug",
     "to_tag": "debug",
+    # PSTN / Direct Routing facts (trunk, SIP code, media bypass): engineer and admin;
+    # a specialist sees the masked number and the call's duration only.
+    "pstn": "advanced",
 }
 
 _STREAM: dict[str, FieldClass] = {
@@ -120,7 +123,15 @@ FIELD_CLASSES: dict[str, FieldClass] = {
 }
 
 # Subtrees shown whole once their root is visible (their keys are data, not fields).
-_OPAQUE = ("metrics", "quality.flags", "device_ratios", "device_flags", "reason_metrics", "place")
+_OPAQUE = (
+    "metrics",
+    "quality.flags",
+    "device_ratios",
+    "device_flags",
+    "reason_metrics",
+    "place",
+    "pstn",
+)
 
 _TEL_RE = re.compile(r"^(tel:)?(\+?\d+?)(\d{1,3})$")
 

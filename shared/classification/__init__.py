@@ -8,7 +8,7 @@ and applies the session / call rules of docs/reference/classification.md.
 from __future__ import annotations
 
 from shared.classification.streams import classify_stream, device_flags
-from shared.classification.thresholds import DEFAULT_TABLE, ThresholdTable
+from shared.classification.thresholds import DEFAULT_TABLE, ProfileChoice, ThresholdTable
 from shared.models.call import CallView, Session
 
 DEVICE_RATIOS = tuple(lim.metric for lim in DEFAULT_TABLE.for_media("endpoint"))
@@ -25,7 +25,7 @@ def _is_setup_failure(session: Session) -> list[str]:
 
 
 def rate_session(
-    session: Session, profile: str | None = None, table: ThresholdTable | None = None
+    session: Session, profile: ProfileChoice = None, table: ThresholdTable | None = None
 ) -> None:
     """Session rating per docs/reference/classification.md: poor (callSetup, audioNetwork, device),
     unavailable when no QoE arrived for its audio, good otherwise."""
@@ -56,7 +56,7 @@ def rate_session(
 
 
 def classify_call(
-    view: CallView, profile: str | None = None, table: ThresholdTable | None = None
+    view: CallView, profile: ProfileChoice = None, table: ThresholdTable | None = None
 ) -> None:
     """A call is poor if any session is poor (union of reasons), good if any is good,
     unavailable otherwise; None when it has no session."""

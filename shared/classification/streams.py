@@ -15,6 +15,7 @@ from shared.classification.thresholds import (
     METRICS_MISSING,
     TEAMS2021,
     Limit,
+    ProfileChoice,
     ThresholdTable,
     profile_for,
 )
@@ -99,7 +100,7 @@ def _appsharing(metrics: StreamMetrics, table: ThresholdTable, q: StreamQuality)
 
 
 def classify_stream(
-    stream: Stream, profile: str | None = None, table: ThresholdTable | None = None
+    stream: Stream, profile: ProfileChoice = None, table: ThresholdTable | None = None
 ) -> StreamQuality:
     """Classify one stream. `profile` None (or unknown) -> default by the stream's source
     (`sfb2019` for SfB data, `teams2021` for Graph). Flags are computed for every metric
@@ -110,6 +111,14 @@ def classify_stream(
     metrics = stream.metrics
     media = stream.media_type
     q.flags = _flags(metrics, table.for_media(media))
+    if media == "audio":
+        # Red means "likely the main cause": only a poor criterion of the stream's own
+        # profile can be that; past red on another metric (degradation under
+        # teams2021) it is still outside the normal range, so yellow.
+        criteria = table.audio_profiles[chosen]
+        for name, flag in q.flags.items():
+            if flag == "red" and name not in criteria:
+                q.flags[name] = "yellow"
     if (stream.ice or "").upper() == "FAILED":
         q.unclassified_reason = CONNECTIVITY_FAILED
         return q

@@ -165,8 +165,14 @@ def build_table(yellow: Mapping[str, float | None] | None = None) -> ThresholdTa
 DEFAULT_TABLE = build_table()
 
 
-def profile_for(source_format: str | None, profile: str | None) -> str:
+# The tenant's choice: one profile for every source, or one per source format.
+ProfileChoice = str | Mapping[str, str] | None
+
+
+def profile_for(source_format: str | None, profile: ProfileChoice) -> str:
     """The audio profile: the tenant's choice when valid, else the source's default."""
+    if isinstance(profile, Mapping):
+        profile = profile.get(source_format or "")
     if profile in AUDIO_PROFILE_METRICS:
-        return profile
+        return str(profile)
     return DEFAULT_PROFILE_BY_SOURCE.get(source_format or "", DEFAULT_PROFILE)

@@ -94,6 +94,8 @@ class AuditEntry(BaseModel):
     level: str | None
     targetUser: str | None
     callId: str | None
+    field: str | None = None  # admin changes: which setting changed
+    userHash: str | None = None  # a purge: the user as a hash, never the address
 
 
 class AuditPage(BaseModel):
@@ -166,3 +168,94 @@ class AlertList(BaseModel):
     open: int
     truncated: bool
     alerts: list[QualityAlert]
+
+
+class PurgeResult(BaseModel):
+    """What a user purge did; the user appears only as a hash."""
+
+    userHash: str
+    status: Literal["completed"]
+    startedAt: str
+    completedAt: str
+    requestedBy: str | None
+    callsDeleted: int
+    callsScrubbed: int
+    historyEntriesDeleted: int
+    directoryEntryDeleted: bool
+    auditEntriesScrubbed: int
+    quarantinedRecordsScrubbed: int
+    addedToExclusions: bool
+    statusUrl: str | None = None
+
+
+class QuarantinedRecord(BaseModel):
+    batchId: str
+    index: int
+    reason: str | None
+    discarded: bool
+    discardedAt: str | None = None
+    lastReplayAt: str | None = None
+    record: Any = None  # only when one record is read (admin, audited)
+
+
+class QuarantineList(BaseModel):
+    items: list[QuarantinedRecord]
+    byReason: dict[str, int]
+    count: int
+
+
+class ReplayOutcome(BaseModel):
+    index: int
+    outcome: Literal["stored", "excluded", "quarantined", "discarded"]
+    reason: str | None
+
+
+class ReplayResult(BaseModel):
+    batchId: str
+    results: list[ReplayOutcome]
+    counts: dict[str, int]
+
+
+# Microsoft Graph (functions/graph.py): the webhooks' and the admin routes' bodies.
+
+
+class GraphNotifications(BaseModel):
+    """Graph change or lifecycle notifications (`value`: one item per notification)."""
+
+    model_config = ConfigDict(extra="allow")
+    value: list[dict[str, object]]
+
+
+class BackfillBody(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    from_: str = Field(alias="from", description="ISO-8601 start (inclusive), within 30 days")
+    to: str = Field(description="ISO-8601 end (exclusive)")
+
+
+class BackfillStarted(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    runId: str
+    tenantId: str
+    status: str
+
+
+class GraphState(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    subscription: dict[str, object] | None = None
+    backfills: list[dict[str, object]] = Field(default_factory=list)
+
+
+class PstnTrunkDay(BaseModel):
+    day: str
+    trunk: str
+    logType: str
+    attempts: int
+    answered: int
+    ner: float | None = Field(description="network effectiveness ratio (docs/graph.md)")
+    averageDurationS: float | None
+    failuresBySipCode: dict[str, int]
+
+
+class PstnReport(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    rows: list[PstnTrunkDay]

@@ -106,6 +106,21 @@ class Endpoint(_Model):
     device_flags: dict[str, Literal["yellow", "red"]] = Field(default_factory=dict)
 
 
+class PstnDetail(_Model):
+    """A PSTN or Direct Routing log row's own facts (Graph `pstnCallLogRow` /
+    `directRoutingLogRow`); numbers are not here, they are the endpoints' `tel:` URIs."""
+
+    log_type: Literal["pstn", "directRouting"]
+    call_type: str | None = None
+    trunk_fqdn: str | None = None
+    final_sip_code: int | None = None
+    final_sip_phrase: str | None = None
+    call_end_sub_reason: int | None = None
+    media_bypass: bool | None = None
+    duration_s: float | None = None
+    successful: bool | None = None
+
+
 class Session(_Model):
     """One media connection between two endpoints (a SIP dialog, or a Graph session)."""
 
@@ -129,6 +144,7 @@ class Session(_Model):
     rating: SessionRating | None = None
     reasons: list[str] = Field(default_factory=list)
     reason_metrics: dict[str, list[str]] = Field(default_factory=dict)
+    pstn: PstnDetail | None = None  # PSTN / Direct Routing log rows only
 
 
 class Fragment(_Model):

@@ -18,6 +18,9 @@ RECORD_FORMATS: dict[tuple[str, str], type] = {
     ("qoe", "ms-qoe-xml"): str,
     ("cdr", "sfb-cdr-json"): dict,
     ("callRecord", "graph-v1"): dict,
+    # A PSTN / Direct Routing log row the Graph fetcher read (getPstnCalls,
+    # getDirectRoutingCalls), with `logType`.
+    ("pstnCall", "graph-pstn-v1"): dict,
 }
 MAX_DATA_DEPTH = 32  # deeper JSON is hostile, not telemetry (Graph call records nest ~8)
 
@@ -50,7 +53,7 @@ class Source(BaseModel):
 class Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["qoe", "cdr", "callRecord"]
+    kind: Literal["qoe", "cdr", "callRecord", "pstnCall"]
     format: str
     data: Any
 

@@ -47,7 +47,7 @@ def _load_parsers() -> None:
     global _loaded
     from shared.parsing import cdr  # noqa: F401
 
-    for optional in ("shared.parsing.qoe_xml", "shared.parsing.graph"):
+    for optional in ("shared.parsing.qoe_xml", "shared.parsing.graph", "shared.parsing.pstn"):
         try:
             __import__(optional)
         except ModuleNotFoundError as exc:

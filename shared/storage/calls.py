@@ -107,6 +107,8 @@ def user_index_docs(doc: CallDocument) -> list[dict[str, Any]]:
                 "ownSessionIds": [s.id for s in own],
                 "updatedAt": doc.updatedAt,
             }
+            # the tenant's retention: a history entry goes with its call
+            | ({"ttl": doc.ttl} if doc.ttl else {})
         )
     return out
 

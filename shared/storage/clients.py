@@ -44,6 +44,21 @@ def _credential(settings: Settings) -> Any:
     return DefaultAzureCredential()
 
 
+def managed_identity_credential(client_id: str | None) -> Any:
+    """The app's managed identity as an async azure-identity credential (Microsoft
+    Graph's home tenant; shared/graph/tokens.py)."""
+    from azure.identity.aio import ManagedIdentityCredential
+
+    return ManagedIdentityCredential(client_id=client_id)
+
+
+def certificate_credential(tenant_id: str, app_id: str, certificate_path: str, host: str) -> Any:
+    """A multi-tenant app's certificate credential for another tenant (never a secret)."""
+    from azure.identity.aio import CertificateCredential
+
+    return CertificateCredential(tenant_id, app_id, certificate_path, authority=host)
+
+
 def make_clients(settings: Settings) -> Clients:
     from azure.cosmos.aio import CosmosClient
     from azure.storage.blob.aio import BlobServiceClient

@@ -86,6 +86,11 @@ ALERTS = CosmosContainer(
     "alerts", "/tenantId", 396 * DAY, _policy("/kind/?", "/day/?", "/status/?")
 )
 
+# Microsoft Graph fetch state, by tenant: the subscription (id, clientState, expiry,
+# renewals, errors), counters, backfill runs, the last fetched version of each call
+# record (expires with Graph's 30-day retention) and PSTN / Direct Routing day totals.
+GRAPH = CosmosContainer("graph", "/tenantId", -1, _policy("/kind/?", "/day/?"))
+
 COSMOS_CONTAINERS: tuple[CosmosContainer, ...] = (
     CALLS,
     USER_CALLS,
@@ -94,7 +99,13 @@ COSMOS_CONTAINERS: tuple[CosmosContainer, ...] = (
     AGGREGATES,
     AUDIT,
     ALERTS,
+    GRAPH,
 )
+
+# Azure Storage queue of call record ids to fetch (one message per id), and the poison
+# queue the Functions host moves a message to after maxDequeueCount failures.
+GRAPH_QUEUE = "graph-callrecords"
+QUEUES: tuple[str, ...] = (GRAPH_QUEUE, f"{GRAPH_QUEUE}-poison")
 
 # Blob containers. incoming: raw batches as posted (removed after processing, and by a
 # 7-day lifecycle rule in Azure); quarantine: rejected records with their reason;

@@ -7,6 +7,7 @@ from shared.exclusions import ExclusionPolicy, TenantSettings
 from shared.storage import layout
 from shared.storage.clients import Clients
 from shared.storage.retry import read_or_none, with_retries
+from shared.tenant_settings import ClassificationSettings
 
 SETTINGS_ID = "settings"
 
@@ -21,7 +22,22 @@ async def read_tenant_settings(clients: Clients, tenant_id: str) -> TenantSettin
 async def save_exclusions(clients: Clients, tenant_id: str, policy: ExclusionPolicy) -> None:
     current = await read_tenant_settings(clients, tenant_id)
     current.exclusions = policy
-    body = {"id": SETTINGS_ID, **current.model_dump(mode="json")}
+    await _save(clients, current)
+
+
+async def save_classification(
+    clients: Clients, tenant_id: str, settings: ClassificationSettings, at: str, by: str | None
+) -> TenantSettings:
+    """Replace the admin's part of the settings, keep the agent's exclusion policy."""
+    current = await read_tenant_settings(clients, tenant_id)
+    current.classification = settings
+    current.updatedAt, current.updatedBy = at, by
+    await _save(clients, current)
+    return current
+
+
+async def _save(clients: Clients, current: TenantSettings) -> None:
+    body = {"id": SETTINGS_ID, **current.model_dump(mode="json", by_alias=True)}
     await with_retries(
         lambda: clients.container(layout.TENANTS).upsert_item(body), what="save tenant settings"
     )

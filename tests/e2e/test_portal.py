@@ -18,7 +18,8 @@ here).
 
 What it expects from the local stack (tests/stack_plugin.py):
 - fixture `local_host`: the base URL of the running host (http://127.0.0.1:7071), which
-  serves /api/... and the portal at /portal/, with the demo tenant's demo data loaded;
+  serves /api/... and the portal at /api/portal/ (the function app's own route, as in
+  Azure; the dev host's /portal/ serves the same files), with the demo data loaded;
 - fixture `mint`: a callable minting a dev token; called by keyword, whatever its
   parameter names for level, user and tenant (see `_mint_token`). Without it,
   `devhost.devauth.mint_token` is used;
@@ -248,6 +249,27 @@ def _building_files(admin: Api, frm: str, to: str, tmp: Path) -> tuple[Path, Pat
 # ------------------------------------------------------------------------------ the test
 
 
+def _quarantine_one(base: str, token: str) -> None:
+    """One record the processor must quarantine, so the quarantine page has a row."""
+    import time
+    import uuid
+
+    from devhost.demo import TERMINAL, batch_status, post_batch
+    from tests.factories import envelope
+
+    batch = envelope(
+        [{"kind": "cdr", "format": "sfb-cdr-json", "data": {"note": "not a cdr"}}],
+        tenant=TENANT,
+        batch_id=str(uuid.uuid4()),
+    )
+    status, body = post_batch(base, token, batch)
+    assert status == 202, body
+    for _ in range(200):
+        if batch_status(base, token, batch["batchId"]).get("status") in TERMINAL:
+            break
+        time.sleep(0.1)
+
+
 def test_portal_journeys(
     request: pytest.FixtureRequest,
     local_host: str,
@@ -268,13 +290,14 @@ def test_portal_journeys(
     user, call, others = _find_poor_call(engineer, frm, to)
     good, bad, buildings = _building_files(admin, frm, to, tmp_path)
 
+    _quarantine_one(base, _mint_token(mint, "ingest", "agent"))
     search = user.split("@")[0][:4]
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.png"):
         old.unlink()
     config = {
         "baseUrl": base,
-        "portalPath": "/portal/",
+        "portalPath": "/api/portal/",
         "outDir": str(OUT),
         "nodeModules": portal_tools["nodeModules"],
         "chromium": CHROMIUM,
@@ -297,6 +320,7 @@ def test_portal_journeys(
             "to": to,
             "hiddenNames": others,
         },
+        "adminOps": {"purgeUser": "nobody.e2e.purge@contoso.com"},
         "admin": {
             "signInAs": SIGN_IN["admin"],
             "goodFile": str(good),
@@ -336,5 +360,11 @@ def test_portal_journeys(
         "quality-dashboard-before",
         "buildings-validation-errors",
         "quality-dashboard-after",
+        "settings-invalid",
+        "settings-saved",
+        "quarantine",
+        "purge-confirm",
+        "purge-done",
+        "engineer-no-admin",
     ):
         assert any(page in s for s in shots), f"no screenshot of {page}: {shots}"

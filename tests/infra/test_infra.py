@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,14 @@ def is_optional_tunable(name: str) -> bool:
     return name.startswith(("CDC_MAX_", "CDC_ALERT_")) or name in (
         "CDC_COSMOS_CONCURRENCY",
         "CDC_BUILD_VERSION",
+        # Graph: retry tunables, and the certificate pair that only a
+        # multi-tenant deployment (tenants other than home) sets.
+        "CDC_GRAPH_NOT_FOUND_DELAY_S",
+        "CDC_GRAPH_MAX_INLINE_WAIT_S",
+        "CDC_GRAPH_APP_ID",
+        "CDC_GRAPH_CERTIFICATE_PATH",
+        # defaults to https://$WEBSITE_HOSTNAME, which App Service sets
+        "CDC_GRAPH_WEBHOOK_BASE",
     )
 
 
@@ -38,7 +47,8 @@ HOST_SETTINGS = {
     "AzureWebJobsStorage__clientId",
     "AzureWebJobsStorage__blobServiceUri",
     "AzureWebJobsStorage__queueServiceUri",
-    # The blob trigger's poison queue lives on the trigger's connection (CDC_STORAGE).
+    # The blob trigger's poison queue lives on the trigger's connection (CDC_STORAGE);
+    # shared/storage/queues.py reads it too, for the Graph queue (no Settings field).
     "CDC_STORAGE__queueServiceUri",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 }
@@ -46,15 +56,18 @@ HOST_SETTINGS = {
 # --- built-in role definitions (Azure RBAC and Cosmos DB data plane) ---------------------
 
 BUILT_IN_ROLES = {
-    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
     "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
     "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "Storage Blob Data Reader",
     "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
     "00000000-0000-0000-0000-000000000001": "Cosmos DB Built-in Data Reader",
     "00000000-0000-0000-0000-000000000002": "Cosmos DB Built-in Data Contributor",
 }
+# Management roles: they give no data access (Microsoft: "Management roles like Owner
+# aren't sufficient") and Storage Account Contributor could turn shared keys back on.
 FORBIDDEN_ROLES = {
-    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
+    "17d1049b-9a84-46fb-8f53-869881c3d3ab": "Storage Account Contributor",
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor (< host minimum)",
     "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
     "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
 }
@@ -64,26 +77,57 @@ GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 # --- helpers over pycep's JSON ----------------------------------------------------------
 
 
-def evaluate(node: Any, variables: dict[str, Any]) -> Any:
-    """Evaluate the literal subset of Bicep the data tables use: literals, arrays, objects,
-    variable references, `a * b` and `-n`."""
+def evaluate(node: Any, variables: dict[str, Any], local: dict[str, Any] | None = None) -> Any:
+    """Evaluate the subset of Bicep the tables and the resources built from them use:
+    literals, arrays, objects, variable references, a loop's item (`local`), `a.b.c`,
+    `cond ? a : b`, `contains(o, 'k')`, `a * b` and `-n`. pycep writes a reference and a
+    string literal alike, so a string naming a local or a variable is the reference."""
+    local = local or {}
+
+    def ev(n: Any) -> Any:
+        return evaluate(n, variables, local)
+
     if isinstance(node, bool | int | float) or node is None:
         return node
     if isinstance(node, str):
+        if node in local:
+            return local[node]
         return evaluate(variables[node]["value"], variables) if node in variables else node
     if isinstance(node, list):
-        return [evaluate(v, variables) for v in node]
+        return [ev(v) for v in node]
     if isinstance(node, dict) and "operator" in node:
-        op = node["operator"]
-        if op["type"] == "multiply":
-            ops = op["operands"]
-            return evaluate(ops["operand_1"], variables) * evaluate(ops["operand_2"], variables)
-        if op["type"] == "minus":
-            return -evaluate(op["operands"]["integer_value"], variables)
-        raise AssertionError(f"expression not supported by the test: {node}")
+        return _operator(node, ev)
+    if isinstance(node, dict) and "function" in node:
+        return _function(node, ev)
     if isinstance(node, dict):
-        return {k: evaluate(v, variables) for k, v in node.items()}
+        return {k: ev(v) for k, v in node.items()}
     raise AssertionError(f"unexpected node {node!r}")
+
+
+def _operator(node: dict[str, Any], ev: Callable[[Any], Any]) -> Any:
+    op, ops = node["operator"]["type"], node["operator"]["operands"]
+    if op == "multiply":
+        return ev(ops["operand_1"]) * ev(ops["operand_2"])
+    if op == "minus":
+        return -ev(ops["integer_value"])
+    if op == "conditional":
+        return ev(ops["true_value"]) if ev(ops["condition"]) else ev(ops["false_value"])
+    if op == "property_accessor":
+        value, rest = ev(ops["operand_1"]), ops["operand_2"]
+        while isinstance(rest, dict):  # a.b.c = accessor(a, accessor(b, c))
+            inner = rest["operator"]["operands"]
+            value, rest = value[inner["operand_1"]], inner["operand_2"]
+        return value[rest]
+    raise AssertionError(f"expression not supported by the test: {node}")
+
+
+def _function(node: dict[str, Any], ev: Callable[[Any], Any]) -> Any:
+    fn, args = node["function"]["type"], node["function"]["parameters"]
+    if fn == "contains":
+        return ev(args["item_to_find"]) in ev(args["container"])
+    if fn == "concat":
+        return [x for key in sorted(args) for x in ev(args[key])]
+    raise AssertionError(f"function not supported by the test: {node}")
 
 
 def variable(tree: dict[str, Any], name: str) -> Any:
@@ -130,16 +174,18 @@ def test_main_is_azd_friendly(bicep: dict[str, dict]) -> None:
         "environmentName",
         "location",
         "authTenants",
+        "apiClientId",
         "apiAudiences",
         "cosmosCapacityMode",
         "principalId",
+        "principalType",
     } <= set(main["parameters"])
     assert main["parameters"]["authTenants"]["type"] == "array"
     assert main["parameters"]["apiAudiences"]["type"] == "array"
     assert "azd-env-name" in json.dumps(main["variables"]["tags"])
     params = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
     assert set(params) <= set(main["parameters"])
-    assert {"environmentName", "location", "authTenants", "apiAudiences"} <= set(params)
+    assert {"environmentName", "location", "authTenants", "apiClientId"} <= set(params)
     azure_yaml = (REPO / "azure.yaml").read_text()
     for needle in ("api:", "language: python", "host: function", "project: ."):
         assert needle in azure_yaml
@@ -220,6 +266,22 @@ def test_blob_containers_match_layout(bicep: dict[str, dict]) -> None:
     assert variable(bicep["main.bicep"], "deploymentContainerName") not in BLOB_CONTAINERS
 
 
+def test_blob_container_resources_as_written(bicep: dict[str, dict]) -> None:
+    """The container resources ARM receives (the loop evaluated), not only the table: every
+    layout container plus the deployment package's, none public."""
+    tree = bicep["core/storage.bicep"]
+    ((_, _, res),) = resources_of(
+        bicep, "Microsoft.Storage/storageAccounts/blobServices/containers"
+    )
+    loop = res["config"]["loop_type"]["detail"]
+    package = variable(bicep["main.bicep"], "deploymentContainerName")
+    names = evaluate(loop["array_name"], tree["variables"], {"deploymentContainerName": package})
+    written = [evaluate(body(res), tree["variables"], {loop["item_name"]: n}) for n in names]
+    assert [w["name"] for w in written] == [*BLOB_CONTAINERS, package]
+    assert all(w["properties"] == {"publicAccess": "None"} for w in written)
+    assert all(w["parent"] == "blobService" for w in written)
+
+
 def test_storage_account_is_locked_down(bicep: dict[str, dict]) -> None:
     ((_, _, account),) = [
         r for r in resources_of(bicep, "Microsoft.Storage/storageAccounts") if not r[2]["existing"]
@@ -239,22 +301,21 @@ def test_incoming_lifecycle_rule(bicep: dict[str, dict]) -> None:
     assert list(delete.values()) == [7]
 
 
-def test_blob_trigger_event_grid_subscription(bicep: dict[str, dict]) -> None:
+def test_blob_trigger_event_grid_source(bicep: dict[str, dict]) -> None:
+    """The template declares the system topic only; its names for the subscription the
+    postdeploy hook creates are the trigger's in the code (tests/infra/test_deploy.py
+    checks the hook and that no subscription or key is in the template)."""
     ((_, _, topic),) = resources_of(bicep, "Microsoft.EventGrid/systemTopics")
     assert body(topic)["properties"]["topicType"] == "Microsoft.Storage.StorageAccounts"
-    ((_, _, sub),) = resources_of(bicep, "Microsoft.EventGrid/systemTopics/eventSubscriptions")
-    props = body(sub)["properties"]
-    assert props["filter"]["includedEventTypes"] == ["Microsoft.Storage.BlobCreated"]
+    assert body(topic)["properties"]["source"] == {
+        "operator": {
+            "type": "property_accessor",
+            "operands": {"operand_1": "storage", "operand_2": "id"},
+        }
+    }
     tree = bicep["app/blob-events.bicep"]
-    subject = props["filter"]["subjectBeginsWith"].replace(
-        "${containerName}", variable(tree, "containerName")
-    )
-    assert subject.startswith(f"/blobServices/default/containers/{INCOMING}/")
-    url = props["destination"]["properties"]["endpointUrl"]
-    assert "/runtime/webhooks/blobs?functionName=Host.Functions.${functionName}" in url
-    assert "blobs_extension" in url and "listKeys" in url
-    # The same function name and container as the trigger in the code.
     function_name = variable(tree, "functionName")
+    assert variable(tree, "containerName") == INCOMING
     processor = (REPO / "functions" / "processor.py").read_text()
     assert f'@bp.function_name("{function_name}")' in processor
     assert f'path="{INCOMING}/' in processor and "EVENT_GRID" in processor
@@ -270,6 +331,40 @@ def test_cosmos_containers_match_layout(bicep: dict[str, dict]) -> None:
         assert declared["partitionKey"] == expected.partition_key, expected.name
         assert declared.get("defaultTtl") == expected.default_ttl, expected.name
         assert declared["indexingPolicy"] == expected.indexing_policy, expected.name
+
+
+SQL_DATABASES = "Microsoft.DocumentDB/databaseAccounts/sqlDatabases"
+
+
+def test_cosmos_container_resources_as_written(bicep: dict[str, dict]) -> None:
+    """The container resources themselves, evaluated for every item of their loop: what
+    ARM receives, not only the table beside it (a resource writing `paths: [ '/id' ]` or
+    dropping defaultTtl fails here even when the table is right)."""
+    tree = bicep["core/cosmos.bicep"]
+    ((_, _, res),) = resources_of(bicep, f"{SQL_DATABASES}/containers")
+    loop = res["config"]["loop_type"]
+    assert loop["type"] == "array"
+    items = variable(tree, loop["detail"]["array_name"])
+    written: dict[str, dict[str, Any]] = {}
+    for item in items:
+        cfg = evaluate(body(res), tree["variables"], {loop["detail"]["item_name"]: item})
+        resource = cfg["properties"]["resource"]
+        assert cfg["name"] == resource["id"]
+        assert cfg["parent"] == "database"
+        written[resource["id"]] = resource
+    assert list(written) == [c.name for c in COSMOS_CONTAINERS]
+    for expected in COSMOS_CONTAINERS:
+        resource = written[expected.name]
+        assert resource["partitionKey"] == {
+            "paths": [expected.partition_key],
+            "kind": "Hash",
+            "version": 2,
+        }, expected.name
+        assert resource["defaultTtl"] == expected.default_ttl, expected.name
+        assert resource["indexingPolicy"] == expected.indexing_policy, expected.name
+    ((_, _, database),) = resources_of(bicep, SQL_DATABASES)
+    db = body(database)
+    assert db["name"] == db["properties"]["resource"]["id"] == "databaseName"
 
 
 def test_cosmos_account_is_entra_only(bicep: dict[str, dict]) -> None:
@@ -331,8 +426,11 @@ def test_role_assignments_use_named_ids_and_deterministic_names(bicep: dict[str,
         for _, _, r in assignments + sql
         if body(r)["properties"]["principalId"] == "appPrincipalId"
     }
+    # Microsoft's "AzureWebJobsStorage permissions" and blob trigger tables: Storage Blob
+    # Data Owner (not Contributor) plus Storage Queue Data Contributor for host storage with
+    # a blob trigger; the queue role also serves a queue trigger.
     assert {rbac["variables"][v]["value"] for v in app_roles} == {
-        "ba92f5b4-2d11-453d-a403-e96b0029c9fe",  # Storage Blob Data Contributor
+        "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",  # Storage Blob Data Owner
         "974c5e8b-45b9-4653-ba55-5f855dd0fb88",  # Storage Queue Data Contributor
         "3913510d-42f4-4e42-8a64-420c390055eb",  # Monitoring Metrics Publisher
         "00000000-0000-0000-0000-000000000002",  # Cosmos DB Built-in Data Contributor
@@ -398,6 +496,12 @@ def test_checkov_skips_are_justified_and_current(checkov_report: dict[str, Any])
 
 
 @pytest.mark.parametrize("path", sorted(p.name for p in Path(INFRA / "hooks").glob("*")))
-def test_hooks_are_idempotent(path: str) -> None:
+def test_hooks_never_change_what_the_next_provision_reads(path: str) -> None:
+    """A hook that stores a value in the azd environment, or provisions, makes the next
+    `azd up` depend on it (once: CDC_BLOB_EVENTS=true made provisioning after `azd down`
+    fail). The hooks only read."""
     text = (INFRA / "hooks" / path).read_text()
-    assert "CDC_BLOB_EVENTS" in text and "azd provision" in text
+    command = r"(?:^|[;&|(]|\bthen|\bdo)\s*azd\s+"  # azd as a command, not in a message
+    assert not re.search(command + r"env\s+set", text, re.M), path
+    assert not re.search(command + r"(?:provision|up)\b", text, re.M), path
+    assert "CDC_BLOB_EVENTS" not in text

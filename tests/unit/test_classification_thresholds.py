@@ -228,3 +228,14 @@ def test_session_rules():
     s = Session(id="d", has_qoe=True, streams=[_stream("video", video_frame_rate_avg=20.0)])
     rate_session(s)
     assert s.rating == "unavailable"  # no audio QoE
+
+
+@pytest.mark.parametrize(("profile", "flag"), [("sfb2019", "red"), ("teams2021", "yellow")])
+def test_red_flag_follows_the_streams_profile(profile, flag):
+    """Degradation is a poor criterion under sfb2019 only: past its red threshold it is
+    red there, and only yellow (outside the normal range, not the cause) under
+    teams2021, where the same stream is rated good."""
+    extra = {"packet_utilization": 15000.0} if profile == "teams2021" else {}
+    q = classify_stream(_stream("audio", degradation_avg=1.6, jitter_ms=3.0, **extra), profile)
+    assert q.flags == {"degradation_avg": flag}
+    assert q.rating == ("poor" if profile == "sfb2019" else "good")

@@ -1,6 +1,7 @@
 """The OpenAPI document covers every HTTP route the FunctionApp registers."""
 
 import json
+import re
 
 from functions.contract import openapi_document
 
@@ -14,7 +15,9 @@ def _registered() -> set[tuple[str, str]]:
         trigger = fn.get_trigger()
         if type(trigger).__name__ == "HttpTrigger":
             for m in trigger.methods:
-                routes.add((str(getattr(m, "value", m)).lower(), "/api/" + trigger.route))
+                # a catch-all `{*rest}` is one OpenAPI path parameter `{rest}`
+                route = re.sub(r"\{\*(\w+)\}", r"{\1}", trigger.route)
+                routes.add((str(getattr(m, "value", m)).lower(), "/api/" + route))
     return routes
 
 

@@ -8,7 +8,7 @@ import {
 } from "../dom.js";
 import { href, seg } from "../router.js";
 import {
-  DEVICE_RATIO_RED, METRICS, flagOf, formatMetric, metricLabel, thresholdText,
+  DEVICE_RATIO_RED, METRICS, exactMetric, flagOf, formatMetric, metricLabel, thresholdText,
 } from "../thresholds.js";
 
 const DIRECTIONS = { callerToCallee: "Caller → callee", calleeToCaller: "Callee → caller" };
@@ -181,8 +181,9 @@ function endpointBasic(ep, role) {
 // ---- advanced ------------------------------------------------------------------------
 
 function flaggedCell(key, value, flag, media) {
-  const text = formatMetric(key, value);
-  if (!flag) return h("td", { class: "metric" }, text);
+  const text = formatMetric(key, value, media);
+  const exact = typeof value === "number" ? `exact value ${exactMetric(key, value)}` : null;
+  if (!flag) return h("td", { class: "metric", title: exact }, text);
   const tipId = nextId("tip");
   const tip = thresholdText(key, media) || "Flagged by the classifier";
   return h("td", {
@@ -193,7 +194,7 @@ function flaggedCell(key, value, flag, media) {
   text,
   h("span", { class: "visually-hidden" }, ` (${flag})`),
   h("span", { role: "tooltip", id: tipId, class: "tooltip" },
-    `${flag === "red" ? "Red" : "Yellow"}: ${metricLabel(key)}. ${tip}.`));
+    `${flag === "red" ? "Red" : "Yellow"}: ${metricLabel(key)}. ${tip}; ${exact}.`));
 }
 
 function metricsTable(s) {
@@ -222,11 +223,33 @@ function metricsTable(s) {
       })))));
 }
 
-function place(p) {
+/** The endpoint's place as text, never raw JSON: building, network and city from the
+ * building file ("not in the building file" when its subnet is not covered), inside or
+ * outside the corporate network, and the on-prem site, pool and role of a server. */
+export function place(p) {
   if (!p || typeof p !== "object") return null;
-  const parts = [p.building || p.buildingName, p.networkName || p.network_name || p.network,
-    p.city, p.region, p.country].filter(Boolean);
-  return parts.length ? parts.join(" · ") : JSON.stringify(p);
+  const pick = (...keys) => keys.map((k) => p[k]).find((v) => v !== null && v !== undefined && v !== "");
+  const building = pick("building", "buildingName");
+  const network = pick("networkName", "network_name", "network");
+  const parts = [];
+  if (building || network) {
+    parts.push([building, network, pick("city"), pick("region"), pick("country")]
+      .filter(Boolean).join(" · "));
+  } else {
+    parts.push("not in the building file");
+  }
+  const inside = pick("insideCorp", "inside_corp");
+  if (inside === true) parts.push("inside the corporate network");
+  else if (inside === false) parts.push("outside the corporate network");
+  const site = pick("site");
+  const pool = pick("pool");
+  const role = pick("serverRole");
+  if (site || pool) {
+    parts.push([site && `site ${site}`, pool && `pool ${pool}`, role].filter(Boolean).join(", "));
+  } else if (role) {
+    parts.push(`${role}, not in the topology`);
+  }
+  return parts.join("; ");
 }
 
 function endpointAdvanced(ep, role) {

@@ -17,6 +17,23 @@ const { chromium } = require("playwright-core");
 const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const TIMEOUT = config.timeoutMs || 20000;
+// axe-core (npm) ships its browser bundle; evaluated through the DevTools protocol, so
+// the portal's Content Security Policy stays as strict as in production.
+const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const axeReport = [];
+
+/** Serious and critical axe-core violations of the page as it is now. */
+async function axeCheck(page, label) {
+  const already = await page.evaluate("typeof window.axe === 'object'");
+  if (!already) await page.evaluate(AXE);
+  const result = await page.evaluate(
+    "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => "
+    + "({ id: v.id, impact: v.impact, nodes: v.nodes.length, "
+    + "where: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) })))");
+  const bad = result.filter((v) => v.impact === "serious" || v.impact === "critical");
+  axeReport.push({ page: label, violations: result });
+  return bad;
+}
 mkdirSync(config.outDir, { recursive: true });
 
 class Check extends Error {}
@@ -72,6 +89,9 @@ async function withPage(name, fn) {
         shot += 1;
         const file = join(config.outDir, `${name}-${String(shot).padStart(2, "0")}-${label}.png`);
         await page.screenshot({ path: file, fullPage: true });
+        for (const v of await axeCheck(page, `${name}-${label}`)) {
+          problems.push(`axe ${v.impact} ${v.id} on ${label} (${v.nodes}): ${v.where.join(", ")}`);
+        }
       },
     };
     await fn(helpers);
@@ -258,6 +278,76 @@ const scenarios = {
       await shot("quality-affected-users");
     }
   },
+
+  async adminOps(h) {
+    const { page, shot, check } = h;
+    await signIn(h, "admin", config.admin.signInAs);
+    await page.getByRole("link", { name: "Settings", exact: true }).click();
+    await page.locator("#settings-form").waitFor();
+    await shot("settings");
+    const calls = page.locator("#set-retention-callsDays");
+    await calls.fill("99");
+    await page.getByRole("button", { name: "Save settings" }).click();
+    await page.locator("#set-retention-callsDays[aria-invalid=true]").waitFor();
+    const message = await page.locator("#set-retention-callsDays-error").innerText();
+    expect(/between 1 and 30/.test(message), `no field message for retention: ${message}`);
+    expect(await page.evaluate(() => document.activeElement.id) === "set-retention-callsDays",
+      "focus did not move to the refused field");
+    check(`settings: 99 call days refused next to the field (“${message}”), focus on it`);
+    await shot("settings-invalid");
+    await calls.fill("30");
+    await page.getByRole("button", { name: "Save settings" }).click();
+    await page.locator("#settings-result .success").waitFor();
+    check(`settings saved: ${(await page.locator("#settings-result").innerText()).trim()}`);
+    await shot("settings-saved");
+
+    await page.getByRole("link", { name: "Quarantine", exact: true }).click();
+    await page.locator("#quarantine-result p").first().waitFor();
+    const rows = await page.locator("#quarantine-table tbody tr").count();
+    if (rows) {
+      await page.locator("#quarantine-table button.view").first().click();
+      await page.locator("#quarantine-detail pre.record").waitFor();
+    }
+    check(`quarantine page lists ${rows} record(s)${rows ? ", the first one opened" : ""}`);
+    await shot("quarantine");
+
+    await page.getByRole("link", { name: "Purge a user", exact: true }).click();
+    await page.locator("#purge-form").waitFor();
+    const who = config.adminOps.purgeUser;
+    await page.locator("#purge-user").fill(who);
+    await page.keyboard.press("Enter");
+    const yes = page.locator("#purge-yes");
+    await yes.waitFor();
+    expect((await page.locator("#purge-confirm").innerText()).includes(who),
+      "the confirmation does not name the user");
+    expect(await page.evaluate(() => document.activeElement.id) === "purge-yes",
+      "the confirmation button does not take the focus");
+    check(`purge asks first, naming ${who}; the confirm button has the focus`);
+    await shot("purge-confirm");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Enter"); // Cancel, by keyboard
+    expect(await yes.count() === 0, "Cancel did not close the confirmation");
+    await page.getByRole("button", { name: "Purge…" }).click();
+    await page.locator("#purge-yes").click();
+    await page.locator("#purge-result .success").waitFor();
+    const done = await page.locator("#purge-result").innerText();
+    expect(!done.includes(who), "the purge result repeats the user's address");
+    check(`purge done: ${done.trim().replace(/\s+/g, " ")}`);
+    await shot("purge-done");
+  },
+
+  async engineerLimits(h) {
+    const { page, check, shot } = h;
+    await signIn(h, "engineer", config.engineer.signInAs);
+    for (const name of ["Settings", "Purge a user", "Buildings", "Quarantine"]) {
+      expect(await page.getByRole("link", { name, exact: true }).count() === 0,
+        `an engineer is offered ${name}`);
+    }
+    await page.evaluate(() => { location.hash = "#/admin/purge"; });
+    await page.getByRole("heading", { name: "Not available" }).waitFor();
+    check("an engineer sees no admin pages in the menu, and #/admin/purge says Not available");
+    await shot("engineer-no-admin");
+  },
 };
 
 const results = {};
@@ -267,4 +357,5 @@ for (const name of browserCheck) {
   process.stderr.write(`${name}: ${results[name].ok ? "ok" : `FAILED ${results[name].error}`}\n`);
 }
 writeFileSync(join(config.outDir, "results.json"), JSON.stringify(results, null, 2));
+writeFileSync(join(config.outDir, "axe.json"), JSON.stringify(axeReport, null, 2));
 console.log(`RESULT ${JSON.stringify(results)}`);

@@ -1,0 +1,197 @@
+"""Graph fetch benchmark: notifications -> every call stored, through the real stack.
+
+`python -m bench.graph.run [--calls 2000] [--per-request 50]`
+
+The Graph stand-in notifies `--calls` Teams call records (peer-to-peer) to the local
+host's webhook, `--per-request` per POST as Graph batches them; the queue trigger
+fetches each record (the stand-in's real HTTP + token check), the ingest path writes a
+batch, the blob trigger stores the call. Measured in the same run:
+- all calls stored (checked by a point read of every call document);
+- webhook answer time p50/p95 (Graph wants < 3 s);
+- fetch throughput: records fetched and handed to the pipeline per second (first
+  notification -> last `stored` mark), against the stand-in's bare GET rate for the same
+  records with the same concurrency (16, the queue trigger's batch size) and the ratio;
+- notification -> call answerable (the call document's `updatedAt`) p50/p95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(len(values) * q))], 3)
+
+
+def _ts(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+async def _bare_gets(standin: Any, token: str, ids: list[str], concurrency: int) -> float:
+    """GETs/s of the same requests the fetcher makes, with nothing behind them."""
+    from aiohttp import ClientSession
+
+    sem = asyncio.Semaphore(concurrency)
+    async with ClientSession() as session:
+
+        async def one(rid: str) -> None:
+            async with (
+                sem,
+                session.get(
+                    f"{standin.url}/communications/callRecords/{rid}"
+                    "?$expand=sessions($expand=segments)",
+                    headers={"Authorization": f"Bearer {token}"},
+                ) as resp,
+            ):
+                await resp.read()
+                assert resp.status == 200, resp.status
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(r) for r in ids))
+        return len(ids) / (time.perf_counter() - t0)
+
+
+async def _read_back(tenant: str, ids: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    from shared.identity import call_id
+    from shared.storage import graph_state, layout
+    from shared.storage.calls import call_pk
+    from shared.storage.clients import close_clients, get_clients
+    from shared.storage.retry import read_or_none
+
+    clients = get_clients()
+    sem = asyncio.Semaphore(32)
+    calls: dict[str, Any] = {}
+    marks: dict[str, Any] = {}
+
+    async def one(rid: str) -> None:
+        async with sem:
+            cid = call_id(tenant, f"graph:{rid}")
+            calls[rid] = await read_or_none(
+                clients.container(layout.CALLS), cid, call_pk(tenant, cid), what="bench read"
+            )
+            marks[rid] = await graph_state.read_record_version(clients, tenant, rid)
+
+    await asyncio.gather(*(one(r) for r in ids))
+    await close_clients()
+    return calls, marks
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--calls", type=int, default=2000)
+    p.add_argument("--per-request", type=int, default=50)
+    p.add_argument("--timeout", type=float, default=1800)
+    args = p.parse_args(argv)
+
+    from devhost.devauth import DevAuthority
+    from devhost.host import LocalHost
+    from devhost.provision import provision_sync
+    from devhost.stack import GRAPH_TENANT, Stack
+    from devhost.teams_generator import call_record
+    from shared.settings import Settings, reset_settings
+
+    authority = DevAuthority().start()
+    stack = Stack(authority_url=authority.url).start()
+    os.environ.update(stack.env)
+    reset_settings()
+    provision_sync(Settings.from_env())
+    tenant = GRAPH_TENANT
+    results: dict[str, Any] = {"calls": args.calls, "perRequest": args.per_request}
+    host = None
+    try:
+        from function_app import app
+
+        host = LocalHost(app, port=0, dev_authority=authority).start()
+        os.environ.update({"CDC_GRAPH_TENANTS": tenant, "CDC_GRAPH_WEBHOOK_BASE": host.base_url})
+        admin = authority.token(tenant, roles=["CallAnalytics.Admin"], user="admin@contoso.com")
+        req = urllib.request.Request(
+            f"{host.base_url}/api/v1/admin/graph/subscription",
+            data=b"",
+            method="POST",
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        urllib.request.urlopen(req, timeout=60).read()
+        host.wait_queues_drained(120)  # the initial (empty) backfill
+        standin: Any = stack.graph
+        assert standin is not None
+        records = [call_record(tenant, seed=10_000 + i) for i in range(args.calls)]
+        ids = [r["id"] for r in records]
+        t0 = time.time()
+        standin.add_calls(tenant, records, per_request=args.per_request)
+        notified_s = time.time() - t0
+        host.wait_queues_drained(args.timeout)
+        host.wait_idle(args.timeout)
+        total_s = time.time() - t0
+        calls, marks = asyncio.run(_read_back(tenant, ids))
+        stored = [r for r in ids if calls.get(r)]
+        deliveries = [
+            d["seconds"]
+            for d in standin.delivery_log[
+                -((args.calls + args.per_request - 1) // args.per_request) :
+            ]
+        ]
+        notified = {r: _ts(m["notifiedAt"]) for r, m in marks.items() if m}
+        stored_at = [_ts(m["storedAt"]) for m in marks.values() if m and m.get("storedAt")]
+        fetch_s = max(stored_at) - min(notified.values())
+        answerable = [_ts(calls[r]["updatedAt"]) - notified[r] for r in stored if r in notified]
+        token = asyncio.run(_token(authority.url, tenant))
+        bare_rate = asyncio.run(_bare_gets(standin, token, ids[: min(len(ids), 1000)], 16))
+        fetch_rate = len(stored_at) / fetch_s if fetch_s > 0 else 0.0
+        results |= {
+            "stored": len(stored),
+            "allStored": len(stored) == args.calls,
+            "notifySeconds": round(notified_s, 2),
+            "endToEndSeconds": round(total_s, 2),
+            "webhookAnswerS": {
+                "p50": _pct(deliveries, 0.5),
+                "p95": _pct(deliveries, 0.95),
+                "max": round(max(deliveries), 3),
+            },
+            "fetchPerS": round(fetch_rate, 1),
+            "bareGetPerS": round(bare_rate, 1),
+            "fetchToBareRatio": round(fetch_rate / bare_rate, 3) if bare_rate else None,
+            "notificationToAnswerableS": {
+                "p50": _pct(answerable, 0.5),
+                "p95": _pct(answerable, 0.95),
+                "mean": round(statistics.mean(answerable), 3),
+            },
+            "poisoned": len(host.queue_poisoned) + len(host.poisoned),
+        }
+    finally:
+        if host:
+            host.stop()
+        stack.stop()
+        authority.stop()
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "graph.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return 0 if results.get("allStored") else 1
+
+
+async def _token(authority: str, tenant: str) -> str:
+    from aiohttp import ClientSession
+
+    from shared.graph.config import GraphConfig
+    from shared.graph.tokens import LoopbackClientCredentials
+
+    async with ClientSession() as session:
+        return await LoopbackClientCredentials(GraphConfig(authority=authority), session).token(
+            tenant
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

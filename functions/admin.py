@@ -1,0 +1,208 @@
+"""HTTP triggers of the admin operations: tenant settings (classifier profile per
+source, yellow tiers, retention), purging a user's data, and quarantined records (list,
+read, replay, discard)."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions.contract import Endpoint, Param
+from functions.http_support import RequestContext, json_body, json_response, route
+from shared.admin.purge import purge_status, purge_user
+from shared.admin.quarantine import discard, list_quarantine, read_quarantined, replay
+from shared.admin.settings import get_settings, put_settings
+from shared.auth.levels import ADMIN
+from shared.errors import Invalid
+from shared.models.api import PurgeResult, QuarantinedRecord, QuarantineList, ReplayResult
+from shared.tenant_settings import SettingsBody, SettingsOut
+
+bp = func.Blueprint()
+MAX_SETTINGS_BYTES = 64 * 1024
+
+
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/admin/settings",
+        "The tenant's classification and retention settings",
+        ADMIN,
+        SettingsOut,
+        errors=(401, 403),
+    ),
+)
+async def get_admin_settings(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(await get_settings(ctx.clients, ctx.principal))
+
+
+@route(
+    bp,
+    Endpoint(
+        "put",
+        "v1/admin/settings",
+        "Replace the tenant's classification and retention settings",
+        ADMIN,
+        SettingsOut,
+        body=SettingsBody,
+        errors=(400, 401, 403, 413, 415),
+    ),
+)
+async def put_admin_settings(ctx: RequestContext) -> func.HttpResponse:
+    """A profile change applies to calls processed from now on; the answer says so in
+    `notices`."""
+    body = json_body(ctx.req, MAX_SETTINGS_BYTES)
+    return json_response(await put_settings(ctx.clients, ctx.principal, body))
+
+
+@route(
+    bp,
+    Endpoint(
+        "delete",
+        "v1/admin/users/{user}",
+        "Purge a user's call data (calls, history, directory entry; aggregates keep counts)",
+        ADMIN,
+        PurgeResult,
+        params=(
+            Param("user", "path", True, "UPN or SIP URI"),
+            Param(
+                "addToExclusions",
+                description="true: also add the user to the exclusion policy",
+                schema={"type": "boolean"},
+            ),
+        ),
+        errors=(400, 401, 403),
+    ),
+)
+async def purge_user_data(ctx: RequestContext) -> func.HttpResponse:
+    """Runs to the end within the request and is idempotent: a client that timed out
+    simply sends it again; the status stays readable at `statusUrl`."""
+    flag = (ctx.param("addToExclusions") or "false").lower()
+    if flag not in ("true", "false"):
+        raise Invalid("addToExclusions must be true or false", field="addToExclusions")
+    result = await purge_user(ctx.clients, ctx.principal, ctx.route_param("user"), flag == "true")
+    result["statusUrl"] = f"/api/v1/admin/purges/{result['userHash']}"
+    return json_response(result, headers={"Location": result["statusUrl"]})
+
+
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/admin/purges/{userHash}",
+        "The last purge of a user, by the user's hash",
+        ADMIN,
+        PurgeResult,
+        params=(Param("userHash", "path", True),),
+        errors=(401, 403, 404),
+    ),
+)
+async def get_purge(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(
+        await purge_status(ctx.clients, ctx.principal, ctx.route_param("userHash"))
+    )
+
+
+BATCH_INDEX = (Param("batchId", "path", True), Param("index", "path", True))
+
+
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/admin/quarantine",
+        "Quarantined records, by batch and reason",
+        ADMIN,
+        QuarantineList,
+        params=(
+            Param("batchId", description="one batch only"),
+            Param("reason", description="reasons containing this text"),
+        ),
+        errors=(401, 403),
+    ),
+)
+async def get_quarantine(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(
+        await list_quarantine(ctx.clients, ctx.principal, ctx.param("batchId"), ctx.param("reason"))
+    )
+
+
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/admin/quarantine/{batchId}/{index}",
+        "One quarantined record, verbatim (audited)",
+        ADMIN,
+        QuarantinedRecord,
+        params=BATCH_INDEX,
+        errors=(400, 401, 403, 404),
+    ),
+)
+async def get_quarantined(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(
+        await read_quarantined(
+            ctx.clients, ctx.principal, ctx.route_param("batchId"), ctx.route_param("index")
+        )
+    )
+
+
+@route(
+    bp,
+    Endpoint(
+        "post",
+        "v1/admin/quarantine/{batchId}/{index}/replay",
+        "Replay one quarantined record through today's parsers",
+        ADMIN,
+        ReplayResult,
+        params=BATCH_INDEX,
+        errors=(400, 401, 403, 404, 409),
+    ),
+)
+async def replay_one(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(
+        await replay(
+            ctx.clients,
+            ctx.settings,
+            ctx.principal,
+            ctx.route_param("batchId"),
+            ctx.route_param("index"),
+        )
+    )
+
+
+@route(
+    bp,
+    Endpoint(
+        "post",
+        "v1/admin/quarantine/{batchId}/replay",
+        "Replay every quarantined record of a batch",
+        ADMIN,
+        ReplayResult,
+        params=(Param("batchId", "path", True),),
+        errors=(401, 403, 404, 409),
+    ),
+)
+async def replay_batch(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(
+        await replay(ctx.clients, ctx.settings, ctx.principal, ctx.route_param("batchId"), None)
+    )
+
+
+@route(
+    bp,
+    Endpoint(
+        "delete",
+        "v1/admin/quarantine/{batchId}/{index}",
+        "Discard a quarantined record (its place and reason stay, counted as quarantined)",
+        ADMIN,
+        QuarantinedRecord,
+        params=BATCH_INDEX,
+        errors=(400, 401, 403, 404),
+    ),
+)
+async def discard_quarantined(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(
+        await discard(
+            ctx.clients, ctx.principal, ctx.route_param("batchId"), ctx.route_param("index")
+        )
+    )

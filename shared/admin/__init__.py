@@ -1,0 +1,1 @@
+"""Admin operations (docs/reference/roles.md, `admin`): tenant settings."""

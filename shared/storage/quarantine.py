@@ -1,0 +1,60 @@
+"""Quarantined records in Blob storage (`quarantine/{tenantId}/{batchId}/{index}.json`,
+written by the processor) as the admin operations read, rewrite and remove them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shared.storage import layout
+from shared.storage.clients import Clients
+from shared.storage.retry import with_retries
+
+MAX_LISTED = 1000
+
+
+def _container(clients: Clients) -> Any:
+    return clients.blobs(layout.QUARANTINE)
+
+
+async def list_records(
+    clients: Clients, tenant_id: str, batch_id: str | None
+) -> list[dict[str, Any]]:
+    """Each quarantined record of the tenant (or of one batch), at most `MAX_LISTED`."""
+    prefix = f"{tenant_id}/{batch_id}/" if batch_id else f"{tenant_id}/"
+    out = []
+    async for blob in _container(clients).list_blobs(name_starts_with=prefix):
+        doc = await read_record(clients, blob.name)
+        if doc is not None:
+            out.append(doc)
+        if len(out) >= MAX_LISTED:
+            break
+    return out
+
+
+async def read_record(clients: Clients, name: str) -> dict[str, Any] | None:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    blob = _container(clients).get_blob_client(name)
+    try:
+        data = await (await blob.download_blob()).readall()
+    except ResourceNotFoundError:
+        return None
+    doc: dict[str, Any] = json.loads(data)
+    return doc
+
+
+async def write_record(clients: Clients, name: str, doc: dict[str, Any]) -> None:
+    blob = _container(clients).get_blob_client(name)
+    body = json.dumps(doc, default=str).encode()
+    await with_retries(lambda: blob.upload_blob(body, overwrite=True), what="rewrite quarantine")
+
+
+async def delete_record(clients: Clients, name: str) -> None:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    blob = _container(clients).get_blob_client(name)
+    try:
+        await blob.delete_blob()
+    except ResourceNotFoundError:
+        pass

@@ -1,0 +1,101 @@
+"""The portal's display rules, run in Node on the portal's own modules: a value past a
+threshold never reads the same as the threshold, and an endpoint's place is text
+("not in the building file" when its subnet is not covered), never raw JSON."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE = shutil.which("node")
+pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+
+SCRIPT = """
+import { formatMetric } from "%(thr)s";
+const cases = JSON.parse(process.argv[2]);
+console.log(JSON.stringify(cases.map(([k, v, m]) => formatMetric(k, v, m))));
+"""
+
+
+def _node(script: str, arg: object, tmp_path: Path) -> object:
+    file = tmp_path / "run.mjs"
+    file.write_text(script)
+    out = subprocess.run(
+        [str(NODE), str(file), json.dumps(arg)], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize(
+    ("metric", "threshold", "media"),
+    [
+        ("packet_loss_rate", 0.1, "audio"),
+        ("packet_loss_rate", 0.01, "audio"),
+        ("jitter_ms", 30.0, "audio"),
+        ("jitter_ms", 15.0, "audio"),
+        ("round_trip_ms", 500.0, "audio"),
+        ("degradation_avg", 1.0, "audio"),
+        ("concealed_ratio_avg", 0.07, "audio"),
+        ("video_frame_rate_avg", 7.0, "video"),
+        ("video_frame_rate_avg", 2.0, "vbss"),
+        ("relative_one_way_s", 1.75, "appsharing"),
+    ],
+)
+def test_a_value_off_a_threshold_never_reads_as_the_threshold(
+    metric: str, threshold: float, media: str, tmp_path: Path
+) -> None:
+    thr = (ROOT / "portal" / "js" / "thresholds.js").as_uri()
+    values = [threshold * (1 + d) for d in (-0.001, 0.0, 0.001)] + [threshold + 1e-4]
+    shown = _node(SCRIPT % {"thr": thr}, [[metric, v, media] for v in values], tmp_path)
+    below, at, above, tiny = shown  # type: ignore[misc]
+    assert len({below, at, above}) == 3, shown
+    assert tiny != at, shown
+
+
+def test_the_issue_example(tmp_path: Path) -> None:
+    thr = (ROOT / "portal" / "js" / "thresholds.js").as_uri()
+    shown = _node(
+        SCRIPT % {"thr": thr},
+        [["packet_loss_rate", 0.1001, "audio"], ["packet_loss_rate", 0.1, "audio"]],
+        tmp_path,
+    )
+    assert shown == ["10.01%", "10.0%"]
+
+
+PLACE = """
+globalThis.document = undefined;
+const { place } = await import("%(call)s");
+console.log(JSON.stringify(JSON.parse(process.argv[2]).map(place)));
+"""
+
+
+def test_place_is_text_and_names_an_uncovered_subnet(tmp_path: Path) -> None:
+    call = (ROOT / "portal" / "js" / "views" / "call.js").as_uri()
+    shown = _node(
+        PLACE % {"call": call},
+        [
+            {"building": None, "networkName": None, "city": None, "insideCorp": True},
+            {"building": "HQ", "networkName": "HQ-Floor1", "city": "Seattle", "insideCorp": True},
+            {
+                "building": None,
+                "insideCorp": False,
+                "site": "Redmond",
+                "pool": "fe01",
+                "serverRole": "mediation",
+            },
+        ],
+        tmp_path,
+    )
+    assert shown == [
+        "not in the building file; inside the corporate network",
+        "HQ · HQ-Floor1 · Seattle; inside the corporate network",
+        "not in the building file; outside the corporate network; site Redmond, pool fe01, "
+        "mediation",
+    ]
+    assert not any("{" in s for s in shown)  # type: ignore[union-attr]

@@ -16,7 +16,7 @@ from shared.analytics.service import detail_dict
 from shared.analytics.visibility import project_call
 from shared.models.call import CallDocument, CallView
 
-OPAQUE = {"metrics", "flags", "device_ratios", "device_flags", "reason_metrics", "place"}
+OPAQUE = {"metrics", "flags", "device_ratios", "device_flags", "reason_metrics", "place", "pstn"}
 SEARCHED = "alice@contoso.com"
 
 ENDPOINT_ALL = {
@@ -31,11 +31,12 @@ ENDPOINT_SPECIALIST = {"role", "kind", "uri", "display_name", "connection_type",
 SESSION_ALL = {
     "id", "sip_call_id", "from_tag", "to_tag", "start", "end", "invite_time",
     "response_time", "response_code", "diagnostic_id", "failure_stage", "failure_reason",
-    "media_types", "has_qoe", "rating", "reasons", "reason_metrics",
+    "media_types", "has_qoe", "rating", "reasons", "reason_metrics", "pstn",
 }  # fmt: skip
-# Debug: SIP Call-ID and tags; advanced: the raw signalling times.
+# Debug: SIP Call-ID and tags; advanced: the raw signalling times, the PSTN / Direct
+# Routing row (trunk, SIP code, media bypass).
 SESSION_SPECIALIST = SESSION_ALL - {
-    "sip_call_id", "from_tag", "to_tag", "invite_time", "response_time"
+    "sip_call_id", "from_tag", "to_tag", "invite_time", "response_time", "pstn"
 }  # fmt: skip
 STREAM_ALL = {
     "id", "label", "media_type", "direction", "ice", "transport", "source_format",

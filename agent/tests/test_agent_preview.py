@@ -28,6 +28,7 @@ def demo_spool(spool: Path, calls: int = 6, seed: int = 24) -> list[dict[str, An
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     import devhost.qoe_generator as gen
+
     rng = random.Random(seed)
     users = gen.demo_users(5)
     start = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)

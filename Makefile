@@ -21,7 +21,7 @@ COV_FLOOR ?= 90
 PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url \
 	--no-emit-find-links
 
-.PHONY: venv node run up test lint lock bench fuzz schemas clean distclean
+.PHONY: venv node run up test lint lock bench fuzz mutate schemas clean distclean
 
 venv: $(VENV_STAMP)
 
@@ -72,6 +72,19 @@ fuzz: venv
 	CDC_FUZZ_EXAMPLES=5000 $(PY) -m pytest -q tests/unit/test_ingest_fuzz.py \
 		tests/reliability/test_parser_fuzz.py \
 		tests/unit/test_qoe_xml.py
+
+# Mutation score (a benchmark, not part of `make test`): mutmut over the rules the reports
+# and access checks stand on, one module at a time (bounded: MUTATE_TIMEOUT seconds each),
+# killed by the server-free tests; tools/mutation_score.py prints score and survivors.
+MUTATE_MODULES ?= shared.aggregates.contribution shared.auth.levels shared.analytics.visibility \
+	shared.classification shared.merge
+MUTATE_TIMEOUT ?= 900
+mutate: venv
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-mutate.txt
+	for m in $(MUTATE_MODULES); do \
+		timeout $(MUTATE_TIMEOUT) $(VENV)/bin/mutmut run --max-children 1 "$$m*" >/dev/null || true; \
+	done
+	$(PY) -m tools.mutation_score
 
 schemas: venv
 	$(PY) -m shared.parsing.cdr > schemas/sfb-cdr-json.schema.json

@@ -27,7 +27,8 @@ def demo_spool(spool: Path, calls: int = 6, seed: int = 24) -> list[dict[str, An
     each call in one .jsonl file. Returns every record written."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    gen = pytest.importorskip("devhost.qoe_generator")
+    import devhost.qoe_generator as gen
+
     rng = random.Random(seed)
     users = gen.demo_users(5)
     start = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)

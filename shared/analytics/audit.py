@@ -111,7 +111,7 @@ async def read_audit(
     months = _months(start, end)
     if len(months) > MAX_MONTHS:
         raise Invalid(f"an audit query spans at most {MAX_MONTHS} months", field="from")
-    state = decode_page_token(continuation) or {}
+    state = decode_page_token(continuation, ("pk", "at", "id")) or {}
     if state and not (
         state.get("pk") in {audit_pk(principal.tenant_id, m) for m in months}
         and isinstance(state.get("at"), str)

@@ -49,13 +49,17 @@ def encode_page_token(state: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
 
 
-def decode_page_token(token: str | None) -> dict[str, Any] | None:
+def decode_page_token(token: str | None, keys: tuple[str, ...]) -> dict[str, Any] | None:
+    """The state `encode_page_token` wrote: exactly `keys`, each a string. Anything else
+    (a hand-edited or foreign token) is a 400, so no query is built from its values."""
     if not token:
         return None
     try:
         padded = token + "=" * (-len(token) % 4)
         state = json.loads(base64.urlsafe_b64decode(padded))
-        if not isinstance(state, dict):
+        if not isinstance(state, dict) or set(state) != set(keys):
+            raise ValueError
+        if not all(isinstance(state[k], str) for k in keys):
             raise ValueError
         return state
     except ValueError:
@@ -106,11 +110,7 @@ async def user_calls(
     start = parse_time(frm, "from", end - timedelta(days=DEFAULT_DAYS))
     if start >= end:
         raise Invalid("from must be before to", field="from")
-    state = decode_page_token(continuation)
-    if state is not None and not (
-        isinstance(state.get("start"), str) and isinstance(state.get("id"), str)
-    ):
-        raise Invalid("continuation token is not valid", field="continuationToken")
+    state = decode_page_token(continuation, ("start", "id"))
     items = await history_page(
         clients, principal.tenant_id, key, iso(start), iso(end), limit + 1, state
     )

@@ -208,7 +208,9 @@ def test_role_matrix(local_host, mint, demo_data):
         "buildings": "/api/v1/admin/buildings",
         "adminHealth": "/api/v1/admin/health",
     }
-    failures = []
+    # What would identify this tenant's data in another tenant's answer.
+    markers = {user, cid, DEMO_TENANT, *demo_data, *(u["user"] for u in found["users"])}
+    failures: list[tuple[Any, ...]] = []
     for route, path in paths.items():
         for level, roles in LEVELS.items():
             own = call(
@@ -217,12 +219,24 @@ def test_role_matrix(local_host, mint, demo_data):
             expected = 200 if level in ALLOWED[route] else 403
             if own != expected:
                 failures.append((route, level, "own", own, expected))
-            other = call(
+            other, _, other_body = call(
                 local_host,
                 "GET",
                 path,
                 mint(OTHER_TENANT, roles=roles, user=f"{level}@fabrikam.com"),
-            )[0]
+            )
+            if other == 200 and route == "audit":
+                # its own audit log: what its own principals asked for (this test's reads)
+                actors = {e.get("actorName") for e in other_body.get("entries", [])}
+                if not all(str(a).endswith("@fabrikam.com") for a in actors):
+                    failures.append(
+                        (route, level, "other tenant's audit", sorted(map(str, actors)))
+                    )
+            elif other == 200:
+                # the history route echoes the user asked for; nothing else may appear
+                leaked = _of_tenant(other_body, markers - ({user} if route == "history" else set()))
+                if leaked:
+                    failures.append((route, level, "other tenant's body", leaked))
             # another tenant never sees this tenant's data: no role (403), or its own
             # (empty) data, or 404 for an id that is not in its tenant
             if level in ALLOWED[route] and route in ("detail", "batch"):
@@ -233,7 +247,19 @@ def test_role_matrix(local_host, mint, demo_data):
                 ok = other == 403
             if not ok:
                 failures.append((route, level, "other", other))
-    assert failures == []
+    assert failures == [], json.dumps(failures)
+
+
+def _of_tenant(body: Any, markers: set[str]) -> list[str]:
+    """Markers of the demo tenant found in a body, and non-empty data lists (the other
+    tenant has no data at all, so every list it is shown must be empty)."""
+    text = json.dumps(body)
+    found = sorted(m for m in markers if m and m in text)
+    if isinstance(body, dict):
+        for key in ("users", "calls", "rows", "entries", "items"):
+            if body.get(key):
+                found.append(f"{key}: {len(body[key])} item(s)")
+    return found
 
 
 IP_RE = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")

@@ -17,6 +17,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 
+import devhost.qoe_generator as gen
 import functions.http_support as http_support
 from functions.alerts import ack_alert, get_alerts
 from shared import telemetry
@@ -35,7 +36,6 @@ from tests.factories import cdr, envelope, gz
 from tests.integration.test_processor import GZ, _blob_names
 
 pytestmark = pytest.mark.stack
-gen = pytest.importorskip("devhost.qoe_generator")
 
 DAY = date(2031, 5, 6)
 START = datetime(2031, 5, 6, 8, tzinfo=timezone.utc)

@@ -18,11 +18,12 @@ from typing import Any
 import azure.functions as func
 import pytest
 
+import devhost.qoe_generator as gen
 import functions.http_support as http_support
 import shared.processor as processor_module
 from functions.buildings import get_buildings, put_buildings
 from functions.quality import missing_subnets_route, poor_users_route, quality_summary_route
-from shared.aggregates.contribution import add_into, split_doc_key
+from shared.aggregates.contribution import add_into, call_contribution
 from shared.auth.tokens import Principal
 from shared.models.call import CallDocument
 from shared.reports.service import Period, read_aggregates
@@ -30,17 +31,12 @@ from shared.settings import get_settings
 from shared.storage import layout
 from shared.storage.aggregates import apply_call_delta
 from shared.storage.clients import get_clients
-from tests.aggregates_testlib import (
-    SimulatedCrash,
-    apply_with_crash,
-    crash_points,
-    sum_contributions,
-)
+from tests.aggregates_testlib import SimulatedCrash, apply_with_crash, crash_points
 from tests.factories import envelope, gz
 from tests.integration.test_processor import GZ, _blob_names
+from tests.oracle.aggregates import expected_aggregates, project_stored
 
 pytestmark = pytest.mark.stack
-gen = pytest.importorskip("devhost.qoe_generator")
 
 FROM, TO = "2031-01-30", "2031-02-02"
 START = datetime(2031, 1, 31, 22, tzinfo=timezone.utc)  # crosses a month partition
@@ -156,11 +152,12 @@ def test_aggregates_equal_brute_force_recount(loaded: dict[str, Any]) -> None:
     async def both() -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
         calls = await stored_calls(tenant)
         assert len(calls) >= 60
-        return sum_contributions(calls), await stored_aggregates(tenant)
+        expected = expected_aggregates(c.to_cosmos() for c in calls)
+        return expected, project_stored(await stored_aggregates(tenant))
 
     expected, actual = run(both())
     assert actual == expected
-    assert {split_doc_key(k)[0][:7] for k in expected} == {"2031-01", "2031-02"}
+    assert {day[:7] for day, _, _ in expected} == {"2031-01", "2031-02"}
 
 
 def test_reapplying_everything_changes_nothing(loaded: dict[str, Any]) -> None:
@@ -169,7 +166,8 @@ def test_reapplying_everything_changes_nothing(loaded: dict[str, Any]) -> None:
     async def again() -> tuple[bool, dict[str, dict[str, int]], dict[str, dict[str, int]]]:
         calls = await stored_calls(tenant)
         wrote = [await apply_call_delta(get_clients(), tenant, c, c) for c in calls]
-        return any(wrote), sum_contributions(calls), await stored_aggregates(tenant)
+        expected = expected_aggregates(c.to_cosmos() for c in calls)
+        return any(wrote), expected, project_stored(await stored_aggregates(tenant))
 
     wrote, expected, actual = run(again())
     assert not wrote and actual == expected
@@ -269,8 +267,12 @@ def test_building_upload_summary_and_errors(
     )
 
 
-def _totals(expected: dict[str, dict[str, int]], measure: str) -> int:
+def _totals(expected: dict[Any, dict[str, int]], measure: str) -> int:
     return sum(n for e in expected.values() for k, n in e.items() if k.endswith(f"#{measure}"))
+
+
+def _oracle(calls: list[CallDocument]) -> dict[Any, dict[str, int]]:
+    return expected_aggregates(c.to_cosmos() for c in calls)
 
 
 def test_summary_by_building_matches_recount_and_csv(
@@ -278,7 +280,7 @@ def test_summary_by_building_matches_recount_and_csv(
 ) -> None:
     test_building_upload_summary_and_errors(with_buildings, monkeypatch)  # file in place
     tenant = with_buildings["tenant"]
-    expected = sum_contributions(with_buildings["calls"])
+    expected = _oracle(with_buildings["calls"])
     params = {"from": FROM, "to": TO, "groupBy": "building"}
     resp = call(
         quality_summary_route, who("reader", tenant), params=params, monkeypatch=monkeypatch
@@ -382,7 +384,7 @@ def test_poor_users_and_missing_subnets(
     with_buildings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tenant = with_buildings["tenant"]
-    expected = sum_contributions(with_buildings["calls"])
+    expected = _oracle(with_buildings["calls"])
     resp = call(
         poor_users_route,
         who("engineer", tenant),
@@ -400,7 +402,7 @@ def test_poor_users_and_missing_subnets(
     # missing subnets: uncovered subnets (192.168.x) with >= 10 audio streams
     audio: dict[str, int] = {}
     for key, entries in expected.items():
-        _, subnet, _ = split_doc_key(key)
+        _, subnet, _ = key
         if subnet.startswith("192.168."):
             audio[subnet] = audio.get(subnet, 0) + sum(
                 n for k, n in entries.items() if k.startswith("audio|") and k.endswith("#streams")
@@ -454,10 +456,10 @@ def test_other_tenants_and_unknown_tenants(
 
 
 def test_add_into_is_the_same_sum(with_buildings: dict[str, Any]) -> None:
-    """Sanity: the recount does not depend on the order calls are summed in."""
+    """The product's per-call sum, in any order, equals the oracle's recount."""
     calls = list(with_buildings["calls"])
     random.Random(1).shuffle(calls)
     total: dict[str, dict[str, int]] = {}
     for c in calls:
-        add_into(total, sum_contributions([c]))
-    assert total == sum_contributions(with_buildings["calls"])
+        add_into(total, call_contribution(c))
+    assert project_stored(total) == _oracle(with_buildings["calls"]) != {}

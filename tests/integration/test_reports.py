@@ -20,6 +20,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 
+import devhost.qoe_generator as gen
 import functions.http_support as http_support
 from functions.reports import (
     create_report_route,
@@ -29,21 +30,20 @@ from functions.reports import (
     run_report_route,
 )
 from functions.topology import get_topology, put_topology
-from shared.aggregates.contribution import split_doc_key
 from shared.analytics.service import call_detail
 from shared.auth.tokens import Principal
 from shared.buildings import BuildingRow, parse_building_file
-from shared.models.call import CallDocument, metric_name
+from shared.models.call import CallDocument, Endpoint, metric_name
 from shared.reports import places
 from shared.reports.definitions import BUILT_IN, BUILT_IN_BY_ID, ReportDefinition
 from shared.reports.report_set import run_report
 from shared.storage.buildings import save_building_file
 from shared.storage.clients import get_clients
-from tests.aggregates_testlib import sum_contributions
+from shared.topology import server_signature
 from tests.integration.test_quality import building_file, post_and_process, stored_calls
+from tests.oracle.aggregates import expected_aggregates
 
 pytestmark = pytest.mark.stack
-gen = pytest.importorskip("devhost.qoe_generator")
 
 FROM, TO = "2032-03-29", "2032-04-03"
 START = datetime(2032, 3, 30, 20, tzinfo=timezone.utc)  # crosses a month partition
@@ -235,13 +235,27 @@ def _pct(a: int, b: int) -> float | None:
     return round(100.0 * a / b, 2) if b else None
 
 
+def _server_of(session: Mapping[str, Any]) -> str | None:
+    """The session's server signature (the topology's rule, not the aggregates'): callee
+    first, as a user calls the MCU or a phone number through the mediation server."""
+    for role in ("callee", "caller"):
+        signature = server_signature(Endpoint.model_validate(session.get(role) or {"role": role}))
+        if signature:
+            return signature
+    return None
+
+
+def oracle_figures(calls: list[CallDocument]) -> dict[tuple[str, str, str], dict[str, int]]:
+    """The independent recount (tests/oracle) over the calls as stored (JSON)."""
+    return expected_aggregates((c.to_cosmos() for c in calls), _server_of)
+
+
 def brute_force(
     definition: ReportDefinition, calls: list[CallDocument], rows: list[BuildingRow]
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """The report's table recounted from the stored calls (summed contributions)."""
+    """The report's table recounted from the stored calls by the independent oracle."""
     groups: dict[tuple[Any, ...], Counter[str]] = {}
-    for key, entries in sum_contributions(calls).items():
-        day, subnet, _ = split_doc_key(key)
+    for (day, subnet, _), entries in oracle_figures(calls).items():
         if not FROM <= day <= TO:
             continue
         for entry, n in entries.items():
@@ -306,7 +320,7 @@ def test_each_built_in_report_equals_a_brute_force_recount(
     assert (body["from"], body["to"]) == (FROM, TO)
     if definition.source == "poorUsers":
         want: Counter[str] = Counter()
-        for entries in sum_contributions(topology["calls"]).values():
+        for entries in oracle_figures(topology["calls"]).values():
             for entry, n in entries.items():
                 if entry.startswith("@"):
                     want[entry[1:]] += n

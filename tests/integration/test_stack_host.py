@@ -170,8 +170,7 @@ def test_blob_trigger_semantics(host: tuple[LocalHost, Calls], service: BlobServ
 
 def test_portal_is_served_when_present(host: tuple[LocalHost, Calls], tmp_path: Any) -> None:
     h, _ = host
-    if not h.portal_dir.is_dir():
-        pytest.skip("no portal/ folder")
+    assert h.portal_dir.is_dir(), "the repo's portal/ folder"
     status, _, _ = get(f"{h.base_url}/portal/")
     assert status == 200
     assert get(f"{h.base_url}/portal/../host.json")[0] == 404

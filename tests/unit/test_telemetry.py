@@ -258,12 +258,17 @@ def test_cosmos_retries_and_request_charge(reader: Any) -> None:
     assert n == 1 and retry_attrs["status"] == "429" and retry_attrs["operation"] == "read call"
 
 
-def test_metric_calls_are_noops_when_not_configured() -> None:
+def test_metric_calls_are_noops_when_not_configured(reader: Any) -> None:
+    """Not configured: the calls neither fail nor record anywhere (a provider that
+    existed before stays empty), and the batch scope still finishes its own record."""
+    telemetry.disable_metrics()
     with telemetry.batch_context("b", "t") as scope:
         telemetry.count_retry("x", RuntimeError())
         telemetry.record_quality("t", "today", 12.5)
         telemetry.count_quality_alert("t", "HQ")
         scope.finish({"status": "completed", "received": 3})
+    assert points(reader) == {}
+    assert scope.outcome == "completed"
 
 
 # ---------------------------------------------------------------------------- tracing

@@ -12,7 +12,7 @@ import pytest
 
 from shared.aggregates.contribution import contribution
 from shared.models.call import CallView, Endpoint, Session, Stream, StreamQuality
-from tests.oracle.aggregates import Figures, call_figures, project_stored
+from tests.oracle.aggregates import Figures, call_figures, project_stored, totals
 
 DAY = "2031-03-04"
 CALLER_NET = (DAY, "10.1.2.0", "24")
@@ -139,11 +139,13 @@ def test_stream_counts_on_the_receiver_network_literally(figures: Any) -> None:
         CALLER_NET: {
             "audio|unknown|na|0#streams": 1,
             "audio|unknown|na|0#good": 1,
+            "audio|unknown|na|0#cdrStreams": 1,
             "audio|unknown|na|0#sessions": 1,
         },
         CALLEE_NET: {
             "audio|unknown|na|0#streams": 1,
             "audio|unknown|na|0#poor": 1,
+            "audio|unknown|na|0#cdrStreams": 1,
             "audio|unknown|na|0#poorDueTo.jitter": 1,
             "audio|unknown|na|0#poorDueTo.roundTrip": 1,
             "@bob@contoso.com": 1,
@@ -175,12 +177,24 @@ def test_inside_outside_is_the_client_flag(figures: Any, inside: bool | None, pa
 
 
 @impl
-def test_wifi_counts_on_the_receiving_endpoint_only(figures: Any) -> None:
+def test_wifi_when_either_endpoint_is_on_wifi(figures: Any) -> None:
     caller = ep("caller", connection_type="wifi")
     callee = ep("callee", connection_type="wired")
     got = figures(one_session(caller=caller, callee=callee))
-    assert got[CALLER_NET]["audio|wifi|na|0#streams"] == 1  # calleeToCaller, measured on wifi
-    assert got[CALLEE_NET]["audio|wired|na|0#streams"] == 1
+    # CQD's pair `Wired : wifi` folded into one value: Wi-Fi on both networks
+    assert got[CALLER_NET]["audio|wifi|na|0#streams"] == 1
+    assert got[CALLEE_NET]["audio|wifi|na|0#streams"] == 1
+    assert got[CALLER_NET]["audio|wifi|na|0#sessions"] == 1
+    wired = figures(one_session(caller=ep("caller", connection_type="wired"), callee=callee))
+    assert wired[CALLER_NET]["audio|wired|na|0#streams"] == 1
+
+
+@impl
+def test_vpn_when_either_endpoint_is_on_vpn(figures: Any) -> None:
+    got = figures(one_session(callee=ep("callee", vpn=True)))
+    assert got[CALLER_NET]["audio|unknown|na|1#streams"] == 1
+    assert got[CALLER_NET]["audio|unknown|na|1#sessions"] == 1
+    assert got[CALLEE_NET]["audio|unknown|na|1#streams"] == 1
 
 
 @impl
@@ -202,6 +216,9 @@ def test_subnet_from_ip_and_mask_never_the_host(figures: Any) -> None:
 def test_which_day_is_the_utc_date_the_stream_ended(figures: Any) -> None:
     got = figures(one_session(start="2031-03-04T23:59:30Z", seconds=120))
     assert {k[0] for k in got} == {"2031-03-05"}
+    # the end in another zone is taken in UTC
+    late = one_session(start="2031-03-04T20:00:00Z", end="2031-03-04T22:30:00-02:00")
+    assert {k[0] for k in figures(late)} == {"2031-03-05"}
 
 
 @impl
@@ -266,6 +283,7 @@ def test_stream_without_quality_is_unclassified(figures: Any) -> None:
     assert got[CALLEE_NET] == {
         "audio|unknown|na|0#streams": 1,
         "audio|unknown|na|0#unclassified": 1,
+        "audio|unknown|na|0#cdrStreams": 1,
     }
 
 
@@ -286,9 +304,81 @@ def test_ipv6_without_mask_is_its_64(figures: Any) -> None:
 
 
 @impl
-def test_other_diagnostics_are_neither_drops_nor_setup_failures(figures: Any) -> None:
-    got = figures(one_session(diagnostic_id=52))
-    assert session_count(got, "droppedStreams") == session_count(got, "callSetupFailures") == 0
+@pytest.mark.parametrize("code", [19, 30, 50, 56])
+def test_other_diagnostics_are_neither_drops_nor_setup_failures(figures: Any, code: int) -> None:
+    got = figures(one_session(diagnostic_id=code))
+    assert totals(got, "droppedStreams") == totals(got, "setupFailedStreams") == 0
+    assert session_count(got, "callSetupFailures") == 0
+    assert totals(got, "cdrStreams") == 2
+
+
+@impl
+@pytest.mark.parametrize(("code", "dropped"), [(50, 0), (51, 2), (53, 2), (55, 2), (56, 0)])
+def test_sfb_drop_is_diagnostic_51_to_55(figures: Any, code: int, dropped: int) -> None:
+    got = figures(one_session(diagnostic_id=code))
+    assert totals(got, "droppedStreams") == dropped
+    assert totals(got, "setupFailedStreams") == session_count(got, "callSetupFailures") == 0
+
+
+@impl
+@pytest.mark.parametrize("kw", [{"diagnostic_id": 25}, {"failure_stage": "callSetup"}])
+def test_setup_failure_marks_every_stream_and_none_is_dropped(
+    figures: Any, kw: dict[str, Any]
+) -> None:
+    got = figures(one_session(**kw))
+    assert totals(got, "cdrStreams") == totals(got, "setupFailedStreams") == 2
+    assert totals(got, "droppedStreams") == 0
+
+
+@impl
+def test_ice_failed_marks_only_its_own_stream(figures: Any) -> None:
+    streams = [stream("callerToCallee"), stream("calleeToCaller")]
+    streams[0].ice = "FAILED"
+    got = figures(one_session(streams=streams, failure_stage="midcall"))
+    assert session_count(got, "setupFailedStreams", CALLEE_NET) == 1
+    assert session_count(got, "setupFailedStreams", CALLER_NET) == 0
+    # the other stream was set up, then dropped; a failed stream is never also dropped
+    assert session_count(got, "droppedStreams", CALLER_NET) == 1
+    assert session_count(got, "droppedStreams", CALLEE_NET) == 0
+
+
+@impl
+def test_session_known_from_its_cdr_alone_is_two_streams_per_media_type(figures: Any) -> None:
+    view = one_session(streams=[], diagnostic_id=25, media_types=["audio", "video"])
+    got = figures(view)
+    assert got[CALLER_NET] == {
+        "audio|unknown|na|0#cdrStreams": 2,
+        "audio|unknown|na|0#setupFailedStreams": 2,
+        "video|unknown|na|0#cdrStreams": 2,
+        "video|unknown|na|0#setupFailedStreams": 2,
+        "audio|unknown|na|0#sessions": 1,
+        "audio|unknown|na|0#callSetupFailures": 1,
+    }
+    assert totals(got, "streams") == 0  # no QoE: nothing for quality
+
+
+@impl
+def test_on_prem_session_without_call_detail_has_no_cdr_streams(figures: Any) -> None:
+    view = one_session()
+    for s in view.sessions[0].streams:
+        s.source_format = "ms-qoe-xml"
+    got = figures(view)
+    assert totals(got, "streams") == 2 and totals(got, "cdrStreams") == 0
+    view.sessions[0].invite_time = f"{DAY}T10:00:00Z"  # SIP call detail arrived
+    assert totals(figures(view), "cdrStreams") == 2
+
+
+@impl
+def test_rate_my_call_counts_once_per_rating_on_the_session_cell(figures: Any) -> None:
+    caller = ep("caller", feedback_rating="poor", feedback_tokens=["Echo", "NoSound"])
+    server = ep("callee", uri="sip:org@contoso.com;gruu;opaque=app:conf:x", kind="server")
+    server.feedback_rating = "good"  # a server's rating is never counted
+    got = figures(one_session(caller=caller, callee=server))
+    cell = "audio|unknown|na|0"
+    assert got[CALLER_NET][f"{cell}#rating.poor"] == 1
+    assert got[CALLER_NET][f"{cell}#feedbackToken.Echo"] == 1
+    assert got[CALLER_NET][f"{cell}#feedbackToken.NoSound"] == 1
+    assert totals(got, "rating.good") == 0
 
 
 def test_document_keys_and_entries_split_literally() -> None:

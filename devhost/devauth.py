@@ -143,7 +143,7 @@ def mint_token(
     }
     if upn:
         claims["idtyp"] = "user"  # the optional claim Entra adds when configured
-        claims["scp"] = "user_impersonation"
+        claims["scp"] = "access_as_user"  # the API's one delegated scope (docs/deploy.md)
         claims["preferred_username"] = upn
         claims["upn"] = upn
         claims["name"] = upn.split("@")[0].replace(".", " ").title()

@@ -781,7 +781,9 @@ class LocalHost:
         self._stop = asyncio.Event()
         self._blob_sem = asyncio.Semaphore(self.blob_concurrency)
         app = web.Application(client_max_size=200 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
+        # `[\s\S]`, not `.`: a path with an encoded newline still reaches `_handle` (and
+        # its problem+json 404), not aiohttp's own text/plain one.
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self._handle)
         # auto_decompress off: the Functions host hands the body over as sent (ingest
         # checks Content-Encoding and the compressed size limit itself).
         runner = web.AppRunner(app, access_log=None, auto_decompress=False)

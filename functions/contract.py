@@ -55,6 +55,7 @@ class Endpoint:
     other_media: tuple[str, ...] = ()
     errors: tuple[int, ...] = (400, 401, 403)
     also: tuple[tuple[int, str, type[BaseModel]], ...] = ()  # other success answers
+    also_text: tuple[tuple[int, str], ...] = ()  # other success answers in text/plain
 
     @property
     def documented_path(self) -> str:
@@ -146,6 +147,11 @@ def _operation(e: Endpoint, schemas: dict[str, Any], problem: dict[str, str]) ->
         op["responses"][str(status)] = {
             "description": description,
             "content": {"application/json": {"schema": _schema_ref(model, schemas)}},
+        }
+    for status, description in e.also_text:
+        op["responses"][str(status)] = {
+            "description": description,
+            "content": {"text/plain": {"schema": {"type": "string"}}},
         }
     for code in e.errors:
         op["responses"][str(code)] = {

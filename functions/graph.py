@@ -46,6 +46,7 @@ def _webhook_endpoint(path: str, summary: str) -> Endpoint:
         params=_TOKEN,
         body=GraphNotifications,
         other_media=("text/plain",),
+        also_text=((200, "Graph's validation request: the validationToken, echoed"),),
         errors=(400, 413),
     )
 

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from agent_testlib import write_config
 from monitoring_testlib import MonitoringDb, as_stored
+from pydantic.alias_generators import to_camel
 from test_e2e_agent import api, settle, users_for, wait_completed, write_spool
 from test_monitoring_db import ENDPOINT_GAPS, STREAM_GAPS, gen_calls, views
 
@@ -45,24 +46,25 @@ def _tenants() -> tuple[str, str]:
 
 def _comparable(detail: dict[str, Any]) -> dict[str, Any]:
     """A call detail without what legitimately differs between the two paths: ids,
-    the record provenance, and the fields the documented schema does not hold."""
+    the record provenance, and the fields the documented schema does not hold (the API
+    spells them in camelCase)."""
     out = {k: v for k, v in detail.items() if k not in ("callId", "sources")}
     for s in out.get("sessions", []):
         for role in ("caller", "callee"):
             ep = s.get(role, {})
             for gap in ENDPOINT_GAPS:
-                ep.pop(gap, None)
+                ep.pop(to_camel(gap), None)
             # resolved at read time from the tenant's building file / topology, which
             # other tests may set in one of the two tenants: not the record's content
             ep.pop("place", None)
-            ratios = {k: v for k, v in (ep.pop("device_ratios", None) or {}).items() if v}
+            ratios = {k: v for k, v in (ep.pop("deviceRatios", None) or {}).items() if v}
             if ratios:
-                ep["device_ratios"] = ratios
+                ep["deviceRatios"] = ratios
         for st in s.get("streams", []):
             for gap in STREAM_GAPS:
-                st.pop(gap, None)
+                st.pop(to_camel(gap), None)
     for p in out.get("participants", []):
-        p.pop("display_name", None)
+        p.pop("displayName", None)
     return out
 
 

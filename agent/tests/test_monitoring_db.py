@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import sys
 from collections import Counter
@@ -40,8 +41,9 @@ if str(REPO) not in sys.path:
 
 from devhost.qoe_generator import demo_users, generate_call  # noqa: E402
 
-# What the documented schema does not hold (see qoe.py / cdr.py and the README).
-ENDPOINT_GAPS = {"display_name", "ssid", "wifi_radio_type", "wifi_signal_strength"}
+# What the documented schema does not hold (see qoe.py / cdr.py and the README): no
+# MediaLine column has the Wi-Fi SSID, radio type, signal strength or channel.
+ENDPOINT_GAPS = {"display_name", "ssid", "wifi_radio_type", "wifi_signal_strength", "wifi_channel"}
 STREAM_GAPS = {"transport"}  # one transport per media line in MediaLine
 
 
@@ -112,14 +114,49 @@ def _stream_differences(value: list[Any], other: list[Any], *, metrics: bool) ->
     return out
 
 
+def _two_transports(view: Any) -> bool:
+    """Whether a media line of this call has streams on two transports (the two
+    endpoints' reports differ): `MediaLine.Transport` keeps one (README)."""
+    for session in view.sessions:
+        seen: dict[str, set[str]] = {}
+        for st in session.streams:
+            seen.setdefault(st.label, set()).add(st.transport)
+        if any(len(t) > 1 for t in seen.values()):
+            return True
+    return False
+
+
+def _cells(cells: dict[str, Any], *, transport: bool) -> dict[str, Any]:
+    """The CQD cells less what the databases cannot keep. A Wi-Fi endpoint's band
+    (`wb=2.4GHz|5GHz|6GHz|unknown`) reads as `unknown`: it comes from the Wi-Fi channel
+    or radio type, neither of which the databases keep, so the rebuilt report's band is
+    always `unknown`; the `na` of a stream without a Wi-Fi endpoint still has to match.
+    With `transport` False (a media line on two transports) the `tr` cell is left out."""
+    out: dict[str, Any] = {}
+    for doc, cell in cells.items():
+        moved: Counter[str] = Counter()
+        for k, v in cell.items():
+            k = re.sub(r"\|wb=(?!na\b)[^|#]+", "|wb=unknown", k)
+            if not transport:
+                k = re.sub(r"\|tr=[^|#]+", "|tr=*", k)
+            moved[k] += v
+        out[doc] = dict(moved)
+    return out
+
+
 def differences(a: Any, b: Any, *, metrics: bool) -> list[str]:
     """What differs between two call views in ratings, flags, dimensions and the call
     detail fields (the documented gaps aside)."""
     from shared.aggregates.contribution import contribution
 
     out = []
-    if contribution(a) != contribution(b):
-        out.append(f"dimensions: {contribution(a)} != {contribution(b)}")
+    transport = not _two_transports(a)
+    ca, cb = (
+        _cells(contribution(a), transport=transport),
+        _cells(contribution(b), transport=transport),
+    )
+    if ca != cb:
+        out.append(f"dimensions: {ca} != {cb}")
     da, db_ = a.model_dump(), b.model_dump()
     for key in ("rating", "reasons", "call_type", "conference_uri", "organizer", "start", "end"):
         if da[key] != db_[key]:

@@ -11,23 +11,31 @@ from typing import Any, Literal, get_args, get_origin
 
 import pytest
 from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
 
 from shared.analytics.service import detail_dict
 from shared.analytics.visibility import project_call
 from shared.models.call import CallDocument, CallView
 
-OPAQUE = {"metrics", "flags", "device_ratios", "device_flags", "reason_metrics", "place", "pstn"}
+# The body is camelCase (the models' alias rule, docs/reference/api.md); the sets below
+# name fields as Python does and are turned into wire paths by that same rule.
+OPAQUE = {"metrics", "flags", "deviceRatios", "deviceFlags", "reasonMetrics", "place", "pstn"}
 SEARCHED = "alice@contoso.com"
 
 ENDPOINT_ALL = {
     "role", "kind", "uri", "display_name", "connection_type", "vpn", "inside",
     "user_agent", "machine_name", "os", "cpu", "ip_address", "port", "subnet",
     "subnet_mask", "mac_address", "bssid", "ssid", "dns_suffix", "link_speed_bps",
-    "wifi_radio_type", "wifi_signal_strength", "capture_device", "capture_driver",
+    "wifi_radio_type", "wifi_signal_strength", "wifi_channel", "wifi_band", "product_family",
+    "platform", "feedback_rating", "feedback_tokens", "capture_device", "capture_driver",
     "render_device", "render_driver", "device_ratios", "device_flags", "place",
 }  # fmt: skip
-# Basic call details and the party's identity; its network place as CQD's in/out/VPN.
-ENDPOINT_SPECIALIST = {"role", "kind", "uri", "display_name", "connection_type", "vpn", "inside"}
+# Basic call details and the party's identity; its network place as CQD's in/out/VPN; the
+# client type (productFamily). Wifi band / channel, platform and the Rate My Call rating
+# and tokens are advanced.
+ENDPOINT_SPECIALIST = {
+    "role", "kind", "uri", "display_name", "connection_type", "vpn", "inside", "product_family",
+}  # fmt: skip
 SESSION_ALL = {
     "id", "sip_call_id", "from_tag", "to_tag", "start", "end", "invite_time",
     "response_time", "response_code", "diagnostic_id", "failure_stage", "failure_reason",
@@ -39,17 +47,34 @@ SESSION_SPECIALIST = SESSION_ALL - {
     "sip_call_id", "from_tag", "to_tag", "invite_time", "response_time", "pstn"
 }  # fmt: skip
 STREAM_ALL = {
-    "id", "label", "media_type", "direction", "ice", "transport", "source_format",
-    "segment_id", "metrics", "quality.rating", "quality.poor_due_to",
+    "id", "label", "media_type", "direction", "ice", "transport", "relay", "source_format",
+    "segment_id", "stream_id", "metrics", "quality.rating", "quality.poor_due_to",
     "quality.unclassified_reason", "quality.flags", "quality.profile",
 }  # fmt: skip
-# Raw metrics and their flags, ICE / transport (advanced), Graph segment id (debug): absent.
-STREAM_SPECIALIST = STREAM_ALL - {"ice", "transport", "segment_id", "metrics", "quality.flags"}
+# Raw metrics and their flags, ICE / transport / relay (advanced), Graph segment and stream
+# ids (debug): absent.
+STREAM_SPECIALIST = STREAM_ALL - {
+    "ice", "transport", "relay", "segment_id", "stream_id", "metrics", "quality.flags"
+}  # fmt: skip
 CALL_ALL = {
     "callId", "call_type", "conference_uri", "organizer", "start", "end", "duration_s",
     "rating", "reasons", "sources", "participant_count",
     "participants[].uri", "participants[].display_name", "participants[].kind",
 }  # fmt: skip
+# The sources' own ids: Debug, for engineer and admin; a specialist keeps the callId only.
+SOURCE_IDS_ALL = {
+    "source_format", "record_id", "call_record_id", "version", "session_ids", "segment_ids",
+    "stream_ids", "sip_call_id", "from_tag", "to_tag", "conference_uri", "report_id",
+    "cdr_session",
+}  # fmt: skip
+
+
+def wire(path: str) -> str:
+    """`sessions[].caller.ip_address` -> `sessions[].caller.ipAddress` (the alias rule)."""
+    return ".".join(
+        to_camel(seg[:-2]) + "[]" if seg.endswith("[]") else to_camel(seg)
+        for seg in path.split(".")
+    )
 
 
 def expected(level: str) -> set[str]:
@@ -61,15 +86,18 @@ def expected(level: str) -> set[str]:
             "callee": ENDPOINT_SPECIALIST - {"uri"},  # another user: "External User"
         }
         session, stream = SESSION_SPECIALIST, STREAM_SPECIALIST
+        source_ids: set[str] = set()
     else:
         call, session, stream = CALL_ALL, SESSION_ALL, STREAM_ALL
         endpoint = {"caller": ENDPOINT_ALL, "callee": ENDPOINT_ALL}
+        source_ids = SOURCE_IDS_ALL
     out = set(call)
+    out |= {f"source_ids[].{f}" for f in source_ids}
     out |= {f"sessions[].{f}" for f in session}
     out |= {f"sessions[].streams[].{f}" for f in stream}
     for role, fields in endpoint.items():
         out |= {f"sessions[].{role}.{f}" for f in fields}
-    return out
+    return {wire(p) for p in out}
 
 
 def _value(annotation: Any, name: str, path: str) -> Any:
@@ -150,11 +178,11 @@ def test_each_level_receives_exactly_its_fields(level: str) -> None:
 def test_specialist_values_of_the_other_party() -> None:
     out = project_call(detail(), "specialist", SEARCHED)
     callee = out["sessions"][0]["callee"]
-    assert callee["display_name"] == "External User" and "uri" not in callee
+    assert callee["displayName"] == "External User" and "uri" not in callee
     assert out["sessions"][0]["caller"]["uri"] == f"sip:{SEARCHED}"
     me, them = out["participants"]
     assert me["uri"] == f"sip:{SEARCHED}"
-    assert them == {"display_name": "External User", "kind": "user"}
+    assert them == {"displayName": "External User", "kind": "user"}
     assert out["organizer"] == f"sip:{SEARCHED}"
 
 
@@ -165,20 +193,20 @@ def test_specialist_values_of_the_other_party() -> None:
         (
             "tel:+15552823456;ext=12;x=1",
             "phone",
-            {"kind": "phone", "phone": "tel:+15552823***", "display_name": "External User"},
+            {"kind": "phone", "phone": "tel:+15552823***", "displayName": "External User"},
         ),
         # a server with an ordinary SIP address, and a focus URI of any kind: "Conference"
-        ("sip:pool01@contoso.com", "server", {"kind": "server", "display_name": "Conference"}),
+        ("sip:pool01@contoso.com", "server", {"kind": "server", "displayName": "Conference"}),
         (
             "sip:org@contoso.com;gruu;opaque=app:conf:focus:id:1",
             "user",
-            {"kind": "user", "display_name": "Conference"},
+            {"kind": "user", "displayName": "Conference"},
         ),
         # the searched user's domain: internal; any other: external
-        ("sip:carol@contoso.com", "user", {"kind": "user", "display_name": "Internal User"}),
-        ("sip:carol@contoso.com.evil", "user", {"kind": "user", "display_name": "External User"}),
+        ("sip:carol@contoso.com", "user", {"kind": "user", "displayName": "Internal User"}),
+        ("sip:carol@contoso.com.evil", "user", {"kind": "user", "displayName": "External User"}),
         # the domain is what follows the last "@"
-        ("sip:carol@sub@contoso.com", "user", {"kind": "user", "display_name": "Internal User"}),
+        ("sip:carol@sub@contoso.com", "user", {"kind": "user", "displayName": "Internal User"}),
     ],
 )
 def test_specialist_sees_other_parties_as_documented(
@@ -186,9 +214,9 @@ def test_specialist_sees_other_parties_as_documented(
 ) -> None:
     body = detail()
     callee = body["sessions"][0]["callee"]
-    callee.update(uri=uri, kind=kind, display_name="Real Name")
+    callee.update(uri=uri, kind=kind, displayName="Real Name")
     out = project_call(body, "specialist", SEARCHED)["sessions"][0]["callee"]
-    assert {k: out[k] for k in ("kind", "display_name", "phone") if k in out} == shown
+    assert {k: out[k] for k in ("kind", "displayName", "phone") if k in out} == shown
     assert "uri" not in out and "Real Name" not in str(out)
 
 

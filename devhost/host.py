@@ -309,8 +309,9 @@ async def _call(fn: Any, **kwargs: Any) -> Any:
 
 
 def _problem(status: int, title: str, **extra: Any) -> web.Response:
+    # `detail` is required in the API's problem model (functions/contract.py).
     return web.json_response(
-        {"title": title, "status": status, **extra},
+        {"title": title, "status": status, "detail": title, **extra},
         status=status,
         content_type="application/problem+json",
     )

@@ -117,7 +117,7 @@ BATCH_INDEX = (Param("batchId", "path", True), Param("index", "path", True))
             Param("batchId", description="one batch only"),
             Param("reason", description="reasons containing this text"),
         ),
-        errors=(401, 403),
+        errors=(400, 401, 403),
     ),
 )
 async def get_quarantine(ctx: RequestContext) -> func.HttpResponse:

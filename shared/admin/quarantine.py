@@ -19,6 +19,7 @@ from shared.analytics.service import iso
 from shared.auth.levels import ADMIN
 from shared.auth.tokens import Principal
 from shared.errors import Conflict, Invalid, NotFound
+from shared.models.envelope import BATCH_ID_RE
 from shared.processor import BatchProcessor
 from shared.settings import Settings
 from shared.storage import audit as audit_store
@@ -43,6 +44,9 @@ async def list_quarantine(
     clients: Clients, principal: Principal, batch_id: str | None, reason: str | None
 ) -> dict[str, Any]:
     principal.require(ADMIN)
+    if batch_id and not BATCH_ID_RE.match(batch_id):
+        # not a blob prefix any batch can have (control characters would reach storage)
+        raise Invalid("batchId is not a batch id", field="batchId")
     docs = await store.list_records(clients, principal.tenant_id, batch_id)
     items = [_summary(d) for d in docs]
     reasons: dict[str, int] = {}

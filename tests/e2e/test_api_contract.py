@@ -30,7 +30,14 @@ GRAPH_SAMPLE = Path(__file__).parents[1] / "golden" / "graph" / "ms_get_callreco
 CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 # Maps whose keys are data, not field names: QoE device-event names (as [MS-QoE] spells
 # them), SIP response codes, record format names.
-DATA_KEYED = {"deviceRatios", "deviceFlags", "failuresBySipCode", "effectiveProfiles", "profiles", "byReason"}
+DATA_KEYED = {
+    "deviceRatios",
+    "deviceFlags",
+    "failuresBySipCode",
+    "effectiveProfiles",
+    "profiles",
+    "byReason",
+}
 
 
 def graph_record(n: int, start: datetime, version: int = 1) -> dict[str, Any]:

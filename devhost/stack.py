@@ -49,7 +49,11 @@ COSMOS_EMULATOR_KEY = (
 DEMO_TENANT = "8f1c3c6e-0b7a-4f3e-9a51-1f0c2d3e4a5b"
 # A Teams tenant whose calls come from Microsoft Graph (the stand-in) in tests.
 GRAPH_TENANT = "3c1e6f2a-7d4b-4e8a-9f21-6a5b4c3d2e1f"
-TEST_TENANTS = (DEMO_TENANT, "11111111-2222-4333-8444-555555555555", GRAPH_TENANT)
+# A tenant no test writes to: the role matrix reads it to show that another tenant,
+# whatever its roles, sees none of the demo tenant's data (an empty tenant is the only
+# one where "nothing" can be asserted whatever order the tests ran in).
+EMPTY_TENANT = "99999999-8888-4777-a666-555555555555"
+TEST_TENANTS = (DEMO_TENANT, "11111111-2222-4333-8444-555555555555", GRAPH_TENANT, EMPTY_TENANT)
 AUDIENCE = "api://call-data-connector"
 DATABASE = "calldata"
 

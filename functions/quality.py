@@ -6,7 +6,7 @@ JSON or CSV, picked from the Accept header; the reports themselves are built in
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import azure.functions as func
@@ -17,7 +17,13 @@ from shared.auth.levels import REPORTS
 from shared.auth.tokens import Principal
 from shared.models.api import ReportTable
 from shared.reports import missing_subnets, poor_users, quality_summary, to_csv
-from shared.reports.service import EUII_LEVELS, FILTERS, GROUP_BY
+from shared.reports.service import (
+    EUII_LEVELS,
+    FILTERS,
+    GROUP_BY,
+    MISSING_SUBNET_COLUMNS,
+    POOR_USER_COLUMNS,
+)
 from shared.storage.clients import Clients
 
 bp = func.Blueprint()
@@ -29,9 +35,11 @@ GROUP_BY_HELP = "|".join(GROUP_BY) + " (comma-separated)"
 FILTER_PARAMS = tuple(Param(name, description="filter (exact value)") for name in FILTERS)
 
 
-async def _report(ctx: RequestContext, report: Report) -> func.HttpResponse:
+async def _report(
+    ctx: RequestContext, report: Report, columns: Sequence[str] = ()
+) -> func.HttpResponse:
     body = await report(ctx.clients, ctx.principal, dict(ctx.req.params))
-    return csv_response(to_csv(body)) if wants_csv(ctx.req) else json_response(body)
+    return csv_response(to_csv(body, columns)) if wants_csv(ctx.req) else json_response(body)
 
 
 @route(
@@ -63,7 +71,7 @@ async def quality_summary_route(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def poor_users_route(ctx: RequestContext) -> func.HttpResponse:
-    return await _report(ctx, poor_users)
+    return await _report(ctx, poor_users, POOR_USER_COLUMNS)
 
 
 @route(
@@ -79,4 +87,4 @@ async def poor_users_route(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def missing_subnets_route(ctx: RequestContext) -> func.HttpResponse:
-    return await _report(ctx, missing_subnets)
+    return await _report(ctx, missing_subnets, MISSING_SUBNET_COLUMNS)

@@ -12,6 +12,8 @@ from shared.ingest import BodyFormat
 
 TENANT = "8f1c3c6e-0b7a-4f3e-9a51-1f0c2d3e4a5b"
 OTHER_TENANT = "11111111-2222-4333-8444-555555555555"
+# written to by no test (devhost.stack.EMPTY_TENANT): the tenant whose answers must be empty
+EMPTY_TENANT = "99999999-8888-4777-a666-555555555555"
 
 
 def cdr(

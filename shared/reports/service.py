@@ -22,7 +22,7 @@ import asyncio
 import csv
 import io
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -552,11 +552,18 @@ def map_columns(rows: list[dict[str, Any]], measure: str) -> list[str]:
     return [f"{prefix}{k}" for k in sorted({k for r in rows for k in (r.get(measure) or {})})]
 
 
-def to_csv(report: Mapping[str, Any]) -> str:
+# the columns of the reports whose rows are not grouped (their CSV header when empty)
+POOR_USER_COLUMNS = ("user", "poorStreams", "days", "subnets")
+MISSING_SUBNET_COLUMNS = ("subnet", "audioStreams")
+
+
+def to_csv(report: Mapping[str, Any], columns_when_empty: Sequence[str] = ()) -> str:
     """The report's table as CSV: group columns, counts, the rates, then the map
-    measures (poor-due-to, Rate My Call ratings and feedback tokens)."""
+    measures (poor-due-to, Rate My Call ratings and feedback tokens). A report with no
+    rows still has its header row (`columns_when_empty` for reports without a
+    groupBy), so a Power BI query over an empty period keeps its columns."""
     rows: list[dict[str, Any]] = list(report.get("rows") or [])
-    first = list(report.get("groupBy") or (list(rows[0]) if rows else []))
+    first = list(report.get("groupBy") or (list(rows[0]) if rows else columns_when_empty))
     columns = [c for c in first if c not in MAP_MEASURES]
     if "groupBy" in report:
         columns += [*COUNTS, "poorPercent", "callSetupFailurePercent", "droppedStreamPercent"]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from devhost.stack import DEMO_TENANT
-from tests.factories import OTHER_TENANT, cdr_record, envelope
+from tests.factories import EMPTY_TENANT, OTHER_TENANT, cdr_record, envelope
 
 pytestmark = pytest.mark.stack
 JSON = {"Content-Type": "application/json"}
@@ -223,7 +223,7 @@ def test_role_matrix(local_host, mint, demo_data):
                 local_host,
                 "GET",
                 path,
-                mint(OTHER_TENANT, roles=roles, user=f"{level}@fabrikam.com"),
+                mint(EMPTY_TENANT, roles=roles, user=f"{level}@fabrikam.com"),
             )
             if other == 200 and route == "audit":
                 # its own audit log: what its own principals asked for (this test's reads)

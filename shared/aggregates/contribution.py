@@ -39,11 +39,13 @@ from datetime import datetime
 
 from shared.aggregates.dimensions import (
     SFB_SERVER,
-    dims_key,
+    dimension_values,
     either_wifi,
     product,
     stream_end,
 )
+from shared.aggregates.layout import FACETS, MAIN, doc_key, facet_cell
+from shared.aggregates.layout import split_doc_key as split_doc_key  # re-exported
 from shared.identity import is_focus_uri, user_key
 from shared.models.call import CallDocument, CallView, Endpoint, Session, Stream
 from shared.topology import server_signature
@@ -138,15 +140,6 @@ def _duration(session: Session) -> float | None:
     except ValueError:
         return None
     return (b - a).total_seconds()
-
-
-def doc_key(day: str, subnet: str, prefix: int | None) -> str:
-    return f"{day}|{subnet}|{'' if prefix is None else prefix}"
-
-
-def split_doc_key(key: str) -> tuple[str, str, int | None]:
-    day, subnet, prefix = key.split("|")
-    return day, subnet, int(prefix) if prefix else None
 
 
 def cell_key(
@@ -259,79 +252,93 @@ def _other(session: Session, ep: Endpoint) -> Endpoint:
     return session.caller if ep is session.callee else session.callee
 
 
+Cells = tuple[tuple[str, str], ...]  # (facet name, cell key) of one count, every facet
+
+
 class _Sink:
-    """Collects one call's counters; `cell` builds a cell key with the session's context."""
+    """Collects one call's counters; `cells` builds a count's cell key in every facet
+    (shared.aggregates.layout) with the session's context."""
 
     def __init__(self, view: CallView) -> None:
         self.view = view
         self.out: dict[str, Counter[str]] = {}
 
-    def add(self, day: str, ep: Endpoint, entry: str, n: int = 1) -> None:
+    def add(self, day: str, ep: Endpoint, cells: Cells, measure: str, n: int = 1) -> None:
         subnet, prefix = subnet_of(ep)
-        self.out.setdefault(doc_key(day, subnet, prefix), Counter())[entry] += n
+        for facet, cell in cells:
+            key = doc_key(day, subnet, prefix, facet)
+            self.out.setdefault(key, Counter())[f"{cell}#{measure}"] += n
 
-    def cell(
+    def add_user(self, day: str, ep: Endpoint, user: str) -> None:
+        """A poor stream of `user`: the day document's drill-down only."""
+        subnet, prefix = subnet_of(ep)
+        self.out.setdefault(doc_key(day, subnet, prefix), Counter())[f"@{user}"] += 1
+
+    def cells(
         self, media: str, ep: Endpoint, stream: Stream | None, session: Session, hour: int
-    ) -> str:
+    ) -> Cells:
         other = _other(session, ep)
         wifi = either_wifi(ep, other)
         on_vpn = bool(ep.vpn or other.vpn)
-        extra = dims_key(product(session, self.view), ep, stream, wifi, hour)
+        conn = "wifi" if wifi else (ep.connection_type or "unknown")
         server = session_server(session)  # site/pool, resolved at read time
-        return cell_key(media, ep, server, extra, "wifi" if wifi else None, on_vpn)
+        values = dimension_values(product(session, self.view), ep, stream, wifi, hour)
+        values.update(m=media, c=conn, v="1" if on_vpn else "0")
+        main = cell_key(media, ep, server, None, conn, on_vpn)
+        return ((MAIN, main), *((f.name, facet_cell(f, values)) for f in FACETS[1:]))
 
 
 def _stream_counts(sink: _Sink, session: Session, day: str, hour: int, cdr: bool) -> None:
     dropped = _dropped(session)
     for stream in session.streams:
         ep = stream_endpoint(session, stream)
-        cell = sink.cell(stream.media_type, ep, stream, session, hour)
+        cells = sink.cells(stream.media_type, ep, stream, session, hour)
         rating = stream.quality.rating if stream.quality else "unclassified"
-        sink.add(day, ep, f"{cell}#streams")
-        sink.add(day, ep, f"{cell}#{rating}")
+        sink.add(day, ep, cells, "streams")
+        sink.add(day, ep, cells, rating)
         if cdr:
-            sink.add(day, ep, f"{cell}#cdrStreams")
+            sink.add(day, ep, cells, "cdrStreams")
             if _stream_setup_failed(session, stream):
-                sink.add(day, ep, f"{cell}#setupFailedStreams")
+                sink.add(day, ep, cells, "setupFailedStreams")
             elif dropped:
-                sink.add(day, ep, f"{cell}#droppedStreams")
+                sink.add(day, ep, cells, "droppedStreams")
         if rating == "poor" and stream.quality is not None:
             for metric in sorted(set(stream.quality.poor_due_to)):
-                sink.add(day, ep, f"{cell}#{POOR_DUE_PREFIX}{metric}")
+                sink.add(day, ep, cells, f"{POOR_DUE_PREFIX}{metric}")
             user = user_key(ep.uri) if not _is_server(ep) else None
             if user:
-                sink.add(day, ep, f"@{user}")
+                sink.add_user(day, ep, user)
     if not cdr:
         return
     ep = session_endpoint(session)
     for media in _cdr_only_streams(session):
-        cell = sink.cell(media, ep, None, session, hour)
-        sink.add(day, ep, f"{cell}#cdrStreams", 2)
+        cells = sink.cells(media, ep, None, session, hour)
+        sink.add(day, ep, cells, "cdrStreams", 2)
         if _setup_failed(session):
-            sink.add(day, ep, f"{cell}#setupFailedStreams", 2)
+            sink.add(day, ep, cells, "setupFailedStreams", 2)
         elif dropped:
-            sink.add(day, ep, f"{cell}#droppedStreams", 2)
+            sink.add(day, ep, cells, "droppedStreams", 2)
 
 
 def _session_counts(sink: _Sink, session: Session, day: str, hour: int) -> None:
     ep = session_endpoint(session)
-    cell = sink.cell(_session_media(session), ep, _session_stream(session), session, hour)
-    sink.add(day, ep, f"{cell}#sessions")
+    cells = sink.cells(_session_media(session), ep, _session_stream(session), session, hour)
+    sink.add(day, ep, cells, "sessions")
     failed = _setup_failed(session) or any(
         (s.ice or "").upper() == "FAILED" for s in session.streams
     )
     if failed:
-        sink.add(day, ep, f"{cell}#callSetupFailures")
+        sink.add(day, ep, cells, "callSetupFailures")
     if session.rating == "poor":
-        sink.add(day, ep, f"{cell}#poorCalls")
+        sink.add(day, ep, cells, "poorCalls")
     duration = _duration(session)
     if not failed and duration is not None and duration < SHORT_CALL_S:
-        sink.add(day, ep, f"{cell}#shortCalls")
+        sink.add(day, ep, cells, "shortCalls")
     for rater in (session.caller, session.callee):
         if rater.feedback_rating and not _is_server(rater):
-            sink.add(day, ep, f"{cell}#{RATING_PREFIX}{rater.feedback_rating}")
+            sink.add(day, ep, cells, f"{RATING_PREFIX}{rater.feedback_rating}")
             for token in rater.feedback_tokens:
-                sink.add(day, ep, f"{cell}#{TOKEN_PREFIX}{token}")
+                sink.add(day, ep, cells, f"{TOKEN_PREFIX}{token}")
 
 
 def contribution(view: CallView, fallback_day: str | None = None) -> Contribution:

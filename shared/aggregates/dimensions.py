@@ -2,9 +2,10 @@
 
 Why here and not at report time: these values come from the call document (user agent,
 transport, Wi-Fi details, end time), which a report never reads; the aggregates hold
-them as extra parts of a cell key so a report still reads one document per day and
-subnet. Every value is a short token without `|`, `#` or `=` (the cell key separators)
-and none is EUII: a client version or a Wi-Fi band names no person.
+them as parts of the cell keys of the per-day facet documents
+(shared.aggregates.layout), so a report still reads one document per day and subnet.
+Every value is a short token without `|`, `#` or `=` (the cell key separators) and
+none is EUII: a client version or a Wi-Fi band names no person.
 
 The rules (and their Microsoft sources) are in docs/reference/cqd-dimensions.md.
 """
@@ -170,18 +171,17 @@ def either_wifi(a: Endpoint, b: Endpoint) -> Endpoint | None:
     return None
 
 
-def dims_key(
+def dimension_values(
     prod: str, ep: Endpoint, stream: Stream | None, wifi: Endpoint | None, hour: int
-) -> str:
-    """The extra cell parts, `name=value` each (see shared.aggregates.contribution)."""
-    return "|".join(
-        (
-            f"p={prod}",
-            f"ct={client_type(ep)}",
-            f"cv={client_version(ep)}",
-            f"tr={transport(stream)}",
-            f"rl={relay(stream)}",
-            f"wb={wifi_band(wifi) if wifi is not None else 'na'}",
-            f"h={hour:02d}",
-        )
-    )
+) -> dict[str, str]:
+    """The CQD dimension parts of a count, by part name (`p`, `ct`, `cv`, `tr`, `rl`,
+    `wb`, `h`); shared.aggregates.layout decides which document holds which."""
+    return {
+        "p": prod,
+        "ct": client_type(ep),
+        "cv": client_version(ep),
+        "tr": transport(stream),
+        "rl": relay(stream),
+        "wb": wifi_band(wifi) if wifi is not None else "na",
+        "h": f"{hour:02d}",
+    }

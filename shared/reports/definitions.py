@@ -28,6 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from shared.aggregates.dimensions import CLIENT_TYPES, PRODUCTS, TRANSPORTS, WIFI_BANDS
+from shared.aggregates.layout import DOCUMENT_DIMENSIONS, facet_for
 from shared.auth.levels import REPORTS, Level
 from shared.errors import FieldError, Invalid
 from shared.reports.service import (
@@ -483,6 +484,15 @@ def validate_definition(body: Any) -> dict[str, Any]:
         "measures": _check_measures(body.get("measures"), errors),
         "period": _check_period(body.get("period"), errors),
     }
+    together = {*(out["groupBy"] or ()), *(out["filters"] or {})}
+    if not errors and facet_for(together) is None:
+        errors.append(
+            FieldError(
+                "groupBy",
+                "these dimensions are not counted together (docs/reference/"
+                "cqd-dimensions.md, Cost): " + ", ".join(sorted(together - DOCUMENT_DIMENSIONS)),
+            )
+        )
     if errors:
         raise Invalid(
             f"the report definition is invalid ({len(errors)} error(s))",

@@ -34,6 +34,14 @@ from shared.aggregates.contribution import (
     UNKNOWN_SUBNET,
     split_cell,
 )
+from shared.aggregates.layout import (
+    DAY,
+    DOCUMENT_DIMENSIONS,
+    FACETS,
+    Facet,
+    facet_for,
+    parse_facet_cell,
+)
 from shared.auth.levels import REPORTS, Level
 from shared.auth.tokens import Principal
 from shared.buildings import BuildingIndex, BuildingRow
@@ -160,8 +168,10 @@ async def read_aggregates(
     tenant_id: str,
     period: Period,
     fields: str = "c.day, c.subnet, c.prefix, c.cells",
+    facet: Facet = DAY,
 ) -> list[dict[str, Any]]:
-    """The period's aggregate documents (one query per month partition, in parallel)."""
+    """The period's documents of one facet (one query per month partition, in
+    parallel; only `fields` travel)."""
     return await aggregates_store.read_days(
         clients,
         tenant_id,
@@ -170,6 +180,7 @@ async def read_aggregates(
         period.months(),
         fields,
         QUERY_CONCURRENCY,
+        facet,
     )
 
 
@@ -202,6 +213,7 @@ class _Resolver:
     index: BuildingIndex | None
     euii: bool
     topology: Topology | None = None
+    facet: Facet = DAY
     _rows: dict[str, BuildingRow | None] = field(default_factory=dict)
     _cells: dict[str, dict[str, Any]] = field(default_factory=dict)
     _coarse: dict[tuple[str, int | None], str] = field(default_factory=dict)
@@ -245,31 +257,39 @@ class _Resolver:
     def cell_dims(self, cell: str) -> dict[str, Any]:
         """The dimensions of a cell key, computed once per distinct key: a report's
         documents repeat the same few hundred keys, so this is what keeps the cost of
-        the extra dimensions per document, not per cell."""
+        the extra dimensions per document, not per cell. A dimension the facet's cells
+        do not hold reads as unknown (the facet choice never asks for one)."""
         cached = self._cells.get(cell)
         if cached is not None:
             return cached
-        # four base parts, the session's server signature if any, then name=value parts.
-        (media, conn, _inside, vpn), server, extra = split_cell(cell)
+        server: str | None = None
+        if self.facet is DAY:
+            # four base parts, the session's server signature if any, then name=value
+            # parts (cells written when every dimension was in the day document)
+            (media, conn, _inside, vpn), server, values = split_cell(cell)
+            values.update(m=media, c=conn, v=vpn)
+        else:
+            values = parse_facet_cell(cell)
         placed = self.topology.resolve(server) if server and self.topology else None
-        product = extra.get("p", "unknown")
-        client_type = extra.get("ct", "unknown")
-        relay = extra.get("rl", "na")
-        hour = extra.get("h")
+        conn = values.get("c", "unknown")
+        product = values.get("p", "unknown")
+        client_type = values.get("ct", "unknown")
+        relay = values.get("rl", "na")
+        hour = values.get("h")
         out = {
             "connectionType": conn,
-            "mediaType": media,
-            "vpn": vpn == "1",
+            "mediaType": values.get("m", "unknown"),
+            "vpn": values.get("v") == "1",
             "site": placed.site if placed else None,
             "pool": placed.pool if placed else None,
             "product": product,
             "isTeams": product == "teams",
             "clientType": client_type,
             "userAgentCategory": f"{product}-{client_type}",
-            "clientVersion": extra.get("cv", "unknown"),
-            "transport": extra.get("tr", "unknown"),
+            "clientVersion": values.get("cv", "unknown"),
+            "transport": values.get("tr", "unknown"),
             "relay": None if relay == "na" else relay == "1",
-            "wifiBand": extra.get("wb", "na" if conn != "wifi" else "unknown"),
+            "wifiBand": values.get("wb", "na" if conn != "wifi" else "unknown"),
             "hour": int(hour) if hour and hour.isdigit() else None,
         }
         self._cells[cell] = out
@@ -386,12 +406,13 @@ async def run_summary(
     a filter value may be a list (any of)."""
     principal.require(REPORTS)
     euii = bool(set(principal.levels) & EUII_LEVELS)
+    facet = report_facet(names, filters)
     index, topology, docs = await asyncio.gather(
         load_building_index(clients, principal.tenant_id),
         load_topology(clients, principal.tenant_id),
-        read_aggregates(clients, principal.tenant_id, period),
+        read_aggregates(clients, principal.tenant_id, period, facet=facet),
     )
-    resolver = _Resolver(index, euii, topology)
+    resolver = _Resolver(index, euii, topology, facet)
     groups = _group(docs, resolver, names, filters)
     rows = [_finish(dict(zip(names, key, strict=True)), counts) for key, counts in groups.items()]
     rows.sort(key=lambda r: _sort_key(r, names))
@@ -407,9 +428,23 @@ async def run_summary(
     }
 
 
-_DOC_LEVEL = frozenset(
-    ("day", "week", "month", "building", "networkName", "city", "region", "subnet", "insideCorp")
-)
+_DOC_LEVEL = DOCUMENT_DIMENSIONS
+
+
+def report_facet(names: Sequence[str], filters: Mapping[str, Any]) -> Facet:
+    """The documents a report reads: the facet holding every dimension it groups or
+    filters by (shared.aggregates.layout); a combination no facet holds is refused,
+    naming the combinations that are counted together."""
+    facet = facet_for({*names, *filters})
+    if facet is not None:
+        return facet
+    together = "; ".join(", ".join(sorted(f.dimensions)) for f in FACETS)
+    raise Invalid(
+        "these dimensions are not counted together; besides the day, place and "
+        f"insideCorp dimensions, a report can combine only one of these sets: {together}",
+        field="groupBy",
+        extra={"dimensions": sorted({*names, *filters} - DOCUMENT_DIMENSIONS)},
+    )
 
 
 def _group(

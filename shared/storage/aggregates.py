@@ -50,11 +50,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.aggregates.contribution import (
-    call_contribution,
-    difference,
-    split_doc_key,
-)
+from shared.aggregates.contribution import call_contribution, difference
+from shared.aggregates.layout import DAY, Facet, new_document, split_doc_key
 from shared.models.call import CallDocument
 from shared.storage import layout
 from shared.storage.clients import Clients
@@ -187,23 +184,11 @@ async def _apply_many(clients: Clients, tenant_id: str, key: str, batch: list[_P
     """One read + etag-conditional replace adding every transition of `batch` that the
     document does not hold yet, recording their op ids in the same write."""
     container = clients.container(layout.AGGREGATES)
-    day, subnet, prefix = split_doc_key(key)
+    day, _, _ = split_doc_key(key)
     item_id, pk = agg_doc_id(key), month_pk(tenant_id, day)
     for attempt in range(MAX_ATTEMPTS):
         raw = await _read(container, item_id, pk)
-        doc = raw or {
-            "id": item_id,
-            "pk": pk,
-            "tenantId": tenant_id,
-            "kind": "agg",
-            "day": day,
-            "subnet": subnet,
-            "prefix": prefix,
-            "cells": {},
-            "poorUsers": {},
-            "ops": [],
-            "evictedAt": 0,
-        }
+        doc = raw or new_document(tenant_id, key, item_id, pk)
         ops: list[list[Any]] = doc.get("ops") or []
         held = {o[0] for o in ops}
         todo = []
@@ -214,7 +199,6 @@ async def _apply_many(clients: Clients, tenant_id: str, key: str, batch: list[_P
         if not todo:
             return  # every transition already reached this document
         cells: dict[str, dict[str, int]] = doc.setdefault("cells", {})
-        users: dict[str, int] = doc.setdefault("poorUsers", {})
         now = round(time.time(), 3)
         for p in todo:
             if raw is not None and float(doc.get("evictedAt") or 0) >= p.since:
@@ -222,8 +206,8 @@ async def _apply_many(clients: Clients, tenant_id: str, key: str, batch: list[_P
                     "aggregate %s: op %s may be applied twice (ops list overflowed)", item_id, p.op
                 )
             for entry, n in p.entries.items():
-                if entry.startswith("@"):
-                    _add_map(users, {entry[1:]: n})
+                if entry.startswith("@"):  # the day document's poor users only
+                    _add_map(doc.setdefault("poorUsers", {}), {entry[1:]: n})
                 else:
                     cell, measure = entry.split("#", 1)
                     _add_map(cells.setdefault(cell, {}), {measure: n})
@@ -364,14 +348,17 @@ async def read_days(
     months: list[str],
     fields: str = "c.day, c.subnet, c.prefix, c.cells",
     concurrency: int = 4,
+    facet: Facet = DAY,
 ) -> list[dict[str, Any]]:
-    """The aggregate documents of the days `first_day`..`last_day` (YYYY-MM-DD, both
-    included), which fall in the month partitions `months` (YYYY-MM): one query per
-    month, in parallel."""
+    """The documents of one facet (shared.aggregates.layout; the day documents by
+    default) of the days `first_day`..`last_day` (YYYY-MM-DD, both included), which fall
+    in the month partitions `months` (YYYY-MM): one query per month, in parallel, at the
+    default page size (a smaller `max_item_count` makes the emulator re-run the query for
+    every continuation page)."""
     container = clients.container(layout.AGGREGATES)
     sem = asyncio.Semaphore(concurrency)
     query = (
-        f"SELECT {fields} FROM c WHERE c.pk = @pk AND c.kind = 'agg' "
+        f"SELECT {fields} FROM c WHERE c.pk = @pk AND c.kind = '{facet.kind}' "
         "AND c.day >= @from AND c.day <= @to"
     )
 

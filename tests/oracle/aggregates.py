@@ -461,9 +461,11 @@ def expected_aggregates(
 def project_stored(flat: Mapping[str, Mapping[str, int]], parts: int = 4) -> Figures:
     """Stored aggregates as {"day|subnet|prefix": {"cell#measure" | "@user": n}} in the
     oracle's shape: tuple keys, cells cut to `parts` parts (4: the server signature
-    dropped; 5: kept)."""
+    dropped; 5: kept). Only the day documents: facet documents are left out."""
     out: dict[Key, Counter[str]] = {}
     for doc_key, entries in flat.items():
+        if doc_key.count("|") > 2:
+            continue  # a facet document: the same counts regrouped (see `facet_figures`)
         day, subnet, prefix = doc_key.split("|")
         target = out.setdefault((day, subnet, prefix), Counter())
         for entry, n in entries.items():
@@ -473,6 +475,25 @@ def project_stored(flat: Mapping[str, Mapping[str, int]], parts: int = 4) -> Fig
             cell, measure = entry.split("#", 1)
             target["|".join(cell.split("|")[:parts]) + "#" + measure] += n
     return {k: {e: n for e, n in v.items() if n} for k, v in out.items() if any(v.values())}
+
+
+def facet_figures(figures: Figures, parts: tuple[str, ...]) -> Figures:
+    """The oracle's full cells (with `server_of`: every dimension) regrouped to a facet
+    document's cells `m=..|c=..|...`, written from docs/reference/cqd-dimensions.md's
+    layout: the same counts under the named parts only (m media, c connection, v VPN,
+    then the dimension parts as stored). Users stay in the day document."""
+    out: dict[Key, Counter[str]] = {}
+    for key, entries in figures.items():
+        target = out.setdefault(key, Counter())
+        for entry, n in entries.items():
+            if entry.startswith("@"):
+                continue
+            cell, measure = entry.split("#", 1)
+            pieces = cell.split("|")
+            values = {"m": pieces[0], "c": pieces[1], "v": pieces[3]}
+            values.update(p.split("=", 1) for p in pieces[4:] if "=" in p)
+            target["|".join(f"{p}={values[p]}" for p in parts) + "#" + measure] += n
+    return {k: dict(v) for k, v in out.items() if v}
 
 
 def totals(figures: Figures, measure: str) -> int:

@@ -48,11 +48,13 @@ def _doc(sessions: list[Session], start: str = "2026-11-20T09:00:00Z") -> CallDo
 
 
 def _base(got: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
-    """The contribution with the `name=value` dimension parts dropped from each cell (the
-    dimensions have their own tests below): what the media/connection/inside/VPN cell
-    counts."""
+    """The contribution's day documents (the facet documents regroup the same counts
+    under the dimensions, which have their own tests): what the media/connection/
+    inside/VPN cell counts."""
     out: dict[str, dict[str, int]] = {}
     for key, entries in got.items():
+        if key.count("|") > 2:
+            continue  # a facet document
         target = out.setdefault(key, {})
         for entry, n in entries.items():
             if entry.startswith("@"):

@@ -11,8 +11,15 @@ from typing import Any
 import pytest
 
 from shared.aggregates.contribution import contribution
+from shared.aggregates.layout import FACETS, Facet
 from shared.models.call import CallView, Endpoint, Session, Stream, StreamQuality
-from tests.oracle.aggregates import Figures, call_figures, project_stored, totals
+from tests.oracle.aggregates import (
+    Figures,
+    call_figures,
+    facet_figures,
+    project_stored,
+    totals,
+)
 
 DAY = "2031-03-04"
 CALLER_NET = (DAY, "10.1.2.0", "24")
@@ -401,3 +408,39 @@ def test_document_keys_and_entries_split_literally() -> None:
     assert call_contribution(None) == {}
     doc = CallDocument(id="c", pk="t|c", tenantId="t", key="k", view=one_session())
     assert call_contribution(doc) == contribution(doc.view) != {}
+
+
+def _facet_views() -> list[CallView]:
+    """Calls that spread over every facet part: Wi-Fi and VPN on either side, TCP and
+    relay, a Skype for Business user agent, a rating, a poor stream, an end hour."""
+    wifi = ep("callee", connection_type="wifi", wifi_channel=36, vpn=True)
+    sfb = ep("caller", user_agent="UCCAPI/16.0.7766.5281 OC/16.0.7766.2047 (Skype)")
+    poor = stream("callerToCallee", "poor", poor_due_to=["jitter"])
+    tcp = stream("calleeToCaller", transport="TCP", relay=True)
+    return [
+        one_session(caller=sfb, callee=wifi, streams=[poor, tcp]),
+        one_session(
+            start=f"{DAY}T23:59:30Z",
+            seconds=45,
+            caller=ep("caller", feedback_rating="bad", feedback_tokens=["Echo"]),
+            diagnostic_id=52,
+        ),
+        one_session(streams=[], media_types=["audio", "video"], diagnostic_id=25),
+    ]
+
+
+@pytest.mark.parametrize("facet", [f for f in FACETS if f.name], ids=lambda f: f.name)
+def test_each_facet_document_regroups_the_day_documents_counts(facet: Facet) -> None:
+    """A facet document holds the day document's counts under its own parts, checked
+    against the oracle's full cells regrouped by docs/reference/cqd-dimensions.md."""
+    for view in _facet_views():
+        got = contribution(view)
+        mine = {tuple(k.split("|")[:3]): v for k, v in got.items() if k.endswith(f"|{facet.name}")}
+        full = call_figures(
+            {"view": view.model_dump(mode="json", exclude_none=True)}, lambda _s: None
+        )
+        assert mine == facet_figures(full, facet.parts) != {}
+        for key, entries in mine.items():  # every measure totals the same in each
+            day_doc = project_stored(got)[key]
+            for measure in ("streams", "poor", "sessions", "cdrStreams", "droppedStreams"):
+                assert totals({key: entries}, measure) == totals({key: day_doc}, measure)

@@ -10,6 +10,7 @@ import pytest
 
 from shared.aggregates import dimensions as d
 from shared.aggregates.contribution import contribution, split_cell
+from shared.aggregates.layout import FACETS, parse_facet_cell
 from shared.models.call import CallView, Endpoint, Session, Stream, StreamQuality
 from shared.parsing import ParseContext, parse_record
 from shared.parsing.qoe_xml import parse_qoe
@@ -152,12 +153,27 @@ def test_one_endpoint_on_wifi_or_vpn_makes_the_stream_wifi_or_vpn() -> None:
         ],
     )
     got = contribution(CallView(sessions=[session], sources=["ms-qoe-xml"]))
-    cells = {e.split("#")[0] for entries in got.values() for e in entries}
-    for cell in cells:
-        (media, conn, _inside, vpn), _server, dims = split_cell(cell)
-        assert (media, conn, vpn) == ("audio", "wifi", "1")
-        assert dims["wb"] == "2.4GHz" and dims["p"] == "sfbServer" and dims["h"] == "10"
-        assert dims["tr"] == "udp" and dims["rl"] == "0"
+    cells = {(key.count("|") > 2, e.split("#")[0]) for key, entries in got.items() for e in entries}
+    dims: dict[str, set[str]] = {}
+    for in_facet, cell in cells:
+        if in_facet:
+            for name, value in parse_facet_cell(cell).items():
+                dims.setdefault(name, set()).add(value)
+        else:
+            (media, conn, _inside, vpn), _server, _ = split_cell(cell)
+            assert (media, conn, vpn) == ("audio", "wifi", "1")
+    assert dims == {
+        "m": {"audio"},
+        "c": {"wifi"},
+        "v": {"1"},
+        "wb": {"2.4GHz"},
+        "p": {"sfbServer"},
+        "ct": {"unknown"},
+        "cv": {"unknown"},
+        "h": {"10"},
+        "tr": {"udp"},
+        "rl": {"0"},
+    }
 
 
 def test_rate_my_call_counts_rating_and_tokens_on_the_session() -> None:
@@ -175,7 +191,9 @@ def test_rate_my_call_counts_rating_and_tokens_on_the_session() -> None:
         caller=rater,
         callee=Endpoint(role="callee"),
     )
-    [entries] = contribution(CallView(sessions=[session], sources=["graph-v1"])).values()
-    counted = {e.split("#", 1)[1]: n for e, n in entries.items()}
-    assert counted["rating.poor"] == 1
-    assert counted["feedbackToken.NoSound"] == 1 and counted["feedbackToken.Echo"] == 1
+    got = contribution(CallView(sessions=[session], sources=["graph-v1"]))
+    assert len(got) == len(FACETS)  # the day document and each facet, same counts
+    for entries in got.values():
+        counted = {e.split("#", 1)[1]: n for e, n in entries.items()}
+        assert counted["rating.poor"] == 1
+        assert counted["feedbackToken.NoSound"] == 1 and counted["feedbackToken.Echo"] == 1

@@ -99,3 +99,22 @@ def test_place_is_text_and_names_an_uncovered_subnet(tmp_path: Path) -> None:
         "mediation",
     ]
     assert not any("{" in s for s in shown)  # type: ignore[union-attr]
+
+
+COMBINATIONS = """
+import { COUNTED_TOGETHER, notCountedTogether } from "%(quality)s";
+const cases = JSON.parse(process.argv[2]);
+console.log(JSON.stringify([COUNTED_TOGETHER, cases.map((c) => notCountedTogether(c))]));
+"""
+
+
+def test_dashboard_knows_which_dimensions_are_counted_together(tmp_path: Path) -> None:
+    """The dashboard's sets are the aggregate facets' (shared.aggregates.layout), so the
+    form refuses exactly the combinations the API refuses."""
+    from shared.aggregates.layout import FACETS
+
+    quality = (ROOT / "portal" / "js" / "views" / "quality.js").as_uri()
+    cases = [["product", "building"], ["clientVersion", "hour"], ["transport", "vpn"], []]
+    sets, got = _node(COMBINATIONS % {"quality": quality}, cases, tmp_path)  # type: ignore[misc]
+    assert sorted(map(sorted, sets)) == sorted(sorted(f.dimensions) for f in FACETS)
+    assert got == [None, ["clientVersion", "hour"], None, None]

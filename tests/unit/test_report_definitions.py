@@ -22,7 +22,7 @@ from shared.reports.definitions import (
     report_csv,
     validate_definition,
 )
-from shared.reports.service import _matches
+from shared.reports.service import _matches, report_facet
 
 
 def problem(body: Any) -> dict[str, Any]:
@@ -199,3 +199,19 @@ def test_csv_has_dimensions_then_measures_in_order() -> None:
         ["2031-01", "true", "3", "0", "2", ""],
         ["2031-02", "false", "1", "1", "0", "50.0"],
     ]
+
+
+def test_dimensions_counted_in_different_documents_are_refused_together() -> None:
+    """Client version and hour live in different facet documents (docs/reference/
+    cqd-dimensions.md, Cost): a definition combining them is refused when saved, and
+    the query API refuses the same combination; each alone (with places) is fine."""
+    body = {"name": "x", "groupBy": ["clientVersion"], "filters": {"hour": 9}}
+    assert problem(body)["errors"][0]["field"] == "groupBy"
+    with pytest.raises(DomainError):
+        report_facet(["clientVersion", "building"], {"hour": 9})
+    assert report_facet(["building", "hour"], {"mediaType": "audio"}).name == "hour"
+    assert report_facet(["building"], {"insideCorp": True}).name == ""
+    assert report_facet(["transport"], {"connectionType": "wifi", "vpn": True}).name == "network"
+    by_id = {d.id: report_facet(d.group_by, d.filters).name for d in BUILT_IN if d.id != "per-user"}
+    assert by_id["quality-by-building"] == "" and by_id["client-versions"] == "client"
+    assert by_id["reliability-drill-down"] == "hour" and by_id["wifi-by-band"] == "network"

@@ -2,7 +2,7 @@
 // drill-down building -> subnets -> affected users (engineer/admin), CSV download, and
 // the missing-subnets list. The CQD dimensions (product, client, transport, Wi-Fi band,
 // hour, ...; docs/reference/cqd-dimensions.md) filter every table and one of them can
-// group a table of its own. State lives in the hash:
+// group a table of its own (within the sets counted together). State lives in the hash:
 // #/quality?from=&to=&building=&subnet=&groupBy=&product=&clientType=&...
 
 import { columnChart } from "../chart.js";
@@ -42,6 +42,24 @@ export const GROUPINGS = [
   ["vpn", "VPN"], ["region", "Region"], ["city", "City"], ["networkName", "Network"],
 ];
 const GROUP_NAMES = new Set(GROUPINGS.map(([name]) => name));
+// Besides the day and place dimensions (and Inside corp), the reports count dimensions
+// in these sets only (one set of documents each, docs/reference/cqd-dimensions.md); a
+// filter or grouping from two sets at once is refused by the API, so the form says so.
+const PLACE = new Set(["day", "week", "month", "building", "networkName", "city", "region",
+  "subnet", "insideCorp"]);
+export const COUNTED_TOGETHER = [
+  ["mediaType", "connectionType", "vpn", "site", "pool"],
+  ["mediaType", "product", "isTeams", "clientType", "userAgentCategory", "clientVersion"],
+  ["mediaType", "connectionType", "vpn", "transport", "relay", "wifiBand"],
+  ["mediaType", "hour"],
+];
+
+/** The dimensions of `names` no one set holds together with the others, or null. */
+export function notCountedTogether(names) {
+  const wanted = names.filter((n) => !PLACE.has(n));
+  if (COUNTED_TOGETHER.some((set) => wanted.every((n) => set.includes(n)))) return null;
+  return wanted;
+}
 
 /** The dimension filters of the hash query that the dashboard knows. */
 export function filtersOf(query) {
@@ -124,7 +142,8 @@ function reportTable({ id, caption, keyHeader, rows, groupBy, link, label }) {
 }
 
 function labelOf(name) {
-  return (GROUPINGS.find(([n]) => n === name) || [name, name])[1];
+  const filter = DIMENSION_FILTERS.find((f) => f.name === name);
+  return (GROUPINGS.find(([n]) => n === name) || [name, filter ? filter.label : name])[1];
 }
 
 export async function qualityView({ main, api, query, session, isCurrent }) {
@@ -172,6 +191,15 @@ export async function qualityView({ main, api, query, session, isCurrent }) {
     for (const f of DIMENSION_FILTERS) {
       const v = form.querySelector(`#q-${f.name}`).value.trim();
       if (v) chosen[f.name] = v;
+    }
+    const clash = notCountedTogether([...Object.keys(chosen), groupSelect.value].filter(Boolean));
+    form.querySelector(".combination")?.remove();
+    if (clash) {
+      form.append(h("p", { class: "combination error", role: "alert" },
+        `${clash.map(labelOf).join(", ")}: not counted together. Combine the place and day `
+        + "filters with one of: connection, VPN, site and pool; product and client (type, "
+        + "version); transport, relay and Wi-Fi band (with connection, VPN); hour."));
+      return;
     }
     navigate("/quality", { from: fromInput.value, to: toInput.value, building, subnet, ...chosen,
       groupBy: groupSelect.value || undefined });

@@ -1,19 +1,38 @@
-"""HTTP triggers of the tenant's building file (admin): replace it, read its summary."""
+"""HTTP triggers of the tenant's building file (admin): upload one (with the first day
+it labels), read the summary, list the kept uploads, roll back to one."""
 
 from __future__ import annotations
 
 import azure.functions as func
 
-from functions.contract import Endpoint
+from functions.contract import Endpoint, Param
 from functions.http_support import RequestContext, json_response, route
 from shared.auth.levels import ADMIN
 from shared.buildings import parse_building_file
 from shared.errors import TooLarge
-from shared.models.api import BuildingSummary
-from shared.storage.buildings import read_building_summary, save_building_file
+from shared.models.api import BuildingHistory, BuildingSummary
+from shared.storage.buildings import (
+    building_history,
+    read_building_summary,
+    roll_back,
+    save_building_file,
+)
 
 bp = func.Blueprint()
 MAX_BUILDING_BYTES = 64 * 1024 * 1024
+VALIDITY = (
+    Param(
+        "validFrom",
+        description="first UTC day (YYYY-MM-DD) the file labels; earlier days keep the "
+        "files before it. Default: the upload day when a file is active, else every day",
+        schema={"type": "string", "format": "date"},
+    ),
+    Param(
+        "relabelHistory",
+        description="true: the file labels every day, past ones too (not with validFrom)",
+        schema={"type": "string", "enum": ["true", "false"]},
+    ),
+)
 
 
 @route(
@@ -21,22 +40,27 @@ MAX_BUILDING_BYTES = 64 * 1024 * 1024
     Endpoint(
         "put",
         "v1/admin/buildings",
-        "Replace the tenant's building file (CSV/TSV)",
+        "Upload a building file (CSV/TSV) valid from a day",
         ADMIN,
         BuildingSummary,
+        params=VALIDITY,
         body_media=("text/csv", "text/tab-separated-values"),
         errors=(400, 401, 403, 413),
     ),
 )
 async def put_buildings(ctx: RequestContext) -> func.HttpResponse:
-    """Replace the tenant's building file (TSV/CSV, no header;
-    docs/reference/buildings.md)."""
+    """Upload the tenant's building file (TSV/CSV, no header; docs/reference/buildings.md):
+    it labels the days from `validFrom` on, the previous files keep theirs."""
     body = ctx.req.get_body() or b""
     if len(body) > MAX_BUILDING_BYTES:
         raise TooLarge(f"the building file is larger than {MAX_BUILDING_BYTES} bytes")
     rows = parse_building_file(body)
     summary = await save_building_file(
-        ctx.clients, ctx.principal.tenant_id, rows, ctx.principal.name or ctx.principal.object_id
+        ctx.clients,
+        ctx.principal.tenant_id,
+        rows,
+        ctx.principal.name or ctx.principal.object_id,
+        {"validFrom": ctx.param("validFrom"), "relabelHistory": ctx.param("relabelHistory")},
     )
     return json_response(summary)
 
@@ -49,3 +73,35 @@ async def put_buildings(ctx: RequestContext) -> func.HttpResponse:
 )
 async def get_buildings(ctx: RequestContext) -> func.HttpResponse:
     return json_response(await read_building_summary(ctx.clients, ctx.principal.tenant_id))
+
+
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/admin/buildings/history",
+        "The kept building file uploads, newest first, and the current timeline",
+        ADMIN,
+        BuildingHistory,
+    ),
+)
+async def get_building_history(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(await building_history(ctx.clients, ctx.principal.tenant_id))
+
+
+@route(
+    bp,
+    Endpoint(
+        "post",
+        "v1/admin/buildings/history/{uploadId}/rollback",
+        "Roll back to a kept upload: the days labelled as right after it was uploaded",
+        ADMIN,
+        BuildingSummary,
+        params=(Param("uploadId", "path", True),),
+        errors=(400, 401, 403, 404, 409),
+    ),
+)
+async def post_building_rollback(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(
+        await roll_back(ctx.clients, ctx.principal.tenant_id, ctx.route_param("uploadId"))
+    )

@@ -607,9 +607,14 @@ DOC_KEYS: dict[str, dict[str, F]] = {
         "ttl": F("retention"),
     },
     "buildings": {
-        "id": F("`buildings` (pointer) or `buildings|{upload}|{n}` (chunk)"),
+        "id": F(
+            "`buildings` (pointer), `buildings|upload|{upload}` (a kept upload) or "
+            "`buildings|{upload}|{n}` (chunk)"
+        ),
         "tenantId": F("tenant"),
-        "type": F("`buildings` or `buildingChunk`"),
+        "type": F("`buildings`, `buildingUpload` or `buildingChunk`"),
+        "validFrom": F("first day the upload labels (none: every day)"),
+        "timeline": F("which upload labels the days from which start"),
         "uploadId": F("which upload"),
         "n": F("chunk number"),
         "data": F("gzip+base64 rows of the building file (table below)"),

@@ -134,6 +134,28 @@ class ReportTable(ApiModel):
 class BuildingSummary(ApiModel):
     model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
     rows: int | None = None
+    upload_id: str | None = None
+    valid_from: str | None = Field(
+        None, description="first UTC day the current upload labels (null: every day)"
+    )
+
+
+class BuildingUpload(ApiModel):
+    """One kept upload of the building file (docs/reference/buildings.md)."""
+
+    upload_id: str
+    rows: int
+    buildings: int
+    valid_from: str | None = None
+    uploaded_at: str
+    uploaded_by: str | None = None
+    current: bool
+    in_use: bool = Field(description="the timeline labels some days with this upload")
+
+
+class BuildingHistory(ApiModel):
+    current: BuildingSummary
+    uploads: list[BuildingUpload]
 
 
 # Report set and topology.

@@ -44,11 +44,11 @@ from shared.aggregates.layout import (
 )
 from shared.auth.levels import REPORTS, Level
 from shared.auth.tokens import Principal
-from shared.buildings import BuildingIndex, BuildingRow
+from shared.buildings import BuildingRow
 from shared.errors import Invalid
 from shared.models.call import metric_name
 from shared.storage import aggregates as aggregates_store
-from shared.storage.buildings import load_building_index
+from shared.storage.buildings import BuildingTimeline, load_building_timeline
 from shared.storage.clients import Clients
 from shared.storage.topology import load_topology
 from shared.topology import Topology
@@ -210,20 +210,24 @@ def _bool_param(value: str, name: str) -> bool:
 class _Resolver:
     """Per-request resolution of subnets to building rows and display values."""
 
-    index: BuildingIndex | None
+    index: BuildingTimeline | None
     euii: bool
     topology: Topology | None = None
     facet: Facet = DAY
-    _rows: dict[str, BuildingRow | None] = field(default_factory=dict)
+    _rows: dict[tuple[int, str], BuildingRow | None] = field(default_factory=dict)
     _cells: dict[str, dict[str, Any]] = field(default_factory=dict)
     _coarse: dict[tuple[str, int | None], str] = field(default_factory=dict)
 
-    def row(self, subnet: str) -> BuildingRow | None:
-        if self.index is None:
+    def row(self, subnet: str, day: str) -> BuildingRow | None:
+        """The building row of `subnet` in the file that labels `day` (its upload's
+        validity, shared.building_timeline), looked up once per file and subnet."""
+        index = self.index.index_for(day) if self.index is not None else None
+        if index is None:
             return None
-        if subnet not in self._rows:
-            self._rows[subnet] = self.index.lookup(subnet)
-        return self._rows[subnet]
+        key = (id(index), subnet)
+        if key not in self._rows:
+            self._rows[key] = index.lookup(subnet)
+        return self._rows[key]
 
     def subnet(self, subnet: str, prefix: int | None) -> str:
         if self.euii:
@@ -237,7 +241,7 @@ class _Resolver:
     def doc_dims(self, doc: Mapping[str, Any]) -> dict[str, Any]:
         """The dimensions of a document (its day and subnet), once per document."""
         day = str(doc["day"])
-        row = self.row(str(doc["subnet"]))
+        row = self.row(str(doc["subnet"]), day)
         iso = date.fromisoformat(day).isocalendar()
         return {
             "day": day,
@@ -408,7 +412,7 @@ async def run_summary(
     euii = bool(set(principal.levels) & EUII_LEVELS)
     facet = report_facet(names, filters)
     index, topology, docs = await asyncio.gather(
-        load_building_index(clients, principal.tenant_id),
+        load_building_timeline(clients, principal.tenant_id),
         load_topology(clients, principal.tenant_id),
         read_aggregates(clients, principal.tenant_id, period, facet=facet),
     )
@@ -494,7 +498,7 @@ async def poor_users(
     period = Period.parse(params)
     building, subnet = params.get("building"), params.get("subnet")
     index, docs = await asyncio.gather(
-        load_building_index(clients, principal.tenant_id),
+        load_building_timeline(clients, principal.tenant_id),
         read_aggregates(
             clients, principal.tenant_id, period, "c.day, c.subnet, c.prefix, c.poorUsers"
         ),
@@ -505,7 +509,7 @@ async def poor_users(
         if subnet and str(doc["subnet"]) != subnet:
             continue
         if building:
-            row = resolver.row(str(doc["subnet"]))
+            row = resolver.row(str(doc["subnet"]), str(doc["day"]))
             if not row or row.building_name.lower() != building.lower():
                 continue
         for user, n in (doc.get("poorUsers") or {}).items():
@@ -542,14 +546,14 @@ async def missing_subnets(
     period = Period.parse(params)
     euii = bool(set(principal.levels) & EUII_LEVELS)
     index, docs = await asyncio.gather(
-        load_building_index(clients, principal.tenant_id),
+        load_building_timeline(clients, principal.tenant_id),
         read_aggregates(clients, principal.tenant_id, period),
     )
     resolver = _Resolver(index, euii)
     audio: dict[str, int] = {}
     for doc in docs:
         subnet = str(doc["subnet"])
-        if subnet == UNKNOWN_SUBNET or resolver.row(subnet) is not None:
+        if subnet == UNKNOWN_SUBNET or resolver.row(subnet, str(doc["day"])) is not None:
             continue
         n = sum(
             c.get("streams", 0)

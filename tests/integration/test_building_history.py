@@ -34,8 +34,11 @@ def _file(building: str) -> bytes:
 def _by_day(principal: Principal) -> dict[str, Any]:
     """Each day's building: one stream per day on 10.7.1.0/24."""
     params = {"from": DAYS[0], "to": DAYS[-1], "groupBy": "day,building"}
-    report = asyncio.run(quality_summary(get_clients(), principal, params))
-    return {r["day"]: r["building"] for r in report["rows"]}
+
+    async def go() -> dict[str, Any]:
+        return await quality_summary(get_clients(), principal, params)
+
+    return {r["day"]: r["building"] for r in asyncio.run(go())["rows"]}
 
 
 @pytest.fixture

@@ -42,7 +42,14 @@ from typing import Any
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
-from shared.aggregates.layout import DAY, FACETS, doc_key, facet_cell, new_document
+from shared.aggregates.layout import (
+    DAY,
+    FACETS,
+    doc_key,
+    facet_cell,
+    new_document,
+    partition_key,
+)
 from shared.auth.tokens import Principal
 from shared.buildings import BuildingIndex, parse_building_file
 from shared.reports.service import Period, _group, _Resolver, quality_summary, read_aggregates
@@ -152,7 +159,9 @@ def aggregate_docs(
             key = doc_key(day, subnet, 24, facet.name)
             doc = docs.get(key)
             if doc is None:
-                doc = docs[key] = new_document(tenant, key, f"agg|{key}", f"{tenant}|{day[:7]}")
+                doc = docs[key] = new_document(
+                    tenant, key, f"agg|{key}", partition_key(tenant, key)
+                )
             if facet is not DAY:
                 cell = facet_cell(facet, values)
             elif dimensions and not facets:

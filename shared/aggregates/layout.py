@@ -23,8 +23,12 @@ gives the same totals: a facet is a regrouping, never a sample.
 
 Facet cells are `name=value` parts (`m=audio|p=teams|ct=desktop|cv=16.0.1`), so a cell
 names its own dimensions and a part added later reads as absent in older documents.
-The documents of one day and subnet share the month partition of the day document,
-so one transactional batch can write them together.
+Partitions: the day documents of a month share `{tenantId}|{yyyy-mm}`; each facet's
+documents of the month have their own, `{tenantId}|{yyyy-mm}|{facet}`. A report's
+query then reads a partition holding only the kind it wants (the local Cosmos DB
+emulator's query engine copies its candidate list once per item, so its cost grows with
+the square of the items in the partition: 44,016 items took 26 times as long as
+11,004). A writer batches per partition, so a day and subnet is up to four batches.
 """
 
 from __future__ import annotations
@@ -89,6 +93,17 @@ def split_doc_key(key: str) -> tuple[str, str, int | None]:
 def facet_of(key: str) -> Facet:
     parts = key.split("|")
     return BY_NAME[parts[3]] if len(parts) > 3 else DAY
+
+
+def partition_key(tenant_id: str, key: str) -> str:
+    """The partition of the document with key `key` (see the module docstring)."""
+    return month_partition(tenant_id, split_doc_key(key)[0][:7], facet_of(key))
+
+
+def month_partition(tenant_id: str, month: str, facet: Facet) -> str:
+    """The partition of `facet`'s documents of `month` (YYYY-MM)."""
+    base = f"{tenant_id}|{month}"
+    return base if facet is DAY else f"{base}|{facet.name}"
 
 
 def facet_cell(facet: Facet, values: Mapping[str, str]) -> str:

@@ -13,7 +13,8 @@ the aggregates themselves remember what they reflect, in three steps:
    aggregates equal the sum of every ledger's `applied` (plus in-flight transitions).
 2. A change is a *transition* `seq`: first the ledger is written (etag-conditional) with
    `pending = {seq, contribution, records}`; then each affected aggregate document
-   (`{day}|{subnet}`, partition `{tenantId}|{yyyy-mm}`) gets `pending - applied` with a
+   (`{day}|{subnet}[|{facet}]`, partition `{tenantId}|{yyyy-mm}[|{facet}]`,
+   shared.aggregates.layout) gets `pending - applied` with a
    read + etag-conditional replace (retry on 412), and records the op id
    `{callId}.{seq}` in its bounded `ops` list in the same write; then the ledger is
    committed (`applied = pending`), again etag-conditional.
@@ -51,7 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.aggregates.contribution import call_contribution, difference
-from shared.aggregates.layout import DAY, Facet, new_document, split_doc_key
+from shared.aggregates.layout import DAY, Facet, month_partition, new_document, partition_key
 from shared.models.call import CallDocument
 from shared.storage import layout
 from shared.storage.clients import Clients
@@ -184,8 +185,7 @@ async def _apply_many(clients: Clients, tenant_id: str, key: str, batch: list[_P
     """One read + etag-conditional replace adding every transition of `batch` that the
     document does not hold yet, recording their op ids in the same write."""
     container = clients.container(layout.AGGREGATES)
-    day, _, _ = split_doc_key(key)
-    item_id, pk = agg_doc_id(key), month_pk(tenant_id, day)
+    item_id, pk = agg_doc_id(key), partition_key(tenant_id, key)
     for attempt in range(MAX_ATTEMPTS):
         raw = await _read(container, item_id, pk)
         doc = raw or new_document(tenant_id, key, item_id, pk)
@@ -363,7 +363,7 @@ async def read_days(
     )
 
     async def month(m: str) -> list[dict[str, Any]]:
-        pk = month_pk(tenant_id, m)
+        pk = month_partition(tenant_id, m, facet)
         params = [
             {"name": "@pk", "value": pk},
             {"name": "@from", "value": first_day},

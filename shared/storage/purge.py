@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shared.aggregates.contribution import split_doc_key
+from shared.aggregates.layout import partition_key
 from shared.storage import cosmos_errors, layout
-from shared.storage.aggregates import agg_doc_id, ledger_id, ledger_pk, month_pk
+from shared.storage.aggregates import agg_doc_id, ledger_id, ledger_pk
 from shared.storage.calls import _query, user_pk
 from shared.storage.clients import Clients
 from shared.storage.items import StaleWrite, replace_if_unchanged
@@ -101,11 +101,10 @@ async def edit_ledger(clients: Clients, tenant_id: str, call_id: str, edit: Edit
 
 
 async def edit_aggregate(clients: Clients, tenant_id: str, doc_key: str, edit: Edit) -> bool:
-    day, _, _ = split_doc_key(doc_key)
     return await edit_item(
         clients.container(layout.AGGREGATES),
         agg_doc_id(doc_key),
-        month_pk(tenant_id, day),
+        partition_key(tenant_id, doc_key),
         edit,
         "purge aggregate",
     )

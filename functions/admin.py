@@ -8,9 +8,6 @@ import azure.functions as func
 
 from functions.contract import Endpoint, Param
 from functions.http_support import RequestContext, json_body, json_response, route
-from shared.admin.purge import purge_status, purge_user
-from shared.admin.quarantine import discard, list_quarantine, read_quarantined, replay
-from shared.admin.settings import get_settings, put_settings
 from shared.auth.levels import ADMIN
 from shared.errors import Invalid
 from shared.models.api import PurgeResult, QuarantinedRecord, QuarantineList, ReplayResult
@@ -32,6 +29,8 @@ MAX_SETTINGS_BYTES = 64 * 1024
     ),
 )
 async def get_admin_settings(ctx: RequestContext) -> func.HttpResponse:
+    from shared.admin.settings import get_settings
+
     return json_response(await get_settings(ctx.clients, ctx.principal))
 
 
@@ -50,6 +49,8 @@ async def get_admin_settings(ctx: RequestContext) -> func.HttpResponse:
 async def put_admin_settings(ctx: RequestContext) -> func.HttpResponse:
     """A profile change applies to calls processed from now on; the answer says so in
     `notices`."""
+    from shared.admin.settings import put_settings
+
     body = json_body(ctx.req, MAX_SETTINGS_BYTES)
     return json_response(await put_settings(ctx.clients, ctx.principal, body))
 
@@ -76,6 +77,8 @@ async def put_admin_settings(ctx: RequestContext) -> func.HttpResponse:
 async def purge_user_data(ctx: RequestContext) -> func.HttpResponse:
     """Runs to the end within the request and is idempotent: a client that timed out
     simply sends it again; the status stays readable at `statusUrl`."""
+    from shared.admin.purge import purge_user
+
     flag = (ctx.param("addToExclusions") or "false").lower()
     if flag not in ("true", "false"):
         raise Invalid("addToExclusions must be true or false", field="addToExclusions")
@@ -97,6 +100,8 @@ async def purge_user_data(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def get_purge(ctx: RequestContext) -> func.HttpResponse:
+    from shared.admin.purge import purge_status
+
     return json_response(
         await purge_status(ctx.clients, ctx.principal, ctx.route_param("userHash"))
     )
@@ -121,6 +126,8 @@ BATCH_INDEX = (Param("batchId", "path", True), Param("index", "path", True))
     ),
 )
 async def get_quarantine(ctx: RequestContext) -> func.HttpResponse:
+    from shared.admin.quarantine import list_quarantine
+
     return json_response(
         await list_quarantine(ctx.clients, ctx.principal, ctx.param("batchId"), ctx.param("reason"))
     )
@@ -139,6 +146,8 @@ async def get_quarantine(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def get_quarantined(ctx: RequestContext) -> func.HttpResponse:
+    from shared.admin.quarantine import read_quarantined
+
     return json_response(
         await read_quarantined(
             ctx.clients, ctx.principal, ctx.route_param("batchId"), ctx.route_param("index")
@@ -159,6 +168,8 @@ async def get_quarantined(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def replay_one(ctx: RequestContext) -> func.HttpResponse:
+    from shared.admin.quarantine import replay
+
     return json_response(
         await replay(
             ctx.clients,
@@ -183,6 +194,8 @@ async def replay_one(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def replay_batch(ctx: RequestContext) -> func.HttpResponse:
+    from shared.admin.quarantine import replay
+
     return json_response(
         await replay(ctx.clients, ctx.settings, ctx.principal, ctx.route_param("batchId"), None)
     )
@@ -201,6 +214,8 @@ async def replay_batch(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def discard_quarantined(ctx: RequestContext) -> func.HttpResponse:
+    from shared.admin.quarantine import discard
+
     return json_response(
         await discard(
             ctx.clients, ctx.principal, ctx.route_param("batchId"), ctx.route_param("index")

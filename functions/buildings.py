@@ -7,10 +7,8 @@ import azure.functions as func
 from functions.contract import Endpoint
 from functions.http_support import RequestContext, json_response, route
 from shared.auth.levels import ADMIN
-from shared.buildings import parse_building_file
 from shared.errors import TooLarge
 from shared.models.api import BuildingSummary
-from shared.storage.buildings import read_building_summary, save_building_file
 
 bp = func.Blueprint()
 MAX_BUILDING_BYTES = 64 * 1024 * 1024
@@ -31,6 +29,9 @@ MAX_BUILDING_BYTES = 64 * 1024 * 1024
 async def put_buildings(ctx: RequestContext) -> func.HttpResponse:
     """Replace the tenant's building file (TSV/CSV, no header;
     docs/reference/buildings.md)."""
+    from shared.buildings import parse_building_file
+    from shared.storage.buildings import save_building_file
+
     body = ctx.req.get_body() or b""
     if len(body) > MAX_BUILDING_BYTES:
         raise TooLarge(f"the building file is larger than {MAX_BUILDING_BYTES} bytes")
@@ -48,4 +49,6 @@ async def put_buildings(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def get_buildings(ctx: RequestContext) -> func.HttpResponse:
+    from shared.storage.buildings import read_building_summary
+
     return json_response(await read_building_summary(ctx.clients, ctx.principal.tenant_id))

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from shared.auth.levels import LEVEL_ORDER, Level
 
 
 class ProblemDetails(BaseModel):
     """RFC 9457 problem details; `field` names the offending field."""
+
+    model_config = ConfigDict(defer_build=True)
 
     type: str = "about:blank"
     title: str

@@ -16,7 +16,6 @@ from functions.http_support import RequestContext, csv_response, json_response, 
 from shared.auth.levels import REPORTS
 from shared.auth.tokens import Principal
 from shared.models.api import ReportTable
-from shared.reports import missing_subnets, poor_users, quality_summary, to_csv
 from shared.reports.service import (
     EUII_LEVELS,
     FILTERS,
@@ -38,6 +37,8 @@ FILTER_PARAMS = tuple(Param(name, description="filter (exact value)") for name i
 async def _report(
     ctx: RequestContext, report: Report, columns: Sequence[str] = ()
 ) -> func.HttpResponse:
+    from shared.reports import to_csv
+
     body = await report(ctx.clients, ctx.principal, dict(ctx.req.params))
     return csv_response(to_csv(body, columns)) if wants_csv(ctx.req) else json_response(body)
 
@@ -55,6 +56,8 @@ async def _report(
     ),
 )
 async def quality_summary_route(ctx: RequestContext) -> func.HttpResponse:
+    from shared.reports import quality_summary
+
     return await _report(ctx, quality_summary)
 
 
@@ -71,6 +74,8 @@ async def quality_summary_route(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def poor_users_route(ctx: RequestContext) -> func.HttpResponse:
+    from shared.reports import poor_users
+
     return await _report(ctx, poor_users, POOR_USER_COLUMNS)
 
 
@@ -87,4 +92,6 @@ async def poor_users_route(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def missing_subnets_route(ctx: RequestContext) -> func.HttpResponse:
+    from shared.reports import missing_subnets
+
     return await _report(ctx, missing_subnets, MISSING_SUBNET_COLUMNS)

@@ -21,13 +21,6 @@ from functions.http_support import (
 from shared.auth.levels import ADMIN, REPORTS
 from shared.models.api import ReportDefinitionOut, ReportList, ReportTable
 from shared.reports.definitions import ReportDefinitionBody, report_csv
-from shared.reports.report_set import (
-    create_report,
-    delete_report,
-    list_reports,
-    replace_report,
-    run_report,
-)
 
 bp = func.Blueprint()
 MAX_REPORT_BYTES = 64 * 1024
@@ -48,6 +41,8 @@ ID = Param("id", "path", True, "report id (built-in slug or custom-...)")
     ),
 )
 async def list_reports_route(ctx: RequestContext) -> func.HttpResponse:
+    from shared.reports.report_set import list_reports
+
     return data_response(
         ctx.req, await list_reports(ctx.clients, ctx.principal), "reports", ReportDefinitionOut
     )
@@ -67,6 +62,8 @@ async def list_reports_route(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def create_report_route(ctx: RequestContext) -> func.HttpResponse:
+    from shared.reports.report_set import create_report
+
     created = await create_report(ctx.clients, ctx.principal, json_body(ctx.req, MAX_REPORT_BYTES))
     return json_response(created, 201, headers={"Location": f"/api/v1/reports/{created['id']}"})
 
@@ -85,6 +82,8 @@ async def create_report_route(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def replace_report_route(ctx: RequestContext) -> func.HttpResponse:
+    from shared.reports.report_set import replace_report
+
     body = json_body(ctx.req, MAX_REPORT_BYTES)
     return json_response(
         await replace_report(ctx.clients, ctx.principal, ctx.route_param("id"), body)
@@ -105,6 +104,8 @@ async def replace_report_route(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def delete_report_route(ctx: RequestContext) -> func.HttpResponse:
+    from shared.reports.report_set import delete_report
+
     await delete_report(ctx.clients, ctx.principal, ctx.route_param("id"))
     return func.HttpResponse(status_code=204)
 
@@ -132,5 +133,7 @@ async def delete_report_route(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def run_report_route(ctx: RequestContext) -> func.HttpResponse:
+    from shared.reports.report_set import run_report
+
     body = await run_report(ctx.clients, ctx.principal, ctx.route_param("id"), dict(ctx.req.params))
     return csv_response(report_csv(body)) if wants_csv(ctx.req) else json_response(body)

@@ -45,7 +45,7 @@ YELLOW_KEYS: frozenset[str] = frozenset(
 
 
 class _Camel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, alias_generator=to_camel, populate_by_name=True)
 
 
 class Retention(_Camel):

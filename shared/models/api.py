@@ -20,7 +20,7 @@ class ApiModel(BaseModel):
     """Every API body: snake_case fields in Python, camelCase on the wire and in the
     OpenAPI document (the same alias rule as the call models; docs/reference/api.md)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, alias_generator=to_camel, populate_by_name=True)
 
 
 class BatchAccepted(ApiModel):
@@ -191,6 +191,8 @@ class AlertList(ApiModel):
 class PurgeResult(BaseModel):
     """What a user purge did; the user appears only as a hash."""
 
+    model_config = ConfigDict(defer_build=True)
+
     userHash: str
     status: Literal["completed"]
     startedAt: str
@@ -207,6 +209,8 @@ class PurgeResult(BaseModel):
 
 
 class QuarantinedRecord(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     batchId: str
     index: int
     reason: str | None
@@ -217,18 +221,24 @@ class QuarantinedRecord(BaseModel):
 
 
 class QuarantineList(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     items: list[QuarantinedRecord]
     byReason: dict[str, int]
     count: int
 
 
 class ReplayOutcome(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     index: int
     outcome: Literal["stored", "excluded", "quarantined", "discarded"]
     reason: str | None
 
 
 class ReplayResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     batchId: str
     results: list[ReplayOutcome]
     counts: dict[str, int]
@@ -241,7 +251,7 @@ class GraphNotifications(BaseModel):
     """Graph change or lifecycle notifications (`value`: one item per notification), as
     Microsoft Graph posts them: Graph's format, not ours, so no alias rule."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
     value: list[dict[str, object]]
 
 

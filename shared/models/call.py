@@ -25,7 +25,9 @@ class _Model(BaseModel):
     every API body (dumped `by_alias=True`) and in the OpenAPI document, which is
     generated from these models with `by_alias=True` too (docs/reference/api.md)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(
+        defer_build=True, alias_generator=to_camel, populate_by_name=True, extra="ignore"
+    )
 
 
 def metric_name(name: str) -> str:

@@ -229,7 +229,7 @@ async def _stage_big_batch(tenant: str, target_mb: float, seed: int = 3) -> tupl
     """A QoE batch of about `target_mb` decompressed, accepted through ingest (no host)."""
     from devhost.qoe_generator import demo_users, generate_call
     from shared.auth.tokens import Principal
-    from shared.ingest import accept_batch
+    from shared.ingest import BodyFormat, accept_batch
     from shared.settings import get_settings
     from shared.storage import layout
     from shared.storage.clients import get_clients
@@ -254,8 +254,7 @@ async def _stage_big_batch(tenant: str, target_mb: float, seed: int = 3) -> tupl
         settings,
         principal,
         body,
-        {"Content-Type": "application/json", "Content-Encoding": "gzip"},
-        "http://bench",
+        BodyFormat("application/json", "gzip"),
     )
     container = get_clients().blobs(layout.INCOMING)
     names = [b.name async for b in container.list_blobs(name_starts_with=tenant)]

@@ -372,3 +372,29 @@ def test_a_1000_participant_meeting_does_not_hold_back_its_batch(stack):
     assert status["received"] == status["stored"] + status["quarantined"] + status["excluded"]
     assert status["quarantined"] > 0 and len(parked) == status["quarantined"]
     assert "too large" in status["errors"][0]["reason"]
+
+
+def test_a_batch_read_in_many_small_ranges_counts_exactly(stack, monkeypatch):
+    """The raw batch comes in ranges (here 512 bytes: dozens of GETs) and rejected
+    records are parked by size as well as by count: every record still ends up stored or
+    quarantined, once, with its own index."""
+    from shared import processor as processor_module
+    from shared.storage import blobs as blob_store
+
+    monkeypatch.setattr(blob_store, "INCOMING_RANGE_BYTES", 512)
+    monkeypatch.setattr(processor_module, "QUARANTINE_BUFFER_BYTES", 2_000)
+
+    async def scenario():
+        records = [_unique(i) for i in range(30)]
+        bad = {"kind": "cdr", "format": "sfb-cdr-json", "data": {"callId": "y" * 900}}
+        for at in (3, 9, 17, 25):
+            records.insert(at, bad)
+        env = envelope(records)
+        assert (await _post(env))[0] == 202
+        status = await _process(env["batchId"])
+        assert (status["received"], status["stored"], status["quarantined"]) == (34, 30, 4)
+        parked = await _blob_names(layout.QUARANTINE, f"{TENANT}/{env['batchId']}/")
+        assert sorted(int(n.rsplit("/", 1)[1].split(".")[0]) for n in parked) == [3, 9, 17, 25]
+        assert status["calls"] == 30
+
+    run(scenario())

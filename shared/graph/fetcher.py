@@ -18,10 +18,16 @@ Outcomes of a fetch:
   invisible for Retry-After;
 - notFound: still 404 after every retry (kept in the state with its time).
 Anything else raises, and the host retries the message (then its poison queue).
+
+Ordering is `shared.parsing.graph.record_order`: (version, lastModifiedDateTime). The
+fetch reads the last handed-over key at the same time as the GET, submits only a
+strictly greater one, and records of concurrent fetches travel together in one batch
+(`shared.graph.handover`), each invocation returning once its batch is durable.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -31,7 +37,9 @@ from typing import Any
 from shared.auth.tokens import Principal
 from shared.graph.client import GraphClient, NotFound, Throttled
 from shared.graph.config import GraphConfig
+from shared.graph.handover import handover
 from shared.graph.subscriptions import iso, now
+from shared.parsing.graph import record_order
 from shared.settings import Settings
 from shared.storage import graph_state
 from shared.storage.clients import Clients
@@ -42,36 +50,37 @@ NOT_FOUND_ATTEMPTS = 8  # 1 + 2 + ... + 128 x the first delay (60 s: about 4 hou
 MAX_DELAY_S = 1800
 
 
-def _version_key(record: dict[str, Any]) -> tuple[int, str]:
-    version = record.get("version")
-    return (
-        version if isinstance(version, int) and not isinstance(version, bool) else 0,
-        str(record.get("lastModifiedDateTime") or ""),
+def _clean(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if not k.endswith("@odata.context")}
+
+
+def batch_id(records: list[dict[str, Any]]) -> str:
+    """Derived from the records' content: the same group sent again (a retried
+    invocation) is the same batch, so the ingest answers 200 and nothing is processed
+    twice; a different group is a different batch, never a conflict."""
+    canonical = json.dumps(
+        sorted((_clean(r) for r in records), key=lambda r: str(r.get("id"))),
+        sort_keys=True,
+        separators=(",", ":"),
     )
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:24]
+    first = records[0]
+    version, _ = record_order(first)
+    label = f"{first['id']}-v{version}" if len(records) == 1 else f"{len(records)}x"
+    return f"graph-{label}-{digest}"[:128]
 
 
-def batch_id(record: dict[str, Any]) -> str:
-    """Deterministic per record version: a re-fetch of the same version is the same
-    batch (the ingest answers 200, nothing is processed twice)."""
-    version, modified = _version_key(record)
-    digest = hashlib.sha256(modified.encode()).hexdigest()[:10]
-    return f"graph-{record['id']}-v{version}-{digest}"[:128]
-
-
-def envelope(tenant_id: str, record: dict[str, Any], config: GraphConfig) -> dict[str, Any]:
-    clean = {
-        k: v
-        for k, v in record.items()
-        if not k.endswith("@odata.context") and k != "@odata.context"
-    }
+def envelope(tenant_id: str, records: list[dict[str, Any]], config: GraphConfig) -> dict[str, Any]:
     host = config.origin.split("://", 1)[-1]
     return {
         "schemaVersion": "1.0",
-        "batchId": batch_id(record),
+        "batchId": batch_id(records),
         "tenantId": tenant_id,
         "source": {"type": "teams-graph", "fqdn": host or "graph.microsoft.com", "version": "v1.0"},
         "sentAt": iso(now()),
-        "records": [{"kind": "callRecord", "format": "graph-v1", "data": clean}],
+        "records": [
+            {"kind": "callRecord", "format": "graph-v1", "data": _clean(r)} for r in records
+        ],
     }
 
 
@@ -86,6 +95,18 @@ async def submit(clients: Clients, settings: Settings, tenant_id: str, body: dic
     raw = json.dumps(body, separators=(",", ":")).encode()
     result = await accept_batch(clients, settings, principal, raw, BodyFormat("application/json"))
     return 202 if result.created else 200
+
+
+def newer(record: dict[str, Any], previous: dict[str, Any] | None) -> bool:
+    """Whether a fetched copy must be handed over: strictly greater on `record_order`
+    than the last copy handed over (none yet: yes). Equal is a redelivery or a backfill
+    overlap, smaller an older copy: both change nothing."""
+    if not previous or previous.get("status") != "stored":
+        return True
+    before = record_order(
+        {"version": previous.get("version"), "lastModifiedDateTime": previous.get("lastModified")}
+    )
+    return record_order(record) > before
 
 
 async def _requeue(config: GraphConfig, message: dict[str, Any], delay_s: float) -> None:
@@ -103,8 +124,17 @@ async def fetch(
 ) -> str:
     tenant, record_id = str(message["tenantId"]).lower(), str(message["recordId"])
     attempt = int(message.get("attempt") or 0)
+    got, previous = await asyncio.gather(
+        graph.call_record(tenant, record_id),
+        graph_state.read_record_version(clients, tenant, record_id),
+        return_exceptions=True,
+    )
     try:
-        record = await graph.call_record(tenant, record_id)
+        if isinstance(got, BaseException):
+            raise got
+        if isinstance(previous, BaseException):
+            raise previous
+        record = got
     except NotFound:
         if attempt + 1 < NOT_FOUND_ATTEMPTS:
             delay = min(config.not_found_delay_s * 2**attempt, MAX_DELAY_S)
@@ -125,16 +155,16 @@ async def fetch(
     except Throttled as exc:
         await _requeue(config, message, exc.retry_after)
         return "throttled"
-    key = _version_key(record)
-    previous = await graph_state.read_record_version(clients, tenant, record_id)
-    if (
-        previous
-        and previous.get("status") == "stored"
-        and (int(previous.get("version") or 0), str(previous.get("lastModified") or "")) >= key
-    ):
+    if not newer(record, previous):
         return "unchanged"
-    body = envelope(tenant, record, config)
-    await submit(clients, settings, tenant, body)
+    key = record_order(record)
+
+    async def send(group_tenant: str, records: list[dict[str, Any]]) -> str:
+        body = envelope(group_tenant, records, config)
+        await submit(clients, settings, group_tenant, body)
+        return str(body["batchId"])
+
+    handed = await handover().hand_over(tenant, record, send, scope=(id(clients), config))
     await graph_state.save_record_version(
         clients,
         tenant,
@@ -143,7 +173,7 @@ async def fetch(
             "status": "stored",
             "version": key[0],
             "lastModified": key[1],
-            "batchId": body["batchId"],
+            "batchId": handed,
             "notifiedAt": message.get("notifiedAt"),
             "storedAt": iso(now()),
             "sessions": len(record.get("sessions") or []),

@@ -16,8 +16,12 @@ the ingest code: 202, or 200 for one it already had). A failure is every waiter'
 failure: their messages come back and are fetched again, and the batch id, derived from
 the records' content, makes a resent group the same batch.
 
-Two copies of the same record in one group (a duplicate notification fetched twice)
-travel once: the newer by `record_order`.
+What `submit` does with a group is the caller's (the fetcher: one read of the group's
+version marks, one batch of the records that are newer, one transactional write of the
+marks), so the per-record Cosmos DB requests of the fetch path become per-group ones.
+Each record carries the caller's `extra` (what its mark records) and gets back its own
+outcome. Two copies of the same record in one group (a duplicate notification fetched
+twice) travel once: the newer by `record_order`.
 """
 
 from __future__ import annotations
@@ -34,15 +38,17 @@ MAX_RECORDS = 50
 MAX_BYTES = 8 * 1024 * 1024  # well under the ingest's 50 MB decompressed limit
 LINGER_S = 0.3
 
-Submit = Callable[[str, list[dict[str, Any]]], Awaitable[str]]
+# submit(tenant, records, extras by record id) -> outcome by record id
+Submit = Callable[[str, list[dict[str, Any]], dict[str, dict[str, Any]]], Awaitable[dict[str, str]]]
 
 
 @dataclass
 class _Group:
     submit: Submit
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
-    waiters: list[asyncio.Future[str]] = field(default_factory=list)
+    waiters: list[tuple[str, asyncio.Future[str]]] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
 
     @property
@@ -53,8 +59,7 @@ class _Group:
 class Handover:
     """One per event loop (see `handover`). Records are grouped by tenant and `scope`
     (what the caller's `submit` is bound to: its storage and settings), and a group is
-    sent by the `submit(tenant, records)` of its first record, which returns the batch
-    id."""
+    sent by the `submit` of its first record, which returns each record's outcome."""
 
     def __init__(
         self,
@@ -66,12 +71,18 @@ class Handover:
         self.max_records, self.max_bytes, self.linger_s = max_records, max_bytes, linger_s
         self._open: dict[tuple[str, Any], _Group] = {}
         self._sending: set[asyncio.Task[None]] = set()
-        self.stats = {"batches": 0, "records": 0}
+        self.stats = {"groups": 0, "records": 0, "submitted": 0}
 
     async def hand_over(
-        self, tenant_id: str, record: dict[str, Any], submit: Submit, scope: Any = None
+        self,
+        tenant_id: str,
+        record: dict[str, Any],
+        submit: Submit,
+        scope: Any = None,
+        extra: dict[str, Any] | None = None,
     ) -> str:
-        """Wait until `record` is in a durable batch; returns that batch's id."""
+        """Wait until the group holding `record` has been submitted; returns the
+        record's outcome."""
         loop = asyncio.get_running_loop()
         size = len(json.dumps(record, separators=(",", ":")))
         key = (tenant_id, scope)
@@ -86,8 +97,9 @@ class Handover:
         held = group.records.get(rid)
         if held is None or record_order(record) > record_order(held):
             group.records[rid], group.sizes[rid] = record, size
+            group.extras[rid] = extra or {}
         waiter: asyncio.Future[str] = loop.create_future()
-        group.waiters.append(waiter)
+        group.waiters.append((rid, waiter))
         if len(group.records) >= self.max_records or group.size >= self.max_bytes:
             self._flush(key, group)
         return await waiter
@@ -105,19 +117,20 @@ class Handover:
     async def _send(self, tenant_id: str, group: _Group) -> None:
         records = [group.records[k] for k in sorted(group.records)]
         try:
-            batch_id = await group.submit(tenant_id, records)
+            outcomes = await group.submit(tenant_id, records, group.extras)
         except BaseException as exc:  # every waiter fails with it; the messages return
-            for waiter in group.waiters:
+            for _, waiter in group.waiters:
                 if not waiter.done():
                     waiter.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
             return
-        self.stats["batches"] += 1
+        self.stats["groups"] += 1
         self.stats["records"] += len(records)
-        for waiter in group.waiters:
+        self.stats["submitted"] += sum(1 for v in outcomes.values() if v == "stored")
+        for rid, waiter in group.waiters:
             if not waiter.done():
-                waiter.set_result(batch_id)
+                waiter.set_result(outcomes.get(rid, "unchanged"))
 
 
 _cache: dict[int, tuple[asyncio.AbstractEventLoop, Handover]] = {}

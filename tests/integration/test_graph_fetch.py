@@ -554,3 +554,33 @@ def test_admin_health_shows_the_subscription(
     assert section["subscriptionHoursLeft"] > 12 and section["degraded"] is False
     assert "clientState" not in body.decode()
     assert any(r["reason"] == "initial" for r in section["backfills"])
+
+
+def test_demo_teams_tenant_arrives_by_notification_and_fetch(
+    graph: Any, subscribed: dict[str, Any], local_host: Any, mint: Callable[..., str]
+) -> None:
+    """What `make run` does for its Teams tenant (devhost.teams_demo), smaller: the
+    calls reach the product only by notification -> queue -> fetch -> ingest. Last in
+    this module: it adds PSTN log rows that a later daily read would count."""
+    from devhost.teams_demo import load_teams_demo, teams_records
+
+    notified, fetched = graph.counts["notifications"], graph.counts["get200"]
+    n = load_teams_demo(
+        str(local_host),
+        mint(TENANT, level="admin"),
+        graph,
+        TENANT,
+        calls=30,
+        wait=lambda: _settle(local_host),
+        log=lambda _line: None,
+    )
+    assert n == 30
+    assert graph.counts["notifications"] - notified >= 30
+    assert graph.counts["get200"] - fetched >= 60  # each record and its participants
+    token = _engineer(mint)
+    records = teams_records(TENANT, 30)
+    details = [_detail(local_host, token, r["id"]) for r in records]
+    assert all(details), "every demo call is answerable"
+    assert {d["sources"][0] for d in details if d} == {"graph-v1"}
+    kinds = {d["callType"] for d in details if d}
+    assert {"conference", "peerToPeer", "pstn"} <= kinds

@@ -1,6 +1,7 @@
 """The Graph fetch path's group hand-over, on its own event loop (no server): records
-handed over together travel in one batch, each caller returns once that batch is sent,
-a failure reaches every caller, duplicates travel once (the newer copy)."""
+handed over together travel in one group, each caller returns its own record's outcome
+once the group is submitted, a failure reaches every caller, duplicates travel once
+(the newer copy, with its own extra)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,15 @@ class Sender:
         self.batches: list[tuple[str, list[dict[str, Any]]]] = []
         self.fail, self.delay = fail, delay
 
-    async def __call__(self, tenant: str, records: list[dict[str, Any]]) -> str:
+    async def __call__(
+        self, tenant: str, records: list[dict[str, Any]], extras: dict[str, dict[str, Any]]
+    ) -> dict[str, str]:
         await asyncio.sleep(self.delay)
         if self.fail:
             raise self.fail
         self.batches.append((tenant, records))
-        return f"b{len(self.batches)}"
+        self.extras = extras
+        return {r["id"]: f"b{len(self.batches)}" for r in records}
 
 
 def test_concurrent_records_share_one_batch() -> None:
@@ -89,15 +93,33 @@ def test_duplicate_copies_travel_once_the_newer_kept() -> None:
 
     async def go() -> None:
         h = Handover(linger_s=0.02)
+        got = await asyncio.gather(
+            h.hand_over("t", rec("r", 1, "2026-11-30T10:00:00Z"), send, extra={"n": 1}),
+            h.hand_over("t", rec("r", 1, "2026-11-30T10:05:00Z"), send, extra={"n": 2}),
+            h.hand_over("t", rec("r", 1, "2026-11-30T09:00:00Z"), send, extra={"n": 3}),
+            h.hand_over("t", rec("q"), send),
+        )
+        assert got == ["b1"] * 4
+
+    asyncio.run(go())
+    [(_, records)] = send.batches
+    assert [r["id"] for r in records] == ["q", "r"]
+    assert records[1]["lastModifiedDateTime"] == "2026-11-30T10:05:00Z"
+    assert send.extras == {"q": {}, "r": {"n": 2}}
+
+
+def test_groups_are_kept_apart_by_scope() -> None:
+    send = Sender()
+
+    async def go() -> None:
+        h = Handover(linger_s=0.02)
         await asyncio.gather(
-            h.hand_over("t", rec("r", 1, "2026-11-30T10:00:00Z"), send),
-            h.hand_over("t", rec("r", 1, "2026-11-30T10:05:00Z"), send),
-            h.hand_over("t", rec("r", 1, "2026-11-30T09:00:00Z"), send),
+            h.hand_over("t", rec("a"), send, scope="stack-1"),
+            h.hand_over("t", rec("b"), send, scope="stack-2"),
         )
 
     asyncio.run(go())
-    [(_, [only])] = send.batches
-    assert only["lastModifiedDateTime"] == "2026-11-30T10:05:00Z"
+    assert sorted(len(r) for _, r in send.batches) == [1, 1]
 
 
 def test_a_cancelled_caller_does_not_break_the_others() -> None:

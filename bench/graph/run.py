@@ -11,7 +11,7 @@ batch, the blob trigger stores the call. Measured in the same run:
 - fetch throughput: records fetched and handed to the pipeline per second (first
   notification -> last `stored` mark), against the stand-in's bare GET rate for the same
   records and requests (the record with its sessions, and its participants_v2) with the
-  same concurrency (16, the queue trigger's batch size) and the ratio;
+  same concurrency (the queue trigger's `batchSize`, host.json) and the ratio;
 - where a fetch spends its time (GETs vs waiting for its batch to be durable), and how
   many records travelled per batch;
 - notification -> call answerable (the call document's `updatedAt`) p50/p95.
@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         fetch_s = max(stored_at) - min(notified.values())
         answerable = [_ts(calls[r]["updatedAt"]) - notified[r] for r in stored if r in notified]
         token = asyncio.run(_token(authority.url, tenant))
-        bare_rate = asyncio.run(_bare_gets(standin, token, ids[: min(len(ids), 1000)], 16))
+        concurrency = host.queue_batch  # the queue trigger's batchSize (host.json)
+        bare_rate = asyncio.run(_bare_gets(standin, token, ids[: min(len(ids), 1000)], concurrency))
         fetch_rate = len(stored_at) / fetch_s if fetch_s > 0 else 0.0
         results |= {
             "stored": len(stored),
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                 "p95": _pct(deliveries, 0.95),
                 "max": round(max(deliveries), 3),
             },
+            "concurrency": concurrency,
             "fetchPerS": round(fetch_rate, 1),
             "bareGetPerS": round(bare_rate, 1),
             "fetchToBareRatio": round(fetch_rate / bare_rate, 3) if bare_rate else None,

@@ -124,7 +124,7 @@ async def hand_over_group(
     tenant_id: str,
     records: list[dict[str, Any]],
     extras: dict[str, dict[str, Any]],
-) -> dict[str, str]:
+) -> dict[str, Any]:
     """A hand-over group's work, in three storage steps whatever its size: read the
     group's version marks (one query), submit the records that are strictly newer as
     one batch, write their marks (one transactional batch)."""
@@ -134,18 +134,19 @@ async def hand_over_group(
     outcomes = dict.fromkeys(ids, "unchanged")
     if not fresh:
         return outcomes
-    body = envelope(tenant_id, fresh, config)
-    await submit(clients, settings, tenant_id, body)
+    batches = await _submit_group(clients, settings, config, tenant_id, fresh)
     stored_at, done = iso(now()), time.perf_counter()
     new_marks: dict[str, dict[str, Any]] = {}
     for record in fresh:
+        if isinstance(batches[str(record["id"])], BaseException):
+            continue
         rid, (version, modified) = str(record["id"]), record_order(record)
         extra = extras.get(rid, {})
         new_marks[rid] = {
             "status": "stored",
             "version": version,
             "lastModified": modified,
-            "batchId": body["batchId"],
+            "batchId": batches[rid],
             "notifiedAt": extra.get("notifiedAt"),
             "storedAt": stored_at,
             "sessions": len(record.get("sessions") or []),
@@ -156,7 +157,41 @@ async def hand_over_group(
         }
         outcomes[rid] = "stored"
     await graph_state.save_record_versions(clients, tenant_id, new_marks)
-    return outcomes
+    failed = {rid: b for rid, b in batches.items() if isinstance(b, BaseException)}
+    return outcomes | failed
+
+
+async def _submit_group(
+    clients: Clients,
+    settings: Settings,
+    config: GraphConfig,
+    tenant_id: str,
+    records: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Record id -> the id of the batch that holds it. A group the ingest refuses as a
+    whole (a domain error: invalid, too large) is sent again one record per batch, so one
+    bad record fails only its own message (its error in place of a batch id) and never
+    poisons the records fetched beside it."""
+    from shared.errors import DomainError, Unavailable
+
+    body = envelope(tenant_id, records, config)
+    try:
+        await submit(clients, settings, tenant_id, body)
+        return dict.fromkeys((str(r["id"]) for r in records), str(body["batchId"]))
+    except DomainError as exc:
+        if len(records) == 1 or isinstance(exc, Unavailable):
+            raise
+    out: dict[str, Any] = {}
+    for record in records:
+        one = envelope(tenant_id, [record], config)
+        try:
+            await submit(clients, settings, tenant_id, one)
+            out[str(record["id"])] = str(one["batchId"])
+        except DomainError as exc:
+            if isinstance(exc, Unavailable):
+                raise
+            out[str(record["id"])] = exc
+    return out
 
 
 async def fetch(

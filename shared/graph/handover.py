@@ -129,8 +129,13 @@ class Handover:
         self.stats["records"] += len(records)
         self.stats["submitted"] += sum(1 for v in outcomes.values() if v == "stored")
         for rid, waiter in group.waiters:
-            if not waiter.done():
-                waiter.set_result(outcomes.get(rid, "unchanged"))
+            if waiter.done():
+                continue
+            outcome = outcomes.get(rid, "unchanged")
+            if isinstance(outcome, BaseException):  # this record's own failure
+                waiter.set_exception(outcome)
+            else:
+                waiter.set_result(str(outcome))
 
 
 _cache: dict[int, tuple[asyncio.AbstractEventLoop, Handover]] = {}

@@ -136,3 +136,19 @@ def test_a_cancelled_caller_does_not_break_the_others() -> None:
         return await second
 
     assert asyncio.run(go()) == "b1"
+
+
+def test_one_record_failing_fails_only_its_own_caller() -> None:
+    async def send(tenant: str, records: list[dict[str, Any]], extras: Any) -> dict[str, Any]:
+        return {r["id"]: (ValueError("refused") if r["id"] == "bad" else "stored") for r in records}
+
+    async def go() -> list[Any]:
+        h = Handover(linger_s=0.02)
+        return await asyncio.gather(
+            h.hand_over("t", rec("good"), send),
+            h.hand_over("t", rec("bad"), send),
+            return_exceptions=True,
+        )
+
+    good, bad = asyncio.run(go())
+    assert good == "stored" and isinstance(bad, ValueError)

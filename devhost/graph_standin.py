@@ -220,9 +220,11 @@ class GraphStandIn:
                 self.records[(tenant_id, rec["id"])] = copy.deepcopy(rec)
         if not notify:
             return []
+        posts = -(-len(records) // max(1, per_request))
         return list(
             self._submit(
-                self._notify(tenant_id, [r["id"] for r in records], per_request, client_state)
+                self._notify(tenant_id, [r["id"] for r in records], per_request, client_state),
+                timeout=max(120.0, 15.0 * posts),  # a POST may take seconds on a busy machine
             )
         )
 

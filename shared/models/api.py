@@ -102,6 +102,10 @@ class CallDetail(CallView):
     model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
     call_id: str
     participant_count: int
+    session_count: int = Field(description="all the call's sessions; `sessions` is one page")
+    continuation_token: str | None = Field(
+        default=None, description="the next page of sessions; null on the last page"
+    )
 
 
 class AuditEntry(ApiModel):

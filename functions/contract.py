@@ -63,6 +63,11 @@ class Endpoint:
         return "/api/" + re.sub(r"\{\*(\w+)\}", r"{\1}", self.path)
 
     @property
+    def pages(self) -> bool:
+        """Whether the route pages (takes `continuationToken`, answers the header)."""
+        return any(p.name == PAGE[0].name and p.where == "query" for p in self.params)
+
+    @property
     def ordered_levels(self) -> list[str]:
         return [lvl for lvl in LEVEL_ORDER if lvl in self.levels]
 
@@ -72,6 +77,9 @@ FROM_TO = (
     Param("to", description="ISO-8601 end (exclusive)"),
 )
 PAGE = (Param("continuationToken", description="from the previous page"),)
+# The next page's token as a response header too: the one place a CSV page has for it.
+# Declared on the success answer of every route that takes `continuationToken`.
+CONTINUATION_HEADER = "X-Continuation-Token"
 ACCEPT_CSV = Param("Accept", "header", description="text/csv for CSV")
 FORMAT = Param(
     "format",
@@ -143,6 +151,14 @@ def _operation(e: Endpoint, schemas: dict[str, Any], problem: dict[str, str]) ->
     for media in e.other_media:
         content[media] = {"schema": {"type": "string"}}
     op["responses"][str(e.status)] = {"description": "OK", "content": content}
+    if e.pages:
+        op["responses"][str(e.status)]["headers"] = {
+            CONTINUATION_HEADER: {
+                "description": "the next page's continuationToken (absent on the last page)",
+                "required": False,
+                "schema": {"type": "string"},
+            }
+        }
     for status, description, model in e.also:
         op["responses"][str(status)] = {
             "description": description,

@@ -152,4 +152,3 @@ def test_backfill_is_admin_only_and_refuses_a_tampered_token(stack: Any) -> None
         "entriesWritten": 0,
         "continuationToken": None,
     }
-

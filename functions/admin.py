@@ -78,6 +78,7 @@ async def put_admin_settings(ctx: RequestContext) -> func.HttpResponse:
             ),
         ),
         errors=(400, 401, 403),
+        headers=(("Location", "the purge's status (statusUrl)"),),
     ),
 )
 async def purge_user_data(ctx: RequestContext) -> func.HttpResponse:

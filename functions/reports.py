@@ -62,6 +62,7 @@ async def list_reports_route(ctx: RequestContext) -> func.HttpResponse:
         201,
         body=ReportDefinitionBody,
         errors=(400, 401, 403, 409, 413, 415),
+        headers=(("Location", "the new report"),),
     ),
 )
 async def create_report_route(ctx: RequestContext) -> func.HttpResponse:

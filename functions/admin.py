@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions.contract import CONTINUATION_HEADER, PAGE, Endpoint, Param
-from functions.http_support import RequestContext, json_body, json_response, route
+from functions.contract import CONTINUATION_HEADER, DATA, PAGE, Endpoint, Param
+from functions.http_support import RequestContext, data_response, json_body, json_response, route
 from shared.admin.purge import purge_status, purge_user
 from shared.admin.quarantine import discard, list_quarantine, read_quarantined, replay
 from shared.admin.settings import get_settings, put_settings
@@ -124,14 +124,22 @@ BATCH_INDEX = (Param("batchId", "path", True), Param("index", "path", True))
         params=(
             Param("batchId", description="one batch only"),
             Param("reason", description="reasons containing this text"),
+            *PAGE,
+            *DATA,
         ),
+        other_media=("text/csv",),
         errors=(400, 401, 403),
     ),
 )
 async def get_quarantine(ctx: RequestContext) -> func.HttpResponse:
-    return json_response(
-        await list_quarantine(ctx.clients, ctx.principal, ctx.param("batchId"), ctx.param("reason"))
+    body = await list_quarantine(
+        ctx.clients,
+        ctx.principal,
+        ctx.param("batchId"),
+        ctx.param("reason"),
+        ctx.param("continuationToken"),
     )
+    return data_response(ctx.req, body, "items", QuarantinedRecord)
 
 
 @route(

@@ -228,9 +228,12 @@ class QuarantinedRecord(BaseModel):
 
 
 class QuarantineList(BaseModel):
+    """One page of quarantined records; `byReason` and `count` are the page's."""
+
     items: list[QuarantinedRecord]
     byReason: dict[str, int]
     count: int
+    continuationToken: str | None
 
 
 class ReplayOutcome(BaseModel):

@@ -336,6 +336,7 @@ def test_lists_and_reports_answer_csv_with_the_same_paging_names(local_host, min
         "/api/v1/audit",
         "/api/v1/reports",
         "/api/v1/admin/alerts",
+        "/api/v1/admin/quarantine",
         f"/api/v1/quality/missing-subnets?{period}",
         f"/api/v1/quality/summary?groupBy=building&{period}",
     ):

@@ -113,10 +113,19 @@ def test_the_reports_and_lists_that_can_exceed_a_page_take_the_token():
         "/api/v1/quality/pstn-trunks",
         "/api/v1/reports/{id}/run",
         "/api/v1/admin/alerts",
+        "/api/v1/admin/quarantine",
         "/api/v1/admin/source-index/backfill",
     }
     # and their bodies name the next page the same way
     schemas = doc["components"]["schemas"]
-    for name in ("ReportTable", "AlertList", "PstnReport", "AuditPage", "CallHistory"):
+    for name in (
+        "ReportTable",
+        "AlertList",
+        "PstnReport",
+        "AuditPage",
+        "CallHistory",
+        "QuarantineList",
+        "SourceIndexRun",
+    ):
         assert "continuationToken" in schemas[name]["properties"], name
         assert "truncated" not in schemas[name]["properties"], name

@@ -13,9 +13,11 @@ had none. This walks the tenant's calls and writes what is missing:
 - the ids come from the stored fragments (`shared.merge.stored_lookup_keys`), so a call
   whose view predates `sourceIds` is found by its Graph ids, SIP Call-IDs and
   conference URIs too.
-- each run handles `USERS_PER_RUN` users and answers a `continuationToken` for the
-  next; a run is idempotent (an id that already lists the call costs one point read and
-  no write), so a run repeated, interrupted or racing the processor converges.
+- each run handles at most `CALLS_PER_RUN` calls (a request of a few seconds, however
+  many calls a user has) and answers a `continuationToken` for the next, the user and
+  call it stopped at; a run is idempotent (an id that already lists the call costs one
+  point read and no write), so a run repeated, interrupted or racing the processor
+  converges.
 """
 
 from __future__ import annotations
@@ -27,26 +29,50 @@ from shared.auth.levels import ADMIN
 from shared.auth.tokens import Principal
 from shared.merge import stored_lookup_keys
 from shared.paging import decode_page_token, encode_page_token
-from shared.storage.calls import directory_users_after, history_call_ids, read_call
+from shared.storage.calls import directory_users_from, history_call_ids, read_call
 from shared.storage.clients import Clients
 from shared.storage.source_index import index_source_ids
 
-USERS_PER_RUN = 25
+CALLS_PER_RUN = 100
+USERS_PER_QUERY = 25
 CONCURRENCY = 8
+
+
+async def _next_calls(
+    clients: Clients, tenant: str, state: dict[str, str] | None
+) -> tuple[list[str], int, dict[str, str] | None]:
+    """The next `CALLS_PER_RUN` call ids of the walk (user by user, each user's calls in
+    id order) after `state`, how many users they came from, and where the walk stops
+    (None: it reached the end of the directory)."""
+    todo: list[str] = []
+    users_seen = 0
+    at = {"user": "", "call": ""}  # the last call taken, and whose history it is from
+    start, inclusive = (state["user"], True) if state else ("", False)
+    while True:
+        users = await directory_users_from(clients, tenant, start, inclusive, USERS_PER_QUERY)
+        histories = await asyncio.gather(*(history_call_ids(clients, tenant, u) for u in users))
+        for user, ids in zip(users, histories, strict=True):
+            if state and user == state["user"]:
+                ids = [c for c in ids if c > state["call"]]
+            users_seen += 1
+            for call_id in ids:
+                if len(todo) == CALLS_PER_RUN:
+                    return todo, users_seen, at
+                todo.append(call_id)
+                at = {"user": user, "call": call_id}
+        if len(users) < USERS_PER_QUERY:
+            return todo, users_seen, None
+        start, inclusive = users[-1], False
 
 
 async def backfill_source_index(
     clients: Clients, principal: Principal, continuation: str | None
 ) -> dict[str, Any]:
-    """One run over the next `USERS_PER_RUN` users of the caller's tenant."""
+    """One run over the next `CALLS_PER_RUN` calls of the caller's tenant."""
     principal.require(ADMIN)
     tenant = principal.tenant_id
-    state = decode_page_token(continuation, ("after",))
-    after = state["after"] if state else ""
-    users = await directory_users_after(clients, tenant, after, USERS_PER_RUN + 1)
-    batch, more = users[:USERS_PER_RUN], len(users) > USERS_PER_RUN
-    histories = await asyncio.gather(*(history_call_ids(clients, tenant, u) for u in batch))
-    call_ids = sorted({c for ids in histories for c in ids})
+    state = decode_page_token(continuation, ("user", "call"))
+    call_ids, users_read, stop = await _next_calls(clients, tenant, state)
     sem = asyncio.Semaphore(CONCURRENCY)
 
     async def one(call_id: str) -> tuple[int, int, int]:
@@ -58,11 +84,12 @@ async def backfill_source_index(
             keys = stored_lookup_keys(doc.fragments.values(), doc.view)
             return 1, len(keys), await index_source_ids(clients, tenant, call_id, keys)
 
-    done = await asyncio.gather(*(one(c) for c in call_ids))
+    # a call with several internal users is in each one's history: once a run is enough
+    done = await asyncio.gather(*(one(c) for c in dict.fromkeys(call_ids)))
     return {
-        "usersRead": len(batch),
+        "usersRead": users_read,
         "callsRead": sum(d[0] for d in done),
         "idsChecked": sum(d[1] for d in done),
         "entriesWritten": sum(d[2] for d in done),
-        "continuationToken": encode_page_token({"after": batch[-1]}) if more else None,
+        "continuationToken": encode_page_token(stop) if stop else None,
     }

@@ -279,17 +279,18 @@ async def history_page(
     return await _query(clients.container(layout.USER_CALLS), query, params, pk)
 
 
-async def directory_users_after(
-    clients: Clients, tenant_id: str, after: str, limit: int
+async def directory_users_from(
+    clients: Clients, tenant_id: str, start: str, inclusive: bool, limit: int
 ) -> list[str]:
-    """Up to `limit` user keys of the tenant's directory after `after`, in key order (one
-    query in the tenant's partition): how a walk over the tenant's calls starts without
-    a cross-partition scan of the calls container, which indexes nothing."""
+    """Up to `limit` user keys of the tenant's directory from `start` (itself too when
+    `inclusive`), in key order (one query in the tenant's partition): how a walk over
+    the tenant's calls goes without a cross-partition scan of the calls container,
+    which indexes nothing."""
     items = await _query(
         clients.container(layout.TENANTS),
         "SELECT TOP @n c.user FROM c WHERE c.tenantId = @t AND c.type = 'user' "
-        "AND c.user > @after ORDER BY c.user",
-        {"@n": limit, "@t": tenant_id, "@after": after},
+        f"AND c.user {'>=' if inclusive else '>'} @start ORDER BY c.user",
+        {"@n": limit, "@t": tenant_id, "@start": start},
         tenant_id,
     )
     return [str(i["user"]) for i in items if i.get("user")]

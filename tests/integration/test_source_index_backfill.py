@@ -118,15 +118,18 @@ def test_backfill_indexes_calls_stored_before_the_index(
         name: [] for name in ids
     }
 
-    # one user a run: several runs, each answering the next one's token
-    monkeypatch.setattr(backfill, "USERS_PER_RUN", 1)
+    # one call a run, two users a directory query: runs resume within a user's history
+    # and across directory pages, each answering the next one's token
+    monkeypatch.setattr(backfill, "CALLS_PER_RUN", 1)
+    monkeypatch.setattr(backfill, "USERS_PER_QUERY", 2)
     runs = run(_run_all(tenant))
-    assert len(runs) > 3 and all(r["usersRead"] == 1 for r in runs)
+    assert len(runs) >= 3 and all(r["callsRead"] <= 1 for r in runs)
     assert sum(r["entriesWritten"] for r in runs) > 0
     assert {name: run(_found(tenant, sid)) for name, sid in ids.items()} == found
 
     # again: every entry is there already, nothing is written
-    monkeypatch.setattr(backfill, "USERS_PER_RUN", 25)
+    monkeypatch.setattr(backfill, "CALLS_PER_RUN", 100)
+    monkeypatch.setattr(backfill, "USERS_PER_QUERY", 25)
     (again,) = run(_run_all(tenant))
     assert again["entriesWritten"] == 0 and again["callsRead"] == 3, again
     assert again["idsChecked"] > 0

@@ -134,6 +134,13 @@ def test_backfill_indexes_calls_stored_before_the_index(
     assert again["entriesWritten"] == 0 and again["callsRead"] == 3, again
     assert again["idsChecked"] > 0
 
+    # a run past its time budget stops at the next chunk (one call here) and continues
+    monkeypatch.setattr(backfill, "RUN_SECONDS", 0.0)
+    monkeypatch.setattr(backfill, "CONCURRENCY", 1)
+    timed = run(_run_all(tenant))
+    assert len(timed) >= 3 and all(r["callsRead"] <= 1 for r in timed)
+    assert {r["continuationToken"] is None for r in timed[:-1]} == {False}
+
 
 def test_backfill_is_admin_only_and_refuses_a_tampered_token(stack: Any) -> None:
     tenant = str(uuid.uuid4())

@@ -240,6 +240,15 @@ def lookup_keys(view: CallView) -> list[str]:
     return sorted({k for k in (normalise_source_id(v) for v in found) if k})
 
 
+def stored_lookup_keys(fragments: Iterable[Fragment], view: CallView) -> list[str]:
+    """`lookup_keys` of a stored call from its fragments, not its view: a call written
+    before the view kept `sourceIds` still has the fragments they come from (the Graph
+    record and session ids, SIP Call-IDs, conference URIs), so its index entries can be
+    built afterwards (`shared.admin.source_index`)."""
+    again = view.model_copy(update={"source_ids": [source_ids(f) for f in fragments]})
+    return lookup_keys(again)
+
+
 def conference_id(uri: str) -> str | None:
     """`sip:org@contoso.com;gruu;opaque=app:conf:focus:id:Q1` -> `Q1`; a Teams join URL's
     meeting thread part is kept whole in the URI key."""

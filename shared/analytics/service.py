@@ -9,8 +9,6 @@ large meeting stored in chunks: the head and the chunks of the page asked for).
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -22,6 +20,7 @@ from shared.errors import Invalid, NotFound
 from shared.identity import normalise_uri, user_key
 from shared.merge import normalise_source_id
 from shared.models.call import CallDocument
+from shared.paging import decode_page_token, encode_page_token
 from shared.reports.places import add_places, load_place_context
 from shared.storage.calls import history_page, read_call, read_call_sessions, search_directory
 from shared.storage.clients import Clients
@@ -45,27 +44,6 @@ def parse_time(value: str | None, name: str, default: datetime) -> datetime:
 
 def iso(t: datetime) -> str:
     return t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def encode_page_token(state: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
-
-
-def decode_page_token(token: str | None, keys: tuple[str, ...]) -> dict[str, Any] | None:
-    """The state `encode_page_token` wrote: exactly `keys`, each a string. Anything else
-    (a hand-edited or foreign token) is a 400, so no query is built from its values."""
-    if not token:
-        return None
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        state = json.loads(base64.urlsafe_b64decode(padded))
-        if not isinstance(state, dict) or set(state) != set(keys):
-            raise ValueError
-        if not all(isinstance(state[k], str) for k in keys):
-            raise ValueError
-        return state
-    except ValueError:
-        raise Invalid("continuation token is not valid", field="continuationToken") from None
 
 
 def normalise_user(raw: str) -> str:

@@ -295,3 +295,32 @@ async def history_page(
         params |= {"@s": after.get("start"), "@id": after.get("id")}
     query += " ORDER BY c.start DESC, c.id DESC"
     return await _query(clients.container(layout.USER_CALLS), query, params, pk)
+
+
+async def directory_users_from(
+    clients: Clients, tenant_id: str, start: str, inclusive: bool, limit: int
+) -> list[str]:
+    """Up to `limit` user keys of the tenant's directory from `start` (itself too when
+    `inclusive`), in key order (one query in the tenant's partition): how a walk over
+    the tenant's calls goes without a cross-partition scan of the calls container,
+    which indexes nothing."""
+    items = await _query(
+        clients.container(layout.TENANTS),
+        "SELECT TOP @n c.user FROM c WHERE c.tenantId = @t AND c.type = 'user' "
+        f"AND c.user {'>=' if inclusive else '>'} @start ORDER BY c.user",
+        {"@n": limit, "@t": tenant_id, "@start": start},
+        tenant_id,
+    )
+    return [str(i["user"]) for i in items if i.get("user")]
+
+
+async def history_call_ids(clients: Clients, tenant_id: str, user: str) -> list[str]:
+    """The call ids of every history entry of the user (one partition, any date)."""
+    pk = user_pk(tenant_id, user)
+    items = await _query(
+        clients.container(layout.USER_CALLS),
+        "SELECT c.callId FROM c WHERE c.pk = @pk",
+        {"@pk": pk},
+        pk,
+    )
+    return sorted({str(i["callId"]) for i in items if i.get("callId")})

@@ -15,6 +15,7 @@
 // - an item over 2 MB (its JSON, UTF-8) is refused with 413 RequestEntityTooLarge, as
 //   Cosmos DB refuses it: the stock server stores any size, so no test would see the
 //   limit a large meeting runs into (create, replace and upsert, single or in a batch).
+// - a transactional batch takes its partition key from the header, as Cosmos DB does.
 // The handlers are replaced in their modules before the package builds its route table.
 // Usage: node cosmos_launcher.js <node_modules dir> <cert.pem> <key.pem> <port>
 "use strict";
@@ -189,6 +190,34 @@ queryDocuments.default = async (account, req, res, params) => {
   replay.method = req.method;
   replay.url = req.url;
   return stockQuery(account, replay, res, params);
+};
+
+// A transactional batch names its partition once, in the partition key header (the
+// Python SDK's `execute_item_batch(..., partition_key=)`), as Cosmos DB's REST API has
+// it; the stock handler reads a partition key from each operation only (the JS SDK's
+// bulk shape) and fails on every operation without one. Each operation without its own
+// key gets the header's.
+const batchDocuments = require(path.join(pkg, "lib/handler/batch-documents"));
+const stockBatch = batchDocuments.default;
+batchDocuments.default = async (account, req, res, params) => {
+  const header = req.headers["x-ms-documentdb-partitionkey"];
+  if (!header) return stockBatch(account, req, res, params);
+  let ops;
+  try {
+    ops = JSON.parse((await rawBody(req)).toString());
+  } catch (err) {
+    res.statusCode = 400;
+    return { message: "Invalid request body" };
+  }
+  if (Array.isArray(ops)) {
+    ops = ops.map((op) => (op && op.partitionKey === undefined ? { ...op, partitionKey: header } : op));
+  }
+  const replay = Readable.from([Buffer.from(JSON.stringify(ops))]);
+  replay.headers = { ...req.headers };
+  delete replay.headers["content-length"];
+  replay.method = req.method;
+  replay.url = req.url;
+  return stockBatch(account, replay, res, params);
 };
 
 const { createHttpsServer } = require(pkg);

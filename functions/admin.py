@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions.contract import Endpoint, Param
-from functions.http_support import RequestContext, json_body, json_response, route
+from functions.contract import CONTINUATION_HEADER, DATA, PAGE, Endpoint, Param
+from functions.http_support import RequestContext, data_response, json_body, json_response, route
 from shared.auth.levels import ADMIN
 from shared.errors import Invalid
-from shared.models.api import PurgeResult, QuarantinedRecord, QuarantineList, ReplayResult
+from shared.models.api import (
+    PurgeResult,
+    QuarantinedRecord,
+    QuarantineList,
+    ReplayResult,
+    SourceIndexRun,
+)
 from shared.tenant_settings import SettingsBody, SettingsOut
 
 bp = func.Blueprint()
@@ -72,6 +78,7 @@ async def put_admin_settings(ctx: RequestContext) -> func.HttpResponse:
             ),
         ),
         errors=(400, 401, 403),
+        headers=(("Location", "the purge's status (statusUrl)"),),
     ),
 )
 async def purge_user_data(ctx: RequestContext) -> func.HttpResponse:
@@ -121,16 +128,24 @@ BATCH_INDEX = (Param("batchId", "path", True), Param("index", "path", True))
         params=(
             Param("batchId", description="one batch only"),
             Param("reason", description="reasons containing this text"),
+            *PAGE,
+            *DATA,
         ),
+        other_media=("text/csv",),
         errors=(400, 401, 403),
     ),
 )
 async def get_quarantine(ctx: RequestContext) -> func.HttpResponse:
     from shared.admin.quarantine import list_quarantine
 
-    return json_response(
-        await list_quarantine(ctx.clients, ctx.principal, ctx.param("batchId"), ctx.param("reason"))
+    body = await list_quarantine(
+        ctx.clients,
+        ctx.principal,
+        ctx.param("batchId"),
+        ctx.param("reason"),
+        ctx.param("continuationToken"),
     )
+    return data_response(ctx.req, body, "items", QuarantinedRecord)
 
 
 @route(
@@ -221,3 +236,24 @@ async def discard_quarantined(ctx: RequestContext) -> func.HttpResponse:
             ctx.clients, ctx.principal, ctx.route_param("batchId"), ctx.route_param("index")
         )
     )
+
+
+@route(
+    bp,
+    Endpoint(
+        "post",
+        "v1/admin/source-index/backfill",
+        "Index the source ids of calls stored before the index (one run; repeat with the token)",
+        ADMIN,
+        SourceIndexRun,
+        params=PAGE,
+        errors=(400, 401, 403),
+    ),
+)
+async def backfill_source_ids(ctx: RequestContext) -> func.HttpResponse:
+    """Idempotent: an admin (or a script) runs it until `continuationToken` is null."""
+    from shared.admin.source_index import backfill_source_index
+
+    body = await backfill_source_index(ctx.clients, ctx.principal, ctx.param("continuationToken"))
+    token = body["continuationToken"]
+    return json_response(body, headers={CONTINUATION_HEADER: token} if token else None)

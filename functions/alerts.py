@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions.contract import DATA, Endpoint, Param
+from functions.contract import DATA, PAGE, Endpoint, Param
 from functions.http_support import RequestContext, data_response, json_response, route
 from shared import telemetry
 from shared.auth.levels import ADMIN
@@ -40,6 +40,7 @@ async def evaluate_quality_alerts(timer: func.TimerRequest) -> None:
             Param("from", description="first day (YYYY-MM-DD), default 30 days ago"),
             Param("to", description="last day (YYYY-MM-DD), default today"),
             Param("status", description="open | acknowledged | all (default)"),
+            *PAGE,
             *DATA,
         ),
         other_media=("text/csv",),

@@ -130,12 +130,13 @@ async def find_calls(ctx: RequestContext) -> func.HttpResponse:
     Endpoint(
         "get",
         "v1/calls/{callId}",
-        "Call detail with ratings and metric flags",
+        "Call detail with ratings and metric flags; sessions by page",
         CALL_ANALYTICS,
         CallDetail,
         params=(
             Param("callId", "path", True),
             Param("user", description="the user searched for (required for specialist)"),
+            *PAGE,
         ),
         errors=(400, 401, 403, 404),
     ),
@@ -151,7 +152,9 @@ async def get_call(ctx: RequestContext) -> func.HttpResponse:
             ctx.clients,
             ctx.principal,
             "callDetail",
-            lambda: call_detail(ctx.clients, ctx.principal, call_id, searched),
+            lambda: call_detail(
+                ctx.clients, ctx.principal, call_id, searched, ctx.param("continuationToken")
+            ),
             call_id=call_id,
             user=normalise_user(searched) if searched else None,
         )

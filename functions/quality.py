@@ -11,8 +11,8 @@ from typing import Any
 
 import azure.functions as func
 
-from functions.contract import DATA, FROM_TO, Endpoint, Param
-from functions.http_support import RequestContext, csv_response, json_response, route, wants_csv
+from functions.contract import DATA, FROM_TO, PAGE, Endpoint, Param
+from functions.http_support import RequestContext, data_response, route
 from shared.auth.levels import REPORTS
 from shared.auth.tokens import Principal
 from shared.models.api import ReportTable
@@ -40,7 +40,7 @@ async def _report(
     from shared.reports import to_csv
 
     body = await report(ctx.clients, ctx.principal, dict(ctx.req.params))
-    return csv_response(to_csv(body, columns)) if wants_csv(ctx.req) else json_response(body)
+    return data_response(ctx.req, body, "rows", as_csv=lambda b: to_csv(b, columns))
 
 
 @route(
@@ -51,7 +51,13 @@ async def _report(
         "CQD summary: counts and Poor % by a grouping",
         REPORTS,
         ReportTable,
-        params=(*FROM_TO, Param("groupBy", description=GROUP_BY_HELP), *FILTER_PARAMS, *DATA),
+        params=(
+            *FROM_TO,
+            Param("groupBy", description=GROUP_BY_HELP),
+            *FILTER_PARAMS,
+            *PAGE,
+            *DATA,
+        ),
         other_media=("text/csv",),
     ),
 )
@@ -69,7 +75,7 @@ async def quality_summary_route(ctx: RequestContext) -> func.HttpResponse:
         "Users with poor streams (drill-down)",
         EUII_LEVELS,
         ReportTable,
-        params=(*FROM_TO, Param("building"), Param("subnet"), *DATA),
+        params=(*FROM_TO, Param("building"), Param("subnet"), *PAGE, *DATA),
         other_media=("text/csv",),
     ),
 )
@@ -87,7 +93,7 @@ async def poor_users_route(ctx: RequestContext) -> func.HttpResponse:
         "Subnets with >= 10 audio streams not in the building file",
         REPORTS,
         ReportTable,
-        params=(*FROM_TO, *DATA),
+        params=(*FROM_TO, *PAGE, *DATA),
         other_media=("text/csv",),
     ),
 )

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions.contract import DATA, Endpoint, Param
+from functions.contract import DATA, PAGE, Endpoint, Param
 from functions.http_support import (
     RequestContext,
-    csv_response,
     data_response,
     json_body,
     json_response,
     route,
-    wants_csv,
 )
 from shared.auth.levels import ADMIN, REPORTS
 from shared.models.api import ReportDefinitionOut, ReportList, ReportTable
@@ -59,6 +57,7 @@ async def list_reports_route(ctx: RequestContext) -> func.HttpResponse:
         201,
         body=ReportDefinitionBody,
         errors=(400, 401, 403, 409, 413, 415),
+        headers=(("Location", "the new report"),),
     ),
 )
 async def create_report_route(ctx: RequestContext) -> func.HttpResponse:
@@ -126,6 +125,7 @@ async def delete_report_route(ctx: RequestContext) -> func.HttpResponse:
                 "neither for the report's default period",
             ),
             Param("to", description="YYYY-MM-DD (inclusive)"),
+            *PAGE,
             *DATA,
         ),
         other_media=("text/csv",),
@@ -136,4 +136,4 @@ async def run_report_route(ctx: RequestContext) -> func.HttpResponse:
     from shared.reports.report_set import run_report
 
     body = await run_report(ctx.clients, ctx.principal, ctx.route_param("id"), dict(ctx.req.params))
-    return csv_response(report_csv(body)) if wants_csv(ctx.req) else json_response(body)
+    return data_response(ctx.req, body, "rows", as_csv=report_csv)

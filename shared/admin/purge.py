@@ -77,6 +77,7 @@ async def _one_call(clients: Clients, tenant_id: str, call_id: str, user: str) -
     """'deleted', 'scrubbed' or None (gone already)."""
     raw = await store.read_call_raw(clients, tenant_id, call_id)
     if raw is None:
+        await store.delete_call(clients, tenant_id, call_id)  # chunks a crash left behind
         return None
     await _aggregates_and_ledger(clients, tenant_id, call_id, user)
     doc = CallDocument.model_validate(raw)

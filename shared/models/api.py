@@ -102,6 +102,20 @@ class CallDetail(CallView):
     model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
     call_id: str
     participant_count: int
+    session_count: int = Field(description="all the call's sessions; `sessions` is one page")
+    continuation_token: str | None = Field(
+        default=None, description="the next page of sessions; null on the last page"
+    )
+
+
+class SourceIndexRun(ApiModel):
+    """One run of the source-id index backfill (`POST /api/v1/admin/source-index/backfill`)."""
+
+    users_read: int
+    calls_read: int
+    ids_checked: int = Field(description="source ids of those calls looked up in the index")
+    entries_written: int = Field(description="index entries created or extended (0: complete)")
+    continuation_token: str | None = Field(description="run again with it; null: done")
 
 
 class AuditEntry(ApiModel):
@@ -129,6 +143,7 @@ class ReportTable(ApiModel):
     to: str
     documents_read: int
     rows: list[dict[str, Any]]
+    continuation_token: str | None
 
 
 class BuildingSummary(ApiModel):
@@ -183,9 +198,9 @@ class QualityAlert(ApiModel):
 
 class AlertList(ApiModel):
     model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
-    open: int
-    truncated: bool
+    open: int = Field(description="open alerts in the period (all pages)")
     alerts: list[QualityAlert]
+    continuation_token: str | None
 
 
 class PurgeResult(BaseModel):
@@ -221,11 +236,14 @@ class QuarantinedRecord(BaseModel):
 
 
 class QuarantineList(BaseModel):
+    """One page of quarantined records; `byReason` and `count` are the page's."""
+
     model_config = ConfigDict(defer_build=True)
 
     items: list[QuarantinedRecord]
     byReason: dict[str, int]
     count: int
+    continuationToken: str | None
 
 
 class ReplayOutcome(BaseModel):
@@ -287,3 +305,4 @@ class PstnTrunkDay(ApiModel):
 class PstnReport(ApiModel):
     model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
     rows: list[PstnTrunkDay]
+    continuation_token: str | None

@@ -25,7 +25,14 @@ from shared.reports.definitions import (
     project_row,
     validate_definition,
 )
-from shared.reports.service import Period, poor_users, run_summary
+from shared.reports.service import (
+    Period,
+    group_key,
+    paged,
+    poor_user_key,
+    poor_user_table,
+    run_summary,
+)
 from shared.storage import reports as store
 from shared.storage.clients import Clients
 from shared.storage.items import StaleWrite
@@ -169,17 +176,20 @@ async def run_report(
         "filters": dict(definition.filters),
         "measures": list(definition.measures),
     }
+    # a token continues the same report at the same version over the same period
+    query = ("report", "groupBy", "filters", "measures")
     if definition.source == "poorUsers":
-        body = await poor_users(clients, principal, {"from": head["from"], "to": head["to"]})
-        return {**head, "documentsRead": body["documentsRead"], "rows": body["rows"]}
-    body = await run_summary(
-        clients, principal, period, list(definition.group_by), definition.filters
-    )
+        body = await poor_user_table(clients, principal, {"from": head["from"], "to": head["to"]})
+        table = {**head, "documentsRead": body["documentsRead"], "rows": body["rows"]}
+        return paged(table, params, poor_user_key, query)
+    names = list(definition.group_by)
+    body = await run_summary(clients, principal, period, names, definition.filters)
     rows = [project_row(r, definition.group_by, definition.measures) for r in body["rows"]]
-    return {
+    table = {
         **head,
         "buildingFile": body["buildingFile"],
         "topology": body["topology"],
         "documentsRead": body["documentsRead"],
         "rows": rows,
     }
+    return paged(table, params, lambda r: group_key(r, names), query)

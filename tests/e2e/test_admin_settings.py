@@ -146,7 +146,9 @@ def test_quarantine_routes_levels_and_input(local_host, mint, tenant):
     admin = mint(tenant, level="admin", user="admin@contoso.com")
     assert call(base, "GET", "/api/v1/admin/quarantine", engineer)[0] == 403
     status, _, listed = call(base, "GET", "/api/v1/admin/quarantine?reason=x", admin)
-    assert status == 200 and set(listed) == {"items", "byReason", "count"}, listed
+    assert status == 200 and set(listed) == {"items", "byReason", "count", "continuationToken"}, (
+        listed
+    )
     status, _, body = call(base, "GET", "/api/v1/admin/quarantine/b1/first", admin)
     assert status == 400 and body["field"] == "index", body
     status, _, body = call(base, "GET", "/api/v1/admin/quarantine/b1/7", admin)

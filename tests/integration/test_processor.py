@@ -332,11 +332,16 @@ def test_history_converges_when_the_older_views_write_lands_last(stack, monkeypa
 
 
 @pytest.mark.slow
-def test_a_1000_participant_meeting_does_not_hold_back_its_batch(stack):
-    """A meeting too large for one Cosmos DB item (the local server refuses items over
-    2 MB, as Cosmos DB does) with 40 unrelated calls in the same batch: every unrelated
-    call is stored, the meeting's records that do not fit are quarantined alone with the
-    reason, and the batch completes (with errors), not poisoned."""
+def test_a_call_that_cannot_be_stored_does_not_hold_back_its_batch(stack, monkeypatch):
+    """A call that still cannot be stored, with 40 unrelated calls in the same batch:
+    every unrelated call is stored, that call's records are quarantined alone with the
+    reason, and the batch completes (with errors), not poisoned. Here the cut into
+    chunks is switched off, so the 1,000-leg meeting goes to the local server as one
+    item over 2 MB and is refused with 413, as Cosmos DB refuses it."""
+    from shared.chunking import Split
+    from shared.storage import call_chunks
+
+    monkeypatch.setattr(call_chunks, "split_item", lambda body: Split(dict(body), [], []))
     focus = f"sip:org@contoso.com;gruu;opaque=app:conf:focus:id:{uuid.uuid4().hex[:8]}"
     meeting = [
         cdr_record(

@@ -1,4 +1,6 @@
-"""HTTP triggers of the tenant's building file (admin): replace it, read its summary."""
+"""HTTP triggers of the tenant's building file (admin): replace it, read its summary and
+the history of uploads; and the exclusion policy as stored (admin, read only: the agent
+owns it)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,13 @@ from functions.http_support import RequestContext, json_response, route
 from shared.auth.levels import ADMIN
 from shared.buildings import parse_building_file
 from shared.errors import TooLarge
-from shared.models.api import BuildingSummary
-from shared.storage.buildings import read_building_summary, save_building_file
+from shared.models.api import BuildingHistory, BuildingSummary, ExclusionView
+from shared.storage.buildings import (
+    read_building_history,
+    read_building_summary,
+    save_building_file,
+)
+from shared.storage.tenants import read_tenant_settings
 
 bp = func.Blueprint()
 MAX_BUILDING_BYTES = 64 * 1024 * 1024
@@ -49,3 +56,36 @@ async def put_buildings(ctx: RequestContext) -> func.HttpResponse:
 )
 async def get_buildings(ctx: RequestContext) -> func.HttpResponse:
     return json_response(await read_building_summary(ctx.clients, ctx.principal.tenant_id))
+
+
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/admin/buildings/history",
+        "The building file uploads, newest first (who, when, how many rows)",
+        ADMIN,
+        BuildingHistory,
+        errors=(401, 403),
+    ),
+)
+async def get_building_history(ctx: RequestContext) -> func.HttpResponse:
+    return json_response(await read_building_history(ctx.clients, ctx.principal.tenant_id))
+
+
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/admin/exclusions",
+        "The tenant's exclusion policy (users and domains whose data stays on premises)",
+        ADMIN,
+        ExclusionView,
+        errors=(401, 403),
+    ),
+)
+async def get_exclusions(ctx: RequestContext) -> func.HttpResponse:
+    """Read only: the on-prem agent owns the policy and pushes it
+    (`PUT /api/v1/ingest/exclusions`); a purge may add a user to it."""
+    policy = (await read_tenant_settings(ctx.clients, ctx.principal.tenant_id)).exclusions
+    return json_response({"users": policy.users, "domains": policy.domains})

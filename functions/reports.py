@@ -28,10 +28,16 @@ from shared.reports.report_set import (
     replace_report,
     run_report,
 )
+from shared.reports.service import FILTERS
 
 bp = func.Blueprint()
 MAX_REPORT_BYTES = 64 * 1024
 ID = Param("id", "path", True, "report id (built-in slug or custom-...)")
+# a run narrows the report by the summary's filters (docs/reference/cqd-dimensions.md)
+RUN_FILTERS = tuple(
+    Param(name, description="narrow the run (exact value, within the report's own filter)")
+    for name in FILTERS
+)
 
 
 @route(
@@ -125,6 +131,7 @@ async def delete_report_route(ctx: RequestContext) -> func.HttpResponse:
                 "neither for the report's default period",
             ),
             Param("to", description="YYYY-MM-DD (inclusive)"),
+            *RUN_FILTERS,
             *DATA,
         ),
         other_media=("text/csv",),

@@ -37,15 +37,22 @@ export async function alertsView({ main, api, query, isCurrent }) {
     h("th", { scope: "row" }, a.day),
     h("td", {}, a.building),
     h("td", { class: "num" }, fmtPercent(a.poorPercent, 2)),
-    h("td", { class: "num" }, fmtPercent(a.threshold, 0)),
+    // the threshold as set (0.5% is not "1%"): never rounded past what it says
+    h("td", { class: "num" }, `${Number(a.threshold)}%`),
     h("td", { class: "num" }, `${a.poor} / ${a.poor + a.good}`),
     h("td", { class: "status" }, a.status === "open" ? "open"
       : `acknowledged by ${a.ackedBy || "—"} ${fmtDateTime(a.ackedAt)}`),
     h("td", {}, a.status === "open" ? h("button", { type: "button", class: "ack",
       onclick: (e) => ack(a, e.currentTarget) }, `Acknowledge ${a.building} ${a.day}`) : "—"));
+  let open = body.open;
+  const count = h("p", { id: "alerts-count" });
+  const showCount = () => {
+    count.textContent = `${open} open; ${alerts.length} listed`
+      + (body.truncated ? " (the list is truncated: narrow the period)" : "") + ".";
+  };
+  showCount();
   out.replaceChildren(
-    h("p", { id: "alerts-count" }, `${body.open} open; ${alerts.length} listed`
-      + (body.truncated ? " (the list is truncated: narrow the period)" : "") + "."),
+    count,
     h("table", { class: "grid", id: "alerts-table" },
       h("caption", {}, "Alerts by day and building"),
       h("thead", {}, h("tr", {}, ["Day", "Building", "Poor %", "Threshold", "Poor streams",
@@ -60,6 +67,8 @@ export async function alertsView({ main, api, query, isCurrent }) {
         { method: "POST" });
       const tr = out.querySelector(`tr[data-alert="${CSS.escape(alert.id)}"]`);
       if (tr) tr.replaceWith(row(done));
+      open = Math.max(0, open - 1);
+      showCount();
       note.replaceChildren(h("p", { class: "success", role: "status" },
         `Acknowledged ${done.building} ${done.day}.`));
       const heading = main.querySelector("h1");

@@ -399,7 +399,11 @@ class BatchProcessor:
                     await ensure_user_index(self.clients, result.document, seen_users)
                 await index_source_ids(self.clients, tenant_id, result.call_id, keys)
                 await apply_call_delta(
-                    self.clients, tenant_id, result.previous, result.document, keep_aggregates
+                    self.clients,
+                    tenant_id,
+                    result.previous,
+                    result.document,
+                    keep_s=keep_aggregates,
                 )
             counts.calls.add(result.call_id)
 

@@ -21,6 +21,25 @@ from shared.tenant_settings import SettingsBody, SettingsOut
 
 bp = func.Blueprint()
 MAX_SETTINGS_BYTES = 64 * 1024
+# How long a purge request waits for the purge before answering 202 with its status URL:
+# well inside the HTTP front end's 230-second limit, long enough for a user of a few
+# hundred calls.
+PURGE_WAIT_S = 20.0
+
+
+def purge_wait(prefer: str | None) -> float:
+    """The wait a client asked for with RFC 7240 `Prefer`: `respond-async` alone means
+    "answer at once", `wait=N` at most N seconds; never longer than `PURGE_WAIT_S`."""
+    prefs = {p.strip().split("=", 1)[0].lower(): p.strip() for p in (prefer or "").split(",")}
+    wait = PURGE_WAIT_S
+    if "wait" in prefs:
+        try:
+            wait = min(wait, max(0.0, float(prefs["wait"].split("=", 1)[1])))
+        except ValueError:
+            pass  # an unreadable preference is ignored (RFC 7240, section 2)
+    elif "respond-async" in prefs:
+        wait = 0.0
+    return wait
 
 
 @route(
@@ -76,22 +95,40 @@ async def put_admin_settings(ctx: RequestContext) -> func.HttpResponse:
                 description="true: also add the user to the exclusion policy",
                 schema={"type": "boolean"},
             ),
+            Param(
+                "Prefer",
+                "header",
+                description="respond-async: answer 202 at once; wait=N: wait at most N s",
+            ),
         ),
         errors=(400, 401, 403),
         headers=(("Location", "the purge's status (statusUrl)"),),
+        also=(
+            (202, "Still running: poll `statusUrl` (the same request again joins it)", PurgeResult),
+        ),
     ),
 )
 async def purge_user_data(ctx: RequestContext) -> func.HttpResponse:
-    """Runs to the end within the request and is idempotent: a client that timed out
-    simply sends it again; the status stays readable at `statusUrl`."""
-    from shared.admin.purge import purge_user
+    """200 with the result when the purge ends within the wait, else 202 with the status
+    URL while it goes on. Idempotent: the same request again joins a run in progress
+    or, once it is done, finds nothing left and answers zero counts."""
+    from shared.admin.purge import request_purge
 
     flag = (ctx.param("addToExclusions") or "false").lower()
     if flag not in ("true", "false"):
         raise Invalid("addToExclusions must be true or false", field="addToExclusions")
-    result = await purge_user(ctx.clients, ctx.principal, ctx.route_param("user"), flag == "true")
+    finished, result = await request_purge(
+        ctx.clients,
+        ctx.principal,
+        ctx.route_param("user"),
+        flag == "true",
+        purge_wait(ctx.req.headers.get("Prefer")),
+    )
     result["statusUrl"] = f"/api/v1/admin/purges/{result['userHash']}"
-    return json_response(result, headers={"Location": result["statusUrl"]})
+    headers = {"Location": result["statusUrl"]}
+    if finished:
+        return json_response(result, headers=headers)
+    return json_response(result, 202, headers=headers | {"Retry-After": "2"})
 
 
 @route(

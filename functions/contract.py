@@ -172,6 +172,14 @@ def _operation(e: Endpoint, schemas: dict[str, Any], problem: dict[str, str]) ->
             "description": description,
             "content": {"application/json": {"schema": _schema_ref(model, schemas)}},
         }
+        if status == 202:  # still running: where to look and when
+            op["responses"]["202"]["headers"] = success_headers | {
+                "Retry-After": {
+                    "description": "seconds before asking the status URL",
+                    "required": False,
+                    "schema": {"type": "string"},
+                }
+            }
     for status, description in e.also_text:
         op["responses"][str(status)] = {
             "description": description,

@@ -19,10 +19,16 @@ from functions.http_support import (
 from shared.auth.levels import ADMIN, REPORTS
 from shared.models.api import ReportDefinitionOut, ReportList, ReportTable
 from shared.reports.definitions import ReportDefinitionBody, report_csv
+from shared.reports.service import FILTERS
 
 bp = func.Blueprint()
 MAX_REPORT_BYTES = 64 * 1024
 ID = Param("id", "path", True, "report id (built-in slug or custom-...)")
+# a run narrows the report by the summary's filters (docs/reference/cqd-dimensions.md)
+RUN_FILTERS = tuple(
+    Param(name, description="narrow the run (exact value, within the report's own filter)")
+    for name in FILTERS
+)
 
 
 @route(
@@ -126,6 +132,7 @@ async def delete_report_route(ctx: RequestContext) -> func.HttpResponse:
             ),
             Param("to", description="YYYY-MM-DD (inclusive)"),
             *PAGE,
+            *RUN_FILTERS,
             *DATA,
         ),
         other_media=("text/csv",),

@@ -436,6 +436,7 @@ class BatchProcessor:
         profile = tenant.profile_choice()
         table = tenant.classification.table()
         ttl = tenant.classification.retention.ttl_seconds("calls")
+        keep_aggregates = tenant.classification.retention.ttl_seconds("aggregates")
         too_large: list[tuple[str, ItemTooLarge]] = []
 
         def combine(key: str, fragments: list[Fragment]) -> Combine:
@@ -470,7 +471,13 @@ class BatchProcessor:
                 else:  # a crash may have come between the call write and its index
                     await ensure_user_index(self.clients, result.document, seen_users)
                 await index_source_ids(self.clients, tenant_id, result.call_id, keys)
-                await apply_call_delta(self.clients, tenant_id, result.previous, result.document)
+                await apply_call_delta(
+                    self.clients,
+                    tenant_id,
+                    result.previous,
+                    result.document,
+                    keep_s=keep_aggregates,
+                )
             counts.calls.add(result.call_id)
 
         async def park(index: int, reason: str, record: Any) -> None:

@@ -151,6 +151,26 @@ class BuildingSummary(ApiModel):
     rows: int | None = None
 
 
+class BuildingUpload(ApiModel):
+    upload_id: str
+    uploaded_at: str
+    uploaded_by: str | None
+    rows: int
+    buildings: int
+    active: bool
+
+
+class BuildingHistory(ApiModel):
+    uploads: list[BuildingUpload]
+
+
+class ExclusionView(ApiModel):
+    """The tenant's exclusion policy as the agent last pushed it (or a purge added to)."""
+
+    users: list[str]
+    domains: list[str]
+
+
 # Report set and topology.
 
 
@@ -209,9 +229,9 @@ class PurgeResult(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
     userHash: str
-    status: Literal["completed"]
+    status: Literal["running", "completed", "failed"]
     startedAt: str
-    completedAt: str
+    completedAt: str | None
     requestedBy: str | None
     callsDeleted: int
     callsScrubbed: int

@@ -117,16 +117,18 @@ def loaded(stack: Any) -> Iterator[dict[str, Any]]:
     crashes = {"n": 0}
     real = processor_module.apply_call_delta
 
-    async def crashing(clients: Any, tenant_id: str, previous: Any, document: Any) -> bool:
+    async def crashing(
+        clients: Any, tenant_id: str, previous: Any, document: Any, **kw: Any
+    ) -> bool:
         crashes["n"] += 1
         point = crashes["n"] % 9 if crashes["n"] < 60 else 0
         if point == 1:
             raise SimulatedCrash("killed between the call write and the delta")
         if point in (2, 3):
             return await apply_with_crash(
-                "ledger" if point == 2 else "docs", clients, tenant_id, previous, document
+                "ledger" if point == 2 else "docs", clients, tenant_id, previous, document, **kw
             )
-        return await real(clients, tenant_id, previous, document)
+        return await real(clients, tenant_id, previous, document, **kw)
 
     async def load() -> list[dict[str, Any]]:
         statuses = []

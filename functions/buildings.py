@@ -1,5 +1,6 @@
 """HTTP triggers of the tenant's building file (admin): upload one (with the first day
-it labels), read the summary, list the kept uploads, roll back to one."""
+it labels), read the summary, list the kept uploads, roll back to one; and the
+exclusion policy as stored (admin, read only: the agent owns it)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,8 @@ import azure.functions as func
 from functions.contract import Endpoint, Param
 from functions.http_support import RequestContext, json_response, route
 from shared.auth.levels import ADMIN
-from shared.buildings import parse_building_file
 from shared.errors import TooLarge
-from shared.models.api import BuildingHistory, BuildingSummary
-from shared.storage.buildings import (
-    building_history,
-    read_building_summary,
-    roll_back,
-    save_building_file,
-)
+from shared.models.api import BuildingHistory, BuildingSummary, ExclusionView
 
 bp = func.Blueprint()
 MAX_BUILDING_BYTES = 64 * 1024 * 1024
@@ -51,6 +45,9 @@ VALIDITY = (
 async def put_buildings(ctx: RequestContext) -> func.HttpResponse:
     """Upload the tenant's building file (TSV/CSV, no header; docs/reference/buildings.md):
     it labels the days from `validFrom` on, the previous files keep theirs."""
+    from shared.buildings import parse_building_file
+    from shared.storage.buildings import save_building_file
+
     body = ctx.req.get_body() or b""
     if len(body) > MAX_BUILDING_BYTES:
         raise TooLarge(f"the building file is larger than {MAX_BUILDING_BYTES} bytes")
@@ -72,6 +69,8 @@ async def put_buildings(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def get_buildings(ctx: RequestContext) -> func.HttpResponse:
+    from shared.storage.buildings import read_building_summary
+
     return json_response(await read_building_summary(ctx.clients, ctx.principal.tenant_id))
 
 
@@ -86,6 +85,8 @@ async def get_buildings(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def get_building_history(ctx: RequestContext) -> func.HttpResponse:
+    from shared.storage.buildings import building_history
+
     return json_response(await building_history(ctx.clients, ctx.principal.tenant_id))
 
 
@@ -102,6 +103,28 @@ async def get_building_history(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def post_building_rollback(ctx: RequestContext) -> func.HttpResponse:
+    from shared.storage.buildings import roll_back
+
     return json_response(
         await roll_back(ctx.clients, ctx.principal.tenant_id, ctx.route_param("uploadId"))
     )
+
+
+@route(
+    bp,
+    Endpoint(
+        "get",
+        "v1/admin/exclusions",
+        "The tenant's exclusion policy (users and domains whose data stays on premises)",
+        ADMIN,
+        ExclusionView,
+        errors=(401, 403),
+    ),
+)
+async def get_exclusions(ctx: RequestContext) -> func.HttpResponse:
+    """Read only: the on-prem agent owns the policy and pushes it
+    (`PUT /api/v1/ingest/exclusions`); a purge may add a user to it."""
+    from shared.storage.tenants import read_tenant_settings
+
+    policy = (await read_tenant_settings(ctx.clients, ctx.principal.tenant_id)).exclusions
+    return json_response({"users": policy.users, "domains": policy.domains})

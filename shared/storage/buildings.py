@@ -216,6 +216,7 @@ def upload_summary(entry: Mapping[str, Any], current: Mapping[str, Any] | None) 
         "uploadedAt": entry["uploadedAt"],
         "uploadedBy": entry.get("uploadedBy"),
         "current": bool(current and current.get("uploadId") == entry["uploadId"]),
+        "active": bool(current and current.get("uploadId") == entry["uploadId"]),
         "inUse": entry["uploadId"] in used,
     }
 
@@ -228,6 +229,9 @@ async def building_history(clients: Clients, tenant_id: str) -> dict[str, Any]:
         "current": building_summary(current),
         "uploads": [upload_summary(u, current) for u in uploads],
     }
+
+
+read_building_history = building_history  # the name the history route used first
 
 
 async def read_building_summary(clients: Clients, tenant_id: str) -> dict[str, Any]:

@@ -79,7 +79,10 @@ def _order(frag: Fragment) -> tuple[int, int, str]:
 
 
 def _overlay(base: BaseModel, top: BaseModel, skip: frozenset[str] = frozenset()) -> None:
-    """Copy every non-empty field of `top` onto `base` (in place)."""
+    """Copy every non-empty field of `top` onto `base` (in place). Two fields are
+    combined instead: `device_ratios` (the worst of each) and `media_types` (the union).
+    The other dict fields are derived (`device_flags`, `reason_metrics`, `quality`) and
+    recomputed by the classifier after the fold, so whichever copy survives is rewritten."""
     for name in type(top).model_fields:
         if name in skip:
             continue
@@ -95,10 +98,6 @@ def _overlay(base: BaseModel, top: BaseModel, skip: frozenset[str] = frozenset()
             for key, ratio in value.items():
                 ratios[key] = max(ratios.get(key, ratio), ratio)
             setattr(base, name, ratios)
-        elif isinstance(value, dict):
-            merged = dict(getattr(base, name) or {})
-            merged.update(value)
-            setattr(base, name, merged)
         elif name == "media_types":
             setattr(base, name, sorted(set(getattr(base, name)) | set(value)))
         else:

@@ -79,13 +79,14 @@ def test_a_meeting_keeps_the_searched_users_sessions_on_either_side() -> None:
         session("theirs", party("sip:bob@contoso.com"), focus),
         session("mine-as-callee", focus, party(f"sip:{ME}")),
         session("no-caller", None, party("sip:eve@fabrikam.com")),
+        {"id": "no-callee", "caller": party("sip:bob@contoso.com")},
     )
     out = project_call(body, "specialist", ME)
     assert names(out) == [
         ("mine-as-caller", f"sip:{ME}", "Conference"),
         ("mine-as-callee", "Conference", f"sip:{ME}"),
     ]
-    assert len(project_call(body, "engineer", ME)["sessions"]) == 4
+    assert len(project_call(body, "engineer", ME)["sessions"]) == 5
 
 
 def test_a_peer_to_peer_call_keeps_every_session() -> None:

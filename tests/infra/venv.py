@@ -43,13 +43,14 @@ def _stamped(folder: Path) -> bool:
     return stamp.exists() and stamp.read_text().strip() == _digest()
 
 
-def _pip(python: Path | str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(python), "-m", "pip", *args, "--quiet", "--disable-pip-version-check"],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def _pip(python: Path | str, *args: str) -> subprocess.CompletedProcess[str]:
+    """pip, bounded: ~40 s on an idle machine, over 15 min on a heavily loaded one (the
+    closure holds botocore's thousands of files)."""
+    command = [str(python), "-m", "pip", *args, "--quiet", "--disable-pip-version-check"]
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    except subprocess.TimeoutExpired:
+        raise InfraVenvError(f"pip {args[0]} took over 30 minutes: {' '.join(command)}") from None
 
 
 def fill_wheelhouse(wheels: Path = WHEELS) -> Path:

@@ -105,7 +105,7 @@ def _overlay(base: BaseModel, top: BaseModel, skip: frozenset[str] = frozenset()
 
 
 def _merge_stream(into: Stream, top: Stream) -> None:
-    _overlay(into, top, skip=frozenset({"metrics", "quality"}))
+    _overlay(into, top, skip=frozenset({"metrics"}))  # quality: recomputed after the fold
     metrics = into.metrics.model_copy()
     _overlay(metrics, top.metrics)
     into.metrics = metrics
@@ -230,8 +230,7 @@ def lookup_keys(view: CallView) -> list[str]:
             conf_id = conference_id(ids.conference_uri)
             if conf_id:
                 found.add(conf_id)
-    if view.conference_uri:
-        found.add(view.conference_uri)
+    # view.conference_uri is always one of its fragments' (build_view): already in
     return sorted({k for k in (normalise_source_id(v) for v in found) if k})
 
 
@@ -240,7 +239,7 @@ def conference_id(uri: str) -> str | None:
     meeting thread part is kept whole in the URI key."""
     marker = "conf:focus:id:"
     i = uri.lower().find(marker)
-    return uri[i + len(marker) :].split(";", 1)[0] or None if i >= 0 else None
+    return uri[i + len(marker) :].partition(";")[0] or None if i >= 0 else None
 
 
 def normalise_source_id(raw: str | None) -> str | None:

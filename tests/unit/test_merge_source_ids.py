@@ -137,12 +137,26 @@ def test_lookup_keys_are_every_id_normalised_once() -> None:
     )
 
 
+def test_every_conference_uri_of_the_call_is_a_lookup_key() -> None:
+    """Two records naming the meeting differently (a Teams and an SfB spelling): the
+    call is found by either, not only by the one its view shows."""
+    other = QOE.model_copy(
+        update={"fragment_id": "h-qoe-2", "record_id": "qoe:2", "conference_uri": "sip:x@y;gruu"}
+    )
+    view = build_view(union({}, [QOE, other]))
+    keys = lookup_keys(view)
+    assert CONF.lower() in keys and "sip:x@y;gruu" in keys and "q1x2" in keys
+
+
 @pytest.mark.parametrize(
     ("uri", "expected"),
     [
         (CONF, "Q1X2"),
         ("sip:org@contoso.com;gruu;opaque=app:CONF:FOCUS:ID:AbC;x=1", "AbC"),
         ("sip:org@contoso.com;gruu;opaque=app:conf:focus:id:", None),
+        ("sip:org@contoso.com;gruu;opaque=app:conf:focus:id:Q9;a=1;b=2", "Q9"),
+        ("conf:focus:id:Z7", "Z7"),  # the marker at the very start
+        ("sip:o@c.com;opaque=app:conf:focus:id:A1;x=conf:focus:id:B2", "A1"),  # the first
         ("https://teams.microsoft.com/l/meetup-join/19:meeting_x", None),
     ],
 )
@@ -155,6 +169,7 @@ def test_conference_id(uri: str, expected: str | None) -> None:
     [
         ("  <Call-ID-77@Host>  ", "call-id-77@host"),
         ("< spaced >", "spaced"),
+        ("<X-1X>", "x-1x"),  # only brackets and space are stripped
         ("<>", None),
         ("   ", None),
         (None, None),
@@ -364,4 +379,7 @@ def test_merged_document_passes_the_tenants_rules_on() -> None:
     assert quality is not None and "jitter_ms" not in quality.flags
     later = merged_document(quiet, "t1", "sip:k", [CDR], "teams2021", table)
     assert later is not None and later.revision == 2 and later.view.rating == "good"
+    [kept] = [s for s in later.view.sessions if s.id == "s1"]
+    assert kept.streams[0].quality is not None
+    assert "jitter_ms" not in kept.streams[0].quality.flags  # the table, again
     assert merged_document(later, "t1", "sip:k", [CDR, QOE_STREAM], None) is None

@@ -2,14 +2,13 @@
 
 Each read is the cheapest Cosmos DB operation that answers it: search is a query in
 the tenant's directory partition, history a single-partition query in the user's
-partition (keyset paging: no OFFSET, stable under inserts), detail one point read.
+partition (keyset paging: no OFFSET, stable under inserts), detail one point read (a
+large meeting stored in chunks: the head and the chunks of the page asked for).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -21,13 +20,15 @@ from shared.errors import Invalid, NotFound
 from shared.identity import normalise_uri, user_key
 from shared.merge import normalise_source_id
 from shared.models.call import CallDocument
+from shared.paging import decode_page_token, encode_page_token
 from shared.reports.places import add_places, load_place_context
-from shared.storage.calls import history_page, read_call, search_directory
+from shared.storage.calls import history_page, read_call, read_call_sessions, search_directory
 from shared.storage.clients import Clients
 from shared.storage.source_index import calls_for_source_id
 
 SEARCH_LIMIT = 25
 PAGE_SIZE = 50
+SESSION_PAGE = 100  # sessions per page of a call detail (a few hundred KB at most)
 DEFAULT_DAYS = 30
 
 
@@ -43,27 +44,6 @@ def parse_time(value: str | None, name: str, default: datetime) -> datetime:
 
 def iso(t: datetime) -> str:
     return t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def encode_page_token(state: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
-
-
-def decode_page_token(token: str | None, keys: tuple[str, ...]) -> dict[str, Any] | None:
-    """The state `encode_page_token` wrote: exactly `keys`, each a string. Anything else
-    (a hand-edited or foreign token) is a 400, so no query is built from its values."""
-    if not token:
-        return None
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        state = json.loads(base64.urlsafe_b64decode(padded))
-        if not isinstance(state, dict) or set(state) != set(keys):
-            raise ValueError
-        if not all(isinstance(state[k], str) for k in keys):
-            raise ValueError
-        return state
-    except ValueError:
-        raise Invalid("continuation token is not valid", field="continuationToken") from None
 
 
 def normalise_user(raw: str) -> str:
@@ -149,12 +129,32 @@ def detail_dict(doc: CallDocument) -> dict[str, Any]:
     return {"callId": doc.id, **view}
 
 
+def _session_position(continuation: str | None) -> int:
+    state = decode_page_token(continuation, ("session",))
+    if state is None:
+        return 0
+    if not state["session"].isdigit() or len(state["session"]) > 9:
+        raise Invalid("continuation token is not valid", field="continuationToken")
+    return int(state["session"])
+
+
 async def call_detail(
-    clients: Clients, principal: Principal, call_id: str, searched_user: str | None
+    clients: Clients,
+    principal: Principal,
+    call_id: str,
+    searched_user: str | None,
+    continuation: str | None = None,
 ) -> dict[str, Any]:
+    """The call, its participants and one page of its sessions (`SESSION_PAGE`, in the
+    view's order); `continuationToken` asks for the next page. A large meeting's call
+    detail is never one multi-megabyte answer, and a page reads only the stored chunks
+    it needs. Each page is projected for the caller's level like a whole call (a
+    specialist sees only the searched user's own sessions of a conference, so a page
+    can hold fewer than the page size, or none)."""
     principal.require(CALL_ANALYTICS)
     level = principal.level
     searched = normalise_user(searched_user) if searched_user else None
+    first = _session_position(continuation)
     if level == "specialist" and not searched:
         raise Invalid(
             "a specialist reads a call for the user searched for: add ?user=", field="user"
@@ -163,15 +163,19 @@ async def call_detail(
     # only engineer and admin see it, so only they load its context (cached per tenant
     # for 30 s; otherwise two point reads), in parallel with the call read.
     with_place = level in ("admin", "engineer")
-    doc, context = await asyncio.gather(
-        read_call(clients, principal.tenant_id, call_id),
+    end = first + SESSION_PAGE
+    found, context = await asyncio.gather(
+        read_call_sessions(clients, principal.tenant_id, call_id, first, end),
         load_place_context(clients, principal.tenant_id) if with_place else _none(),
     )
-    if doc is None or doc.tenantId != principal.tenant_id:
+    if found is None or found[0].tenantId != principal.tenant_id:
         raise NotFound("no such call for this tenant", field="callId")
+    doc, total = found
     if searched and searched not in {user_key(p.uri) for p in doc.view.participants}:
         raise NotFound("the user did not take part in this call", field="user")
     detail = detail_dict(doc)
+    detail["sessionCount"] = total
+    detail["continuationToken"] = encode_page_token({"session": str(end)}) if end < total else None
     if context is not None:
         add_places(detail, doc.view.sessions, *context)
     return project_call(detail, level, searched)  # type: ignore[arg-type]

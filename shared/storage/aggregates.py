@@ -60,10 +60,12 @@ from shared.storage import layout
 from shared.storage.clients import Clients
 from shared.storage.items import StaleWrite, create_new, replace_if_unchanged
 from shared.storage.retry import read_or_none, with_retries
+from shared.tenant_settings import day_ttl
 
 log = logging.getLogger(__name__)
 
 MAX_OPS = 1000
+MAX_KEEP_S = layout.AGGREGATES.default_ttl or 396 * 86_400
 LEDGER_TTL = 40 * 86_400  # outlives the 30-day call document it shadows
 MAX_ATTEMPTS = 50
 DOC_CONCURRENCY = 8
@@ -124,6 +126,7 @@ class _Pending:
     entries: dict[str, int]
     since: float
     done: asyncio.Future[None]
+    keep_s: int = layout.AGGREGATES.default_ttl or 0  # the tenant's aggregate retention
 
 
 @dataclass
@@ -147,13 +150,14 @@ async def _apply_to_doc(
     entries: dict[str, int],
     op: str,
     pending_since: float,
+    keep_s: int,
 ) -> None:
     """Add `entries` to one aggregate document unless it already holds `op`; coalesced
     with the other transitions waiting for the same document in this process."""
     loop = asyncio.get_running_loop()
     qkey = (id(loop), tenant_id, key)
     queue = _queues.setdefault(qkey, _DocQueue())
-    item = _Pending(op, entries, pending_since, loop.create_future())
+    item = _Pending(op, entries, pending_since, loop.create_future(), keep_s)
     queue.items.append(item)
     if not queue.running:
         queue.running = True
@@ -234,6 +238,8 @@ async def _apply_many(clients: Clients, tenant_id: str, key: str, batch: list[_P
             doc["evictedAt"] = max(o[1] for o in ops[:-MAX_OPS])
             ops = ops[-MAX_OPS:]
         doc["ops"] = ops
+        # The tenant's retention, counted from the day (docs/reference/settings.md).
+        doc["ttl"] = day_ttl(day, min(p.keep_s for p in batch), time.time())
         try:
             if raw is None:
                 await create_new(container, doc, what="create aggregate")
@@ -249,7 +255,7 @@ async def _apply_many(clients: Clients, tenant_id: str, key: str, batch: list[_P
 
 
 async def _run_transition(
-    clients: Clients, tenant_id: str, call_id: str, ledger: dict[str, Any]
+    clients: Clients, tenant_id: str, call_id: str, ledger: dict[str, Any], keep_s: int
 ) -> None:
     pending = ledger["pending"]
     delta = difference(pending["contribution"], ledger.get("applied") or {})
@@ -258,7 +264,9 @@ async def _run_transition(
 
     async def one(key: str, entries: dict[str, int]) -> None:
         async with sem:
-            await _apply_to_doc(clients, tenant_id, key, entries, op, float(pending["since"]))
+            await _apply_to_doc(
+                clients, tenant_id, key, entries, op, float(pending["since"]), keep_s
+            )
 
     await asyncio.gather(*(one(k, v) for k, v in sorted(delta.items())))
 
@@ -282,14 +290,20 @@ def _clean(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 async def apply_call_delta(
-    clients: Clients, tenant_id: str, previous: CallDocument | None, document: CallDocument
+    clients: Clients,
+    tenant_id: str,
+    previous: CallDocument | None,
+    document: CallDocument,
+    keep_s: int | None = None,
 ) -> bool:
     """Bring the aggregates to `contribution(document)` for this call, exactly once.
 
     `previous` is the merge's view of the old call; it is not trusted for the delta (the
     ledger is, see the module docstring) and only serves as a hint here: None (a call
-    this merge created) saves the ledger read. Returns True when something was written.
+    this merge created) saves the ledger read. `keep_s`: the tenant's aggregate retention
+    in seconds (None: the service maximum). Returns True when something was written.
     """
+    keep = min(keep_s or MAX_KEEP_S, MAX_KEEP_S)
     call_id = document.id
     container = clients.container(layout.AGGREGATES)
     lid, lpk = ledger_id(call_id), ledger_pk(tenant_id, call_id)
@@ -319,7 +333,7 @@ async def apply_call_delta(
             }
         )
         if ledger.get("pending"):
-            await _run_transition(clients, tenant_id, call_id, ledger)
+            await _run_transition(clients, tenant_id, call_id, ledger, keep)
             ledger["applied"] = ledger["pending"]["contribution"]
             ledger["records"] = ledger["pending"]["records"]
             ledger["seq"] = ledger["pending"]["seq"]
@@ -346,7 +360,7 @@ async def apply_call_delta(
         if etag is None:
             continue
         wrote = True
-        await _run_transition(clients, tenant_id, call_id, ledger)
+        await _run_transition(clients, tenant_id, call_id, ledger, keep)
         ledger["applied"], ledger["records"] = new, target_records
         ledger["seq"], ledger["pending"] = ledger["pending"]["seq"], None
         if await _write_ledger(container, ledger, etag) is not None:

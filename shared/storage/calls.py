@@ -17,6 +17,11 @@ from shared.identity import call_id as make_call_id
 from shared.merge import call_pk, internal_users
 from shared.models.call import CallDocument
 from shared.storage import layout
+from shared.storage.call_chunks import (
+    read_call_item,
+    read_call_page,
+    write_call_item,
+)
 from shared.storage.clients import Clients
 from shared.storage.items import AlreadyExists, StaleWrite, create_new, replace_if_unchanged, upsert
 from shared.storage.retry import read_or_none, with_retries
@@ -35,17 +40,32 @@ class MergeResult:
 
 
 async def read_call(clients: Clients, tenant_id: str, call_id: str) -> CallDocument | None:
-    raw = await read_or_none(
-        clients.container(layout.CALLS), call_id, call_pk(tenant_id, call_id), what="read call"
+    """The whole call, its chunks joined if it has any (`call_chunks`)."""
+    stored = await read_call_item(
+        clients.container(layout.CALLS), call_id, call_pk(tenant_id, call_id)
     )
-    return CallDocument.model_validate(raw) if raw else None
+    return CallDocument.model_validate(stored.body) if stored else None
+
+
+async def read_call_sessions(
+    clients: Clients, tenant_id: str, call_id: str, first: int, end: int
+) -> tuple[CallDocument, int] | None:
+    """The call with only its sessions [first, end) (a page of the call detail), and
+    how many sessions it has: the head and the chunks that page needs, no more."""
+    stored = await read_call_page(
+        clients.container(layout.CALLS), call_id, call_pk(tenant_id, call_id), first, end
+    )
+    if stored is None:
+        return None
+    return CallDocument.model_validate(stored.body), stored.session_count
 
 
 Combine = Callable[[CallDocument | None], CallDocument | None]
 
 
 async def merge_call(clients: Clients, tenant_id: str, key: str, combine: Combine) -> MergeResult:
-    """Persist `combine(stored call or None)` with optimistic concurrency. `combine` is
+    """Persist `combine(stored call or None)` with optimistic concurrency (a call too
+    large for one item is stored as a head and chunks: `call_chunks`). `combine` is
     the domain's pure merge (`shared.merge.merged_document`): it returns the new
     document, or None when the stored one already holds everything. Storage only
     decides create vs. conditional replace, and calls `combine` again on top of a
@@ -57,22 +77,20 @@ async def merge_call(clients: Clients, tenant_id: str, key: str, combine: Combin
         fresh = combine(None)
         if fresh is not None:
             try:
-                await create_new(container, fresh.to_cosmos(), what="create call")
+                await write_call_item(container, fresh.to_cosmos(), None, what="call")
                 return MergeResult(cid, True, fresh, None)
             except AlreadyExists:
                 pass
 
-        raw = await read_or_none(container, cid, pk, what="read call")
-        if raw is None:
+        stored = await read_call_item(container, cid, pk)
+        if stored is None:
             continue  # deleted in between (TTL, purge): create again
-        current = CallDocument.model_validate(raw)
+        current = CallDocument.model_validate(stored.body)
         doc = combine(current)
         if doc is None:
             return MergeResult(cid, False, current, current)
         try:
-            await replace_if_unchanged(
-                container, cid, doc.to_cosmos(), raw["_etag"], what="replace call"
-            )
+            await write_call_item(container, doc.to_cosmos(), stored, what="call")
             return MergeResult(cid, True, doc, current)
         except StaleWrite:
             continue  # another writer merged first: merge again on top of theirs
@@ -277,3 +295,32 @@ async def history_page(
         params |= {"@s": after.get("start"), "@id": after.get("id")}
     query += " ORDER BY c.start DESC, c.id DESC"
     return await _query(clients.container(layout.USER_CALLS), query, params, pk)
+
+
+async def directory_users_from(
+    clients: Clients, tenant_id: str, start: str, inclusive: bool, limit: int
+) -> list[str]:
+    """Up to `limit` user keys of the tenant's directory from `start` (itself too when
+    `inclusive`), in key order (one query in the tenant's partition): how a walk over
+    the tenant's calls goes without a cross-partition scan of the calls container,
+    which indexes nothing."""
+    items = await _query(
+        clients.container(layout.TENANTS),
+        "SELECT TOP @n c.user FROM c WHERE c.tenantId = @t AND c.type = 'user' "
+        f"AND c.user {'>=' if inclusive else '>'} @start ORDER BY c.user",
+        {"@n": limit, "@t": tenant_id, "@start": start},
+        tenant_id,
+    )
+    return [str(i["user"]) for i in items if i.get("user")]
+
+
+async def history_call_ids(clients: Clients, tenant_id: str, user: str) -> list[str]:
+    """The call ids of every history entry of the user (one partition, any date)."""
+    pk = user_pk(tenant_id, user)
+    items = await _query(
+        clients.container(layout.USER_CALLS),
+        "SELECT c.callId FROM c WHERE c.pk = @pk",
+        {"@pk": pk},
+        pk,
+    )
+    return sorted({str(i["callId"]) for i in items if i.get("callId")})

@@ -292,9 +292,10 @@ def test_completeness_orders_version_then_ended_then_sizes() -> None:
     )
     ended = running.model_copy(update={"end": "2031-01-01T10:05:00Z", "streams": [stream("a")]})
     two = Session(id="s2", end="2031-01-01T10:03:00Z", caller=ep("caller"), callee=ep("callee"))
-    assert completeness(frag("h1", "sfb-cdr-json", running)) == (0, 0, "", 0, 1, 0, "h1")
+    assert completeness(frag("h1", "sfb-cdr-json", running)) == (0, "", 0, "", 0, 1, 0, "h1")
     assert completeness(frag("h2", "graph-v1", ended, two, version=2)) == (
         2,
+        "",  # no Graph lastModifiedDateTime
         0,
         "2031-01-01T10:05:00Z",  # no call end: the latest session end
         2,
@@ -303,8 +304,10 @@ def test_completeness_orders_version_then_ended_then_sizes() -> None:
         "h2",
     )
     whole = frag("h3", "graph-v1", ended, end="2031-01-01T10:06:00Z", version=2)
-    assert completeness(whole) == (2, 1, "2031-01-01T10:06:00Z", 1, 1, 1, "h3")
-    assert completeness(frag("h4", "graph-v1")) == (0, 0, "", 0, 0, 0, "h4")
+    assert completeness(whole) == (2, "", 1, "2031-01-01T10:06:00Z", 1, 1, 1, "h3")
+    assert completeness(frag("h4", "graph-v1")) == (0, "", 0, "", 0, 0, 0, "h4")
+    modified = frag("h5", "graph-v1", version=2, modified="2031-01-01T11:00:00Z")
+    assert completeness(modified)[:2] == (2, "2031-01-01T11:00:00Z")
 
 
 def test_a_later_fragment_fills_what_the_first_left_empty() -> None:

@@ -234,7 +234,8 @@ def lookup_keys(view: CallView) -> list[str]:
             conf_id = conference_id(ids.conference_uri)
             if conf_id:
                 found.add(conf_id)
-    # view.conference_uri is always one of its fragments' (build_view): already in
+    if view.conference_uri:  # a call stored before `sourceIds` has this one only
+        found.add(view.conference_uri)
     return sorted({k for k in (normalise_source_id(v) for v in found) if k})
 
 

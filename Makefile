@@ -21,7 +21,7 @@ COV_FLOOR ?= 90
 PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url \
 	--no-emit-find-links
 
-.PHONY: venv node run up test lint lock bench fuzz mutate schemas clean distclean
+.PHONY: venv node run up test lint lock infra-wheels bench fuzz mutate schemas clean distclean
 
 venv: $(VENV_STAMP)
 
@@ -59,6 +59,12 @@ lint: venv
 lock: venv
 	$(PIP_COMPILE) --output-file requirements.lock requirements.txt
 	$(PIP_COMPILE) --output-file requirements-dev.lock requirements-dev.txt
+	$(PIP_COMPILE) --output-file infra/requirements-check.lock infra/requirements-check.txt
+
+# The infra checks' tools (checkov, pycep-parser) as wheels in .local/wheels/infra, and
+# their venv built from them: after this, tests/infra needs no package index.
+infra-wheels: venv
+	$(PY) -m tests.infra.venv
 
 bench: venv node
 	$(PY) -m bench.pipeline.run

@@ -9,20 +9,27 @@ tokens printed by `python -m devhost.token` stay valid across restarts of the st
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import secrets
+import ssl
 import threading
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import jwt
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from devhost.stack import AUDIENCE, LOCAL, STATE_FILE
 
@@ -154,97 +161,269 @@ def mint_token(
     return jwt.encode(claims, key or load_key(), algorithm="RS256", headers={"kid": kid})
 
 
+def write_self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for `name` (also valid for 127.0.0.1) and its key, as
+    `{name}.crt` / `{name}.key` PEM files: the issuer's TLS front, or an app
+    registration's client certificate (azure-identity reads both from one PEM file:
+    `{name}.pem`, key then certificate, is written too)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    crt, pem, key_path = (directory / f"{name}{ext}" for ext in (".crt", ".pem", ".key"))
+    crt.write_bytes(cert_pem)
+    key_path.write_bytes(key_pem)
+    pem.write_bytes(key_pem + cert_pem)
+    for path in (key_path, pem):
+        path.chmod(0o600)
+    return crt, key_path
+
+
+GRAPH_RESOURCE = "https://graph.microsoft.com"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+@dataclass(frozen=True)
+class AppRegistration:
+    """An app registration the development issuer knows, as an Entra tenant would: the
+    credential it signs in with (a client secret, or the public certificate whose key
+    signs its client assertions) and the app roles assigned to it on the API. A client
+    that names a registered id and proves nothing gets `invalid_client`, as from Entra."""
+
+    client_id: str
+    roles: tuple[str, ...] = ()
+    secret: str | None = None
+    certificate_pem: bytes | None = None
+
+
+class _Refused(Exception):
+    """A token request the issuer answers with an OAuth error body."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(description)
+        self.status, self.error, self.description = status, error, description
+
+
 class DevAuthority:
     """Serves `{authority}/{tid}/discovery/v2.0/keys`,
-    `{authority}/{tid}/v2.0/.well-known/openid-configuration` and, for the Graph
-    stand-in's clients, `POST {authority}/{tid}/oauth2/v2.0/token` (client credentials)
-    for any tid, on loopback,
-    in a daemon thread (stdlib: nothing to install, nothing to await)."""
+    `{authority}/{tid}/v2.0/.well-known/openid-configuration`,
+    `POST {authority}/{tid}/oauth2/v2.0/token` (client credentials: the Graph stand-in's
+    clients, and the on-prem agent's secret or certificate sign-in) and `GET
+    {authority}/msi/token` (the App Service managed-identity endpoint, for
+    azure-identity's `ManagedIdentityCredential` with `IDENTITY_ENDPOINT` /
+    `IDENTITY_HEADER` pointed here), for any tid, on loopback, in daemon threads
+    (stdlib: nothing to install, nothing to await).
 
-    def __init__(self, port: int = 0, key: rsa.RSAPrivateKey | None = None) -> None:
+    With `tls` (a certificate and key PEM for 127.0.0.1) the same endpoints are also served
+    over HTTPS at `https_url`: MSAL sends client credentials to an https authority only.
+    Tokens always carry the plain `url` as issuer, the authority the service trusts."""
+
+    def __init__(
+        self,
+        port: int = 0,
+        key: rsa.RSAPrivateKey | None = None,
+        *,
+        apps: Iterable[AppRegistration] = (),
+        tls: tuple[Path, Path] | None = None,
+        home_tenant: str = "00000000-0000-0000-0000-00000000d0e1",
+    ) -> None:
         self.key = key or load_key()
-        keys_body = json.dumps(jwks(self.key)).encode()
+        self.apps = {a.client_id: a for a in apps}
+        self.home_tenant = home_tenant  # the managed identity's tenant
+        self.identity_header = secrets.token_urlsafe(16)  # App Service's IDENTITY_HEADER
+        handler = self._handler()
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls_server: ThreadingHTTPServer | None = None
+        self.https_url: str | None = None
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.tls_server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+            self.tls_server.daemon_threads = True
+            self.tls_server.socket = context.wrap_socket(self.tls_server.socket, server_side=True)
+            self.https_url = f"https://127.0.0.1:{self.tls_server.server_address[1]}"
+        self._servers = [srv for srv in (self.server, self.tls_server) if srv is not None]
+        self._threads = [
+            threading.Thread(target=srv.serve_forever, name="dev-authority", daemon=True)
+            for srv in self._servers
+        ]
+
+    # ------------------------------------------------------------------ the endpoints
+
+    def _metadata(self, tid: str, base: str) -> dict[str, Any]:
+        """OpenID configuration; endpoints on the origin the client asked (http or https)."""
+        return {
+            "issuer": f"{self.url}/{tid}/v2.0",
+            "jwks_uri": f"{base}/{tid}/discovery/v2.0/keys",
+            "authorization_endpoint": f"{base}/{tid}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{base}/{tid}/oauth2/v2.0/token",
+            "id_token_signing_alg_values_supported": ["RS256"],
+        }
+
+    def _roles_for(self, audience: str, app: AppRegistration | None) -> list[str]:
+        """Graph: the application permissions an admin consented to; the API: the app
+        roles assigned to the registered app."""
+        if audience == GRAPH_RESOURCE:
+            return list(APP_PERMISSIONS)
+        return list(app.roles) if app else []
+
+    def _authenticate(self, app: AppRegistration, form: dict[str, str], endpoint: str) -> None:
+        if app.secret is not None:
+            if not secrets.compare_digest(form.get("client_secret", ""), app.secret):
+                raise _Refused(401, "invalid_client", "AADSTS7000215: Invalid client secret")
+            return
+        if app.certificate_pem is None or form.get("client_assertion_type") != ASSERTION_TYPE:
+            raise _Refused(401, "invalid_client", "AADSTS7000216: client assertion required")
+        public = x509.load_pem_x509_certificate(app.certificate_pem).public_key()
+        try:
+            claims = jwt.decode(
+                form.get("client_assertion", ""),
+                public,  # type: ignore[arg-type]
+                algorithms=["RS256", "PS256"],
+                audience=endpoint,
+                options={"require": ["exp", "aud", "iss", "sub"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise _Refused(401, "invalid_client", f"AADSTS700027: {exc}") from None
+        if claims["iss"] != app.client_id or claims["sub"] != app.client_id:
+            raise _Refused(401, "invalid_client", "AADSTS700027: iss/sub is not the client")
+
+    def client_credentials(self, tid: str, form: dict[str, str], endpoint: str) -> dict[str, Any]:
+        """The client-credentials grant: an app token for the scope's resource. A
+        registered client must prove its credential; an unregistered one (the local
+        stack's Graph client) is trusted and gets the Graph permissions."""
+        scope = form.get("scope", "")
+        if form.get("grant_type") != "client_credentials" or not scope.endswith("/.default"):
+            raise _Refused(400, "invalid_request", "client_credentials with a /.default scope")
+        audience = scope.removesuffix("/.default")
+        app = self.apps.get(form.get("client_id", ""))
+        if app is not None:
+            self._authenticate(app, form, endpoint)
+        roles = self._roles_for(audience, app) if app else list(APP_PERMISSIONS)
+        extra = {"azp": app.client_id, "appid": app.client_id} if app else None
+        token = self.token(tid, audience=audience, roles=roles, extra_claims=extra)
+        return {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
+
+    def managed_identity(self, query: dict[str, str], header: str | None) -> dict[str, Any]:
+        """App Service's managed-identity endpoint (api-version 2019-08-01): a token of
+        the home tenant for `resource`, only with the environment's identity header."""
+        if header is None or not secrets.compare_digest(header, self.identity_header):
+            raise _Refused(401, "unauthorized", "X-IDENTITY-HEADER missing or wrong")
+        resource = query.get("resource", "")
+        if query.get("api-version") != "2019-08-01" or not resource:
+            raise _Refused(400, "invalid_request", "api-version 2019-08-01 and a resource")
+        audience = resource.removesuffix("/.default")
+        client_id = query.get("client_id") or str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"{self.home_tenant}/managed-identity")
+        )
+        app = self.apps.get(client_id)
+        token = self.token(
+            self.home_tenant,
+            audience=audience,
+            roles=self._roles_for(audience, app),
+            extra_claims={"azp": client_id, "appid": client_id, "idtyp": "app"},
+        )
+        return {
+            "access_token": token,
+            "expires_on": str(int(time.time()) + 3600),
+            "resource": resource,
+            "token_type": "Bearer",
+            "client_id": client_id,
+        }
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
         owner = self
+        keys_body = json.dumps(jwks(self.key)).encode()
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # http.server API name
-                parts = self.path.split("?")[0].strip("/").split("/")
-                if len(parts) == 4 and parts[1:] == ["discovery", "v2.0", "keys"]:
-                    payload = keys_body
-                elif len(parts) == 4 and parts[1:] == [
-                    "v2.0",
-                    ".well-known",
-                    "openid-configuration",
-                ]:
-                    base = f"{owner.url}/{parts[0]}"
-                    payload = json.dumps(
-                        {
-                            "issuer": f"{base}/v2.0",
-                            "jwks_uri": f"{base}/discovery/v2.0/keys",
-                            "id_token_signing_alg_values_supported": ["RS256"],
-                            "token_endpoint": f"{base}/oauth2/v2.0/token",
-                        }
-                    ).encode()
-                else:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
+            def _base(self) -> str:
+                tls = owner.tls_server is not None and self.server is owner.tls_server
+                return str(owner.https_url) if tls else owner.url
+
+            def _send(self, status: int, body: bytes | dict[str, Any]) -> None:
+                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
 
+            def do_GET(self) -> None:  # http.server API name
+                path, _, query = self.path.partition("?")
+                parts = path.strip("/").split("/")
+                try:
+                    if len(parts) == 4 and parts[1:] == ["discovery", "v2.0", "keys"]:
+                        self._send(200, keys_body)
+                    elif len(parts) == 4 and parts[1:] == [
+                        "v2.0",
+                        ".well-known",
+                        "openid-configuration",
+                    ]:
+                        self._send(200, owner._metadata(parts[0], self._base()))
+                    elif parts == ["msi", "token"]:
+                        form = {k: v[0] for k, v in parse_qs(query).items()}
+                        header = self.headers.get("X-IDENTITY-HEADER")
+                        self._send(200, owner.managed_identity(form, header))
+                    else:
+                        self.send_error(404)
+                except _Refused as refused:
+                    self._send(refused.status, {"error": refused.error})
+
             def do_POST(self) -> None:  # http.server API name
-                """`/{tid}/oauth2/v2.0/token`, client-credentials grant: an app token
-                for the scope's resource (the Graph stand-in's `https://graph.microsoft.com`)
-                with the application permissions an admin would have consented to."""
                 parts = self.path.split("?")[0].strip("/").split("/")
                 length = int(self.headers.get("Content-Length") or 0)
-                form = parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
-                scope = (form.get("scope") or [""])[0]
-                if (
-                    len(parts) != 4
-                    or parts[1:] != ["oauth2", "v2.0", "token"]
-                    or (form.get("grant_type") or [""])[0] != "client_credentials"
-                    or not scope.endswith("/.default")
-                ):
-                    self.send_error(400)
+                raw = parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
+                form = {k: v[0] for k, v in raw.items()}
+                if len(parts) != 4 or parts[1:] != ["oauth2", "v2.0", "token"]:
+                    self.send_error(404)
                     return
-                token = mint_token(
-                    parts[0],
-                    authority=owner.url,
-                    key=owner.key,
-                    audience=scope.removesuffix("/.default"),
-                    roles=list(APP_PERMISSIONS),
-                )
-                payload = json.dumps(
-                    {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                endpoint = f"{self._base()}/{parts[0]}/oauth2/v2.0/token"
+                try:
+                    self._send(200, owner.client_credentials(parts[0], form, endpoint))
+                except _Refused as refused:
+                    body = {"error": refused.error, "error_description": refused.description}
+                    self._send(refused.status, body)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.port = int(self.server.server_address[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, name="dev-authority", daemon=True
-        )
+        return Handler
 
     def start(self) -> DevAuthority:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self) -> None:
-        if self._thread.is_alive():
-            self.server.shutdown()
-        self.server.server_close()
+        for srv, thread in zip(self._servers, self._threads, strict=True):
+            if thread.is_alive():
+                srv.shutdown()
+            srv.server_close()
 
     def token(self, tenant_id: str, **kw: Any) -> str:
         """mint_token with this authority and key."""

@@ -82,7 +82,10 @@ def _order(frag: Fragment) -> tuple[int, int, str]:
 
 
 def _overlay(base: BaseModel, top: BaseModel, skip: frozenset[str] = frozenset()) -> None:
-    """Copy every non-empty field of `top` onto `base` (in place)."""
+    """Copy every non-empty field of `top` onto `base` (in place). Two fields are
+    combined instead: `device_ratios` (the worst of each) and `media_types` (the union).
+    The other dict fields are derived (`device_flags`, `reason_metrics`, `quality`) and
+    recomputed by the classifier after the fold, so whichever copy survives is rewritten."""
     for name in type(top).model_fields:
         if name in skip:
             continue
@@ -98,10 +101,6 @@ def _overlay(base: BaseModel, top: BaseModel, skip: frozenset[str] = frozenset()
             for key, ratio in value.items():
                 ratios[key] = max(ratios.get(key, ratio), ratio)
             setattr(base, name, ratios)
-        elif isinstance(value, dict):
-            merged = dict(getattr(base, name) or {})
-            merged.update(value)
-            setattr(base, name, merged)
         elif name == "media_types":
             setattr(base, name, sorted(set(getattr(base, name)) | set(value)))
         else:
@@ -109,7 +108,7 @@ def _overlay(base: BaseModel, top: BaseModel, skip: frozenset[str] = frozenset()
 
 
 def _merge_stream(into: Stream, top: Stream) -> None:
-    _overlay(into, top, skip=frozenset({"metrics", "quality"}))
+    _overlay(into, top, skip=frozenset({"metrics"}))  # quality: recomputed after the fold
     metrics = into.metrics.model_copy()
     _overlay(metrics, top.metrics)
     into.metrics = metrics
@@ -235,7 +234,7 @@ def lookup_keys(view: CallView) -> list[str]:
             conf_id = conference_id(ids.conference_uri)
             if conf_id:
                 found.add(conf_id)
-    if view.conference_uri:
+    if view.conference_uri:  # a call stored before `sourceIds` has this one only
         found.add(view.conference_uri)
     return sorted({k for k in (normalise_source_id(v) for v in found) if k})
 
@@ -254,7 +253,7 @@ def conference_id(uri: str) -> str | None:
     meeting thread part is kept whole in the URI key."""
     marker = "conf:focus:id:"
     i = uri.lower().find(marker)
-    return uri[i + len(marker) :].split(";", 1)[0] or None if i >= 0 else None
+    return uri[i + len(marker) :].partition(";")[0] or None if i >= 0 else None
 
 
 def normalise_source_id(raw: str | None) -> str | None:

@@ -1,5 +1,5 @@
-"""Test helpers for the aggregates: the brute-force recount, and simulated crashes at
-the two points of a transition where a dying process leaves work half done.
+"""Test helpers for the aggregates: simulated crashes at the two points of a transition
+where a dying process leaves work half done.
 
 The crash points used to be a parameter of `apply_call_delta`; they live here so the
 product code carries no test hook. `crash_points()` wraps the store's ledger write and
@@ -16,7 +16,6 @@ from contextvars import ContextVar
 from typing import Any
 
 import shared.storage.aggregates as store
-from shared.aggregates.contribution import Contribution, add_into, call_contribution
 from shared.models.call import CallDocument
 
 _POINT: ContextVar[str | None] = ContextVar("crash_point", default=None)
@@ -25,14 +24,6 @@ _ARMED: ContextVar[bool] = ContextVar("crash_armed", default=False)
 
 class SimulatedCrash(RuntimeError):
     """The process "dies" here; the test then re-runs like the host would."""
-
-
-def sum_contributions(docs: list[CallDocument]) -> Contribution:
-    """The brute-force recount: what the aggregates must equal for these calls."""
-    total: Contribution = {}
-    for doc in docs:
-        add_into(total, call_contribution(doc))
-    return total
 
 
 @contextmanager

@@ -109,6 +109,17 @@ class AzureIdentityToken(_Cached):
         return at.token, float(at.expires_on)
 
 
+# The public and sovereign Entra ID authority hosts (azure.identity.AzureAuthorityHosts).
+MICROSOFT_CLOUDS = frozenset(
+    {"login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn"}
+)
+
+
+def _host(authority: str) -> str:
+    """`https://login.microsoftonline.us/` or `login.microsoftonline.us` -> the host."""
+    return authority.split("://", 1)[-1].split("/", 1)[0].lower()
+
+
 def make_token_provider(auth: AuthConfig, server: ServerConfig) -> TokenProvider:
     if auth.mode == "dev-token":
         if auth.dev_token:
@@ -124,6 +135,10 @@ def make_token_provider(auth: AuthConfig, server: ServerConfig) -> TokenProvider
     kwargs: dict[str, Any] = {}
     if auth.authority_host:
         kwargs["authority"] = auth.authority_host
+        if _host(auth.authority_host) not in MICROSOFT_CLOUDS:
+            # MSAL asks login.microsoftonline.com whether it knows any other authority
+            # (Azure Stack, AD FS, the local stack's development issuer) and refuses it.
+            kwargs["disable_instance_discovery"] = True
     scope = f"{server.api_audience}/.default"
     if auth.mode == "secret":
         assert auth.secret_env

@@ -19,7 +19,6 @@ the projection walks the body exactly as it is sent.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic.alias_generators import to_camel
@@ -150,10 +149,7 @@ _SNAKE_CLASSES: dict[str, FieldClass] = {
 def api_path(path: str) -> str:
     """`sessions[].caller.ip_address` -> `sessions[].caller.ipAddress`: the model alias
     rule applied to each segment of a field path."""
-    return ".".join(
-        to_camel(seg[:-2]) + "[]" if seg.endswith("[]") else to_camel(seg)
-        for seg in path.split(".")
-    )
+    return ".".join(to_camel(seg) for seg in path.split("."))  # `[]` passes through
 
 
 FIELD_CLASSES: dict[str, FieldClass] = {api_path(k): v for k, v in _SNAKE_CLASSES.items()}
@@ -170,22 +166,23 @@ _OPAQUE = (
     "pstn",
 )
 
-_TEL_RE = re.compile(r"^(tel:)?(\+?\d+?)(\d{1,3})$")
-
 
 def mask_phone(uri: str) -> str:
     """`tel:+15552823456` -> `tel:+15552823***` (last 3 digits, as Microsoft masks)."""
-    body = uri[4:] if uri.lower().startswith("tel:") else uri
-    digits = body.split(";", 1)[0]
-    if len(digits) <= 3:
-        return (uri[:4] if uri.lower().startswith("tel:") else "") + "***"
-    return (uri[:4] if uri.lower().startswith("tel:") else "") + digits[:-3] + "***"
+    scheme = uri[:4] if uri.lower().startswith("tel:") else ""
+    digits = uri[len(scheme) :].partition(";")[0]  # parameters (`;ext=`) are dropped
+    return scheme + digits[:-3] + "***"  # three digits or fewer: all masked
 
 
 def _visible(cls: FieldClass | None, level: Level) -> bool:
     if level in ("admin", "engineer"):
         return True
     return cls in ("basic", "identity")
+
+
+def _domain(address: str) -> str:
+    """What follows the last `@` of a user key (the whole text when there is none)."""
+    return address.rpartition("@")[2]
 
 
 def _anonymise(value: dict[str, Any], searched: str | None, tenant_domains: set[str]) -> None:
@@ -197,17 +194,17 @@ def _anonymise(value: dict[str, Any], searched: str | None, tenant_domains: set[
         value.pop("uri", None)
         value["displayName"] = "Conference"
         return
-    key = user_key(uri) if uri else None
-    internal = key is not None and key.rsplit("@", 1)[-1] in tenant_domains
+    key = user_key(uri)  # None for a phone number or no URI at all
+    internal = key is not None and _domain(key) in tenant_domains
     value.pop("uri", None)
     if value.get("kind") == "phone" and uri:
         value["phone"] = mask_phone(uri)
     value["displayName"] = "Internal User" if internal else "External User"
 
 
-def _walk(node: Any, path: str, level: Level) -> Any:
+def _walk(node: Any, level: Level, path: str = "") -> Any:
     if isinstance(node, list):
-        return [_walk(v, path + "[]", level) for v in node]
+        return [_walk(v, level, path + "[]") for v in node]
     if not isinstance(node, dict):
         return node
     out = {}
@@ -219,7 +216,7 @@ def _walk(node: Any, path: str, level: Level) -> Any:
         if any(child.endswith(o) for o in _OPAQUE):
             out[key] = value
         else:
-            out[key] = _walk(value, child, level)
+            out[key] = _walk(value, level, child)
     return out
 
 
@@ -240,9 +237,9 @@ def project_call(
     """The call detail as `level` may see it. `detail` is the full response dict."""
     if level not in ("admin", "engineer", "specialist"):
         raise ValueError(f"level {level} has no Call Analytics access")
-    out = _walk(detail, "", level)
+    out = _walk(detail, level)
     if level == "specialist":
-        domains = {searched_user.rsplit("@", 1)[-1]} if searched_user else set()
+        domains = {_domain(searched_user)} if searched_user else set()
         if out.get("callType") == "conference" and searched_user:
             out["sessions"] = [
                 s
@@ -260,7 +257,7 @@ def project_call(
                 if role in s:
                     _anonymise(s[role], searched_user, domains)
         if "organizer" in out:
-            org = {"uri": out.pop("organizer"), "kind": "user"}
+            org = {"uri": out.pop("organizer")}
             _anonymise(org, searched_user, domains)
             out["organizer"] = org.get("displayName") or org.get("uri")
     if level != "admin":

@@ -19,7 +19,7 @@ def _is_setup_failure(session: Session) -> list[str]:
     found = []
     if session.diagnostic_id is not None and 20 <= session.diagnostic_id <= 29:
         found.append(f"ms-diagnostics {session.diagnostic_id}")
-    if (session.failure_stage or "").lower() == "callsetup":
+    if str(session.failure_stage).lower() == "callsetup":  # None is "none": not setup
         found.append("failureInfo.stage callSetup")
     return found
 

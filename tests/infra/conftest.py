@@ -10,14 +10,18 @@ from typing import Any
 
 import pytest
 
-from .venv import INFRA, ensure_venv
+from .venv import INFRA, InfraVenvError, ensure_venv
 
 HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
 def infra_python() -> Path:
-    return ensure_venv()
+    """The tools' venv, from the wheelhouse; no wheels and no index fails (never skips)."""
+    try:
+        return ensure_venv()
+    except InfraVenvError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from shared.merge import build_document, union
+from shared.merge import merged_document
 from shared.models.call import CallDocument
 from shared.storage import layout
 from shared.storage.aggregates import apply_call_delta, month_pk
+from shared.storage.calls import merge_call
 from shared.storage.clients import get_clients
 from tests.aggregates_testlib import SimulatedCrash, apply_with_crash, crash_points
 from tests.oracle.aggregates import Figures, expected_aggregates, project_stored
@@ -45,25 +46,35 @@ def _generated_calls(seed: int, n: int, tenant: str) -> list[tuple[str, list[Any
 
 
 class Store:
-    """The call documents as merge_call builds them (union, then rebuild); the calls
-    container itself is not under test here, the aggregates container is."""
+    """The tenant's call documents in the emulator's calls container, written by the
+    product's own `merge_call` with the pure merge (`merged_document`), exactly as the
+    processor writes them; the oracle reads them back as stored JSON."""
 
     def __init__(self, tenant: str) -> None:
         self.tenant = tenant
-        self.calls: dict[str, CallDocument] = {}
 
-    def merge(self, key: str, frags: list[Any]) -> tuple[CallDocument | None, CallDocument]:
-        current = self.calls.get(key)
-        merged = union(current.fragments if current else {}, frags)
-        if current is not None and merged.keys() == current.fragments.keys():
-            return current, current
-        doc = build_document(self.tenant, key, merged, None)
-        self.calls[key] = doc
-        return current, doc
+    async def merge(self, key: str, frags: list[Any]) -> tuple[CallDocument | None, CallDocument]:
+        """(the call before, the call after) this merge; the same document twice when
+        the stored call already held every fragment."""
+        result = await merge_call(
+            get_clients(),
+            self.tenant,
+            key,
+            lambda current: merged_document(current, self.tenant, key, frags, None),
+        )
+        return result.previous, result.document
 
-    def oracle(self) -> Figures:
-        """The independent recount over the current call documents (as stored JSON)."""
-        return expected_aggregates(doc.to_cosmos() for doc in self.calls.values())
+    async def oracle(self) -> Figures:
+        """The independent recount over the call documents as Cosmos DB returns them."""
+        container = get_clients().container(layout.CALLS)
+        stored = [
+            doc
+            async for doc in container.query_items(
+                "SELECT * FROM c WHERE c.tenantId = @t",
+                parameters=[{"name": "@t", "value": self.tenant}],
+            )
+        ]
+        return expected_aggregates(stored)
 
 
 def test_duplicated_reordered_and_crashed_batches_stay_exact(stack) -> None:
@@ -75,11 +86,11 @@ def test_duplicated_reordered_and_crashed_batches_stay_exact(stack) -> None:
     store = Store(tenant)
     crashes = 0
 
-    async def scenario() -> dict[str, dict[str, int]]:
+    async def scenario() -> tuple[dict[str, dict[str, int]], Figures]:
         nonlocal crashes
         clients = get_clients()
         for key, frags in batches:
-            previous, doc = store.merge(key, frags)
+            previous, doc = await store.merge(key, frags)
             crash = rng.choice([None, None, None, "ledger", "docs", "before"])
             try:
                 if crash == "before":
@@ -88,14 +99,13 @@ def test_duplicated_reordered_and_crashed_batches_stay_exact(stack) -> None:
             except SimulatedCrash:
                 crashes += 1
                 # The host re-runs the batch: the merge now finds the call unchanged.
-                previous, doc = store.merge(key, frags)
+                previous, doc = await store.merge(key, frags)
                 assert previous is doc
                 await apply_call_delta(clients, tenant, previous, doc)
-        return await stored_aggregates(tenant)
+        return await stored_aggregates(tenant), await store.oracle()
 
     with crash_points():
-        stored = asyncio.run(scenario())
-    expected = store.oracle()
+        stored, expected = asyncio.run(scenario())
     assert crashes > 5
     assert project_stored(stored) == expected
     months = {day[:7] for day, _, _ in expected}
@@ -107,13 +117,13 @@ def test_concurrent_writers_and_stale_documents_converge(stack) -> None:
     tenant = str(uuid.uuid4())
     arrivals = _generated_calls(seed=11, n=10, tenant=tenant)
     store = Store(tenant)
-    snapshots: list[tuple[CallDocument | None, CallDocument]] = [
-        store.merge(key, frags) for key, frags in arrivals
-    ]
     rng = random.Random(3)
 
-    async def scenario() -> dict[str, dict[str, int]]:
+    async def scenario() -> tuple[dict[str, dict[str, int]], Figures]:
         clients = get_clients()
+        snapshots: list[tuple[CallDocument | None, CallDocument]] = [
+            await store.merge(key, frags) for key, frags in arrivals
+        ]
         # Every snapshot (old and new versions of each call) applied concurrently, in a
         # random order, twice: stale documents must not roll a call back.
         jobs = snapshots + snapshots
@@ -122,9 +132,10 @@ def test_concurrent_writers_and_stale_documents_converge(stack) -> None:
         # and once more in order: the newest of each call wins
         for p, d in snapshots:
             await apply_call_delta(clients, tenant, p, d)
-        return await stored_aggregates(tenant)
+        return await stored_aggregates(tenant), await store.oracle()
 
-    assert project_stored(asyncio.run(scenario())) == store.oracle() != {}
+    stored, expected = asyncio.run(scenario())
+    assert project_stored(stored) == expected != {}
 
 
 def test_unchanged_call_costs_no_write(stack, monkeypatch) -> None:
@@ -133,7 +144,6 @@ def test_unchanged_call_costs_no_write(stack, monkeypatch) -> None:
     tenant = str(uuid.uuid4())
     store = Store(tenant)
     [(key, frags), *_] = _generated_calls(seed=2, n=1, tenant=tenant)
-    previous, doc = store.merge(key, frags)
     writes: list[str] = []
     for name in ("create_item", "replace_item", "upsert_item", "patch_item"):
         real = getattr(ContainerProxy, name)
@@ -146,6 +156,7 @@ def test_unchanged_call_costs_no_write(stack, monkeypatch) -> None:
 
     async def twice() -> int:
         clients = get_clients()
+        previous, doc = await store.merge(key, frags)
         await apply_call_delta(clients, tenant, previous, doc)
         before = len(writes)
         assert not await apply_call_delta(clients, tenant, doc, doc)
@@ -182,19 +193,19 @@ def test_each_simulated_crash_point_leaves_work_for_the_rerun(stack) -> None:
         first.setdefault(key, frags)
     (k1, f1), (k2, f2) = list(first.items())[:2]
 
-    async def scenario() -> tuple[list[str], dict[str, dict[str, int]]]:
+    async def scenario() -> tuple[list[str], dict[str, dict[str, int]], Figures]:
         clients = get_clients()
         died = []
         for point, (key, frags) in (("ledger", (k1, f1)), ("docs", (k2, f2))):
-            previous, doc = store.merge(key, frags)
+            previous, doc = await store.merge(key, frags)
             try:
                 await apply_with_crash(point, clients, tenant, previous, doc)
             except SimulatedCrash as crash:
                 died.append(f"{point}: {crash}")
             assert await apply_call_delta(clients, tenant, doc, doc)  # the roll-forward
-        return died, await stored_aggregates(tenant)
+        return died, await stored_aggregates(tenant), await store.oracle()
 
     with crash_points():
-        died, stored = asyncio.run(scenario())
+        died, stored, expected = asyncio.run(scenario())
     assert [d.split(":")[0] for d in died] == ["ledger", "docs"]
-    assert project_stored(stored) == store.oracle() != {}
+    assert project_stored(stored) == expected != {}

@@ -1,6 +1,6 @@
 """Helpers of the fault scenarios: a deterministic batch, a host-like retry loop, and a
 snapshot of what a tenant ended with (call views by key, stored aggregates, the
-brute-force recount) so a faulted run can be compared with a clean one.
+independent recount) so a faulted run can be compared with a clean one.
 
 Everything here takes explicit `Clients`/`Settings` (never the process-global cache),
 so a scenario can run against a dedicated stack without touching os.environ.
@@ -25,7 +25,7 @@ from shared.storage import layout
 from shared.storage.batches import read_batch
 from shared.storage.clients import Clients
 from shared.storage.tenants import save_exclusions
-from tests.aggregates_testlib import sum_contributions
+from tests.oracle.aggregates import expected_aggregates, project_stored
 
 GZ = BodyFormat("application/json", "gzip")
 EXCLUDED_USER = "sip:ceo@contoso.com"
@@ -118,8 +118,9 @@ async def _query(container: Any, sql: str, tenant: str) -> list[dict[str, Any]]:
 
 async def snapshot(clients: Clients, tenant: str) -> dict[str, Any]:
     """What the tenant ended with, in tenant-independent form: call views by call key,
-    the history entries, the stored aggregate documents (flattened to contribution
-    form) and the brute-force recount over the stored calls."""
+    the history entries, the stored aggregate documents (in the oracle's shape) and the
+    independent recount (`tests.oracle.aggregates`, which shares no code with
+    `shared/aggregates`) over the stored call documents as Cosmos DB returns them."""
     raw_calls = await _query(
         clients.container(layout.CALLS), "SELECT * FROM c WHERE c.tenantId = @t", tenant
     )
@@ -144,8 +145,8 @@ async def snapshot(clients: Clients, tenant: str) -> dict[str, Any]:
         "history": sorted(
             (h["user"], by_id.get(h["callId"], "?"), h["rating"] or "") for h in history
         ),
-        "aggregates": aggs,
-        "recount": sum_contributions(calls),
+        "aggregates": project_stored(aggs),
+        "recount": expected_aggregates(raw_calls),
     }
 
 

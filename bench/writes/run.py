@@ -121,7 +121,8 @@ def cdr_records(n: int, seed: int = 1) -> list[dict[str, Any]]:
 
 
 def demo_records(calls: int, seed: int = 7) -> list[dict[str, Any]]:
-    """The demo organisation's mix for `calls` calls over the last week."""
+    """The demo organisation's mix for `calls` calls over the last week, as the demo
+    sends it: call after call, each call's records shuffled (`devhost.demo`)."""
     from devhost.demo import contoso_users
     from devhost.qoe_generator import demo_users, generate_call
 
@@ -131,8 +132,7 @@ def demo_records(calls: int, seed: int = 7) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     for _ in range(calls):
         when = now - timedelta(seconds=rng.uniform(3600, 6 * 86400))
-        records += generate_call(rng, "", users, when)
-    rng.shuffle(records)
+        records += generate_call(rng, "", users, when)  # a call's records in arrival order
     return records
 
 

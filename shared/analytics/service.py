@@ -18,13 +18,14 @@ from shared.analytics.visibility import mask_phones, project_call
 from shared.auth.levels import CALL_ANALYTICS, CALL_LOOKUP
 from shared.auth.tokens import Principal
 from shared.errors import Invalid, NotFound
+from shared.identity import call_id as call_id_of
 from shared.identity import normalise_uri, user_key
 from shared.merge import normalise_source_id
 from shared.models.call import CallDocument
 from shared.reports.places import add_places, load_place_context
 from shared.storage.calls import history_page, read_call, search_directory
 from shared.storage.clients import Clients
-from shared.storage.source_index import calls_for_source_id
+from shared.storage.source_index import calls_for_source_id, own_call_key
 
 SEARCH_LIMIT = 25
 PAGE_SIZE = 50
@@ -185,7 +186,8 @@ async def calls_by_source_id(
 ) -> dict[str, Any]:
     """The caller's tenant's calls that carry `source_id`: a Graph callRecord or session
     id, a SIP Call-ID, a conference URI or id, a QoE report id, or our own call id. One
-    point read in the source-id index plus one per call found (no scan)."""
+    point read in the source-id index, one of the call the id names as its own key (a
+    peer-to-peer call's Call-ID, not indexed), plus one per call found (no scan)."""
     principal.require(CALL_LOOKUP)
     if not source_id or not source_id.strip():
         raise Invalid("sourceId is required", field="sourceId")
@@ -193,12 +195,15 @@ async def calls_by_source_id(
         raise Invalid(f"sourceId is longer than {MAX_SOURCE_ID} characters", field="sourceId")
     key = normalise_source_id(source_id)
     tenant = principal.tenant_id
-    own, indexed = await asyncio.gather(
+    own, by_call_id, indexed = await asyncio.gather(
         # our own call ids are UUIDs; anything else (a URL, a Call-ID) is never an item id
         read_call(clients, tenant, key) if key and _is_uuid(key) else _none(),
+        # a peer-to-peer call's own SIP Call-ID has no index document: its id follows
+        read_call(clients, tenant, call_id_of(tenant, own_call_key(key))) if key else _none(),
         calls_for_source_id(clients, tenant, key or ""),
     )
-    docs = [own] if own is not None and own.tenantId == tenant else []
+    docs = [d for d in (own, by_call_id) if d is not None and d.tenantId == tenant]
+    docs = list({d.id: d for d in docs}.values())
     for call_id in indexed:
         if any(d.id == call_id for d in docs):
             continue

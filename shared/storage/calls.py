@@ -8,6 +8,7 @@ document is not written at all, so re-running a batch costs reads only.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from shared.models.call import CallDocument
 from shared.storage import layout
 from shared.storage.clients import Clients
 from shared.storage.items import AlreadyExists, StaleWrite, create_new, replace_if_unchanged, upsert
-from shared.storage.retry import read_or_none, with_retries
+from shared.storage.retry import read_many, read_or_none, with_retries
 
 
 def user_pk(tenant_id: str, user: str) -> str:
@@ -44,25 +45,53 @@ async def read_call(clients: Clients, tenant_id: str, call_id: str) -> CallDocum
 Combine = Callable[[CallDocument | None], CallDocument | None]
 
 
-async def merge_call(clients: Clients, tenant_id: str, key: str, combine: Combine) -> MergeResult:
+UNREAD: Any = object()  # "not read yet", as opposed to None: read and absent
+
+
+def call_key(tenant_id: str, key: str) -> tuple[str, str]:
+    """(id, partition key) of the call document of call key `key`."""
+    cid = make_call_id(tenant_id, key)
+    return cid, call_pk(tenant_id, cid)
+
+
+async def read_calls_raw(
+    clients: Clients, tenant_id: str, keys: list[str]
+) -> dict[str, dict[str, Any] | None]:
+    """The stored call documents of a flush's call keys in one read-many: by call key,
+    the raw document or None (no such call yet)."""
+    idents = {key: call_key(tenant_id, key) for key in keys}
+    found = await read_many(
+        clients.container(layout.CALLS), list(idents.values()), what="read calls"
+    )
+    return {key: found.get(ident) for key, ident in idents.items()}
+
+
+async def merge_call(
+    clients: Clients, tenant_id: str, key: str, combine: Combine, stored: Any = UNREAD
+) -> MergeResult:
     """Persist `combine(stored call or None)` with optimistic concurrency. `combine` is
     the domain's pure merge (`shared.merge.merged_document`): it returns the new
     document, or None when the stored one already holds everything. Storage only
     decides create vs. conditional replace, and calls `combine` again on top of a
-    concurrent writer's result."""
+    concurrent writer's result. `stored`: the raw document as the flush's read-many
+    found it (None: absent), so a stored call costs its replace only; left out, a
+    create is tried first (one request for a new call) and the call read on a
+    conflict."""
     container = clients.container(layout.CALLS)
-    cid = make_call_id(tenant_id, key)
-    pk = call_pk(tenant_id, cid)
+    cid, pk = call_key(tenant_id, key)
     for _ in range(20):
-        fresh = combine(None)
-        if fresh is not None:
-            try:
-                await create_new(container, fresh.to_cosmos(), what="create call")
-                return MergeResult(cid, True, fresh, None)
-            except AlreadyExists:
-                pass
-
-        raw = await read_or_none(container, cid, pk, what="read call")
+        if stored is UNREAD or stored is None:
+            fresh = combine(None)
+            if fresh is not None:
+                try:
+                    await create_new(container, fresh.to_cosmos(), what="create call")
+                    return MergeResult(cid, True, fresh, None)
+                except AlreadyExists:
+                    pass
+            raw = await read_or_none(container, cid, pk, what="read call")
+        else:
+            raw = stored
+        stored = UNREAD  # a retry reads again
         if raw is None:
             continue  # deleted in between (TTL, purge): create again
         current = CallDocument.model_validate(raw)
@@ -130,6 +159,36 @@ def directory_doc(tenant_id: str, user: str, display_name: str | None) -> dict[s
     }
 
 
+# Per process and database: the directory entries this process wrote or found, with
+# the display name and the UTC day they were written. A user seen again the same day
+# under the same name needs no write (the entry lives 30 days from its last write, so one
+# write a day keeps it; a new name is written at once). Keyed by the database client, so
+# another account or a re-created database (the emulator restarted) starts empty.
+_directory: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], tuple[str | None, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _directory_known(clients: Clients, tenant_id: str, user: str, name: str | None) -> bool:
+    known = _directory.get(clients.database, {}).get((tenant_id, user))
+    return known is not None and known == (name, utcnow()[:10])
+
+
+def _directory_written(clients: Clients, tenant_id: str, user: str, name: str | None) -> None:
+    _directory.setdefault(clients.database, {})[(tenant_id, user)] = (name, utcnow()[:10])
+
+
+def forget_directory_entry(clients: Clients, tenant_id: str, user: str) -> None:
+    """A purge removed the entry: the next call of the user writes it again."""
+    _directory.get(clients.database, {}).pop((tenant_id, user), None)
+
+
+async def _put_directory(clients: Clients, tenant_id: str, user: str, name: str | None) -> None:
+    entry_doc = directory_doc(tenant_id, user, name)
+    await upsert(clients.container(layout.TENANTS), entry_doc, what="upsert user directory")
+    _directory_written(clients, tenant_id, user, name)
+
+
 async def put_history_entry(
     container: Any, entry: dict[str, Any], stored: dict[str, Any] | None = None
 ) -> bool:
@@ -164,29 +223,51 @@ async def put_history_entry(
     raise RuntimeError("history entry: could not write after repeated concurrent updates")
 
 
+def history_keys(doc: CallDocument) -> list[tuple[str, str]]:
+    """(id, partition key) of the call's history entries, for a flush's read-many."""
+    return [(e["id"], e["pk"]) for e in user_index_docs(doc)]
+
+
+async def read_history_raw(
+    clients: Clients, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The stored history entries of `keys` in one read-many (missing: absent)."""
+    return await read_many(clients.container(layout.USER_CALLS), keys, what="read user history")
+
+
 async def write_user_index(
-    clients: Clients, doc: CallDocument, seen: set[tuple[str, str | None]] | None = None
+    clients: Clients,
+    doc: CallDocument,
+    seen: set[tuple[str, str | None]] | None = None,
+    stored: dict[tuple[str, str], dict[str, Any]] | None = None,
 ) -> int:
     """Write the call's history entries (`put_history_entry`: never over a newer one),
-    and each user's directory entry once per batch (`seen`), not once per call."""
+    and each user's directory entry once per batch (`seen`), not once per call, and not
+    again the same day by the same process under the same name (`_directory`).
+    `stored`: the entries as the flush's read-many found them (absent: not stored); left
+    out, a call's first revision creates straight away and a later one reads each."""
     container = clients.container(layout.USER_CALLS)
     entries = user_index_docs(doc)
     for entry in entries:
         # a call's first revision has no entries yet: create straight away; a later
         # one most likely has them: read, compare, replace
-        stored = (
-            await read_or_none(container, entry["id"], entry["pk"], what="read user history")
-            if doc.revision > 1
-            else None
-        )
-        await put_history_entry(container, entry, stored)
+        if stored is not None:  # the flush read them all at once
+            current = stored.get((entry["id"], entry["pk"]))
+        elif doc.revision > 1:
+            current = await read_or_none(
+                container, entry["id"], entry["pk"], what="read user history"
+            )
+        else:
+            current = None
+        await put_history_entry(container, entry, current)
         marker = (entry["user"], entry["displayName"])
         if seen is not None and marker in seen:
             continue
         if seen is not None:
             seen.add(marker)
-        entry_doc = directory_doc(doc.tenantId, entry["user"], entry["displayName"])
-        await upsert(clients.container(layout.TENANTS), entry_doc, what="upsert user directory")
+        if _directory_known(clients, doc.tenantId, entry["user"], entry["displayName"]):
+            continue
+        await _put_directory(clients, doc.tenantId, entry["user"], entry["displayName"])
     return len(entries)
 
 
@@ -200,7 +281,10 @@ def _same(stored: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
 
 
 async def ensure_user_index(
-    clients: Clients, doc: CallDocument, seen: set[tuple[str, str | None]] | None = None
+    clients: Clients,
+    doc: CallDocument,
+    seen: set[tuple[str, str | None]] | None = None,
+    stored_entries: dict[tuple[str, str], dict[str, Any]] | None = None,
 ) -> int:
     """For a merge that found the call unchanged (a re-run, a duplicate record): the
     history and directory entries a crash between the call write and
@@ -209,7 +293,10 @@ async def ensure_user_index(
     history, directory = clients.container(layout.USER_CALLS), clients.container(layout.TENANTS)
     written = 0
     for entry in user_index_docs(doc):
-        stored = await read_or_none(history, entry["id"], entry["pk"], what="read user history")
+        if stored_entries is not None:  # the flush read them all at once
+            stored = stored_entries.get((entry["id"], entry["pk"]))
+        else:
+            stored = await read_or_none(history, entry["id"], entry["pk"], what="read user history")
         if not _same(stored, entry) and await put_history_entry(history, entry, stored):
             written += 1
         marker = (entry["user"], entry["displayName"])
@@ -217,12 +304,14 @@ async def ensure_user_index(
             continue
         if seen is not None:
             seen.add(marker)
+        if _directory_known(clients, doc.tenantId, entry["user"], entry["displayName"]):
+            continue
         entry_doc = directory_doc(doc.tenantId, entry["user"], entry["displayName"])
         if (
             await read_or_none(directory, entry_doc["id"], doc.tenantId, what="read user directory")
             is None
         ):
-            await upsert(directory, entry_doc, what="upsert user directory")
+            await _put_directory(clients, doc.tenantId, entry["user"], entry["displayName"])
             written += 1
     return written
 

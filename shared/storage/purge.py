@@ -11,7 +11,7 @@ from typing import Any
 from shared.aggregates.contribution import split_doc_key
 from shared.storage import cosmos_errors, layout
 from shared.storage.aggregates import agg_doc_id, ledger_id, ledger_pk, month_pk
-from shared.storage.calls import _query, user_pk
+from shared.storage.calls import _query, forget_directory_entry, user_pk
 from shared.storage.clients import Clients
 from shared.storage.items import StaleWrite, replace_if_unchanged
 from shared.storage.retry import read_or_none, with_retries
@@ -49,6 +49,7 @@ async def delete_history(clients: Clients, tenant_id: str, user: str, ids: list[
 
 
 async def delete_directory_entry(clients: Clients, tenant_id: str, user: str) -> bool:
+    forget_directory_entry(clients, tenant_id, user)
     return await _delete(
         clients.container(layout.TENANTS), f"user|{user}", tenant_id, "delete directory entry"
     )

@@ -170,8 +170,12 @@ _directory: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], tuple[str | Non
 
 
 def _directory_known(clients: Clients, tenant_id: str, user: str, name: str | None) -> bool:
+    """Written today under this name, or under a name when this view has none (a QoE
+    report names no one: writing it would only blank the name a CDR gave)."""
     known = _directory.get(clients.database, {}).get((tenant_id, user))
-    return known is not None and known == (name, utcnow()[:10])
+    if known is None or known[1] != utcnow()[:10]:
+        return False
+    return known[0] == name or (name is None and known[0] is not None)
 
 
 def _directory_written(clients: Clients, tenant_id: str, user: str, name: str | None) -> None:

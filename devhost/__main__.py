@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from devhost.stack import DEMO_TENANT, STATE_FILE, Stack
@@ -40,11 +41,7 @@ def run(command: str, port: int, seed: int) -> int:
     signal.signal(signal.SIGINT, on_signal)
     t0 = time.monotonic()
     authority = DevAuthority().start()
-    # CDC_GRAPH_URL / CDC_GRAPH_AUTHORITY set by the caller: that Graph-compatible server
-    # instead of the stand-in (the demo then only subscribes).
-    external = {
-        k: os.environ[k] for k in ("CDC_GRAPH_URL", "CDC_GRAPH_AUTHORITY") if os.environ.get(k)
-    }
+    external = external_graph(os.environ)
     stack = Stack(authority_url=authority.url, graph_url=external.get("CDC_GRAPH_URL"))
     host: LocalHost | None = None
     try:
@@ -118,6 +115,12 @@ def run(command: str, port: int, seed: int) -> int:
         stack.stop()
         authority.stop()
         STATE_FILE.unlink(missing_ok=True)
+
+
+def external_graph(env: Mapping[str, str]) -> dict[str, str]:
+    """CDC_GRAPH_URL / CDC_GRAPH_AUTHORITY set by the caller: that Graph-compatible server
+    instead of the stand-in (the demo then only subscribes), kept over the stack's own."""
+    return {k: env[k] for k in ("CDC_GRAPH_URL", "CDC_GRAPH_AUTHORITY") if env.get(k)}
 
 
 def main(argv: list[str] | None = None) -> int:

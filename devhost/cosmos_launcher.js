@@ -26,6 +26,11 @@
 // - a read of many items (the SDK's `read_items`, sent as one query naming (id,
 //   partition key) pairs) is answered from those items by their ids, as Cosmos DB
 //   answers it from its index, instead of evaluating the query over every item.
+// - time to live, as Cosmos DB applies it: with the container's `defaultTtl` on (-1 or
+//   seconds), an item expires `ttl` seconds (its own, else the default; -1 never) after
+//   its last write (`_ts`) and from then on no read, query or feed returns it, and a
+//   create with its id succeeds; with `defaultTtl` absent an item's `ttl` is ignored.
+//   The stock server keeps every item for ever, so retention could not be tested.
 // The handlers are replaced in their modules before the package builds its route table.
 // Usage: node cosmos_launcher.js <node_modules dir> <cert.pem> <key.pem> <port>
 "use strict";
@@ -42,6 +47,7 @@ const Items = require(path.join(pkg, "lib/account/items")).default;
 const documentOperations = require(path.join(pkg, "lib/handler/_document-operations"));
 const batchDocuments = require(path.join(pkg, "lib/handler/batch-documents"));
 const readJson = require(path.join(pkg, "lib/json")).default;
+const Documents = require(path.join(pkg, "lib/account/documents")).default;
 const getValue = require(path.join(pkg, "lib/utils/get-value")).default;
 
 // Cosmos DB's maximum item size: 2 MB of JSON (learn.microsoft.com, "Azure Cosmos DB
@@ -88,16 +94,67 @@ Items.prototype.delete = function del(idOrRid, partition) {
   const rids = data && partitions(this).get(this._getPartition(data));
   if (rids) rids.delete(data._rid);
 };
+// ---- time to live (learn.microsoft.com, "Time to Live (TTL) in Azure Cosmos DB") ----
+/** Whether a document of `items` (a container's documents) has expired by now. */
+function expired(items, data) {
+  if (!data || !(items instanceof Documents)) return false;
+  const container = items._parent.read();
+  const fallback = container ? container.defaultTtl : undefined;
+  if (fallback === undefined || fallback === null) return false; // TTL off: `ttl` ignored
+  const ttl = data.ttl === undefined || data.ttl === null ? fallback : data.ttl;
+  if (typeof ttl !== "number" || ttl <= 0) return false; // -1: never
+  return Date.now() / 1000 >= data._ts + ttl;
+}
+/** Removes an expired document without going through `delete` (which reads it again). */
+function drop(items, data) {
+  const partition = items._getPartition(data);
+  for (const keyPath of items._uniqueKeyPaths) {
+    const value = getValue(keyPath.slice(1).split("/"), data);
+    items._index.delete(items._getId(keyPath, value, partition));
+  }
+  items._data.delete(data._rid);
+  const rids = partitions(items).get(partition);
+  if (rids) rids.delete(data._rid);
+}
+/** Drops every expired document of a container: before a query or feed over all of it. */
+function sweep(items) {
+  if (!(items instanceof Documents)) return;
+  const container = items._parent.read();
+  if (!container || container.defaultTtl === undefined || container.defaultTtl === null) return;
+  for (const item of [...items._data.values()]) {
+    const data = item.read();
+    if (expired(items, data)) drop(items, data);
+  }
+}
+const stockLookup = Items.prototype._item;
+Documents.prototype._item = function item(keyPath, keyPathValue, partition) {
+  const found = stockLookup.call(this, keyPath, keyPathValue, partition);
+  const data = found.read();
+  if (data && expired(this, data)) {
+    drop(this, data);
+    return this._newItem();
+  }
+  return found;
+};
+const stockFeed = Items.prototype.read;
+Items.prototype.read = function feed(options) {
+  sweep(this);
+  return stockFeed.call(this, options);
+};
+
 const stockItemsQuery = Items.prototype.query;
 Items.prototype.query = function query(params, options) {
   if (!params || !(PARTITION in params) || !this._parent.read()) {
+    sweep(this);
     return stockItemsQuery.call(this, params, options);
   }
   const { [PARTITION]: value, ...rest } = params;
   const data = [];
-  for (const rid of partitions(this).get(value) || []) {
+  for (const rid of [...(partitions(this).get(value) || [])]) {
     const item = this._data.get(rid);
-    if (item) data.push(item.read());
+    const doc = item && item.read();
+    if (doc && expired(this, doc)) drop(this, doc);
+    else if (doc) data.push(doc);
   }
   const parent = this._parent.read();
   const compositeIndexes = (parent.indexingPolicy ? parent.indexingPolicy.compositeIndexes

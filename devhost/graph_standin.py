@@ -13,7 +13,11 @@ What it speaks (Microsoft Graph v1.0, shapes from Microsoft's documented example
   `DELETE /subscriptions/{id}`, `POST /subscriptions/{id}/reauthorize`; expiry at most
   4,230 minutes ahead for call records.
 - `GET /communications/callRecords/{id}?$expand=sessions($expand=segments)`: sessions
-  paged at 60 (`sessions@odata.nextLink`), `participants_v2` paged too.
+  paged at 60 (`sessions@odata.nextLink`); like Graph, one relationship is expanded per
+  request, so the record carries only a `participants_v2@odata.context` annotation, and
+  `?$expand=participants_v2` expands the participants instead (130 a page).
+- `GET /communications/callRecords/{id}/participants_v2` and `.../sessions`: the
+  collections, paged by `@odata.nextLink` (130 participants, 60 sessions a page).
 - `GET /communications/callRecords?$filter=startDateTime ge X and startDateTime lt Y`.
 - `GET /communications/callRecords/getPstnCalls(fromDateTime=..,toDateTime=..)` and
   `getDirectRoutingCalls(...)`, paged by `@odata.nextLink`.
@@ -52,7 +56,7 @@ log = logging.getLogger("devhost.graph")
 
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
 SESSIONS_PAGE = 60  # Graph's page size for sessions (docs/graph.md, "Fetch")
-PARTICIPANTS_PAGE = 100
+PARTICIPANTS_PAGE = 130  # Graph's maximum page size for participants
 LIST_PAGE = 60
 PSTN_PAGE = 1000
 MAX_SUBSCRIPTION_MINUTES = 4230
@@ -216,9 +220,11 @@ class GraphStandIn:
                 self.records[(tenant_id, rec["id"])] = copy.deepcopy(rec)
         if not notify:
             return []
+        posts = -(-len(records) // max(1, per_request))
         return list(
             self._submit(
-                self._notify(tenant_id, [r["id"] for r in records], per_request, client_state)
+                self._notify(tenant_id, [r["id"] for r in records], per_request, client_state),
+                timeout=max(120.0, 15.0 * posts),  # a POST may take seconds on a busy machine
             )
         )
 
@@ -601,12 +607,20 @@ class GraphStandIn:
                     f"{rec_url}/participants_v2?$skiptoken={skip + PARTICIPANTS_PAGE}"
                 )
             return web.json_response(body)
+        return web.json_response(self._entity(record, record_id, request.query.get("$expand", "")))
+
+    def _entity(self, record: dict[str, Any], record_id: str, expand: str) -> dict[str, Any]:
+        """The record as Graph's "Get callRecord" examples show it: `organizer_v2`
+        always expanded, and the one relationship `$expand` names (sessions with their
+        segments, or participants_v2) inline with its first page."""
+        rec_url = f"{self.url}/communications/callRecords/{record_id}"
+        meta = f"{self.url}/$metadata#communications/callRecords('{record_id}')"
         out = {k: v for k, v in record.items() if k not in ("sessions", "participants_v2")}
-        out["@odata.context"] = (
-            f"{self.url}/$metadata#communications/callRecords(sessions(segments()))/$entity"
-        )
-        expand = request.query.get("$expand", "")
+        out["participants_v2@odata.context"] = f"{meta}/participants_v2/$entity"
         if "sessions" in expand:
+            out["@odata.context"] = (
+                f"{self.url}/$metadata#communications/callRecords(sessions(segments()))/$entity"
+            )
             page, more = self._page(record.get("sessions") or [], 0, self.sessions_page)
             if "segments" not in expand:
                 page = [{k: v for k, v in s.items() if k != "segments"} for s in page]
@@ -615,14 +629,19 @@ class GraphStandIn:
                 out["sessions@odata.nextLink"] = (
                     f"{rec_url}/sessions?$expand=segments&$skiptoken={self.sessions_page}"
                 )
-        if "participants_v2" in record:
-            page, more = self._page(record["participants_v2"], 0, PARTICIPANTS_PAGE)
+        elif "participants_v2" in expand:
+            out["@odata.context"] = (
+                f"{self.url}/$metadata#communications/callRecords(participants_v2())/$entity"
+            )
+            page, more = self._page(record.get("participants_v2") or [], 0, PARTICIPANTS_PAGE)
             out["participants_v2"] = page
             if more:
                 out["participants_v2@odata.nextLink"] = (
                     f"{rec_url}/participants_v2?$skiptoken={PARTICIPANTS_PAGE}"
                 )
-        return web.json_response(out)
+        else:
+            out["@odata.context"] = f"{self.url}/$metadata#communications/callRecords/$entity"
+        return out
 
     @staticmethod
     def _page(items: list[Any], skip: int, size: int) -> tuple[list[Any], bool]:

@@ -148,10 +148,14 @@ def call_record(
     phone: str | None = None,
     record_id: str | None = None,
     minutes: float = 5.0,
+    listeners: int = 0,
 ) -> dict[str, Any]:
     """A callRecord as `GET .../callRecords/{id}?$expand=sessions($expand=segments)`
-    returns it (all sessions inline; the stand-in pages them).
-    kind: peerToPeer | groupCall | pstn (peer-to-peer with a phone callee)."""
+    returns it, with its `participants_v2` collection (all inline; the stand-in pages
+    them and serves the participants separately, as Graph does).
+    kind: peerToPeer | groupCall | pstn (peer-to-peer with a phone callee).
+    listeners: meeting attendees listed only in participants_v2 (no session of theirs
+    is in the record)."""
     rng = random.Random(f"{tenant_id}/{seed}/{kind}")
     start = start or datetime.now(timezone.utc) - timedelta(hours=1)
     end = start + timedelta(minutes=minutes)
@@ -197,17 +201,23 @@ def call_record(
                 poor,
             )
         )
+    people: dict[str, dict[str, Any]] = {}
+    for sess_ in sess:
+        for side in ("caller", "callee"):
+            ident = sess_[side].get("associatedIdentity")
+            phone_ = sess_[side].get("identity", {}).get("phone")
+            if ident:
+                people.setdefault(ident["id"], {"user": ident})
+            elif phone_:
+                people.setdefault(phone_["id"], {"phone": phone_})
+    for i in range(listeners):
+        ident = user(f"listener{i}.attendee", tenant_id)
+        people.setdefault(ident["id"], {"user": ident})
+    # participant entities as "List participants_v2" shows them: the user identity with
+    # its UPN, the other kinds of the communicationsIdentitySet null.
     participants = [
-        {
-            "id": organizer["id"],
-            "identity": {
-                "user": {
-                    "id": organizer["id"],
-                    "displayName": organizer["displayName"],
-                    "tenantId": tenant_id,
-                }
-            },
-        }
+        {"id": pid, "identity": {"user": None, "phone": None, "guest": None, **ident}}
+        for pid, ident in people.items()
     ]
     return {
         "version": version,

@@ -6,18 +6,40 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions.contract import Endpoint, Param
-from functions.http_support import RequestContext, json_body, json_response, route
-from shared.admin.purge import purge_status, purge_user
-from shared.admin.quarantine import discard, list_quarantine, read_quarantined, replay
-from shared.admin.settings import get_settings, put_settings
+from functions.contract import CONTINUATION_HEADER, DATA, PAGE, Endpoint, Param
+from functions.http_support import RequestContext, data_response, json_body, json_response, route
 from shared.auth.levels import ADMIN
 from shared.errors import Invalid
-from shared.models.api import PurgeResult, QuarantinedRecord, QuarantineList, ReplayResult
+from shared.models.api import (
+    PurgeResult,
+    QuarantinedRecord,
+    QuarantineList,
+    ReplayResult,
+    SourceIndexRun,
+)
 from shared.tenant_settings import SettingsBody, SettingsOut
 
 bp = func.Blueprint()
 MAX_SETTINGS_BYTES = 64 * 1024
+# How long a purge request waits for the purge before answering 202 with its status URL:
+# well inside the HTTP front end's 230-second limit, long enough for a user of a few
+# hundred calls.
+PURGE_WAIT_S = 20.0
+
+
+def purge_wait(prefer: str | None) -> float:
+    """The wait a client asked for with RFC 7240 `Prefer`: `respond-async` alone means
+    "answer at once", `wait=N` at most N seconds; never longer than `PURGE_WAIT_S`."""
+    prefs = {p.strip().split("=", 1)[0].lower(): p.strip() for p in (prefer or "").split(",")}
+    wait = PURGE_WAIT_S
+    if "wait" in prefs:
+        try:
+            wait = min(wait, max(0.0, float(prefs["wait"].split("=", 1)[1])))
+        except ValueError:
+            pass  # an unreadable preference is ignored (RFC 7240, section 2)
+    elif "respond-async" in prefs:
+        wait = 0.0
+    return wait
 
 
 @route(
@@ -32,6 +54,8 @@ MAX_SETTINGS_BYTES = 64 * 1024
     ),
 )
 async def get_admin_settings(ctx: RequestContext) -> func.HttpResponse:
+    from shared.admin.settings import get_settings
+
     return json_response(await get_settings(ctx.clients, ctx.principal))
 
 
@@ -50,6 +74,8 @@ async def get_admin_settings(ctx: RequestContext) -> func.HttpResponse:
 async def put_admin_settings(ctx: RequestContext) -> func.HttpResponse:
     """A profile change applies to calls processed from now on; the answer says so in
     `notices`."""
+    from shared.admin.settings import put_settings
+
     body = json_body(ctx.req, MAX_SETTINGS_BYTES)
     return json_response(await put_settings(ctx.clients, ctx.principal, body))
 
@@ -69,19 +95,40 @@ async def put_admin_settings(ctx: RequestContext) -> func.HttpResponse:
                 description="true: also add the user to the exclusion policy",
                 schema={"type": "boolean"},
             ),
+            Param(
+                "Prefer",
+                "header",
+                description="respond-async: answer 202 at once; wait=N: wait at most N s",
+            ),
         ),
         errors=(400, 401, 403),
+        headers=(("Location", "the purge's status (statusUrl)"),),
+        also=(
+            (202, "Still running: poll `statusUrl` (the same request again joins it)", PurgeResult),
+        ),
     ),
 )
 async def purge_user_data(ctx: RequestContext) -> func.HttpResponse:
-    """Runs to the end within the request and is idempotent: a client that timed out
-    simply sends it again; the status stays readable at `statusUrl`."""
+    """200 with the result when the purge ends within the wait, else 202 with the status
+    URL while it goes on. Idempotent: the same request again joins a run in progress
+    or, once it is done, finds nothing left and answers zero counts."""
+    from shared.admin.purge import request_purge
+
     flag = (ctx.param("addToExclusions") or "false").lower()
     if flag not in ("true", "false"):
         raise Invalid("addToExclusions must be true or false", field="addToExclusions")
-    result = await purge_user(ctx.clients, ctx.principal, ctx.route_param("user"), flag == "true")
+    finished, result = await request_purge(
+        ctx.clients,
+        ctx.principal,
+        ctx.route_param("user"),
+        flag == "true",
+        purge_wait(ctx.req.headers.get("Prefer")),
+    )
     result["statusUrl"] = f"/api/v1/admin/purges/{result['userHash']}"
-    return json_response(result, headers={"Location": result["statusUrl"]})
+    headers = {"Location": result["statusUrl"]}
+    if finished:
+        return json_response(result, headers=headers)
+    return json_response(result, 202, headers=headers | {"Retry-After": "2"})
 
 
 @route(
@@ -97,6 +144,8 @@ async def purge_user_data(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def get_purge(ctx: RequestContext) -> func.HttpResponse:
+    from shared.admin.purge import purge_status
+
     return json_response(
         await purge_status(ctx.clients, ctx.principal, ctx.route_param("userHash"))
     )
@@ -116,14 +165,24 @@ BATCH_INDEX = (Param("batchId", "path", True), Param("index", "path", True))
         params=(
             Param("batchId", description="one batch only"),
             Param("reason", description="reasons containing this text"),
+            *PAGE,
+            *DATA,
         ),
+        other_media=("text/csv",),
         errors=(400, 401, 403),
     ),
 )
 async def get_quarantine(ctx: RequestContext) -> func.HttpResponse:
-    return json_response(
-        await list_quarantine(ctx.clients, ctx.principal, ctx.param("batchId"), ctx.param("reason"))
+    from shared.admin.quarantine import list_quarantine
+
+    body = await list_quarantine(
+        ctx.clients,
+        ctx.principal,
+        ctx.param("batchId"),
+        ctx.param("reason"),
+        ctx.param("continuationToken"),
     )
+    return data_response(ctx.req, body, "items", QuarantinedRecord)
 
 
 @route(
@@ -139,6 +198,8 @@ async def get_quarantine(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def get_quarantined(ctx: RequestContext) -> func.HttpResponse:
+    from shared.admin.quarantine import read_quarantined
+
     return json_response(
         await read_quarantined(
             ctx.clients, ctx.principal, ctx.route_param("batchId"), ctx.route_param("index")
@@ -159,6 +220,8 @@ async def get_quarantined(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def replay_one(ctx: RequestContext) -> func.HttpResponse:
+    from shared.admin.quarantine import replay
+
     return json_response(
         await replay(
             ctx.clients,
@@ -183,6 +246,8 @@ async def replay_one(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def replay_batch(ctx: RequestContext) -> func.HttpResponse:
+    from shared.admin.quarantine import replay
+
     return json_response(
         await replay(ctx.clients, ctx.settings, ctx.principal, ctx.route_param("batchId"), None)
     )
@@ -201,8 +266,31 @@ async def replay_batch(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def discard_quarantined(ctx: RequestContext) -> func.HttpResponse:
+    from shared.admin.quarantine import discard
+
     return json_response(
         await discard(
             ctx.clients, ctx.principal, ctx.route_param("batchId"), ctx.route_param("index")
         )
     )
+
+
+@route(
+    bp,
+    Endpoint(
+        "post",
+        "v1/admin/source-index/backfill",
+        "Index the source ids of calls stored before the index (one run; repeat with the token)",
+        ADMIN,
+        SourceIndexRun,
+        params=PAGE,
+        errors=(400, 401, 403),
+    ),
+)
+async def backfill_source_ids(ctx: RequestContext) -> func.HttpResponse:
+    """Idempotent: an admin (or a script) runs it until `continuationToken` is null."""
+    from shared.admin.source_index import backfill_source_index
+
+    body = await backfill_source_index(ctx.clients, ctx.principal, ctx.param("continuationToken"))
+    token = body["continuationToken"]
+    return json_response(body, headers={CONTINUATION_HEADER: token} if token else None)

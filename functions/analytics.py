@@ -6,14 +6,6 @@ import azure.functions as func
 
 from functions.contract import DATA, FROM_TO, PAGE, Endpoint, Param
 from functions.http_support import RequestContext, data_response, json_response, route
-from shared.analytics.audit import audited, read_audit
-from shared.analytics.service import (
-    call_detail,
-    calls_by_source_id,
-    normalise_user,
-    search_users,
-    user_calls,
-)
 from shared.auth.levels import ADMIN, CALL_ANALYTICS, CALL_LOOKUP
 from shared.models.api import (
     AuditEntry,
@@ -42,6 +34,9 @@ bp = func.Blueprint()
     ),
 )
 async def find_users(ctx: RequestContext) -> func.HttpResponse:
+    from shared.analytics.audit import audited
+    from shared.analytics.service import search_users
+
     return data_response(
         ctx.req,
         await audited(
@@ -68,6 +63,9 @@ async def find_users(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def list_user_calls(ctx: RequestContext) -> func.HttpResponse:
+    from shared.analytics.audit import audited
+    from shared.analytics.service import normalise_user, user_calls
+
     user = ctx.route_param("user")
     return data_response(
         ctx.req,
@@ -111,6 +109,9 @@ async def list_user_calls(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def find_calls(ctx: RequestContext) -> func.HttpResponse:
+    from shared.analytics.audit import audited
+    from shared.analytics.service import calls_by_source_id
+
     return data_response(
         ctx.req,
         await audited(
@@ -129,17 +130,21 @@ async def find_calls(ctx: RequestContext) -> func.HttpResponse:
     Endpoint(
         "get",
         "v1/calls/{callId}",
-        "Call detail with ratings and metric flags",
+        "Call detail with ratings and metric flags; sessions by page",
         CALL_ANALYTICS,
         CallDetail,
         params=(
             Param("callId", "path", True),
             Param("user", description="the user searched for (required for specialist)"),
+            *PAGE,
         ),
         errors=(400, 401, 403, 404),
     ),
 )
 async def get_call(ctx: RequestContext) -> func.HttpResponse:
+    from shared.analytics.audit import audited
+    from shared.analytics.service import call_detail, normalise_user
+
     call_id = ctx.route_param("callId")
     searched = ctx.param("user")
     return json_response(
@@ -147,7 +152,9 @@ async def get_call(ctx: RequestContext) -> func.HttpResponse:
             ctx.clients,
             ctx.principal,
             "callDetail",
-            lambda: call_detail(ctx.clients, ctx.principal, call_id, searched),
+            lambda: call_detail(
+                ctx.clients, ctx.principal, call_id, searched, ctx.param("continuationToken")
+            ),
             call_id=call_id,
             user=normalise_user(searched) if searched else None,
         )
@@ -167,6 +174,8 @@ async def get_call(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def get_audit(ctx: RequestContext) -> func.HttpResponse:
+    from shared.analytics.audit import read_audit
+
     return data_response(
         ctx.req,
         await read_audit(

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from shared.auth.levels import LEVEL_ORDER, Level
 
 
 class ProblemDetails(BaseModel):
     """RFC 9457 problem details; `field` names the offending field."""
+
+    model_config = ConfigDict(defer_build=True)
 
     type: str = "about:blank"
     title: str
@@ -56,11 +58,18 @@ class Endpoint:
     errors: tuple[int, ...] = (400, 401, 403)
     also: tuple[tuple[int, str, type[BaseModel]], ...] = ()  # other success answers
     also_text: tuple[tuple[int, str], ...] = ()  # other success answers in text/plain
+    # headers the success answer always carries (name, description), e.g. Location
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def documented_path(self) -> str:
         """The path as OpenAPI writes it: a Functions catch-all `{*rest}` is `{rest}`."""
         return "/api/" + re.sub(r"\{\*(\w+)\}", r"{\1}", self.path)
+
+    @property
+    def pages(self) -> bool:
+        """Whether the route pages (takes `continuationToken`, answers the header)."""
+        return any(p.name == PAGE[0].name and p.where == "query" for p in self.params)
 
     @property
     def ordered_levels(self) -> list[str]:
@@ -72,6 +81,9 @@ FROM_TO = (
     Param("to", description="ISO-8601 end (exclusive)"),
 )
 PAGE = (Param("continuationToken", description="from the previous page"),)
+# The next page's token as a response header too: the one place a CSV page has for it.
+# Declared on the success answer of every route that takes `continuationToken`.
+CONTINUATION_HEADER = "X-Continuation-Token"
 ACCEPT_CSV = Param("Accept", "header", description="text/csv for CSV")
 FORMAT = Param(
     "format",
@@ -143,11 +155,31 @@ def _operation(e: Endpoint, schemas: dict[str, Any], problem: dict[str, str]) ->
     for media in e.other_media:
         content[media] = {"schema": {"type": "string"}}
     op["responses"][str(e.status)] = {"description": "OK", "content": content}
+    success_headers = {
+        name: {"description": text, "required": True, "schema": {"type": "string"}}
+        for name, text in e.headers
+    }
+    if e.pages:
+        success_headers[CONTINUATION_HEADER] = {
+            "description": "the next page's continuationToken (absent on the last page)",
+            "required": False,
+            "schema": {"type": "string"},
+        }
+    if success_headers:
+        op["responses"][str(e.status)]["headers"] = success_headers
     for status, description, model in e.also:
         op["responses"][str(status)] = {
             "description": description,
             "content": {"application/json": {"schema": _schema_ref(model, schemas)}},
         }
+        if status == 202:  # still running: where to look and when
+            op["responses"]["202"]["headers"] = success_headers | {
+                "Retry-After": {
+                    "description": "seconds before asking the status URL",
+                    "required": False,
+                    "schema": {"type": "string"},
+                }
+            }
     for status, description in e.also_text:
         op["responses"][str(status)] = {
             "description": description,
@@ -158,7 +190,18 @@ def _operation(e: Endpoint, schemas: dict[str, Any], problem: dict[str, str]) ->
             "description": "problem",
             "content": {"application/problem+json": {"schema": problem}},
         }
+        if code == 401:
+            op["responses"]["401"]["headers"] = {"WWW-Authenticate": CHALLENGE_HEADER}
     return op
+
+
+# The sign-in challenge of every 401 (functions/problems.py, docs/power-bi.md).
+CHALLENGE_HEADER: dict[str, Any] = {
+    "description": 'Bearer authorization_uri="<authority>/<tenant>/oauth2/authorize", '
+    'resource_id="<API app ID URI>" (error="invalid_token" when a token was sent)',
+    "required": True,
+    "schema": {"type": "string", "pattern": "^Bearer "},
+}
 
 
 def _all_routes_declared() -> None:

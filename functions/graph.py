@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 import azure.functions as func
 
-from functions.contract import DATA, Endpoint, Param
+from functions.contract import DATA, PAGE, Endpoint, Param
 from functions.http_support import RequestContext, data_response, json_response, route
 from shared.auth.levels import ADMIN, REPORTS
 from shared.errors import Conflict, Invalid, UpstreamRefused
@@ -233,6 +233,7 @@ async def graph_status(ctx: RequestContext) -> func.HttpResponse:
         params=(
             Param("from", required=True, description="first day (YYYY-MM-DD)"),
             Param("to", required=True, description="last day (YYYY-MM-DD)"),
+            *PAGE,
             *DATA,
         ),
         other_media=("text/csv",),
@@ -240,7 +241,7 @@ async def graph_status(ctx: RequestContext) -> func.HttpResponse:
 )
 async def pstn_trunks(ctx: RequestContext) -> func.HttpResponse:
     """Per trunk and day; no EUII (no numbers, no users), so every report level."""
-    from shared.graph.pstn import report
+    from shared.graph.pstn import report_page
 
     days: dict[str, str] = {}
     for name in ("from", "to"):
@@ -254,6 +255,11 @@ async def pstn_trunks(ctx: RequestContext) -> func.HttpResponse:
         days[name] = value
     if days["to"] < days["from"]:
         raise Invalid("`to` is before `from`", field="to")
-    rows = await report(ctx.clients, ctx.principal.tenant_id, days["from"], days["to"])
-    body = {"from": days["from"], "to": days["to"], "rows": rows}
+    body = await report_page(
+        ctx.clients,
+        ctx.principal.tenant_id,
+        days["from"],
+        days["to"],
+        ctx.param("continuationToken"),
+    )
     return data_response(ctx.req, body, "rows", PstnTrunkDay)

@@ -9,7 +9,6 @@ import azure.functions as func
 from functions.contract import Endpoint
 from functions.http_support import RequestContext, json_response, route
 from shared.auth.levels import ADMIN
-from shared.health import admin_health, public_health
 
 bp = func.Blueprint()
 NO_STORE = {"Cache-Control": "no-store"}
@@ -37,6 +36,8 @@ def _answer(body: dict[str, Any]) -> func.HttpResponse:
     ),
 )
 async def health(ctx: RequestContext) -> func.HttpResponse:
+    from shared.health import public_health
+
     try:
         body = await public_health(ctx.clients)
     except Exception:  # misconfiguration counts as unhealthy, never as a 500 with details
@@ -56,4 +57,6 @@ async def health(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def health_detail(ctx: RequestContext) -> func.HttpResponse:
+    from shared.health import admin_health
+
     return _answer(await admin_health(ctx.clients, ctx.principal))

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import azure.functions as func
 from pydantic import BaseModel
 
-from functions.contract import Endpoint, declare
+from functions.contract import CONTINUATION_HEADER, Endpoint, declare
 from functions.problems import PROBLEM_CONTENT_TYPE, Problem, as_problem, bearer_challenge
 from shared import telemetry
 from shared.auth.tokens import Principal, get_validator
@@ -63,9 +63,6 @@ def wants_csv(req: func.HttpRequest) -> bool:
     return "text/csv" in accept and "application/json" not in accept.split("text/csv")[0]
 
 
-CONTINUATION_HEADER = "X-Continuation-Token"
-
-
 def list_csv(rows: list[dict[str, Any]], item: type[BaseModel] | None = None) -> str:
     """A list's items as CSV: one column per field of the item model (its JSON name as
     header, so an empty list still has its header row), then any other key in
@@ -94,16 +91,23 @@ def list_csv(rows: list[dict[str, Any]], item: type[BaseModel] | None = None) ->
 
 
 def data_response(
-    req: func.HttpRequest, body: dict[str, Any], rows: str, item: type[BaseModel] | None = None
+    req: func.HttpRequest,
+    body: dict[str, Any],
+    rows: str,
+    item: type[BaseModel] | None = None,
+    as_csv: Callable[[dict[str, Any]], str] | None = None,
 ) -> func.HttpResponse:
-    """A list or report: JSON, or CSV of `body[rows]` when asked (`wants_csv`). The next
-    page's token is the `continuationToken` field in JSON and, for CSV (which has no
-    place for it), the `X-Continuation-Token` header; both answer to the same
-    `continuationToken` query parameter."""
+    """A list or report: JSON, or CSV of `body[rows]` when asked (`wants_csv`; `as_csv`
+    for a report's own column order). The next page's token is the
+    `continuationToken` field in JSON and the `X-Continuation-Token` header in both
+    (CSV has no other place for it); both answer to the same `continuationToken` query
+    parameter. The header is declared on every route with that parameter
+    (`functions.contract`)."""
     token = body.get("continuationToken")
     headers = {CONTINUATION_HEADER: token} if token else {}
     if wants_csv(req):
-        response = csv_response(list_csv(list(body.get(rows) or []), item))
+        text = as_csv(body) if as_csv else list_csv(list(body.get(rows) or []), item)
+        response = csv_response(text)
         for k, v in headers.items():
             response.headers[k] = v
         return response

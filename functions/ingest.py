@@ -12,10 +12,8 @@ from functions.http_support import RequestContext, base_url, json_response, rout
 from shared.auth.levels import INGEST
 from shared.errors import FieldError, Invalid, TooLarge
 from shared.exclusions import MAX_POLICY_BODY_BYTES, MAX_POLICY_BYTES, ExclusionPolicy
-from shared.ingest import BodyFormat, accept_batch, batch_status
 from shared.models.api import BatchAccepted, BatchStatus, ExclusionSaved
 from shared.models.envelope import BatchEnvelope
-from shared.storage.tenants import save_exclusions
 
 bp = func.Blueprint()
 
@@ -40,6 +38,8 @@ def status_url(req: func.HttpRequest, batch_id: str) -> str:
     ),
 )
 async def post_batch(ctx: RequestContext) -> func.HttpResponse:
+    from shared.ingest import BodyFormat, accept_batch
+
     fmt = BodyFormat(
         ctx.req.headers.get("Content-Type") or "", ctx.req.headers.get("Content-Encoding") or ""
     )
@@ -63,6 +63,8 @@ async def post_batch(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def get_batch(ctx: RequestContext) -> func.HttpResponse:
+    from shared.ingest import batch_status
+
     return json_response(await batch_status(ctx.clients, ctx.principal, ctx.route_param("batchId")))
 
 
@@ -82,6 +84,8 @@ async def put_exclusions(ctx: RequestContext) -> func.HttpResponse:
     """The on-prem agent pushes the tenant's copy of its exclusion policy, so records
     that reach us anyway are dropped here too (docs/reference/ingest.md, "Exclusion
     policy")."""
+    from shared.storage.tenants import save_exclusions
+
     raw = ctx.req.get_body() or b""
     if len(raw) > MAX_POLICY_BODY_BYTES:
         raise TooLarge(f"the body is larger than {MAX_POLICY_BODY_BYTES} bytes", field="body")

@@ -16,7 +16,6 @@ import azure.functions as func
 from functions.contract import Endpoint, Param
 from functions.http_support import RequestContext, route
 from shared.errors import NotFound
-from shared.portal_site import read_portal_file
 
 bp = func.Blueprint()
 
@@ -36,6 +35,8 @@ def _endpoint(method: str) -> Endpoint:
 
 
 def _serve(ctx: RequestContext) -> func.HttpResponse:
+    from shared.portal_site import read_portal_file
+
     req = ctx.req
     url_path = urlsplit(req.url).path
     rel = ctx.route_param("path")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared import telemetry
-from shared.processor import process_batch_blob
 
 bp = func.Blueprint()
 
@@ -23,5 +22,7 @@ bp = func.Blueprint()
     source=func.BlobSource.EVENT_GRID,
 )
 async def process_batch(blob: func.InputStream) -> None:
+    from shared.processor import process_batch_blob
+
     telemetry.configure_telemetry()  # the one logging set-up, before anything logs
     await process_batch_blob(blob.name or "")

@@ -11,12 +11,11 @@ from typing import Any
 
 import azure.functions as func
 
-from functions.contract import DATA, FROM_TO, Endpoint, Param
-from functions.http_support import RequestContext, csv_response, json_response, route, wants_csv
+from functions.contract import DATA, FROM_TO, PAGE, Endpoint, Param
+from functions.http_support import RequestContext, data_response, route
 from shared.auth.levels import REPORTS
 from shared.auth.tokens import Principal
 from shared.models.api import ReportTable
-from shared.reports import missing_subnets, poor_users, quality_summary, to_csv
 from shared.reports.service import (
     EUII_LEVELS,
     FILTERS,
@@ -38,8 +37,10 @@ FILTER_PARAMS = tuple(Param(name, description="filter (exact value)") for name i
 async def _report(
     ctx: RequestContext, report: Report, columns: Sequence[str] = ()
 ) -> func.HttpResponse:
+    from shared.reports import to_csv
+
     body = await report(ctx.clients, ctx.principal, dict(ctx.req.params))
-    return csv_response(to_csv(body, columns)) if wants_csv(ctx.req) else json_response(body)
+    return data_response(ctx.req, body, "rows", as_csv=lambda b: to_csv(b, columns))
 
 
 @route(
@@ -50,11 +51,19 @@ async def _report(
         "CQD summary: counts and Poor % by a grouping",
         REPORTS,
         ReportTable,
-        params=(*FROM_TO, Param("groupBy", description=GROUP_BY_HELP), *FILTER_PARAMS, *DATA),
+        params=(
+            *FROM_TO,
+            Param("groupBy", description=GROUP_BY_HELP),
+            *FILTER_PARAMS,
+            *PAGE,
+            *DATA,
+        ),
         other_media=("text/csv",),
     ),
 )
 async def quality_summary_route(ctx: RequestContext) -> func.HttpResponse:
+    from shared.reports import quality_summary
+
     return await _report(ctx, quality_summary)
 
 
@@ -66,11 +75,13 @@ async def quality_summary_route(ctx: RequestContext) -> func.HttpResponse:
         "Users with poor streams (drill-down)",
         EUII_LEVELS,
         ReportTable,
-        params=(*FROM_TO, Param("building"), Param("subnet"), *DATA),
+        params=(*FROM_TO, Param("building"), Param("subnet"), *PAGE, *DATA),
         other_media=("text/csv",),
     ),
 )
 async def poor_users_route(ctx: RequestContext) -> func.HttpResponse:
+    from shared.reports import poor_users
+
     return await _report(ctx, poor_users, POOR_USER_COLUMNS)
 
 
@@ -82,9 +93,11 @@ async def poor_users_route(ctx: RequestContext) -> func.HttpResponse:
         "Subnets with >= 10 audio streams not in the building file",
         REPORTS,
         ReportTable,
-        params=(*FROM_TO, *DATA),
+        params=(*FROM_TO, *PAGE, *DATA),
         other_media=("text/csv",),
     ),
 )
 async def missing_subnets_route(ctx: RequestContext) -> func.HttpResponse:
+    from shared.reports import missing_subnets
+
     return await _report(ctx, missing_subnets, MISSING_SUBNET_COLUMNS)

@@ -8,30 +8,27 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions.contract import DATA, Endpoint, Param
+from functions.contract import DATA, PAGE, Endpoint, Param
 from functions.http_support import (
     RequestContext,
-    csv_response,
     data_response,
     json_body,
     json_response,
     route,
-    wants_csv,
 )
 from shared.auth.levels import ADMIN, REPORTS
 from shared.models.api import ReportDefinitionOut, ReportList, ReportTable
 from shared.reports.definitions import ReportDefinitionBody, report_csv
-from shared.reports.report_set import (
-    create_report,
-    delete_report,
-    list_reports,
-    replace_report,
-    run_report,
-)
+from shared.reports.service import FILTERS
 
 bp = func.Blueprint()
 MAX_REPORT_BYTES = 64 * 1024
 ID = Param("id", "path", True, "report id (built-in slug or custom-...)")
+# a run narrows the report by the summary's filters (docs/reference/cqd-dimensions.md)
+RUN_FILTERS = tuple(
+    Param(name, description="narrow the run (exact value, within the report's own filter)")
+    for name in FILTERS
+)
 
 
 @route(
@@ -48,6 +45,8 @@ ID = Param("id", "path", True, "report id (built-in slug or custom-...)")
     ),
 )
 async def list_reports_route(ctx: RequestContext) -> func.HttpResponse:
+    from shared.reports.report_set import list_reports
+
     return data_response(
         ctx.req, await list_reports(ctx.clients, ctx.principal), "reports", ReportDefinitionOut
     )
@@ -64,9 +63,12 @@ async def list_reports_route(ctx: RequestContext) -> func.HttpResponse:
         201,
         body=ReportDefinitionBody,
         errors=(400, 401, 403, 409, 413, 415),
+        headers=(("Location", "the new report"),),
     ),
 )
 async def create_report_route(ctx: RequestContext) -> func.HttpResponse:
+    from shared.reports.report_set import create_report
+
     created = await create_report(ctx.clients, ctx.principal, json_body(ctx.req, MAX_REPORT_BYTES))
     return json_response(created, 201, headers={"Location": f"/api/v1/reports/{created['id']}"})
 
@@ -85,6 +87,8 @@ async def create_report_route(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def replace_report_route(ctx: RequestContext) -> func.HttpResponse:
+    from shared.reports.report_set import replace_report
+
     body = json_body(ctx.req, MAX_REPORT_BYTES)
     return json_response(
         await replace_report(ctx.clients, ctx.principal, ctx.route_param("id"), body)
@@ -105,6 +109,8 @@ async def replace_report_route(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def delete_report_route(ctx: RequestContext) -> func.HttpResponse:
+    from shared.reports.report_set import delete_report
+
     await delete_report(ctx.clients, ctx.principal, ctx.route_param("id"))
     return func.HttpResponse(status_code=204)
 
@@ -125,6 +131,8 @@ async def delete_report_route(ctx: RequestContext) -> func.HttpResponse:
                 "neither for the report's default period",
             ),
             Param("to", description="YYYY-MM-DD (inclusive)"),
+            *PAGE,
+            *RUN_FILTERS,
             *DATA,
         ),
         other_media=("text/csv",),
@@ -132,5 +140,7 @@ async def delete_report_route(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def run_report_route(ctx: RequestContext) -> func.HttpResponse:
+    from shared.reports.report_set import run_report
+
     body = await run_report(ctx.clients, ctx.principal, ctx.route_param("id"), dict(ctx.req.params))
-    return csv_response(report_csv(body)) if wants_csv(ctx.req) else json_response(body)
+    return data_response(ctx.req, body, "rows", as_csv=report_csv)

@@ -8,7 +8,6 @@ from functions.contract import Endpoint
 from functions.http_support import RequestContext, json_body, json_response, route
 from shared.auth.levels import ADMIN, INGEST
 from shared.models.api import TopologySummary
-from shared.storage.topology import read_topology, save_topology
 from shared.topology_validation import TopologyBody, parse_topology
 
 bp = func.Blueprint()
@@ -30,6 +29,8 @@ MAX_TOPOLOGY_BYTES = 1024 * 1024  # far below Cosmos DB's 2 MB item limit
 async def put_topology(ctx: RequestContext) -> func.HttpResponse:
     """The on-prem agent pushes it with its ingest identity (`CallData.Ingest`), admins
     may upload it by hand."""
+    from shared.storage.topology import save_topology
+
     topology = parse_topology(json_body(ctx.req, MAX_TOPOLOGY_BYTES))
     summary = await save_topology(ctx.clients, ctx.principal.tenant_id, topology, ctx.actor)
     return json_response(summary)
@@ -47,4 +48,6 @@ async def put_topology(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def get_topology(ctx: RequestContext) -> func.HttpResponse:
+    from shared.storage.topology import read_topology
+
     return json_response(await read_topology(ctx.clients, ctx.principal.tenant_id))

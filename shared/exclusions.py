@@ -44,7 +44,7 @@ class ExclusionPolicy(BaseModel):
     premises. The processor asks `excludes_record` before it parses a record, so an
     excluded user's record is never written anywhere, not even to quarantine."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     users: list[str] = Field(default_factory=list, max_length=100_000)
     domains: list[str] = Field(default_factory=list, max_length=10_000)
@@ -102,6 +102,8 @@ class ExclusionPolicy(BaseModel):
 
 
 class TenantSettings(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     tenantId: str
     classifierProfile: str | None = None  # None: by source (docs/reference/classification.md)
     exclusions: ExclusionPolicy = Field(default_factory=ExclusionPolicy)

@@ -36,15 +36,18 @@ _M = TypeVar("_M", bound=BaseModel)
 _SOURCE_RANK = {"sfb-cdr-json": 0, "graph-v1": 1, "ms-qoe-xml": 2}
 
 
-def completeness(frag: Fragment) -> tuple[int, int, str, int, int, int, str]:
-    """Which of two fragments of one record wins: the higher `version` (a newer Graph
-    record), then the more complete one (the call or more of its sessions have ended, a
-    later end, more sessions, more streams: an export taken while a session was still
-    running meets the one taken after it ended), and only then the content hash, so the
-    choice is the same whatever order they arrive in."""
+def completeness(frag: Fragment) -> tuple[int, str, int, str, int, int, int, str]:
+    """Which of two fragments of one record wins: the higher `version`, then the later
+    `modified` (a newer Graph record: `shared.parsing.graph.record_order`), then the
+    more complete one (the call or more of its sessions have ended, a later end, more
+    sessions, more streams: an export taken while a session was still running meets the
+    one taken after it ended), and only then the content hash, so the choice is the same
+    whatever order they arrive in. Two copies with the same version and modification
+    time are the same record to Graph; the fetcher never hands the second one over."""
     sessions = frag.sessions
     return (
         frag.version,
+        frag.modified or "",
         1 if frag.end else 0,
         frag.end or max((s.end or "" for s in sessions), default=""),
         sum(1 for s in sessions if s.end),
@@ -184,7 +187,8 @@ def build_view(
     view.start = min(starts) if starts else None
     view.end = max(ends) if ends else None
     view.duration_s = _duration(view.start, view.end)
-    view.participants = _participants(view)
+    listed = [p for frag in sorted(fragments.values(), key=_order) for p in frag.participants]
+    view.participants = _participants(view, listed)
 
     from shared.classification import classify_call
 
@@ -236,6 +240,15 @@ def lookup_keys(view: CallView) -> list[str]:
     return sorted({k for k in (normalise_source_id(v) for v in found) if k})
 
 
+def stored_lookup_keys(fragments: Iterable[Fragment], view: CallView) -> list[str]:
+    """`lookup_keys` of a stored call from its fragments, not its view: a call written
+    before the view kept `sourceIds` still has the fragments they come from (the Graph
+    record and session ids, SIP Call-IDs, conference URIs), so its index entries can be
+    built afterwards (`shared.admin.source_index`)."""
+    again = view.model_copy(update={"source_ids": [source_ids(f) for f in fragments]})
+    return lookup_keys(again)
+
+
 def conference_id(uri: str) -> str | None:
     """`sip:org@contoso.com;gruu;opaque=app:conf:focus:id:Q1` -> `Q1`; a Teams join URL's
     meeting thread part is kept whole in the URI key."""
@@ -253,8 +266,18 @@ def normalise_source_id(raw: str | None) -> str | None:
     return value[:512] or None
 
 
-def _participants(view: CallView) -> list[Participant]:
+def _participants(view: CallView, listed: Iterable[Participant] = ()) -> list[Participant]:
+    """The record's own list (Graph `participants_v2`: a meeting's attendees, also those
+    whose sessions a record does not carry) and every session endpoint, once each."""
     seen: dict[str, Participant] = {}
+    for one in listed:
+        if is_focus_uri(one.uri) or one.uri == view.conference_uri:
+            continue
+        known = seen.get(one.uri)
+        if known is None:
+            seen[one.uri] = one.model_copy()
+        elif one.display_name and not known.display_name:
+            known.display_name = one.display_name
     for s in view.sessions:
         for ep in (s.caller, s.callee):
             if not ep.uri or is_focus_uri(ep.uri) or ep.uri == view.conference_uri:

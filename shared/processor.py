@@ -19,6 +19,7 @@ import json
 import logging
 import zlib
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,12 +49,16 @@ from shared.storage.calls import (
 )
 from shared.storage.clients import Clients, get_clients
 from shared.storage.items import ItemTooLarge
-from shared.storage.source_index import index_source_ids, needs_index
+from shared.storage.source_index import index_source_ids
 from shared.storage.tenants import read_tenant_settings
 
 log = logging.getLogger(__name__)
 
 CHUNK_RECORDS = 100  # records merged per flush: bounds the working set (see bench/pipeline)
+# Rejected records parked per flush, by size too: a count alone lets 100 records of up to
+# `max_qoe_bytes` each (30 MB) wait in memory for their blob writes.
+QUARANTINE_BUFFER_BYTES = 1024 * 1024
+INFLATE_SLICE = 16 * 1024  # compressed bytes handed to zlib per call (see _GunzipReader)
 FINAL = ("completed", "completedWithErrors", "failed")
 
 
@@ -72,40 +77,80 @@ class RunCounts:
 
 
 class _GunzipReader:
-    """Async file-like over a blob download: decompresses as ijson reads, with a cap."""
+    """Async file-like over a blob download: decompresses as ijson reads, with a cap.
+
+    Memory is bounded by constants, not by the blob: one downloaded range at a time
+    (dropped once zlib has consumed it), zlib fed `INFLATE_SLICE` bytes of it per call
+    through a memoryview (so `unconsumed_tail`, which zlib copies on every call that
+    stops at `max_length`, is at most one slice, never the rest of a multi-MB range),
+    and only as much inflated JSON as the parser asked for."""
 
     def __init__(self, chunks: Any, limit: int) -> None:
         self._chunks = chunks.__aiter__()
         self._z = zlib.decompressobj(wbits=47)  # gzip or zlib header
-        self._pending = b""  # compressed bytes not inflated yet
-        self._buf = b""
+        self._chunk = memoryview(b"")  # the downloaded range being inflated
+        self._pos = 0  # how far into it zlib has consumed
+        self._buf = bytearray()  # inflated, not yet read
         self._limit = limit
         self._total = 0
         self._eof = False
 
+    async def _next_chunk(self) -> bool:
+        self._chunk.release()  # the consumed range goes before the next one arrives
+        self._chunk, self._pos = memoryview(b""), 0
+        try:
+            self._chunk = memoryview(await self._chunks.__anext__())
+        except StopAsyncIteration:
+            self._buf += self._z.flush()
+            self._eof = True
+            return False
+        return True
+
     async def read(self, n: int = 65536) -> bytes:
-        # Inflate only what the parser asks for (max_length + unconsumed_tail): a blob
-        # chunk of a few MB compressed is tens of MB of JSON, and holding that at once
-        # is exactly the whole-file memory this reader exists to avoid.
+        # Inflate only what the parser asks for (max_length): a blob range of a few MB
+        # compressed is tens of MB of JSON, and holding that at once is exactly the
+        # whole-file memory this reader exists to avoid.
         while len(self._buf) < n and not self._eof:
-            if not self._pending:
-                try:
-                    self._pending = await self._chunks.__anext__()
-                except StopAsyncIteration:
-                    self._buf += self._z.flush()
-                    self._eof = True
+            if self._pos >= len(self._chunk):
+                if not await self._next_chunk():
                     break
+                continue
+            piece = self._chunk[self._pos : self._pos + INFLATE_SLICE]
             try:
-                out = self._z.decompress(self._pending, max(n - len(self._buf), 16384))
+                out = self._z.decompress(piece, max(n - len(self._buf), 16384))
             except zlib.error as exc:
                 raise BatchUnreadable(f"blob is not valid gzip: {exc}") from exc
-            self._pending = self._z.unconsumed_tail
+            self._pos += len(piece) - len(self._z.unconsumed_tail)
             self._total += len(out)
             if self._total > self._limit:
                 raise BatchUnreadable(f"blob decompresses beyond {self._limit} bytes")
             self._buf += out
-        out, self._buf = self._buf[:n], self._buf[n:]
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
         return out
+
+
+async def _records(reader: _GunzipReader) -> AsyncIterator[Any]:
+    """The batch's records, one at a time, from ijson's push parser. Not
+    `ijson.items_async`: its C wrapper does not pass an exception thrown into a pending
+    read on to that read (asyncio throws a failed future's exception in), so an error
+    the HTTP stack raises and handles itself inside a ranged download (aiohttp's
+    proxy-environment lookup) would escape into the batch instead."""
+    import ijson
+
+    found = ijson.sendable_list()
+    parser = ijson.items_coro(found, "records.item", use_float=True)
+    while True:
+        block = await reader.read(65536)
+        if block:
+            parser.send(block)
+        else:
+            parser.close()  # raises if the JSON is incomplete
+        for record in found:
+            yield record
+        del found[:]
+        if not block:
+            return
 
 
 def parse_blob_name(name: str) -> tuple[str, str]:
@@ -113,6 +158,26 @@ def parse_blob_name(name: str) -> tuple[str, str]:
     if parsed is None:
         raise BatchUnreadable(f"blob name {name!r} is not {{tenant}}/y/m/d/{{batch}}.json.gz")
     return parsed
+
+
+def _approx_size(record: Any) -> int:
+    """Roughly the bytes a record holds as JSON: the length of its strings (a QoE
+    report's XML is nearly all of it) plus a little per value, without serialising it
+    (iterative: a nesting depth is no reason to fail)."""
+    size, stack = 0, [record]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            size += len(value) + 2
+        elif isinstance(value, dict):
+            size += 2 + sum(len(str(k)) + 4 for k in value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            size += 2 + len(value)
+            stack.extend(value)
+        else:
+            size += 8
+    return size
 
 
 def _uris(fragments: list[Fragment]) -> list[str]:
@@ -269,19 +334,27 @@ class BatchProcessor:
         sources: dict[str, dict[int, Any]] = defaultdict(dict)  # call key -> its records
         pending_records = 0
         quarantine: list[tuple[int, str, Any]] = []
+        parked_bytes = 0  # the size of what waits in `quarantine`
         try:
-            async for record in ijson.items_async(reader, "records.item", use_float=True):
+            async for record in _records(reader):
                 index = counts.received
                 counts.received += 1
+                rejected = len(quarantine)
                 fragments = self._fragments_of(
                     record, parse_ctx, tenant.exclusions, index, counts, quarantine
                 )
+                if len(quarantine) > rejected:
+                    parked_bytes += _approx_size(record)
                 if fragments:
                     for frag in fragments:
                         pending[frag.key].append(frag)
                         sources[frag.key][index] = record
                     pending_records += 1
-                if pending_records >= CHUNK_RECORDS or len(quarantine) >= CHUNK_RECORDS:
+                if (
+                    pending_records >= CHUNK_RECORDS
+                    or len(quarantine) >= CHUNK_RECORDS
+                    or parked_bytes >= QUARANTINE_BUFFER_BYTES
+                ):
                     refused = await self._flush(
                         tenant_id,
                         batch_id,
@@ -294,7 +367,7 @@ class BatchProcessor:
                     )
                     counts.stored += pending_records - refused
                     pending, pending_records, quarantine = defaultdict(list), 0, []
-                    sources = defaultdict(dict)
+                    sources, parked_bytes = defaultdict(dict), 0
         except ijson.JSONError as exc:
             raise BatchUnreadable(
                 f"batch JSON is corrupt after record {counts.received}: {exc}"
@@ -391,6 +464,7 @@ class BatchProcessor:
         profile = tenant.profile_choice()
         table = tenant.classification.table()
         ttl = tenant.classification.retention.ttl_seconds("calls")
+        keep_aggregates = tenant.classification.retention.ttl_seconds("aggregates")
         too_large: list[tuple[str, ItemTooLarge]] = []
 
         def combine(key: str, fragments: list[Fragment]) -> Combine:
@@ -456,6 +530,7 @@ class BatchProcessor:
                     ledgers.get(r.call_id) if r.previous is not None else None,
                     seen_users,
                     source_ids,
+                    keep_aggregates,
                 )
                 for r in results
             )
@@ -492,6 +567,7 @@ class BatchProcessor:
         ledger: dict[str, Any] | None,
         seen_users: set[tuple[str, str | None]],
         source_ids: dict[str, set[str]],
+        keep_aggregates: int | None,
     ) -> None:
         """After a call's merge: its history and directory entries, the source ids to
         index (collected in `source_ids`, written once for the flush) and its aggregates.
@@ -508,12 +584,17 @@ class BatchProcessor:
             else:  # a crash may have come between the call write and its index
                 await ensure_user_index(self.clients, result.document, seen_users, history)
             for k in keys:
-                if needs_index(result.document.key, k):
-                    source_ids.setdefault(k, set()).add(result.call_id)
+                source_ids.setdefault(k, set()).add(result.call_id)
             # the ledger the flush read (this coroutine's own context: task-local)
             token = prefetched_ledgers.set({result.call_id: ledger})
             try:
-                await apply_call_delta(self.clients, tenant_id, result.previous, result.document)
+                await apply_call_delta(
+                    self.clients,
+                    tenant_id,
+                    result.previous,
+                    result.document,
+                    keep_s=keep_aggregates,
+                )
             finally:
                 prefetched_ledgers.reset(token)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,7 +46,7 @@ YELLOW_KEYS: frozenset[str] = frozenset(
 
 
 class _Camel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, alias_generator=to_camel, populate_by_name=True)
 
 
 class Retention(_Camel):
@@ -59,6 +60,20 @@ class Retention(_Camel):
         """The per-item `ttl` to write for `kind` (calls, aggregates, audit)."""
         days = getattr(self, f"{kind}_days") or RETENTION_MAX_DAYS[kind]
         return int(days) * DAY
+
+
+def day_ttl(day: str, keep_seconds: int, now: float) -> int:
+    """The per-item `ttl` of an item about day `day` (YYYY-MM-DD, UTC) kept `keep_seconds`
+    after that day ends, written at `now` (epoch seconds).
+
+    Why from the day and not from the write: Cosmos DB counts `ttl` from the item's last
+    write, so a day's aggregate rewritten by a late report, or a backfill of old days,
+    would otherwise outlive the retention the admin chose. Never more than
+    `keep_seconds` (the service maximum is the caller's cap), never less than 1 (an
+    item past its retention expires at once)."""
+    y, m, d = (int(x) for x in day.split("-"))
+    end = (date(y, m, d) - date(1970, 1, 1)).days * DAY + DAY
+    return max(1, min(keep_seconds, int(end + keep_seconds - now)))
 
 
 class ClassificationSettings(_Camel):

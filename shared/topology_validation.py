@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import FieldError, Invalid
 from shared.topology import ROLES, Gateway, Pool, Topology, is_fqdn
@@ -25,6 +25,8 @@ assert get_args(Role) == ROLES  # the document and the validation accept the sam
 
 
 class TopologySite(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     name: str = Field(max_length=MAX_NAME)
     description: str | None = Field(default=None, max_length=MAX_NAME)
     city: str | None = Field(default=None, max_length=MAX_NAME)
@@ -32,6 +34,8 @@ class TopologySite(BaseModel):
 
 
 class TopologyPool(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     fqdn: str
     role: Role | list[Role]
     site: str
@@ -41,6 +45,8 @@ class TopologyPool(BaseModel):
 
 
 class TopologyGateway(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     fqdn: str
     site: str
     mediationPool: str | None = None
@@ -51,6 +57,8 @@ class TopologyBody(BaseModel):
     JSON path in one answer). Sessions whose endpoint is one of these servers (by FQDN,
     or by role when only one pool has it) carry its site and pool in reports and call
     detail."""
+
+    model_config = ConfigDict(defer_build=True)
 
     sites: list[TopologySite] = Field(max_length=MAX_SITES)
     pools: list[TopologyPool] = Field(default_factory=list, max_length=MAX_POOLS)

@@ -69,11 +69,12 @@ async def apply_with_crash(
     tenant_id: str,
     previous: CallDocument | None,
     document: CallDocument,
+    keep_s: int | None = None,
 ) -> bool:
     """`apply_call_delta` that dies at `point` (inside `crash_points()`)."""
     tokens = _POINT.set(point), _ARMED.set(False)
     try:
-        return await store.apply_call_delta(clients, tenant_id, previous, document)
+        return await store.apply_call_delta(clients, tenant_id, previous, document, keep_s)
     finally:
         _POINT.reset(tokens[0])
         _ARMED.reset(tokens[1])

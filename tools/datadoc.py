@@ -420,6 +420,15 @@ CALL_FIELDS: dict[str, F] = {
         graph="derived: `id`",
     ),
     "Fragment.version": F("record version (a newer one replaces an older)", graph="`version`"),
+    "Fragment.modified": F(
+        "when Graph last changed the record (a later one of the same version replaces)",
+        graph="`lastModifiedDateTime`",
+    ),
+    "Fragment.participants": F(
+        "the record's own participant list (table Participant)",
+        "SIP URI, UPN or phone number; name",
+        graph="`participants_v2` (else the deprecated `participants`)",
+    ),
     "Fragment.report_id": F("the QoE report's own id", qoe="`VQSessionReport@SessionId`"),
     "Fragment.call_type": F("as CallView.call_type", graph="`type`"),
     "Fragment.conference_uri": F("as CallView.conference_uri", "holds the organiser's SIP URI"),
@@ -516,10 +525,11 @@ CDR_EUII = {
     "conferenceUri": "holds the organiser's SIP URI",
 }
 GRAPH_NOT_STORED: dict[str, F] = {
-    "`participants_v2`, `participants`": F(
-        "not read; the sessions name the parties", "UPNs, names"
+    "`participants_v2` of a record that has them: the deprecated `participants`": F(
+        "not read", "UPNs, names"
     ),
-    "`lastModifiedDateTime`, `modalities` (call level)": F("not used"),
+    "`participants_v2[].administrativeUnitInfos`": F("not read"),
+    "`modalities` (call level)": F("not used"),
     "session `caller`/`callee` `feedback`": F("user feedback: not read", "verbatim feedback"),
     "network `reflexiveIPAddress`, `relayIPAddress`, `relayPort`": F("not read", "full IP address"),
     "network `wifiChannel`, `wifiBand`, `wifiVendorDriver`, ...": F("not read"),

@@ -10,7 +10,10 @@ batch, the blob trigger stores the call. Measured in the same run:
 - webhook answer time p50/p95 (Graph wants < 3 s);
 - fetch throughput: records fetched and handed to the pipeline per second (first
   notification -> last `stored` mark), against the stand-in's bare GET rate for the same
-  records with the same concurrency (16, the queue trigger's batch size) and the ratio;
+  records and requests (the record with its sessions, and its participants_v2) with the
+  same concurrency (the queue trigger's `batchSize`, host.json) and the ratio;
+- where a fetch spends its time (GETs vs waiting for its batch to be durable), and how
+  many records travelled per batch;
 - notification -> call answerable (the call document's `updatedAt`) p50/p95.
 """
 
@@ -40,23 +43,25 @@ def _ts(text: str) -> float:
 
 
 async def _bare_gets(standin: Any, token: str, ids: list[str], concurrency: int) -> float:
-    """GETs/s of the same requests the fetcher makes, with nothing behind them."""
+    """Records/s fetched by the same requests the fetcher makes (the record with its
+    sessions, and its participants_v2 at the same time), with nothing behind them."""
     from aiohttp import ClientSession
 
     sem = asyncio.Semaphore(concurrency)
     async with ClientSession() as session:
 
-        async def one(rid: str) -> None:
-            async with (
-                sem,
-                session.get(
-                    f"{standin.url}/communications/callRecords/{rid}"
-                    "?$expand=sessions($expand=segments)",
-                    headers={"Authorization": f"Bearer {token}"},
-                ) as resp,
-            ):
+        async def get(url: str) -> None:
+            async with session.get(url, headers={"Authorization": f"Bearer {token}"}) as resp:
                 await resp.read()
                 assert resp.status == 200, resp.status
+
+        async def one(rid: str) -> None:
+            base = f"{standin.url}/communications/callRecords/{rid}"
+            async with sem:
+                await asyncio.gather(
+                    get(f"{base}?$expand=sessions($expand=segments)"),
+                    get(f"{base}/participants_v2"),
+                )
 
         t0 = time.perf_counter()
         await asyncio.gather(*(one(r) for r in ids))
@@ -147,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         fetch_s = max(stored_at) - min(notified.values())
         answerable = [_ts(calls[r]["updatedAt"]) - notified[r] for r in stored if r in notified]
         token = asyncio.run(_token(authority.url, tenant))
-        bare_rate = asyncio.run(_bare_gets(standin, token, ids[: min(len(ids), 1000)], 16))
+        concurrency = host.queue_batch  # the queue trigger's batchSize (host.json)
+        bare_rate = asyncio.run(_bare_gets(standin, token, ids[: min(len(ids), 1000)], concurrency))
         fetch_rate = len(stored_at) / fetch_s if fetch_s > 0 else 0.0
         results |= {
             "stored": len(stored),
@@ -159,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                 "p95": _pct(deliveries, 0.95),
                 "max": round(max(deliveries), 3),
             },
+            "concurrency": concurrency,
             "fetchPerS": round(fetch_rate, 1),
             "bareGetPerS": round(bare_rate, 1),
             "fetchToBareRatio": round(fetch_rate / bare_rate, 3) if bare_rate else None,
@@ -168,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
                 "mean": round(statistics.mean(answerable), 3),
             },
             "poisoned": len(host.queue_poisoned) + len(host.poisoned),
+            "batches": _handover_stats(),
+            "perRecordMs": _stages(marks),
+            "graphRequests": int(standin.counts["get"]),
         }
     finally:
         if host:
@@ -179,6 +189,31 @@ def main(argv: list[str] | None = None) -> int:
     (out / "graph.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     return 0 if results.get("allStored") else 1
+
+
+def _stages(marks: dict[str, Any]) -> dict[str, Any]:
+    """Where one fetch spends its time, from the fetcher's own marks: the GETs (record,
+    session pages, participants_v2) with the version-mark read beside them, and the wait
+    until the batch holding the record is durable."""
+    out: dict[str, Any] = {}
+    for name in ("fetchMs", "handoverMs"):
+        values = [float(m[name]) for m in marks.values() if m and name in m]
+        if values:
+            out[name] = {"p50": _pct(values, 0.5), "p95": _pct(values, 0.95)}
+    return out
+
+
+def _handover_stats() -> dict[str, Any]:
+    """Batches the fetch path handed to the ingest, and records per batch (the local
+    host runs in this process)."""
+    from shared.graph import handover
+
+    groups = sum(h.stats["groups"] for _, h in handover._cache.values())
+    records = sum(h.stats["records"] for _, h in handover._cache.values())
+    return {
+        "groups": groups,
+        "recordsPerGroup": round(records / groups, 1) if groups else None,
+    }
 
 
 async def _token(authority: str, tenant: str) -> str:

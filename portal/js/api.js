@@ -42,13 +42,38 @@ export function createApi(base, session) {
 
   const json = async (path, opts) => (await request(path, opts)).json();
 
+  /** A paged report or list in full: the first page's body with the `rows` of every
+   * page, following `continuationToken` (docs/reference/api.md). */
+  async function allRows(path, opts = {}) {
+    const first = await json(path, opts);
+    const rows = [...(first.rows || [])];
+    let token = first.continuationToken;
+    for (let n = 0; token && n < 100; n += 1) {
+      const next = await json(path, { ...opts, query: { ...opts.query, continuationToken: token } });
+      rows.push(...(next.rows || []));
+      token = next.continuationToken;
+    }
+    return { ...first, rows, continuationToken: null };
+  }
+
   return {
     request,
     json,
-    /** Fetches text/csv with the bearer token, then offers it as a file download. */
+    allRows,
+    /** Fetches text/csv with the bearer token (every page, by `X-Continuation-Token`;
+     * a later page's header row is dropped when it is the first page's), then offers it
+     * as a file download. */
     async downloadCsv(path, query, filename) {
-      const response = await request(path, { query, accept: "text/csv" });
-      const blob = await response.blob();
+      let response = await request(path, { query, accept: "text/csv" });
+      const parts = [await response.text()];
+      const header = parts[0].split("\r\n", 1)[0];
+      for (let n = 0; response.headers.get("X-Continuation-Token") && n < 100; n += 1) {
+        const continuationToken = response.headers.get("X-Continuation-Token");
+        response = await request(path, { query: { ...query, continuationToken }, accept: "text/csv" });
+        const text = await response.text();
+        parts.push(text.startsWith(header + "\r\n") ? text.slice(header.length + 2) : text);
+      }
+      const blob = new Blob(parts, { type: "text/csv" });
       const link = document.createElement("a");
       link.href = URL.createObjectURL(blob);
       link.download = filename;

@@ -13,6 +13,10 @@ import { buildingsView } from "./views/buildings.js";
 import { settingsView } from "./views/settings.js";
 import { purgeView } from "./views/purge.js";
 import { quarantineView } from "./views/quarantine.js";
+import { reportEditView, reportRunView, reportsView } from "./views/reports.js";
+import { topologyView } from "./views/topology.js";
+import { alertsView } from "./views/alerts.js";
+import { exclusionsView } from "./views/exclusions.js";
 
 const CALL_ANALYTICS = ["admin", "engineer", "specialist"];
 const ALL = [...CALL_ANALYTICS, "reader"];
@@ -23,6 +27,13 @@ const ROUTES = [
   ["/users/:user/calls", callsView, CALL_ANALYTICS, "calls"],
   ["/calls/:callId", callView, CALL_ANALYTICS, "calls"],
   ["/quality", qualityView, ALL, "quality"],
+  ["/reports", reportsView, ALL, "reports"],
+  ["/reports/new", reportEditView, ["admin"], "reports"],
+  ["/reports/:id", reportRunView, ALL, "reports"],
+  ["/reports/:id/edit", reportEditView, ["admin"], "reports"],
+  ["/admin/alerts", alertsView, ["admin"], "alerts"],
+  ["/admin/topology", topologyView, ["admin"], "topology"],
+  ["/admin/exclusions", exclusionsView, ["admin"], "exclusions"],
   ["/admin/buildings", buildingsView, ["admin"], "buildings"],
   ["/admin/settings", settingsView, ["admin"], "settings"],
   ["/admin/purge", purgeView, ["admin"], "purge"],
@@ -32,7 +43,11 @@ const ROUTES = [
 const NAV = [
   ["calls", "Call Analytics", "/users", CALL_ANALYTICS],
   ["quality", "Quality dashboard", "/quality", ALL],
+  ["reports", "Reports", "/reports", ALL],
+  ["alerts", "Alerts", "/admin/alerts", ["admin"]],
   ["buildings", "Buildings", "/admin/buildings", ["admin"]],
+  ["topology", "Topology", "/admin/topology", ["admin"]],
+  ["exclusions", "Exclusions", "/admin/exclusions", ["admin"]],
   ["settings", "Settings", "/admin/settings", ["admin"]],
   ["quarantine", "Quarantine", "/admin/quarantine", ["admin"]],
   ["purge", "Purge a user", "/admin/purge", ["admin"]],

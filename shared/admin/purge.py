@@ -12,6 +12,7 @@ answer gives.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -38,6 +39,13 @@ from shared.storage.clients import Clients
 from shared.storage.tenants import read_tenant_settings, save_exclusions
 
 AUDIT_MONTHS = 13  # the audit log's retention, and a little more
+# A run whose status still says "running" this long after it started is taken as dead
+# (its process stopped) and started again; the purge is idempotent, so that is safe.
+STALE_RUN = timedelta(minutes=15)
+log = logging.getLogger(__name__)
+# The purges this process runs, by (tenant, user hash): a request for a user already
+# being purged here waits for that run instead of starting a second one.
+_running: dict[tuple[str, str], asyncio.Task[dict[str, Any]]] = {}
 
 
 async def _aggregates_and_ledger(clients: Clients, tenant_id: str, call_id: str, user: str) -> int:
@@ -77,6 +85,7 @@ async def _one_call(clients: Clients, tenant_id: str, call_id: str, user: str) -
     """'deleted', 'scrubbed' or None (gone already)."""
     raw = await store.read_call_raw(clients, tenant_id, call_id)
     if raw is None:
+        await store.delete_call(clients, tenant_id, call_id)  # chunks a crash left behind
         return None
     await _aggregates_and_ledger(clients, tenant_id, call_id, user)
     doc = CallDocument.model_validate(raw)
@@ -177,6 +186,80 @@ async def purge_user(
     )
     await store.save_purge_status(clients, tenant_id, result)
     return result
+
+
+def _fresh_run(status: dict[str, Any] | None, now: datetime) -> bool:
+    if not status or status.get("status") != "running":
+        return False
+    started = datetime.fromisoformat(str(status["startedAt"]).replace("Z", "+00:00"))
+    return now - started < STALE_RUN
+
+
+async def _run_in_background(
+    clients: Clients, principal: Principal, user: str, exclude: bool, running: dict[str, Any]
+) -> dict[str, Any]:
+    try:
+        return await purge_user(clients, principal, user, exclude)
+    except Exception:
+        log.error("a user purge failed; a new request starts it again", exc_info=True)
+        await store.save_purge_status(clients, principal.tenant_id, running | {"status": "failed"})
+        raise
+
+
+def _forget(key: tuple[str, str], task: asyncio.Task[dict[str, Any]]) -> None:
+    _running.pop(key, None)
+    if not task.cancelled():
+        task.exception()  # retrieved: logged by the run itself, not as "never retrieved"
+
+
+async def request_purge(
+    clients: Clients, principal: Principal, raw_user: str, exclude: bool, wait_s: float
+) -> tuple[bool, dict[str, Any]]:
+    """Start (or join) the purge of a user and wait at most `wait_s` for it.
+
+    Returns (finished, status). Not finished: the purge goes on in this process and its
+    status item says "running" until it completes. Asking again is idempotent: while a
+    run is fresh (here or in another instance) it is joined, not repeated; a finished
+    purge runs again and finds nothing left to change."""
+    principal.require(ADMIN)
+    user = normalise_user(raw_user)
+    tenant_id = principal.tenant_id
+    digest = user_hash(tenant_id, user)
+    key = (tenant_id, digest)
+    task = _running.get(key)
+    if task is None:
+        now = datetime.now(timezone.utc)
+        current = await store.read_purge_status(clients, tenant_id, digest)
+        if _fresh_run(current, now) and current is not None:
+            return False, current
+        running = {
+            "userHash": digest,
+            "status": "running",
+            "startedAt": iso(now),
+            "completedAt": None,
+            "requestedBy": principal.name or principal.object_id or principal.app_id,
+            **{k: 0 for k in COUNTS},
+            "directoryEntryDeleted": False,
+            "addedToExclusions": False,
+        }
+        await store.save_purge_status(clients, tenant_id, running)
+        task = asyncio.ensure_future(_run_in_background(clients, principal, user, exclude, running))
+        _running[key] = task
+        task.add_done_callback(lambda t: _forget(key, t))
+    done, _ = await asyncio.wait({task}, timeout=max(0.0, wait_s))
+    if task in done:
+        return True, task.result()
+    status = await store.read_purge_status(clients, tenant_id, digest)
+    return False, status or {"userHash": digest, "status": "running"}
+
+
+COUNTS = (
+    "callsDeleted",
+    "callsScrubbed",
+    "historyEntriesDeleted",
+    "auditEntriesScrubbed",
+    "quarantinedRecordsScrubbed",
+)
 
 
 async def purge_status(clients: Clients, principal: Principal, digest: str) -> dict[str, Any]:

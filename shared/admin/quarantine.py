@@ -15,11 +15,13 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from shared import paging
 from shared.analytics.service import iso
 from shared.auth.levels import ADMIN
 from shared.auth.tokens import Principal
 from shared.errors import Conflict, Invalid, NotFound
 from shared.models.envelope import BATCH_ID_RE
+from shared.paging import decode_page_token, encode_page_token, fingerprint
 from shared.processor import BatchProcessor
 from shared.settings import Settings
 from shared.storage import audit as audit_store
@@ -41,20 +43,45 @@ def _summary(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 async def list_quarantine(
-    clients: Clients, principal: Principal, batch_id: str | None, reason: str | None
+    clients: Clients,
+    principal: Principal,
+    batch_id: str | None,
+    reason: str | None,
+    continuation: str | None = None,
+    limit: int | None = None,
 ) -> dict[str, Any]:
+    """The tenant's quarantined records (of one batch, with a reason containing
+    `reason`), a page at a time in blob-name order; `byReason` and `count` are the
+    page's. The token is the last blob name returned, so a record replayed or discarded
+    in between shifts nothing."""
     principal.require(ADMIN)
     if batch_id and not BATCH_ID_RE.match(batch_id):
         # not a blob prefix any batch can have (control characters would reach storage)
         raise Invalid("batchId is not a batch id", field="batchId")
-    docs = await store.list_records(clients, principal.tenant_id, batch_id)
+    query = {"batchId": batch_id, "reason": reason}
+    state = decode_page_token(continuation, ("q", "after"))
+    if state is not None and state["q"] != fingerprint(query):
+        raise Invalid("continuation token is not valid for this query", field="continuationToken")
+    text = (reason or "").lower()
+    docs, last = await store.page_records(
+        clients,
+        principal.tenant_id,
+        batch_id,
+        state["after"] if state else None,
+        lambda d: text in str(d.get("reason")).lower(),
+        paging.PAGE_ROWS if limit is None else limit,
+    )
     items = [_summary(d) for d in docs]
     reasons: dict[str, int] = {}
     for item in items:
         reasons[str(item["reason"])] = reasons.get(str(item["reason"]), 0) + 1
-    if reason:
-        items = [i for i in items if reason.lower() in str(i["reason"]).lower()]
-    return {"items": items, "byReason": dict(sorted(reasons.items())), "count": len(items)}
+    token = encode_page_token({"q": fingerprint(query), "after": last}) if last else None
+    return {
+        "items": items,
+        "byReason": dict(sorted(reasons.items())),
+        "count": len(items),
+        "continuationToken": token,
+    }
 
 
 def _index(raw: str) -> int:

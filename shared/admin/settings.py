@@ -62,6 +62,7 @@ async def put_settings(clients: Clients, principal: Principal, body: Any) -> dic
     now = datetime.now(timezone.utc)
     actor = principal.name or principal.object_id or principal.app_id
     saved = await save_classification(clients, principal.tenant_id, wanted, iso(now), actor)
+    audit_store.forget_audit_ttl(principal.tenant_id)
     for change in diff:
         await audit_store.write_entry(
             clients,

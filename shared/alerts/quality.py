@@ -42,6 +42,7 @@ from shared.auth.levels import ADMIN
 from shared.auth.tokens import Principal
 from shared.clock import iso_utc
 from shared.errors import Invalid, NotFound
+from shared.paging import page_rows
 from shared.reports.service import poor_percent, quality_summary
 from shared.settings import SettingsError
 from shared.storage import alerts as alert_store
@@ -61,7 +62,6 @@ DEFAULT_POOR_PERCENT = 2.0
 DEFAULT_MIN_STREAMS = 20
 LOOKBACK_DAYS = 2  # today so far, and yesterday (late and back-filled batches)
 DEFAULT_LIST_DAYS = 30
-MAX_LIST = 1000
 STATUSES = ("open", "acknowledged")
 WRITE_ATTEMPTS = 10
 FIGURES = ("poorPercent", "poor", "good", "streams")
@@ -321,16 +321,29 @@ async def list_alerts(
         end.isoformat(),
         None if status == "all" else status,
     )
-    docs.sort(key=lambda d: str(d.get("building") or "").casefold())
-    docs.sort(key=lambda d: (str(d.get("day")), float(d.get("poorPercent") or 0)), reverse=True)
+    query = {"from": start.isoformat(), "to": end.isoformat(), "status": status}
+    page, token = page_rows(docs, params.get("continuationToken"), alert_order, query)
     return {
-        "from": start.isoformat(),
-        "to": end.isoformat(),
-        "status": status,
+        **query,
         "open": sum(1 for d in docs if d.get("status") == "open"),
-        "truncated": len(docs) > MAX_LIST,
-        "alerts": [alert_store.public(d) for d in docs[:MAX_LIST]],
+        "alerts": [alert_store.public(d) for d in page],
+        "continuationToken": token,
     }
+
+
+def alert_order(doc: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Newest day first, worst first within a day, then by building and id: the list's
+    order and its page position (an acknowledgement does not move an alert)."""
+    try:
+        day = -date.fromisoformat(str(doc.get("day"))[:10]).toordinal()
+    except ValueError:
+        day = 0
+    return (
+        day,
+        -float(doc.get("poorPercent") or 0),
+        str(doc.get("building") or "").casefold(),
+        str(doc.get("id")),
+    )
 
 
 async def acknowledge(clients: Clients, principal: Principal, item_id: str) -> dict[str, Any]:

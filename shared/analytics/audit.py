@@ -20,10 +20,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
-from shared.analytics.service import decode_page_token, encode_page_token, iso, parse_time
+from shared.analytics.service import iso, parse_time
 from shared.auth.levels import ADMIN, CALL_ANALYTICS
 from shared.auth.tokens import Principal
 from shared.errors import Invalid
+from shared.paging import decode_page_token, encode_page_token
 from shared.storage import audit as audit_store
 from shared.storage.audit import audit_pk
 from shared.storage.clients import Clients

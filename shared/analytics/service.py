@@ -2,14 +2,13 @@
 
 Each read is the cheapest Cosmos DB operation that answers it: search is a query in
 the tenant's directory partition, history a single-partition query in the user's
-partition (keyset paging: no OFFSET, stable under inserts), detail one point read.
+partition (keyset paging: no OFFSET, stable under inserts), detail one point read (a
+large meeting stored in chunks: the head and the chunks of the page asked for).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -18,17 +17,18 @@ from shared.analytics.visibility import mask_phones, project_call
 from shared.auth.levels import CALL_ANALYTICS, CALL_LOOKUP
 from shared.auth.tokens import Principal
 from shared.errors import Invalid, NotFound
-from shared.identity import call_id as call_id_of
 from shared.identity import normalise_uri, user_key
 from shared.merge import normalise_source_id
 from shared.models.call import CallDocument
+from shared.paging import decode_page_token, encode_page_token
 from shared.reports.places import add_places, load_place_context
-from shared.storage.calls import history_page, read_call, search_directory
+from shared.storage.calls import history_page, read_call, read_call_sessions, search_directory
 from shared.storage.clients import Clients
-from shared.storage.source_index import calls_for_source_id, own_call_key
+from shared.storage.source_index import calls_for_source_id
 
 SEARCH_LIMIT = 25
 PAGE_SIZE = 50
+SESSION_PAGE = 100  # sessions per page of a call detail (a few hundred KB at most)
 DEFAULT_DAYS = 30
 
 
@@ -44,27 +44,6 @@ def parse_time(value: str | None, name: str, default: datetime) -> datetime:
 
 def iso(t: datetime) -> str:
     return t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def encode_page_token(state: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
-
-
-def decode_page_token(token: str | None, keys: tuple[str, ...]) -> dict[str, Any] | None:
-    """The state `encode_page_token` wrote: exactly `keys`, each a string. Anything else
-    (a hand-edited or foreign token) is a 400, so no query is built from its values."""
-    if not token:
-        return None
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        state = json.loads(base64.urlsafe_b64decode(padded))
-        if not isinstance(state, dict) or set(state) != set(keys):
-            raise ValueError
-        if not all(isinstance(state[k], str) for k in keys):
-            raise ValueError
-        return state
-    except ValueError:
-        raise Invalid("continuation token is not valid", field="continuationToken") from None
 
 
 def normalise_user(raw: str) -> str:
@@ -150,12 +129,32 @@ def detail_dict(doc: CallDocument) -> dict[str, Any]:
     return {"callId": doc.id, **view}
 
 
+def _session_position(continuation: str | None) -> int:
+    state = decode_page_token(continuation, ("session",))
+    if state is None:
+        return 0
+    if not state["session"].isdigit() or len(state["session"]) > 9:
+        raise Invalid("continuation token is not valid", field="continuationToken")
+    return int(state["session"])
+
+
 async def call_detail(
-    clients: Clients, principal: Principal, call_id: str, searched_user: str | None
+    clients: Clients,
+    principal: Principal,
+    call_id: str,
+    searched_user: str | None,
+    continuation: str | None = None,
 ) -> dict[str, Any]:
+    """The call, its participants and one page of its sessions (`SESSION_PAGE`, in the
+    view's order); `continuationToken` asks for the next page. A large meeting's call
+    detail is never one multi-megabyte answer, and a page reads only the stored chunks
+    it needs. Each page is projected for the caller's level like a whole call (a
+    specialist sees only the searched user's own sessions of a conference, so a page
+    can hold fewer than the page size, or none)."""
     principal.require(CALL_ANALYTICS)
     level = principal.level
     searched = normalise_user(searched_user) if searched_user else None
+    first = _session_position(continuation)
     if level == "specialist" and not searched:
         raise Invalid(
             "a specialist reads a call for the user searched for: add ?user=", field="user"
@@ -164,15 +163,19 @@ async def call_detail(
     # only engineer and admin see it, so only they load its context (cached per tenant
     # for 30 s; otherwise two point reads), in parallel with the call read.
     with_place = level in ("admin", "engineer")
-    doc, context = await asyncio.gather(
-        read_call(clients, principal.tenant_id, call_id),
+    end = first + SESSION_PAGE
+    found, context = await asyncio.gather(
+        read_call_sessions(clients, principal.tenant_id, call_id, first, end),
         load_place_context(clients, principal.tenant_id) if with_place else _none(),
     )
-    if doc is None or doc.tenantId != principal.tenant_id:
+    if found is None or found[0].tenantId != principal.tenant_id:
         raise NotFound("no such call for this tenant", field="callId")
+    doc, total = found
     if searched and searched not in {user_key(p.uri) for p in doc.view.participants}:
         raise NotFound("the user did not take part in this call", field="user")
     detail = detail_dict(doc)
+    detail["sessionCount"] = total
+    detail["continuationToken"] = encode_page_token({"session": str(end)}) if end < total else None
     if context is not None:
         add_places(detail, doc.view.sessions, *context)
     return project_call(detail, level, searched)  # type: ignore[arg-type]
@@ -186,8 +189,7 @@ async def calls_by_source_id(
 ) -> dict[str, Any]:
     """The caller's tenant's calls that carry `source_id`: a Graph callRecord or session
     id, a SIP Call-ID, a conference URI or id, a QoE report id, or our own call id. One
-    point read in the source-id index, one of the call the id names as its own key (a
-    peer-to-peer call's Call-ID, not indexed), plus one per call found (no scan)."""
+    point read in the source-id index plus one per call found (no scan)."""
     principal.require(CALL_LOOKUP)
     if not source_id or not source_id.strip():
         raise Invalid("sourceId is required", field="sourceId")
@@ -195,15 +197,12 @@ async def calls_by_source_id(
         raise Invalid(f"sourceId is longer than {MAX_SOURCE_ID} characters", field="sourceId")
     key = normalise_source_id(source_id)
     tenant = principal.tenant_id
-    own, by_call_id, indexed = await asyncio.gather(
+    own, indexed = await asyncio.gather(
         # our own call ids are UUIDs; anything else (a URL, a Call-ID) is never an item id
         read_call(clients, tenant, key) if key and _is_uuid(key) else _none(),
-        # a peer-to-peer call's own SIP Call-ID has no index document: its id follows
-        read_call(clients, tenant, call_id_of(tenant, own_call_key(key))) if key else _none(),
         calls_for_source_id(clients, tenant, key or ""),
     )
-    docs = [d for d in (own, by_call_id) if d is not None and d.tenantId == tenant]
-    docs = list({d.id: d for d in docs}.values())
+    docs = [own] if own is not None and own.tenantId == tenant else []
     for call_id in indexed:
         if any(d.id == call_id for d in docs):
             continue

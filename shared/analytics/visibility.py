@@ -127,6 +127,8 @@ _SNAKE_CLASSES: dict[str, FieldClass] = {
     "reasons": "basic",
     "sources": "basic",
     "participant_count": "basic",
+    "session_count": "basic",
+    "continuation_token": "basic",
     "conference_uri": "debug",
     "organizer": "identity",
     "participants": "basic",

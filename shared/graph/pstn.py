@@ -29,6 +29,7 @@ from typing import Any
 from shared.graph.client import GraphClient, Throttled
 from shared.graph.config import GraphConfig
 from shared.graph.subscriptions import iso, parse_iso
+from shared.paging import page_rows
 from shared.settings import Settings
 from shared.storage import graph_state
 from shared.storage.clients import Clients
@@ -193,3 +194,17 @@ def summarise(docs: list[dict[str, Any]], start: str, end: str) -> list[dict[str
 async def report(clients: Clients, tenant_id: str, start: str, end: str) -> list[dict[str, Any]]:
     docs = await graph_state.query_days(clients, tenant_id, "pstnDay", start, end)
     return summarise(docs, start, end)
+
+
+async def report_page(
+    clients: Clients, tenant_id: str, start: str, end: str, continuation: str | None
+) -> dict[str, Any]:
+    """One page of the per-trunk report, by day, trunk and log type."""
+    rows = await report(clients, tenant_id, start, end)
+    page, token = page_rows(
+        rows,
+        continuation,
+        lambda r: (str(r["day"]), str(r["trunk"]), str(r["logType"])),
+        {"from": start, "to": end},
+    )
+    return {"from": start, "to": end, "rows": page, "continuationToken": token}

@@ -20,7 +20,7 @@ class ApiModel(BaseModel):
     """Every API body: snake_case fields in Python, camelCase on the wire and in the
     OpenAPI document (the same alias rule as the call models; docs/reference/api.md)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, alias_generator=to_camel, populate_by_name=True)
 
 
 class BatchAccepted(ApiModel):
@@ -102,6 +102,20 @@ class CallDetail(CallView):
     model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
     call_id: str
     participant_count: int
+    session_count: int = Field(description="all the call's sessions; `sessions` is one page")
+    continuation_token: str | None = Field(
+        default=None, description="the next page of sessions; null on the last page"
+    )
+
+
+class SourceIndexRun(ApiModel):
+    """One run of the source-id index backfill (`POST /api/v1/admin/source-index/backfill`)."""
+
+    users_read: int
+    calls_read: int
+    ids_checked: int = Field(description="source ids of those calls looked up in the index")
+    entries_written: int = Field(description="index entries created or extended (0: complete)")
+    continuation_token: str | None = Field(description="run again with it; null: done")
 
 
 class AuditEntry(ApiModel):
@@ -129,11 +143,32 @@ class ReportTable(ApiModel):
     to: str
     documents_read: int
     rows: list[dict[str, Any]]
+    continuation_token: str | None
 
 
 class BuildingSummary(ApiModel):
     model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
     rows: int | None = None
+
+
+class BuildingUpload(ApiModel):
+    upload_id: str
+    uploaded_at: str
+    uploaded_by: str | None
+    rows: int
+    buildings: int
+    active: bool
+
+
+class BuildingHistory(ApiModel):
+    uploads: list[BuildingUpload]
+
+
+class ExclusionView(ApiModel):
+    """The tenant's exclusion policy as the agent last pushed it (or a purge added to)."""
+
+    users: list[str]
+    domains: list[str]
 
 
 # Report set and topology.
@@ -183,18 +218,20 @@ class QualityAlert(ApiModel):
 
 class AlertList(ApiModel):
     model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
-    open: int
-    truncated: bool
+    open: int = Field(description="open alerts in the period (all pages)")
     alerts: list[QualityAlert]
+    continuation_token: str | None
 
 
 class PurgeResult(BaseModel):
     """What a user purge did; the user appears only as a hash."""
 
+    model_config = ConfigDict(defer_build=True)
+
     userHash: str
-    status: Literal["completed"]
+    status: Literal["running", "completed", "failed"]
     startedAt: str
-    completedAt: str
+    completedAt: str | None
     requestedBy: str | None
     callsDeleted: int
     callsScrubbed: int
@@ -207,6 +244,8 @@ class PurgeResult(BaseModel):
 
 
 class QuarantinedRecord(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     batchId: str
     index: int
     reason: str | None
@@ -217,18 +256,27 @@ class QuarantinedRecord(BaseModel):
 
 
 class QuarantineList(BaseModel):
+    """One page of quarantined records; `byReason` and `count` are the page's."""
+
+    model_config = ConfigDict(defer_build=True)
+
     items: list[QuarantinedRecord]
     byReason: dict[str, int]
     count: int
+    continuationToken: str | None
 
 
 class ReplayOutcome(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     index: int
     outcome: Literal["stored", "excluded", "quarantined", "discarded"]
     reason: str | None
 
 
 class ReplayResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     batchId: str
     results: list[ReplayOutcome]
     counts: dict[str, int]
@@ -241,7 +289,7 @@ class GraphNotifications(BaseModel):
     """Graph change or lifecycle notifications (`value`: one item per notification), as
     Microsoft Graph posts them: Graph's format, not ours, so no alias rule."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
     value: list[dict[str, object]]
 
 
@@ -277,3 +325,4 @@ class PstnTrunkDay(ApiModel):
 class PstnReport(ApiModel):
     model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
     rows: list[PstnTrunkDay]
+    continuation_token: str | None

@@ -25,7 +25,9 @@ class _Model(BaseModel):
     every API body (dumped `by_alias=True`) and in the OpenAPI document, which is
     generated from these models with `by_alias=True` too (docs/reference/api.md)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(
+        defer_build=True, alias_generator=to_camel, populate_by_name=True, extra="ignore"
+    )
 
 
 def metric_name(name: str) -> str:
@@ -193,12 +195,20 @@ class Session(_Model):
         return {k: [metric_name(m) for m in v] for k, v in value.items()}
 
 
+class Participant(_Model):
+    uri: str
+    display_name: str | None = None
+    kind: Literal["user", "phone", "guest", "server", "unknown"] = "unknown"
+
+
 class Fragment(_Model):
     """What one record contributes to one call.
 
     `key` identifies the call across sources (`conf:<uri>`, `sip:<call-id>`,
-    `graph:<id>`). `version` lets a newer Graph call record replace an older one of the
-    same `record_id`; for SfB records it stays 0.
+    `graph:<id>`). `version` and then `modified` (Graph's lastModifiedDateTime) let a
+    newer Graph call record replace an older one of the same `record_id`; for SfB
+    records they stay 0 and None. `participants` are the ones the record lists itself
+    (Graph `participants_v2`), beside the parties of its sessions.
     """
 
     fragment_id: str  # content hash of the record: a duplicate is the same key
@@ -206,6 +216,9 @@ class Fragment(_Model):
     source_format: str
     key: str
     version: int = 0
+    # Graph lastModifiedDateTime, normalised (shared.parsing.graph.modified_key) so that
+    # two of them compare as text; None for sources without one.
+    modified: str | None = None
     report_id: str | None = None  # QoE VQSessionReport@SessionId: the report's own id
     call_type: Literal["peerToPeer", "conference", "pstn"] | None = None
     conference_uri: str | None = None
@@ -213,12 +226,7 @@ class Fragment(_Model):
     start: str | None = None
     end: str | None = None
     sessions: list[Session] = Field(default_factory=list)
-
-
-class Participant(_Model):
-    uri: str
-    display_name: str | None = None
-    kind: Literal["user", "phone", "guest", "server", "unknown"] = "unknown"
+    participants: list[Participant] = Field(default_factory=list)
 
 
 class SourceIds(_Model):

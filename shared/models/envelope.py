@@ -50,7 +50,7 @@ class Source(BaseModel):
     but bounded: the whole `source` is copied into the batch status document, and an
     unbounded extra would make that document too large to store."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     type: Literal["sfb-server", "teams-graph", "other"] = "sfb-server"
     fqdn: str = Field(min_length=1, max_length=255)
@@ -70,7 +70,7 @@ class Source(BaseModel):
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     kind: Literal["qoe", "cdr", "callRecord", "pstnCall"]
     format: str
@@ -96,7 +96,7 @@ class Record(BaseModel):
 
 
 class BatchEnvelope(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     schemaVersion: Literal["1.0"]
     batchId: str

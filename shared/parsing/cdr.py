@@ -20,6 +20,7 @@ class SfbCdr(BaseModel):
     """One SIP session from the Skype for Business Server call detail records."""
 
     model_config = ConfigDict(
+        defer_build=True,
         extra="ignore",
         title="sfb-cdr-json",
         json_schema_extra={"$id": "https://schemas.calldataconnector.dev/sfb-cdr-json/1.0"},

@@ -4,12 +4,18 @@ Why one fragment per record with `record_id = graph:<id>` and `version = record.
 Graph re-publishes a call record as it learns more; `merge.union` keeps only the highest
 version per record_id, so a newer record replaces an older one in any arrival order.
 
+Ordering: a record's place is (`version`, `lastModifiedDateTime`), compared as
+`record_order` says; the fragment carries both, and the merge keeps the greatest.
+
 Mapping (docs/reference/classification.md, "Graph call record fields"): each Graph session is one
 Session; its segments' media streams become Streams (`{label}:{streamDirection}`,
 suffixed with the segment id when a session has several segments, since each segment
 is its own media path). ISO-8601 durations become milliseconds; a null field is a
 missing metric. Both the older (`identity`, `organizer`) and newer
-(`associatedIdentity`, `organizer_v2`) identity shapes are read.
+(`associatedIdentity`, `organizer_v2`) identity shapes are read. Participants: Graph's
+`participants_v2` (every page, appended by the fetcher) where the record has it, else
+the deprecated `participants` (at most 130 identities); the session endpoints are
+added to them in the merge.
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 from shared.identity import content_hash
-from shared.models.call import Endpoint, Fragment, Session, Stream, StreamMetrics
+from shared.models.call import Endpoint, Fragment, Participant, Session, Stream, StreamMetrics
 from shared.parsing import ParseContext, RecordRejected, register
 
 SOURCE = "graph-v1"
@@ -53,6 +60,42 @@ def iso_duration_ms(value: Any) -> float | None:
     if parts["sign"]:
         seconds = -seconds
     return seconds * 1000.0
+
+
+_MODIFIED = re.compile(
+    r"^(?P<base>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?"
+    r"(?P<tz>Z|[+-]\d{2}:\d{2})?$"
+)
+
+
+def modified_key(value: Any) -> str:
+    """`lastModifiedDateTime` as text that sorts as time: UTC, 7 fractional digits
+    (Graph's 100 ns precision; `datetime` keeps only 6, which would make two distinct
+    modifications compare equal). '' for null or anything not a timestamp, so a record
+    without one is older than any record with one."""
+    if not isinstance(value, str):
+        return ""
+    match = _MODIFIED.match(value.strip())
+    if not match:
+        return ""
+    try:
+        base = datetime.fromisoformat(match["base"] + (match["tz"] or "Z").replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    frac = (match["frac"] or "")[:7].ljust(7, "0")
+    return base.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac}Z"
+
+
+def record_order(record: Any) -> tuple[int, str]:
+    """Where a copy of a call record stands among the copies of the same id:
+    (`version`, `lastModifiedDateTime`). Graph's version increases monotonically as it
+    learns more; a copy with the same version and a later modification time is newer
+    too. A greater key replaces the call; an equal or smaller one changes nothing."""
+    data = record if isinstance(record, dict) else {}
+    version = data.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        version = 0
+    return version, modified_key(data.get("lastModifiedDateTime"))
 
 
 def _num(value: Any) -> float | None:
@@ -298,6 +341,31 @@ def _upns(data: dict[str, Any]) -> dict[str, str]:
     return found
 
 
+def _listed_participants(data: dict[str, Any], upns: dict[str, str]) -> list[Participant]:
+    """The record's own participant list: `participants_v2` (entities with an `identity`
+    communicationsIdentitySet) where present, else the deprecated `participants`
+    (identitySets). A user listed without a UPN takes it from a session endpoint with
+    the same id, so the participant and that endpoint are one person."""
+    v2 = data.get("participants_v2")
+    if isinstance(v2, list) and v2:
+        sets = [_obj(_obj(p).get("identity")) for p in v2]
+    else:
+        sets = [_obj(p) for p in _list(data.get("participants"))]
+    found: dict[str, Participant] = {}
+    for ident in sets:
+        uri, name, kind = _identity(ident)
+        if not uri:
+            continue
+        user_id = _str(_obj(ident.get("user")).get("id"))
+        if kind == "user" and user_id and not uri.startswith("sip:"):
+            uri = upns.get(user_id, uri)
+        if uri not in found:
+            found[uri] = Participant(uri=uri, display_name=name, kind=kind or "unknown")  # type: ignore[arg-type]
+        elif name and not found[uri].display_name:
+            found[uri].display_name = name
+    return [found[k] for k in sorted(found)]
+
+
 @register("callRecord", "graph-v1")
 def parse_graph(data: Any, ctx: ParseContext) -> list[Fragment]:
     """One fragment per call record; the key and record id are `graph:<id>`."""
@@ -322,9 +390,10 @@ def parse_graph(data: Any, ctx: ParseContext) -> list[Fragment]:
     org_set = _obj(organizer.get("identity")) if organizer else _obj(data.get("organizer"))
     org_uri, _, _ = _identity(org_set)
     org_id = _str(_obj(org_set.get("user")).get("id"))
+    upns = _upns(data)
     if org_id and org_uri and not org_uri.startswith("sip:"):
         # organizer_v2 carries no UPN: use the session endpoint with the same user id.
-        org_uri = _upns(data).get(org_id, org_uri)
+        org_uri = upns.get(org_id, org_uri)
     kinds = {ep.kind for s in sessions for ep in (s.caller, s.callee)}
     rtype = data.get("type")
     if rtype == "groupCall":
@@ -340,11 +409,13 @@ def parse_graph(data: Any, ctx: ParseContext) -> list[Fragment]:
             source_format=SOURCE,
             key=f"graph:{record_id}",
             version=version,
+            modified=record_order(data)[1] or None,
             call_type=call_type,  # type: ignore[arg-type]
             conference_uri=_str(data.get("joinWebUrl")) if call_type == "conference" else None,
             organizer=org_uri,
             start=_str(data.get("startDateTime")),
             end=_str(data.get("endDateTime")),
             sessions=sessions,
+            participants=_listed_participants(data, upns),
         )
     ]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.aggregates.dimensions import CLIENT_TYPES, PRODUCTS, TRANSPORTS, WIFI_BANDS
 from shared.auth.levels import REPORTS, Level
@@ -439,6 +439,8 @@ class ReportDefinitionBody(BaseModel):
     """A custom report, as documented. `validate_definition` is what checks a body (it
     names every offending path, `groupBy[1]`, `filters.x`, in one answer); this model
     is built from the same constants, so the document lists what it accepts."""
+
+    model_config = ConfigDict(defer_build=True)
 
     name: str = Field(max_length=MAX_NAME)
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)

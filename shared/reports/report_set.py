@@ -13,7 +13,7 @@ from typing import Any
 from shared.auth.levels import ADMIN, REPORTS
 from shared.auth.tokens import Principal
 from shared.clock import utcnow
-from shared.errors import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.reports.definitions import (
     BUILT_IN,
     BUILT_IN_BY_ID,
@@ -25,7 +25,16 @@ from shared.reports.definitions import (
     project_row,
     validate_definition,
 )
-from shared.reports.service import Period, poor_users, run_summary
+from shared.reports.service import (
+    Period,
+    group_key,
+    paged,
+    poor_user_key,
+    poor_user_table,
+    run_summary,
+)
+from shared.reports.service import _filters as summary_filters  # the summary's own parsing
+from shared.reports.service import _matches as matches
 from shared.storage import reports as store
 from shared.storage.clients import Clients
 from shared.storage.items import StaleWrite
@@ -148,6 +157,20 @@ async def delete_report(clients: Clients, principal: Principal, report_id: str) 
         raise NotFound("no such report for this tenant", field="id")
 
 
+def narrowed_filters(own: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The definition's filters AND the run's; `Invalid` naming a run filter that lies
+    outside the definition's own values for that dimension."""
+    out = dict(own)
+    for name, value in extra.items():
+        if name in own and not matches({name: value}, {name: own[name]}):
+            raise Invalid(
+                f"this report only covers {name} = {own[name]!r}; {value!r} is outside it",
+                field=name,
+            )
+        out[name] = value
+    return out
+
+
 async def run_report(
     clients: Clients,
     principal: Principal,
@@ -155,8 +178,12 @@ async def run_report(
     params: Mapping[str, str],
     today: date | None = None,
 ) -> dict[str, Any]:
-    """Run a definition over `from`/`to` (both, or neither for its default period)."""
+    """Run a definition over `from`/`to` (both, or neither for its default period),
+    narrowed by the filters of `params` (the summary's names and values): a filter on a
+    dimension the definition filters too must be one of the definition's values, so a
+    run can narrow a report and never turn it into another."""
     definition = await get_report(clients, principal, report_id)
+    filters = narrowed_filters(definition.filters, summary_filters(params))
     if params.get("from") or params.get("to"):
         period = Period.parse(params)
     else:
@@ -166,20 +193,23 @@ async def run_report(
         "from": period.start.isoformat(),
         "to": period.end.isoformat(),
         "groupBy": list(definition.group_by),
-        "filters": dict(definition.filters),
+        "filters": filters,
         "measures": list(definition.measures),
     }
+    # a token continues the same report at the same version over the same period
+    query = ("report", "groupBy", "filters", "measures")
     if definition.source == "poorUsers":
-        body = await poor_users(clients, principal, {"from": head["from"], "to": head["to"]})
-        return {**head, "documentsRead": body["documentsRead"], "rows": body["rows"]}
-    body = await run_summary(
-        clients, principal, period, list(definition.group_by), definition.filters
-    )
+        body = await poor_user_table(clients, principal, {"from": head["from"], "to": head["to"]})
+        table = {**head, "documentsRead": body["documentsRead"], "rows": body["rows"]}
+        return paged(table, params, poor_user_key, query)
+    names = list(definition.group_by)
+    body = await run_summary(clients, principal, period, names, filters)
     rows = [project_row(r, definition.group_by, definition.measures) for r in body["rows"]]
-    return {
+    table = {
         **head,
         "buildingFile": body["buildingFile"],
         "topology": body["topology"],
         "documentsRead": body["documentsRead"],
         "rows": rows,
     }
+    return paged(table, params, lambda r: group_key(r, names), query)

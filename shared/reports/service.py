@@ -22,7 +22,7 @@ import asyncio
 import csv
 import io
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -39,6 +39,7 @@ from shared.auth.tokens import Principal
 from shared.buildings import BuildingIndex, BuildingRow
 from shared.errors import Invalid
 from shared.models.call import metric_name
+from shared.paging import page_rows
 from shared.storage import aggregates as aggregates_store
 from shared.storage.buildings import load_building_index
 from shared.storage.clients import Clients
@@ -362,7 +363,9 @@ def _percent(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 2) if whole else None
 
 
-def _sort_key(row: Mapping[str, Any], names: list[str]) -> tuple[Any, ...]:
+def group_key(row: Mapping[str, Any], names: list[str]) -> tuple[Any, ...]:
+    """A grouped report's row order (and its page position): by the group values, the
+    rows without a value last."""
     return tuple((row[n] is None, str(row[n])) for n in names)
 
 
@@ -371,7 +374,23 @@ async def quality_summary(
 ) -> dict[str, Any]:
     principal.require(REPORTS)
     period = Period.parse(params)
-    return await run_summary(clients, principal, period, _group_by(params), _filters(params))
+    names = _group_by(params)
+    body = await run_summary(clients, principal, period, names, _filters(params))
+    return paged(body, params, lambda r: group_key(r, names), ("groupBy", "filters"))
+
+
+def paged(
+    body: dict[str, Any],
+    params: Mapping[str, str],
+    key: Callable[[dict[str, Any]], tuple[Any, ...]],
+    query: Sequence[str] = (),
+) -> dict[str, Any]:
+    """`body` with one page of its rows and the next page's `continuationToken`. The
+    token continues this query only: its resolved period and the `query` fields of the
+    body (grouping, filters, building...)."""
+    asked = {"from": body["from"], "to": body["to"], **{k: body.get(k) for k in query}}
+    rows, token = page_rows(body["rows"], params.get("continuationToken"), key, asked)
+    return {**body, "rows": rows, "continuationToken": token}
 
 
 async def run_summary(
@@ -394,7 +413,7 @@ async def run_summary(
     resolver = _Resolver(index, euii, topology)
     groups = _group(docs, resolver, names, filters)
     rows = [_finish(dict(zip(names, key, strict=True)), counts) for key, counts in groups.items()]
-    rows.sort(key=lambda r: _sort_key(r, names))
+    rows.sort(key=lambda r: group_key(r, names))
     return {
         "from": period.start.isoformat(),
         "to": period.end.isoformat(),
@@ -451,10 +470,24 @@ def _group(
     return groups
 
 
+def poor_user_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Most poor streams first, then by user (the order of the poor-users rows)."""
+    return (-int(row["poorStreams"]), str(row["user"]))
+
+
 async def poor_users(
     clients: Clients, principal: Principal, params: Mapping[str, str]
 ) -> dict[str, Any]:
-    """Users with poor streams in a building or subnet (engineer/admin: EUII)."""
+    """Users with poor streams in a building or subnet (engineer/admin: EUII), a page
+    at a time."""
+    body = await poor_user_table(clients, principal, params)
+    return paged(body, params, poor_user_key, ("building", "subnet"))
+
+
+async def poor_user_table(
+    clients: Clients, principal: Principal, params: Mapping[str, str]
+) -> dict[str, Any]:
+    """Every row of the poor-users drill-down (the report set pages it itself)."""
     principal.require(EUII_LEVELS)
     period = Period.parse(params)
     building, subnet = params.get("building"), params.get("subnet")
@@ -487,8 +520,9 @@ async def poor_users(
             "days": len(u["days"]),
             "subnets": sorted(u["subnets"]),
         }
-        for u in sorted(users.values(), key=lambda u: (-u["poorStreams"], u["user"]))
+        for u in users.values()
     ]
+    rows.sort(key=poor_user_key)
     return {
         "from": period.start.isoformat(),
         "to": period.end.isoformat(),
@@ -524,12 +558,8 @@ async def missing_subnets(
         if n:
             shown = resolver.subnet(subnet, doc.get("prefix"))
             audio[shown] = audio.get(shown, 0) + n
-    rows = [
-        {"subnet": s, "audioStreams": n}
-        for s, n in sorted(audio.items(), key=lambda kv: (-kv[1], kv[0]))
-        if n >= MIN_MISSING_AUDIO
-    ]
-    return {
+    rows = [{"subnet": s, "audioStreams": n} for s, n in audio.items() if n >= MIN_MISSING_AUDIO]
+    body = {
         "from": period.start.isoformat(),
         "to": period.end.isoformat(),
         "buildingFile": index is not None,
@@ -537,6 +567,7 @@ async def missing_subnets(
         "documentsRead": len(docs),
         "rows": rows,
     }
+    return paged(body, params, lambda r: (-int(r["audioStreams"]), str(r["subnet"])))
 
 
 MAP_MEASURES = {

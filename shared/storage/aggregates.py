@@ -64,10 +64,12 @@ from shared.storage import layout
 from shared.storage.clients import Clients
 from shared.storage.items import StaleWrite, create_new, replace_if_unchanged
 from shared.storage.retry import read_many, read_or_none, with_retries
+from shared.tenant_settings import day_ttl
 
 log = logging.getLogger(__name__)
 
 MAX_OPS = 1000
+MAX_KEEP_S = layout.AGGREGATES.default_ttl or 396 * 86_400
 LEDGER_TTL = 40 * 86_400  # outlives the 30-day call document it shadows
 MAX_ATTEMPTS = 50
 
@@ -128,6 +130,7 @@ class _Pending:
     entries: dict[str, int]
     since: float
     done: asyncio.Future[None]
+    keep_s: int = layout.AGGREGATES.default_ttl or 0  # the tenant's aggregate retention
 
 
 @dataclass
@@ -157,6 +160,7 @@ async def _apply_to_doc(
     entries: dict[str, int],
     op: str,
     pending_since: float,
+    keep_s: int,
 ) -> None:
     """Add `entries` to one aggregate document unless it already holds `op`; coalesced
     with the other transitions waiting for the same partition in this process."""
@@ -165,7 +169,7 @@ async def _apply_to_doc(
     pk = month_pk(tenant_id, day)
     qkey = (id(loop), tenant_id, pk)
     queue = _queues.setdefault(qkey, _PartitionQueue())
-    item = _Pending(key, op, entries, pending_since, loop.create_future())
+    item = _Pending(key, op, entries, pending_since, loop.create_future(), keep_s)
     queue.items.append(item)
     if not queue.running:
         queue.running = True
@@ -253,6 +257,8 @@ def _with_transitions(
         doc["evictedAt"] = max(o[1] for o in ops[:-MAX_OPS])
         ops = ops[-MAX_OPS:]
     doc["ops"] = ops
+    # The tenant's retention, counted from the day (docs/reference/settings.md).
+    doc["ttl"] = day_ttl(day, min(p.keep_s for p in batch), time.time())
     return doc
 
 
@@ -323,7 +329,7 @@ async def _execute_batch(container: Any, operations: list[tuple[Any, ...]], pk: 
 
 
 async def _run_transition(
-    clients: Clients, tenant_id: str, call_id: str, ledger: dict[str, Any]
+    clients: Clients, tenant_id: str, call_id: str, ledger: dict[str, Any], keep_s: int
 ) -> None:
     pending = ledger["pending"]
     delta = difference(pending["contribution"], ledger.get("applied") or {})
@@ -331,7 +337,10 @@ async def _run_transition(
     since = float(pending["since"])
     # all at once: the partition's queue writes them together (one read-many, one batch)
     await asyncio.gather(
-        *(_apply_to_doc(clients, tenant_id, k, v, op, since) for k, v in sorted(delta.items()))
+        *(
+            _apply_to_doc(clients, tenant_id, k, v, op, since, keep_s)
+            for k, v in sorted(delta.items())
+        )
     )
 
 
@@ -376,15 +385,21 @@ prefetched_ledgers: contextvars.ContextVar[dict[str, dict[str, Any] | None] | No
 
 
 async def apply_call_delta(
-    clients: Clients, tenant_id: str, previous: CallDocument | None, document: CallDocument
+    clients: Clients,
+    tenant_id: str,
+    previous: CallDocument | None,
+    document: CallDocument,
+    keep_s: int | None = None,
 ) -> bool:
     """Bring the aggregates to `contribution(document)` for this call, exactly once.
 
     `previous` is the merge's view of the old call; it is not trusted for the delta (the
     ledger is, see the module docstring) and only serves as a hint here: None (a call
     this merge created) saves the ledger read, and so does a ledger the flush read
-    already (`prefetched_ledgers`). Returns True when something was written.
+    already (`prefetched_ledgers`). `keep_s`: the tenant's aggregate retention in
+    seconds (None: the service maximum). Returns True when something was written.
     """
+    keep = min(keep_s or MAX_KEEP_S, MAX_KEEP_S)
     call_id = document.id
     container = clients.container(layout.AGGREGATES)
     lid, lpk = ledger_id(call_id), ledger_pk(tenant_id, call_id)
@@ -419,7 +434,7 @@ async def apply_call_delta(
             }
         )
         if ledger.get("pending"):
-            await _run_transition(clients, tenant_id, call_id, ledger)
+            await _run_transition(clients, tenant_id, call_id, ledger, keep)
             ledger["applied"] = ledger["pending"]["contribution"]
             ledger["records"] = ledger["pending"]["records"]
             ledger["seq"] = ledger["pending"]["seq"]
@@ -446,7 +461,7 @@ async def apply_call_delta(
         if etag is None:
             continue
         wrote = True
-        await _run_transition(clients, tenant_id, call_id, ledger)
+        await _run_transition(clients, tenant_id, call_id, ledger, keep)
         ledger["applied"], ledger["records"] = new, target_records
         ledger["seq"], ledger["pending"] = ledger["pending"]["seq"], None
         if await _write_ledger(container, ledger, etag) is not None:

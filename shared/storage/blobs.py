@@ -7,6 +7,7 @@ caller must import).
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 from shared.storage import layout
@@ -16,6 +17,61 @@ from shared.storage.retry import with_retries
 
 class BlobMissing(Exception):
     """The blob does not exist (any more)."""
+
+
+# The raw batch is read in ranges of this size. The SDK's own downloader fetches the
+# first 32 MB in one GET (its `max_single_get_size`), i.e. the whole of any batch, and
+# keeps it until the download object goes; a range at a time keeps the processor's
+# memory independent of the batch's size (bench/pipeline measures it).
+INCOMING_RANGE_BYTES = 256 * 1024
+
+
+class RangedDownload:
+    """A blob read as consecutive ranged GETs, each pinned to the etag the first one
+    saw (a blob replaced mid-read fails the attempt, which the host retries, instead of
+    splicing two versions). `chunks()` yields each range once and keeps no reference."""
+
+    def __init__(self, blob: Any, first: Any, range_bytes: int) -> None:
+        """`first`: the download of the first range, None for an empty blob."""
+        self._blob = blob
+        self._first: Any = first
+        self._range = range_bytes
+        self._etag = first.properties.etag if first is not None else None
+        content_range = (first.properties.content_range or "") if first is not None else ""
+        total = content_range.rpartition("/")[2]
+        self.size = int(total) if total.isdigit() else int(getattr(first, "size", 0))
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        from azure.core import MatchConditions
+
+        first, self._first = self._first, None
+        if first is None:
+            return
+        data = await first.readall()
+        del first
+        offset = len(data)
+        if data:
+            yield data
+        del data
+        while offset < self.size:
+            length = min(self._range, self.size - offset)
+            start = offset
+
+            async def fetch(start: int = start, length: int = length) -> bytes:
+                part = await self._blob.download_blob(
+                    offset=start,
+                    length=length,
+                    etag=self._etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+                return bytes(await part.readall())
+
+            chunk = await with_retries(fetch, what="download batch range")
+            if not chunk:  # the blob is shorter than it said: stop, the parser will tell
+                return
+            offset += len(chunk)
+            yield chunk
+            del chunk
 
 
 def _ascii_header(value: str, limit: int = 1000) -> str:
@@ -56,15 +112,25 @@ class BatchBlobs:
             return str((props.metadata or {}).get("contenthash") or "")
         return None
 
-    async def open_incoming(self, name: str) -> Any:
-        """A streaming download of a raw batch (`.chunks()`); `BlobMissing` if gone."""
-        from azure.core.exceptions import ResourceNotFoundError
+    async def open_incoming(self, name: str, range_bytes: int | None = None) -> Any:
+        """A streaming download of a raw batch (`.chunks()`), `range_bytes` (default
+        `INCOMING_RANGE_BYTES`) at a time; `BlobMissing` if gone."""
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
+        range_bytes = range_bytes or INCOMING_RANGE_BYTES
         blob = self._blob(layout.INCOMING, name)
         try:
-            return await with_retries(blob.download_blob, what="download batch")
+            first = await with_retries(
+                lambda: blob.download_blob(offset=0, length=range_bytes),
+                what="download batch",
+            )
         except ResourceNotFoundError as exc:
             raise BlobMissing(name) from exc
+        except HttpResponseError as exc:
+            if exc.status_code != 416:  # a range of an empty blob: 416 InvalidRange
+                raise
+            first = None
+        return RangedDownload(blob, first, range_bytes)
 
     async def incoming_exists(self, name: str) -> bool:
         return bool(await with_retries(self._blob(layout.INCOMING, name).exists, what="find batch"))

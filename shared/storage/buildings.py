@@ -28,11 +28,16 @@ from shared.buildings import BuildingIndex, BuildingRow
 from shared.clock import utcnow
 from shared.storage import cosmos_errors, layout
 from shared.storage.clients import Clients
-from shared.storage.items import upsert
+from shared.storage.items import StaleWrite, create_new, replace_if_unchanged, upsert
 from shared.storage.retry import read_or_none
 
 CHUNK_ROWS = 5_000
 POINTER_ID = "buildings"
+# The uploads of the tenant, newest first: who uploaded which file when, with its size
+# (never the rows themselves, which only the active file keeps). A bounded list in one
+# item: an admin asks "what changed, and who changed it", not for every upload ever.
+HISTORY_ID = "buildingHistory"
+HISTORY_MAX = 50
 CHUNK_TYPE = "buildingChunk"
 
 _cache: dict[tuple[str, str], BuildingIndex] = {}
@@ -93,6 +98,7 @@ async def save_building_file(
     }
     await upsert(container, pointer, what="switch building file")
     _cache[(tenant_id, upload_id)] = index
+    await _remember_upload(clients, tenant_id, pointer, old)
     if old and old.get("uploadId") != upload_id:
         for n in range(int(old.get("chunks") or 0)):
             try:
@@ -103,6 +109,57 @@ async def save_building_file(
                 pass  # an orphan chunk is unreachable (no pointer names it), only space
         _cache.pop((tenant_id, str(old.get("uploadId"))), None)
     return building_summary(pointer)
+
+
+def _entry(pointer: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "uploadId": pointer["uploadId"],
+        "uploadedAt": pointer["uploadedAt"],
+        "uploadedBy": pointer.get("uploadedBy"),
+        "rows": pointer["rows"],
+        "buildings": pointer["buildings"],
+    }
+
+
+async def _remember_upload(
+    clients: Clients, tenant_id: str, pointer: dict[str, Any], old: dict[str, Any] | None
+) -> None:
+    """Add the upload to the history: etag-conditional, so two admins uploading at once
+    both appear. A file uploaded before the history existed is added first, so the list
+    still starts from what was active."""
+    container = clients.container(layout.TENANTS)
+    for _ in range(10):
+        raw = await _read(clients, tenant_id, HISTORY_ID)
+        uploads = list((raw or {}).get("uploads") or [])
+        if old and not any(u["uploadId"] == old.get("uploadId") for u in uploads):
+            uploads.insert(0, _entry(old))
+        uploads = [_entry(pointer), *uploads][:HISTORY_MAX]
+        body = {"id": HISTORY_ID, "tenantId": tenant_id, "type": "buildingHistory"}
+        try:
+            if raw is None:
+                await create_new(container, body | {"uploads": uploads}, what="building history")
+            else:
+                await replace_if_unchanged(
+                    container,
+                    HISTORY_ID,
+                    body | {"uploads": uploads},
+                    raw["_etag"],
+                    what="building history",
+                )
+            return
+        except StaleWrite:
+            continue
+
+
+async def read_building_history(clients: Clients, tenant_id: str) -> dict[str, Any]:
+    """The uploads, newest first; the first is the active file (`active` true)."""
+    raw = await _read(clients, tenant_id, HISTORY_ID)
+    uploads = list((raw or {}).get("uploads") or [])
+    pointer = await _read(clients, tenant_id, POINTER_ID)
+    if pointer and not any(u["uploadId"] == pointer["uploadId"] for u in uploads):
+        uploads.insert(0, _entry(pointer))
+    active = pointer["uploadId"] if pointer else None
+    return {"uploads": [u | {"active": u["uploadId"] == active} for u in uploads]}
 
 
 def building_summary(pointer: dict[str, Any] | None) -> dict[str, Any]:

@@ -18,6 +18,14 @@ from shared.identity import call_id as make_call_id
 from shared.merge import call_pk, internal_users
 from shared.models.call import CallDocument
 from shared.storage import layout
+from shared.storage.call_chunks import (
+    MANIFEST,
+    SESSION_COUNT,
+    StoredCall,
+    read_call_item,
+    read_call_page,
+    write_call_item,
+)
 from shared.storage.clients import Clients
 from shared.storage.items import AlreadyExists, StaleWrite, create_new, replace_if_unchanged, upsert
 from shared.storage.retry import read_many, read_or_none, with_retries
@@ -36,10 +44,24 @@ class MergeResult:
 
 
 async def read_call(clients: Clients, tenant_id: str, call_id: str) -> CallDocument | None:
-    raw = await read_or_none(
-        clients.container(layout.CALLS), call_id, call_pk(tenant_id, call_id), what="read call"
+    """The whole call, its chunks joined if it has any (`call_chunks`)."""
+    stored = await read_call_item(
+        clients.container(layout.CALLS), call_id, call_pk(tenant_id, call_id)
     )
-    return CallDocument.model_validate(raw) if raw else None
+    return CallDocument.model_validate(stored.body) if stored else None
+
+
+async def read_call_sessions(
+    clients: Clients, tenant_id: str, call_id: str, first: int, end: int
+) -> tuple[CallDocument, int] | None:
+    """The call with only its sessions [first, end) (a page of the call detail), and
+    how many sessions it has: the head and the chunks that page needs, no more."""
+    stored = await read_call_page(
+        clients.container(layout.CALLS), call_id, call_pk(tenant_id, call_id), first, end
+    )
+    if stored is None:
+        return None
+    return CallDocument.model_validate(stored.body), stored.session_count
 
 
 Combine = Callable[[CallDocument | None], CallDocument | None]
@@ -57,8 +79,8 @@ def call_key(tenant_id: str, key: str) -> tuple[str, str]:
 async def read_calls_raw(
     clients: Clients, tenant_id: str, keys: list[str]
 ) -> dict[str, dict[str, Any] | None]:
-    """The stored call documents of a flush's call keys in one read-many: by call key,
-    the raw document or None (no such call yet)."""
+    """The stored call items (heads, for a chunked call) of a flush's call keys in one
+    read-many: by call key, the raw item or None (no such call yet)."""
     idents = {key: call_key(tenant_id, key) for key in keys}
     found = await read_many(
         clients.container(layout.CALLS), list(idents.values()), what="read calls"
@@ -66,17 +88,27 @@ async def read_calls_raw(
     return {key: found.get(ident) for key, ident in idents.items()}
 
 
+async def _from_head(container: Any, cid: str, pk: str, head: dict[str, Any]) -> StoredCall | None:
+    """The call the flush's read-many found: whole when its item holds all of it; a
+    chunked call's head names chunks, so that call is read whole (`read_call_item`)."""
+    if head.get(MANIFEST):
+        return await read_call_item(container, cid, pk)
+    body = {k: v for k, v in head.items() if k not in (MANIFEST, SESSION_COUNT)}
+    count = len((body.get("view") or {}).get("sessions") or [])
+    return StoredCall(body, str(head.get("_etag")), [], count)
+
+
 async def merge_call(
     clients: Clients, tenant_id: str, key: str, combine: Combine, stored: Any = UNREAD
 ) -> MergeResult:
-    """Persist `combine(stored call or None)` with optimistic concurrency. `combine` is
+    """Persist `combine(stored call or None)` with optimistic concurrency (a call too
+    large for one item is stored as a head and chunks: `call_chunks`). `combine` is
     the domain's pure merge (`shared.merge.merged_document`): it returns the new
     document, or None when the stored one already holds everything. Storage only
     decides create vs. conditional replace, and calls `combine` again on top of a
-    concurrent writer's result. `stored`: the raw document as the flush's read-many
-    found it (None: absent), so a stored call costs its replace only; left out, a
-    create is tried first (one request for a new call) and the call read on a
-    conflict."""
+    concurrent writer's result. `stored`: the raw item as the flush's read-many found
+    it (None: absent), so a stored call costs its replace only; left out, a create is
+    tried first (one request for a new call) and the call read on a conflict."""
     container = clients.container(layout.CALLS)
     cid, pk = call_key(tenant_id, key)
     for _ in range(20):
@@ -84,24 +116,22 @@ async def merge_call(
             fresh = combine(None)
             if fresh is not None:
                 try:
-                    await create_new(container, fresh.to_cosmos(), what="create call")
+                    await write_call_item(container, fresh.to_cosmos(), None, what="call")
                     return MergeResult(cid, True, fresh, None)
                 except AlreadyExists:
                     pass
-            raw = await read_or_none(container, cid, pk, what="read call")
+            item = await read_call_item(container, cid, pk)
         else:
-            raw = stored
+            item = await _from_head(container, cid, pk, stored)
         stored = UNREAD  # a retry reads again
-        if raw is None:
+        if item is None:
             continue  # deleted in between (TTL, purge): create again
-        current = CallDocument.model_validate(raw)
+        current = CallDocument.model_validate(item.body)
         doc = combine(current)
         if doc is None:
             return MergeResult(cid, False, current, current)
         try:
-            await replace_if_unchanged(
-                container, cid, doc.to_cosmos(), raw["_etag"], what="replace call"
-            )
+            await write_call_item(container, doc.to_cosmos(), item, what="call")
             return MergeResult(cid, True, doc, current)
         except StaleWrite:
             continue  # another writer merged first: merge again on top of theirs
@@ -370,3 +400,32 @@ async def history_page(
         params |= {"@s": after.get("start"), "@id": after.get("id")}
     query += " ORDER BY c.start DESC, c.id DESC"
     return await _query(clients.container(layout.USER_CALLS), query, params, pk)
+
+
+async def directory_users_from(
+    clients: Clients, tenant_id: str, start: str, inclusive: bool, limit: int
+) -> list[str]:
+    """Up to `limit` user keys of the tenant's directory from `start` (itself too when
+    `inclusive`), in key order (one query in the tenant's partition): how a walk over
+    the tenant's calls goes without a cross-partition scan of the calls container,
+    which indexes nothing."""
+    items = await _query(
+        clients.container(layout.TENANTS),
+        "SELECT TOP @n c.user FROM c WHERE c.tenantId = @t AND c.type = 'user' "
+        f"AND c.user {'>=' if inclusive else '>'} @start ORDER BY c.user",
+        {"@n": limit, "@t": tenant_id, "@start": start},
+        tenant_id,
+    )
+    return [str(i["user"]) for i in items if i.get("user")]
+
+
+async def history_call_ids(clients: Clients, tenant_id: str, user: str) -> list[str]:
+    """The call ids of every history entry of the user (one partition, any date)."""
+    pk = user_pk(tenant_id, user)
+    items = await _query(
+        clients.container(layout.USER_CALLS),
+        "SELECT c.callId FROM c WHERE c.pk = @pk",
+        {"@pk": pk},
+        pk,
+    )
+    return sorted({str(i["callId"]) for i in items if i.get("callId")})

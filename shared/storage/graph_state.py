@@ -22,7 +22,7 @@ from typing import Any
 from shared.storage import layout
 from shared.storage.clients import Clients
 from shared.storage.items import AlreadyExists, StaleWrite, create_new, replace_if_unchanged, upsert
-from shared.storage.retry import read_or_none
+from shared.storage.retry import read_or_none, with_retries
 
 log = logging.getLogger(__name__)
 SUBSCRIPTION_ID = "subscription"
@@ -112,6 +112,53 @@ async def save_record_version(
             **fields,
         },
     )
+
+
+BATCH_OPS = 100  # Cosmos DB's limit of operations in one transactional batch
+
+
+async def read_record_versions(
+    clients: Clients, tenant_id: str, record_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The version marks of several records in one single-partition query (the fetch
+    path reads a whole hand-over group's marks at once)."""
+    if not record_ids:
+        return {}
+    ids = [f"record:{r}" for r in record_ids]
+
+    async def op() -> dict[str, dict[str, Any]]:
+        return {
+            str(d["id"]).removeprefix("record:"): d
+            async for d in _container(clients).query_items(
+                "SELECT * FROM c WHERE c.tenantId = @t AND ARRAY_CONTAINS(@ids, c.id)",
+                parameters=[{"name": "@t", "value": tenant_id}, {"name": "@ids", "value": ids}],
+                partition_key=tenant_id,
+            )
+        }
+
+    return await with_retries(op, what="read graph record marks")
+
+
+async def save_record_versions(
+    clients: Clients, tenant_id: str, marks: dict[str, dict[str, Any]]
+) -> None:
+    """Upsert several records' marks in one transactional batch per 100 (they share the
+    tenant's partition): one request for a hand-over group instead of one per record."""
+    docs = [
+        {"id": f"record:{rid}", "tenantId": tenant_id, "kind": "record", "ttl": RECORD_TTL_S}
+        | fields
+        for rid, fields in marks.items()
+    ]
+    container = _container(clients)
+
+    async def write(ops: list[tuple[str, tuple[Any, ...]]]) -> None:
+        await with_retries(
+            lambda: container.execute_item_batch(ops, partition_key=tenant_id),
+            what="write graph record marks",
+        )
+
+    for i in range(0, len(docs), BATCH_OPS):
+        await write([("upsert", (doc,)) for doc in docs[i : i + BATCH_OPS]])
 
 
 async def query_days(

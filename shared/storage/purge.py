@@ -11,6 +11,7 @@ from typing import Any
 from shared.aggregates.contribution import split_doc_key
 from shared.storage import cosmos_errors, layout
 from shared.storage.aggregates import agg_doc_id, ledger_id, ledger_pk, month_pk
+from shared.storage.call_chunks import delete_call_item, read_call_item, write_call_item
 from shared.storage.calls import _query, forget_directory_entry, user_pk
 from shared.storage.clients import Clients
 from shared.storage.items import StaleWrite, replace_if_unchanged
@@ -56,14 +57,17 @@ async def delete_directory_entry(clients: Clients, tenant_id: str, user: str) ->
 
 
 async def read_call_raw(clients: Clients, tenant_id: str, call_id: str) -> dict[str, Any] | None:
-    return await read_or_none(
-        clients.container(layout.CALLS), call_id, f"{tenant_id}|{call_id}", what="read call"
+    """The whole stored call, its chunks joined (a large meeting's are scrubbed too)."""
+    stored = await read_call_item(
+        clients.container(layout.CALLS), call_id, f"{tenant_id}|{call_id}"
     )
+    return stored.body if stored else None
 
 
 async def delete_call(clients: Clients, tenant_id: str, call_id: str) -> bool:
-    return await _delete(
-        clients.container(layout.CALLS), call_id, f"{tenant_id}|{call_id}", "delete call"
+    """The call and every chunk of it, also chunks a crash left behind a deleted head."""
+    return await delete_call_item(
+        clients.container(layout.CALLS), call_id, f"{tenant_id}|{call_id}"
     )
 
 
@@ -86,9 +90,22 @@ async def edit_item(container: Any, item_id: str, pk: str, edit: Edit, what: str
 
 
 async def edit_call(clients: Clients, tenant_id: str, call_id: str, edit: Edit) -> bool:
-    return await edit_item(
-        clients.container(layout.CALLS), call_id, f"{tenant_id}|{call_id}", edit, "purge call"
-    )
+    """`edit_item` for a call: the whole call (chunks joined) is edited and written back
+    as a head and new chunks; the old chunks, holding the old text, are deleted."""
+    container, pk = clients.container(layout.CALLS), f"{tenant_id}|{call_id}"
+    for _ in range(MAX_TRIES):
+        stored = await read_call_item(container, call_id, pk)
+        if stored is None:
+            return False
+        body = edit(stored.body)
+        if body is None:
+            return False
+        try:
+            await write_call_item(container, body, stored, what="purge call")
+            return True
+        except StaleWrite:
+            continue
+    raise RuntimeError(f"purge call: {call_id} kept changing")
 
 
 async def edit_ledger(clients: Clients, tenant_id: str, call_id: str, edit: Edit) -> bool:

@@ -4,6 +4,7 @@ written by the processor) as the admin operations read, rewrite and remove them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from shared.storage import layout
@@ -30,6 +31,31 @@ async def list_records(
         if len(out) >= MAX_LISTED:
             break
     return out
+
+
+async def page_records(
+    clients: Clients,
+    tenant_id: str,
+    batch_id: str | None,
+    after: str | None,
+    keep: Callable[[dict[str, Any]], bool],
+    limit: int,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Up to `limit` records that `keep` accepts, in blob-name order after the blob
+    `after`, and the name of the last one when more may follow (None: the end)."""
+    prefix = f"{tenant_id}/{batch_id}/" if batch_id else f"{tenant_id}/"
+    out: list[dict[str, Any]] = []
+    last = None
+    async for blob in _container(clients).list_blobs(name_starts_with=prefix):
+        if after is not None and blob.name <= after:
+            continue
+        if len(out) >= limit:
+            return out, last
+        doc = await read_record(clients, blob.name)
+        if doc is not None and keep(doc):
+            out.append(doc)
+            last = blob.name
+    return out, None
 
 
 async def read_record(clients: Clients, name: str) -> dict[str, Any] | None:

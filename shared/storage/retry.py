@@ -10,14 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-
-from azure.core.exceptions import (
-    HttpResponseError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
 
 from shared import telemetry  # Cosmos retries and request charge as metrics
 
@@ -28,11 +23,18 @@ TRANSIENT_STATUS = frozenset({408, 410, 429, 449, 500, 502, 503, 504})
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(
-        exc, (ServiceRequestError, ServiceResponseError, asyncio.TimeoutError, ConnectionError)
-    ):
+    if isinstance(exc, asyncio.TimeoutError | ConnectionError):
         return True
-    if isinstance(exc, HttpResponseError):
+    # The SDK's error classes are looked up, not imported: an exception can only be an
+    # instance of a class whose module is loaded, so while `azure.core` is not (no client
+    # was created yet) no SDK error exists, and importing it here would put ~40 ms on
+    # every cold start of the app (the HTTP edge asks this of every failed request).
+    sdk = sys.modules.get("azure.core.exceptions")
+    if sdk is None:
+        return False
+    if isinstance(exc, sdk.ServiceRequestError | sdk.ServiceResponseError):
+        return True
+    if isinstance(exc, sdk.HttpResponseError):
         return exc.status_code in TRANSIENT_STATUS
     return False
 

@@ -9,8 +9,6 @@ a month at ~4 ids each, ~200 bytes a document, 30 days: ~7 GB per bucket, under 
 20 GB logical-partition limit.
 The documents carry no `tenantId` field (the partition key holds the tenant), so queries
 over the container's history entries by tenant never see them.
-A peer-to-peer call is found by its own SIP Call-ID without an index document
-(`needs_index`): its id follows from the Call-ID (`own_call_key`).
 The id is hashed because Cosmos DB ids may not hold `/`, `?` or `#` (conference URIs and
 Teams join URLs do) and because a conference URI names its organizer: the index keeps no
 EUII, only the hash and our call ids.
@@ -31,23 +29,6 @@ from shared.storage import layout
 from shared.storage.clients import Clients
 from shared.storage.items import StaleWrite
 from shared.storage.retry import read_many, read_or_none, with_retries
-
-OWN_KEY_PREFIX = "sip:"
-
-
-def needs_index(call_key: str, source_id: str) -> bool:
-    """Whether `source_id` needs an index document to find the call of `call_key`. A
-    peer-to-peer call's key is `sip:` + its SIP Call-ID: when that Call-ID is already in
-    its normalised form (as SfB writes them: lower case, no brackets), a lookup finds the
-    call by computing its id from the id asked for (`own_call_key`), so the index document
-    would only repeat it: one write per call saved."""
-    return call_key != OWN_KEY_PREFIX + source_id
-
-
-def own_call_key(source_id: str) -> str:
-    """The call key a normalised SIP Call-ID names when it is its call's own key."""
-    return OWN_KEY_PREFIX + source_id
-
 
 BUCKETS = 8  # index partitions per tenant; see the module docstring
 

@@ -140,13 +140,46 @@ def test_purge_route_levels_input_and_status(local_host, mint, tenant):
     assert call(base, "GET", "/api/v1/admin/purges/" + "0" * 64, admin)[0] == 404
 
 
+def test_purge_that_runs_long_answers_202_with_a_status_url_and_is_idempotent(
+    local_host, mint, tenant
+):
+    """`Prefer: respond-async` asks for the answer a long purge gets: 202 at once, the
+    status URL in `Location` and the body; the same request again joins the run (202,
+    the same URL) or, once it is done, finds nothing left (200, zero counts)."""
+    import time
+
+    base = local_host.base_url
+    admin = mint(tenant, level="admin", user="admin@contoso.com")
+    who = f"slow{datetime.now(timezone.utc):%H%M%S%f}@contoso.com"
+    path = f"/api/v1/admin/users/{quote(who)}"
+    asynchronous = {"Prefer": "respond-async"}
+    status, headers, first = call(base, "DELETE", path, admin, headers=asynchronous)
+    assert status == 202, first
+    assert first["status"] == "running" and first["completedAt"] is None, first
+    assert headers["Location"] == first["statusUrl"] and who not in json.dumps(first)
+    status, _, again = call(base, "DELETE", path, admin, headers=asynchronous)
+    assert status in (200, 202) and again["statusUrl"] == first["statusUrl"], again
+    for _ in range(100):
+        status, _, polled = call(base, "GET", first["statusUrl"], admin)
+        assert status == 200, polled
+        if polled["status"] == "completed":
+            break
+        time.sleep(0.1)
+    assert polled["status"] == "completed" and polled["completedAt"], polled
+    status, _, last = call(base, "DELETE", path, admin, headers={"Prefer": "wait=10"})
+    assert status == 200 and last["status"] == "completed", last
+    assert last["callsDeleted"] == 0 and last["historyEntriesDeleted"] == 0, last
+
+
 def test_quarantine_routes_levels_and_input(local_host, mint, tenant):
     base = local_host.base_url
     engineer = mint(tenant, level="engineer", user="eng@contoso.com")
     admin = mint(tenant, level="admin", user="admin@contoso.com")
     assert call(base, "GET", "/api/v1/admin/quarantine", engineer)[0] == 403
     status, _, listed = call(base, "GET", "/api/v1/admin/quarantine?reason=x", admin)
-    assert status == 200 and set(listed) == {"items", "byReason", "count"}, listed
+    assert status == 200 and set(listed) == {"items", "byReason", "count", "continuationToken"}, (
+        listed
+    )
     status, _, body = call(base, "GET", "/api/v1/admin/quarantine/b1/first", admin)
     assert status == 400 and body["field"] == "index", body
     status, _, body = call(base, "GET", "/api/v1/admin/quarantine/b1/7", admin)

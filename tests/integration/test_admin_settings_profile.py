@@ -2,19 +2,23 @@
 their rating (against the emulators, through the real processor). Degradation is a poor
 criterion under sfb2019 only (docs/reference/classification.md), so the same QoE is poor
 before the switch to teams2021 and good after it. The tenant's retention is the ttl of
-each call written after the change."""
+each call written after the change, and of each aggregate (counted from its day) and
+audit entry."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from shared.admin.settings import put_settings
+from shared.analytics.audit import record_read
 from shared.settings import get_settings
+from shared.storage import layout
 from shared.storage.calls import history_page, read_call
 from shared.storage.clients import get_clients
 from tests.factories import cdr, envelope
@@ -24,9 +28,9 @@ pytestmark = pytest.mark.stack
 DEGRADED = GOOD | {"degradation_avg": 1.6}  # poor under sfb2019 only
 
 
-def _degraded_call(i: int) -> tuple[list[dict[str, Any]], str]:
+def _degraded_call(i: int, at: datetime = START) -> tuple[list[dict[str, Any]], str]:
     """`audio_call` with degradation over the sfb2019 limit and the network good."""
-    start = START + timedelta(minutes=7 * i)
+    start = at + timedelta(minutes=7 * i)
     key = f"{uuid.uuid4().hex}@fe01.contoso.local"
     a, b = f"sip:pr{i}a@contoso.com", f"sip:pr{i}b@contoso.com"
     records: list[dict[str, Any]] = [
@@ -88,5 +92,59 @@ def test_profile_change_applies_to_new_calls_only(stack) -> None:
         assert second.ttl == 7 * 86_400
         stored = await read_call(clients, tenant, first.id)
         assert stored is not None and stored.view.rating == "poor"  # not reclassified
+
+    asyncio.run(scenario())
+
+
+def test_retention_is_the_ttl_of_aggregates_from_their_day_and_of_audit_entries(stack) -> None:
+    async def scenario() -> None:
+        tenant = str(uuid.uuid4())
+        clients = get_clients(get_settings())
+        await put_settings(
+            clients, who("admin", tenant), {"retention": {"aggregatesDays": 10, "auditDays": 20}}
+        )
+        three_days_ago = datetime.now(timezone.utc).replace(
+            hour=9, minute=0, second=0, microsecond=0
+        ) - timedelta(days=3)
+        records, _ = _degraded_call(3, three_days_ago)
+        status = await post_and_process(tenant, envelope(records, tenant=tenant))
+        assert status["stored"] == len(records), status
+        aggs = [
+            a
+            async for a in clients.container(layout.AGGREGATES).query_items(
+                "SELECT * FROM c WHERE c.tenantId = @t AND c.kind = 'agg'",
+                parameters=[{"name": "@t", "value": tenant}],
+            )
+        ]
+        assert aggs
+        day = three_days_ago.strftime("%Y-%m-%d")
+        end = datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + timedelta(days=1)
+        expected = (end + timedelta(days=10)).timestamp() - time.time()
+        for agg in aggs:
+            assert agg["day"] == day
+            # ten days from the end of the call's day, not from the write
+            assert abs(agg["ttl"] - expected) < 120, (agg["ttl"], expected)
+            assert agg["ttl"] < 10 * 86_400
+
+        await record_read(clients, who("admin", tenant), "call.read", call_id="c1")
+        audit = [
+            a
+            async for a in clients.container(layout.AUDIT).query_items(
+                "SELECT * FROM c WHERE c.tenantId = @t",
+                parameters=[{"name": "@t", "value": tenant}],
+            )
+        ]
+        assert audit and {a["ttl"] for a in audit} == {20 * 86_400}, audit
+
+        await put_settings(clients, who("admin", tenant), {})  # back to the maximum
+        await record_read(clients, who("admin", tenant), "call.read", call_id="c2")
+        latest = [
+            a
+            async for a in clients.container(layout.AUDIT).query_items(
+                "SELECT * FROM c WHERE c.tenantId = @t AND c.callId = 'c2'",
+                parameters=[{"name": "@t", "value": tenant}],
+            )
+        ]
+        assert [a["ttl"] for a in latest] == [layout.AUDIT.default_ttl]
 
     asyncio.run(scenario())

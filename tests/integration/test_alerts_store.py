@@ -18,7 +18,7 @@ from shared import telemetry
 from shared.alerts import quality
 from shared.alerts.quality import Thresholds
 from shared.auth.tokens import Principal
-from shared.errors import DomainError
+from shared.errors import DomainError, Invalid
 from shared.storage import layout
 from shared.storage.clients import get_clients
 
@@ -161,7 +161,9 @@ def test_acknowledge_is_idempotent_admin_only_and_404_for_unknown(
     assert as_problem(info.value).status == 403
 
 
-def test_list_sorts_newest_day_then_worst_and_filters_status(summary: dict, tenant: str) -> None:
+def test_list_sorts_newest_day_then_worst_pages_and_filters_status(
+    summary: dict, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clients = _clients()
     summary["rows"] = [row("HQ", 30, 70), row("Annex", 60, 40), row("HQ", 25, 75, "2031-03-05")]
     run(
@@ -176,8 +178,42 @@ def test_list_sorts_newest_day_then_worst_and_filters_status(summary: dict, tena
         (DAY, "Annex"),
         (DAY, "HQ"),
     ]
-    assert listed["open"] == 3 and not listed["truncated"]
+    assert listed["open"] == 3 and listed["continuationToken"] is None
+    # one alert a page: the same three in the same order, then no token
+    import shared.paging as paging
+
+    monkeypatch.setattr(paging, "PAGE_ROWS", 1)
+    pages, token = [], None
+    for _ in range(5):
+        page = run(
+            quality.list_alerts(
+                clients, admin(tenant), params | ({"continuationToken": token} if token else {})
+            )
+        )
+        assert page["open"] == 3  # counted over every page
+        pages += page["alerts"]
+        token = page["continuationToken"]
+        if token is None:
+            break
+    assert pages == listed["alerts"]
+    # an acknowledgement between pages of the open alerts skips none and repeats none
+    first = run(quality.list_alerts(clients, admin(tenant), params | {"status": "open"}))
     run(quality.acknowledge(clients, admin(tenant), listed["alerts"][0]["id"]))
+    rest = run(
+        quality.list_alerts(
+            clients,
+            admin(tenant),
+            params | {"status": "open", "continuationToken": first["continuationToken"]},
+        )
+    )
+    assert [a["id"] for a in first["alerts"] + rest["alerts"]] == [a["id"] for a in pages][:2]
+    with pytest.raises(Invalid):  # a token of another status
+        run(
+            quality.list_alerts(
+                clients, admin(tenant), params | {"continuationToken": first["continuationToken"]}
+            )
+        )
+    monkeypatch.setattr(paging, "PAGE_ROWS", 1000)
     still_open = run(quality.list_alerts(clients, admin(tenant), params | {"status": "open"}))
     assert len(still_open["alerts"]) == 2
     assert all("_etag" not in a and "ttl" not in a for a in listed["alerts"])

@@ -166,6 +166,116 @@ def test_meeting_with_200_sessions_arrives_whole(
     assert graph.counts["get200"] - before >= 4  # the record + 3 more pages of 60
 
 
+def test_meeting_participants_from_participants_v2_over_several_pages(
+    graph: Any, subscribed: dict[str, Any], local_host: Any, mint: Callable[..., str]
+) -> None:
+    # Three sessions in the record, 303 people in participants_v2: three pages of 130.
+    record = call_record(TENANT, kind="groupCall", sessions=3, seed=103, listeners=300)
+    assert len(record["participants_v2"]) == 303
+    token = _engineer(mint)
+    graph.add_calls(TENANT, [record])
+
+    def everyone() -> dict[str, Any] | None:
+        d = _detail(local_host, token, record["id"])
+        return d if d and len(d["participants"]) >= 303 else None
+
+    detail = wait_for(everyone, what="all 303 participants")
+    uris = {p["uri"] for p in detail["participants"]}
+    assert {f"sip:listener{i}.attendee@contoso.com" for i in range(300)} <= uris
+    assert {"sip:alice.anders@contoso.com", "sip:chloe.chen@contoso.com"} <= uris
+    assert len(detail["sessions"]) == 3  # the listeners have no session in the record
+    # A listener's history lists the meeting, as any participant's does (the history
+    # entries are written after the call document).
+    cid = call_id(TENANT, f"graph:{record['id']}")
+    wait_for(
+        lambda: (
+            cid
+            in {
+                c["callId"] for c in _history(local_host, token, "listener299.attendee@contoso.com")
+            }
+        ),
+        what="the meeting in a listener's history",
+    )
+
+
+def _stored(record_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The call document and the fetcher's version mark, read from Cosmos DB."""
+    import asyncio
+
+    from shared.storage import graph_state, layout
+    from shared.storage.calls import call_pk
+    from shared.storage.clients import close_clients, get_clients
+    from shared.storage.retry import read_or_none
+
+    async def go() -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        clients = get_clients()
+        try:
+            cid = call_id(TENANT, f"graph:{record_id}")
+            doc = await read_or_none(
+                clients.container(layout.CALLS), cid, call_pk(TENANT, cid), what="test read"
+            )
+            mark = await graph_state.read_record_version(clients, TENANT, record_id)
+        finally:
+            await close_clients()
+        return doc, mark
+
+    return asyncio.run(go())
+
+
+def _settle(local_host: Any) -> None:
+    local_host.host.wait_queues_drained(60)
+    local_host.wait_idle()
+
+
+def test_later_modification_of_the_same_version_replaces_redelivery_changes_nothing(
+    graph: Any, subscribed: dict[str, Any], local_host: Any, mint: Callable[..., str]
+) -> None:
+    start = datetime.now(timezone.utc) - timedelta(hours=4)
+    early = call_record(TENANT, seed=510, start=start, minutes=3)
+    late = call_record(TENANT, seed=510, start=start, minutes=9)  # same version, modified later
+    assert (early["id"], early["version"]) == (late["id"], late["version"])
+    assert late["lastModifiedDateTime"] > early["lastModifiedDateTime"]
+    token = _engineer(mint)
+    graph.add_calls(TENANT, [early])
+    wait_for(lambda: _detail(local_host, token, early["id"]), what="the first copy")
+    graph.add_calls(TENANT, [late])
+    wait_for(
+        lambda: (
+            (d := _detail(local_host, token, late["id"]))
+            and d["end"].startswith(late["endDateTime"][:19])
+        ),
+        what="the later copy",
+    )
+    _settle(local_host)
+    doc, mark = _stored(late["id"])
+    assert doc is not None and mark is not None and mark["status"] == "stored"
+    assert len(doc["fragments"]) == 1  # the later copy replaced the earlier one
+    revision, stored_at = doc["revision"], mark["storedAt"]
+    # The same notification again, twice in one delivery, then the earlier copy: fetched
+    # each time, handed over never.
+    for again in ([late, late], [early]):
+        gets = graph.counts["get200"]
+        graph.add_calls(TENANT, again)
+        wait_for(lambda g=gets: graph.counts["get200"] > g, what="the re-fetch")
+        _settle(local_host)
+        doc, mark = _stored(late["id"])
+        assert doc is not None and mark is not None
+        assert (doc["revision"], mark["storedAt"]) == (revision, stored_at)
+    detail = _detail(local_host, token, late["id"])
+    assert detail is not None and detail["end"].startswith(late["endDateTime"][:19])
+
+
+def test_duplicate_notification_of_a_new_record_is_stored_once(
+    graph: Any, subscribed: dict[str, Any], local_host: Any, mint: Callable[..., str]
+) -> None:
+    record = call_record(TENANT, seed=520)
+    graph.add_calls(TENANT, [record, record, record])  # three messages, fetched together
+    wait_for(lambda: _detail(local_host, _engineer(mint), record["id"]), what="the call")
+    _settle(local_host)
+    doc, _ = _stored(record["id"])
+    assert doc is not None and doc["revision"] == 1 and len(doc["fragments"]) == 1
+
+
 def test_429_storm_loses_nothing(
     graph: Any, subscribed: dict[str, Any], local_host: Any, mint: Callable[..., str]
 ) -> None:
@@ -444,3 +554,33 @@ def test_admin_health_shows_the_subscription(
     assert section["subscriptionHoursLeft"] > 12 and section["degraded"] is False
     assert "clientState" not in body.decode()
     assert any(r["reason"] == "initial" for r in section["backfills"])
+
+
+def test_demo_teams_tenant_arrives_by_notification_and_fetch(
+    graph: Any, subscribed: dict[str, Any], local_host: Any, mint: Callable[..., str]
+) -> None:
+    """What `make run` does for its Teams tenant (devhost.teams_demo), smaller: the
+    calls reach the product only by notification -> queue -> fetch -> ingest. Last in
+    this module: it adds PSTN log rows that a later daily read would count."""
+    from devhost.teams_demo import load_teams_demo, teams_records
+
+    notified, fetched = graph.counts["notifications"], graph.counts["get200"]
+    n = load_teams_demo(
+        str(local_host),
+        mint(TENANT, level="admin"),
+        graph,
+        TENANT,
+        calls=30,
+        wait=lambda: _settle(local_host),
+        log=lambda _line: None,
+    )
+    assert n == 30
+    assert graph.counts["notifications"] - notified >= 30
+    assert graph.counts["get200"] - fetched >= 60  # each record and its participants
+    token = _engineer(mint)
+    records = teams_records(TENANT, 30)
+    details = [_detail(local_host, token, r["id"]) for r in records]
+    assert all(details), "every demo call is answerable"
+    assert {d["sources"][0] for d in details if d} == {"graph-v1"}
+    kinds = {d["callType"] for d in details if d}
+    assert {"conference", "peerToPeer", "pstn"} <= kinds

@@ -332,11 +332,16 @@ def test_history_converges_when_the_older_views_write_lands_last(stack, monkeypa
 
 
 @pytest.mark.slow
-def test_a_1000_participant_meeting_does_not_hold_back_its_batch(stack):
-    """A meeting too large for one Cosmos DB item (the local server refuses items over
-    2 MB, as Cosmos DB does) with 40 unrelated calls in the same batch: every unrelated
-    call is stored, the meeting's records that do not fit are quarantined alone with the
-    reason, and the batch completes (with errors), not poisoned."""
+def test_a_call_that_cannot_be_stored_does_not_hold_back_its_batch(stack, monkeypatch):
+    """A call that still cannot be stored, with 40 unrelated calls in the same batch:
+    every unrelated call is stored, that call's records are quarantined alone with the
+    reason, and the batch completes (with errors), not poisoned. Here the cut into
+    chunks is switched off, so the 1,000-leg meeting goes to the local server as one
+    item over 2 MB and is refused with 413, as Cosmos DB refuses it."""
+    from shared.chunking import Split
+    from shared.storage import call_chunks
+
+    monkeypatch.setattr(call_chunks, "split_item", lambda body: Split(dict(body), [], []))
     focus = f"sip:org@contoso.com;gruu;opaque=app:conf:focus:id:{uuid.uuid4().hex[:8]}"
     meeting = [
         cdr_record(
@@ -372,3 +377,29 @@ def test_a_1000_participant_meeting_does_not_hold_back_its_batch(stack):
     assert status["received"] == status["stored"] + status["quarantined"] + status["excluded"]
     assert status["quarantined"] > 0 and len(parked) == status["quarantined"]
     assert "too large" in status["errors"][0]["reason"]
+
+
+def test_a_batch_read_in_many_small_ranges_counts_exactly(stack, monkeypatch):
+    """The raw batch comes in ranges (here 512 bytes: dozens of GETs) and rejected
+    records are parked by size as well as by count: every record still ends up stored or
+    quarantined, once, with its own index."""
+    from shared import processor as processor_module
+    from shared.storage import blobs as blob_store
+
+    monkeypatch.setattr(blob_store, "INCOMING_RANGE_BYTES", 512)
+    monkeypatch.setattr(processor_module, "QUARANTINE_BUFFER_BYTES", 2_000)
+
+    async def scenario():
+        records = [_unique(i) for i in range(30)]
+        bad = {"kind": "cdr", "format": "sfb-cdr-json", "data": {"callId": "y" * 900}}
+        for at in (3, 9, 17, 25):
+            records.insert(at, bad)
+        env = envelope(records)
+        assert (await _post(env))[0] == 202
+        status = await _process(env["batchId"])
+        assert (status["received"], status["stored"], status["quarantined"]) == (34, 30, 4)
+        parked = await _blob_names(layout.QUARANTINE, f"{TENANT}/{env['batchId']}/")
+        assert sorted(int(n.rsplit("/", 1)[1].split(".")[0]) for n in parked) == [3, 9, 17, 25]
+        assert status["calls"] == 30
+
+    run(scenario())

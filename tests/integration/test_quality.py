@@ -117,16 +117,18 @@ def loaded(stack: Any) -> Iterator[dict[str, Any]]:
     crashes = {"n": 0}
     real = processor_module.apply_call_delta
 
-    async def crashing(clients: Any, tenant_id: str, previous: Any, document: Any) -> bool:
+    async def crashing(
+        clients: Any, tenant_id: str, previous: Any, document: Any, **kw: Any
+    ) -> bool:
         crashes["n"] += 1
         point = crashes["n"] % 9 if crashes["n"] < 60 else 0
         if point == 1:
             raise SimulatedCrash("killed between the call write and the delta")
         if point in (2, 3):
             return await apply_with_crash(
-                "ledger" if point == 2 else "docs", clients, tenant_id, previous, document
+                "ledger" if point == 2 else "docs", clients, tenant_id, previous, document, **kw
             )
-        return await real(clients, tenant_id, previous, document)
+        return await real(clients, tenant_id, previous, document, **kw)
 
     async def load() -> list[dict[str, Any]]:
         statuses = []
@@ -463,3 +465,104 @@ def test_add_into_is_the_same_sum(with_buildings: dict[str, Any]) -> None:
     for c in calls:
         add_into(total, call_contribution(c))
     assert project_stored(total) == _oracle(with_buildings["calls"]) != {}
+
+
+def _walk(
+    route: Any, principal: Principal, params: dict[str, str], monkeypatch: Any
+) -> list[dict[str, Any]]:
+    """Every page of a report, in JSON, following `continuationToken`; each CSV page
+    carries the same token in `X-Continuation-Token` and the same rows."""
+    pages, token = [], None
+    while True:
+        asked = {**params, **({"continuationToken": token} if token else {})}
+        resp = call(route, principal, params=asked, monkeypatch=monkeypatch)
+        assert resp.status_code == 200, resp.get_body()
+        body = json.loads(resp.get_body())
+        as_csv = call(route, principal, params={**asked, "format": "csv"}, monkeypatch=monkeypatch)
+        rows = list(csv.DictReader(io.StringIO(as_csv.get_body().decode())))
+        assert len(rows) == len(body["rows"])
+        assert as_csv.headers.get("X-Continuation-Token") == body["continuationToken"]
+        assert resp.headers.get("X-Continuation-Token") == body["continuationToken"]
+        pages.append(body)
+        token = body["continuationToken"]
+        if token is None:
+            return pages
+
+
+def test_reports_page_by_continuation_token_in_json_and_csv(
+    with_buildings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page holds `shared.paging.PAGE_ROWS` rows (3 here, 1,000 in service): the pages
+    together are the whole report, in its order, each row once."""
+    import shared.paging as paging
+    from functions.reports import run_report_route
+
+    tenant = with_buildings["tenant"]
+    cases = [
+        (quality_summary_route, who("admin", tenant), {"groupBy": "subnet,day"}),
+        (quality_summary_route, who("reader", tenant), {"groupBy": "building,mediaType"}),
+        (poor_users_route, who("engineer", tenant), {}),
+        (missing_subnets_route, who("admin", tenant), {}),
+    ]
+    for route, principal, extra in cases:
+        params = {"from": FROM, "to": TO, **extra}
+        whole = json.loads(
+            call(route, principal, params=params, monkeypatch=monkeypatch).get_body()
+        )
+        assert whole["continuationToken"] is None
+        monkeypatch.setattr(paging, "PAGE_ROWS", 3)
+        pages = _walk(route, principal, params, monkeypatch)
+        monkeypatch.setattr(paging, "PAGE_ROWS", 1000)
+        assert [len(p["rows"]) for p in pages[:-1]] == [3] * (len(pages) - 1), extra
+        assert [r for p in pages for r in p["rows"]] == whole["rows"], extra
+        if len(whole["rows"]) > 3:
+            assert len(pages) > 1
+    # a report of the report set pages the same way (JSON; CSV keeps the header)
+    monkeypatch.setattr(http_support, "get_validator", lambda s: _Validator(who("admin", tenant)))
+    run_rows: list[list[dict[str, Any]]] = []
+    for size in (1000, 2):
+        monkeypatch.setattr(paging, "PAGE_ROWS", size)
+        token, rows = None, []
+        for _ in range(100):
+            req = func.HttpRequest(
+                method="GET",
+                url="http://localhost/api/x",
+                params={"from": FROM, "to": TO, **({"continuationToken": token} if token else {})},
+                route_params={"id": "quality-by-building"},
+                headers={"Authorization": "Bearer x"},
+                body=b"",
+            )
+            resp = run(run_report_route.build().get_user_function()(req))
+            assert resp.status_code == 200, resp.get_body()
+            body = json.loads(resp.get_body())
+            assert len(body["rows"]) <= size
+            assert resp.headers.get("X-Continuation-Token") == body["continuationToken"]
+            rows += body["rows"]
+            token = body["continuationToken"]
+            if token is None:
+                break
+        run_rows.append(rows)
+    assert run_rows[0] == run_rows[1] and len(run_rows[0]) > 2
+    # a token continues only the query it came from
+    monkeypatch.setattr(paging, "PAGE_ROWS", 3)
+    first = json.loads(
+        call(
+            quality_summary_route,
+            who("admin", tenant),
+            params={"from": FROM, "to": TO, "groupBy": "subnet,day"},
+            monkeypatch=monkeypatch,
+        ).get_body()
+    )
+    other = call(
+        quality_summary_route,
+        who("admin", tenant),
+        params={
+            "from": FROM,
+            "to": TO,
+            "groupBy": "subnet",
+            "continuationToken": first["continuationToken"],
+        },
+        monkeypatch=monkeypatch,
+    )
+    assert other.status_code == 400
+    assert json.loads(other.get_body())["field"] == "continuationToken"

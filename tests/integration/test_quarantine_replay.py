@@ -13,7 +13,7 @@ import pytest
 
 import shared.parsing as parsing
 from shared.admin.quarantine import discard, list_quarantine, read_quarantined, replay
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden, Invalid, NotFound
 from shared.settings import get_settings
 from shared.storage.audit import month_page
 from shared.storage.batches import read_batch
@@ -63,6 +63,24 @@ async def _scenario(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [i["index"] for i in listed["items"]] == [3, 4, 5]
     only = await list_quarantine(clients, admin, None, "responseCode")
     assert {i["index"] for i in only["items"]} == {3, 4}, only
+    # one record a page: the same three, each once, in order; the filter holds per page
+    pages, token = [], None
+    for _ in range(5):
+        page = await list_quarantine(clients, admin, batch_id, None, token, limit=1)
+        pages += [i["index"] for i in page["items"]]
+        token = page["continuationToken"]
+        if token is None:
+            break
+    assert pages == [3, 4, 5]
+    first = await list_quarantine(clients, admin, None, "responseCode", None, limit=1)
+    rest = await list_quarantine(
+        clients, admin, None, "responseCode", first["continuationToken"], limit=5
+    )
+    assert [i["index"] for i in first["items"] + rest["items"]] == [3, 4]
+    assert rest["continuationToken"] is None
+    with pytest.raises(Invalid) as err:  # a token of another query
+        await list_quarantine(clients, admin, batch_id, None, first["continuationToken"])
+    assert err.value.field == "continuationToken"
 
     record = await read_quarantined(clients, admin, batch_id, "3")
     assert record["record"]["data"]["responseCode"] == "OK"

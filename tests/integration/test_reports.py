@@ -33,10 +33,11 @@ from functions.topology import get_topology, put_topology
 from shared.analytics.service import call_detail
 from shared.auth.tokens import Principal
 from shared.buildings import BuildingRow, parse_building_file
+from shared.errors import Invalid
 from shared.models.call import CallDocument, Endpoint, metric_name
 from shared.reports import places
 from shared.reports.definitions import BUILT_IN, BUILT_IN_BY_ID, ReportDefinition
-from shared.reports.report_set import run_report
+from shared.reports.report_set import create_report, delete_report, run_report
 from shared.storage.buildings import save_building_file
 from shared.storage.clients import get_clients
 from shared.topology import server_signature
@@ -425,6 +426,46 @@ def test_default_period_and_reader_visibility(topology: dict[str, Any]) -> None:
     assert (default["from"], default["to"]) == ("2032-03-05", "2032-04-03")
     assert default["rows"] == explicit["rows"] and default["rows"]
     assert all(r["subnet"] == "unknown" or r["subnet"].endswith(".0") for r in network["rows"])
+
+
+def test_a_run_narrows_a_report_by_filters_and_never_widens_it(
+    topology: dict[str, Any],
+) -> None:
+    tenant = topology["tenant"]
+    span = {"from": FROM, "to": TO}
+    engineer = who("engineer", tenant)
+
+    async def go() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        c = get_clients()
+        whole = await run_report(c, engineer, "quality-by-network", span)
+        inside = await run_report(c, engineer, "quality-by-network", {**span, "insideCorp": "true"})
+        outside = await run_report(
+            c, engineer, "quality-by-network", {**span, "insideCorp": "false"}
+        )
+        return whole, inside, outside
+
+    whole, inside, outside = run(go())
+    assert inside["filters"]["insideCorp"] is True
+    assert sum(r["streams"] for r in inside["rows"]) + sum(
+        r["streams"] for r in outside["rows"]
+    ) == sum(r["streams"] for r in whole["rows"])
+    assert 0 < sum(r["streams"] for r in inside["rows"]) < sum(r["streams"] for r in whole["rows"])
+
+    async def widen() -> None:
+        c = get_clients()
+        created = await create_report(
+            c,
+            who("admin", tenant),
+            {"name": "audio only", "groupBy": ["building"], "filters": {"mediaType": "audio"}},
+        )
+        try:
+            await run_report(c, engineer, created["id"], {**span, "mediaType": "video"})
+        finally:
+            await delete_report(c, who("admin", tenant), created["id"])
+
+    with pytest.raises(Invalid) as refused:
+        run(widen())
+    assert refused.value.field == "mediaType"
 
 
 # ------------------------------------------------------------------ custom reports

@@ -7,7 +7,13 @@ import json
 
 from functions.problems import bearer_challenge
 from shared.analytics.service import detail_dict
-from shared.merge import build_document, lookup_keys, normalise_source_id, union
+from shared.merge import (
+    build_document,
+    lookup_keys,
+    normalise_source_id,
+    stored_lookup_keys,
+    union,
+)
 from shared.parsing import ParseContext, parse_record
 from shared.settings import Settings
 from tests.factories import TENANT, cdr
@@ -43,6 +49,18 @@ def test_meeting_keeps_every_legs_dialog_and_is_found_by_uri_id_and_call_ids() -
     assert normalise_source_id(CONF) in keys and "q1abc" in keys
     assert all(f"call-{i}@fe01.contoso.local" in keys for i in range(3))
     assert normalise_source_id(" <Call-1@FE01.contoso.local> ") == "call-1@fe01.contoso.local"
+
+
+def test_a_call_stored_before_source_ids_is_found_by_the_ids_of_its_fragments() -> None:
+    """The backfill's keys come from the fragments: a view without `sourceIds` (as the
+    processor stored calls before them) gives the same keys as a fresh one."""
+    legs = [cdr(i, caller=f"sip:u{i}@contoso.com", conference=CONF) for i in range(3)]
+    doc = _doc(legs)
+    fresh = lookup_keys(doc.view)  # type: ignore[attr-defined]
+    old_view = doc.view.model_copy(update={"source_ids": []})  # type: ignore[attr-defined]
+    assert lookup_keys(old_view) == [normalise_source_id(CONF)]  # only the view's URI
+    assert stored_lookup_keys(doc.fragments.values(), old_view) == fresh  # type: ignore[attr-defined]
+    assert {"q1abc", "call-0@fe01.contoso.local"} <= set(fresh)
 
 
 def test_detail_body_is_camel_case_with_source_ids() -> None:

@@ -177,7 +177,9 @@ def _big_file(n: int, seed: int = 1) -> tuple[str, list[ipaddress.IPv4Network]]:
 
 
 @pytest.mark.slow
-def test_100k_rows_parse_index_and_lookup_fast() -> None:
+def test_100k_rows_parse_index_and_lookup() -> None:
+    """Correctness at the size tenants upload; the times are printed, not asserted
+    (timings belong to bench/, where they are ratios measured in one run)."""
     body, nets = _big_file(100_000)
     index, parse_s, index_s = timed_parse_and_index(body)
     probes = [str(n.network_address + 1) for n in random.Random(2).sample(nets, 20_000)]
@@ -190,4 +192,3 @@ def test_100k_rows_parse_index_and_lookup_fast() -> None:
         f"({lookup_s / len(probes) * 1e6:.1f} µs each)"
     )
     assert len(index) == 100_000 and all(found)
-    assert parse_s < 10 and index_s < 5 and lookup_s / len(probes) < 50e-6

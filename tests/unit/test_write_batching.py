@@ -1,6 +1,5 @@
 """The pure rules of how the write path groups its requests: transactional batches within
-Cosmos DB's limits, an aggregate document's transitions applied once each, and which
-source ids need an index document."""
+Cosmos DB's limits and an aggregate document's transitions applied once each."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ from typing import Any
 
 from shared.storage.aggregates import BATCH_BYTES, BATCH_OPERATIONS, _chunks, _Pending
 from shared.storage.aggregates import _with_transitions as with_transitions
-from shared.storage.source_index import _ident, needs_index
+from shared.storage.source_index import _ident
 
 
 def _pending(op: str, entries: dict[str, int]) -> _Pending:
@@ -43,13 +42,6 @@ def test_a_transition_reaches_a_document_once() -> None:
     again = with_transitions(stored, "t", "2026-01-05|10.0.0.0|24", [first, back])
     assert again is not None and again["cells"] == {} and again["poorUsers"] == {}
     assert [o[0] for o in again["ops"]] == ["a.1", "a.2"] and "_etag" not in again
-
-
-def test_only_a_p2p_calls_own_normalised_call_id_goes_without_an_index_document() -> None:
-    assert not needs_index("sip:abc-1@fe01", "abc-1@fe01")
-    assert needs_index("sip:ABC-1@fe01", "abc-1@fe01")  # the key keeps the source's case
-    assert needs_index("conf:sip:org@contoso.com;gruu;opaque=app:conf:focus:id:q1", "q1")
-    assert needs_index("sip:abc-1@fe01", "report-7")
 
 
 def test_index_documents_fall_in_eight_partitions_per_tenant() -> None:

@@ -46,7 +46,11 @@ export async function buildingsView({ main, api, isCurrent }) {
     "aria-labelledby": "current-h" }, h("h2", { id: "current-h" }, "Active building file"),
   h("p", { class: "loading" }, "Loading…"));
 
-  main.append(h("h1", {}, "Buildings"), form, current);
+  const history = h("section", { class: "card", id: "building-history",
+    "aria-labelledby": "history-h" }, h("h2", { id: "history-h" }, "Upload history"),
+  h("p", { class: "loading" }, "Loading…"));
+
+  main.append(h("h1", {}, "Buildings"), form, current, history);
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -68,6 +72,7 @@ export async function buildingsView({ main, api, isCurrent }) {
         `Uploaded ${file.name}`, typeof count === "number" ? `: ${count} rows.` : ".",
         " ", h("a", { href: href("/quality"), id: "to-dashboard" }, "See the quality dashboard")));
       await loadCurrent();
+      await loadHistory();
     } catch (e) {
       const parts = [problemBox(e)];
       if (e.errors && e.errors.length) {
@@ -114,5 +119,28 @@ export async function buildingsView({ main, api, isCurrent }) {
           h("tbody", {}, list.map((r) => h("tr", {}, cellsOf(r).map((c) => h("td", {}, String(c))))))))
         : null);
   }
-  await loadCurrent();
+  async function loadHistory() {
+    let body;
+    try {
+      body = await api.json("/v1/admin/buildings/history");
+    } catch (e) {
+      history.replaceChildren(history.firstChild, problemBox(e));
+      return;
+    }
+    if (!isCurrent()) return;
+    const uploads = body.uploads || [];
+    history.replaceChildren(history.firstChild, uploads.length
+      ? h("table", { class: "grid", id: "building-history-table" },
+        h("caption", {}, `${uploads.length} upload${uploads.length === 1 ? "" : "s"}, newest first`),
+        h("thead", {}, h("tr", {}, ["Uploaded", "By", "Network ranges", "Buildings", "State"]
+          .map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, uploads.map((u) => h("tr", { "data-upload": u.uploadId },
+          h("th", { scope: "row" }, fmtDateTime(u.uploadedAt)),
+          h("td", {}, u.uploadedBy || "—"),
+          h("td", { class: "num" }, String(u.rows)),
+          h("td", { class: "num" }, String(u.buildings)),
+          h("td", {}, u.active ? "active" : "replaced")))))
+      : h("p", { class: "empty" }, "No building file uploaded yet."));
+  }
+  await Promise.all([loadCurrent(), loadHistory()]);
 }

@@ -21,6 +21,14 @@ export async function callView({ main, api, params, query, session, isCurrent })
   let call;
   try {
     call = await api.json(`/v1/calls/${seg(params.callId)}`, { query: { user } });
+    // A large meeting's sessions come by page: follow the token, keep the first
+    // page's call fields and participants.
+    for (let token = call.continuationToken; token && isCurrent(); ) {
+      const page = await api.json(`/v1/calls/${seg(params.callId)}`,
+        { query: { user, continuationToken: token } });
+      call.sessions = (call.sessions || []).concat(page.sessions || []);
+      token = page.continuationToken;
+    }
   } catch (e) {
     main.replaceChildren(problemBox(e));
     return;

@@ -208,7 +208,7 @@ export async function qualityView({ main, api, query, session, isCurrent }) {
   const section = (id, title, ...content) => h("section", { class: "card", id, "aria-labelledby": `${id}-h` },
     h("h2", { id: `${id}-h` }, title), ...content);
 
-  const summary = (groupBy, filters = {}) => api.json("/v1/quality/summary",
+  const summary = (groupBy, filters = {}) => api.allRows("/v1/quality/summary",
     { query: { ...range, groupBy, ...dims, ...filters } });
 
   // --- the drill-down levels ------------------------------------------------------------
@@ -218,7 +218,7 @@ export async function qualityView({ main, api, query, session, isCurrent }) {
       h("p", { class: "loading" }, "Loading…"));
     main.append(users);
     try {
-      const body = await api.json("/v1/quality/poor-users", { query: { ...range, ...filters } });
+      const body = await api.allRows("/v1/quality/poor-users", { query: { ...range, ...filters } });
       if (!isCurrent()) return;
       const rows = rowsOf(body).map((u) => h("tr", {},
         h("th", { scope: "row" }, u.user ? h("a", { href: href(`/users/${encodeURIComponent(u.user)}/calls`,
@@ -274,7 +274,7 @@ export async function qualityView({ main, api, query, session, isCurrent }) {
   main.append(...(grouped ? [grouped] : []), byDay, byBuilding, missing);
 
   const [days, buildings, gaps, dimension] = await Promise.allSettled([
-    summary("day"), summary("building"), api.json("/v1/quality/missing-subnets", { query: range }),
+    summary("day"), summary("building"), api.allRows("/v1/quality/missing-subnets", { query: range }),
     groupBy ? summary(groupBy) : Promise.resolve(null),
   ]);
   if (!isCurrent()) return;

@@ -21,6 +21,7 @@ const TIMEOUT = config.timeoutMs || 20000;
 // the portal's Content Security Policy stays as strict as in production.
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const axeReport = [];
+const keyboardReport = [];
 
 /** Serious and critical axe-core violations of the page as it is now. */
 async function axeCheck(page, label) {
@@ -35,6 +36,63 @@ async function axeCheck(page, label) {
   return bad;
 }
 mkdirSync(config.outDir, { recursive: true });
+
+/** Keyboard alone: from the top of the page, Tab reaches every visible control of the
+ * page (links, buttons, inputs, selects, focusable regions), in some order. Returns the
+ * controls Tab never reached (a description of each). */
+async function keyboardCheck(page) {
+  const wanted = await page.evaluate(() => {
+    const sel = "a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]),"
+      + " textarea:not([disabled]), [tabindex='0']";
+    const all = [...document.querySelectorAll(sel)].filter((el) => {
+      const box = el.getBoundingClientRect();
+      const style = getComputedStyle(el);
+      const closed = el.closest("details:not([open])");
+      return box.width > 0 && box.height > 0 && style.visibility !== "hidden"
+        && !el.closest("[hidden], [inert]") && (!closed || el.closest("summary"));
+    });
+    // One Tab stop per radio group and per tablist (arrow keys move within them, the
+    // ARIA pattern): the group is the control Tab must reach.
+    const groupOf = (el) => (el.type === "radio" ? `radio:${el.name}`
+      : el.getAttribute("role") === "tab" ? `tabs:${[...document.querySelectorAll("[role=tablist]")]
+        .indexOf(el.closest("[role=tablist]"))}` : null);
+    const keys = new Map();
+    all.forEach((el, i) => {
+      const group = groupOf(el);
+      if (group && !keys.has(group)) keys.set(group, String(i));
+      el.dataset.kbd = group ? keys.get(group) : String(i);
+    });
+    return new Set(all.map((el) => el.dataset.kbd)).size;
+  });
+  const seen = new Set();
+  const before = { x: await page.evaluate(() => window.scrollX), y: await page.evaluate(() => window.scrollY) };
+  await page.evaluate(() => {
+    const active = document.activeElement;
+    if (active && active !== document.body) active.dataset.kbdActive = "1";
+    active?.blur();
+  });
+  for (let i = 0; i < wanted * 4 + 20 && seen.size < wanted; i += 1) {
+    await page.keyboard.press("Tab");
+    const at = await page.evaluate(() => document.activeElement?.dataset?.kbd ?? null);
+    if (at !== null) seen.add(at);
+  }
+  const missed = await page.evaluate((got) => [...document.querySelectorAll("[data-kbd]")]
+    .filter((el, i, all) => !got.includes(el.dataset.kbd)
+      && all.findIndex((o) => o.dataset.kbd === el.dataset.kbd) === i)
+    .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""} “${(el.innerText || el.value || "").trim().slice(0, 30)}”`),
+  [...seen]);
+  await page.evaluate(() => {
+    document.querySelectorAll("[data-kbd]").forEach((el) => delete el.dataset.kbd);
+    document.activeElement?.blur();
+    const was = document.querySelector("[data-kbd-active]");
+    if (was) { // the journey goes on from where its focus was
+      delete was.dataset.kbdActive;
+      was.focus({ preventScroll: true });
+    }
+  });
+  await page.evaluate(({ x, y }) => window.scrollTo(x, y), before);
+  return { wanted, missed };
+}
 
 class Check extends Error {}
 function expect(condition, message) {
@@ -92,6 +150,9 @@ async function withPage(name, fn) {
         for (const v of await axeCheck(page, `${name}-${label}`)) {
           problems.push(`axe ${v.impact} ${v.id} on ${label} (${v.nodes}): ${v.where.join(", ")}`);
         }
+        const { wanted, missed } = await keyboardCheck(page);
+        keyboardReport.push({ page: `${name}-${label}`, controls: wanted, missed });
+        if (missed.length) problems.push(`keyboard: Tab never reaches ${missed.join(", ")} on ${label}`);
       },
     };
     await fn(helpers);
@@ -155,6 +216,28 @@ async function openCall(h, { searchText, user, callId, from, to }) {
   await page.getByRole("heading", { name: "Call detail" }).waitFor();
   await page.locator("article.session").first().waitFor();
   return id;
+}
+
+/** Presses Tab until the focus is on `selector` (at most `max` presses): the control is
+ * reachable by keyboard alone. Returns how many presses it took. */
+async function tabTo(page, selector, max = 80) {
+  for (let i = 1; i <= max; i += 1) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate((sel) => {
+      const el = document.activeElement;
+      return Boolean(el && el.matches(sel));
+    }, selector)) return i;
+  }
+  throw new Check(`${selector} is not reachable with Tab (${max} presses)`);
+}
+
+/** Starts a keyboard walk from the top of the page (the skip link comes first). */
+async function fromTop(page) {
+  await page.evaluate(() => {
+    document.activeElement?.blur();
+    window.scrollTo(0, 0);
+  });
+  await page.locator("body").focus();
 }
 
 const scenarios = {
@@ -336,10 +419,201 @@ const scenarios = {
     await shot("purge-done");
   },
 
+  async reports(h) {
+    const { page, shot, check } = h;
+    const s = config.reports;
+    await signIn(h, "admin", config.admin.signInAs);
+    await page.getByRole("link", { name: "Reports", exact: true }).click();
+    await page.locator("#reports-table").waitFor();
+    const listed = await page.locator("#reports-table tbody tr").count();
+    expect(listed >= s.builtIns, `only ${listed} reports listed, ${s.builtIns} built-in expected`);
+    expect(await page.locator("#new-report").count() === 1, "an admin is not offered a new report");
+    check(`reports page lists ${listed} reports; an admin may add one`);
+    await shot("reports-list");
+
+    // Every out-of-the-box report runs (chart when it has a percentage, table always).
+    for (const id of s.ids) {
+      await page.evaluate(([rid, from, to]) => {
+        location.hash = `#/reports/${encodeURIComponent(rid)}?from=${from}&to=${to}`;
+      }, [id, s.from, s.to]);
+      await page.locator("#report-table, #report-result .problem").first().waitFor();
+      expect(await page.locator("#report-result .problem").count() === 0,
+        `report ${id} failed: ${await page.locator("#report-result").innerText()}`);
+      if (s.shotEach.includes(id)) await shot(`report-${id}`);
+    }
+    check(`every out-of-the-box report ran: ${s.ids.join(", ")}`);
+
+    // One by keyboard alone: a filter, Run, then the CSV download.
+    await page.evaluate(([from, to]) => {
+      location.hash = `#/reports/quality-by-building?from=${from}&to=${to}`;
+    }, [s.from, s.to]);
+    await page.locator("#report-table").waitFor();
+    const all = await page.locator("#report-table tbody tr").count();
+    await fromTop(page);
+    await tabTo(page, "#r-f-insideCorp");
+    await page.keyboard.press("ArrowDown"); // any -> yes
+    await tabTo(page, "#report-run button[type=submit]");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => /insideCorp = yes/.test(
+      document.querySelector("#report-meta")?.textContent || ""));
+    const meta = await page.locator("#report-meta").innerText();
+    expect(await page.locator("#report-chart svg.chart").count() === 1, "no chart on the report");
+    check(`quality-by-building narrowed by keyboard to inside corp: ${meta} (of ${all} rows)`);
+    await shot("report-run-filtered");
+    const download = page.waitForEvent("download");
+    await tabTo(page, "#report-csv");
+    await page.keyboard.press("Enter");
+    const file = await download;
+    const csv = readFileSync(await file.path(), "utf8");
+    expect(/^building,/.test(csv), `the report CSV has no header: ${csv.slice(0, 80)}`);
+    check(`report CSV ${file.suggestedFilename()} (${csv.trim().split("\n").length} lines)`);
+
+    // Custom report: an invalid one is refused at the field, then created, run, edited, deleted.
+    await page.evaluate(() => { location.hash = "#/reports/new"; });
+    await page.locator("#report-form").waitFor();
+    await page.locator("#rep-name").fill(s.customName);
+    await page.locator("#rep-g-building").uncheck();
+    await page.getByRole("button", { name: "Create report" }).click();
+    await page.locator("#report-form [aria-invalid=true]").first().waitFor();
+    const refused = await page.locator("#report-form .field-error").allInnerTexts();
+    expect(refused.some((t) => /groupBy/.test(t)), `no groupBy error: ${refused.join(" | ")}`);
+    check(`custom report without a grouping refused at the field: ${refused.join(" | ")}`);
+    await shot("report-new-invalid");
+    await page.locator("#rep-g-building").check();
+    await page.locator("#rep-g-connectionType").check();
+    await page.locator("#rep-f-mediaType").selectOption("audio");
+    await page.getByRole("button", { name: "Create report" }).click();
+    await page.locator("#report-save-result .success").waitFor();
+    check(`created: ${(await page.locator("#report-save-result").innerText()).trim()}`);
+    await shot("report-created");
+    await page.locator("#run-saved").click();
+    await page.locator("#report-table").waitFor();
+    const heads = await page.locator("#report-table thead th").allInnerTexts();
+    expect(heads[0] === "building" && heads[1] === "connectionType", `columns: ${heads}`);
+    check(`the custom report runs grouped by ${heads.slice(0, 2).join(", ")}`);
+    await shot("report-custom-run");
+
+    await page.getByRole("link", { name: "Reports", exact: true }).click();
+    await page.locator("#reports-table").waitFor();
+    await page.getByRole("link", { name: `Edit ${s.customName}` }).click();
+    await page.locator("#report-form").waitFor();
+    await page.locator("#rep-name").fill(`${s.customName} v2`);
+    await page.getByRole("button", { name: "Save report" }).click();
+    await page.locator("#report-save-result .success").waitFor();
+    const saved = await page.locator("#report-save-result").innerText();
+    expect(/version 2/.test(saved), `the edit did not raise the version: ${saved}`);
+    check(`edited: ${saved.trim()}`);
+
+    await page.getByRole("link", { name: "Reports", exact: true }).click();
+    await page.locator("#reports-table").waitFor();
+    expect(await page.locator("#reports-table tbody tr", { hasText: "built-in" })
+      .locator("button.delete").count() === 0, "a built-in report offers Delete");
+    await page.getByRole("button", { name: `Delete ${s.customName} v2` }).focus();
+    await page.keyboard.press("Enter");
+    await page.locator("#delete-yes").waitFor();
+    expect((await page.locator("#report-delete-confirm").innerText()).includes(`${s.customName} v2`),
+      "the delete confirmation does not name the report");
+    expect(await page.evaluate(() => document.activeElement.id) === "delete-yes",
+      "the delete confirmation does not take the focus");
+    await shot("report-delete-confirm");
+    await page.keyboard.press("Enter");
+    await page.locator("#report-delete-confirm .success").waitFor();
+    expect(await page.getByRole("link", { name: `${s.customName} v2`, exact: true }).count() === 0,
+      "the deleted report is still listed");
+    check("deleted by keyboard after a confirmation naming it; built-ins offer no Delete");
+  },
+
+  async readerReports(h) {
+    const { page, shot, check } = h;
+    await signIn(h, "reader", config.reports.readerSignInAs);
+    for (const name of ["Call Analytics", "Alerts", "Buildings", "Topology", "Exclusions",
+      "Settings", "Quarantine", "Purge a user"]) {
+      expect(await page.getByRole("link", { name, exact: true }).count() === 0,
+        `a reader is offered ${name}`);
+    }
+    await page.getByRole("link", { name: "Reports", exact: true }).click();
+    await page.locator("#reports-table").waitFor();
+    expect(await page.locator("#new-report, a.edit-link, button.delete").count() === 0,
+      "a reader is offered report changes");
+    expect(await page.locator('#reports-table tr[data-report="per-user"]').count() === 0,
+      "a reader is offered the per-user report (EUII)");
+    check("a reader sees the reports but not the per-user one, and no create, edit or delete");
+    await shot("reader-reports");
+    await page.locator("#reports-table a.run-link").first().click();
+    await page.locator("#report-table, #report-result .problem").first().waitFor();
+    check(`a reader runs ${(await page.locator("h1").innerText()).trim()}`);
+    await shot("reader-report-run");
+    await page.evaluate(() => { location.hash = "#/reports/new"; });
+    await page.getByRole("heading", { name: "Not available" }).waitFor();
+    check("#/reports/new says Not available to a reader");
+  },
+
+  async adminPages(h) {
+    const { page, shot, check } = h;
+    const s = config.adminPages;
+    await signIn(h, "admin", config.admin.signInAs);
+
+    await page.getByRole("link", { name: "Alerts", exact: true }).click();
+    await page.locator("#alerts-table").waitFor();
+    await page.locator("#a-from").fill(s.from);
+    await page.locator("#a-status").selectOption("all");
+    await page.getByRole("button", { name: "Show" }).click();
+    await page.waitForFunction(() => /[?&]status=all/.test(location.hash));
+    await page.locator("#alerts-table").waitFor();
+    const open = await page.locator("#alerts-table tr[data-status=open]").count();
+    expect(open > 0, "no open alert listed (the test raises some first)");
+    await shot("alerts");
+    await fromTop(page);
+    await tabTo(page, "#alerts-table button.ack");
+    await page.keyboard.press("Enter");
+    await page.locator("#alerts-note .success").waitFor();
+    const after = await page.locator("#alerts-table tr[data-status=open]").count();
+    expect(after === open - 1, `acknowledging left ${after} of ${open} open`);
+    check(`alerts: ${open} open listed, one acknowledged by keyboard (${after} left open)`);
+    await shot("alerts-acknowledged");
+    await page.locator("#a-status").selectOption("acknowledged");
+    await page.getByRole("button", { name: "Show" }).click();
+    await page.waitForFunction(() => /status=acknowledged/.test(location.hash));
+    await page.locator("#alerts-table tr[data-status=acknowledged]").first().waitFor();
+    check("the acknowledged alert is listed under Acknowledged, with who acknowledged it");
+
+    await page.getByRole("link", { name: "Topology", exact: true }).click();
+    await page.locator("#topology-summary").waitFor();
+    await page.locator("#topology-file").setInputFiles(s.badTopology);
+    await page.getByRole("button", { name: "Upload topology" }).click();
+    await page.locator("#topology-result .problem").waitFor();
+    check(`a bad topology is refused: ${(await page.locator("#topology-result").innerText()).trim().replace(/\s+/g, " ")}`);
+    await shot("topology-invalid");
+    await page.locator("#topology-file").setInputFiles(s.topology);
+    await page.getByRole("button", { name: "Upload topology" }).click();
+    await page.locator("#topology-result .success").waitFor();
+    await page.locator("#topology-pools tbody tr").first().waitFor();
+    const pools = await page.locator("#topology-pools tbody tr").count();
+    expect(pools === s.pools, `${pools} pools shown, ${s.pools} uploaded`);
+    check(`topology uploaded and shown: ${(await page.locator("#topology-summary").innerText()).trim()}`);
+    await shot("topology");
+
+    await page.getByRole("link", { name: "Exclusions", exact: true }).click();
+    await page.locator("#excluded-users").waitFor();
+    const users = await page.locator("#excluded-users").innerText();
+    expect(users.includes(s.excludedUser), `the excluded user is not listed: ${users}`);
+    check(`exclusions: ${users.trim().split("\n").length} user(s) listed, ${s.excludedUser} among them`);
+    await shot("exclusions");
+
+    await page.getByRole("link", { name: "Buildings", exact: true }).click();
+    await page.locator("#building-history-table").waitFor();
+    const uploads = await page.locator("#building-history-table tbody tr").count();
+    expect(uploads >= 1 && await page.locator("#building-history-table tbody tr",
+      { hasText: "active" }).count() === 1, "the history does not show one active file");
+    check(`building file history: ${uploads} upload(s), one active`);
+    await shot("buildings-history");
+  },
+
   async engineerLimits(h) {
     const { page, check, shot } = h;
     await signIn(h, "engineer", config.engineer.signInAs);
-    for (const name of ["Settings", "Purge a user", "Buildings", "Quarantine"]) {
+    for (const name of ["Settings", "Purge a user", "Buildings", "Quarantine", "Alerts",
+      "Topology", "Exclusions"]) {
       expect(await page.getByRole("link", { name, exact: true }).count() === 0,
         `an engineer is offered ${name}`);
     }
@@ -347,6 +621,11 @@ const scenarios = {
     await page.getByRole("heading", { name: "Not available" }).waitFor();
     check("an engineer sees no admin pages in the menu, and #/admin/purge says Not available");
     await shot("engineer-no-admin");
+    await page.getByRole("link", { name: "Reports", exact: true }).click();
+    await page.locator("#reports-table").waitFor();
+    expect(await page.locator("#new-report, a.edit-link, button.delete").count() === 0,
+      "an engineer is offered report changes");
+    check("an engineer runs reports but is offered no create, edit or delete");
   },
 };
 
@@ -358,4 +637,5 @@ for (const name of browserCheck) {
 }
 writeFileSync(join(config.outDir, "results.json"), JSON.stringify(results, null, 2));
 writeFileSync(join(config.outDir, "axe.json"), JSON.stringify(axeReport, null, 2));
+writeFileSync(join(config.outDir, "keyboard.json"), JSON.stringify(keyboardReport, null, 2));
 console.log(`RESULT ${JSON.stringify(results)}`);

@@ -1,0 +1,60 @@
+"""Cold start: what `import function_app` must not do (bench/pipeline measures the time).
+
+The worker imports the app before the first request; every module and every validator
+built then is paid on each cold start. Services, parsers and the Azure SDK load when a
+request or trigger first needs them, and pydantic models build their validators on
+first use (`defer_build`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import json, sys
+import azure.functions
+import function_app
+from pydantic import BaseModel
+from pydantic._internal._mock_val_ser import MockValSer
+
+def ours(cls):
+    return cls.__module__.startswith(("shared.", "functions."))
+
+def subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from subclasses(sub)
+
+built = sorted({f"{c.__module__}.{c.__qualname__}" for c in subclasses(BaseModel)
+                if ours(c) and not isinstance(c.__pydantic_validator__, MockValSer)})
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("lxml", "ijson", "azure")
+               and m != "azure" and not m.startswith("azure.functions"))
+services = sorted(m for m in sys.modules if m in (
+    "shared.processor", "shared.analytics.service", "shared.merge", "shared.ingest",
+    "shared.admin.purge", "shared.alerts", "shared.reports.report_set", "shared.health"))
+print(json.dumps({"built": built, "heavy": heavy, "services": services}))
+"""
+
+
+def _probe() -> dict[str, list[str]]:
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    result: dict[str, list[str]] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def test_importing_the_app_builds_no_validator_and_loads_no_sdk_parser_or_service() -> None:
+    found = _probe()
+    assert found["built"] == [], "models without defer_build (see shared/models/call.py)"
+    assert found["heavy"] == [], "loaded at import: move it into the function that uses it"
+    assert found["services"] == [], "route modules import their services in the handler"

@@ -15,7 +15,17 @@
 // - an item over 2 MB (its JSON, UTF-8) is refused with 413 RequestEntityTooLarge, as
 //   Cosmos DB refuses it: the stock server stores any size, so no test would see the
 //   limit a large meeting runs into (create, replace and upsert, single or in a batch).
-// - a transactional batch takes its partition key from the header, as Cosmos DB does.
+// - a transactional batch (`x-ms-cosmos-batch-atomic`, the SDK's `execute_item_batch`) is
+//   atomic, as in Cosmos DB: every operation applies or none does (the ones before a
+//   failing operation are rolled back, the failing one keeps its status, the others
+//   answer 424, the response is 207 Multi-Status); every item must be of the batch's
+//   partition key (else 400) and a batch holds at most 100 operations. The stock handler
+//   applies operations one by one, keeps those before a failure and cannot replace,
+//   read or delete at all (it reads the partition key from each operation, where the
+//   SDK does not put it);
+// - a read of many items (the SDK's `read_items`, sent as one query naming (id,
+//   partition key) pairs) is answered from those items by their ids, as Cosmos DB
+//   answers it from its index, instead of evaluating the query over every item.
 // - time to live, as Cosmos DB applies it: with the container's `defaultTtl` on (-1 or
 //   seconds), an item expires `ttl` seconds (its own, else the default; -1 never) after
 //   its last write (`_ts`) and from then on no read, query or feed returns it, and a
@@ -35,6 +45,8 @@ const queryDocuments = require(path.join(pkg, "lib/handler/query-documents"));
 const rawBody = require(path.join(modules, "raw-body"));
 const Items = require(path.join(pkg, "lib/account/items")).default;
 const documentOperations = require(path.join(pkg, "lib/handler/_document-operations"));
+const batchDocuments = require(path.join(pkg, "lib/handler/batch-documents"));
+const readJson = require(path.join(pkg, "lib/json")).default;
 const Documents = require(path.join(pkg, "lib/account/documents")).default;
 const getValue = require(path.join(pkg, "lib/utils/get-value")).default;
 
@@ -219,8 +231,152 @@ function addFilter(sql, field) {
   return `${sql.slice(0, end)} WHERE ${cond} ${sql.slice(end)}`;
 }
 
+// Cosmos DB's limit on the operations of one transactional batch (learn.microsoft.com,
+// "Transactional batch operations in Azure Cosmos DB").
+const MAX_BATCH_OPERATIONS = 100;
+const BATCH_OPERATIONS = {
+  Create: "createOperation",
+  Upsert: "upsertOperation",
+  Read: "readOperation",
+  Delete: "deleteOperation",
+  Replace: "replaceOperation",
+};
+
+function isTrue(req, name) {
+  return String(req.headers[name]).toLowerCase() === "true";
+}
+
+/** Runs the operations of one atomic batch, rolling the applied ones back in reverse
+ * order at the first failure. Returns [httpStatus, per-operation results]. */
+function runAtomicBatch(collection, operations, header, value) {
+  const pkPath = collection.documents._getPartitionKeyPath();
+  const undo = [];
+  const results = [];
+  let failed = -1;
+  for (let i = 0; i < operations.length; i += 1) {
+    const input = { ...(operations[i] || {}), partitionKey: header };
+    const name = BATCH_OPERATIONS[input.operationType];
+    const body = input.resourceBody;
+    let result;
+    if (!name) {
+      result = { statusCode: 400, body: { message: `Operation type '${input.operationType}' is not supported in Batch.` } };
+    } else if (body && getValue(pkPath, body) !== value) {
+      result = { statusCode: 400, body: { message: "PartitionKey extracted from the document does not match the batch's" } };
+    } else {
+      const id = input.id !== undefined ? input.id : (body || {}).id;
+      const before = id !== undefined ? collection.document(id, value).read() : null;
+      result = documentOperations[name](collection, input);
+      if (result.statusCode < 400 && name !== "readOperation") undo.push({ id, before });
+    }
+    if (result.statusCode >= 400) {
+      failed = i;
+      results.push({ statusCode: result.statusCode, requestCharge: 0 });
+      break;
+    }
+    results.push({
+      statusCode: result.statusCode,
+      requestCharge: 1,
+      eTag: result.body ? result.body._etag : undefined,
+      resourceBody: result.body,
+    });
+  }
+  if (failed < 0) return [200, results];
+  for (const { id, before } of undo.reverse()) {
+    if (collection.document(id, value).read()) collection.documents.delete(id, value);
+    if (before) collection.documents._set(before);
+  }
+  const status = results[failed].statusCode;
+  return [207, operations.map((_, i) => ({ statusCode: i === failed ? status : 424, requestCharge: 0 }))];
+}
+
+const stockBatch = batchDocuments.default;
+batchDocuments.default = async (account, req, res, params) => {
+  if (!isTrue(req, "x-ms-cosmos-batch-atomic")) return stockBatch(account, req, res, params);
+  const operations = await readJson(req);
+  const collection = account.database(params.dbId).collection(params.collId);
+  if (!collection.read()) {
+    res.statusCode = 404;
+    return {};
+  }
+  const header = req.headers["x-ms-documentdb-partitionkey"];
+  let value;
+  try {
+    value = JSON.parse(header)[0];
+  } catch (err) {
+    value = undefined;
+  }
+  if (!Array.isArray(operations) || value === undefined || typeof value === "object") {
+    res.statusCode = 400;
+    return { code: "BadRequest", message: "a batch needs its operations and one partition key" };
+  }
+  if (operations.length > MAX_BATCH_OPERATIONS) {
+    res.statusCode = 400;
+    return { code: "BadRequest", message: "Batch request has more operations than what is supported." };
+  }
+  const [status, results] = runAtomicBatch(collection, operations, header, value);
+  res.statusCode = status;
+  return results;
+};
+
+// The two query texts the SDK's read_items sends (azure/cosmos/_query_builder.py):
+// `SELECT * FROM c WHERE ( ( c.id = @param_id0 AND c.pk = @param_pk00 ) OR ... )` and,
+// for ids of one partition, `SELECT * FROM c WHERE c.pk = @pk AND c.id IN (@id0, ...)`.
+const READ_MANY_PAIRS = /^SELECT \* FROM c WHERE \( (\( c\.id = @param_id\d+ AND c(?:\.\w+|\["[^"]+"\]) = @param_pk\d+0 \)(?: OR )?)+ \)$/;
+const READ_MANY_IN = /^SELECT \* FROM c WHERE c\.(\w+) = @pk AND c\.id IN \((@id\d+(?:, )?)+\)$/;
+
+/** The (id, partition value) pairs of a read-many query, or null for any other query. */
+function readManyPairs(body, pkPath) {
+  if (!body || typeof body.query !== "string") return null;
+  const params = new Map((body.parameters || []).map(p => [p.name, p.value]));
+  if (READ_MANY_PAIRS.test(body.query)) {
+    const field = pkPath.length === 1 ? pkPath[0] : null;
+    if (!field || !(body.query.includes(`c.${field} =`) || body.query.includes(`c["${field}"] =`))) return null;
+    const pairs = [];
+    for (const m of body.query.matchAll(/c\.id = (@param_id\d+) AND \S+ = (@param_pk\d+)/g)) {
+      pairs.push([params.get(m[1]), params.get(m[2])]);
+    }
+    return pairs;
+  }
+  const inForm = READ_MANY_IN.exec(body.query);
+  if (inForm && pkPath.length === 1 && inForm[1] === pkPath[0]) {
+    const value = params.get("@pk");
+    return [...body.query.matchAll(/@id\d+/g)].map(m => [params.get(m[0]), value]);
+  }
+  return null;
+}
+
 const stockQuery = queryDocuments.default;
 queryDocuments.default = async (account, req, res, params) => {
+  const collection = account.database(params.dbId).collection(params.collId);
+  if (collection.read() && !req.headers["x-ms-continuation"]) {
+    const raw = await rawBody(req);
+    let body;
+    try {
+      body = JSON.parse(raw.toString());
+    } catch (err) {
+      body = null;
+    }
+    const pairs = readManyPairs(body, collection.documents._getPartitionKeyPath());
+    if (pairs) {
+      const found = [];
+      for (const [id, value] of pairs) {
+        const item = typeof id === "string" ? collection.document(id, value).read() : null;
+        if (item && getValue(collection.documents._getPartitionKeyPath(), item) === value) found.push(item);
+      }
+      res.setHeader("x-ms-item-count", String(found.length));
+      res.setHeader("x-cdc-read-many", String(pairs.length)); // tests: the lookup path ran
+      return { Documents: found, _count: found.length };
+    }
+    const replay = Readable.from([raw]);
+    replay.headers = req.headers;
+    replay.method = req.method;
+    replay.url = req.url;
+    return scopedQuery(account, replay, res, params);
+  }
+  return scopedQuery(account, req, res, params);
+};
+
+async function scopedQuery(account, req, res, params) {
   const header = req.headers["x-ms-documentdb-partitionkey"];
   const cross = String(req.headers["x-ms-documentdb-query-enablecrosspartition"]) === "true";
   const coll = account.database(params.dbId).collection(params.collId).read();
@@ -248,35 +404,7 @@ queryDocuments.default = async (account, req, res, params) => {
   replay.method = req.method;
   replay.url = req.url;
   return stockQuery(account, replay, res, params);
-};
-
-// A transactional batch names its partition once, in the partition key header (the
-// Python SDK's `execute_item_batch(..., partition_key=)`), as Cosmos DB's REST API has
-// it; the stock handler reads a partition key from each operation only (the JS SDK's
-// bulk shape) and fails on every operation without one. Each operation without its own
-// key gets the header's.
-const batchDocuments = require(path.join(pkg, "lib/handler/batch-documents"));
-const stockBatch = batchDocuments.default;
-batchDocuments.default = async (account, req, res, params) => {
-  const header = req.headers["x-ms-documentdb-partitionkey"];
-  if (!header) return stockBatch(account, req, res, params);
-  let ops;
-  try {
-    ops = JSON.parse((await rawBody(req)).toString());
-  } catch (err) {
-    res.statusCode = 400;
-    return { message: "Invalid request body" };
-  }
-  if (Array.isArray(ops)) {
-    ops = ops.map((op) => (op && op.partitionKey === undefined ? { ...op, partitionKey: header } : op));
-  }
-  const replay = Readable.from([Buffer.from(JSON.stringify(ops))]);
-  replay.headers = { ...req.headers };
-  delete replay.headers["content-length"];
-  replay.method = req.method;
-  replay.url = req.url;
-  return stockBatch(account, replay, res, params);
-};
+}
 
 const { createHttpsServer } = require(pkg);
 const server = createHttpsServer({

@@ -30,10 +30,23 @@ from shared.models.call import CallDocument, Fragment
 from shared.parsing import ParseContext, RecordRejected, parse_record
 from shared.settings import Settings, get_settings
 from shared.storage import layout
-from shared.storage.aggregates import apply_call_delta  # quality aggregates
+from shared.storage.aggregates import (  # quality aggregates
+    apply_call_delta,
+    prefetched_ledgers,
+    read_ledgers_raw,
+)
 from shared.storage.batches import MAX_ERRORS, read_batch, save_batch, update_batch, utcnow
 from shared.storage.blobs import BatchBlobs, BlobMissing
-from shared.storage.calls import Combine, ensure_user_index, merge_call, write_user_index
+from shared.storage.calls import (
+    Combine,
+    MergeResult,
+    ensure_user_index,
+    history_keys,
+    merge_call,
+    read_calls_raw,
+    read_history_raw,
+    write_user_index,
+)
 from shared.storage.clients import Clients, get_clients
 from shared.storage.items import ItemTooLarge
 from shared.storage.source_index import index_source_ids
@@ -209,12 +222,27 @@ class BatchProcessor:
                     "ttl": layout.BATCHES.default_ttl,
                 },
             )
-        if doc.get("status") in FINAL and not await self.blobs.incoming_exists(name):
-            # A duplicate event for a batch that finished (and whose blob is gone): the
-            # result stands. Without this a fresh attempt would find no blob and poison a
-            # completed batch.
-            log.info("batch already %s; repeated event ignored", doc.get("status"), extra=ctx)
-            return doc
+        if doc.get("status") in FINAL:
+            held = await self.blobs.incoming_content_hash(name)
+            if held is None:
+                # A duplicate event for a batch that finished (and whose blob is gone):
+                # the result stands. Without this a fresh attempt would find no blob and
+                # poison a completed batch.
+                log.info("batch already %s; repeated event ignored", doc.get("status"), extra=ctx)
+                return doc
+            if doc.get("status") != "failed" and held and held == doc.get("contentHash"):
+                # The completed batch's own content delivered again (a duplicate event
+                # that raced the blob's deletion, a crash between the final status and
+                # the delete): every record of it is already stored and counted, so the
+                # redelivery is a no-op that costs the status read. A failed batch copied
+                # back from poison/, or other content under the name, is processed.
+                log.info(
+                    "batch already %s; the same content delivered again is ignored",
+                    doc.get("status"),
+                    extra=ctx,
+                )
+                await self._delete_incoming(name)
+                return doc
         # A finished batch whose blob is back (redeployed from poison/, see README): a
         # fresh attempt budget.
         attempts = 1 if doc.get("status") in FINAL else int(doc.get("attempts") or 0) + 1
@@ -448,37 +476,17 @@ class BatchProcessor:
 
             return run
 
-        async def merge(key: str, fragments: list[Fragment]) -> None:
+        async def merge(
+            key: str, fragments: list[Fragment], stored: dict[str, Any] | None
+        ) -> MergeResult | None:
             async with self._sem:
                 try:
-                    result = await merge_call(
-                        self.clients,
-                        tenant_id,
-                        key,
-                        combine(key, fragments),
+                    return await merge_call(
+                        self.clients, tenant_id, key, combine(key, fragments), stored
                     )
                 except ItemTooLarge as exc:
                     too_large.append((key, exc))
-                    return
-                keys = lookup_keys(result.document.view)
-                if result.changed:
-                    await write_user_index(self.clients, result.document, seen_users)
-                    # ids the stored call already had were indexed when it was written
-                    # (or are re-checked by the redelivery of a batch that crashed)
-                    if result.previous is not None:
-                        old = set(lookup_keys(result.previous.view))
-                        keys = [k for k in keys if k not in old]
-                else:  # a crash may have come between the call write and its index
-                    await ensure_user_index(self.clients, result.document, seen_users)
-                await index_source_ids(self.clients, tenant_id, result.call_id, keys)
-                await apply_call_delta(
-                    self.clients,
-                    tenant_id,
-                    result.previous,
-                    result.document,
-                    keep_s=keep_aggregates,
-                )
-            counts.calls.add(result.call_id)
+                    return None
 
         async def park(index: int, reason: str, record: Any) -> None:
             body = json.dumps(
@@ -494,9 +502,41 @@ class BatchProcessor:
             async with self._sem:
                 await self.blobs.quarantine(tenant_id, batch_id, index, body.encode())
 
-        await asyncio.gather(
-            *(merge(k, v) for k, v in pending.items()), *(park(*q) for q in quarantine)
+        # What the flush is about to write is read first, one read-many per container
+        # (calls; then the history entries and ledgers of the calls already stored),
+        # instead of one point read each: a stored call then costs its replace only.
+        stored = await read_calls_raw(self.clients, tenant_id, list(pending)) if pending else {}
+        merged = await asyncio.gather(
+            *(merge(k, v, stored.get(k)) for k, v in pending.items()),
+            *(park(*q) for q in quarantine),
         )
+        results = [r for r in merged if isinstance(r, MergeResult)]
+        # entries of a call's first revision do not exist yet (created straight away)
+        reread = [r for r in results if not r.changed or r.document.revision > 1]
+        reread_ids = {id(r) for r in reread}
+        history, ledgers = await asyncio.gather(
+            read_history_raw(self.clients, [k for r in reread for k in history_keys(r.document)]),
+            read_ledgers_raw(
+                self.clients, tenant_id, [r.call_id for r in results if r.previous is not None]
+            ),
+        )
+        source_ids: dict[str, set[str]] = {}  # the flush's ids to index, written together
+        await asyncio.gather(
+            *(
+                self._follow_up(
+                    tenant_id,
+                    r,
+                    history if id(r) in reread_ids else None,
+                    ledgers.get(r.call_id) if r.previous is not None else None,
+                    seen_users,
+                    source_ids,
+                    keep_aggregates,
+                )
+                for r in results
+            )
+        )
+        await index_source_ids(self.clients, tenant_id, source_ids)
+        counts.calls.update(r.call_id for r in results)
         refused: dict[int, tuple[str, Any]] = {}
         for key, exc in too_large:
             size = f"{exc.size} bytes" if exc.size else "its size"
@@ -518,6 +558,45 @@ class BatchProcessor:
                 counts.errors.append({"index": index, "reason": reason})
         await asyncio.gather(*(park(i, r, rec) for i, (r, rec) in refused.items()))
         return len(refused)
+
+    async def _follow_up(
+        self,
+        tenant_id: str,
+        result: MergeResult,
+        history: dict[tuple[str, str], dict[str, Any]] | None,
+        ledger: dict[str, Any] | None,
+        seen_users: set[tuple[str, str | None]],
+        source_ids: dict[str, set[str]],
+        keep_aggregates: int | None,
+    ) -> None:
+        """After a call's merge: its history and directory entries, the source ids to
+        index (collected in `source_ids`, written once for the flush) and its aggregates.
+        `history` and `ledger`: what the flush's read-many found for it."""
+        async with self._sem:
+            keys = lookup_keys(result.document.view)
+            if result.changed:
+                await write_user_index(self.clients, result.document, seen_users, history)
+                # ids the stored call already had were indexed when it was written
+                # (or are re-checked by the redelivery of a batch that crashed)
+                if result.previous is not None:
+                    old = set(lookup_keys(result.previous.view))
+                    keys = [k for k in keys if k not in old]
+            else:  # a crash may have come between the call write and its index
+                await ensure_user_index(self.clients, result.document, seen_users, history)
+            for k in keys:
+                source_ids.setdefault(k, set()).add(result.call_id)
+            # the ledger the flush read (this coroutine's own context: task-local)
+            token = prefetched_ledgers.set({result.call_id: ledger})
+            try:
+                await apply_call_delta(
+                    self.clients,
+                    tenant_id,
+                    result.previous,
+                    result.document,
+                    keep_s=keep_aggregates,
+                )
+            finally:
+                prefetched_ledgers.reset(token)
 
     async def _poison(
         self, tenant_id: str, batch_id: str, name: str, reason: str, attempts: int

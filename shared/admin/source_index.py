@@ -87,7 +87,7 @@ async def backfill_source_index(
         if doc is None or doc.tenantId != tenant:  # expired or purged since
             return 0, 0, 0
         keys = stored_lookup_keys(doc.fragments.values(), doc.view)
-        return 1, len(keys), await index_source_ids(clients, tenant, call_id, keys)
+        return 1, len(keys), await index_source_ids(clients, tenant, {k: {call_id} for k in keys})
 
     handled = 0
     while handled < len(todo):

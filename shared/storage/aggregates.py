@@ -14,10 +14,12 @@ the aggregates themselves remember what they reflect, in three steps:
 2. A change is a *transition* `seq`: first the ledger is written (etag-conditional) with
    `pending = {seq, contribution, records}`; then each affected aggregate document
    (`{day}|{subnet}[|{facet}]`, partition `{tenantId}|{yyyy-mm}[|{facet}]`,
-   shared.aggregates.layout) gets `pending - applied` with a
-   read + etag-conditional replace (retry on 412), and records the op id
-   `{callId}.{seq}` in its bounded `ops` list in the same write; then the ledger is
-   committed (`applied = pending`), again etag-conditional.
+   shared.aggregates.layout) gets `pending - applied`, and records the op id
+   `{callId}.{seq}` in its bounded `ops` list in the same write (the transitions
+   waiting for one partition are written together: one read-many of their documents,
+   then a transactional batch of etag-conditional creates and replaces, redone from the
+   read on a 412 or 409); then the ledger is committed (`applied = pending`), again
+   etag-conditional.
 3. Every call of `apply_call_delta` first finishes any pending transition it finds
    (roll-forward): documents whose `ops` already hold the op id are skipped, so a
    transition is applied to each document exactly once however many times it is
@@ -46,6 +48,8 @@ document that has evicted ops since the pending was written logs an error.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -64,7 +68,7 @@ from shared.models.call import CallDocument
 from shared.storage import layout
 from shared.storage.clients import Clients
 from shared.storage.items import StaleWrite, create_new, replace_if_unchanged
-from shared.storage.retry import read_or_none, with_retries
+from shared.storage.retry import read_many, read_or_none, with_retries
 from shared.tenant_settings import day_ttl
 
 log = logging.getLogger(__name__)
@@ -73,7 +77,6 @@ MAX_OPS = 1000
 MAX_KEEP_S = layout.AGGREGATES.default_ttl or 396 * 86_400
 LEDGER_TTL = 40 * 86_400  # outlives the 30-day call document it shadows
 MAX_ATTEMPTS = 50
-DOC_CONCURRENCY = 8
 
 
 def month_pk(tenant_id: str, day: str) -> str:
@@ -127,6 +130,7 @@ def _add_map(target: dict[str, int], part: dict[str, int]) -> None:
 
 @dataclass
 class _Pending:
+    key: str  # the aggregate document's key ({day}|{subnet})
     op: str
     entries: dict[str, int]
     since: float
@@ -135,17 +139,23 @@ class _Pending:
 
 
 @dataclass
-class _DocQueue:
+class _PartitionQueue:
     items: list[_Pending] = field(default_factory=list)
     running: bool = False
     task: asyncio.Task[None] | None = None  # held so the drain is not garbage-collected
 
 
-# Per event loop and aggregate document: transitions waiting for the document. Calls of
-# one day and subnet arrive together (a batch is mostly one site, one day), and applying
-# them one read/replace each makes them fight over the etag; queued transitions are
-# applied together in one write instead, each with its own op id (exactness unchanged).
-_queues: dict[tuple[int, str, str], _DocQueue] = {}
+# Per event loop and aggregate partition ({tenant}|{yyyy-mm}): transitions waiting for
+# its documents. Calls of one day and subnet arrive together (a batch is mostly one
+# site, one day), and applying them one read/replace each makes them fight over the
+# etag; queued transitions are applied together instead, each with its own op id
+# (exactness unchanged): every document they touch is read in one read-many and written
+# in one transactional batch (`execute_item_batch`, one partition key), two requests
+# for the lot instead of two per document.
+_queues: dict[tuple[int, str, str], _PartitionQueue] = {}
+
+BATCH_OPERATIONS = 100  # Cosmos DB's limit per transactional batch
+BATCH_BYTES = 1_500_000  # under its 2 MB request limit, with room for the envelope
 
 
 async def _apply_to_doc(
@@ -158,26 +168,31 @@ async def _apply_to_doc(
     keep_s: int,
 ) -> None:
     """Add `entries` to one aggregate document unless it already holds `op`; coalesced
-    with the other transitions waiting for the same document in this process."""
+    with the other transitions waiting for the same partition in this process."""
     loop = asyncio.get_running_loop()
-    qkey = (id(loop), tenant_id, key)
-    queue = _queues.setdefault(qkey, _DocQueue())
-    item = _Pending(op, entries, pending_since, loop.create_future(), keep_s)
+    pk = partition_key(tenant_id, key)
+    qkey = (id(loop), tenant_id, pk)
+    queue = _queues.setdefault(qkey, _PartitionQueue())
+    item = _Pending(key, op, entries, pending_since, loop.create_future(), keep_s)
     queue.items.append(item)
     if not queue.running:
         queue.running = True
-        queue.task = asyncio.ensure_future(_drain(clients, tenant_id, key, qkey, queue))
+        queue.task = asyncio.ensure_future(_drain(clients, tenant_id, pk, qkey, queue))
     await item.done
 
 
 async def _drain(
-    clients: Clients, tenant_id: str, key: str, qkey: tuple[int, str, str], queue: _DocQueue
+    clients: Clients,
+    tenant_id: str,
+    pk: str,
+    qkey: tuple[int, str, str],
+    queue: _PartitionQueue,
 ) -> None:
     try:
         while queue.items:
             batch, queue.items = queue.items, []
             try:
-                await _apply_many(clients, tenant_id, key, batch)
+                await _apply_many(clients, tenant_id, pk, batch)
             except Exception as exc:
                 for p in batch:
                     if not p.done.done():
@@ -192,58 +207,116 @@ async def _drain(
             del _queues[qkey]
 
 
-async def _apply_many(clients: Clients, tenant_id: str, key: str, batch: list[_Pending]) -> None:
-    """One read + etag-conditional replace adding every transition of `batch` that the
-    document does not hold yet, recording their op ids in the same write."""
-    container = clients.container(layout.AGGREGATES)
+def _with_transitions(
+    raw: dict[str, Any] | None, tenant_id: str, key: str, batch: list[_Pending]
+) -> dict[str, Any] | None:
+    """The aggregate document `key` (stored `raw`, or new) with every transition of
+    `batch` it does not hold yet added and its op id recorded; None when it holds all."""
     day, _, _ = split_doc_key(key)
     item_id, pk = agg_doc_id(key), partition_key(tenant_id, key)
-    for attempt in range(MAX_ATTEMPTS):
-        raw = await _read(container, item_id, pk)
-        doc = raw or new_document(tenant_id, key, item_id, pk)
-        ops: list[list[Any]] = doc.get("ops") or []
-        held = {o[0] for o in ops}
-        todo = []
-        for p in batch:  # the same transition may be queued twice (concurrent resumes)
-            if p.op not in held:
-                held.add(p.op)
-                todo.append(p)
-        if not todo:
-            return  # every transition already reached this document
-        cells: dict[str, dict[str, int]] = doc.setdefault("cells", {})
-        now = round(time.time(), 3)
-        for p in todo:
-            if raw is not None and float(doc.get("evictedAt") or 0) >= p.since:
-                log.error(
-                    "aggregate %s: op %s may be applied twice (ops list overflowed)", item_id, p.op
-                )
-            for entry, n in p.entries.items():
-                if entry.startswith("@"):  # the day document's poor users only
-                    _add_map(doc.setdefault("poorUsers", {}), {entry[1:]: n})
-                else:
-                    cell, measure = entry.split("#", 1)
-                    _add_map(cells.setdefault(cell, {}), {measure: n})
-                    if not cells[cell]:
-                        del cells[cell]
-            ops.append([p.op, now])
-        if len(ops) > MAX_OPS:
-            doc["evictedAt"] = max(o[1] for o in ops[:-MAX_OPS])
-            ops = ops[-MAX_OPS:]
-        doc["ops"] = ops
-        # The tenant's retention, counted from the day (docs/reference/settings.md).
-        doc["ttl"] = day_ttl(day, min(p.keep_s for p in batch), time.time())
-        try:
-            if raw is None:
-                await create_new(container, doc, what="create aggregate")
+    doc = (
+        {k: v for k, v in raw.items() if not k.startswith("_")}
+        if raw
+        else new_document(tenant_id, key, item_id, pk)
+    )
+    ops: list[list[Any]] = list(doc.get("ops") or [])
+    held = {o[0] for o in ops}
+    todo = []
+    for p in batch:  # the same transition may be queued twice (concurrent resumes)
+        if p.op not in held:
+            held.add(p.op)
+            todo.append(p)
+    if not todo:
+        return None  # every transition already reached this document
+    cells: dict[str, dict[str, int]] = doc.setdefault("cells", {})
+    now = round(time.time(), 3)
+    for p in todo:
+        if raw is not None and float(doc.get("evictedAt") or 0) >= p.since:
+            log.error(
+                "aggregate %s: op %s may be applied twice (ops list overflowed)", item_id, p.op
+            )
+        for entry, n in p.entries.items():
+            if entry.startswith("@"):  # the day document's poor users only
+                _add_map(doc.setdefault("poorUsers", {}), {entry[1:]: n})
             else:
-                await replace_if_unchanged(
-                    container, item_id, doc, raw["_etag"], what="replace aggregate"
-                )
+                cell, measure = entry.split("#", 1)
+                _add_map(cells.setdefault(cell, {}), {measure: n})
+                if not cells[cell]:
+                    del cells[cell]
+        ops.append([p.op, now])
+    if len(ops) > MAX_OPS:
+        doc["evictedAt"] = max(o[1] for o in ops[:-MAX_OPS])
+        ops = ops[-MAX_OPS:]
+    doc["ops"] = ops
+    # The tenant's retention, counted from the day (docs/reference/settings.md).
+    doc["ttl"] = day_ttl(day, min(p.keep_s for p in batch), time.time())
+    return doc
+
+
+def _chunks(operations: list[tuple[Any, ...]], sizes: list[int]) -> list[list[tuple[Any, ...]]]:
+    """Transactional batches within Cosmos DB's limits (operations and bytes)."""
+    out: list[list[tuple[Any, ...]]] = [[]]
+    used = 0
+    for operation, size in zip(operations, sizes, strict=True):
+        if out[-1] and (len(out[-1]) >= BATCH_OPERATIONS or used + size > BATCH_BYTES):
+            out.append([])
+            used = 0
+        out[-1].append(operation)
+        used += size
+    return out
+
+
+async def _apply_many(clients: Clients, tenant_id: str, pk: str, batch: list[_Pending]) -> None:
+    """Every transition of `batch` (documents of partition `pk`) that its document does
+    not hold yet: the documents read in one read-many, then written in transactional
+    batches, each document created or replaced only if its etag is unchanged. A
+    concurrent writer fails the batch (412, or 409 for a create): read again, re-apply."""
+    container = clients.container(layout.AGGREGATES)
+    by_doc: dict[str, list[_Pending]] = {}
+    for p in batch:
+        by_doc.setdefault(p.key, []).append(p)
+    for attempt in range(MAX_ATTEMPTS):
+        stored = await read_many(
+            container, [(agg_doc_id(k), pk) for k in by_doc], what="read aggregates"
+        )
+        operations: list[tuple[Any, ...]] = []
+        sizes: list[int] = []
+        for key, items in sorted(by_doc.items()):
+            raw = stored.get((agg_doc_id(key), pk))
+            doc = _with_transitions(raw, tenant_id, key, items)
+            if doc is None:
+                continue
+            if raw is None:
+                operations.append(("create", (doc,)))
+            else:
+                operations.append(("replace", (doc["id"], doc), {"if_match_etag": raw["_etag"]}))
+            sizes.append(len(json.dumps(doc, separators=(",", ":"))))
+        if not operations:
+            return  # every transition already reached its documents
+        try:
+            for chunk in _chunks(operations, sizes):
+                await _execute_batch(container, chunk, pk)
             return
         except StaleWrite:
             # another process wrote first: re-read and re-apply, backing off a little
+            # (documents an earlier chunk wrote now hold their op ids: skipped)
             await asyncio.sleep(min(0.5, 0.005 * 2 ** min(attempt, 7)))
-    raise RuntimeError(f"aggregate {item_id}: too many concurrent updates")
+    raise RuntimeError(f"aggregates {pk}: too many concurrent updates")
+
+
+async def _execute_batch(container: Any, operations: list[tuple[Any, ...]], pk: str) -> None:
+    """One transactional batch; `StaleWrite` when an etag or a create lost a race."""
+    from shared.storage import cosmos_errors
+
+    try:
+        await with_retries(
+            lambda: container.execute_item_batch(operations, partition_key=pk),
+            what="write aggregates",
+        )
+    except cosmos_errors.CosmosBatchOperationError as exc:
+        if exc.status_code in (409, 412):
+            raise StaleWrite(pk) from None
+        raise
 
 
 async def _run_transition(
@@ -252,15 +325,14 @@ async def _run_transition(
     pending = ledger["pending"]
     delta = difference(pending["contribution"], ledger.get("applied") or {})
     op = op_id(call_id, int(pending["seq"]))
-    sem = asyncio.Semaphore(DOC_CONCURRENCY)
-
-    async def one(key: str, entries: dict[str, int]) -> None:
-        async with sem:
-            await _apply_to_doc(
-                clients, tenant_id, key, entries, op, float(pending["since"]), keep_s
-            )
-
-    await asyncio.gather(*(one(k, v) for k, v in sorted(delta.items())))
+    since = float(pending["since"])
+    # all at once: the partition's queue writes them together (one read-many, one batch)
+    await asyncio.gather(
+        *(
+            _apply_to_doc(clients, tenant_id, k, v, op, since, keep_s)
+            for k, v in sorted(delta.items())
+        )
+    )
 
 
 async def _write_ledger(container: Any, body: dict[str, Any], etag: str | None) -> str | None:
@@ -281,6 +353,28 @@ def _clean(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if not k.startswith("_")}
 
 
+_UNREAD: Any = object()  # "not read yet", as opposed to None: read and absent
+
+
+async def read_ledgers_raw(
+    clients: Clients, tenant_id: str, call_ids: list[str]
+) -> dict[str, dict[str, Any] | None]:
+    """The ledgers of a flush's calls in one read-many: by call id, raw or None."""
+    idents = {cid: (ledger_id(cid), ledger_pk(tenant_id, cid)) for cid in call_ids}
+    found = await read_many(
+        clients.container(layout.AGGREGATES), list(idents.values()), what="read ledgers"
+    )
+    return {cid: found.get(ident) for cid, ident in idents.items()}
+
+
+# The ledgers a flush read in one read-many after its merges (`read_ledgers_raw`), by
+# call id (None: absent), set by the processor around the flush's `apply_call_delta`
+# calls: each takes its own once instead of a point read (a conflict reads again).
+prefetched_ledgers: contextvars.ContextVar[dict[str, dict[str, Any] | None] | None] = (
+    contextvars.ContextVar("prefetched_ledgers", default=None)
+)
+
+
 async def apply_call_delta(
     clients: Clients,
     tenant_id: str,
@@ -292,8 +386,9 @@ async def apply_call_delta(
 
     `previous` is the merge's view of the old call; it is not trusted for the delta (the
     ledger is, see the module docstring) and only serves as a hint here: None (a call
-    this merge created) saves the ledger read. `keep_s`: the tenant's aggregate retention
-    in seconds (None: the service maximum). Returns True when something was written.
+    this merge created) saves the ledger read, and so does a ledger the flush read
+    already (`prefetched_ledgers`). `keep_s`: the tenant's aggregate retention in
+    seconds (None: the service maximum). Returns True when something was written.
     """
     keep = min(keep_s or MAX_KEEP_S, MAX_KEEP_S)
     call_id = document.id
@@ -305,8 +400,13 @@ async def apply_call_delta(
     # call): skip the read and create it; a conflict (say, a call that expired and came
     # back) falls through to the general path, which reads.
     assume_new = previous is None
+    hints = prefetched_ledgers.get()
+    ledger_raw = hints.pop(call_id, _UNREAD) if hints is not None else _UNREAD
     for _ in range(MAX_ATTEMPTS):
-        raw = None if assume_new else await _read(container, lid, lpk)
+        if ledger_raw is not _UNREAD:
+            raw, ledger_raw = ledger_raw, _UNREAD
+        else:
+            raw = None if assume_new else await _read(container, lid, lpk)
         assume_new = False
         etag = raw.get("_etag") if raw else None
         ledger = (

@@ -135,6 +135,18 @@ class BatchBlobs:
     async def incoming_exists(self, name: str) -> bool:
         return bool(await with_retries(self._blob(layout.INCOMING, name).exists, what="find batch"))
 
+    async def incoming_content_hash(self, name: str) -> str | None:
+        """The content hash ingest recorded on a raw batch ("" when the blob carries
+        none); None when the blob does not exist. One properties request, no download."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        blob = self._blob(layout.INCOMING, name)
+        try:
+            props = await with_retries(blob.get_blob_properties, what="find batch")
+        except ResourceNotFoundError:
+            return None
+        return str((props.metadata or {}).get("contenthash") or "")
+
     async def read_incoming(self, name: str) -> bytes | None:
         from azure.core.exceptions import ResourceNotFoundError
 

@@ -8,6 +8,7 @@ document is not written at all, so re-running a batch costs reads only.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,13 +19,16 @@ from shared.merge import call_pk, internal_users
 from shared.models.call import CallDocument
 from shared.storage import layout
 from shared.storage.call_chunks import (
+    MANIFEST,
+    SESSION_COUNT,
+    StoredCall,
     read_call_item,
     read_call_page,
     write_call_item,
 )
 from shared.storage.clients import Clients
 from shared.storage.items import AlreadyExists, StaleWrite, create_new, replace_if_unchanged, upsert
-from shared.storage.retry import read_or_none, with_retries
+from shared.storage.retry import read_many, read_or_none, with_retries
 
 
 def user_pk(tenant_id: str, user: str) -> str:
@@ -63,34 +67,71 @@ async def read_call_sessions(
 Combine = Callable[[CallDocument | None], CallDocument | None]
 
 
-async def merge_call(clients: Clients, tenant_id: str, key: str, combine: Combine) -> MergeResult:
+UNREAD: Any = object()  # "not read yet", as opposed to None: read and absent
+
+
+def call_key(tenant_id: str, key: str) -> tuple[str, str]:
+    """(id, partition key) of the call document of call key `key`."""
+    cid = make_call_id(tenant_id, key)
+    return cid, call_pk(tenant_id, cid)
+
+
+async def read_calls_raw(
+    clients: Clients, tenant_id: str, keys: list[str]
+) -> dict[str, dict[str, Any] | None]:
+    """The stored call items (heads, for a chunked call) of a flush's call keys in one
+    read-many: by call key, the raw item or None (no such call yet)."""
+    idents = {key: call_key(tenant_id, key) for key in keys}
+    found = await read_many(
+        clients.container(layout.CALLS), list(idents.values()), what="read calls"
+    )
+    return {key: found.get(ident) for key, ident in idents.items()}
+
+
+async def _from_head(container: Any, cid: str, pk: str, head: dict[str, Any]) -> StoredCall | None:
+    """The call the flush's read-many found: whole when its item holds all of it; a
+    chunked call's head names chunks, so that call is read whole (`read_call_item`)."""
+    if head.get(MANIFEST):
+        return await read_call_item(container, cid, pk)
+    body = {k: v for k, v in head.items() if k not in (MANIFEST, SESSION_COUNT)}
+    count = len((body.get("view") or {}).get("sessions") or [])
+    return StoredCall(body, str(head.get("_etag")), [], count)
+
+
+async def merge_call(
+    clients: Clients, tenant_id: str, key: str, combine: Combine, stored: Any = UNREAD
+) -> MergeResult:
     """Persist `combine(stored call or None)` with optimistic concurrency (a call too
     large for one item is stored as a head and chunks: `call_chunks`). `combine` is
     the domain's pure merge (`shared.merge.merged_document`): it returns the new
     document, or None when the stored one already holds everything. Storage only
     decides create vs. conditional replace, and calls `combine` again on top of a
-    concurrent writer's result."""
+    concurrent writer's result. `stored`: the raw item as the flush's read-many found
+    it (None: absent), so a stored call costs its replace only; left out, a create is
+    tried first (one request for a new call) and the call read on a conflict."""
     container = clients.container(layout.CALLS)
-    cid = make_call_id(tenant_id, key)
-    pk = call_pk(tenant_id, cid)
+    cid, pk = call_key(tenant_id, key)
     for _ in range(20):
-        fresh = combine(None)
-        if fresh is not None:
-            try:
-                await write_call_item(container, fresh.to_cosmos(), None, what="call")
-                return MergeResult(cid, True, fresh, None)
-            except AlreadyExists:
-                pass
-
-        stored = await read_call_item(container, cid, pk)
-        if stored is None:
+        if stored is UNREAD or stored is None:
+            fresh = combine(None)
+            if fresh is not None:
+                try:
+                    await write_call_item(container, fresh.to_cosmos(), None, what="call")
+                    return MergeResult(cid, True, fresh, None)
+                except AlreadyExists:
+                    pass
+            item = await read_call_item(container, cid, pk)
+        else:
+            item = await _from_head(container, cid, pk, stored)
+        stored = UNREAD  # a retry reads again
+        if item is None:
             continue  # deleted in between (TTL, purge): create again
-        current = CallDocument.model_validate(stored.body)
+        current = CallDocument.model_validate(item.body)
         doc = combine(current)
         if doc is None:
             return MergeResult(cid, False, current, current)
         try:
-            await write_call_item(container, doc.to_cosmos(), stored, what="call")
+            await write_call_item(container, doc.to_cosmos(), item, what="call")
             return MergeResult(cid, True, doc, current)
         except StaleWrite:
             continue  # another writer merged first: merge again on top of theirs
@@ -148,6 +189,40 @@ def directory_doc(tenant_id: str, user: str, display_name: str | None) -> dict[s
     }
 
 
+# Per process and database: the directory entries this process wrote or found, with
+# the display name and the UTC day they were written. A user seen again the same day
+# under the same name needs no write (the entry lives 30 days from its last write, so one
+# write a day keeps it; a new name is written at once). Keyed by the database client, so
+# another account or a re-created database (the emulator restarted) starts empty.
+_directory: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], tuple[str | None, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _directory_known(clients: Clients, tenant_id: str, user: str, name: str | None) -> bool:
+    """Written today under this name, or under a name when this view has none (a QoE
+    report names no one: writing it would only blank the name a CDR gave)."""
+    known = _directory.get(clients.database, {}).get((tenant_id, user))
+    if known is None or known[1] != utcnow()[:10]:
+        return False
+    return known[0] == name or (name is None and known[0] is not None)
+
+
+def _directory_written(clients: Clients, tenant_id: str, user: str, name: str | None) -> None:
+    _directory.setdefault(clients.database, {})[(tenant_id, user)] = (name, utcnow()[:10])
+
+
+def forget_directory_entry(clients: Clients, tenant_id: str, user: str) -> None:
+    """A purge removed the entry: the next call of the user writes it again."""
+    _directory.get(clients.database, {}).pop((tenant_id, user), None)
+
+
+async def _put_directory(clients: Clients, tenant_id: str, user: str, name: str | None) -> None:
+    entry_doc = directory_doc(tenant_id, user, name)
+    await upsert(clients.container(layout.TENANTS), entry_doc, what="upsert user directory")
+    _directory_written(clients, tenant_id, user, name)
+
+
 async def put_history_entry(
     container: Any, entry: dict[str, Any], stored: dict[str, Any] | None = None
 ) -> bool:
@@ -182,29 +257,51 @@ async def put_history_entry(
     raise RuntimeError("history entry: could not write after repeated concurrent updates")
 
 
+def history_keys(doc: CallDocument) -> list[tuple[str, str]]:
+    """(id, partition key) of the call's history entries, for a flush's read-many."""
+    return [(e["id"], e["pk"]) for e in user_index_docs(doc)]
+
+
+async def read_history_raw(
+    clients: Clients, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The stored history entries of `keys` in one read-many (missing: absent)."""
+    return await read_many(clients.container(layout.USER_CALLS), keys, what="read user history")
+
+
 async def write_user_index(
-    clients: Clients, doc: CallDocument, seen: set[tuple[str, str | None]] | None = None
+    clients: Clients,
+    doc: CallDocument,
+    seen: set[tuple[str, str | None]] | None = None,
+    stored: dict[tuple[str, str], dict[str, Any]] | None = None,
 ) -> int:
     """Write the call's history entries (`put_history_entry`: never over a newer one),
-    and each user's directory entry once per batch (`seen`), not once per call."""
+    and each user's directory entry once per batch (`seen`), not once per call, and not
+    again the same day by the same process under the same name (`_directory`).
+    `stored`: the entries as the flush's read-many found them (absent: not stored); left
+    out, a call's first revision creates straight away and a later one reads each."""
     container = clients.container(layout.USER_CALLS)
     entries = user_index_docs(doc)
     for entry in entries:
         # a call's first revision has no entries yet: create straight away; a later
         # one most likely has them: read, compare, replace
-        stored = (
-            await read_or_none(container, entry["id"], entry["pk"], what="read user history")
-            if doc.revision > 1
-            else None
-        )
-        await put_history_entry(container, entry, stored)
+        if stored is not None:  # the flush read them all at once
+            current = stored.get((entry["id"], entry["pk"]))
+        elif doc.revision > 1:
+            current = await read_or_none(
+                container, entry["id"], entry["pk"], what="read user history"
+            )
+        else:
+            current = None
+        await put_history_entry(container, entry, current)
         marker = (entry["user"], entry["displayName"])
         if seen is not None and marker in seen:
             continue
         if seen is not None:
             seen.add(marker)
-        entry_doc = directory_doc(doc.tenantId, entry["user"], entry["displayName"])
-        await upsert(clients.container(layout.TENANTS), entry_doc, what="upsert user directory")
+        if _directory_known(clients, doc.tenantId, entry["user"], entry["displayName"]):
+            continue
+        await _put_directory(clients, doc.tenantId, entry["user"], entry["displayName"])
     return len(entries)
 
 
@@ -218,7 +315,10 @@ def _same(stored: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
 
 
 async def ensure_user_index(
-    clients: Clients, doc: CallDocument, seen: set[tuple[str, str | None]] | None = None
+    clients: Clients,
+    doc: CallDocument,
+    seen: set[tuple[str, str | None]] | None = None,
+    stored_entries: dict[tuple[str, str], dict[str, Any]] | None = None,
 ) -> int:
     """For a merge that found the call unchanged (a re-run, a duplicate record): the
     history and directory entries a crash between the call write and
@@ -227,7 +327,10 @@ async def ensure_user_index(
     history, directory = clients.container(layout.USER_CALLS), clients.container(layout.TENANTS)
     written = 0
     for entry in user_index_docs(doc):
-        stored = await read_or_none(history, entry["id"], entry["pk"], what="read user history")
+        if stored_entries is not None:  # the flush read them all at once
+            stored = stored_entries.get((entry["id"], entry["pk"]))
+        else:
+            stored = await read_or_none(history, entry["id"], entry["pk"], what="read user history")
         if not _same(stored, entry) and await put_history_entry(history, entry, stored):
             written += 1
         marker = (entry["user"], entry["displayName"])
@@ -235,12 +338,14 @@ async def ensure_user_index(
             continue
         if seen is not None:
             seen.add(marker)
+        if _directory_known(clients, doc.tenantId, entry["user"], entry["displayName"]):
+            continue
         entry_doc = directory_doc(doc.tenantId, entry["user"], entry["displayName"])
         if (
             await read_or_none(directory, entry_doc["id"], doc.tenantId, what="read user directory")
             is None
         ):
-            await upsert(directory, entry_doc, what="upsert user directory")
+            await _put_directory(clients, doc.tenantId, entry["user"], entry["displayName"])
             written += 1
     return written
 

@@ -12,7 +12,7 @@ from shared.aggregates.layout import partition_key
 from shared.storage import cosmos_errors, layout
 from shared.storage.aggregates import agg_doc_id, ledger_id, ledger_pk
 from shared.storage.call_chunks import delete_call_item, read_call_item, write_call_item
-from shared.storage.calls import _query, user_pk
+from shared.storage.calls import _query, forget_directory_entry, user_pk
 from shared.storage.clients import Clients
 from shared.storage.items import StaleWrite, replace_if_unchanged
 from shared.storage.retry import read_or_none, with_retries
@@ -50,6 +50,7 @@ async def delete_history(clients: Clients, tenant_id: str, user: str, ids: list[
 
 
 async def delete_directory_entry(clients: Clients, tenant_id: str, user: str) -> bool:
+    forget_directory_entry(clients, tenant_id, user)
     return await _delete(
         clients.container(layout.TENANTS), f"user|{user}", tenant_id, "delete directory entry"
     )

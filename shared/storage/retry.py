@@ -103,3 +103,25 @@ async def read_or_none(
             return None
 
     return await with_retries(op, what=what)
+
+
+Key = tuple[str, str]  # (item id, partition key value)
+
+
+async def read_many(
+    container: Any, keys: list[Key], *, what: str, pk_field: str = "pk"
+) -> dict[Key, dict[str, Any]]:
+    """Many point reads as one read-many (the SDK's `read_items`: one query per
+    partition-key range, however many logical partitions), with the retries above.
+    The items found, by (id, partition key; `pk_field` is where the item holds it); a
+    key missing from the answer does not exist. This is how a flush reads what it is
+    about to write: one request instead of one per item."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return {}
+
+    async def op() -> list[dict[str, Any]]:
+        return list(await container.read_items(wanted))
+
+    found = await with_retries(op, what=what)
+    return {(str(item["id"]), str(item.get(pk_field))): item for item in found}

@@ -1,0 +1,260 @@
+"""Write-path benchmark: Cosmos DB requests per call, per container, on the emulator.
+
+`python -m bench.writes.run [--calls 1000]`
+
+The real `BatchProcessor` runs on `Clients` whose Cosmos client sends through a counting
+transport (the seam `CosmosClient(transport=...)` offers; nothing of ours is patched),
+so every request the write path issues is counted by container and operation. On
+Cosmos DB each request is request units, i.e. money; on the emulator it is time. One
+fresh tenant per scenario:
+
+- A: `--calls` new peer-to-peer calls from CDRs only (one batch);
+- B: the demo mix (`devhost.qoe_generator.generate_call`: CDRs and QoE reports of
+  peer-to-peer, conference, PSTN, failed and dropped calls) for `--calls` calls in one
+  batch of about 4.4 records per call;
+- C: batch A delivered again after it completed (its blob back in `incoming/`, the same
+  content hash): a no-op;
+- D: late QoE reports: B's CDRs first (not counted), then the QoE reports of the same
+  calls as a second batch (counted).
+
+Requests per call = the batch's Cosmos DB requests / the calls it stored. Metadata
+requests (account, collection, partition-key ranges) are listed apart and left out.
+Results are printed and written to bench/results/writes.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from azure.core.pipeline.transport import AioHttpTransport
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results"
+
+
+class CountingTransport(AioHttpTransport):
+    """Counts every request the SDK sends (its own retries included), by container and
+    operation: read, readMany (a query the SDK's `read_items` sends), query, create,
+    replace, upsert, delete, batch (a transactional batch: one request)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    @staticmethod
+    def classify(method: str, url: str, headers: Any) -> tuple[str, str]:
+        path = url.split("?", 1)[0]
+        parts = [p for p in path.split("/") if p]
+        if "colls" not in parts or "docs" not in parts:
+            return ("(metadata)", method.lower())
+        container = parts[parts.index("colls") + 1]
+        has_id = parts[-1] != "docs"
+        h = {k.lower(): str(v).lower() for k, v in headers.items()}
+        if method == "GET":
+            op = "read" if has_id else "readFeed"
+        elif method == "PUT":
+            op = "replace"
+        elif method == "DELETE":
+            op = "delete"
+        elif h.get("x-ms-cosmos-is-batch-request") == "true":
+            op = "batch"
+        elif h.get("x-ms-documentdb-isquery") == "true" or "query" in h.get("content-type", ""):
+            op = "query"
+        elif h.get("x-ms-documentdb-is-upsert") == "true":
+            op = "upsert"
+        else:
+            op = "create"
+        return container, op
+
+    async def send(self, request: Any, **kwargs: Any) -> Any:
+        self.counts[self.classify(request.method, request.url, request.headers)] += 1
+        return await super().send(request, **kwargs)
+
+    def take(self) -> Counter[tuple[str, str]]:
+        out, self.counts = self.counts, Counter()
+        return out
+
+
+def counting_clients(settings: Any, transport: CountingTransport) -> Any:
+    """`Clients` as `shared.storage.clients.make_clients` builds them (same retry
+    settings), with the Cosmos client on the counting transport."""
+    from azure.cosmos.aio import CosmosClient
+    from azure.storage.blob.aio import BlobServiceClient
+
+    from shared.storage.clients import Clients
+
+    chunk = 4 * 1024 * 1024
+    blob = BlobServiceClient.from_connection_string(
+        settings.storage_connection_string, max_single_get_size=chunk, max_chunk_get_size=chunk
+    )
+    cosmos = CosmosClient(
+        settings.cosmos_endpoint,
+        credential=settings.cosmos_key,
+        retry_total=9,
+        retry_backoff_max=30,
+        connection_timeout=10,
+        transport=transport,
+    )
+    return Clients(blob, cosmos, cosmos.get_database_client(settings.cosmos_database))
+
+
+def cdr_records(n: int, seed: int = 1) -> list[dict[str, Any]]:
+    """`n` new peer-to-peer calls between 300 users, one CDR each (the pipeline
+    benchmark's records)."""
+    from bench.pipeline.run import _cdr
+
+    rng = random.Random(seed)
+    start = datetime.now(timezone.utc) - timedelta(days=1)
+    return [_cdr(i, start, rng) for i in range(n)]
+
+
+def demo_records(calls: int, seed: int = 7) -> list[dict[str, Any]]:
+    """The demo organisation's mix for `calls` calls over the last week, as the demo
+    sends it: call after call, each call's records shuffled (`devhost.demo`)."""
+    from devhost.demo import contoso_users
+    from devhost.qoe_generator import demo_users, generate_call
+
+    rng = random.Random(seed)
+    users = demo_users(12) + contoso_users(300, seed)
+    now = datetime.now(timezone.utc)
+    records: list[dict[str, Any]] = []
+    for _ in range(calls):
+        when = now - timedelta(seconds=rng.uniform(3600, 6 * 86400))
+        records += generate_call(rng, "", users, when)  # a call's records in arrival order
+    return records
+
+
+def envelope(tenant: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "schemaVersion": "1.0",
+        "batchId": str(uuid.uuid4()),
+        "tenantId": tenant,
+        "source": {"type": "sfb-server", "fqdn": "fe01.contoso.local"},
+        "sentAt": datetime.now(timezone.utc).isoformat(),
+        "records": records,
+    }
+
+
+async def stage(clients: Any, settings: Any, env: dict[str, Any]) -> tuple[str, bytes, str]:
+    """Accept the batch through ingest (status document, blob); its blob name, gzip
+    bytes and content hash."""
+    from shared.auth.tokens import Principal
+    from shared.ingest import BodyFormat, accept_batch
+    from shared.storage.batches import read_batch
+
+    body = gzip.compress(json.dumps(env).encode(), compresslevel=5)
+    principal = Principal(
+        tenant_id=env["tenantId"], object_id="bench", name="bench", levels=("ingest",)
+    )
+    await accept_batch(clients, settings, principal, body, BodyFormat("application/json", "gzip"))
+    doc = await read_batch(clients, env["tenantId"], env["batchId"])
+    assert doc is not None
+    return f"incoming/{doc['blobName']}", body, str(doc["contentHash"])
+
+
+def summarise(counts: Counter[tuple[str, str]], calls: int, seconds: float) -> dict[str, Any]:
+    data = {k: v for k, v in counts.items() if k[0] != "(metadata)"}
+    total = sum(data.values())
+    per_container: dict[str, dict[str, Any]] = {}
+    for (container, op), n in sorted(data.items()):
+        entry = per_container.setdefault(container, {"total": 0, "perCall": 0.0, "ops": {}})
+        entry["total"] += n
+        entry["ops"][op] = n
+    for entry in per_container.values():
+        entry["perCall"] = round(entry["total"] / max(1, calls), 3)
+    return {
+        "calls": calls,
+        "requests": total,
+        "requestsPerCall": round(total / max(1, calls), 2),
+        "seconds": round(seconds, 2),
+        "perContainer": per_container,
+        "metadataRequests": sum(v for k, v in counts.items() if k[0] == "(metadata)"),
+    }
+
+
+async def run(calls: int) -> dict[str, Any]:
+    from shared.processor import BatchProcessor
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    transport = CountingTransport()
+    clients = counting_clients(settings, transport)
+    processor = BatchProcessor(clients, settings)
+    await clients.container(__import__("shared.storage.layout", fromlist=["x"]).CALLS).read()
+    results: dict[str, Any] = {}
+
+    async def measured(name: str, blob: str) -> dict[str, Any]:
+        transport.take()
+        t0 = time.perf_counter()
+        out = await processor.process(blob)
+        elapsed = time.perf_counter() - t0
+        if out.get("status") not in ("completed", "completedWithErrors"):
+            raise RuntimeError(f"scenario {name}: batch ended {out.get('status')}: {out}")
+        stored_calls = int(out.get("calls") or 0)
+        summary = summarise(transport.take(), stored_calls or calls, elapsed)
+        summary |= {k: out.get(k) for k in ("received", "stored", "quarantined")}
+        print(f"{name}: {summary['requestsPerCall']} requests per call", file=sys.stderr)
+        return summary
+
+    # A: new calls from CDRs only
+    tenant_a = str(uuid.uuid4())
+    blob_a, body_a, hash_a = await stage(clients, settings, envelope(tenant_a, cdr_records(calls)))
+    results["A_new_calls_cdr_only"] = await measured("A", blob_a)
+
+    # C: batch A delivered again (its blob back under the same name, same content hash)
+    from shared.storage.blobs import BatchBlobs
+
+    await BatchBlobs(clients).put_incoming(blob_a.split("/", 1)[1], body_a, hash_a, tenant_a)
+    results["C_completed_batch_again"] = await measured("C", blob_a)
+    results["C_completed_batch_again"]["calls"] = calls  # the no-op stores none
+    c = results["C_completed_batch_again"]
+    c["requestsPerCall"] = round(c["requests"] / calls, 3)
+
+    # B: the demo mix in one batch
+    mix = demo_records(calls)
+    tenant_b = str(uuid.uuid4())
+    blob_b, _, _ = await stage(clients, settings, envelope(tenant_b, mix))
+    results["B_demo_mix"] = await measured("B", blob_b)
+
+    # D: the same calls' CDRs first, then their QoE reports late
+    tenant_d = str(uuid.uuid4())
+    cdrs = [r for r in mix if r["kind"] == "cdr"]
+    qoe = [r for r in mix if r["kind"] != "cdr"]
+    blob_d1, _, _ = await stage(clients, settings, envelope(tenant_d, cdrs))
+    await processor.process(blob_d1)
+    blob_d2, _, _ = await stage(clients, settings, envelope(tenant_d, qoe))
+    results["D_late_qoe"] = await measured("D", blob_d2)
+    results["D_late_qoe"]["firstBatchCdrs"] = len(cdrs)
+    await clients.close()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--calls", type=int, default=1_000)
+    args = p.parse_args(argv)
+    from bench.stack import bench_stack
+
+    results: dict[str, Any] = {"machine": f"{os.cpu_count()} cores"}
+    with bench_stack():
+        results |= asyncio.run(run(args.calls))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "writes.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,6 +5,7 @@ can be scripted to answer 429/503/400... or to hang, for the retry and crash tes
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -144,18 +145,21 @@ class IngestStub:
                 post: bool = True,
             ) -> None:
                 data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                try:
-                    self.wfile.write(data)
-                except OSError:  # the client was killed while we answered
-                    return
-                if post:  # answers to POST /batches only
-                    with stub.lock:
+                # an answer to POST /batches is sent and recorded under the lock, so a
+                # client that sends its next request as soon as it reads this answer
+                # cannot have that one recorded first
+                with stub.lock if post else contextlib.nullcontext():
+                    self.send_response(status)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(data)))
+                    for k, v in (headers or {}).items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    try:
+                        self.wfile.write(data)
+                    except OSError:  # the client was killed while we answered
+                        return
+                    if post:
                         stub.answers.append(status)
 
             def do_GET(self) -> None:

@@ -67,7 +67,14 @@ from shared.aggregates.layout import (
 from shared.models.call import CallDocument
 from shared.storage import layout
 from shared.storage.clients import Clients
-from shared.storage.items import StaleWrite, create_new, replace_if_unchanged
+from shared.storage.items import (
+    StaleWrite,
+    create_new,
+    create_op,
+    execute_batch,
+    replace_if_unchanged,
+    replace_op,
+)
 from shared.storage.retry import read_many, read_or_none, with_retries
 from shared.tenant_settings import day_ttl
 
@@ -287,36 +294,21 @@ async def _apply_many(clients: Clients, tenant_id: str, pk: str, batch: list[_Pe
             if doc is None:
                 continue
             if raw is None:
-                operations.append(("create", (doc,)))
+                operations.append(create_op(doc))
             else:
-                operations.append(("replace", (doc["id"], doc), {"if_match_etag": raw["_etag"]}))
+                operations.append(replace_op(doc, raw["_etag"]))
             sizes.append(len(json.dumps(doc, separators=(",", ":"))))
         if not operations:
             return  # every transition already reached its documents
         try:
             for chunk in _chunks(operations, sizes):
-                await _execute_batch(container, chunk, pk)
+                await execute_batch(container, chunk, pk, what="write aggregates")
             return
         except StaleWrite:
             # another process wrote first: re-read and re-apply, backing off a little
             # (documents an earlier chunk wrote now hold their op ids: skipped)
             await asyncio.sleep(min(0.5, 0.005 * 2 ** min(attempt, 7)))
     raise RuntimeError(f"aggregates {pk}: too many concurrent updates")
-
-
-async def _execute_batch(container: Any, operations: list[tuple[Any, ...]], pk: str) -> None:
-    """One transactional batch; `StaleWrite` when an etag or a create lost a race."""
-    from shared.storage import cosmos_errors
-
-    try:
-        await with_retries(
-            lambda: container.execute_item_batch(operations, partition_key=pk),
-            what="write aggregates",
-        )
-    except cosmos_errors.CosmosBatchOperationError as exc:
-        if exc.status_code in (409, 412):
-            raise StaleWrite(pk) from None
-        raise
 
 
 async def _run_transition(

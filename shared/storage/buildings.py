@@ -28,7 +28,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from shared.building_timeline import Segment, upload_for, validity, with_upload
@@ -112,7 +112,8 @@ async def save_building_file(
         "chunks": len(chunks),
         **index.summary(),
         "validFrom": valid_from,
-        "uploadedAt": utcnow(),
+        # milliseconds: two uploads within a second still list in the order they came
+        "uploadedAt": utcnow("milliseconds"),
         "uploadedBy": uploaded_by,
         "timeline": [s.as_doc() for s in with_upload(timeline, segment)],
     }
@@ -136,7 +137,14 @@ async def list_uploads(clients: Clients, tenant_id: str) -> list[dict[str, Any]]
     found = [
         d async for d in container.query_items(query, parameters=params, partition_key=tenant_id)
     ]
-    return sorted(found, key=lambda d: (str(d.get("uploadedAt")), str(d["id"])), reverse=True)
+    return sorted(found, key=_upload_order, reverse=True)
+
+
+def _upload_order(entry: Mapping[str, Any]) -> tuple[datetime, str]:
+    """When it was uploaded, as a time (entries written with whole seconds and with
+    milliseconds compare correctly), then its id."""
+    stamp = str(entry.get("uploadedAt") or "1970-01-01T00:00:00Z")
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")), str(entry["id"])
 
 
 async def _prune(clients: Clients, tenant_id: str, pointer: Mapping[str, Any]) -> None:

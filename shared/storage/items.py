@@ -80,3 +80,30 @@ async def create_new(container: Any, body: dict[str, Any], *, what: str) -> Any:
 
 async def upsert(container: Any, body: dict[str, Any], *, what: str) -> Any:
     return await with_retries(lambda: container.upsert_item(body), what=what)
+
+
+def create_op(body: dict[str, Any]) -> tuple[Any, ...]:
+    """A transactional batch's create of `body` (fails the batch with 409 if it exists)."""
+    return ("create", (body,))
+
+
+def replace_op(body: dict[str, Any], etag: str) -> tuple[Any, ...]:
+    """A transactional batch's replace of `body`, only if the stored item still has
+    `etag` (fails the batch with 412 otherwise)."""
+    return ("replace", (body["id"], body), {"if_match_etag": etag})
+
+
+async def execute_batch(
+    container: Any, operations: list[tuple[Any, ...]], pk: str, *, what: str
+) -> None:
+    """One transactional batch in partition `pk` (all or nothing); `StaleWrite` when an
+    etag-conditional replace or a create lost a race (412 / 409), so the caller reads
+    again and rebuilds the batch instead of retrying the same stale operations."""
+    try:
+        await with_retries(
+            lambda: container.execute_item_batch(operations, partition_key=pk), what=what
+        )
+    except cosmos_errors.CosmosBatchOperationError as exc:
+        if exc.status_code in (409, 412):
+            raise StaleWrite(pk) from None
+        raise

@@ -27,8 +27,8 @@ from typing import Any
 
 from shared.storage import layout
 from shared.storage.clients import Clients
-from shared.storage.items import StaleWrite
-from shared.storage.retry import read_many, read_or_none, with_retries
+from shared.storage.items import StaleWrite, create_op, execute_batch, replace_op
+from shared.storage.retry import read_many, read_or_none
 
 BUCKETS = 8  # index partitions per tenant; see the module docstring
 
@@ -61,18 +61,16 @@ async def index_source_ids(clients: Clients, tenant_id: str, wanted: dict[str, s
             body: dict[str, Any] = (
                 {k: v for k, v in raw.items() if not k.startswith("_")} if raw else {}
             ) | {"id": doc_id, "pk": pk, "type": "sourceId", "callIds": sorted(have | todo[key])}
-            op: tuple[Any, ...] = (
-                ("replace", (doc_id, body), {"if_match_etag": raw["_etag"]})
-                if raw
-                else ("create", (body,))
-            )
+            op = replace_op(body, raw["_etag"]) if raw else create_op(body)
             by_pk.setdefault(pk, []).append((key, op))
         done = set(todo) - {key for ops in by_pk.values() for key, _ in ops}
         for pk, ops in by_pk.items():
             for i in range(0, len(ops), 100):  # Cosmos DB's limit per batch
                 chunk = ops[i : i + 100]
                 try:
-                    await _execute_batch(container, [op for _, op in chunk], pk)
+                    await execute_batch(
+                        container, [op for _, op in chunk], pk, what="write source index"
+                    )
                 except StaleWrite:
                     continue  # this chunk again, from a fresh read
                 written += len(chunk)
@@ -81,20 +79,6 @@ async def index_source_ids(clients: Clients, tenant_id: str, wanted: dict[str, s
         if todo:
             await asyncio.sleep(min(0.5, 0.005 * 2 ** min(attempt, 7)))
     raise RuntimeError("source index: could not write after repeated concurrent updates")
-
-
-async def _execute_batch(container: Any, operations: list[tuple[Any, ...]], pk: str) -> None:
-    from shared.storage import cosmos_errors
-
-    try:
-        await with_retries(
-            lambda: container.execute_item_batch(operations, partition_key=pk),
-            what="write source index",
-        )
-    except cosmos_errors.CosmosBatchOperationError as exc:
-        if exc.status_code in (409, 412):
-            raise StaleWrite(pk) from None
-        raise
 
 
 async def calls_for_source_id(clients: Clients, tenant_id: str, key: str) -> list[str]:

@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -90,10 +91,23 @@ def subscribed(graph: Any, local_host: Any, mint: Callable[..., str]) -> dict[st
 def _detail(
     local_host: Any, token: str, record_id: str, user: str | None = None
 ) -> dict[str, Any] | None:
+    """The call detail with every page of its sessions (a page holds at most 100)."""
     cid = call_id(TENANT, f"graph:{record_id}")
-    q = f"?user={user}" if user else ""
-    status, _, body = _http("GET", f"{local_host}/api/v1/calls/{cid}{q}", token)
-    return json.loads(body) if status == 200 else None
+    query = {"user": user} if user else {}
+    detail: dict[str, Any] | None = None
+    while True:
+        q = f"?{urlencode(query)}" if query else ""
+        status, _, body = _http("GET", f"{local_host}/api/v1/calls/{cid}{q}", token)
+        if status != 200:
+            return None
+        page = json.loads(body)
+        if detail is None:
+            detail = page
+        else:
+            detail["sessions"] += page["sessions"]
+        if not page.get("continuationToken"):
+            return detail
+        query["continuationToken"] = page["continuationToken"]
 
 
 def _engineer(mint: Callable[..., str]) -> str:

@@ -1,5 +1,7 @@
-// Admin: the tenant's building file (network -> building). Upload replaces the active
-// file; a rejected file shows its validation errors row by row.
+// Admin: the tenant's building file (network -> building). An upload labels the days
+// from its "valid from" date (the upload day by default) and leaves past days as the
+// earlier files labelled them, unless "relabel past days" is chosen; earlier uploads
+// are kept and can be rolled back to. A rejected file shows its errors row by row.
 
 import { fmtDateTime, h, problemBox } from "../dom.js";
 import { href } from "../router.js";
@@ -31,14 +33,20 @@ export async function buildingsView({ main, api, isCurrent }) {
   const fileInput = h("input", { id: "building-file", type: "file", name: "file",
     accept: ".csv,.tsv,.txt,text/csv,text/tab-separated-values", required: true,
     "aria-describedby": "building-file-help" });
+  const validFrom = h("input", { id: "valid-from", type: "date", name: "validFrom" });
+  const relabel = h("input", { id: "relabel-history", type: "checkbox", name: "relabelHistory" });
   const result = h("div", { id: "upload-result", "aria-live": "polite" });
   const form = h("form", { class: "card", id: "building-upload" },
     h("h2", {}, "Upload a building file"),
     h("p", { id: "building-file-help", class: "muted" },
       "CQD format: .csv or .tsv, no header row, 15 columns (14 accepted: VPN defaults to 0): ",
-      COLUMNS.join(", "), ". The upload replaces the active file."),
+      COLUMNS.join(", "), ". Days before the file's valid-from date keep the labels of ",
+      "the files before it, unless you choose to relabel them."),
     h("label", { for: "building-file" }, "Building file"),
     fileInput,
+    h("label", { for: "valid-from" }, "Valid from (optional, YYYY-MM-DD; default: today)"),
+    validFrom,
+    h("label", { for: "relabel-history" }, relabel, " Relabel past days with this file"),
     h("button", { type: "submit", class: "primary" }, "Upload"),
     result);
 
@@ -59,7 +67,9 @@ export async function buildingsView({ main, api, isCurrent }) {
     result.replaceChildren(h("p", { class: "loading" }, `Uploading ${file.name}…`));
     const text = await file.text();
     try {
-      const response = await api.request("/v1/admin/buildings", {
+      const query = relabel.checked ? { relabelHistory: "true" }
+        : validFrom.value ? { validFrom: validFrom.value } : undefined;
+      const response = await api.request("/v1/admin/buildings", { query,
         method: "PUT", body: text, contentType: mediaTypeOf(file, text),
       });
       let body = {};
@@ -132,15 +142,35 @@ export async function buildingsView({ main, api, isCurrent }) {
     history.replaceChildren(history.firstChild, uploads.length
       ? h("table", { class: "grid", id: "building-history-table" },
         h("caption", {}, `${uploads.length} upload${uploads.length === 1 ? "" : "s"}, newest first`),
-        h("thead", {}, h("tr", {}, ["Uploaded", "By", "Network ranges", "Buildings", "State"]
-          .map((c) => h("th", { scope: "col" }, c)))),
+        h("thead", {}, h("tr", {}, ["Uploaded", "By", "Network ranges", "Buildings", "Valid from",
+          "State", "Action"].map((c) => h("th", { scope: "col" }, c)))),
         h("tbody", {}, uploads.map((u) => h("tr", { "data-upload": u.uploadId },
           h("th", { scope: "row" }, fmtDateTime(u.uploadedAt)),
           h("td", {}, u.uploadedBy || "—"),
           h("td", { class: "num" }, String(u.rows)),
           h("td", { class: "num" }, String(u.buildings)),
-          h("td", {}, u.active ? "active" : "replaced")))))
+          h("td", {}, u.validFrom || "every day"),
+          h("td", {}, u.active ? "active" : u.inUse ? "labels earlier days" : "replaced"),
+          h("td", {}, u.active ? "" : rollbackButton(u))))))
       : h("p", { class: "empty" }, "No building file uploaded yet."));
+  }
+  function rollbackButton(u) {
+    const button = h("button", { type: "button", class: "secondary",
+      // the accessible name starts with the visible text (WCAG 2.5.3, label in name)
+      "aria-label": `Roll back to this upload (${fmtDateTime(u.uploadedAt)})` }, "Roll back to this");
+    button.addEventListener("click", async () => {
+      if (!window.confirm(`Make the upload of ${fmtDateTime(u.uploadedAt)} the active file again?`)) return;
+      try {
+        await api.request(`/v1/admin/buildings/history/${encodeURIComponent(u.uploadId)}/rollback`,
+          { method: "POST" });
+        result.replaceChildren(h("p", { class: "success", role: "status" }, "Rolled back."));
+        await loadCurrent();
+        await loadHistory();
+      } catch (e) {
+        result.replaceChildren(problemBox(e));
+      }
+    });
+    return button;
   }
   await Promise.all([loadCurrent(), loadHistory()]);
 }

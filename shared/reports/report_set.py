@@ -27,14 +27,14 @@ from shared.reports.definitions import (
 )
 from shared.reports.service import (
     Period,
+    filters_match,
     group_key,
     paged,
     poor_user_key,
     poor_user_table,
     run_summary,
+    summary_filters,
 )
-from shared.reports.service import _filters as summary_filters  # the summary's own parsing
-from shared.reports.service import _matches as matches
 from shared.storage import reports as store
 from shared.storage.clients import Clients
 from shared.storage.items import StaleWrite
@@ -162,7 +162,7 @@ def narrowed_filters(own: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[s
     outside the definition's own values for that dimension."""
     out = dict(own)
     for name, value in extra.items():
-        if name in own and not matches({name: value}, {name: own[name]}):
+        if name in own and not filters_match({name: value}, {name: own[name]}):
             raise Invalid(
                 f"this report only covers {name} = {own[name]!r}; {value!r} is outside it",
                 field=name,

@@ -313,7 +313,7 @@ def _hour_param(value: str) -> int:
     return int(value)
 
 
-def _filters(params: Mapping[str, str]) -> dict[str, Any]:
+def summary_filters(params: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in FILTERS:
         value = params.get(name)
@@ -328,11 +328,11 @@ def _filters(params: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-def _matches(dims: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
+def filters_match(dims: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
     for name, want in filters.items():
         have = dims[name]
         if isinstance(want, (list, tuple)):  # report definitions: any of
-            if not any(_matches({name: have}, {name: w}) for w in want):
+            if not any(filters_match({name: have}, {name: w}) for w in want):
                 return False
         elif isinstance(want, bool):
             if have is not want:
@@ -399,7 +399,7 @@ async def quality_summary(
     principal.require(REPORTS)
     period = Period.parse(params)
     names = _group_by(params)
-    body = await run_summary(clients, principal, period, names, _filters(params))
+    body = await run_summary(clients, principal, period, names, summary_filters(params))
     return paged(body, params, lambda r: group_key(r, names), ("groupBy", "filters"))
 
 
@@ -486,17 +486,17 @@ def _group(
     groups: dict[tuple[Any, ...], dict[str, int]] = {}
     for doc in docs:
         base = resolver.doc_dims(doc)
-        if doc_filters and not _matches(base, doc_filters):
+        if doc_filters and not filters_match(base, doc_filters):
             continue
         for cell, counts in (doc.get("cells") or {}).items():
             own = resolver.cell_dims(cell)
             ok = cell_ok.get(cell)
             if ok is None:
-                ok = cell_ok[cell] = not cell_filters or _matches(own, cell_filters)
+                ok = cell_ok[cell] = not cell_filters or filters_match(own, cell_filters)
             if not ok:
                 continue
             vpn = base["vpn"] or own["vpn"]
-            if vpn_filter and not _matches({"vpn": vpn}, vpn_filter):
+            if vpn_filter and not filters_match({"vpn": vpn}, vpn_filter):
                 continue
             key = tuple(
                 vpn if n == "vpn" else (base[n] if n in _DOC_LEVEL else own[n]) for n in names

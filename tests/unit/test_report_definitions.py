@@ -22,7 +22,7 @@ from shared.reports.definitions import (
     report_csv,
     validate_definition,
 )
-from shared.reports.service import _matches, report_facet
+from shared.reports.service import filters_match, report_facet
 
 
 def problem(body: Any) -> dict[str, Any]:
@@ -166,10 +166,10 @@ def test_derived_measures() -> None:
 
 def test_list_filters_mean_any_of() -> None:
     dims = {"mediaType": "vbss", "insideCorp": False, "building": "HQ"}
-    assert _matches(dims, {"mediaType": ["video", "vbss"]})
-    assert not _matches(dims, {"mediaType": ["video", "appsharing"]})
-    assert _matches(dims, {"building": ["hq"], "insideCorp": False})
-    assert not _matches(dims, {"insideCorp": True})
+    assert filters_match(dims, {"mediaType": ["video", "vbss"]})
+    assert not filters_match(dims, {"mediaType": ["video", "appsharing"]})
+    assert filters_match(dims, {"building": ["hq"], "insideCorp": False})
+    assert not filters_match(dims, {"insideCorp": True})
 
 
 def test_csv_has_dimensions_then_measures_in_order() -> None:

@@ -365,6 +365,12 @@ class LocalHost:
         self.invocations = 0  # blob invocations started (each blob version once)
         self._seen: dict[tuple[str, str], str] = {}
         self._inflight = 0
+        # blob path -> monotonic start of its current attempt: named in wait_idle's
+        # timeout so a slow or stuck invocation says which blob it is.
+        self._running: dict[str, float] = {}
+        # The real host cancels an invocation after functionTimeout; so does this one,
+        # and the attempt counts as failed (retried, then poison), as it would in Azure.
+        self.function_timeout_s = _timespan_s(config.get("functionTimeout", "00:10:00"))
         self._scans_begun = 0
         self._scans_done = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -527,8 +533,11 @@ class LocalHost:
                         uri=client.url,
                         length=len(data),
                     )
+                    self._running[f"{route.container}/{name}"] = time.monotonic()
                     try:
-                        await _call(route.fn, **{route.arg: stream})
+                        await asyncio.wait_for(
+                            _call(route.fn, **{route.arg: stream}), self.function_timeout_s
+                        )
                         return
                     except Exception as exc:
                         log.warning(
@@ -552,6 +561,7 @@ class LocalHost:
                             return
                         await asyncio.sleep(self.retry_delay_s)
         finally:
+            self._running.pop(f"{route.container}/{name}", None)
             self._inflight -= 1
 
     # Queue triggers -------------------------------------------------------------------
@@ -836,6 +846,11 @@ class LocalHost:
                 time.sleep(0.01)
             if self._scans_done >= target and not self._inflight and (self.invocations == started):
                 return
+        now = time.monotonic()
+        running = ", ".join(
+            f"{name} for {now - began:.0f}s" for name, began in list(self._running.items())
+        )
         raise TimeoutError(
-            f"blob triggers still running after {timeout}s ({self._inflight} in flight)"
+            f"blob triggers still running after {timeout}s ({self._inflight} in flight"
+            + (f": {running})" if running else ")")
         )

@@ -71,6 +71,8 @@ def build_app(calls: Calls) -> func.FunctionApp:
             calls.attempts[name] = calls.attempts.get(name, 0) + 1
             attempt = calls.attempts[name]
         data = blob.read()
+        if b"hang-once" in data and attempt == 1:
+            await asyncio.sleep(30)  # past the host's function timeout
         if b"always-fail" in data or (b"fail-twice" in data and attempt <= 2):
             raise RuntimeError(f"failing {name} attempt {attempt}")
         with calls.lock:
@@ -174,3 +176,27 @@ def test_portal_is_served_when_present(host: tuple[LocalHost, Calls], tmp_path: 
     status, _, _ = get(f"{h.base_url}/portal/")
     assert status == 200
     assert get(f"{h.base_url}/portal/../host.json")[0] == 404
+
+
+def test_blob_invocation_past_function_timeout_is_cancelled_and_retried(
+    host: tuple[LocalHost, Calls], service: BlobServiceClient
+) -> None:
+    """As in Azure (host.json functionTimeout), a hung invocation is cancelled and the
+    attempt counts as failed; while it runs, wait_idle's timeout names the blob."""
+    h, calls = host
+    h.wait_idle(30)
+    saved = h.function_timeout_s
+    h.function_timeout_s = 1.5
+    try:
+        service.get_container_client(CONTAINER).upload_blob("hang.txt", b"hang-once")
+        deadline = time.monotonic() + 20
+        while f"{CONTAINER}/hang.txt" not in calls.attempts and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with pytest.raises(TimeoutError, match=f"{CONTAINER}/hang.txt for"):
+            h.wait_idle(0.3)
+        h.wait_idle(30)
+    finally:
+        h.function_timeout_s = saved
+    assert calls.attempts[f"{CONTAINER}/hang.txt"] == 2
+    assert (f"{CONTAINER}/hang.txt", b"hang-once", 9) in calls.blobs
+    assert saved == 600  # host.json: "functionTimeout": "00:10:00"

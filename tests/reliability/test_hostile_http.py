@@ -9,6 +9,7 @@ import gzip
 import json
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -118,8 +119,14 @@ def test_named_attack_gets_its_status_and_a_problem_body(local_host, ingest, fig
 
 
 def _wait_terminal(local_host: Any, token: str, batch_id: str) -> dict[str, Any]:
-    local_host.wait_idle(120)
-    status, _, body = call(local_host, "GET", f"/api/v1/batches/{batch_id}", token)
+    """The batch's own status, polled until terminal: waiting for the whole processor
+    to drain would also wait on whatever an earlier module left running."""
+    deadline = time.monotonic() + 300
+    while True:
+        status, _, body = call(local_host, "GET", f"/api/v1/batches/{batch_id}", token)
+        if (status == 200 and body["status"] in TERMINAL) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert status == 200, body
     assert body["status"] in TERMINAL, body
     return body

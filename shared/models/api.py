@@ -75,7 +75,11 @@ class CallSummary(ApiModel):
     rating: str | None
     reasons: list[str]
     participant_count: int | None
-    participants: list[str] | None = Field(default=None, description="engineer and admin only")
+    participants: list[str] | None = Field(
+        default=None,
+        description="engineer and admin only; the first 50 (participantCount counts all, "
+        "the call detail lists everyone)",
+    )
 
 
 class CallHistory(ApiModel):

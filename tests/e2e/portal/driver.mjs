@@ -267,6 +267,13 @@ const scenarios = {
     expect(await page.getByRole("tab", { name: "Debug" }).getAttribute("aria-selected") === "true",
       "ArrowRight did not move to the Debug tab");
     check("tabs are keyboard navigable (ArrowRight -> Debug)");
+    // An endpoint's place is text in every panel, never the raw JSON of the place.
+    const all = await page.locator("main").evaluate((m) => m.textContent);
+    expect(!/\{"(building|networkName|insideCorp)"/.test(all), "an endpoint's place is shown as raw JSON");
+    const places = await page.locator("main").evaluate((m) => [...m.querySelectorAll("dt")]
+      .filter((dt) => dt.textContent.trim() === "Building / network")
+      .map((dt) => dt.nextElementSibling?.textContent.trim()));
+    check(`Building / network as text, no raw JSON: ${[...new Set(places)].join(" | ") || "(no endpoint place)"}`);
     await shot("call-debug");
   },
 

@@ -19,7 +19,7 @@ import json
 import logging
 import zlib
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -365,7 +365,7 @@ class BatchProcessor:
                         tenant,
                         seen_users,
                     )
-                    counts.stored += pending_records - refused
+                    counts.stored += pending_records - len(refused)
                     pending, pending_records, quarantine = defaultdict(list), 0, []
                     sources, parked_bytes = defaultdict(dict), 0
         except ijson.JSONError as exc:
@@ -382,35 +382,46 @@ class BatchProcessor:
             tenant,
             seen_users,
         )
-        counts.stored += pending_records - refused
+        counts.stored += pending_records - len(refused)
         return counts
 
     async def replay_record(
         self, tenant_id: str, batch_id: str, index: int, record: Any
     ) -> tuple[str, str | None]:
         """Run one quarantined record through today's parsers, policy and merge (an admin
-        replays it after a parser fix): ("stored" | "excluded" | "quarantined", reason).
-        Merging is a union, so replaying twice stores the call once."""
+        replays it after a parser fix): ("stored" | "excluded" | "quarantined", reason)."""
+        return (await self.replay_records(tenant_id, batch_id, [(index, record)]))[index]
+
+    async def replay_records(
+        self, tenant_id: str, batch_id: str, records: Sequence[tuple[int, Any]]
+    ) -> dict[int, tuple[str, str | None]]:
+        """Replay quarantined records of one batch together: each (index, record) is
+        parsed alone, then the usable ones are merged in one flush, as the processor
+        would have (one read-many, one merge per call however many of its records come
+        back). Merging is a union, so a record replayed twice stores its call once."""
         tenant = await read_tenant_settings(self.clients, tenant_id)
         ctx = ParseContext(tenant_id=tenant_id, max_qoe_bytes=self.settings.max_qoe_bytes)
         counts = RunCounts()
-        rejected: list[tuple[int, str, Any]] = []
-        fragments = self._fragments_of(record, ctx, tenant.exclusions, index, counts, rejected)
-        if rejected:
-            return "quarantined", rejected[0][1]
-        if not fragments:
-            return "excluded", None
+        outcomes: dict[int, tuple[str, str | None]] = {}
         pending: dict[str, list[Fragment]] = defaultdict(list)
         sources: dict[str, dict[int, Any]] = defaultdict(dict)
-        for frag in fragments:
-            pending[frag.key].append(frag)
-            sources[frag.key][index] = record
-        refused = await self._flush(
-            tenant_id, batch_id, pending, sources, [], counts, tenant, set()
-        )
-        if refused:
-            return "quarantined", "the call this record belongs to is too large to store"
-        return "stored", None
+        for index, record in records:
+            rejected: list[tuple[int, str, Any]] = []
+            fragments = self._fragments_of(record, ctx, tenant.exclusions, index, counts, rejected)
+            if rejected:
+                outcomes[index] = ("quarantined", rejected[0][1])
+                continue
+            outcomes[index] = ("stored", None) if fragments else ("excluded", None)
+            for frag in fragments:
+                pending[frag.key].append(frag)
+                sources[frag.key][index] = record
+        if pending:
+            refused = await self._flush(
+                tenant_id, batch_id, pending, sources, [], counts, tenant, set()
+            )
+            for index, reason in refused.items():
+                outcomes[index] = ("quarantined", reason)
+        return outcomes
 
     def _fragments_of(
         self,
@@ -456,9 +467,9 @@ class BatchProcessor:
         counts: RunCounts,
         tenant: TenantSettings,
         seen_users: set[tuple[str, str | None]],
-    ) -> int:
-        """Merge the pending calls and park the rejected records. Returns how many of
-        the pending records were quarantined here instead of stored: those of a call
+    ) -> dict[int, str]:
+        """Merge the pending calls and park the rejected records. Returns the pending
+        records quarantined here instead of stored (index -> reason): those of a call
         Cosmos DB refused as too large (413). That call's records are quarantined
         alone, with the reason; the other calls of the batch are stored as usual."""
         profile = tenant.profile_choice()
@@ -557,7 +568,7 @@ class BatchProcessor:
             if len(counts.errors) < MAX_ERRORS:
                 counts.errors.append({"index": index, "reason": reason})
         await asyncio.gather(*(park(i, r, rec) for i, (r, rec) in refused.items()))
-        return len(refused)
+        return {i: r for i, (r, _) in refused.items()}
 
     async def _follow_up(
         self,

@@ -267,6 +267,13 @@ const scenarios = {
     expect(await page.getByRole("tab", { name: "Debug" }).getAttribute("aria-selected") === "true",
       "ArrowRight did not move to the Debug tab");
     check("tabs are keyboard navigable (ArrowRight -> Debug)");
+    // An endpoint's place is text in every panel, never the raw JSON of the place.
+    const all = await page.locator("main").evaluate((m) => m.textContent);
+    expect(!/\{"(building|networkName|insideCorp)"/.test(all), "an endpoint's place is shown as raw JSON");
+    const places = await page.locator("main").evaluate((m) => [...m.querySelectorAll("dt")]
+      .filter((dt) => dt.textContent.trim() === "Building / network")
+      .map((dt) => dt.nextElementSibling?.textContent.trim()));
+    check(`Building / network as text, no raw JSON: ${[...new Set(places)].join(" | ") || "(no endpoint place)"}`);
     await shot("call-debug");
   },
 
@@ -369,9 +376,14 @@ const scenarios = {
     await page.getByRole("link", { name: "Settings", exact: true }).click();
     await page.locator("#settings-form").waitFor();
     await shot("settings");
-    const calls = page.locator("#set-retention-callsDays");
-    await calls.fill("99");
-    await page.getByRole("button", { name: "Save settings" }).click();
+    // Keyboard alone: Tab to the field, type, Tab to Save, Enter; the refused field
+    // takes the focus, is corrected there and saved the same way.
+    await fromTop(page);
+    await tabTo(page, "#set-retention-callsDays");
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type("99");
+    await tabTo(page, "#settings-form button[type=submit]");
+    await page.keyboard.press("Enter");
     await page.locator("#set-retention-callsDays[aria-invalid=true]").waitFor();
     const message = await page.locator("#set-retention-callsDays-error").innerText();
     expect(/between 1 and 30/.test(message), `no field message for retention: ${message}`);
@@ -379,10 +391,16 @@ const scenarios = {
       "focus did not move to the refused field");
     check(`settings: 99 call days refused next to the field (“${message}”), focus on it`);
     await shot("settings-invalid");
-    await calls.fill("30");
-    await page.getByRole("button", { name: "Save settings" }).click();
+    expect(await page.evaluate(() => document.activeElement.id) === "set-retention-callsDays",
+      "the focus is not back on the refused field after the screenshot");
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type("30");
+    await tabTo(page, "#settings-form button[type=submit]");
+    await page.keyboard.press("Enter");
     await page.locator("#settings-result .success").waitFor();
-    check(`settings saved: ${(await page.locator("#settings-result").innerText()).trim()}`);
+    expect(await page.locator("#set-retention-callsDays").inputValue() === "30",
+      "the corrected value is not in the field");
+    check(`settings saved by keyboard alone: ${(await page.locator("#settings-result").innerText()).trim()}`);
     await shot("settings-saved");
 
     await page.getByRole("link", { name: "Quarantine", exact: true }).click();
@@ -394,6 +412,34 @@ const scenarios = {
     }
     check(`quarantine page lists ${rows} record(s)${rows ? ", the first one opened" : ""}`);
     await shot("quarantine");
+
+    // The test's batch, replayed whole by keyboard: the page runs the replay run after
+    // run (the test lowered the records per run) until the token is null.
+    const q = config.adminOps.quarantine;
+    await fromTop(page);
+    await tabTo(page, "#q-batch");
+    await page.keyboard.type(q.batchId);
+    await page.keyboard.press("Enter");
+    await page.waitForFunction((id) => location.hash.includes(id), q.batchId);
+    await page.locator("#replay-batch").waitFor();
+    const runs = [];
+    const seeRun = (r) => {
+      if (r.method() === "POST" && /\/quarantine\/[^/]+\/replay/.test(new URL(r.url()).pathname)) {
+        runs.push(new URL(r.url()).searchParams.get("continuationToken"));
+      }
+    };
+    page.on("request", seeRun);
+    await fromTop(page);
+    await tabTo(page, "#replay-batch");
+    await page.keyboard.press("Enter");
+    await page.locator("#replay-done").waitFor();
+    page.off("request", seeRun);
+    const replayed = await page.locator("#replay-done").innerText();
+    expect(replayed.includes(`${q.records} record(s) in total`), `not every record replayed: ${replayed}`);
+    expect(runs.length === q.runs && runs[0] === null && runs.slice(1).every(Boolean),
+      `${runs.length} replay runs (${q.runs} expected), tokens ${JSON.stringify(runs)}`);
+    check(`batch replay by keyboard: ${runs.length} runs followed to the end: ${replayed.trim().replace(/\s+/g, " ")}`);
+    await shot("quarantine-replayed");
 
     await page.getByRole("link", { name: "Purge a user", exact: true }).click();
     await page.locator("#purge-form").waitFor();
@@ -578,20 +624,29 @@ const scenarios = {
     await page.locator("#alerts-table tr[data-status=acknowledged]").first().waitFor();
     check("the acknowledged alert is listed under Acknowledged, with who acknowledged it");
 
+    // Topology by keyboard alone: Tab to the file input, Space opens the file chooser
+    // (the test answers it with the file), Tab to Upload, Enter.
+    const uploadByKeyboard = async (file) => {
+      await fromTop(page);
+      await tabTo(page, "#topology-file");
+      const chooser = page.waitForEvent("filechooser");
+      await page.keyboard.press("Space");
+      await (await chooser).setFiles(file);
+      await tabTo(page, "#topology-upload button[type=submit]");
+      await page.keyboard.press("Enter");
+    };
     await page.getByRole("link", { name: "Topology", exact: true }).click();
     await page.locator("#topology-summary").waitFor();
-    await page.locator("#topology-file").setInputFiles(s.badTopology);
-    await page.getByRole("button", { name: "Upload topology" }).click();
+    await uploadByKeyboard(s.badTopology);
     await page.locator("#topology-result .problem").waitFor();
     check(`a bad topology is refused: ${(await page.locator("#topology-result").innerText()).trim().replace(/\s+/g, " ")}`);
     await shot("topology-invalid");
-    await page.locator("#topology-file").setInputFiles(s.topology);
-    await page.getByRole("button", { name: "Upload topology" }).click();
+    await uploadByKeyboard(s.topology);
     await page.locator("#topology-result .success").waitFor();
     await page.locator("#topology-pools tbody tr").first().waitFor();
     const pools = await page.locator("#topology-pools tbody tr").count();
     expect(pools === s.pools, `${pools} pools shown, ${s.pools} uploaded`);
-    check(`topology uploaded and shown: ${(await page.locator("#topology-summary").innerText()).trim()}`);
+    check(`topology uploaded by keyboard alone and shown: ${(await page.locator("#topology-summary").innerText()).trim()}`);
     await shot("topology");
 
     await page.getByRole("link", { name: "Exclusions", exact: true }).click();

@@ -398,7 +398,7 @@ async def ensure_user_index(
     history and directory entries a crash between the call write and
     `write_user_index` left missing or stale are written now; present ones cost a
     point read each and no write. Returns the number of entries written."""
-    history, directory = clients.container(layout.USER_CALLS), clients.container(layout.TENANTS)
+    history, entries_c = clients.container(layout.USER_CALLS), clients.container(layout.TENANTS)
     written = 0
     for entry in user_index_docs(doc):
         if stored_entries is not None:  # the flush read them all at once
@@ -416,7 +416,7 @@ async def ensure_user_index(
             continue
         entry_doc = directory_doc(doc.tenantId, entry["user"], entry["displayName"])
         if (
-            await read_or_none(directory, entry_doc["id"], doc.tenantId, what="read user directory")
+            await read_or_none(entries_c, entry_doc["id"], doc.tenantId, what="read user directory")
             is None
         ):
             await _put_directory(

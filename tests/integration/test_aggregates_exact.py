@@ -213,3 +213,55 @@ def test_each_simulated_crash_point_leaves_work_for_the_rerun(stack) -> None:
         died, stored, expected = asyncio.run(scenario())
     assert [d.split(":")[0] for d in died] == ["ledger", "docs"]
     assert project_stored(stored) == expected != {}
+
+
+def test_calls_stored_with_a_ledger_item_of_the_layout_before_stay_exact(stack) -> None:
+    """Calls written before the ledger moved into the call document: one whose ledger
+    item holds a pending transition (the old processor died before the aggregates), one
+    with no ledger item (it died before writing one). The next merge of each resumes or
+    starts from what the item says, under the item's op sequence."""
+    from shared.aggregates.contribution import call_contribution
+    from shared.storage.aggregates import ledger_id, ledger_pk
+
+    tenant = str(uuid.uuid4())
+    store = Store(tenant)
+    by_key: dict[str, list[Any]] = {}
+    for key, frags in _generated_calls(seed=9, n=6, tenant=tenant):
+        by_key.setdefault(key, []).extend(frags)
+    keys = [k for k, frags in by_key.items() if len(frags) > 1][:2]
+    assert len(keys) == 2
+
+    async def scenario() -> tuple[dict[str, dict[str, int]], Figures]:
+        clients = get_clients()
+        for n, key in enumerate(keys):
+            first = by_key[key][:1]
+            old = await merge_call(  # no group: written as the processor before wrote it
+                clients,
+                tenant,
+                key,
+                lambda current, f=first, k=key: merged_document(current, tenant, k, f, None),
+            )
+            if n == 0:
+                await clients.container(layout.AGGREGATES).create_item(
+                    {
+                        "id": ledger_id(old.call_id),
+                        "pk": ledger_pk(tenant, old.call_id),
+                        "tenantId": tenant,
+                        "kind": "ledger",
+                        "callId": old.call_id,
+                        "seq": 0,
+                        "records": {},
+                        "applied": {},
+                        "pending": {
+                            "seq": 1,
+                            "contribution": call_contribution(old.document),
+                            "since": 1.0,
+                        },
+                    }
+                )
+            await store.merge(key, by_key[key])  # the rest of the call's records
+            assert store.applied > 0
+        return await stored_aggregates(tenant), await store.oracle()
+
+    stored, expected = asyncio.run(scenario())
+    assert project_stored(stored) == expected != {}

@@ -37,11 +37,14 @@ async function axeCheck(page, label) {
 }
 mkdirSync(config.outDir, { recursive: true });
 
+const walked = new Set(); // control sets Tab has reached whole already
+
 /** Keyboard alone: from the top of the page, Tab reaches every visible control of the
  * page (links, buttons, inputs, selects, focusable regions), in some order. Returns the
- * controls Tab never reached (a description of each). */
+ * controls Tab never reached (a description of each). A set of controls walked whole on
+ * an earlier screenshot (the same page after a save) is not walked again. */
 async function keyboardCheck(page) {
-  const wanted = await page.evaluate(() => {
+  const wantedAndSignature = await page.evaluate(() => {
     const sel = "a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]),"
       + " textarea:not([disabled]), [tabindex='0']";
     const all = [...document.querySelectorAll(sel)].filter((el) => {
@@ -62,25 +65,52 @@ async function keyboardCheck(page) {
       if (group && !keys.has(group)) keys.set(group, String(i));
       el.dataset.kbd = group ? keys.get(group) : String(i);
     });
-    return new Set(all.map((el) => el.dataset.kbd)).size;
+    // what the walk must reach, by description: the same set on a later screenshot
+    // (the page after a save) has been walked already
+    const signature = [...new Set(all.map((el) => el.dataset.kbd))].map((k) => {
+      const el = all.find((o) => o.dataset.kbd === k);
+      return `${el.tagName}#${el.id}:${(el.innerText || el.value || "").trim().slice(0, 30)}`;
+    }).join("|");
+    // the focus is recorded by the page itself, so a Tab press costs one round trip
+    window.__kbdSeen = new Set();
+    window.__kbdListener = (e) => {
+      const at = e.target?.dataset?.kbd;
+      if (at !== undefined) window.__kbdSeen.add(at);
+    };
+    document.addEventListener("focusin", window.__kbdListener, true);
+    return { count: new Set(all.map((el) => el.dataset.kbd)).size, signature };
   });
-  const seen = new Set();
+  const { count: wanted, signature } = wantedAndSignature;
+  if (walked.has(signature)) {
+    await page.evaluate(() => {
+      document.removeEventListener("focusin", window.__kbdListener, true);
+      document.querySelectorAll("[data-kbd]").forEach((el) => delete el.dataset.kbd);
+    });
+    return { wanted, missed: [], already: true };
+  }
   const before = { x: await page.evaluate(() => window.scrollX), y: await page.evaluate(() => window.scrollY) };
   await page.evaluate(() => {
     const active = document.activeElement;
     if (active && active !== document.body) active.dataset.kbdActive = "1";
     active?.blur();
   });
-  for (let i = 0; i < wanted * 4 + 20 && seen.size < wanted; i += 1) {
+  let seen = [];
+  for (let i = 0; i < wanted * 4 + 20 && seen.length < wanted; i += 1) {
     await page.keyboard.press("Tab");
-    const at = await page.evaluate(() => document.activeElement?.dataset?.kbd ?? null);
-    if (at !== null) seen.add(at);
+    if (i + 1 >= wanted && (i + 1 - wanted) % 16 === 0) {
+      seen = await page.evaluate(() => [...window.__kbdSeen]);
+    }
   }
+  seen = await page.evaluate(() => {
+    document.removeEventListener("focusin", window.__kbdListener, true);
+    return [...window.__kbdSeen];
+  });
   const missed = await page.evaluate((got) => [...document.querySelectorAll("[data-kbd]")]
     .filter((el, i, all) => !got.includes(el.dataset.kbd)
       && all.findIndex((o) => o.dataset.kbd === el.dataset.kbd) === i)
     .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""} “${(el.innerText || el.value || "").trim().slice(0, 30)}”`),
-  [...seen]);
+  seen);
+  if (!missed.length) walked.add(signature);
   await page.evaluate(() => {
     document.querySelectorAll("[data-kbd]").forEach((el) => delete el.dataset.kbd);
     document.activeElement?.blur();
@@ -150,8 +180,8 @@ async function withPage(name, fn) {
         for (const v of await axeCheck(page, `${name}-${label}`)) {
           problems.push(`axe ${v.impact} ${v.id} on ${label} (${v.nodes}): ${v.where.join(", ")}`);
         }
-        const { wanted, missed } = await keyboardCheck(page);
-        keyboardReport.push({ page: `${name}-${label}`, controls: wanted, missed });
+        const { wanted, missed, already } = await keyboardCheck(page);
+        keyboardReport.push({ page: `${name}-${label}`, controls: wanted, missed, walkedBefore: !!already });
         if (missed.length) problems.push(`keyboard: Tab never reaches ${missed.join(", ")} on ${label}`);
       },
     };

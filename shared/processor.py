@@ -47,6 +47,7 @@ from shared.storage.calls import (
     write_user_index,
 )
 from shared.storage.clients import Clients, get_clients
+from shared.storage.heap import release_memory
 from shared.storage.items import ItemTooLarge
 from shared.storage.source_index import index_source_ids
 from shared.storage.tenants import read_tenant_settings
@@ -375,6 +376,7 @@ class BatchProcessor:
                         # the group's transitions into the aggregates, then its commit
                         await group.finish()
                         group = CommitGroup(self.clients, tenant_id, keep_aggregates, commits)
+                        release_memory()
         except ijson.JSONError as exc:
             raise BatchUnreadable(
                 f"batch JSON is corrupt after record {counts.received}: {exc}"

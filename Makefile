@@ -92,6 +92,7 @@ mutate: venv
 		timeout $(MUTATE_TIMEOUT) $(VENV)/bin/mutmut run --max-children 1 "$$m*" >/dev/null || true; \
 	done
 	$(PY) -m tools.mutation_score
+	$(PY) -m tools.constant_mutants
 
 schemas: venv
 	$(PY) -m shared.parsing.cdr > schemas/sfb-cdr-json.schema.json

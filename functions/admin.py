@@ -15,6 +15,7 @@ from shared.models.api import (
     QuarantinedRecord,
     QuarantineList,
     ReplayResult,
+    ReplayRun,
     SourceIndexRun,
 )
 from shared.tenant_settings import SettingsBody, SettingsOut
@@ -238,19 +239,28 @@ async def replay_one(ctx: RequestContext) -> func.HttpResponse:
     Endpoint(
         "post",
         "v1/admin/quarantine/{batchId}/replay",
-        "Replay every quarantined record of a batch",
+        "Replay the batch's quarantined records, up to 100 a run (repeat with the token)",
         ADMIN,
-        ReplayResult,
-        params=(Param("batchId", "path", True),),
-        errors=(401, 403, 404, 409),
+        ReplayRun,
+        params=(Param("batchId", "path", True), *PAGE),
+        errors=(400, 401, 403, 404, 409),
     ),
 )
 async def replay_batch(ctx: RequestContext) -> func.HttpResponse:
-    from shared.admin.quarantine import replay
+    """A bounded run: `remaining` says what this pass has not reached, and the caller
+    (the portal, a script) runs again with `continuationToken` until it is null. A run
+    repeated with the same token moves no count twice."""
+    from shared.admin.quarantine import replay_batch as run
 
-    return json_response(
-        await replay(ctx.clients, ctx.settings, ctx.principal, ctx.route_param("batchId"), None)
+    body = await run(
+        ctx.clients,
+        ctx.settings,
+        ctx.principal,
+        ctx.route_param("batchId"),
+        ctx.param("continuationToken"),
     )
+    token = body["continuationToken"]
+    return json_response(body, headers={CONTINUATION_HEADER: token} if token else None)
 
 
 @route(

@@ -290,6 +290,11 @@ def _participants(view: CallView, listed: Iterable[Participant] = ()) -> list[Pa
     return [seen[k] for k in sorted(seen)]
 
 
+# Addresses a call's history entry and summary row keep: the first participants;
+# participantCount counts them all and the call detail lists everyone.
+HISTORY_PARTICIPANTS = 50
+
+
 def internal_users(view: CallView) -> list[str]:
     """User keys whose history lists this call."""
     keys = {user_key(p.uri) for p in view.participants if p.kind == "user"}

@@ -19,7 +19,7 @@ import json
 import logging
 import zlib
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,21 +30,20 @@ from shared.models.call import CallDocument, Fragment
 from shared.parsing import ParseContext, RecordRejected, parse_record
 from shared.settings import Settings, get_settings
 from shared.storage import layout
-from shared.storage.aggregates import (  # quality aggregates
-    apply_call_delta,
-    prefetched_ledgers,
-    read_ledgers_raw,
-)
 from shared.storage.batches import MAX_ERRORS, read_batch, save_batch, update_batch, utcnow
 from shared.storage.blobs import BatchBlobs, BlobMissing
+from shared.storage.call_ledger import GROUP_CALLS, CommitGroup  # quality aggregates
 from shared.storage.calls import (
     Combine,
+    Directory,
     MergeResult,
+    call_key,
     ensure_user_index,
     history_keys,
     merge_call,
     read_calls_raw,
     read_history_raw,
+    write_directory,
     write_user_index,
 )
 from shared.storage.clients import Clients, get_clients
@@ -335,6 +334,9 @@ class BatchProcessor:
         pending_records = 0
         quarantine: list[tuple[int, str, Any]] = []
         parked_bytes = 0  # the size of what waits in `quarantine`
+        keep_aggregates = tenant.classification.retention.ttl_seconds("aggregates")
+        commits: dict[str, bool] = {}  # the batch's commit groups (and those it looked up)
+        group = CommitGroup(self.clients, tenant_id, keep_aggregates, commits)
         try:
             async for record in _records(reader):
                 index = counts.received
@@ -364,10 +366,15 @@ class BatchProcessor:
                         counts,
                         tenant,
                         seen_users,
+                        group,
                     )
-                    counts.stored += pending_records - refused
+                    counts.stored += pending_records - len(refused)
                     pending, pending_records, quarantine = defaultdict(list), 0, []
                     sources, parked_bytes = defaultdict(dict), 0
+                    if len(group.calls) >= GROUP_CALLS:
+                        # the group's transitions into the aggregates, then its commit
+                        await group.finish()
+                        group = CommitGroup(self.clients, tenant_id, keep_aggregates, commits)
         except ijson.JSONError as exc:
             raise BatchUnreadable(
                 f"batch JSON is corrupt after record {counts.received}: {exc}"
@@ -381,36 +388,53 @@ class BatchProcessor:
             counts,
             tenant,
             seen_users,
+            group,
         )
-        counts.stored += pending_records - refused
+        counts.stored += pending_records - len(refused)
+        await group.finish()
         return counts
 
     async def replay_record(
         self, tenant_id: str, batch_id: str, index: int, record: Any
     ) -> tuple[str, str | None]:
         """Run one quarantined record through today's parsers, policy and merge (an admin
-        replays it after a parser fix): ("stored" | "excluded" | "quarantined", reason).
-        Merging is a union, so replaying twice stores the call once."""
+        replays it after a parser fix): ("stored" | "excluded" | "quarantined", reason)."""
+        return (await self.replay_records(tenant_id, batch_id, [(index, record)]))[index]
+
+    async def replay_records(
+        self, tenant_id: str, batch_id: str, records: Sequence[tuple[int, Any]]
+    ) -> dict[int, tuple[str, str | None]]:
+        """Replay quarantined records of one batch together: each (index, record) is
+        parsed alone, then the usable ones are merged in one flush, as the processor
+        would have (one read-many, one merge per call however many of its records come
+        back). Merging is a union, so a record replayed twice stores its call once."""
         tenant = await read_tenant_settings(self.clients, tenant_id)
         ctx = ParseContext(tenant_id=tenant_id, max_qoe_bytes=self.settings.max_qoe_bytes)
         counts = RunCounts()
-        rejected: list[tuple[int, str, Any]] = []
-        fragments = self._fragments_of(record, ctx, tenant.exclusions, index, counts, rejected)
-        if rejected:
-            return "quarantined", rejected[0][1]
-        if not fragments:
-            return "excluded", None
+        outcomes: dict[int, tuple[str, str | None]] = {}
         pending: dict[str, list[Fragment]] = defaultdict(list)
         sources: dict[str, dict[int, Any]] = defaultdict(dict)
-        for frag in fragments:
-            pending[frag.key].append(frag)
-            sources[frag.key][index] = record
-        refused = await self._flush(
-            tenant_id, batch_id, pending, sources, [], counts, tenant, set()
-        )
-        if refused:
-            return "quarantined", "the call this record belongs to is too large to store"
-        return "stored", None
+        for index, record in records:
+            rejected: list[tuple[int, str, Any]] = []
+            fragments = self._fragments_of(record, ctx, tenant.exclusions, index, counts, rejected)
+            if rejected:
+                outcomes[index] = ("quarantined", rejected[0][1])
+                continue
+            outcomes[index] = ("stored", None) if fragments else ("excluded", None)
+            for frag in fragments:
+                pending[frag.key].append(frag)
+                sources[frag.key][index] = record
+        if pending:
+            group = CommitGroup(
+                self.clients, tenant_id, tenant.classification.retention.ttl_seconds("aggregates")
+            )
+            refused = await self._flush(
+                tenant_id, batch_id, pending, sources, [], counts, tenant, set(), group
+            )
+            await group.finish()
+            for index, reason in refused.items():
+                outcomes[index] = ("quarantined", reason)
+        return outcomes
 
     def _fragments_of(
         self,
@@ -456,15 +480,16 @@ class BatchProcessor:
         counts: RunCounts,
         tenant: TenantSettings,
         seen_users: set[tuple[str, str | None]],
-    ) -> int:
-        """Merge the pending calls and park the rejected records. Returns how many of
-        the pending records were quarantined here instead of stored: those of a call
+        group: CommitGroup,
+    ) -> dict[int, str]:
+        """Merge the pending calls and park the rejected records. Returns the pending
+        records quarantined here instead of stored (index -> reason): those of a call
         Cosmos DB refused as too large (413). That call's records are quarantined
-        alone, with the reason; the other calls of the batch are stored as usual."""
+        alone, with the reason; the other calls of the batch are stored as usual.
+        The calls' aggregate transitions join `group`, which applies them later."""
         profile = tenant.profile_choice()
         table = tenant.classification.table()
         ttl = tenant.classification.retention.ttl_seconds("calls")
-        keep_aggregates = tenant.classification.retention.ttl_seconds("aggregates")
         too_large: list[tuple[str, ItemTooLarge]] = []
 
         def combine(key: str, fragments: list[Fragment]) -> Combine:
@@ -482,7 +507,7 @@ class BatchProcessor:
             async with self._sem:
                 try:
                     return await merge_call(
-                        self.clients, tenant_id, key, combine(key, fragments), stored
+                        self.clients, tenant_id, key, combine(key, fragments), stored, group
                     )
                 except ItemTooLarge as exc:
                     too_large.append((key, exc))
@@ -503,9 +528,11 @@ class BatchProcessor:
                 await self.blobs.quarantine(tenant_id, batch_id, index, body.encode())
 
         # What the flush is about to write is read first, one read-many per container
-        # (calls; then the history entries and ledgers of the calls already stored),
-        # instead of one point read each: a stored call then costs its replace only.
+        # (calls, then what their ledgers need and the history entries of the calls
+        # already stored), instead of one point read each: a stored call then costs its
+        # replace only.
         stored = await read_calls_raw(self.clients, tenant_id, list(pending)) if pending else {}
+        await group.learn((call_key(tenant_id, k)[0], raw) for k, raw in stored.items())
         merged = await asyncio.gather(
             *(merge(k, v, stored.get(k)) for k, v in pending.items()),
             *(park(*q) for q in quarantine),
@@ -514,28 +541,27 @@ class BatchProcessor:
         # entries of a call's first revision do not exist yet (created straight away)
         reread = [r for r in results if not r.changed or r.document.revision > 1]
         reread_ids = {id(r) for r in reread}
-        history, ledgers = await asyncio.gather(
-            read_history_raw(self.clients, [k for r in reread for k in history_keys(r.document)]),
-            read_ledgers_raw(
-                self.clients, tenant_id, [r.call_id for r in results if r.previous is not None]
-            ),
+        history = await read_history_raw(
+            self.clients, [k for r in reread for k in history_keys(r.document)]
         )
         source_ids: dict[str, set[str]] = {}  # the flush's ids to index, written together
+        directory: Directory = {}  # and its users' directory entries
         await asyncio.gather(
             *(
                 self._follow_up(
-                    tenant_id,
                     r,
                     history if id(r) in reread_ids else None,
-                    ledgers.get(r.call_id) if r.previous is not None else None,
                     seen_users,
                     source_ids,
-                    keep_aggregates,
+                    directory,
                 )
                 for r in results
             )
         )
-        await index_source_ids(self.clients, tenant_id, source_ids)
+        await asyncio.gather(
+            index_source_ids(self.clients, tenant_id, source_ids),
+            write_directory(self.clients, tenant_id, directory),
+        )
         counts.calls.update(r.call_id for r in results)
         refused: dict[int, tuple[str, Any]] = {}
         for key, exc in too_large:
@@ -557,46 +583,37 @@ class BatchProcessor:
             if len(counts.errors) < MAX_ERRORS:
                 counts.errors.append({"index": index, "reason": reason})
         await asyncio.gather(*(park(i, r, rec) for i, (r, rec) in refused.items()))
-        return len(refused)
+        return {i: r for i, (r, _) in refused.items()}
 
     async def _follow_up(
         self,
-        tenant_id: str,
         result: MergeResult,
         history: dict[tuple[str, str], dict[str, Any]] | None,
-        ledger: dict[str, Any] | None,
         seen_users: set[tuple[str, str | None]],
         source_ids: dict[str, set[str]],
-        keep_aggregates: int | None,
+        directory: Directory,
     ) -> None:
-        """After a call's merge: its history and directory entries, the source ids to
-        index (collected in `source_ids`, written once for the flush) and its aggregates.
-        `history` and `ledger`: what the flush's read-many found for it."""
+        """After a call's merge: its history entries, and the directory entries and
+        source ids to index (collected in `directory` and `source_ids`, written once for
+        the flush). `history`: what the flush's read-many found for it. Its aggregates
+        are its commit group's (`call_ledger`)."""
         async with self._sem:
             keys = lookup_keys(result.document.view)
             if result.changed:
-                await write_user_index(self.clients, result.document, seen_users, history)
+                await write_user_index(
+                    self.clients, result.document, seen_users, history, directory
+                )
                 # ids the stored call already had were indexed when it was written
                 # (or are re-checked by the redelivery of a batch that crashed)
                 if result.previous is not None:
                     old = set(lookup_keys(result.previous.view))
                     keys = [k for k in keys if k not in old]
             else:  # a crash may have come between the call write and its index
-                await ensure_user_index(self.clients, result.document, seen_users, history)
+                await ensure_user_index(
+                    self.clients, result.document, seen_users, history, directory
+                )
             for k in keys:
                 source_ids.setdefault(k, set()).add(result.call_id)
-            # the ledger the flush read (this coroutine's own context: task-local)
-            token = prefetched_ledgers.set({result.call_id: ledger})
-            try:
-                await apply_call_delta(
-                    self.clients,
-                    tenant_id,
-                    result.previous,
-                    result.document,
-                    keep_s=keep_aggregates,
-                )
-            finally:
-                prefetched_ledgers.reset(token)
 
     async def _poison(
         self, tenant_id: str, batch_id: str, name: str, reason: str, attempts: int

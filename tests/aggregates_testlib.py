@@ -1,11 +1,10 @@
-"""Test helpers for the aggregates: simulated crashes at the two points of a transition
+"""Test helpers for the aggregates: simulated crashes at the points of a commit group
 where a dying process leaves work half done.
 
-The crash points used to be a parameter of `apply_call_delta`; they live here so the
-product code carries no test hook. `crash_points()` wraps the store's ledger write and
-transition run for as long as it is active; `apply_with_crash(point, ...)` arms one
-point for one application only (a context variable, so concurrent merges of other
-calls in the same processor run are unaffected).
+The product code carries no test hook: `crash_points()` wraps the group's seams
+(`call_ledger._run_transition`, `call_ledger._write_commit`) for as long as it is
+active; `finish_with_crash(point, group)` arms one point for one group only (a context
+variable, so concurrent groups in the same process are unaffected).
 """
 
 from __future__ import annotations
@@ -15,11 +14,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-import shared.storage.aggregates as store
-from shared.models.call import CallDocument
+import shared.storage.call_ledger as ledger_store
 
 _POINT: ContextVar[str | None] = ContextVar("crash_point", default=None)
-_ARMED: ContextVar[bool] = ContextVar("crash_armed", default=False)
+
+POINTS = ("ledger", "some-docs", "docs")
 
 
 class SimulatedCrash(RuntimeError):
@@ -28,44 +27,59 @@ class SimulatedCrash(RuntimeError):
 
 @contextmanager
 def crash_points() -> Iterator[None]:
-    """ "ledger": right after a new transition's pending ledger write; "docs": after
-    that transition reached the aggregate documents, before the ledger commit. A
-    roll-forward of an earlier pending transition never crashes."""
-    real_write, real_run = store._write_ledger, store._run_transition
+    """ "ledger": right after the call writes that carry the group's pending transitions,
+    before any aggregate document; "some-docs": after the first half of the group's
+    transitions reached their documents; "docs": after all of them did, before the
+    resumed calls are settled and the commit item is written."""
+    real_run = ledger_store._run_transition
 
-    async def write(container: Any, body: dict[str, Any], etag: str | None) -> str | None:
-        out = await real_write(container, body, etag)
+    async def run(clients: Any, tenant_id: str, items: list[Any], keep_s: Any) -> None:
         point = _POINT.get()
-        if out is not None and body.get("pending") and point:
-            if point == "ledger":
-                raise SimulatedCrash("after the ledger's pending write")
-            _ARMED.set(True)
-        return out
-
-    async def run(*args: Any, **kwargs: Any) -> None:
-        await real_run(*args, **kwargs)
-        if _POINT.get() == "docs" and _ARMED.get():
+        if point == "ledger":
+            raise SimulatedCrash("after the call writes, before the aggregates")
+        if point == "some-docs":
+            await real_run(clients, tenant_id, items[: len(items) // 2], keep_s)
+            raise SimulatedCrash("part way through the aggregate documents")
+        await real_run(clients, tenant_id, items, keep_s)
+        if point == "docs":
             raise SimulatedCrash("after the aggregate documents, before the commit")
 
-    store._write_ledger, store._run_transition = write, run  # type: ignore[assignment]
+    ledger_store._run_transition = run  # type: ignore[assignment]
     try:
         yield
     finally:
-        store._write_ledger, store._run_transition = real_write, real_run
+        ledger_store._run_transition = real_run
 
 
-async def apply_with_crash(
-    point: str | None,
-    clients: Any,
-    tenant_id: str,
-    previous: CallDocument | None,
-    document: CallDocument,
-    keep_s: int | None = None,
-) -> bool:
-    """`apply_call_delta` that dies at `point` (inside `crash_points()`)."""
-    tokens = _POINT.set(point), _ARMED.set(False)
+async def finish_with_crash(point: str | None, group: ledger_store.CommitGroup) -> int:
+    """`group.finish()` that dies at `point` (inside `crash_points()`)."""
+    token = _POINT.set(point)
     try:
-        return await store.apply_call_delta(clients, tenant_id, previous, document, keep_s)
+        return await group.finish()
     finally:
-        _POINT.reset(tokens[0])
-        _ARMED.reset(tokens[1])
+        _POINT.reset(token)
+
+
+@contextmanager
+def crashing_groups(points: list[str | None]) -> Iterator[list[str]]:
+    """Every `CommitGroup.finish` in turn dies at the next of `points` (None: does not),
+    then finishes normally; inside `crash_points()`. Yields the crashes so far."""
+    real_finish = ledger_store.CommitGroup.finish
+    schedule = list(points)
+    died: list[str] = []
+
+    async def finish(self: ledger_store.CommitGroup) -> int:
+        token = _POINT.set(schedule.pop(0) if schedule else None)
+        try:
+            return await real_finish(self)
+        except SimulatedCrash:
+            died.append(str(_POINT.get()))
+            raise
+        finally:
+            _POINT.reset(token)
+
+    ledger_store.CommitGroup.finish = finish  # type: ignore[method-assign]
+    try:
+        yield died
+    finally:
+        ledger_store.CommitGroup.finish = real_finish  # type: ignore[method-assign]

@@ -555,7 +555,10 @@ DOC_KEYS: dict[str, dict[str, F]] = {
         "rating": F("good / poor / unavailable"),
         "reasons": F("poor reasons"),
         "participantCount": F("how many took part"),
-        "participants": F("everyone's address (engineer/admin only)", "SIP URIs, phone numbers"),
+        "participants": F(
+            "the first 50 addresses (engineer/admin only; `participantCount` counts all)",
+            "SIP URIs, phone numbers",
+        ),
         "ownSessionIds": F("the user's own sessions"),
         "callRevision": F("the call revision the entry was built from"),
         "updatedAt": F("last change"),

@@ -7,7 +7,7 @@ In one run, on a fresh local stack (Azurite + Cosmos DB emulator + local host):
    every batch is `completed`; per batch, the time from its 202 to completion
    (freshness: a call is answerable by call detail once its batch completed);
 2. baseline: every document the pipeline wrote for the tenant (calls, history entries,
-   directory, aggregates and their ledgers, batch status) upserted again into a second
+   directory, aggregates and their commit items, batch status) upserted again into a second
    database of the same emulator with the same concurrency: the raw cost of the
    resulting writes. Reported as the ratio pipeline / raw (goal <= 1.5);
 3. peak RSS of the processor on a ~50 MB (decompressed) batch of QoE reports, in a

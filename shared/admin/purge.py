@@ -17,6 +17,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from shared.aggregates import ledger as ledger_rules
 from shared.analytics.service import iso, normalise_user
 from shared.auth.levels import ADMIN
 from shared.auth.tokens import Principal
@@ -34,6 +35,7 @@ from shared.purge import (
 )
 from shared.storage import audit as audit_store
 from shared.storage import purge as store
+from shared.storage.call_ledger import LEDGER
 from shared.storage.calls import read_call, write_user_index
 from shared.storage.clients import Clients
 from shared.storage.tenants import read_tenant_settings, save_exclusions
@@ -48,24 +50,44 @@ log = logging.getLogger(__name__)
 _running: dict[tuple[str, str], asyncio.Task[dict[str, Any]]] = {}
 
 
-async def _aggregates_and_ledger(clients: Clients, tenant_id: str, call_id: str, user: str) -> int:
-    """Fold the user's poor-stream counters into "Purged User" in every aggregate the
-    call counted them in, then drop the user from the call's ledger. Returns how many
-    aggregate documents changed."""
-    ledger = await store.read_ledger(clients, tenant_id, call_id)
-    if ledger is None:
-        return 0
-    _, held = without_user_counter(ledger.get("applied"), user)
-    pending = ledger.get("pending") or {}
-    _, held_pending = without_user_counter(pending.get("contribution"), user)
-
+async def _rename_in_aggregates(
+    clients: Clients, tenant_id: str, user: str, doc_keys: set[str]
+) -> int:
     def rename(doc: dict[str, Any]) -> dict[str, Any] | None:
         users = doc.get("poorUsers") or {}
         return doc | {"poorUsers": rename_counter(users, user)} if user in users else None
 
     changed = 0
-    for doc_key in sorted(set(held) | set(held_pending)):
+    for doc_key in sorted(doc_keys):
         changed += await store.edit_aggregate(clients, tenant_id, doc_key, rename)
+    return changed
+
+
+def _forget_in_call(raw: dict[str, Any], user: str) -> dict[str, Any]:
+    """The stored call with the user's counters dropped from the ledger it carries."""
+    if not raw.get(LEDGER):
+        return raw
+    return raw | {LEDGER: ledger_rules.without_user(raw[LEDGER], user)[0]}
+
+
+async def _aggregates_and_ledger(
+    clients: Clients, tenant_id: str, call_id: str, user: str, raw: dict[str, Any]
+) -> int:
+    """Fold the user's poor-stream counters into "Purged User" in every aggregate the
+    call counted them in, then drop the user from the call's ledger (the one the call
+    carries is edited with the call, `_forget_in_call`; a ledger item of the layout
+    before is edited here). Returns how many aggregate documents changed."""
+    held: set[str] = set()
+    if raw.get(LEDGER):
+        held.update(ledger_rules.without_user(raw[LEDGER], user)[1])
+    ledger = await store.read_ledger(clients, tenant_id, call_id)
+    if ledger is not None and not raw.get(LEDGER):  # the call's own ledger supersedes it
+        held.update(without_user_counter(ledger.get("applied"), user)[1])
+        pending = ledger.get("pending") or {}
+        held.update(without_user_counter(pending.get("contribution"), user)[1])
+    changed = await _rename_in_aggregates(clients, tenant_id, user, held)
+    if ledger is None:
+        return changed
 
     def forget(doc: dict[str, Any]) -> dict[str, Any] | None:
         applied, a = without_user_counter(doc.get("applied"), user)
@@ -87,12 +109,14 @@ async def _one_call(clients: Clients, tenant_id: str, call_id: str, user: str) -
     if raw is None:
         await store.delete_call(clients, tenant_id, call_id)  # chunks a crash left behind
         return None
-    await _aggregates_and_ledger(clients, tenant_id, call_id, user)
+    await _aggregates_and_ledger(clients, tenant_id, call_id, user, raw)
     doc = CallDocument.model_validate(raw)
     if only_internal_participant(internal_users(doc.view), user):
         await store.delete_call(clients, tenant_id, call_id)
         return "deleted"
-    await store.edit_call(clients, tenant_id, call_id, lambda r: scrub_call(r, user))
+    await store.edit_call(
+        clients, tenant_id, call_id, lambda r: scrub_call(_forget_in_call(r, user), user)
+    )
     fresh = await read_call(clients, tenant_id, call_id)
     if fresh is not None:
         await write_user_index(clients, fresh)  # the others' entries list participants

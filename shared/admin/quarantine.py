@@ -1,6 +1,8 @@
 """Quarantined records (docs/reference/data.md, "nothing lost"): an admin lists them by
 batch and reason, reads one (audited: a record holds EUII), replays one or all of a
-batch after a parser fix, or discards one.
+batch after a parser fix, or discards one. Replaying a whole batch goes in bounded runs
+chained by a continuation token, like the other long admin walks, so no request runs
+for as long as the batch is big and none stops at a limit without saying so.
 
 Counts stay reconciled (received = stored + excluded + quarantined): a replay that
 stores or excludes the record moves it from `quarantined` to `stored` or `excluded` in
@@ -11,6 +13,7 @@ its reason, counted as quarantined, with the record itself removed.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -26,9 +29,17 @@ from shared.processor import BatchProcessor
 from shared.settings import Settings
 from shared.storage import audit as audit_store
 from shared.storage import quarantine as store
-from shared.storage.batches import read_batch, update_batch
+from shared.storage.batches import change_batch, read_batch
 from shared.storage.clients import Clients
 from shared.storage.layout import quarantine_blob_name
+
+# One replay run of a batch (`POST .../quarantine/{batchId}/replay`) is a short request
+# however many records the batch has: a window of at most RECORDS_PER_RUN records (a
+# fixed number, not a time budget, so a retried run covers the same records); the
+# continuation token carries the rest to the next run. A chunk is merged in one
+# processor flush (one read-many, one merge per call).
+RECORDS_PER_RUN = 100
+CHUNK_RECORDS = 50
 
 
 def _summary(doc: dict[str, Any]) -> dict[str, Any]:
@@ -123,45 +134,84 @@ async def read_quarantined(
 
 
 async def _move_counts(
-    clients: Clients, tenant_id: str, batch_id: str, index: int, outcome: str
-) -> None:
-    """quarantined -1, `outcome` +1, once per index (the index goes into `replayed` in
-    the same conditional write)."""
-    for _ in range(10):
-        batch = await read_batch(clients, tenant_id, batch_id)
-        if batch is None:
-            raise NotFound("the record's batch status no longer exists", field="batchId")
-        replayed = list(batch.get("replayed") or [])
-        if index in replayed:
-            return
-        changes = {
-            "replayed": [*replayed, index],
-            "quarantined": max(0, int(batch.get("quarantined") or 0) - 1),
-            outcome: int(batch.get(outcome) or 0) + 1,
-        }
-        done = await update_batch(clients, tenant_id, batch_id, changes)
-        if done is not None and index in (done.get("replayed") or []):
-            return
-    raise Conflict("the batch status kept changing; replay again", field="batchId")
-
-
-async def _replay(
-    clients: Clients, settings: Settings, tenant_id: str, batch_id: str, doc: dict[str, Any]
+    clients: Clients, tenant_id: str, batch_id: str, moved: dict[int, str]
 ) -> dict[str, Any]:
-    index = int(doc["index"])
-    name = quarantine_blob_name(tenant_id, batch_id, index)
-    if doc.get("discardedAt"):
-        return {"index": index, "outcome": "discarded", "reason": doc.get("reason")}
-    processor = BatchProcessor(clients, settings)
-    outcome, reason = await processor.replay_record(tenant_id, batch_id, index, doc["record"])
-    if outcome == "quarantined":
-        await store.write_record(
-            clients, name, doc | {"reason": reason, "lastReplayAt": iso(datetime.now(timezone.utc))}
+    """For each index not yet in `replayed`: quarantined -1, its outcome (stored or
+    excluded) +1, in one etag-conditional write that also adds the indexes to
+    `replayed`, so a retried or concurrent replay moves each record once."""
+
+    def change(batch: dict[str, Any]) -> dict[str, Any] | None:
+        replayed = list(batch.get("replayed") or [])
+        done = set(replayed)
+        new = {i: o for i, o in sorted(moved.items()) if i not in done}
+        if not new:
+            return None
+        changes: dict[str, Any] = {
+            "replayed": [*replayed, *new],
+            "quarantined": max(0, int(batch.get("quarantined") or 0) - len(new)),
+        }
+        for outcome in set(new.values()):
+            added = sum(1 for o in new.values() if o == outcome)
+            changes[outcome] = int(batch.get(outcome) or 0) + added
+        return changes
+
+    try:
+        batch = await change_batch(clients, tenant_id, batch_id, change)
+    except RuntimeError:
+        raise Conflict("the batch status kept changing; replay again", field="batchId") from None
+    if batch is None:
+        raise NotFound("the record's batch status no longer exists", field="batchId")
+    return batch
+
+
+async def _replay_docs(
+    clients: Clients,
+    settings: Settings,
+    tenant_id: str,
+    batch_id: str,
+    docs: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Replay records of one batch together. A record still unusable keeps its blob with
+    the new reason; one stored or excluded has its counts moved, then its blob removed
+    (in that order: a run cut in between replays it again, which changes nothing)."""
+    outcomes: dict[int, tuple[str, str | None]] = {}
+    live = []
+    for doc in docs:
+        if doc.get("discardedAt"):
+            outcomes[int(doc["index"])] = ("discarded", doc.get("reason"))
+        else:
+            live.append(doc)
+    if live:
+        processor = BatchProcessor(clients, settings)
+        outcomes |= await processor.replay_records(
+            tenant_id, batch_id, [(int(d["index"]), d["record"]) for d in live]
         )
-        return {"index": index, "outcome": outcome, "reason": reason}
-    await _move_counts(clients, tenant_id, batch_id, index, outcome)
-    await store.delete_record(clients, name)
-    return {"index": index, "outcome": outcome, "reason": None}
+    now = iso(datetime.now(timezone.utc))
+    kept, moved = [], {}
+    for doc in live:
+        index = int(doc["index"])
+        outcome, reason = outcomes[index]
+        if outcome == "quarantined":
+            kept.append(doc | {"reason": reason, "lastReplayAt": now})
+        else:
+            moved[index] = outcome
+    names = {
+        int(d["index"]): quarantine_blob_name(tenant_id, batch_id, int(d["index"])) for d in docs
+    }
+    await asyncio.gather(*(store.write_record(clients, names[int(d["index"])], d) for d in kept))
+    if moved:
+        await _move_counts(clients, tenant_id, batch_id, moved)
+        await asyncio.gather(*(store.delete_record(clients, names[i]) for i in moved))
+    return [
+        {"index": i, "outcome": o, "reason": r if o in ("quarantined", "discarded") else None}
+        for i, (o, r) in sorted(outcomes.items())
+    ]
+
+
+def _counts(batch: dict[str, Any] | None) -> dict[str, int]:
+    return {
+        k: int((batch or {}).get(k) or 0) for k in ("received", "stored", "excluded", "quarantined")
+    }
 
 
 async def replay(
@@ -169,23 +219,82 @@ async def replay(
     settings: Settings,
     principal: Principal,
     batch_id: str,
-    raw_index: str | None,
+    raw_index: str,
 ) -> dict[str, Any]:
-    """Replay one record (`raw_index`) or every record of the batch."""
+    """Replay one record of a batch."""
     principal.require(ADMIN)
     tenant_id = principal.tenant_id
     if await read_batch(clients, tenant_id, batch_id) is None:
         raise NotFound("no batch with that id", field="batchId")
-    if raw_index is not None:
-        docs = [await _record(clients, tenant_id, batch_id, _index(raw_index))]
-    else:
-        docs = await store.list_records(clients, tenant_id, batch_id)
-    results = [await _replay(clients, settings, tenant_id, batch_id, d) for d in docs]
-    batch = await read_batch(clients, tenant_id, batch_id) or {}
+    doc = await _record(clients, tenant_id, batch_id, _index(raw_index))
+    results = await _replay_docs(clients, settings, tenant_id, batch_id, [doc])
     return {
         "batchId": batch_id,
         "results": results,
-        "counts": {k: batch.get(k, 0) for k in ("received", "stored", "excluded", "quarantined")},
+        "counts": _counts(await read_batch(clients, tenant_id, batch_id)),
+    }
+
+
+async def _read_live(
+    clients: Clients, tenant_id: str, batch_id: str, indexes: list[int]
+) -> list[dict[str, Any]]:
+    """The records at `indexes` that are still there (another run may have replayed one
+    since the listing)."""
+    docs = await asyncio.gather(
+        *(store.read_record(clients, quarantine_blob_name(tenant_id, batch_id, i)) for i in indexes)
+    )
+    return [d for d in docs if d is not None and d.get("tenantId") == tenant_id]
+
+
+async def replay_batch(
+    clients: Clients,
+    settings: Settings,
+    principal: Principal,
+    batch_id: str,
+    continuation: str | None,
+) -> dict[str, Any]:
+    """One run over the batch's next window of `RECORDS_PER_RUN` record places, in
+    index order; `remaining` counts the quarantined records after the window, and
+    `continuationToken` starts the next run (null: the pass is over).
+
+    A place is an index the batch ever quarantined: a record still in quarantine, or
+    one a replay stored or excluded (`replayed` in the batch status). A replay moves a
+    record from one to the other, so the window a token names is the same set of places
+    every time it is run: a retried run replays only what is still quarantined in it
+    (with the same outcome) and moves no count twice, and never reaches into the next
+    window. The price is that a second pass walks the places the first one emptied too
+    (no record read there, just the listing)."""
+    principal.require(ADMIN)
+    tenant_id = principal.tenant_id
+    if not BATCH_ID_RE.match(batch_id):
+        raise Invalid("batchId is not a batch id", field="batchId")
+    query = {"batchId": batch_id}
+    state = decode_page_token(continuation, ("q", "after"))
+    if state is not None and (state["q"] != fingerprint(query) or not state["after"].isdigit()):
+        raise Invalid("continuation token is not valid for this batch", field="continuationToken")
+    after = int(state["after"]) if state else -1
+    batch = await read_batch(clients, tenant_id, batch_id)
+    if batch is None:
+        raise NotFound("no batch with that id", field="batchId")
+    quarantined = [i for i in await store.record_indexes(clients, tenant_id, batch_id) if i > after]
+    moved = {int(i) for i in batch.get("replayed") or [] if int(i) > after}
+    window = sorted(moved.union(quarantined))[:RECORDS_PER_RUN]
+    end = window[-1] if window else after
+    todo = [i for i in quarantined if i <= end]
+    results: list[dict[str, Any]] = []
+    for start in range(0, len(todo), CHUNK_RECORDS):
+        docs = await _read_live(clients, tenant_id, batch_id, todo[start : start + CHUNK_RECORDS])
+        results += await _replay_docs(clients, settings, tenant_id, batch_id, docs)
+    remaining = sum(1 for i in quarantined if i > end)  # the window's replay moves none of them
+    return {
+        "batchId": batch_id,
+        "results": results,
+        "counts": _counts(await read_batch(clients, tenant_id, batch_id)),
+        "replayed": len(results),
+        "remaining": remaining,
+        "continuationToken": (
+            encode_page_token({"q": fingerprint(query), "after": str(end)}) if remaining else None
+        ),
     }
 
 

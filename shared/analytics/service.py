@@ -18,7 +18,7 @@ from shared.auth.levels import CALL_ANALYTICS, CALL_LOOKUP
 from shared.auth.tokens import Principal
 from shared.errors import Invalid, NotFound
 from shared.identity import normalise_uri, user_key
-from shared.merge import normalise_source_id
+from shared.merge import HISTORY_PARTICIPANTS, normalise_source_id
 from shared.models.call import CallDocument
 from shared.paging import decode_page_token, encode_page_token
 from shared.reports.places import add_places, load_place_context
@@ -222,7 +222,7 @@ async def calls_by_source_id(
                 "rating": d.view.rating,
                 "reasons": d.view.reasons,
                 "participantCount": len(d.view.participants),
-                "participants": [p.uri for p in d.view.participants],
+                "participants": [p.uri for p in d.view.participants[:HISTORY_PARTICIPANTS]],
             }
             for d in docs
         ],

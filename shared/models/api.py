@@ -75,7 +75,11 @@ class CallSummary(ApiModel):
     rating: str | None
     reasons: list[str]
     participant_count: int | None
-    participants: list[str] | None = Field(default=None, description="engineer and admin only")
+    participants: list[str] | None = Field(
+        default=None,
+        description="engineer and admin only; the first 50 (participantCount counts all, "
+        "the call detail lists everyone)",
+    )
 
 
 class CallHistory(ApiModel):
@@ -290,6 +294,19 @@ class ReplayResult(BaseModel):
     batchId: str
     results: list[ReplayOutcome]
     counts: dict[str, int]
+
+
+class ReplayRun(ReplayResult):
+    """One run of a batch's replay (`POST /api/v1/admin/quarantine/{batchId}/replay`):
+    a bounded number of records, then a token for the next run."""
+
+    replayed: int = Field(description="records replayed by this run (len(results))")
+    remaining: int = Field(
+        description="quarantined records of the batch this pass has not reached yet (0: done)"
+    )
+    continuationToken: str | None = Field(
+        description="run again with it to replay the next records; null: the pass is over"
+    )
 
 
 # Microsoft Graph (functions/graph.py): the webhooks' and the admin routes' bodies.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from shared import clock
@@ -90,6 +91,35 @@ async def update_batch(
         try:
             return await replace_if_unchanged(
                 _container(clients), batch_id, body, etag, what="update batch status"
+            )
+        except StaleWrite:
+            continue
+    raise RuntimeError(f"batch {batch_id}: status kept changing under us")
+
+
+async def change_batch(
+    clients: Clients,
+    tenant_id: str,
+    batch_id: str,
+    change: Callable[[dict[str, Any]], dict[str, Any] | None],
+) -> dict[str, Any] | None:
+    """Write the changes `change` computes from the current document, only if that
+    document is still current (else it is read again and `change` asked again), so a
+    count moved relative to what was read is never moved from a stale value. `change`
+    answers None when there is nothing to write. Returns the document as it now is
+    (None: no such batch)."""
+    for _ in range(10):
+        doc = await read_batch(clients, tenant_id, batch_id)
+        if doc is None:
+            return None
+        changes = change(doc)
+        if not changes:
+            return doc
+        etag = str(doc["_etag"])
+        body = {k: v for k, v in doc.items() if not k.startswith("_")} | changes
+        try:
+            return await replace_if_unchanged(
+                _container(clients), batch_id, body, etag, what="change batch status"
             )
         except StaleWrite:
             continue

@@ -124,15 +124,23 @@ async def read_call_page(
     return await _read(container, call_id, pk, (first, end))
 
 
+# Fields that stay whole in the head however large the call: what a flush's read-many
+# of the heads must see (the aggregate ledger, `call_ledger`).
+HEAD_FIELDS = ("ledger",)
+
+
 def _chunk_items(
     body: dict[str, Any], call_id: str, pk: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    held = {k: body[k] for k in HEAD_FIELDS if k in body}
+    rest = {k: v for k, v in body.items() if k not in held}
     try:
-        split = split_item(body)
+        split = split_item(rest)
     except Unsplittable as exc:
         from shared.chunking import json_size
 
         raise ItemTooLarge(call_id, json_size(body)) from exc
+    split.head.update(held)
     if not split.chunks:
         return split.head, []
     tag = uuid.uuid4().hex[:12]

@@ -9,13 +9,14 @@ document is not written at all, so re-running a batch costs reads only.
 from __future__ import annotations
 
 import weakref
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from shared.clock import utcnow
 from shared.identity import call_id as make_call_id
-from shared.merge import call_pk, internal_users
+from shared.merge import HISTORY_PARTICIPANTS, call_pk, internal_users
 from shared.models.call import CallDocument
 from shared.storage import layout
 from shared.storage.call_chunks import (
@@ -26,8 +27,18 @@ from shared.storage.call_chunks import (
     read_call_page,
     write_call_item,
 )
+from shared.storage.call_ledger import LEDGER, CommitGroup
 from shared.storage.clients import Clients
-from shared.storage.items import AlreadyExists, StaleWrite, create_new, replace_if_unchanged, upsert
+from shared.storage.items import (
+    BATCH_LIMIT,
+    AlreadyExists,
+    StaleWrite,
+    create_new,
+    execute_batch,
+    replace_if_unchanged,
+    upsert,
+    upsert_op,
+)
 from shared.storage.retry import read_many, read_or_none, with_retries
 
 
@@ -41,6 +52,9 @@ class MergeResult:
     changed: bool
     document: CallDocument
     previous: CallDocument | None
+    # the call item as read, for a merge that found nothing to add (a re-run settles
+    # the aggregate ledger it holds: `call_ledger.CommitGroup.found_unchanged`)
+    stored: StoredCall | None = None
 
 
 async def read_call(clients: Clients, tenant_id: str, call_id: str) -> CallDocument | None:
@@ -98,8 +112,24 @@ async def _from_head(container: Any, cid: str, pk: str, head: dict[str, Any]) ->
     return StoredCall(body, str(head.get("_etag")), [], count)
 
 
+def _body(doc: CallDocument, item: StoredCall | None, group: CommitGroup | None) -> dict[str, Any]:
+    """The item to write for `doc` over the stored `item`: with the aggregate ledger the
+    commit group computes, or (no group) the stored ledger carried over unchanged."""
+    body = doc.to_cosmos()
+    if group is not None:
+        body[LEDGER] = group.state_for(doc.id, item.body if item else None, doc)
+    elif item is not None and LEDGER in item.body:
+        body[LEDGER] = item.body[LEDGER]
+    return body
+
+
 async def merge_call(
-    clients: Clients, tenant_id: str, key: str, combine: Combine, stored: Any = UNREAD
+    clients: Clients,
+    tenant_id: str,
+    key: str,
+    combine: Combine,
+    stored: Any = UNREAD,
+    group: CommitGroup | None = None,
 ) -> MergeResult:
     """Persist `combine(stored call or None)` with optimistic concurrency (a call too
     large for one item is stored as a head and chunks: `call_chunks`). `combine` is
@@ -107,20 +137,27 @@ async def merge_call(
     document, or None when the stored one already holds everything. Storage only
     decides create vs. conditional replace, and calls `combine` again on top of a
     concurrent writer's result. `stored`: the raw item as the flush's read-many found
-    it (None: absent), so a stored call costs its replace only; left out, a create is
-    tried first (one request for a new call) and the call read on a conflict."""
+    it (None: absent; the `group` has `learn`ed it), so a stored call costs its replace
+    only; left out, a create is tried first (one request for a new call) and the call
+    read on a conflict. `group`: the commit group whose transition of the call's
+    aggregate ledger the write carries (`call_ledger`), told of the outcome."""
     container = clients.container(layout.CALLS)
     cid, pk = call_key(tenant_id, key)
     for _ in range(20):
         if stored is UNREAD or stored is None:
             fresh = combine(None)
             if fresh is not None:
+                body = _body(fresh, None, group)
                 try:
-                    await write_call_item(container, fresh.to_cosmos(), None, what="call")
+                    await write_call_item(container, body, None, what="call")
+                    if group is not None:
+                        group.wrote(cid, body[LEDGER])
                     return MergeResult(cid, True, fresh, None)
                 except AlreadyExists:
                     pass
             item = await read_call_item(container, cid, pk)
+            if item is not None and group is not None:
+                await group.learn([(cid, item.body)])
         else:
             item = await _from_head(container, cid, pk, stored)
         stored = UNREAD  # a retry reads again
@@ -129,48 +166,63 @@ async def merge_call(
         current = CallDocument.model_validate(item.body)
         doc = combine(current)
         if doc is None:
-            return MergeResult(cid, False, current, current)
+            if group is not None:
+                group.found_unchanged(cid, item)
+            return MergeResult(cid, False, current, current, item)
+        body = _body(doc, item, group)
         try:
-            await write_call_item(container, doc.to_cosmos(), item, what="call")
-            return MergeResult(cid, True, doc, current)
+            await write_call_item(container, body, item, what="call")
         except StaleWrite:
             continue  # another writer merged first: merge again on top of theirs
+        if group is not None:
+            group.wrote(cid, body[LEDGER])
+        return MergeResult(cid, True, doc, current)
     raise RuntimeError(f"call {cid}: could not merge after repeated concurrent updates")
 
 
 def user_index_docs(doc: CallDocument) -> list[dict[str, Any]]:
-    """One small history entry per internal user of the call (the user's partition)."""
+    """One small history entry per internal user of the call (the user's partition).
+    Built in one pass over sessions and participants: a 1,000-leg meeting has 1,000
+    users, and a per-user scan of every session made each merge of it quadratic."""
     view = doc.view
-    out = []
-    for user in internal_users(view):
-        names = {p.uri: p.display_name for p in view.participants}
-        own = [
-            s for s in view.sessions if user in ((s.caller.uri or "")[4:], (s.callee.uri or "")[4:])
-        ]
-        out.append(
-            {
-                "id": doc.id,
-                "pk": user_pk(doc.tenantId, user),
-                "tenantId": doc.tenantId,
-                "user": user,
-                "displayName": names.get("sip:" + user),
-                "callId": doc.id,
-                "callType": view.call_type,
-                "start": view.start,
-                "end": view.end,
-                "durationS": view.duration_s,
-                "rating": view.rating,
-                "reasons": view.reasons,
-                "participantCount": len(view.participants),
-                "participants": [p.uri for p in view.participants],
-                "ownSessionIds": [s.id for s in own],
-                "callRevision": doc.revision,
-                "updatedAt": doc.updatedAt,
-            }
-            # the tenant's retention: a history entry goes with its call
-            | ({"ttl": doc.ttl} if doc.ttl else {})
-        )
-    return out
+    names = {p.uri: p.display_name for p in view.participants}
+    # a history row names the first participants; participantCount counts them all and
+    # the call detail lists everyone (a 1,000-leg meeting would otherwise write 1,000
+    # addresses into each of its 1,000 entries at every merge)
+    uris = [p.uri for p in view.participants[:HISTORY_PARTICIPANTS]]
+    own: dict[str, list[str]] = defaultdict(list)
+    for s in view.sessions:
+        ends = {(s.caller.uri or "")[4:], (s.callee.uri or "")[4:]}
+        for end in ends:
+            own[end].append(s.id)
+    base = {
+        "tenantId": doc.tenantId,
+        "callId": doc.id,
+        "callType": view.call_type,
+        "start": view.start,
+        "end": view.end,
+        "durationS": view.duration_s,
+        "rating": view.rating,
+        "reasons": view.reasons,
+        "participantCount": len(view.participants),
+        "participants": uris,
+        "callRevision": doc.revision,
+        "updatedAt": doc.updatedAt,
+    }
+    # the tenant's retention: a history entry goes with its call
+    kept = {"ttl": doc.ttl} if doc.ttl else {}
+    return [
+        {
+            "id": doc.id,
+            "pk": user_pk(doc.tenantId, user),
+            "user": user,
+            "displayName": names.get("sip:" + user),
+            "ownSessionIds": list(own.get(user, ())),
+        }
+        | base
+        | kept
+        for user in internal_users(view)
+    ]
 
 
 def directory_doc(tenant_id: str, user: str, display_name: str | None) -> dict[str, Any]:
@@ -217,10 +269,40 @@ def forget_directory_entry(clients: Clients, tenant_id: str, user: str) -> None:
     _directory.get(clients.database, {}).pop((tenant_id, user), None)
 
 
-async def _put_directory(clients: Clients, tenant_id: str, user: str, name: str | None) -> None:
+# A flush's directory entries to write, by user: written together (`write_directory`).
+Directory = dict[str, tuple[str | None, dict[str, Any]]]
+
+
+async def _put_directory(
+    clients: Clients,
+    tenant_id: str,
+    user: str,
+    name: str | None,
+    directory: Directory | None = None,
+) -> None:
+    """Write the user's directory entry now, or (`directory` given) leave it for the
+    flush's `write_directory`; a name never gives way to none."""
     entry_doc = directory_doc(tenant_id, user, name)
+    if directory is not None:
+        if name is not None or user not in directory:
+            directory[user] = (name, entry_doc)
+        return
     await upsert(clients.container(layout.TENANTS), entry_doc, what="upsert user directory")
     _directory_written(clients, tenant_id, user, name)
+
+
+async def write_directory(clients: Clients, tenant_id: str, directory: Directory) -> None:
+    """A flush's directory entries as upserts in transactional batches of the tenant's
+    partition (where they all live): a request per 100 users instead of one each.
+    Upserts need no etag: the last write of a user's entry wins, as it did one by one."""
+    if not directory:
+        return
+    container = clients.container(layout.TENANTS)
+    ops = [upsert_op(doc) for _, (_, doc) in sorted(directory.items())]
+    for i in range(0, len(ops), BATCH_LIMIT):
+        await execute_batch(container, ops[i : i + BATCH_LIMIT], tenant_id, what="write directory")
+    for user, (name, _) in directory.items():
+        _directory_written(clients, tenant_id, user, name)
 
 
 async def put_history_entry(
@@ -259,7 +341,7 @@ async def put_history_entry(
 
 def history_keys(doc: CallDocument) -> list[tuple[str, str]]:
     """(id, partition key) of the call's history entries, for a flush's read-many."""
-    return [(e["id"], e["pk"]) for e in user_index_docs(doc)]
+    return [(doc.id, user_pk(doc.tenantId, user)) for user in internal_users(doc.view)]
 
 
 async def read_history_raw(
@@ -274,12 +356,14 @@ async def write_user_index(
     doc: CallDocument,
     seen: set[tuple[str, str | None]] | None = None,
     stored: dict[tuple[str, str], dict[str, Any]] | None = None,
+    directory: Directory | None = None,
 ) -> int:
     """Write the call's history entries (`put_history_entry`: never over a newer one),
     and each user's directory entry once per batch (`seen`), not once per call, and not
     again the same day by the same process under the same name (`_directory`).
     `stored`: the entries as the flush's read-many found them (absent: not stored); left
-    out, a call's first revision creates straight away and a later one reads each."""
+    out, a call's first revision creates straight away and a later one reads each.
+    `directory`: the flush's directory entries, written together after it."""
     container = clients.container(layout.USER_CALLS)
     entries = user_index_docs(doc)
     for entry in entries:
@@ -301,7 +385,7 @@ async def write_user_index(
             seen.add(marker)
         if _directory_known(clients, doc.tenantId, entry["user"], entry["displayName"]):
             continue
-        await _put_directory(clients, doc.tenantId, entry["user"], entry["displayName"])
+        await _put_directory(clients, doc.tenantId, entry["user"], entry["displayName"], directory)
     return len(entries)
 
 
@@ -319,12 +403,13 @@ async def ensure_user_index(
     doc: CallDocument,
     seen: set[tuple[str, str | None]] | None = None,
     stored_entries: dict[tuple[str, str], dict[str, Any]] | None = None,
+    directory: Directory | None = None,
 ) -> int:
     """For a merge that found the call unchanged (a re-run, a duplicate record): the
     history and directory entries a crash between the call write and
     `write_user_index` left missing or stale are written now; present ones cost a
     point read each and no write. Returns the number of entries written."""
-    history, directory = clients.container(layout.USER_CALLS), clients.container(layout.TENANTS)
+    history, entries_c = clients.container(layout.USER_CALLS), clients.container(layout.TENANTS)
     written = 0
     for entry in user_index_docs(doc):
         if stored_entries is not None:  # the flush read them all at once
@@ -342,10 +427,12 @@ async def ensure_user_index(
             continue
         entry_doc = directory_doc(doc.tenantId, entry["user"], entry["displayName"])
         if (
-            await read_or_none(directory, entry_doc["id"], doc.tenantId, what="read user directory")
+            await read_or_none(entries_c, entry_doc["id"], doc.tenantId, what="read user directory")
             is None
         ):
-            await _put_directory(clients, doc.tenantId, entry["user"], entry["displayName"])
+            await _put_directory(
+                clients, doc.tenantId, entry["user"], entry["displayName"], directory
+            )
             written += 1
     return written
 

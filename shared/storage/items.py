@@ -87,6 +87,14 @@ def create_op(body: dict[str, Any]) -> tuple[Any, ...]:
     return ("create", (body,))
 
 
+def upsert_op(body: dict[str, Any]) -> tuple[Any, ...]:
+    """A transactional batch's upsert of `body` (no condition)."""
+    return ("upsert", (body,))
+
+
+BATCH_LIMIT = 100  # operations per transactional batch (Cosmos DB's limit)
+
+
 def replace_op(body: dict[str, Any], etag: str) -> tuple[Any, ...]:
     """A transactional batch's replace of `body`, only if the stored item still has
     `etag` (fails the batch with 412 otherwise)."""

@@ -11,26 +11,21 @@ from shared.storage import layout
 from shared.storage.clients import Clients
 from shared.storage.retry import with_retries
 
-MAX_LISTED = 1000
-
 
 def _container(clients: Clients) -> Any:
     return clients.blobs(layout.QUARANTINE)
 
 
-async def list_records(
-    clients: Clients, tenant_id: str, batch_id: str | None
-) -> list[dict[str, Any]]:
-    """Each quarantined record of the tenant (or of one batch), at most `MAX_LISTED`."""
-    prefix = f"{tenant_id}/{batch_id}/" if batch_id else f"{tenant_id}/"
+async def record_indexes(clients: Clients, tenant_id: str, batch_id: str) -> list[int]:
+    """The indexes of the batch's quarantined records, ascending. Names only, no record
+    read: a batch has at most the envelope's record limit, a few listing pages."""
+    prefix = f"{tenant_id}/{batch_id}/"
     out = []
     async for blob in _container(clients).list_blobs(name_starts_with=prefix):
-        doc = await read_record(clients, blob.name)
-        if doc is not None:
-            out.append(doc)
-        if len(out) >= MAX_LISTED:
-            break
-    return out
+        stem = blob.name[len(prefix) :].removesuffix(".json")
+        if stem.isdigit():
+            out.append(int(stem))
+    return sorted(out)
 
 
 async def page_records(

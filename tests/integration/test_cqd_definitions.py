@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import devhost.qoe_generator as gen
 from shared.auth.tokens import Principal
 from shared.reports.service import quality_summary
 from shared.storage.clients import get_clients
@@ -19,7 +20,6 @@ from tests.factories import cdr_record
 from tests.integration.test_quality import post_and_process
 
 pytestmark = pytest.mark.stack
-gen = pytest.importorskip("devhost.qoe_generator")
 
 DAY = datetime(2033, 5, 10, 9, 0, tzinfo=timezone.utc)
 

@@ -33,6 +33,8 @@ INGEST = Principal(tenant_id=TENANT, object_id="agent", name="agent", levels=("i
 ADMIN = Principal(tenant_id=TENANT, object_id="admin-1", name="Admin", levels=("admin",))
 ENGINEER = Principal(tenant_id=TENANT, object_id="eng-1", name="Eng", levels=("engineer",))
 SPECIALIST = Principal(tenant_id=TENANT, object_id="spec-1", name="Spec", levels=("specialist",))
+# this module's own attendee names: other tests hold meetings of the same tenant
+ATTENDEE = f"attendee{uuid.uuid4().hex[:6]}-"
 
 
 def run(coro: Any) -> Any:
@@ -66,7 +68,7 @@ def _meeting(n: int) -> tuple[str, list[dict[str, Any]]]:
     legs = [
         cdr_record(
             n=i,
-            caller=f"sip:attendee{i:04d}@contoso.com",
+            caller=f"sip:{ATTENDEE}{i:04d}@contoso.com",
             conference=focus,
             call_id=f"{uuid.uuid4()}@fe01",
         )
@@ -143,7 +145,7 @@ def test_a_1000_participant_sfb_meeting_is_stored_whole_and_paged(stack) -> None
     assert max(len(json.dumps(p)) for p in pages) < 1_000_000
 
     # a specialist, per page: only the searched user's own session, the others anonymised
-    who = "attendee0733@contoso.com"
+    who = f"{ATTENDEE}0733@contoso.com"
     own = [s for p in run(_all_pages(SPECIALIST, cid, who)) for s in p["sessions"]]
     assert len(own) == 1 and own[0]["caller"]["uri"] == "sip:" + who
     page = run(_detail(SPECIALIST, cid, who, None))
@@ -163,7 +165,7 @@ def test_a_1000_participant_sfb_meeting_is_stored_whole_and_paged(stack) -> None
     assert after.revision == revision and sorted(i["id"] for i in items_after) == chunk_ids
 
     # an admin purge of one attendee scrubs the head and every chunk
-    gone = "attendee0042@contoso.com"
+    gone = f"{ATTENDEE}0042@contoso.com"
     result = run(_purge(gone))
     assert result["callsScrubbed"] == 1
     items = run(_partition(cid))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -19,10 +20,10 @@ from shared.analytics.audit import audited
 from shared.analytics.service import user_calls
 from shared.errors import Forbidden
 from shared.purge import PURGED, user_hash
-from shared.settings import get_settings
+from shared.settings import get_settings, reset_settings
 from shared.storage import layout
 from shared.storage.calls import history_page, read_call
-from shared.storage.clients import Clients, get_clients
+from shared.storage.clients import Clients, close_clients, get_clients
 from shared.storage.tenants import read_tenant_settings
 from tests.factories import cdr, envelope
 from tests.integration.test_alerts import GOOD, POOR, START, gen, post_and_process, who
@@ -101,7 +102,33 @@ async def _counts(clients: Clients, tenant: str) -> tuple[dict[str, int], int]:
     return cells, poor_users
 
 
-def test_purge_leaves_no_trace_and_keeps_counts(stack) -> None:
+@pytest.fixture()
+def own_database(stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A database of this test's own, provisioned from the layout as the stack's is:
+    "no trace anywhere" then means every item of every container, without reading
+    what the rest of the suite stored (the whole session's data, read twice)."""
+    from devhost.provision import provision_sync
+
+    name = f"purge-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("COSMOS_DATABASE", name)
+    reset_settings()
+    provision_sync(get_settings())
+    try:
+        yield name
+    finally:
+
+        async def drop() -> None:
+            try:
+                await get_clients(get_settings()).cosmos.delete_database(name)
+            finally:
+                await close_clients()
+
+        asyncio.run(drop())
+        monkeypatch.delenv("COSMOS_DATABASE")
+        reset_settings()
+
+
+def test_purge_leaves_no_trace_and_keeps_counts(own_database: str) -> None:
     asyncio.run(_scenario())
 
 

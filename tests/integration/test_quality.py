@@ -29,9 +29,10 @@ from shared.models.call import CallDocument
 from shared.reports.service import Period, read_aggregates
 from shared.settings import get_settings
 from shared.storage import layout
-from shared.storage.aggregates import apply_call_delta
+from shared.storage.call_ledger import CommitGroup
+from shared.storage.calls import merge_call, read_calls_raw
 from shared.storage.clients import get_clients
-from tests.aggregates_testlib import SimulatedCrash, apply_with_crash, crash_points
+from tests.aggregates_testlib import SimulatedCrash, crash_points, crashing_groups
 from tests.factories import envelope, gz
 from tests.integration.test_processor import GZ, _blob_names
 from tests.oracle.aggregates import expected_aggregates, project_stored
@@ -114,36 +115,40 @@ def loaded(stack: Any) -> Iterator[dict[str, Any]]:
         records[2 * third :],
         rng.sample(records, third),
     ]  # the last one: all duplicates, new batch id
-    crashes = {"n": 0}
-    real = processor_module.apply_call_delta
+    # The second batch is processed by a process that keeps dying: first between two
+    # merges of a flush (some calls written, none in the aggregates), then after the
+    # call writes, part way through the aggregate documents, and after them before the
+    # commit; the fifth attempt completes.
+    real_merge = processor_module.merge_call
+    merged = {"n": 0, "armed": False}
 
-    async def crashing(
-        clients: Any, tenant_id: str, previous: Any, document: Any, **kw: Any
-    ) -> bool:
-        crashes["n"] += 1
-        point = crashes["n"] % 9 if crashes["n"] < 60 else 0
-        if point == 1:
-            raise SimulatedCrash("killed between the call write and the delta")
-        if point in (2, 3):
-            return await apply_with_crash(
-                "ledger" if point == 2 else "docs", clients, tenant_id, previous, document, **kw
-            )
-        return await real(clients, tenant_id, previous, document, **kw)
+    async def dying_merge(*args: Any, **kwargs: Any) -> Any:
+        out = await real_merge(*args, **kwargs)
+        merged["n"] += 1
+        if merged["armed"] and merged["n"] == 10:
+            merged["armed"] = False
+            raise SimulatedCrash("killed between the merges of a flush")
+        return out
 
-    async def load() -> list[dict[str, Any]]:
+    async def load() -> tuple[list[dict[str, Any]], list[str]]:
         statuses = []
+        died: list[str] = []
         for i, batch in enumerate(batches):
-            if i == 1:  # the second batch is processed by a process that keeps dying once
-                processor_module.apply_call_delta = crashing
-            try:
+            if i != 1:
                 statuses.append(await post_and_process(tenant, batch))
+                continue
+            merged["armed"], merged["n"] = True, 0
+            processor_module.merge_call = dying_merge
+            try:
+                with crashing_groups(["ledger", "some-docs", "docs"]) as died:
+                    statuses.append(await post_and_process(tenant, batch))
             finally:
-                processor_module.apply_call_delta = real
-        return statuses
+                processor_module.merge_call = real_merge
+        return statuses, died
 
     with crash_points():
-        statuses = run(load())
-    yield {"tenant": tenant, "statuses": statuses, "crashes": crashes["n"]}
+        statuses, died = run(load())
+    yield {"tenant": tenant, "statuses": statuses, "crashes": len(died) + 1}
 
 
 def test_aggregates_equal_brute_force_recount(loaded: dict[str, Any]) -> None:
@@ -167,9 +172,14 @@ def test_reapplying_everything_changes_nothing(loaded: dict[str, Any]) -> None:
 
     async def again() -> tuple[bool, dict[str, dict[str, int]], dict[str, dict[str, int]]]:
         calls = await stored_calls(tenant)
-        wrote = [await apply_call_delta(get_clients(), tenant, c, c) for c in calls]
+        group = CommitGroup(get_clients(), tenant)
+        raws = await read_calls_raw(get_clients(), tenant, [c.key for c in calls])
+        await group.learn((c.id, raws[c.key]) for c in calls)
+        for c in calls:  # every call merged again with nothing new: nothing to apply
+            await merge_call(get_clients(), tenant, c.key, lambda _: None, raws[c.key], group)
+        wrote = await group.finish()
         expected = expected_aggregates(c.to_cosmos() for c in calls)
-        return any(wrote), expected, project_stored(await stored_aggregates(tenant))
+        return bool(wrote), expected, project_stored(await stored_aggregates(tenant))
 
     wrote, expected, actual = run(again())
     assert not wrote and actual == expected

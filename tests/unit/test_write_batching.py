@@ -3,7 +3,6 @@ Cosmos DB's limits and an aggregate document's transitions applied once each."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from shared.storage.aggregates import BATCH_BYTES, BATCH_OPERATIONS, _chunks, _Pending
@@ -12,11 +11,7 @@ from shared.storage.source_index import _ident
 
 
 def _pending(op: str, entries: dict[str, int]) -> _Pending:
-    loop = asyncio.new_event_loop()
-    try:
-        return _Pending("2026-01-05|10.0.0.0|24", op, entries, 0.0, loop.create_future())
-    finally:
-        loop.close()
+    return _Pending("2026-01-05|10.0.0.0|24", op, entries, 0.0)
 
 
 def test_batches_hold_at_most_100_operations_and_1_5_mb() -> None:

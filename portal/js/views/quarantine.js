@@ -1,6 +1,9 @@
 // Admin: quarantined records. List by batch and reason; view one (the API audits the
 // read: a record holds EUII); replay one or the whole batch after a parser fix; discard
-// one. The batch counts the API answers with are shown after each replay.
+// one. The batch counts the API answers with are shown after each replay. The whole
+// batch replays in runs of at most 100 records: the page follows `continuationToken`
+// run after run, showing progress, until it is null; a run that fails can be resumed
+// from the last token (the API makes a repeated run a no-op).
 
 import { h, problemBox } from "../dom.js";
 import { href, navigate } from "../router.js";
@@ -40,8 +43,8 @@ export async function quarantineView({ main, api, query, isCurrent }) {
         h("td", {}, item.discarded ? "discarded" : "quarantined"),
         h("td", {}, actions(item)))))) : h("p", { class: "empty" }, "Nothing quarantined."),
     query.batchId && listed.items.length ? h("button", { type: "button", id: "replay-batch",
-      onclick: () => run(`/v1/admin/quarantine/${encodeURIComponent(query.batchId)}/replay`,
-        "POST") }, `Replay every record of batch ${query.batchId}`) : null,
+      onclick: (e) => replayAll(query.batchId, null, e.currentTarget) },
+      `Replay every record of batch ${query.batchId}`) : null,
     detail].filter(Boolean));
 
   function actions(item) {
@@ -82,5 +85,51 @@ export async function quarantineView({ main, api, query, isCurrent }) {
     } catch (e) {
       detail.replaceChildren(problemBox(e));
     }
+  }
+
+  /** Runs the batch's replay until the token is null (or the page is left), with a
+   * progress bar; on a refusal, offers to resume from the last token that worked. */
+  async function replayAll(batchId, from, button) {
+    const path = `/v1/admin/quarantine/${encodeURIComponent(batchId)}/replay`;
+    const tally = {};
+    const lines = [];
+    const bar = h("progress", { id: "replay-progress", max: "1", value: "0",
+      "aria-label": `Replay of batch ${batchId}` });
+    const said = h("p", { id: "replay-status" }, "Replaying…");
+    detail.replaceChildren(h("div", { class: "card", role: "status" }, said, bar));
+    if (button) button.disabled = true;
+    let token = from;
+    let done = 0;
+    let answer = null;
+    try {
+      do {
+        answer = await api.json(path, { method: "POST", query: { continuationToken: token } });
+        for (const r of answer.results) {
+          tally[r.outcome] = (tally[r.outcome] || 0) + 1;
+          if (lines.length < 20) lines.push(`record ${r.index}: ${r.outcome}${r.reason ? ` (${r.reason})` : ""}`);
+        }
+        done += answer.replayed;
+        bar.max = String(Math.max(1, done + answer.remaining));
+        bar.value = String(done);
+        said.textContent = `Replayed ${done} of ${done + answer.remaining} record(s)…`;
+        token = answer.continuationToken;
+      } while (token && isCurrent());
+    } catch (e) {
+      const resume = h("button", { type: "button", id: "replay-resume",
+        onclick: (ev) => replayAll(batchId, token, ev.currentTarget) },
+        `Resume the replay (${done} record(s) done)`);
+      detail.replaceChildren(problemBox(e), resume);
+      if (button) button.disabled = false;
+      return;
+    }
+    if (button) button.disabled = false;
+    if (!isCurrent()) return;
+    const outcomes = Object.entries(tally).map(([k, n]) => `${k} ${n}`).join(", ");
+    const counts = Object.entries(answer.counts).map(([k, v]) => `${k} ${v}`).join(", ");
+    detail.replaceChildren(h("div", { class: "success", role: "status", id: "replay-done" },
+      h("p", {}, `Replay of batch ${batchId} done: ${done} record(s) in total`
+        + (outcomes ? ` (${outcomes}).` : ".")),
+      done <= lines.length ? h("p", {}, lines.join("; ")) : null,
+      h("p", {}, `Batch counts: ${counts}.`)));
   }
 }

@@ -37,11 +37,14 @@ async function axeCheck(page, label) {
 }
 mkdirSync(config.outDir, { recursive: true });
 
+const walked = new Set(); // control sets Tab has reached whole already
+
 /** Keyboard alone: from the top of the page, Tab reaches every visible control of the
  * page (links, buttons, inputs, selects, focusable regions), in some order. Returns the
- * controls Tab never reached (a description of each). */
+ * controls Tab never reached (a description of each). A set of controls walked whole on
+ * an earlier screenshot (the same page after a save) is not walked again. */
 async function keyboardCheck(page) {
-  const wanted = await page.evaluate(() => {
+  const wantedAndSignature = await page.evaluate(() => {
     const sel = "a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]),"
       + " textarea:not([disabled]), [tabindex='0']";
     const all = [...document.querySelectorAll(sel)].filter((el) => {
@@ -62,25 +65,52 @@ async function keyboardCheck(page) {
       if (group && !keys.has(group)) keys.set(group, String(i));
       el.dataset.kbd = group ? keys.get(group) : String(i);
     });
-    return new Set(all.map((el) => el.dataset.kbd)).size;
+    // what the walk must reach, by description: the same set on a later screenshot
+    // (the page after a save) has been walked already
+    const signature = [...new Set(all.map((el) => el.dataset.kbd))].map((k) => {
+      const el = all.find((o) => o.dataset.kbd === k);
+      return `${el.tagName}#${el.id}:${(el.innerText || el.value || "").trim().slice(0, 30)}`;
+    }).join("|");
+    // the focus is recorded by the page itself, so a Tab press costs one round trip
+    window.__kbdSeen = new Set();
+    window.__kbdListener = (e) => {
+      const at = e.target?.dataset?.kbd;
+      if (at !== undefined) window.__kbdSeen.add(at);
+    };
+    document.addEventListener("focusin", window.__kbdListener, true);
+    return { count: new Set(all.map((el) => el.dataset.kbd)).size, signature };
   });
-  const seen = new Set();
+  const { count: wanted, signature } = wantedAndSignature;
+  if (walked.has(signature)) {
+    await page.evaluate(() => {
+      document.removeEventListener("focusin", window.__kbdListener, true);
+      document.querySelectorAll("[data-kbd]").forEach((el) => delete el.dataset.kbd);
+    });
+    return { wanted, missed: [], already: true };
+  }
   const before = { x: await page.evaluate(() => window.scrollX), y: await page.evaluate(() => window.scrollY) };
   await page.evaluate(() => {
     const active = document.activeElement;
     if (active && active !== document.body) active.dataset.kbdActive = "1";
     active?.blur();
   });
-  for (let i = 0; i < wanted * 4 + 20 && seen.size < wanted; i += 1) {
+  let seen = [];
+  for (let i = 0; i < wanted * 4 + 20 && seen.length < wanted; i += 1) {
     await page.keyboard.press("Tab");
-    const at = await page.evaluate(() => document.activeElement?.dataset?.kbd ?? null);
-    if (at !== null) seen.add(at);
+    if (i + 1 >= wanted && (i + 1 - wanted) % 16 === 0) {
+      seen = await page.evaluate(() => [...window.__kbdSeen]);
+    }
   }
+  seen = await page.evaluate(() => {
+    document.removeEventListener("focusin", window.__kbdListener, true);
+    return [...window.__kbdSeen];
+  });
   const missed = await page.evaluate((got) => [...document.querySelectorAll("[data-kbd]")]
     .filter((el, i, all) => !got.includes(el.dataset.kbd)
       && all.findIndex((o) => o.dataset.kbd === el.dataset.kbd) === i)
     .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""} “${(el.innerText || el.value || "").trim().slice(0, 30)}”`),
-  [...seen]);
+  seen);
+  if (!missed.length) walked.add(signature);
   await page.evaluate(() => {
     document.querySelectorAll("[data-kbd]").forEach((el) => delete el.dataset.kbd);
     document.activeElement?.blur();
@@ -150,8 +180,8 @@ async function withPage(name, fn) {
         for (const v of await axeCheck(page, `${name}-${label}`)) {
           problems.push(`axe ${v.impact} ${v.id} on ${label} (${v.nodes}): ${v.where.join(", ")}`);
         }
-        const { wanted, missed } = await keyboardCheck(page);
-        keyboardReport.push({ page: `${name}-${label}`, controls: wanted, missed });
+        const { wanted, missed, already } = await keyboardCheck(page);
+        keyboardReport.push({ page: `${name}-${label}`, controls: wanted, missed, walkedBefore: !!already });
         if (missed.length) problems.push(`keyboard: Tab never reaches ${missed.join(", ")} on ${label}`);
       },
     };
@@ -267,6 +297,13 @@ const scenarios = {
     expect(await page.getByRole("tab", { name: "Debug" }).getAttribute("aria-selected") === "true",
       "ArrowRight did not move to the Debug tab");
     check("tabs are keyboard navigable (ArrowRight -> Debug)");
+    // An endpoint's place is text in every panel, never the raw JSON of the place.
+    const all = await page.locator("main").evaluate((m) => m.textContent);
+    expect(!/\{"(building|networkName|insideCorp)"/.test(all), "an endpoint's place is shown as raw JSON");
+    const places = await page.locator("main").evaluate((m) => [...m.querySelectorAll("dt")]
+      .filter((dt) => dt.textContent.trim() === "Building / network")
+      .map((dt) => dt.nextElementSibling?.textContent.trim()));
+    check(`Building / network as text, no raw JSON: ${[...new Set(places)].join(" | ") || "(no endpoint place)"}`);
     await shot("call-debug");
   },
 
@@ -352,14 +389,15 @@ const scenarios = {
     await drill.click();
     await page.locator("#subnet-table").waitFor();
     const subnets = await page.locator("#subnet-table tbody tr[data-key]").count();
+    // The first building holds the busiest subnet of the period (the test's building
+    // file), so a drill-down that lists none is a broken page, not an empty building.
+    expect(subnets > 0, `drill-down to ${s.expectBuildings[0]} lists no subnet`);
     check(`drill-down to ${subnets} subnet(s) of ${s.expectBuildings[0]}`);
     await shot("quality-subnets");
-    if (subnets) {
-      await page.locator("#subnet-table tbody a.drill").first().click();
-      await page.locator("#poor-users").waitFor();
-      check(`affected users: ${await page.locator("#poor-users tbody tr").count()} row(s)`);
-      await shot("quality-affected-users");
-    }
+    await page.locator("#subnet-table tbody a.drill").first().click();
+    await page.locator("#poor-users").waitFor();
+    check(`affected users: ${await page.locator("#poor-users tbody tr").count()} row(s)`);
+    await shot("quality-affected-users");
   },
 
   async adminOps(h) {
@@ -368,9 +406,14 @@ const scenarios = {
     await page.getByRole("link", { name: "Settings", exact: true }).click();
     await page.locator("#settings-form").waitFor();
     await shot("settings");
-    const calls = page.locator("#set-retention-callsDays");
-    await calls.fill("99");
-    await page.getByRole("button", { name: "Save settings" }).click();
+    // Keyboard alone: Tab to the field, type, Tab to Save, Enter; the refused field
+    // takes the focus, is corrected there and saved the same way.
+    await fromTop(page);
+    await tabTo(page, "#set-retention-callsDays");
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type("99");
+    await tabTo(page, "#settings-form button[type=submit]");
+    await page.keyboard.press("Enter");
     await page.locator("#set-retention-callsDays[aria-invalid=true]").waitFor();
     const message = await page.locator("#set-retention-callsDays-error").innerText();
     expect(/between 1 and 30/.test(message), `no field message for retention: ${message}`);
@@ -378,10 +421,16 @@ const scenarios = {
       "focus did not move to the refused field");
     check(`settings: 99 call days refused next to the field (“${message}”), focus on it`);
     await shot("settings-invalid");
-    await calls.fill("30");
-    await page.getByRole("button", { name: "Save settings" }).click();
+    expect(await page.evaluate(() => document.activeElement.id) === "set-retention-callsDays",
+      "the focus is not back on the refused field after the screenshot");
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type("30");
+    await tabTo(page, "#settings-form button[type=submit]");
+    await page.keyboard.press("Enter");
     await page.locator("#settings-result .success").waitFor();
-    check(`settings saved: ${(await page.locator("#settings-result").innerText()).trim()}`);
+    expect(await page.locator("#set-retention-callsDays").inputValue() === "30",
+      "the corrected value is not in the field");
+    check(`settings saved by keyboard alone: ${(await page.locator("#settings-result").innerText()).trim()}`);
     await shot("settings-saved");
 
     await page.getByRole("link", { name: "Quarantine", exact: true }).click();
@@ -393,6 +442,34 @@ const scenarios = {
     }
     check(`quarantine page lists ${rows} record(s)${rows ? ", the first one opened" : ""}`);
     await shot("quarantine");
+
+    // The test's batch, replayed whole by keyboard: the page runs the replay run after
+    // run (the test lowered the records per run) until the token is null.
+    const q = config.adminOps.quarantine;
+    await fromTop(page);
+    await tabTo(page, "#q-batch");
+    await page.keyboard.type(q.batchId);
+    await page.keyboard.press("Enter");
+    await page.waitForFunction((id) => location.hash.includes(id), q.batchId);
+    await page.locator("#replay-batch").waitFor();
+    const runs = [];
+    const seeRun = (r) => {
+      if (r.method() === "POST" && /\/quarantine\/[^/]+\/replay/.test(new URL(r.url()).pathname)) {
+        runs.push(new URL(r.url()).searchParams.get("continuationToken"));
+      }
+    };
+    page.on("request", seeRun);
+    await fromTop(page);
+    await tabTo(page, "#replay-batch");
+    await page.keyboard.press("Enter");
+    await page.locator("#replay-done").waitFor();
+    page.off("request", seeRun);
+    const replayed = await page.locator("#replay-done").innerText();
+    expect(replayed.includes(`${q.records} record(s) in total`), `not every record replayed: ${replayed}`);
+    expect(runs.length === q.runs && runs[0] === null && runs.slice(1).every(Boolean),
+      `${runs.length} replay runs (${q.runs} expected), tokens ${JSON.stringify(runs)}`);
+    check(`batch replay by keyboard: ${runs.length} runs followed to the end: ${replayed.trim().replace(/\s+/g, " ")}`);
+    await shot("quarantine-replayed");
 
     await page.getByRole("link", { name: "Purge a user", exact: true }).click();
     await page.locator("#purge-form").waitFor();
@@ -577,20 +654,29 @@ const scenarios = {
     await page.locator("#alerts-table tr[data-status=acknowledged]").first().waitFor();
     check("the acknowledged alert is listed under Acknowledged, with who acknowledged it");
 
+    // Topology by keyboard alone: Tab to the file input, Space opens the file chooser
+    // (the test answers it with the file), Tab to Upload, Enter.
+    const uploadByKeyboard = async (file) => {
+      await fromTop(page);
+      await tabTo(page, "#topology-file");
+      const chooser = page.waitForEvent("filechooser");
+      await page.keyboard.press("Space");
+      await (await chooser).setFiles(file);
+      await tabTo(page, "#topology-upload button[type=submit]");
+      await page.keyboard.press("Enter");
+    };
     await page.getByRole("link", { name: "Topology", exact: true }).click();
     await page.locator("#topology-summary").waitFor();
-    await page.locator("#topology-file").setInputFiles(s.badTopology);
-    await page.getByRole("button", { name: "Upload topology" }).click();
+    await uploadByKeyboard(s.badTopology);
     await page.locator("#topology-result .problem").waitFor();
     check(`a bad topology is refused: ${(await page.locator("#topology-result").innerText()).trim().replace(/\s+/g, " ")}`);
     await shot("topology-invalid");
-    await page.locator("#topology-file").setInputFiles(s.topology);
-    await page.getByRole("button", { name: "Upload topology" }).click();
+    await uploadByKeyboard(s.topology);
     await page.locator("#topology-result .success").waitFor();
     await page.locator("#topology-pools tbody tr").first().waitFor();
     const pools = await page.locator("#topology-pools tbody tr").count();
     expect(pools === s.pools, `${pools} pools shown, ${s.pools} uploaded`);
-    check(`topology uploaded and shown: ${(await page.locator("#topology-summary").innerText()).trim()}`);
+    check(`topology uploaded by keyboard alone and shown: ${(await page.locator("#topology-summary").innerText()).trim()}`);
     await shot("topology");
 
     await page.getByRole("link", { name: "Exclusions", exact: true }).click();

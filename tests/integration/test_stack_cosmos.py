@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -321,10 +322,13 @@ def test_time_to_live_is_honoured_as_cosmos_db_applies_it(stack: Stack) -> None:
                 await short.create_item({"id": "default", "pk": "p"})  # the container's 2 s
                 await short.create_item({"id": "forever", "pk": "p", "ttl": -1})
                 await off.create_item({"id": "ignored", "pk": "p", "ttl": 1})
-                await on.upsert_item({"id": "rewritten", "pk": "p", "ttl": 2})
-                await asyncio.sleep(1.2)
-                await on.upsert_item({"id": "rewritten", "pk": "p", "ttl": 2})  # counts anew
-                await asyncio.sleep(1.2)
+                # "rewritten" lives 5 s from its last write: the read below comes after its
+                # first write's 5 s and well inside the second's, however loaded the machine
+                await on.upsert_item({"id": "rewritten", "pk": "p", "ttl": 5})
+                await asyncio.sleep(2.6)
+                await on.upsert_item({"id": "rewritten", "pk": "p", "ttl": 5})  # counts anew
+                rewritten_at = time.monotonic()
+                await asyncio.sleep(2.6)
 
                 with pytest.raises(exceptions.CosmosResourceNotFoundError):
                     await on.read_item("gone", partition_key="p")
@@ -332,7 +336,7 @@ def test_time_to_live_is_honoured_as_cosmos_db_applies_it(stack: Stack) -> None:
                     await short.read_item("default", partition_key="p")
                 for container, item in ((on, "kept"), (short, "forever"), (off, "ignored")):
                     assert (await container.read_item(item, partition_key="p"))["id"] == item
-                assert (await on.read_item("rewritten", partition_key="p"))["ttl"] == 2
+                assert (await on.read_item("rewritten", partition_key="p"))["ttl"] == 5
 
                 scoped = [
                     i["id"] async for i in on.query_items("SELECT c.id FROM c", partition_key="p")
@@ -343,7 +347,7 @@ def test_time_to_live_is_honoured_as_cosmos_db_applies_it(stack: Stack) -> None:
                 assert everywhere == ["forever"]
                 # the id is free again, as after Cosmos DB's own deletion
                 await on.create_item({"id": "gone", "pk": "p"})
-                await asyncio.sleep(2.2)
+                await asyncio.sleep(max(0.0, rewritten_at + 5.3 - time.monotonic()))
                 with pytest.raises(exceptions.CosmosResourceNotFoundError):
                     await on.read_item("rewritten", partition_key="p")
                 with pytest.raises(exceptions.CosmosResourceNotFoundError):

@@ -16,7 +16,10 @@ from shared.tenant_settings import ClassificationSettings
 
 # Identities inside text (a QoE XML report): addresses with or without a scheme, and
 # Entra object ids (GUIDs), which a Graph call record carries without any UPN.
-_ADDRESS = re.compile(r"(?i)(?:sips?:|tel:)?[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+")
+# An address starts where a run of its characters starts (the lookbehind): tried from
+# every position inside a long run of word characters, the pattern backtracked over the
+# rest of the run each time, quadratic in the run (a 300 KB QoE comment took minutes).
+_ADDRESS = re.compile(r"(?i)(?<![\w.%+'-])(?:sips?:|tel:)?[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+")
 _GUID = re.compile(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 _MAX_STRINGS = 100_000  # a record is bounded by the batch limit; this bounds the walk
 

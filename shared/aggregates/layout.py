@@ -25,10 +25,10 @@ Facet cells are `name=value` parts (`m=audio|p=teams|ct=desktop|cv=16.0.1`), so 
 names its own dimensions and a part added later reads as absent in older documents.
 Partitions: the day documents of a month share `{tenantId}|{yyyy-mm}`; each facet's
 documents of the month have their own, `{tenantId}|{yyyy-mm}|{facet}`. A report's
-query then reads a partition holding only the kind it wants (the local Cosmos DB
-emulator's query engine copies its candidate list once per item, so its cost grows with
-the square of the items in the partition: 44,016 items took 26 times as long as
-11,004). A writer batches per partition, so a day and subnet is up to four batches.
+query then reads a partition holding only the kind it wants: a query's cost grows with
+the items of its partition (on Cosmos DB as on the local server, whose query engine the
+launcher keeps linear), so a shared partition would make every report pay for all four
+kinds. A writer batches per partition, so a day and subnet is up to four batches.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ from shared.aggregates.layout import (
 )
 from shared.auth.levels import REPORTS, Level
 from shared.auth.tokens import Principal
-from shared.buildings import BuildingRow
+from shared.buildings import BuildingIndex, BuildingRow
 from shared.errors import Invalid
 from shared.models.call import metric_name
 from shared.paging import page_rows
@@ -218,11 +218,22 @@ class _Resolver:
     _rows: dict[tuple[int, str], BuildingRow | None] = field(default_factory=dict)
     _cells: dict[str, dict[str, Any]] = field(default_factory=dict)
     _coarse: dict[tuple[str, int | None], str] = field(default_factory=dict)
+    _days: dict[str, tuple[BuildingIndex | None, str]] = field(default_factory=dict)
+
+    def _day(self, day: str) -> tuple[BuildingIndex | None, str]:
+        """The file that labels `day` and its ISO week, once per day: a report reads
+        hundreds of documents per day, and choosing the file sorts the timeline."""
+        known = self._days.get(day)
+        if known is None:
+            index = self.index.index_for(day) if self.index is not None else None
+            iso = date.fromisoformat(day).isocalendar()
+            known = self._days[day] = (index, f"{iso.year}-W{iso.week:02d}")
+        return known
 
     def row(self, subnet: str, day: str) -> BuildingRow | None:
         """The building row of `subnet` in the file that labels `day` (its upload's
         validity, shared.building_timeline), looked up once per file and subnet."""
-        index = self.index.index_for(day) if self.index is not None else None
+        index = self._day(day)[0]
         if index is None:
             return None
         key = (id(index), subnet)
@@ -243,10 +254,9 @@ class _Resolver:
         """The dimensions of a document (its day and subnet), once per document."""
         day = str(doc["day"])
         row = self.row(str(doc["subnet"]), day)
-        iso = date.fromisoformat(day).isocalendar()
         return {
             "day": day,
-            "week": f"{iso.year}-W{iso.week:02d}",
+            "week": self._day(day)[1],
             "month": day[:7],
             "building": row.building_name if row else None,
             "networkName": row.network_name if row else None,

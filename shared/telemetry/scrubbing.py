@@ -39,7 +39,10 @@ class ContextFilter(logging.Filter):
 
 _SIP = re.compile(r"(?i)\bsips?:[^\s\"'<>,;)\]}]+")
 _TEL = re.compile(r"(?i)\btel:\+?[\d\-.() ]*\d")
-_UPN = re.compile(r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+")
+# Addresses are matched from the start of a run of their characters only (the
+# lookbehinds): from every position inside a long run the match backtracked over the
+# rest of it, quadratic in the run's length.
+_UPN = re.compile(r"(?<![\w.%+'-])[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+")
 _MAC = re.compile(r"(?<![\w:-])(?:[0-9A-Fa-f]{2}[-:]){5}[0-9A-Fa-f]{2}(?![\w:-])")
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
 _IPV6 = re.compile(
@@ -48,7 +51,7 @@ _IPV6 = re.compile(
 )
 _E164 = re.compile(r"(?<![\w+])\+\d{8,15}(?!\w)")
 # A UPN in a URL (`/users/alice%40contoso.com/calls`, `sip%3Aalice%40...`).
-_UPN_ENCODED = re.compile(r"(?i)(?:sips?%3A)?[\w.%+'-]+%40[\w-]+(?:\.[\w-]+)+")
+_UPN_ENCODED = re.compile(r"(?i)(?<![\w.%+'-])(?:sips?%3A)?[\w.%+'-]+%40[\w-]+(?:\.[\w-]+)+")
 # Phone numbers as people write them: (425) 555-0123, 425-555-0123, +1 425 555 0123,
 # 425.555.0123: three groups or more of digits with separators, 10 to 15 digits.
 _PHONE = re.compile(

@@ -8,6 +8,8 @@
 import { h, problemBox } from "../dom.js";
 import { href, navigate } from "../router.js";
 
+const ROWS_SHOWN = 50;
+
 export async function quarantineView({ main, api, query, isCurrent }) {
   const batch = h("input", { id: "q-batch", name: "batchId", type: "text", value: query.batchId || "" });
   const reason = h("input", { id: "q-reason", name: "reason", type: "text", value: query.reason || "" });
@@ -22,30 +24,53 @@ export async function quarantineView({ main, api, query, isCurrent }) {
     navigate("/admin/quarantine", { batchId: batch.value.trim(), reason: reason.value.trim() });
   });
 
-  const listed = await api.json("/v1/admin/quarantine",
-    { query: { batchId: query.batchId, reason: query.reason } });
+  const listed = await api.json("/v1/admin/quarantine", { query: {
+    batchId: query.batchId, reason: query.reason, continuationToken: query.continuationToken } });
   if (!isCurrent()) return;
   const detail = h("section", { id: "quarantine-detail", "aria-live": "polite" });
   const byReason = Object.entries(listed.byReason || {});
+  // The API's page holds up to 1,000 records; the table shows them ROWS_SHOWN at a time
+  // (three buttons a row: a thousand rows would be three thousand Tab stops), and "Next
+  // page" follows the API's continuation token.
+  const tbody = h("tbody");
+  let shown = 0;
+  const more = h("button", { type: "button", id: "quarantine-more", onclick: showMore }, "");
+  function showMore() {
+    const next = listed.items.slice(shown, shown + ROWS_SHOWN);
+    tbody.append(...next.map(row));
+    shown += next.length;
+    more.hidden = shown >= listed.items.length;
+    more.textContent = `Show ${Math.min(ROWS_SHOWN, listed.items.length - shown)} more `
+      + `(${shown} of ${listed.items.length} on this page shown)`;
+  }
+  showMore();
   out.replaceChildren(...[
-    h("p", {}, `${listed.count} record(s).`),
+    h("p", {}, `${listed.count} record(s)${listed.continuationToken ? " on this page" : ""}.`),
     byReason.length ? h("ul", { id: "quarantine-reasons" },
       byReason.map(([r, n]) => h("li", {}, `${r}: ${n}`))) : null,
     listed.items.length ? h("table", { class: "grid", id: "quarantine-table" },
       h("caption", {}, "Quarantined records (batch, index, reason)"),
       h("thead", {}, h("tr", {}, ["Batch", "Index", "Reason", "State", "Actions"].map(
         (c) => h("th", { scope: "col" }, c)))),
-      h("tbody", {}, listed.items.map((item) => h("tr", { "data-index": item.index },
-        h("td", {}, h("a", { href: href("/admin/quarantine", { batchId: item.batchId }) },
-          item.batchId)),
-        h("td", {}, String(item.index)),
-        h("td", {}, item.reason || "—"),
-        h("td", {}, item.discarded ? "discarded" : "quarantined"),
-        h("td", {}, actions(item)))))) : h("p", { class: "empty" }, "Nothing quarantined."),
+      tbody) : h("p", { class: "empty" }, "Nothing quarantined."),
+    listed.items.length ? more : null,
+    listed.continuationToken ? h("a", { id: "quarantine-next", href: href("/admin/quarantine", {
+      batchId: query.batchId, reason: query.reason, continuationToken: listed.continuationToken,
+    }) }, "Next page") : null,
     query.batchId && listed.items.length ? h("button", { type: "button", id: "replay-batch",
       onclick: (e) => replayAll(query.batchId, null, e.currentTarget) },
       `Replay every record of batch ${query.batchId}`) : null,
     detail].filter(Boolean));
+
+  function row(item) {
+    return h("tr", { "data-index": item.index },
+      h("td", {}, h("a", { href: href("/admin/quarantine", { batchId: item.batchId }) },
+        item.batchId)),
+      h("td", {}, String(item.index)),
+      h("td", {}, item.reason || "—"),
+      h("td", {}, item.discarded ? "discarded" : "quarantined"),
+      h("td", {}, actions(item)));
+  }
 
   function actions(item) {
     const base = `/v1/admin/quarantine/${encodeURIComponent(item.batchId)}/${item.index}`;

@@ -441,7 +441,15 @@ const scenarios = {
       await page.locator("#quarantine-detail pre.record").waitFor();
     }
     check(`quarantine page lists ${rows} record(s)${rows ? ", the first one opened" : ""}`);
+    expect(rows <= 50, `the quarantine table shows ${rows} rows at once (at most 50)`);
     await shot("quarantine");
+    if (await page.locator("#quarantine-more").isVisible()) {
+      await page.locator("#quarantine-more").focus();
+      await page.keyboard.press("Enter");
+      const after = await page.locator("#quarantine-table tbody tr").count();
+      expect(after > rows, "Show more added no rows");
+      check(`Show more (keyboard): ${rows} -> ${after} rows`);
+    }
 
     // The test's batch, replayed whole by keyboard: the page runs the replay run after
     // run (the test lowered the records per run) until the token is null.

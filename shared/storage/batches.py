@@ -79,22 +79,10 @@ async def update_batch(
     """Read-modify-write with the etag, so concurrent writers never lose each other's
     fields; skipped when the current status is one of `unless_status`."""
 
-    for _ in range(10):
-        doc = await read_batch(clients, tenant_id, batch_id)
-        if doc is None:
-            return None
-        if doc.get("status") in unless_status:
-            return doc
-        etag = str(doc["_etag"])  # every stored item has one
-        doc.update(changes)
-        body = {k: v for k, v in doc.items() if not k.startswith("_")}
-        try:
-            return await replace_if_unchanged(
-                _container(clients), batch_id, body, etag, what="update batch status"
-            )
-        except StaleWrite:
-            continue
-    raise RuntimeError(f"batch {batch_id}: status kept changing under us")
+    def change(doc: dict[str, Any]) -> dict[str, Any] | None:
+        return None if doc.get("status") in unless_status else changes
+
+    return await change_batch(clients, tenant_id, batch_id, change)
 
 
 async def change_batch(

@@ -40,6 +40,8 @@ from typing import Any
 
 from azure.core.pipeline.transport import AioHttpTransport
 
+from bench.pipeline.run import _cdr, _envelope
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
 
@@ -87,34 +89,9 @@ class CountingTransport(AioHttpTransport):
         return out
 
 
-def counting_clients(settings: Any, transport: CountingTransport) -> Any:
-    """`Clients` as `shared.storage.clients.make_clients` builds them (same retry
-    settings), with the Cosmos client on the counting transport."""
-    from azure.cosmos.aio import CosmosClient
-    from azure.storage.blob.aio import BlobServiceClient
-
-    from shared.storage.clients import Clients
-
-    chunk = 4 * 1024 * 1024
-    blob = BlobServiceClient.from_connection_string(
-        settings.storage_connection_string, max_single_get_size=chunk, max_chunk_get_size=chunk
-    )
-    cosmos = CosmosClient(
-        settings.cosmos_endpoint,
-        credential=settings.cosmos_key,
-        retry_total=9,
-        retry_backoff_max=30,
-        connection_timeout=10,
-        transport=transport,
-    )
-    return Clients(blob, cosmos, cosmos.get_database_client(settings.cosmos_database))
-
-
 def cdr_records(n: int, seed: int = 1) -> list[dict[str, Any]]:
     """`n` new peer-to-peer calls between 300 users, one CDR each (the pipeline
     benchmark's records)."""
-    from bench.pipeline.run import _cdr
-
     rng = random.Random(seed)
     start = datetime.now(timezone.utc) - timedelta(days=1)
     return [_cdr(i, start, rng) for i in range(n)]
@@ -134,17 +111,6 @@ def demo_records(calls: int, seed: int = 7) -> list[dict[str, Any]]:
         when = now - timedelta(seconds=rng.uniform(3600, 6 * 86400))
         records += generate_call(rng, "", users, when)  # a call's records in arrival order
     return records
-
-
-def envelope(tenant: str, records: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "schemaVersion": "1.0",
-        "batchId": str(uuid.uuid4()),
-        "tenantId": tenant,
-        "source": {"type": "sfb-server", "fqdn": "fe01.contoso.local"},
-        "sentAt": datetime.now(timezone.utc).isoformat(),
-        "records": records,
-    }
 
 
 async def stage(clients: Any, settings: Any, env: dict[str, Any]) -> tuple[str, bytes, str]:
@@ -187,10 +153,11 @@ def summarise(counts: Counter[tuple[str, str]], calls: int, seconds: float) -> d
 async def run(calls: int) -> dict[str, Any]:
     from shared.processor import BatchProcessor
     from shared.settings import get_settings
+    from shared.storage.clients import make_clients
 
     settings = get_settings()
     transport = CountingTransport()
-    clients = counting_clients(settings, transport)
+    clients = make_clients(settings, cosmos_transport=transport)
     processor = BatchProcessor(clients, settings)
     await clients.container(__import__("shared.storage.layout", fromlist=["x"]).CALLS).read()
     results: dict[str, Any] = {}
@@ -210,7 +177,7 @@ async def run(calls: int) -> dict[str, Any]:
 
     # A: new calls from CDRs only
     tenant_a = str(uuid.uuid4())
-    blob_a, body_a, hash_a = await stage(clients, settings, envelope(tenant_a, cdr_records(calls)))
+    blob_a, body_a, hash_a = await stage(clients, settings, _envelope(tenant_a, cdr_records(calls)))
     results["A_new_calls_cdr_only"] = await measured("A", blob_a)
 
     # C: batch A delivered again (its blob back under the same name, same content hash)
@@ -225,16 +192,16 @@ async def run(calls: int) -> dict[str, Any]:
     # B: the demo mix in one batch
     mix = demo_records(calls)
     tenant_b = str(uuid.uuid4())
-    blob_b, _, _ = await stage(clients, settings, envelope(tenant_b, mix))
+    blob_b, _, _ = await stage(clients, settings, _envelope(tenant_b, mix))
     results["B_demo_mix"] = await measured("B", blob_b)
 
     # D: the same calls' CDRs first, then their QoE reports late
     tenant_d = str(uuid.uuid4())
     cdrs = [r for r in mix if r["kind"] == "cdr"]
     qoe = [r for r in mix if r["kind"] != "cdr"]
-    blob_d1, _, _ = await stage(clients, settings, envelope(tenant_d, cdrs))
+    blob_d1, _, _ = await stage(clients, settings, _envelope(tenant_d, cdrs))
     await processor.process(blob_d1)
-    blob_d2, _, _ = await stage(clients, settings, envelope(tenant_d, qoe))
+    blob_d2, _, _ = await stage(clients, settings, _envelope(tenant_d, qoe))
     results["D_late_qoe"] = await measured("D", blob_d2)
     results["D_late_qoe"]["firstBatchCdrs"] = len(cdrs)
     await clients.close()

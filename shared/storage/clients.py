@@ -59,7 +59,9 @@ def certificate_credential(tenant_id: str, app_id: str, certificate_path: str, h
     return CertificateCredential(tenant_id, app_id, certificate_path, authority=host)
 
 
-def make_clients(settings: Settings) -> Clients:
+def make_clients(settings: Settings, *, cosmos_transport: Any = None) -> Clients:
+    """The product's clients. `cosmos_transport`: an azure-core transport for the Cosmos
+    client (benchmarks count requests, fault tests throttle them) on the same settings."""
     from azure.cosmos.aio import CosmosClient
     from azure.storage.blob.aio import BlobServiceClient
 
@@ -89,6 +91,7 @@ def make_clients(settings: Settings) -> Clients:
         retry_total=9,
         retry_backoff_max=30,
         connection_timeout=10,
+        **({"transport": cosmos_transport} if cosmos_transport is not None else {}),
     )
     return Clients(blob, cosmos, cosmos.get_database_client(settings.cosmos_database))
 

@@ -71,7 +71,7 @@ def _assert_same(cmp: dict[str, Any], faulted: dict[str, Any], clean: dict[str, 
 
 
 def test_cosmos_throttling_ends_as_a_clean_run(stack, figures):
-    from tests.reliability.throttle import ThrottlingTransport, throttled_clients
+    from tests.reliability.throttle import ThrottlingTransport
 
     settings = get_settings()
     records = fl.batch_records(seed=21, calls=60)
@@ -88,7 +88,7 @@ def test_cosmos_throttling_ends_as_a_clean_run(stack, figures):
     async def scenario() -> dict[str, Any]:
         clients = make_clients(settings)
         transport = ThrottlingTransport(rate=0.3, retry_after_ms=5)
-        throttled = throttled_clients(settings, transport)
+        throttled = make_clients(settings, cosmos_transport=transport)
         try:
             tenant = str(uuid.uuid4())
             name = await fl.post(clients, settings, fl.envelope(tenant, records))

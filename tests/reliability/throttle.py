@@ -96,23 +96,3 @@ class ThrottlingTransport(AioHttpTransport):
                 return ThrottledResponse(request, self.retry_after_ms)
         self.sent += 1
         return await super().send(request, **kwargs)
-
-
-def throttled_clients(settings: Any, transport: ThrottlingTransport) -> Any:
-    """`Clients` as shared.storage.clients.make_clients builds them, with the Cosmos
-    client on the throttling transport (same retry settings as production)."""
-    from azure.cosmos.aio import CosmosClient
-    from azure.storage.blob.aio import BlobServiceClient
-
-    from shared.storage.clients import Clients
-
-    blob = BlobServiceClient.from_connection_string(settings.storage_connection_string)
-    cosmos = CosmosClient(
-        settings.cosmos_endpoint,
-        credential=settings.cosmos_key,
-        retry_total=9,
-        retry_backoff_max=30,
-        connection_timeout=10,
-        transport=transport,
-    )
-    return Clients(blob, cosmos, cosmos.get_database_client(settings.cosmos_database))

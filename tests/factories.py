@@ -59,6 +59,28 @@ def cdr_record(**kw: Any) -> dict[str, Any]:
     return {"kind": "cdr", "format": "sfb-cdr-json", "data": cdr(**kw)}
 
 
+def meeting_legs(
+    n: int, *, attendee: str = "attendee", long_user_agent: bool = False
+) -> tuple[str, list[dict[str, Any]]]:
+    """An SfB meeting: its focus URI and one CDR leg per attendee (`{attendee}0000@...`),
+    each with its own call id. `long_user_agent`: a real client's user agent header is
+    long (~500 characters), which makes the call larger."""
+    focus = f"sip:org@contoso.com;gruu;opaque=app:conf:focus:id:{uuid.uuid4().hex[:8]}"
+    legs = [
+        cdr_record(
+            n=i,
+            caller=f"sip:{attendee}{i:04d}@contoso.com",
+            conference=focus,
+            call_id=f"{uuid.uuid4()}@fe01",
+        )
+        for i in range(n)
+    ]
+    if long_user_agent:
+        for leg in legs:
+            leg["data"]["user1UserAgent"] = "UCCAPI/16.0.4849.1000 OC/16.0.4849.1000 " + "x" * 450
+    return focus, legs
+
+
 def envelope(
     records: list[dict[str, Any]], *, tenant: str = TENANT, batch_id: str | None = None
 ) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from shared.settings import get_settings
 from shared.storage import layout
 from shared.storage.calls import read_call
 from shared.storage.clients import get_clients
-from tests.factories import TENANT, cdr_record, envelope, gz
+from tests.factories import TENANT, cdr_record, envelope, gz, meeting_legs
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 GZ = BodyFormat("application/json", "gzip")
@@ -64,19 +64,7 @@ async def _partition(cid: str) -> list[dict[str, Any]]:
 
 
 def _meeting(n: int) -> tuple[str, list[dict[str, Any]]]:
-    focus = f"sip:org@contoso.com;gruu;opaque=app:conf:focus:id:{uuid.uuid4().hex[:8]}"
-    legs = [
-        cdr_record(
-            n=i,
-            caller=f"sip:{ATTENDEE}{i:04d}@contoso.com",
-            conference=focus,
-            call_id=f"{uuid.uuid4()}@fe01",
-        )
-        for i in range(n)
-    ]
-    for r in legs:  # a real client's user agent header is long; it makes the call larger
-        r["data"]["user1UserAgent"] = "UCCAPI/16.0.4849.1000 OC/16.0.4849.1000 " + "x" * 450
-    return focus, legs
+    return meeting_legs(n, attendee=ATTENDEE, long_user_agent=True)
 
 
 async def _detail(principal: Principal, cid: str, user: str | None, token: str | None) -> Any:

@@ -18,7 +18,7 @@ from shared.storage.batches import read_batch
 from shared.storage.calls import read_call
 from shared.storage.clients import get_clients
 from shared.storage.tenants import save_exclusions
-from tests.factories import TENANT, cdr_record, envelope, gz
+from tests.factories import TENANT, cdr_record, envelope, gz, meeting_legs
 
 pytestmark = pytest.mark.stack
 GZ = BodyFormat("application/json", "gzip")
@@ -342,18 +342,7 @@ def test_a_call_that_cannot_be_stored_does_not_hold_back_its_batch(stack, monkey
     from shared.storage import call_chunks
 
     monkeypatch.setattr(call_chunks, "split_item", lambda body: Split(dict(body), [], []))
-    focus = f"sip:org@contoso.com;gruu;opaque=app:conf:focus:id:{uuid.uuid4().hex[:8]}"
-    meeting = [
-        cdr_record(
-            n=i,
-            caller=f"sip:attendee{i:04d}@contoso.com",
-            conference=focus,
-            call_id=f"{uuid.uuid4()}@fe01",
-        )
-        for i in range(1000)
-    ]
-    for r in meeting:
-        r["data"]["user1UserAgent"] = "UCCAPI/16.0.4849.1000 OC/16.0.4849.1000 " + "x" * 450
+    _, meeting = meeting_legs(1000, long_user_agent=True)
     others = [_unique(5000 + i) for i in range(40)]
     records = meeting[:500] + others + meeting[500:]
 

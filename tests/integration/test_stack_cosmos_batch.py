@@ -6,7 +6,6 @@ the server in devhost/cosmos_launcher.js, as the partition index and the 404 wer
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from typing import Any
@@ -16,18 +15,9 @@ from azure.cosmos import exceptions
 from azure.cosmos.aio import CosmosClient
 
 from devhost.stack import Stack
+from tests.integration.test_stack_cosmos import _container, run
 
 pytestmark = pytest.mark.stack
-
-
-def run(coro: Any) -> Any:
-    return asyncio.run(coro)
-
-
-async def _container(name: str) -> tuple[CosmosClient, Any]:
-    client = CosmosClient(os.environ["COSMOS_ENDPOINT"], credential=os.environ["COSMOS_KEY"])
-    db = client.get_database_client(os.environ["COSMOS_DATABASE"])
-    return client, db.get_container_client(name)
 
 
 def _doc(pk: str, n: int, **extra: Any) -> dict[str, Any]:

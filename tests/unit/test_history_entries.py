@@ -10,22 +10,12 @@ from shared.exclusions import TenantSettings
 from shared.merge import merged_document
 from shared.parsing import ParseContext, parse_record
 from shared.storage.calls import history_keys, user_index_docs
-from tests.factories import TENANT, cdr_record
-
-FOCUS = "sip:org@contoso.com;gruu;opaque=app:conf:focus:id:hist0001"
+from tests.factories import TENANT, meeting_legs
 
 
 def _meeting(n: int):
     ctx = ParseContext(tenant_id=TENANT, max_qoe_bytes=300_000)
-    legs = [
-        cdr_record(
-            n=i,
-            caller=f"sip:attendee{i:03d}@contoso.com",
-            conference=FOCUS,
-            call_id=f"leg{i:03d}@fe01",
-        )
-        for i in range(n)
-    ]
+    _, legs = meeting_legs(n)
     by_key = defaultdict(list)
     for leg in legs:
         for fragment in parse_record(leg["kind"], leg["format"], leg["data"], ctx):
@@ -43,9 +33,9 @@ def test_each_attendee_gets_one_entry_with_their_own_session_only():
     doc = _meeting(3)
     entries = {e["user"]: e for e in user_index_docs(doc)}
     assert sorted(entries) == [
-        "attendee000@contoso.com",
-        "attendee001@contoso.com",
-        "attendee002@contoso.com",
+        "attendee0000@contoso.com",
+        "attendee0001@contoso.com",
+        "attendee0002@contoso.com",
     ]
     sessions = {s.caller.uri: s.id for s in doc.view.sessions}
     for user, entry in entries.items():

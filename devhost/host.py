@@ -378,6 +378,9 @@ class LocalHost:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._stop: asyncio.Event | None = None
+        # Set by wait_idle (and stop): the blob poller's nap ends at once, so a test
+        # waiting for the processor to drain does not sit out the rest of poll_s.
+        self._wake: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._blob_sem: asyncio.Semaphore | None = None
 
@@ -488,8 +491,10 @@ class LocalHost:
                 for route in self.blobs:
                     await self._scan(route, clients, BlobServiceClient)
                 self._scans_done += 1
+                assert self._wake is not None
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self.poll_s)
+                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                self._wake.clear()
         finally:
             for client in clients.values():
                 await client.close()
@@ -790,6 +795,7 @@ class LocalHost:
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
         self._blob_sem = asyncio.Semaphore(self.blob_concurrency)
         app = web.Application(client_max_size=200 * 1024 * 1024)
         # `[\s\S]`, not `.`: a path with an encoded newline still reaches `_handle` (and
@@ -830,8 +836,16 @@ class LocalHost:
         if self._loop and self._stop and not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(self._stop.set)
+            self._poke()
         if self._thread:
             self._thread.join(40)
+
+    def _poke(self) -> None:
+        """Start the next blob scan now rather than after the rest of poll_s."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(wake.set)
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Return once a full poll that began after this call found nothing new and no
@@ -840,6 +854,7 @@ class LocalHost:
         while time.monotonic() < deadline:
             started = self.invocations
             target = self._scans_begun + 1
+            self._poke()
             while self._scans_done < target and time.monotonic() < deadline:
                 time.sleep(0.01)
             while self._inflight and time.monotonic() < deadline:

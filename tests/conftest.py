@@ -16,8 +16,16 @@ _UNLISTED: list[str] = []
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests served by the local host run last: once it is up, it processes any blob that
-    lands in `incoming/`, which would race tests that call the processor directly."""
-    items.sort(key=lambda item: "local_host" in getattr(item, "fixturenames", ()))
+    lands in `incoming/`, which would race tests that call the processor directly.
+    Among them, those marked `no_cover` run at the very end: pytest-cov pauses coverage
+    for such a test, and a thread already running (the host's) is not traced again
+    after the pause, so every later test would go unmeasured on the host's side."""
+
+    def key(item: pytest.Item) -> tuple[bool, bool]:
+        served = "local_host" in getattr(item, "fixturenames", ())
+        return served, served and item.get_closest_marker("no_cover") is not None
+
+    items.sort(key=key)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

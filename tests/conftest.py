@@ -17,13 +17,15 @@ _UNLISTED: list[str] = []
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests served by the local host run last: once it is up, it processes any blob that
     lands in `incoming/`, which would race tests that call the processor directly.
-    Among them, those marked `no_cover` run at the very end: pytest-cov pauses coverage
-    for such a test, and a thread already running (the host's) is not traced again
-    after the pause, so every later test would go unmeasured on the host's side."""
+    Tests marked `no_cover` run first: pytest-cov pauses coverage around such a test,
+    and a thread already running then (the stack's Graph stand-in, a host) is not
+    traced again afterwards, so its code would go unmeasured for the rest of the run.
+    Before the first stack test no such thread exists (a `no_cover` test must not use
+    the stack: it starts the stand-in before the pause)."""
 
     def key(item: pytest.Item) -> tuple[bool, bool]:
-        served = "local_host" in getattr(item, "fixturenames", ())
-        return served, served and item.get_closest_marker("no_cover") is not None
+        unmeasured = item.get_closest_marker("no_cover") is not None
+        return not unmeasured, "local_host" in getattr(item, "fixturenames", ())
 
     items.sort(key=key)
 

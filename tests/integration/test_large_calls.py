@@ -89,12 +89,6 @@ async def _all_pages(principal: Principal, cid: str, user: str | None) -> list[d
             return pages
 
 
-# no_cover (pytest-cov): the suite's longest test, and the code it runs (chunks, pages,
-# the specialist's view, re-post, purge) is measured by the 1,000-session Graph meeting
-# below, tests/integration/test_purge.py and tests/unit/test_chunking.py; everything is
-# checked all the same. Coverage is paused in this thread only and threads started
-# before do not get it back, which is harmless here: no long-lived host runs yet.
-@pytest.mark.no_cover
 def test_a_1000_participant_sfb_meeting_is_stored_whole_and_paged(stack) -> None:
     focus, meeting = _meeting(1000)
     others = [cdr_record(n=5000 + i, call_id=f"{uuid.uuid4()}@fe01") for i in range(40)]

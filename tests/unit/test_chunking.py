@@ -102,7 +102,7 @@ json_values = st.recursive(
 
 # no_cover: run without coverage measurement (pytest-cov), where it took 3 x as long
 # (27 s against 9 s) for what the cases above and the large-call tests already measure;
-# the property is checked all the same.
+# the property is checked all the same (it runs first: tests/conftest.py says why).
 @pytest.mark.no_cover
 @settings(max_examples=60, deadline=None)
 @given(st.dictionaries(st.text(min_size=1, max_size=6), json_values, min_size=1, max_size=8))

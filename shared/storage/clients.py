@@ -61,9 +61,13 @@ def certificate_credential(tenant_id: str, app_id: str, certificate_path: str, h
 
 def make_clients(settings: Settings, *, cosmos_transport: Any = None) -> Clients:
     """The product's clients. `cosmos_transport`: an azure-core transport for the Cosmos
-    client (benchmarks count requests, fault tests throttle them) on the same settings."""
+    client (benchmarks count requests, fault tests throttle them) on the same settings;
+    by default one whose pool holds at most `cosmos_concurrency` connections
+    (shared/storage/transport.py: each connection keeps a 256 KB TLS buffer)."""
     from azure.cosmos.aio import CosmosClient
     from azure.storage.blob.aio import BlobServiceClient
+
+    from shared.storage.transport import PooledTransport
 
     # Downloads stream in 4 MB ranges (the SDK's first GET would otherwise take up to
     # 32 MB at once): the processor's memory stays bounded whatever the batch size.
@@ -91,7 +95,9 @@ def make_clients(settings: Settings, *, cosmos_transport: Any = None) -> Clients
         retry_total=9,
         retry_backoff_max=30,
         connection_timeout=10,
-        **({"transport": cosmos_transport} if cosmos_transport is not None else {}),
+        transport=cosmos_transport
+        if cosmos_transport is not None
+        else PooledTransport(connections=settings.cosmos_concurrency),
     )
     return Clients(blob, cosmos, cosmos.get_database_client(settings.cosmos_database))
 

@@ -155,10 +155,10 @@ def summarise(counts: Counter[tuple[str, str]], calls: int, seconds: float) -> d
 async def run(calls: int) -> dict[str, Any]:
     from shared.processor import BatchProcessor
     from shared.settings import get_settings
-    from shared.storage.clients import make_clients
+    from shared.storage.clients import make_clients, transport_options
 
     settings = get_settings()
-    transport = CountingTransport(settings.cosmos_concurrency)
+    transport = CountingTransport(settings.cosmos_concurrency, **transport_options())
     clients = make_clients(settings, cosmos_transport=transport)
     processor = BatchProcessor(clients, settings)
     await clients.container(__import__("shared.storage.layout", fromlist=["x"]).CALLS).read()

@@ -20,9 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import azure.functions as func
-from pydantic import BaseModel
 
-from functions.contract import CONTINUATION_HEADER, Endpoint, declare
+from functions.contract import CONTINUATION_HEADER, Endpoint, ModelName, declare, model_class
 from functions.problems import PROBLEM_CONTENT_TYPE, Problem, as_problem, bearer_challenge
 from shared import telemetry
 from shared.auth.tokens import Principal, get_validator
@@ -63,13 +62,13 @@ def wants_csv(req: func.HttpRequest) -> bool:
     return "text/csv" in accept and "application/json" not in accept.split("text/csv")[0]
 
 
-def list_csv(rows: list[dict[str, Any]], item: type[BaseModel] | None = None) -> str:
-    """A list's items as CSV: one column per field of the item model (its JSON name as
-    header, so an empty list still has its header row), then any other key in
-    first-seen order; lists joined with `;`, nested objects as JSON, booleans true/false."""
-    columns: list[str] = (
-        [f.alias or name for name, f in item.model_fields.items()] if item is not None else []
-    )
+def list_csv(rows: list[dict[str, Any]], item: ModelName | None = None) -> str:
+    """A list's items as CSV: one column per field of the item model (named as in an
+    `Endpoint`; its JSON name as header, so an empty list still has its header row),
+    then any other key in first-seen order; lists joined with `;`, nested objects as
+    JSON, booleans true/false."""
+    fields = model_class(item).model_fields if item is not None else {}
+    columns: list[str] = [f.alias or name for name, f in fields.items()]
     for r in rows:
         columns += [k for k in r if k not in columns]
     out = io.StringIO()
@@ -94,7 +93,7 @@ def data_response(
     req: func.HttpRequest,
     body: dict[str, Any],
     rows: str,
-    item: type[BaseModel] | None = None,
+    item: ModelName | None = None,
     as_csv: Callable[[dict[str, Any]], str] | None = None,
 ) -> func.HttpResponse:
     """A list or report: JSON, or CSV of `body[rows]` when asked (`wants_csv`; `as_csv`

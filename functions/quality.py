@@ -15,8 +15,7 @@ from functions.contract import DATA, FROM_TO, PAGE, Endpoint, Param
 from functions.http_support import RequestContext, data_response, route
 from shared.auth.levels import REPORTS
 from shared.auth.tokens import Principal
-from shared.models.api import ReportTable
-from shared.reports.service import (
+from shared.reports.vocabulary import (
     EUII_LEVELS,
     FILTERS,
     GROUP_BY,
@@ -50,7 +49,7 @@ async def _report(
         "v1/quality/summary",
         "CQD summary: counts and Poor % by a grouping",
         REPORTS,
-        ReportTable,
+        "ReportTable",
         params=(
             *FROM_TO,
             Param("groupBy", description=GROUP_BY_HELP),
@@ -74,7 +73,7 @@ async def quality_summary_route(ctx: RequestContext) -> func.HttpResponse:
         "v1/quality/poor-users",
         "Users with poor streams (drill-down)",
         EUII_LEVELS,
-        ReportTable,
+        "ReportTable",
         params=(*FROM_TO, Param("building"), Param("subnet"), *PAGE, *DATA),
         other_media=("text/csv",),
     ),
@@ -92,7 +91,7 @@ async def poor_users_route(ctx: RequestContext) -> func.HttpResponse:
         "v1/quality/missing-subnets",
         "Subnets with >= 10 audio streams not in the building file",
         REPORTS,
-        ReportTable,
+        "ReportTable",
         params=(*FROM_TO, *PAGE, *DATA),
         other_media=("text/csv",),
     ),

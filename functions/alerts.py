@@ -6,7 +6,6 @@ import azure.functions as func
 
 from functions.contract import DATA, PAGE, Endpoint, Param
 from functions.http_support import RequestContext, data_response, json_response, route
-from shared import telemetry
 from shared.auth.levels import ADMIN
 
 bp = func.Blueprint()
@@ -18,6 +17,7 @@ SCHEDULE = "0 7 * * * *"
 @bp.function_name("evaluate_quality_alerts")
 @bp.timer_trigger(arg_name="timer", schedule=SCHEDULE, run_on_startup=False, use_monitor=True)
 async def evaluate_quality_alerts(timer: func.TimerRequest) -> None:
+    from shared import telemetry
     from shared.alerts import evaluate_all
     from shared.settings import get_settings
     from shared.storage.clients import get_clients

@@ -7,14 +7,13 @@ JSON or CSV, picked from the Accept header; the reports themselves are built in
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
 from functions.contract import DATA, FROM_TO, PAGE, Endpoint, Param
 from functions.http_support import RequestContext, data_response, route
 from shared.auth.levels import REPORTS
-from shared.auth.tokens import Principal
 from shared.reports.vocabulary import (
     EUII_LEVELS,
     FILTERS,
@@ -22,11 +21,14 @@ from shared.reports.vocabulary import (
     MISSING_SUBNET_COLUMNS,
     POOR_USER_COLUMNS,
 )
-from shared.storage.clients import Clients
+
+if TYPE_CHECKING:
+    from shared.auth.tokens import Principal
+    from shared.storage.clients import Clients
+
+    Report = Callable[[Clients, Principal, Mapping[str, str]], Awaitable[dict[str, Any]]]
 
 bp = func.Blueprint()
-
-Report = Callable[[Clients, Principal, Mapping[str, str]], Awaitable[dict[str, Any]]]
 GROUP_BY_HELP = "|".join(GROUP_BY) + " (comma-separated)"
 # every filter the summary takes (docs/reference/cqd-dimensions.md), declared so the
 # OpenAPI document lists them

@@ -44,7 +44,9 @@ services = sorted(m for m in sys.modules if m in (
 print(json.dumps({"built": built, "heavy": heavy, "services": services, "deferred": deferred}))
 """
 # Loaded by the first request that needs them: the models and what only they need, the
-# report service behind the report vocabulary, the OpenAPI problem model.
+# report service behind the report vocabulary, the OpenAPI problem model; settings,
+# token validation, telemetry (its scrubber's patterns), the storage clients and the
+# CSV writer of the HTTP edge.
 DEFERRED = (
     "shared.models.api",
     "shared.models.call",
@@ -59,6 +61,14 @@ DEFERRED = (
     "shared.buildings",
     "shared.topology",
     "functions.problem_details",
+    "shared.settings",
+    "shared.auth.tokens",
+    "shared.telemetry",
+    "shared.telemetry.scrubbing",
+    "shared.storage.clients",
+    "shared.storage.layout",
+    "shared.storage.retry",
+    "csv",
 )
 
 

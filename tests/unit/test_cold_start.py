@@ -98,3 +98,24 @@ def test_importing_the_app_loads_neither_pydantic_nor_a_model_module() -> None:
     assert found["deferred"] == [], (
         "name the model in the Endpoint (a string), import it in the handler"
     )
+
+
+def test_every_model_a_route_module_names_is_a_pydantic_model() -> None:
+    """Named models are resolved only when used, so a misspelt name would fail on the
+    first request that needs it: every name an Endpoint or a `data_response` call of a
+    route module holds resolves here."""
+    import ast
+
+    import function_app  # noqa: F401  (declares every route)
+    from functions.contract import ENDPOINTS, model_class
+
+    names = {n for e in ENDPOINTS for n in (e.response, e.body) if n is not None}
+    names |= {model for e in ENDPOINTS for _, _, model in e.also}
+    for path in (REPO / "functions").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "data_response":
+                args = node.args[3:4] + [k.value for k in node.keywords if k.arg == "item"]
+                names |= {a.value for a in args if isinstance(a, ast.Constant)}
+    assert "QuarantinedRecord" in names and "shared.models.envelope.BatchEnvelope" in names
+    for name in sorted(names):
+        assert model_class(name).__name__ == name.rpartition(".")[2], name

@@ -69,6 +69,7 @@ infra-wheels: venv
 bench: venv node
 	$(PY) -m bench.pipeline.run
 	$(PY) -m bench.writes.run
+	$(PY) -m bench.cosmos.run
 	$(PY) -m bench.classify.run
 	$(PY) -m bench.report.run
 	$(PY) -m bench.load.run

@@ -38,21 +38,23 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from azure.core.pipeline.transport import AioHttpTransport
-
 from bench.pipeline.run import _cdr, _envelope
+from shared.storage.transport import PooledTransport
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
 
 
-class CountingTransport(AioHttpTransport):
+class CountingTransport(PooledTransport):
     """Counts every request the SDK sends (its own retries included), by container and
     operation: read, readMany (a query the SDK's `read_items` sends), query, create,
-    replace, upsert, delete, batch (a transactional batch: one request)."""
+    replace, upsert, delete, batch (a transactional batch: one request). On the
+    product's bounded pool (`make_clients`' default transport)."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, connections: int | None = None, **kwargs: Any) -> None:
+        from shared.settings import Settings
+
+        super().__init__(connections=connections or Settings().cosmos_concurrency, **kwargs)
         self.counts: Counter[tuple[str, str]] = Counter()
 
     @staticmethod
@@ -153,10 +155,10 @@ def summarise(counts: Counter[tuple[str, str]], calls: int, seconds: float) -> d
 async def run(calls: int) -> dict[str, Any]:
     from shared.processor import BatchProcessor
     from shared.settings import get_settings
-    from shared.storage.clients import make_clients
+    from shared.storage.clients import make_clients, transport_options
 
     settings = get_settings()
-    transport = CountingTransport()
+    transport = CountingTransport(settings.cosmos_concurrency, **transport_options())
     clients = make_clients(settings, cosmos_transport=transport)
     processor = BatchProcessor(clients, settings)
     await clients.container(__import__("shared.storage.layout", fromlist=["x"]).CALLS).read()

@@ -34,6 +34,7 @@ Attribution choices (documented because CQD's are not fully public):
 from __future__ import annotations
 
 import ipaddress
+import sys
 from collections import Counter
 from datetime import datetime
 
@@ -264,15 +265,19 @@ class _Sink:
         self.out: dict[str, Counter[str]] = {}
 
     def add(self, day: str, ep: Endpoint, cells: Cells, measure: str, n: int = 1) -> None:
+        # Keys interned: a commit group holds the contributions of up to 400 calls until
+        # it applies them (shared/storage/call_ledger.py), ~20,000 entries over ~1,000
+        # distinct keys; one string per key instead of one per entry is ~2 MB less.
         subnet, prefix = subnet_of(ep)
         for facet, cell in cells:
-            key = doc_key(day, subnet, prefix, facet)
-            self.out.setdefault(key, Counter())[f"{cell}#{measure}"] += n
+            key = sys.intern(doc_key(day, subnet, prefix, facet))
+            self.out.setdefault(key, Counter())[sys.intern(f"{cell}#{measure}")] += n
 
     def add_user(self, day: str, ep: Endpoint, user: str) -> None:
         """A poor stream of `user`: the day document's drill-down only."""
         subnet, prefix = subnet_of(ep)
-        self.out.setdefault(doc_key(day, subnet, prefix), Counter())[f"@{user}"] += 1
+        key = sys.intern(doc_key(day, subnet, prefix))
+        self.out.setdefault(key, Counter())[sys.intern(f"@{user}")] += 1
 
     def cells(
         self, media: str, ep: Endpoint, stream: Stream | None, session: Session, hour: int

@@ -88,7 +88,7 @@ def _add_map(target: dict[str, int], part: dict[str, int]) -> None:
             target.pop(k, None)
 
 
-@dataclass
+@dataclass(slots=True)  # ~20,000 of them per commit group: no per-instance __dict__
 class _Pending:
     key: str  # the aggregate document's key ({day}|{subnet})
     op: str

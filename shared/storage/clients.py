@@ -9,6 +9,8 @@ Functions worker runs one loop, tests may run several.
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,18 +61,46 @@ def certificate_credential(tenant_id: str, app_id: str, certificate_path: str, h
     return CertificateCredential(tenant_id, app_id, certificate_path, authority=host)
 
 
+_PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy", "ws_proxy", "wss_proxy")
+
+
+def transport_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Options of the azure-core aiohttp transport behind every Cosmos DB and Blob client.
+
+    With `use_env_settings` (azure-core's default) aiohttp trusts the environment on
+    every request: it scans the environment for proxies and looks the host up in
+    ~/.netrc in a worker thread, a thread hop and a file lookup per request that cost
+    more client CPU than the emulator spends answering (bench/cosmos/run.py). Neither
+    service uses netrc credentials (a netrc entry next to their Authorization header
+    would even fail the request), so the environment is trusted only when it names a
+    proxy, which then applies as before."""
+    env = os.environ if environ is None else environ
+    proxied = any(env.get(name) or env.get(name.upper()) for name in _PROXY_VARIABLES)
+    return {"use_env_settings": proxied}
+
+
 def make_clients(settings: Settings, *, cosmos_transport: Any = None) -> Clients:
     """The product's clients. `cosmos_transport`: an azure-core transport for the Cosmos
-    client (benchmarks count requests, fault tests throttle them) on the same settings."""
+    client (benchmarks count requests, fault tests throttle them) on the same settings;
+    build it with `transport_options()` to keep the product's transport settings. By
+    default the Cosmos client's pool holds at most `cosmos_concurrency` connections
+    (shared/storage/transport.py: each connection keeps a 256 KB TLS buffer)."""
+    from azure.core.pipeline.transport import AioHttpTransport
     from azure.cosmos.aio import CosmosClient
     from azure.storage.blob.aio import BlobServiceClient
+
+    from shared.storage.transport import PooledTransport
 
     # Downloads stream in 4 MB ranges (the SDK's first GET would otherwise take up to
     # 32 MB at once): the processor's memory stays bounded whatever the batch size.
     chunk = 4 * 1024 * 1024
+    options = transport_options()
     if settings.storage_connection_string:
         blob = BlobServiceClient.from_connection_string(
-            settings.storage_connection_string, max_single_get_size=chunk, max_chunk_get_size=chunk
+            settings.storage_connection_string,
+            max_single_get_size=chunk,
+            max_chunk_get_size=chunk,
+            transport=AioHttpTransport(**options),
         )
     elif settings.blob_service_uri:
         blob = BlobServiceClient(
@@ -78,6 +108,7 @@ def make_clients(settings: Settings, *, cosmos_transport: Any = None) -> Clients
             credential=_credential(settings),
             max_single_get_size=chunk,
             max_chunk_get_size=chunk,
+            transport=AioHttpTransport(**options),
         )
     else:
         raise SettingsError("set CDC_STORAGE (local) or CDC_STORAGE__blobServiceUri (Azure)")
@@ -91,7 +122,9 @@ def make_clients(settings: Settings, *, cosmos_transport: Any = None) -> Clients
         retry_total=9,
         retry_backoff_max=30,
         connection_timeout=10,
-        **({"transport": cosmos_transport} if cosmos_transport is not None else {}),
+        transport=cosmos_transport
+        if cosmos_transport is not None
+        else PooledTransport(connections=settings.cosmos_concurrency, **options),
     )
     return Clients(blob, cosmos, cosmos.get_database_client(settings.cosmos_database))
 

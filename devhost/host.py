@@ -309,7 +309,7 @@ async def _call(fn: Any, **kwargs: Any) -> Any:
 
 
 def _problem(status: int, title: str, **extra: Any) -> web.Response:
-    # `detail` is required in the API's problem model (functions/contract.py).
+    # `detail` is required in the API's problem model (functions/problem_details.py).
     return web.json_response(
         {"title": title, "status": status, "detail": title, **extra},
         status=status,

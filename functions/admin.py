@@ -10,15 +10,6 @@ from functions.contract import CONTINUATION_HEADER, DATA, PAGE, Endpoint, Param
 from functions.http_support import RequestContext, data_response, json_body, json_response, route
 from shared.auth.levels import ADMIN
 from shared.errors import Invalid
-from shared.models.api import (
-    PurgeResult,
-    QuarantinedRecord,
-    QuarantineList,
-    ReplayResult,
-    ReplayRun,
-    SourceIndexRun,
-)
-from shared.tenant_settings import SettingsBody, SettingsOut
 
 bp = func.Blueprint()
 MAX_SETTINGS_BYTES = 64 * 1024
@@ -50,7 +41,7 @@ def purge_wait(prefer: str | None) -> float:
         "v1/admin/settings",
         "The tenant's classification and retention settings",
         ADMIN,
-        SettingsOut,
+        "shared.tenant_settings.SettingsOut",
         errors=(401, 403),
     ),
 )
@@ -67,8 +58,8 @@ async def get_admin_settings(ctx: RequestContext) -> func.HttpResponse:
         "v1/admin/settings",
         "Replace the tenant's classification and retention settings",
         ADMIN,
-        SettingsOut,
-        body=SettingsBody,
+        "shared.tenant_settings.SettingsOut",
+        body="shared.tenant_settings.SettingsBody",
         errors=(400, 401, 403, 413, 415),
     ),
 )
@@ -88,7 +79,7 @@ async def put_admin_settings(ctx: RequestContext) -> func.HttpResponse:
         "v1/admin/users/{user}",
         "Purge a user's call data (calls, history, directory entry; aggregates keep counts)",
         ADMIN,
-        PurgeResult,
+        "PurgeResult",
         params=(
             Param("user", "path", True, "UPN or SIP URI"),
             Param(
@@ -105,7 +96,11 @@ async def put_admin_settings(ctx: RequestContext) -> func.HttpResponse:
         errors=(400, 401, 403),
         headers=(("Location", "the purge's status (statusUrl)"),),
         also=(
-            (202, "Still running: poll `statusUrl` (the same request again joins it)", PurgeResult),
+            (
+                202,
+                "Still running: poll `statusUrl` (the same request again joins it)",
+                "PurgeResult",
+            ),
         ),
     ),
 )
@@ -139,7 +134,7 @@ async def purge_user_data(ctx: RequestContext) -> func.HttpResponse:
         "v1/admin/purges/{userHash}",
         "The last purge of a user, by the user's hash",
         ADMIN,
-        PurgeResult,
+        "PurgeResult",
         params=(Param("userHash", "path", True),),
         errors=(401, 403, 404),
     ),
@@ -162,7 +157,7 @@ BATCH_INDEX = (Param("batchId", "path", True), Param("index", "path", True))
         "v1/admin/quarantine",
         "Quarantined records, by batch and reason",
         ADMIN,
-        QuarantineList,
+        "QuarantineList",
         params=(
             Param("batchId", description="one batch only"),
             Param("reason", description="reasons containing this text"),
@@ -183,7 +178,7 @@ async def get_quarantine(ctx: RequestContext) -> func.HttpResponse:
         ctx.param("reason"),
         ctx.param("continuationToken"),
     )
-    return data_response(ctx.req, body, "items", QuarantinedRecord)
+    return data_response(ctx.req, body, "items", "QuarantinedRecord")
 
 
 @route(
@@ -193,7 +188,7 @@ async def get_quarantine(ctx: RequestContext) -> func.HttpResponse:
         "v1/admin/quarantine/{batchId}/{index}",
         "One quarantined record, verbatim (audited)",
         ADMIN,
-        QuarantinedRecord,
+        "QuarantinedRecord",
         params=BATCH_INDEX,
         errors=(400, 401, 403, 404),
     ),
@@ -215,7 +210,7 @@ async def get_quarantined(ctx: RequestContext) -> func.HttpResponse:
         "v1/admin/quarantine/{batchId}/{index}/replay",
         "Replay one quarantined record through today's parsers",
         ADMIN,
-        ReplayResult,
+        "ReplayResult",
         params=BATCH_INDEX,
         errors=(400, 401, 403, 404, 409),
     ),
@@ -241,7 +236,7 @@ async def replay_one(ctx: RequestContext) -> func.HttpResponse:
         "v1/admin/quarantine/{batchId}/replay",
         "Replay the batch's quarantined records, up to 100 a run (repeat with the token)",
         ADMIN,
-        ReplayRun,
+        "ReplayRun",
         params=(Param("batchId", "path", True), *PAGE),
         errors=(400, 401, 403, 404, 409),
     ),
@@ -270,7 +265,7 @@ async def replay_batch(ctx: RequestContext) -> func.HttpResponse:
         "v1/admin/quarantine/{batchId}/{index}",
         "Discard a quarantined record (its place and reason stay, counted as quarantined)",
         ADMIN,
-        QuarantinedRecord,
+        "QuarantinedRecord",
         params=BATCH_INDEX,
         errors=(400, 401, 403, 404),
     ),
@@ -292,7 +287,7 @@ async def discard_quarantined(ctx: RequestContext) -> func.HttpResponse:
         "v1/admin/source-index/backfill",
         "Index the source ids of calls stored before the index (one run; repeat with the token)",
         ADMIN,
-        SourceIndexRun,
+        "SourceIndexRun",
         params=PAGE,
         errors=(400, 401, 403),
     ),

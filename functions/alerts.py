@@ -6,9 +6,7 @@ import azure.functions as func
 
 from functions.contract import DATA, PAGE, Endpoint, Param
 from functions.http_support import RequestContext, data_response, json_response, route
-from shared import telemetry
 from shared.auth.levels import ADMIN
-from shared.models.api import AlertList, QualityAlert
 
 bp = func.Blueprint()
 # Hourly at minute 7 (off the hour, when other jobs start); today and yesterday are
@@ -19,6 +17,7 @@ SCHEDULE = "0 7 * * * *"
 @bp.function_name("evaluate_quality_alerts")
 @bp.timer_trigger(arg_name="timer", schedule=SCHEDULE, run_on_startup=False, use_monitor=True)
 async def evaluate_quality_alerts(timer: func.TimerRequest) -> None:
+    from shared import telemetry
     from shared.alerts import evaluate_all
     from shared.settings import get_settings
     from shared.storage.clients import get_clients
@@ -35,7 +34,7 @@ async def evaluate_quality_alerts(timer: func.TimerRequest) -> None:
         "v1/admin/alerts",
         "Quality alerts (building audio Poor % per day)",
         ADMIN,
-        AlertList,
+        "AlertList",
         params=(
             Param("from", description="first day (YYYY-MM-DD), default 30 days ago"),
             Param("to", description="last day (YYYY-MM-DD), default today"),
@@ -50,7 +49,7 @@ async def get_alerts(ctx: RequestContext) -> func.HttpResponse:
     from shared.alerts import list_alerts
 
     body = await list_alerts(ctx.clients, ctx.principal, dict(ctx.req.params))
-    response = data_response(ctx.req, body, "alerts", QualityAlert)
+    response = data_response(ctx.req, body, "alerts", "QualityAlert")
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -62,7 +61,7 @@ async def get_alerts(ctx: RequestContext) -> func.HttpResponse:
         "v1/admin/alerts/{alertId}/ack",
         "Acknowledge a quality alert",
         ADMIN,
-        QualityAlert,
+        "QualityAlert",
         params=(Param("alertId", "path", True),),
         errors=(400, 401, 403, 404),
     ),

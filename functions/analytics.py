@@ -7,16 +7,6 @@ import azure.functions as func
 from functions.contract import DATA, FROM_TO, PAGE, Endpoint, Param
 from functions.http_support import RequestContext, data_response, json_response, route
 from shared.auth.levels import ADMIN, CALL_ANALYTICS, CALL_LOOKUP
-from shared.models.api import (
-    AuditEntry,
-    AuditPage,
-    CallDetail,
-    CallHistory,
-    CallLookup,
-    CallSummary,
-    UserEntry,
-    UserSearch,
-)
 
 bp = func.Blueprint()
 
@@ -28,7 +18,7 @@ bp = func.Blueprint()
         "v1/users",
         "Find users seen in call data (top 25)",
         CALL_ANALYTICS,
-        UserSearch,
+        "UserSearch",
         params=(Param("search", required=True, description="name, UPN or SIP prefix"), *DATA),
         other_media=("text/csv",),
     ),
@@ -46,7 +36,7 @@ async def find_users(ctx: RequestContext) -> func.HttpResponse:
             lambda: search_users(ctx.clients, ctx.principal, ctx.param("search")),
         ),
         "users",
-        UserEntry,
+        "UserEntry",
     )
 
 
@@ -57,7 +47,7 @@ async def find_users(ctx: RequestContext) -> func.HttpResponse:
         "v1/users/{user}/calls",
         "A user's calls and meetings, newest first",
         CALL_ANALYTICS,
-        CallHistory,
+        "CallHistory",
         params=(Param("user", "path", True, "UPN or SIP URI"), *FROM_TO, *PAGE, *DATA),
         other_media=("text/csv",),
     ),
@@ -84,7 +74,7 @@ async def list_user_calls(ctx: RequestContext) -> func.HttpResponse:
             user=normalise_user(user),
         ),
         "calls",
-        CallSummary,
+        "CallSummary",
     )
 
 
@@ -95,7 +85,7 @@ async def list_user_calls(ctx: RequestContext) -> func.HttpResponse:
         "v1/calls",
         "Find calls by any id: Graph callRecord/session id, SIP Call-ID, conference URI",
         CALL_LOOKUP,
-        CallLookup,
+        "CallLookup",
         params=(
             Param(
                 "sourceId",
@@ -121,7 +111,7 @@ async def find_calls(ctx: RequestContext) -> func.HttpResponse:
             lambda: calls_by_source_id(ctx.clients, ctx.principal, ctx.param("sourceId")),
         ),
         "calls",
-        CallSummary,
+        "CallSummary",
     )
 
 
@@ -132,7 +122,7 @@ async def find_calls(ctx: RequestContext) -> func.HttpResponse:
         "v1/calls/{callId}",
         "Call detail with ratings and metric flags; sessions by page",
         CALL_ANALYTICS,
-        CallDetail,
+        "CallDetail",
         params=(
             Param("callId", "path", True),
             Param("user", description="the user searched for (required for specialist)"),
@@ -168,7 +158,7 @@ async def get_call(ctx: RequestContext) -> func.HttpResponse:
         "v1/audit",
         "Who read whose call data",
         ADMIN,
-        AuditPage,
+        "AuditPage",
         params=(*FROM_TO, *PAGE, *DATA),
         other_media=("text/csv",),
     ),
@@ -186,5 +176,5 @@ async def get_audit(ctx: RequestContext) -> func.HttpResponse:
             ctx.param("continuationToken"),
         ),
         "entries",
-        AuditEntry,
+        "AuditEntry",
     )

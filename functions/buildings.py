@@ -10,7 +10,6 @@ from functions.contract import Endpoint, Param
 from functions.http_support import RequestContext, json_response, route
 from shared.auth.levels import ADMIN
 from shared.errors import TooLarge
-from shared.models.api import BuildingHistory, BuildingSummary, ExclusionView
 
 bp = func.Blueprint()
 MAX_BUILDING_BYTES = 64 * 1024 * 1024
@@ -36,7 +35,7 @@ VALIDITY = (
         "v1/admin/buildings",
         "Upload a building file (CSV/TSV) valid from a day",
         ADMIN,
-        BuildingSummary,
+        "BuildingSummary",
         params=VALIDITY,
         body_media=("text/csv", "text/tab-separated-values"),
         errors=(400, 401, 403, 413),
@@ -65,7 +64,7 @@ async def put_buildings(ctx: RequestContext) -> func.HttpResponse:
 @route(
     bp,
     Endpoint(
-        "get", "v1/admin/buildings", "The active building file's summary", ADMIN, BuildingSummary
+        "get", "v1/admin/buildings", "The active building file's summary", ADMIN, "BuildingSummary"
     ),
 )
 async def get_buildings(ctx: RequestContext) -> func.HttpResponse:
@@ -81,7 +80,7 @@ async def get_buildings(ctx: RequestContext) -> func.HttpResponse:
         "v1/admin/buildings/history",
         "The kept building file uploads, newest first, and the current timeline",
         ADMIN,
-        BuildingHistory,
+        "BuildingHistory",
     ),
 )
 async def get_building_history(ctx: RequestContext) -> func.HttpResponse:
@@ -97,7 +96,7 @@ async def get_building_history(ctx: RequestContext) -> func.HttpResponse:
         "v1/admin/buildings/history/{uploadId}/rollback",
         "Roll back to a kept upload: the days labelled as right after it was uploaded",
         ADMIN,
-        BuildingSummary,
+        "BuildingSummary",
         params=(Param("uploadId", "path", True),),
         errors=(400, 401, 403, 404, 409),
     ),
@@ -117,7 +116,7 @@ async def post_building_rollback(ctx: RequestContext) -> func.HttpResponse:
         "v1/admin/exclusions",
         "The tenant's exclusion policy (users and domains whose data stays on premises)",
         ADMIN,
-        ExclusionView,
+        "ExclusionView",
         errors=(401, 403),
     ),
 )

@@ -5,31 +5,44 @@ path, method, the access levels it requires, its parameters, request and respons
 models. The same object registers the Functions trigger, enforces the levels before
 the handler runs, and becomes the route's entry in the document, so the documented and
 the enforced level cannot differ and a route cannot exist undocumented.
+
+Models are named, not imported (`"BatchAccepted"`: a model of `shared.models.api`;
+`"shared.tenant_settings.SettingsOut"`: any other module's). The Functions worker
+imports every route module to index its functions before the first request, so a route
+module that imported its models would make each cold start import pydantic and define
+every model class; named, they load when the OpenAPI document is first built or a
+handler first uses one (`model_class`).
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any, Literal
 
 from shared.auth.levels import LEVEL_ORDER, Level
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
-class ProblemDetails(BaseModel):
-    """RFC 9457 problem details; `field` names the offending field."""
+# A model's name: "Name" in `shared.models.api`, else "package.module.Name".
+ModelName = str
+RESPONSE_MODELS = "shared.models.api"
+PROBLEM_MODEL = "functions.problem_details.ProblemDetails"
 
-    model_config = ConfigDict(defer_build=True)
 
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    field: str | None = None
-    errors: list[dict[str, str]] | None = None
+@cache
+def model_class(name: ModelName) -> type[BaseModel]:
+    """The pydantic model a route names, imported on first use."""
+    from pydantic import BaseModel
+
+    module, _, attr = name.rpartition(".")
+    found = getattr(importlib.import_module(module or RESPONSE_MODELS), attr)
+    if not (isinstance(found, type) and issubclass(found, BaseModel)):
+        raise TypeError(f"{name} is not a pydantic model")
+    return found
 
 
 @dataclass(frozen=True)
@@ -49,14 +62,14 @@ class Endpoint:
     path: str  # as registered, without the /api prefix: "v1/batches/{batchId}"
     summary: str
     levels: frozenset[Level]
-    response: type[BaseModel] | None
+    response: ModelName | None
     status: int = 200
     params: tuple[Param, ...] = ()
-    body: type[BaseModel] | None = None
+    body: ModelName | None = None
     body_media: tuple[str, ...] = ("application/json",)
     other_media: tuple[str, ...] = ()
     errors: tuple[int, ...] = (400, 401, 403)
-    also: tuple[tuple[int, str, type[BaseModel]], ...] = ()  # other success answers
+    also: tuple[tuple[int, str, ModelName], ...] = ()  # other success answers
     also_text: tuple[tuple[int, str], ...] = ()  # other success answers in text/plain
     # headers the success answer always carries (name, description), e.g. Location
     headers: tuple[tuple[str, str], ...] = ()
@@ -106,7 +119,8 @@ def declare(endpoint: Endpoint) -> Endpoint:
     return endpoint
 
 
-def _schema_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
+def _schema_ref(name: ModelName, schemas: dict[str, Any]) -> dict[str, str]:
+    model = model_class(name)
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}", by_alias=True)
     for name, sub in schema.pop("$defs", {}).items():
         schemas.setdefault(name, sub)
@@ -214,7 +228,7 @@ def _all_routes_declared() -> None:
 def openapi_document() -> dict[str, Any]:
     _all_routes_declared()
     schemas: dict[str, Any] = {}
-    problem = _schema_ref(ProblemDetails, schemas)
+    problem = _schema_ref(PROBLEM_MODEL, schemas)
     paths: dict[str, Any] = {}
     for e in ENDPOINTS:
         paths.setdefault(e.documented_path, {})[e.method] = _operation(e, schemas, problem)

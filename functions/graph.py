@@ -20,14 +20,6 @@ from functions.http_support import RequestContext, data_response, json_response,
 from shared.auth.levels import ADMIN, REPORTS
 from shared.errors import Conflict, Invalid, UpstreamRefused
 from shared.graph.config import DEFAULT_QUEUE, GraphConfig, graph_config
-from shared.models.api import (
-    BackfillBody,
-    BackfillStarted,
-    GraphNotifications,
-    GraphState,
-    PstnReport,
-    PstnTrunkDay,
-)
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
@@ -44,7 +36,7 @@ def _webhook_endpoint(path: str, summary: str) -> Endpoint:
         None,
         202,
         params=_TOKEN,
-        body=GraphNotifications,
+        body="GraphNotifications",
         other_media=("text/plain",),
         also_text=((200, "Graph's validation request: the validationToken, echoed"),),
         errors=(400, 413),
@@ -152,9 +144,9 @@ def _graph_tenant(ctx: RequestContext) -> GraphConfig:
         "v1/admin/graph/backfill",
         "Fetch the call records of a window again from Microsoft Graph",
         ADMIN,
-        BackfillStarted,
+        "BackfillStarted",
         202,
-        body=BackfillBody,
+        body="BackfillBody",
         errors=(400, 401, 403, 409),
     ),
 )
@@ -211,7 +203,7 @@ async def graph_subscribe(ctx: RequestContext) -> func.HttpResponse:
         "v1/admin/graph",
         "Graph subscription and backfill state",
         ADMIN,
-        GraphState,
+        "GraphState",
         errors=(401, 403),
     ),
 )
@@ -229,7 +221,7 @@ async def graph_status(ctx: RequestContext) -> func.HttpResponse:
         "PSTN and Direct Routing per trunk and day: "
         "attempts, answered, NER, average duration, failures by SIP code",
         REPORTS,
-        PstnReport,
+        "PstnReport",
         params=(
             Param("from", required=True, description="first day (YYYY-MM-DD)"),
             Param("to", required=True, description="last day (YYYY-MM-DD)"),
@@ -262,4 +254,4 @@ async def pstn_trunks(ctx: RequestContext) -> func.HttpResponse:
         days["to"],
         ctx.param("continuationToken"),
     )
-    return data_response(ctx.req, body, "rows", PstnTrunkDay)
+    return data_response(ctx.req, body, "rows", "PstnTrunkDay")

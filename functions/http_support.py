@@ -7,32 +7,48 @@ itself (the `Endpoint` it is registered with says which levels may call it, and
 `shared.errors` classes, rendered here once by `functions.problems`. Transient storage
 failures become 503 with Retry-After (the sender retries; nothing was acknowledged),
 and anything else a 500 without internals.
+
+Cold start: the Functions worker imports this module with every route module, before
+any request, so it imports at its top only what declaring a route needs. Settings,
+token validation, telemetry, the storage clients and the CSV writer load with the first
+request that uses them.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import azure.functions as func
-from pydantic import BaseModel
 
-from functions.contract import CONTINUATION_HEADER, Endpoint, declare
+from functions.contract import CONTINUATION_HEADER, Endpoint, ModelName, declare, model_class
 from functions.problems import PROBLEM_CONTENT_TYPE, Problem, as_problem, bearer_challenge
-from shared import telemetry
-from shared.auth.tokens import Principal, get_validator
 from shared.errors import DomainError, Invalid, TooLarge, Unsupported
-from shared.settings import Settings, get_settings
-from shared.storage.clients import Clients, get_clients
-from shared.storage.retry import is_transient
+
+if TYPE_CHECKING:
+    from shared.auth.tokens import Principal, TokenValidator
+    from shared.settings import Settings
+    from shared.storage.clients import Clients
 
 log = logging.getLogger(__name__)
 ANONYMOUS = func.AuthLevel.ANONYMOUS  # Entra ID tokens are checked by us, not the host
+
+
+def get_settings() -> Settings:
+    from shared.settings import get_settings as settings
+
+    return settings()
+
+
+def get_validator(settings: Settings) -> TokenValidator:
+    """The token validator of `settings` (a seam: tests put a validator of their own)."""
+    from shared.auth.tokens import get_validator as validator
+
+    return validator(settings)
 
 
 def json_response(
@@ -63,13 +79,15 @@ def wants_csv(req: func.HttpRequest) -> bool:
     return "text/csv" in accept and "application/json" not in accept.split("text/csv")[0]
 
 
-def list_csv(rows: list[dict[str, Any]], item: type[BaseModel] | None = None) -> str:
-    """A list's items as CSV: one column per field of the item model (its JSON name as
-    header, so an empty list still has its header row), then any other key in
-    first-seen order; lists joined with `;`, nested objects as JSON, booleans true/false."""
-    columns: list[str] = (
-        [f.alias or name for name, f in item.model_fields.items()] if item is not None else []
-    )
+def list_csv(rows: list[dict[str, Any]], item: ModelName | None = None) -> str:
+    """A list's items as CSV: one column per field of the item model (named as in an
+    `Endpoint`; its JSON name as header, so an empty list still has its header row),
+    then any other key in first-seen order; lists joined with `;`, nested objects as
+    JSON, booleans true/false."""
+    import csv
+
+    fields = model_class(item).model_fields if item is not None else {}
+    columns: list[str] = [f.alias or name for name, f in fields.items()]
     for r in rows:
         columns += [k for k in r if k not in columns]
     out = io.StringIO()
@@ -94,7 +112,7 @@ def data_response(
     req: func.HttpRequest,
     body: dict[str, Any],
     rows: str,
-    item: type[BaseModel] | None = None,
+    item: ModelName | None = None,
     as_csv: Callable[[dict[str, Any]], str] | None = None,
 ) -> func.HttpResponse:
     """A list or report: JSON, or CSV of `body[rows]` when asked (`wants_csv`; `as_csv`
@@ -170,6 +188,8 @@ class RequestContext:
 
     @property
     def clients(self) -> Clients:
+        from shared.storage.clients import get_clients
+
         return get_clients(self.settings)
 
     @property
@@ -189,6 +209,8 @@ Handler = Callable[[RequestContext], Awaitable[func.HttpResponse]]
 
 
 async def handle(req: func.HttpRequest, handler: Handler, endpoint: Endpoint) -> func.HttpResponse:
+    from shared import telemetry
+
     telemetry.configure_telemetry()  # idempotent; the scrubber before anything logs
     try:
         if not endpoint.levels:
@@ -205,6 +227,8 @@ async def handle(req: func.HttpRequest, handler: Handler, endpoint: Endpoint) ->
             )
         return problem_response(problem)
     except Exception as exc:
+        from shared.storage.retry import is_transient
+
         if is_transient(exc):
             log.warning("storage unavailable: %s", type(exc).__name__)
             return problem_response(

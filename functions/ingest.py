@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 
 import azure.functions as func
-from pydantic import ValidationError
 
 from functions.contract import Endpoint, Param
 from functions.http_support import RequestContext, base_url, json_response, route
 from shared.auth.levels import INGEST
 from shared.errors import FieldError, Invalid, TooLarge
-from shared.exclusions import MAX_POLICY_BODY_BYTES, MAX_POLICY_BYTES, ExclusionPolicy
-from shared.models.api import BatchAccepted, BatchStatus, ExclusionSaved
-from shared.models.envelope import BatchEnvelope
 
 bp = func.Blueprint()
 
@@ -29,12 +25,12 @@ def status_url(req: func.HttpRequest, batch_id: str) -> str:
         "v1/batches",
         "Post a batch of call telemetry",
         INGEST,
-        BatchAccepted,
+        "BatchAccepted",
         202,
-        body=BatchEnvelope,
+        body="shared.models.envelope.BatchEnvelope",
         params=(Param("Content-Encoding", "header", description="gzip or absent"),),
         errors=(400, 401, 403, 409, 413, 415),
-        also=((200, "identical retry", BatchStatus),),
+        also=((200, "identical retry", "BatchStatus"),),
     ),
 )
 async def post_batch(ctx: RequestContext) -> func.HttpResponse:
@@ -57,7 +53,7 @@ async def post_batch(ctx: RequestContext) -> func.HttpResponse:
         "v1/batches/{batchId}",
         "Status and counts of a batch",
         INGEST,
-        BatchStatus,
+        "BatchStatus",
         params=(Param("batchId", "path", True),),
         errors=(401, 403, 404),
     ),
@@ -75,8 +71,8 @@ async def get_batch(ctx: RequestContext) -> func.HttpResponse:
         "v1/ingest/exclusions",
         "Replace the tenant's exclusion policy",
         INGEST,
-        ExclusionSaved,
-        body=ExclusionPolicy,
+        "ExclusionSaved",
+        body="shared.exclusions.ExclusionPolicy",
         errors=(400, 401, 403, 413),
     ),
 )
@@ -84,6 +80,9 @@ async def put_exclusions(ctx: RequestContext) -> func.HttpResponse:
     """The on-prem agent pushes the tenant's copy of its exclusion policy, so records
     that reach us anyway are dropped here too (docs/reference/ingest.md, "Exclusion
     policy")."""
+    from pydantic import ValidationError
+
+    from shared.exclusions import MAX_POLICY_BODY_BYTES, MAX_POLICY_BYTES, ExclusionPolicy
     from shared.storage.tenants import save_exclusions
 
     raw = ctx.req.get_body() or b""

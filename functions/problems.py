@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import (
     Conflict,
@@ -22,7 +22,9 @@ from shared.errors import (
     Unsupported,
     UpstreamRefused,
 )
-from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared import telemetry
-
 bp = func.Blueprint()
 
 
@@ -22,6 +20,7 @@ bp = func.Blueprint()
     source=func.BlobSource.EVENT_GRID,
 )
 async def process_batch(blob: func.InputStream) -> None:
+    from shared import telemetry
     from shared.processor import process_batch_blob
 
     telemetry.configure_telemetry()  # the one logging set-up, before anything logs

@@ -7,27 +7,28 @@ JSON or CSV, picked from the Accept header; the reports themselves are built in
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
 from functions.contract import DATA, FROM_TO, PAGE, Endpoint, Param
 from functions.http_support import RequestContext, data_response, route
 from shared.auth.levels import REPORTS
-from shared.auth.tokens import Principal
-from shared.models.api import ReportTable
-from shared.reports.service import (
+from shared.reports.vocabulary import (
     EUII_LEVELS,
     FILTERS,
     GROUP_BY,
     MISSING_SUBNET_COLUMNS,
     POOR_USER_COLUMNS,
 )
-from shared.storage.clients import Clients
+
+if TYPE_CHECKING:
+    from shared.auth.tokens import Principal
+    from shared.storage.clients import Clients
+
+    Report = Callable[[Clients, Principal, Mapping[str, str]], Awaitable[dict[str, Any]]]
 
 bp = func.Blueprint()
-
-Report = Callable[[Clients, Principal, Mapping[str, str]], Awaitable[dict[str, Any]]]
 GROUP_BY_HELP = "|".join(GROUP_BY) + " (comma-separated)"
 # every filter the summary takes (docs/reference/cqd-dimensions.md), declared so the
 # OpenAPI document lists them
@@ -50,7 +51,7 @@ async def _report(
         "v1/quality/summary",
         "CQD summary: counts and Poor % by a grouping",
         REPORTS,
-        ReportTable,
+        "ReportTable",
         params=(
             *FROM_TO,
             Param("groupBy", description=GROUP_BY_HELP),
@@ -74,7 +75,7 @@ async def quality_summary_route(ctx: RequestContext) -> func.HttpResponse:
         "v1/quality/poor-users",
         "Users with poor streams (drill-down)",
         EUII_LEVELS,
-        ReportTable,
+        "ReportTable",
         params=(*FROM_TO, Param("building"), Param("subnet"), *PAGE, *DATA),
         other_media=("text/csv",),
     ),
@@ -92,7 +93,7 @@ async def poor_users_route(ctx: RequestContext) -> func.HttpResponse:
         "v1/quality/missing-subnets",
         "Subnets with >= 10 audio streams not in the building file",
         REPORTS,
-        ReportTable,
+        "ReportTable",
         params=(*FROM_TO, *PAGE, *DATA),
         other_media=("text/csv",),
     ),

@@ -17,9 +17,7 @@ from functions.http_support import (
     route,
 )
 from shared.auth.levels import ADMIN, REPORTS
-from shared.models.api import ReportDefinitionOut, ReportList, ReportTable
-from shared.reports.definitions import ReportDefinitionBody, report_csv
-from shared.reports.service import FILTERS
+from shared.reports.vocabulary import FILTERS
 
 bp = func.Blueprint()
 MAX_REPORT_BYTES = 64 * 1024
@@ -38,7 +36,7 @@ RUN_FILTERS = tuple(
         "v1/reports",
         "The report set: built-in and the tenant's custom reports",
         REPORTS,
-        ReportList,
+        "ReportList",
         params=DATA,
         other_media=("text/csv",),
         errors=(400, 401, 403),
@@ -48,7 +46,7 @@ async def list_reports_route(ctx: RequestContext) -> func.HttpResponse:
     from shared.reports.report_set import list_reports
 
     return data_response(
-        ctx.req, await list_reports(ctx.clients, ctx.principal), "reports", ReportDefinitionOut
+        ctx.req, await list_reports(ctx.clients, ctx.principal), "reports", "ReportDefinitionOut"
     )
 
 
@@ -59,9 +57,9 @@ async def list_reports_route(ctx: RequestContext) -> func.HttpResponse:
         "v1/reports",
         "Create a custom report",
         ADMIN,
-        ReportDefinitionOut,
+        "ReportDefinitionOut",
         201,
-        body=ReportDefinitionBody,
+        body="shared.reports.definitions.ReportDefinitionBody",
         errors=(400, 401, 403, 409, 413, 415),
         headers=(("Location", "the new report"),),
     ),
@@ -80,9 +78,9 @@ async def create_report_route(ctx: RequestContext) -> func.HttpResponse:
         "v1/reports/{id}",
         "Replace a custom report (its version goes up)",
         ADMIN,
-        ReportDefinitionOut,
+        "ReportDefinitionOut",
         params=(ID,),
-        body=ReportDefinitionBody,
+        body="shared.reports.definitions.ReportDefinitionBody",
         errors=(400, 401, 403, 404, 409, 413, 415),
     ),
 )
@@ -122,7 +120,7 @@ async def delete_report_route(ctx: RequestContext) -> func.HttpResponse:
         "v1/reports/{id}/run",
         "Run a report over a period (JSON or CSV)",
         REPORTS,
-        ReportTable,
+        "ReportTable",
         params=(
             ID,
             Param(
@@ -140,6 +138,7 @@ async def delete_report_route(ctx: RequestContext) -> func.HttpResponse:
     ),
 )
 async def run_report_route(ctx: RequestContext) -> func.HttpResponse:
+    from shared.reports.definitions import report_csv
     from shared.reports.report_set import run_report
 
     body = await run_report(ctx.clients, ctx.principal, ctx.route_param("id"), dict(ctx.req.params))

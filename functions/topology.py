@@ -7,8 +7,6 @@ import azure.functions as func
 from functions.contract import Endpoint
 from functions.http_support import RequestContext, json_body, json_response, route
 from shared.auth.levels import ADMIN, INGEST
-from shared.models.api import TopologySummary
-from shared.topology_validation import TopologyBody, parse_topology
 
 bp = func.Blueprint()
 MAX_TOPOLOGY_BYTES = 1024 * 1024  # far below Cosmos DB's 2 MB item limit
@@ -21,8 +19,8 @@ MAX_TOPOLOGY_BYTES = 1024 * 1024  # far below Cosmos DB's 2 MB item limit
         "v1/admin/topology",
         "Replace the tenant's on-prem topology",
         INGEST,
-        TopologySummary,
-        body=TopologyBody,
+        "TopologySummary",
+        body="shared.topology_validation.TopologyBody",
         errors=(400, 401, 403, 413, 415),
     ),
 )
@@ -30,6 +28,7 @@ async def put_topology(ctx: RequestContext) -> func.HttpResponse:
     """The on-prem agent pushes it with its ingest identity (`CallData.Ingest`), admins
     may upload it by hand."""
     from shared.storage.topology import save_topology
+    from shared.topology_validation import parse_topology
 
     topology = parse_topology(json_body(ctx.req, MAX_TOPOLOGY_BYTES))
     summary = await save_topology(ctx.clients, ctx.principal.tenant_id, topology, ctx.actor)
@@ -43,7 +42,7 @@ async def put_topology(ctx: RequestContext) -> func.HttpResponse:
         "v1/admin/topology",
         "The active on-prem topology",
         ADMIN,
-        TopologySummary,
+        "TopologySummary",
         errors=(401, 403),
     ),
 )

@@ -32,11 +32,7 @@ from shared.aggregates.layout import DOCUMENT_DIMENSIONS, facet_for
 from shared.auth.levels import REPORTS, Level
 from shared.errors import FieldError, Invalid
 from shared.reports.service import (
-    BOOL_DIMENSIONS,
     COUNTS,
-    EUII_LEVELS,
-    FILTERS,
-    GROUP_BY,
     MAP_MEASURES,
     MAX_DAYS,
     Period,
@@ -44,6 +40,7 @@ from shared.reports.service import (
     poor_percent,
     table_csv,
 )
+from shared.reports.vocabulary import BOOL_DIMENSIONS, EUII_LEVELS, FILTERS, GROUP_BY
 
 Source = Literal["summary", "poorUsers"]
 

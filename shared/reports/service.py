@@ -42,73 +42,24 @@ from shared.aggregates.layout import (
     facet_for,
     parse_facet_cell,
 )
-from shared.auth.levels import REPORTS, Level
+from shared.auth.levels import REPORTS
 from shared.auth.tokens import Principal
 from shared.buildings import BuildingIndex, BuildingRow
 from shared.errors import Invalid
 from shared.models.call import metric_name
 from shared.paging import page_rows
+from shared.reports.vocabulary import (
+    BOOL_DIMENSIONS,
+    EUII_LEVELS,
+    FILTERS,
+    GROUP_BY,
+)
 from shared.storage import aggregates as aggregates_store
 from shared.storage.buildings import BuildingTimeline, load_building_timeline
 from shared.storage.clients import Clients
 from shared.storage.topology import load_topology
 from shared.topology import Topology
 
-EUII_LEVELS: frozenset[Level] = frozenset({"admin", "engineer"})
-# site and pool: the on-prem server of the session, from the topology.
-GROUP_BY = (
-    "day",
-    "week",
-    "month",
-    "building",
-    "networkName",
-    "city",
-    "region",
-    "subnet",
-    "connectionType",
-    "mediaType",
-    "insideCorp",
-    "vpn",
-    "site",
-    "pool",
-    "product",
-    "isTeams",
-    "clientType",
-    "userAgentCategory",
-    "clientVersion",
-    "transport",
-    "relay",
-    "wifiBand",
-    "hour",
-)
-# Dimensions added with the CQD fidelity work (docs/reference/cqd-dimensions.md); cells
-# written before them read as "unknown" for these.
-CQD_DIMENSIONS = (
-    "product",
-    "isTeams",
-    "clientType",
-    "userAgentCategory",
-    "clientVersion",
-    "transport",
-    "relay",
-    "wifiBand",
-    "hour",
-)
-FILTERS = (
-    "mediaType",
-    "connectionType",
-    "insideCorp",
-    "vpn",
-    "building",
-    "networkName",
-    "city",
-    "region",
-    "subnet",
-    "site",
-    "pool",
-    *CQD_DIMENSIONS,
-)
-BOOL_DIMENSIONS = ("insideCorp", "vpn", "isTeams", "relay")
 COUNTS = (
     "streams",
     "good",
@@ -633,8 +584,6 @@ def map_columns(rows: list[dict[str, Any]], measure: str) -> list[str]:
 
 
 # the columns of the reports whose rows are not grouped (their CSV header when empty)
-POOR_USER_COLUMNS = ("user", "poorStreams", "days", "subnets")
-MISSING_SUBNET_COLUMNS = ("subnet", "audioStreams")
 
 
 def to_csv(report: Mapping[str, Any], columns_when_empty: Sequence[str] = ()) -> str:

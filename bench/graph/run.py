@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import time
 import urllib.request
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from bench.publish import publish
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -184,10 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             host.stop()
         stack.stop()
         authority.stop()
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "graph.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    publish("graph.json", results)
     return 0 if results.get("allStored") else 1
 
 

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bench.publish import publish
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -267,10 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             host.base_url, token, result, host.wait_idle, timeout=1800
         )
         figures["hostBlobConcurrency"] = host.blob_concurrency
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "load.json").write_text(json.dumps(figures, indent=2))
-    print(json.dumps(figures, indent=2))
+    publish("load.json", figures)
     ok = figures["errors"] == 0 and figures["lostRecords"] == 0
     return 0 if ok else 1
 

@@ -43,8 +43,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from bench.publish import publish
+
 ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "bench" / "results"
 
 
 def _cdr(i: int, start: datetime, rng: random.Random) -> dict[str, Any]:
@@ -410,9 +411,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _finish(results: dict[str, Any], name: str = "pipeline.json") -> int:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / name).write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    publish(name, results)
     return 0
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import statistics
 import sys
@@ -26,10 +25,9 @@ import time
 import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from bench.publish import publish
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -175,10 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         results["ratio_history_p50"] = round(
             statistics.median(history) / statistics.median(query), 2
         )
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "query.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    publish("query.json", results)
     return 0
 
 

@@ -35,14 +35,11 @@ import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from bench.pipeline.run import _cdr, _envelope
+from bench.publish import publish
 from shared.storage.transport import PooledTransport
-
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "bench" / "results"
 
 
 class CountingTransport(PooledTransport):
@@ -219,9 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"machine": f"{os.cpu_count()} cores"}
     with bench_stack():
         results |= asyncio.run(run(args.calls))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "writes.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    publish("writes.json", results)
     return 0
 
 

@@ -11,6 +11,19 @@ from __future__ import annotations
 from shared.auth.levels import Level
 
 EUII_LEVELS: frozenset[Level] = frozenset({"admin", "engineer"})
+# Dimensions added with the CQD fidelity work (docs/reference/cqd-dimensions.md); cells
+# written before them read as "unknown" for these.
+CQD_DIMENSIONS = (
+    "product",
+    "isTeams",
+    "clientType",
+    "userAgentCategory",
+    "clientVersion",
+    "transport",
+    "relay",
+    "wifiBand",
+    "hour",
+)
 # site and pool: the on-prem server of the session, from the topology.
 GROUP_BY = (
     "day",
@@ -27,28 +40,7 @@ GROUP_BY = (
     "vpn",
     "site",
     "pool",
-    "product",
-    "isTeams",
-    "clientType",
-    "userAgentCategory",
-    "clientVersion",
-    "transport",
-    "relay",
-    "wifiBand",
-    "hour",
-)
-# Dimensions added with the CQD fidelity work (docs/reference/cqd-dimensions.md); cells
-# written before them read as "unknown" for these.
-CQD_DIMENSIONS = (
-    "product",
-    "isTeams",
-    "clientType",
-    "userAgentCategory",
-    "clientVersion",
-    "transport",
-    "relay",
-    "wifiBand",
-    "hour",
+    *CQD_DIMENSIONS,
 )
 FILTERS = (
     "mediaType",

@@ -14,8 +14,10 @@ import random
 from collections import Counter
 from typing import Any
 
-from azure.core.pipeline.transport import AioHttpTransport, AsyncHttpResponse
+from azure.core.pipeline.transport import AsyncHttpResponse
 from azure.core.utils import CaseInsensitiveDict
+
+from shared.storage.transport import PooledTransport
 
 
 class ThrottledResponse(AsyncHttpResponse):
@@ -51,12 +53,13 @@ class ThrottledResponse(AsyncHttpResponse):
         return None
 
 
-class ThrottlingTransport(AioHttpTransport):
+class ThrottlingTransport(PooledTransport):
     """Answers `rate` of the document requests (reads, writes, queries) with 429 and
     `x-ms-retry-after-ms`; every `burst_every`-th throttled request starts a burst of
     `burst` consecutive 429s on the next requests (longer than a single SDK retry
     chain would ride out alone, so our own `with_retries` is exercised too).
-    Account/metadata requests (database account, collection, pk ranges) pass."""
+    Account/metadata requests (database account, collection, pk ranges) pass. On the
+    product's bounded pool, as `make_clients` builds it by default."""
 
     def __init__(
         self,

@@ -29,6 +29,7 @@ from shared.models.call import (
     SourceIds,
     Stream,
 )
+from shared.models.trusted import deep_copy
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -72,9 +73,11 @@ def union(existing: dict[str, Fragment], new: Iterable[Fragment]) -> dict[str, F
 
 
 def _clone(model: _M) -> _M:
-    """Deep copy through pydantic-core (about 3x faster than `model_copy(deep=True)`,
-    which goes through `copy.deepcopy`): the fold must never mutate stored fragments."""
-    return type(model).model_validate(model.model_dump(exclude_unset=True))
+    """Deep copy of models that are already valid (`shared.models.trusted.deep_copy`:
+    a third of a dump-and-validate round trip through pydantic-core, which was itself
+    about 3x faster than `model_copy(deep=True)`): the fold must never mutate stored
+    fragments."""
+    return deep_copy(model)
 
 
 def _order(frag: Fragment) -> tuple[int, int, str]:

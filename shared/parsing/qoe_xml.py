@@ -41,7 +41,8 @@ from typing import Any
 from lxml import etree
 
 from shared.identity import content_hash, normalise_uri, session_id, uri_kind
-from shared.models.call import Fragment
+from shared.models.call import Endpoint, Fragment, Session, Stream, StreamMetrics
+from shared.models.trusted import build
 from shared.parsing import ParseContext, RecordRejected, register
 
 SOURCE = "ms-qoe-xml"
@@ -192,9 +193,26 @@ def _iso(value: str | None) -> str | None:
     return t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(r"\.".join([_OCTET] * 4) + r"\Z")  # what `ipaddress` accepts, no more
+_NETMASKS = {  # the 33 dotted netmasks -> their integer
+    ".".join(str((bits >> s) & 255) for s in (24, 16, 8, 0)): bits
+    for bits in ((0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in range(33))
+}
+
+
 def _subnet(ip: str | None, mask: str | None) -> str | None:
+    """The network address, as `ipaddress.ip_network(ip/mask, strict=False)` gives it;
+    a dotted IPv4 address and netmask (what SfB clients send) without building the
+    objects, anything else (IPv6, a prefix length, a host mask) through `ipaddress`."""
     if not ip or not mask:
         return None
+    match = _IPV4.match(ip)
+    bits = _NETMASKS.get(mask)
+    if match is not None and bits is not None:
+        a, b, c, d = (int(o) for o in match.groups())
+        net = ((a << 24) | (b << 16) | (c << 8) | d) & bits
+        return f"{net >> 24}.{(net >> 16) & 255}.{(net >> 8) & 255}.{net & 255}"
     try:
         return str(ipaddress.ip_network(f"{ip}/{mask}", strict=False).network_address)
     except ValueError:
@@ -250,35 +268,166 @@ def _load(data: Any, ctx: ParseContext) -> tuple[El, str]:
     return root, text
 
 
-def _stream_metrics(inbound: El | None, outbound: El | None) -> tuple[dict[str, Any], str | None]:
+class _Keep(str):
+    """A `_grab` spec entry that keeps the element itself, for the parts read with their
+    own rules (payload, client events)."""
+
+
+# What `_grab` reads, as the tree of local names under one MediaLine: a string entry is
+# the key its element's text is kept under, a `_Keep` keeps the element, a dict is
+# walked (its "" entry, when present, also keeps that element under that key). Only the
+# first child of a name is ever read, as `_kids` and `_find` read it.
+_LINE_READ: dict[str, Any] = {
+    "Description": {
+        "NetworkConnectivityInfo": {
+            "NetworkConnection": "conn",
+            "NetworkConnectionDetails": "conn_details",
+            "VPN": "vpn",
+            "LinkSpeed": "link_speed",
+            "BSSID": "bssid",
+        },
+        "LocalAddr": {
+            "IPAddr": "ip",
+            "SubnetMask": "mask",
+            "Port": "port",
+            "Inside": "inside",
+            "MACAddr": "mac",
+        },
+        "CaptureDev": {"Name": "capture_device", "Driver": "capture_driver"},
+        "RenderDev": {"Name": "render_device", "Driver": "render_driver"},
+        "SSID": "ssid",
+        "WifiRadioType": "wifi_radio_type",
+        "WifiRSSI": "wifi_rssi",
+        "WifiChannel": "wifi_channel",
+        "Connectivity": {"Ice": "ice"},
+        "Transport": "transport",
+    },
+    "LocalClientEvent": _Keep("local_events"),
+    "RemoteClientEvent": _Keep("remote_events"),
+    "InboundStream": {
+        "Network": {
+            "Jitter": {"InterArrival": "jitter", "InterArrivalMax": "jitter_max"},
+            "PacketLoss": {"LossRate": "loss", "LossRateMax": "loss_max"},
+            "Delay": {
+                "RoundTrip": "in_rtt",
+                "RoundTripMax": "in_rtt_max",
+                "RelativeOneWay": {"Average": "one_way"},
+            },
+            "Utilization": {"Packets": "packets"},
+            "RatioConcealedSamplesAvg": "concealed",
+        },
+        "Payload": _Keep("in_payload"),
+        "QualityEstimates": {"Audio": {"NetworkMOS": {"DegradationAvg": "degradation"}}},
+    },
+    "OutboundStream": {
+        "": "outbound",
+        "Network": {"Delay": {"RoundTrip": "out_rtt", "RoundTripMax": "out_rtt_max"}},
+        "Payload": _Keep("out_payload"),
+    },
+}
+_DIALOG_READ: dict[str, Any] = {
+    name: name
+    for name in ("Caller", "FromURI", "ToURI", "ConfURI", "LocalUserAgent", "RemoteUserAgent")
+}
+
+
+def _compile(read: dict[str, Any], path: str = "") -> dict[str | None, Any]:
+    """`_LINE_READ` as `_grab` walks it: local name -> (key, None) for a text, (key, {})
+    to keep an element, (key, its children's entries) to keep and walk it."""
+    out: dict[str | None, Any] = {}
+    for name, want in read.items():
+        if name == "":
+            continue
+        if isinstance(want, _Keep):
+            out[name] = (str(want), {})
+        elif isinstance(want, str):
+            out[name] = (want, None)
+        else:
+            out[name] = (want.get("") or f"{path}/{name}", _compile(want, f"{path}/{name}"))
+    return out
+
+
+_LINE_SPEC = _compile(_LINE_READ)
+_DIALOG_SPEC = _compile(_DIALOG_READ)
+
+
+def _grab(el: El, spec: dict[str | None, Any], out: dict[str, Any]) -> None:
+    """One pass over `el`'s children, down only the branches `spec` names: the raw text
+    (or the element) of each wanted node into `out`. Same reading as `_kids` / `_find`
+    (first child per local name of the ms-rtcp-metrics family, `el.text` unstripped),
+    without building a dict of every child of every element on the way."""
+    cached = _TAG_CACHE.get
+    for child in el:
+        tag = child.tag
+        name = cached(tag, _UNSEEN)  # inlined `_local_name`, as in `_kids`
+        if name is _UNSEEN:
+            name = _local_name(tag)
+        want = spec.get(name)  # None (not of the family) is never a key
+        if want is None:
+            continue
+        key, sub = want
+        if key in out:  # a later child of the same name: only the first is read
+            continue
+        if sub is None:
+            out[key] = child.text
+        else:
+            out[key] = child
+            if sub:
+                _grab(child, sub, out)
+
+
+def _num_t(text: str | None) -> float | None:
+    """`_num` of an element whose text is `text`."""
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _text_t(text: str | None) -> str | None:
+    """`_text` of an element whose text is `text`."""
+    if text is None:
+        return None
+    return text.strip() or None
+
+
+def _bool_t(text: str | None) -> bool | None:
+    """`_bool` of an element whose text is `text`."""
+    if text is None:
+        return None
+    lower = text.strip().lower()
+    if lower in ("true", "1"):
+        return True
+    if lower in ("false", "0"):
+        return False
+    return None
+
+
+def _stream_metrics(g: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """Metrics of the inbound stream (+ the media line's round trip from the outbound
-    stream), and which payload the stream carried."""
-    ik = _kids(inbound)
-    net = _kids(ik.get("Network"))
-    jitter = _kids(net.get("Jitter"))
-    loss = _kids(net.get("PacketLoss"))
-    delay = _kids(net.get("Delay"))
-    out_delay = _kids(_find(outbound, "Network", "Delay"))
-    payload = _kids(ik.get("Payload"))
-    if not payload and outbound is not None:
-        payload = _kids(_find(outbound, "Payload"))
+    stream), and which payload the stream carried; `g` is what `_grab` read of the
+    media line."""
     m: dict[str, Any] = {
-        "jitter_ms": _num(jitter.get("InterArrival")),
-        "jitter_max_ms": _num(jitter.get("InterArrivalMax")),
-        "packet_loss_rate": _num(loss.get("LossRate")),
-        "packet_loss_rate_max": _num(loss.get("LossRateMax")),
-        "round_trip_ms": _num(out_delay.get("RoundTrip")),
-        "round_trip_max_ms": _num(out_delay.get("RoundTripMax")),
-        "packet_utilization": _num(_find(net.get("Utilization"), "Packets")),
-        "concealed_ratio_avg": _num(net.get("RatioConcealedSamplesAvg")),
-        "relative_one_way_s": _num(_find(delay.get("RelativeOneWay"), "Average")),
-        "degradation_avg": _num(
-            _find(ik.get("QualityEstimates"), "Audio", "NetworkMOS", "DegradationAvg")
-        ),
+        "jitter_ms": _num_t(g.get("jitter")),
+        "jitter_max_ms": _num_t(g.get("jitter_max")),
+        "packet_loss_rate": _num_t(g.get("loss")),
+        "packet_loss_rate_max": _num_t(g.get("loss_max")),
+        "round_trip_ms": _num_t(g.get("out_rtt")),
+        "round_trip_max_ms": _num_t(g.get("out_rtt_max")),
+        "packet_utilization": _num_t(g.get("packets")),
+        "concealed_ratio_avg": _num_t(g.get("concealed")),
+        "relative_one_way_s": _num_t(g.get("one_way")),
+        "degradation_avg": _num_t(g.get("degradation")),
     }
     if m["round_trip_ms"] is None:
-        m["round_trip_ms"] = _num(delay.get("RoundTrip"))
-        m["round_trip_max_ms"] = _num(delay.get("RoundTripMax"))
+        m["round_trip_ms"] = _num_t(g.get("in_rtt"))
+        m["round_trip_max_ms"] = _num_t(g.get("in_rtt_max"))
+    payload = _kids(g.get("in_payload"))
+    if not payload and g.get("outbound") is not None:
+        payload = _kids(g.get("out_payload"))
     kind: str | None = None
     if "Audio" in payload:
         kind = "audio"
@@ -334,107 +483,101 @@ def _media_type(label: str, payload_kind: str | None, metrics: dict[str, Any]) -
     return "data"
 
 
-def _fill_local(ep: dict[str, Any], desc: dict[str, El]) -> None:
+def _fill_local(ep: dict[str, Any], g: dict[str, Any]) -> None:
     """Network and device details of the reporting endpoint; first media line wins
-    (the audio line is visited first)."""
-
-    def put(name: str, value: Any) -> None:
+    (the audio line is visited first). `g` is what `_grab` read of the media line."""
+    if ep.get("connection_type") is None:
+        conn = (_text_t(g.get("conn")) or "").lower()
+        details = (_text_t(g.get("conn_details")) or "").lower()
+        if conn in ("wired", "wifi"):
+            ep["connection_type"] = conn
+        elif details in ("ethernet", "wired"):
+            ep["connection_type"] = "wired"
+        elif details == "wifi":
+            ep["connection_type"] = "wifi"
+        elif conn or details:
+            ep["connection_type"] = "other"
+    ip = _text_t(g.get("ip"))
+    mask = _text_t(g.get("mask"))
+    port = _num_t(g.get("port"))
+    channel = _num_t(g.get("wifi_channel"))
+    for name, value in (
+        ("vpn", _bool_t(g.get("vpn"))),
+        ("link_speed_bps", _num_t(g.get("link_speed"))),
+        ("bssid", _text_t(g.get("bssid"))),
+        ("ip_address", ip),
+        (
+            "port",
+            int(port) if port is not None and port.is_integer() and 0 <= port <= 65535 else None,
+        ),
+        ("inside", _bool_t(g.get("inside"))),
+        ("subnet_mask", mask),
+        ("mac_address", _text_t(g.get("mac"))),
+        ("capture_device", _text_t(g.get("capture_device"))),
+        ("capture_driver", _text_t(g.get("capture_driver"))),
+        ("render_device", _text_t(g.get("render_device"))),
+        ("render_driver", _text_t(g.get("render_driver"))),
+        ("wifi_radio_type", _text_t(g.get("wifi_radio_type"))),
+        ("wifi_signal_strength", _num_t(g.get("wifi_rssi"))),
+        (
+            "wifi_channel",
+            int(channel)
+            if channel is not None and channel.is_integer() and 0 < channel < 256
+            else None,
+        ),
+    ):
         if value is not None and ep.get(name) is None:
             ep[name] = value
-
-    nci = _kids(desc.get("NetworkConnectivityInfo"))
-    conn = (_text(nci.get("NetworkConnection")) or "").lower()
-    details = (_text(nci.get("NetworkConnectionDetails")) or "").lower()
-    if conn in ("wired", "wifi"):
-        put("connection_type", conn)
-    elif details in ("ethernet", "wired"):
-        put("connection_type", "wired")
-    elif details == "wifi":
-        put("connection_type", "wifi")
-    elif conn or details:
-        put("connection_type", "other")
-    put("vpn", _bool(nci.get("VPN")))
-    put("link_speed_bps", _num(nci.get("LinkSpeed")))
-    put("bssid", _text(nci.get("BSSID")))
-    local = _kids(desc.get("LocalAddr"))
-    ip = _text(local.get("IPAddr"))
-    mask = _text(local.get("SubnetMask"))
-    put("ip_address", ip)
-    port = _num(local.get("Port"))
-    if port is not None and port.is_integer() and 0 <= port <= 65535:
-        put("port", int(port))
-    put("inside", _bool(local.get("Inside")))
-    put("subnet_mask", mask)
-    put("subnet", _subnet(ip, mask))
-    put("mac_address", _text(local.get("MACAddr")))
-    cap = _kids(desc.get("CaptureDev"))
-    ren = _kids(desc.get("RenderDev"))
-    put("capture_device", _text(cap.get("Name")))
-    put("capture_driver", _text(cap.get("Driver")))
-    put("render_device", _text(ren.get("Name")))
-    put("render_driver", _text(ren.get("Driver")))
-    put("ssid", _ssid(_text(desc.get("SSID"))))
-    put("wifi_radio_type", _text(desc.get("WifiRadioType")))
-    put("wifi_signal_strength", _num(desc.get("WifiRSSI")))
-    channel = _num(desc.get("WifiChannel"))
-    if channel is not None and channel.is_integer() and 0 < channel < 256:
-        put("wifi_channel", int(channel))
+    if ep.get("subnet") is None:  # the costly two last: only while still unknown
+        subnet = _subnet(ip, mask)
+        if subnet is not None:
+            ep["subnet"] = subnet
+    if ep.get("ssid") is None:
+        ssid = _ssid(_text_t(g.get("ssid")))
+        if ssid is not None:
+            ep["ssid"] = ssid
 
 
 def _events(el: El | None, into: dict[str, float]) -> None:
     """Client event ratios by local name; the worst value over the media lines."""
     if el is None:
         return
+    cached = _TAG_CACHE.get
     for child in el:
-        name = _local_name(child.tag)
+        tag = child.tag
+        name = cached(tag, _UNSEEN)
+        if name is _UNSEEN:
+            name = _local_name(tag)
         if name is None:
             continue
-        value = _num(child)
+        value = _num_t(child.text)
         if value is not None and value > into.get(name, -1.0):
             into[name] = value
 
 
-def _session_report(report: El, interval: bool, frag_id: str) -> Fragment:
-    """One session report -> one fragment (validated pydantic models: in pydantic 2,
-    `model_construct` is slower than validation for models this wide; the parts are
-    plain dicts until the one validation at the end)."""
-    top = _kids(report)
-    dialog = top.get("DialogInfo")
-    if dialog is None:
-        raise RecordRejected("QoE report has no DialogInfo")
-    call_id = _attr(dialog, "CallId")
-    if not call_id:
-        raise RecordRejected("QoE report DialogInfo@CallId is missing")
-    from_tag, to_tag = _attr(dialog, "FromTag"), _attr(dialog, "ToTag")
-    dk = _kids(dialog)
-    is_caller = _bool(dk.get("Caller"))
-    if is_caller is None:
-        raise RecordRejected("QoE report DialogInfo/Caller is missing or not a boolean")
-    local_role, remote_role = ("caller", "callee") if is_caller else ("callee", "caller")
-    local_uri = normalise_uri(_text(dk.get("FromURI")))
-    remote_uri = normalise_uri(_text(dk.get("ToURI")))
-    conf_uri = normalise_uri(_text(dk.get("ConfURI")))
+def _parts(report: El) -> tuple[El | None, El | None, list[El]]:
+    """One pass over a session report: its first DialogInfo and Endpoint, every
+    MediaLine."""
+    dialog = endpoint = None
+    lines = []
+    cached = _TAG_CACHE.get
+    for el in report:
+        tag = el.tag
+        name = cached(tag, _UNSEEN)
+        if name is _UNSEEN:
+            name = _local_name(tag)
+        if name == "MediaLine":
+            lines.append(el)
+        elif name == "DialogInfo":
+            if dialog is None:
+                dialog = el
+        elif name == "Endpoint" and endpoint is None:
+            endpoint = el
+    return dialog, endpoint, lines
 
-    local: dict[str, Any] = {
-        "role": local_role,
-        "uri": local_uri,
-        "user_agent": _text(dk.get("LocalUserAgent")),
-    }
-    remote: dict[str, Any] = {
-        "role": remote_role,
-        "uri": remote_uri,
-        "user_agent": _text(dk.get("RemoteUserAgent")),
-    }
-    for ep, uri in ((local, local_uri), (remote, remote_uri)):
-        if uri:
-            ep["kind"] = uri_kind(uri)
-    endpoint = top.get("Endpoint")
-    if endpoint is not None:
-        local["machine_name"] = _attr(endpoint, "Name")
-        local["os"] = _attr(endpoint, "OS")
-        local["cpu"] = _attr(endpoint, "CPUName")
 
-    lines = [el for el in report if _local_name(el.tag) == "MediaLine"]
+def _labelled(lines: list[El]) -> list[tuple[bool, str, El]]:
+    """The media lines by label, audio first; an unknown label rejects the report."""
     if not lines:
         raise RecordRejected("QoE report has no MediaLine")
     labelled = []
@@ -444,70 +587,129 @@ def _session_report(report: El, interval: bool, frag_id: str) -> Fragment:
             raise RecordRejected(f"QoE report has an unknown MediaLine@Label {label[:64]!r}")
         labelled.append((label != "main-audio", label, line))
     labelled.sort(key=lambda t: (t[0], t[1]))
+    return labelled
 
-    inbound_dir = "calleeToCaller" if is_caller else "callerToCallee"
+
+def _media_lines(
+    labelled: list[tuple[bool, str, El]], local: dict[str, Any], inbound_dir: str, interval: bool
+) -> tuple[list[Stream], list[str], dict[str, float], dict[str, float]]:
+    """The media lines in their order (audio first): the reporter's details into `local`,
+    the streams by id, the media types, and the local and remote client events."""
     local_events: dict[str, float] = {}
     remote_events: dict[str, float] = {}
-    streams: dict[str, dict[str, Any]] = {}
+    streams: dict[str, Stream] = {}
     media_types: set[str] = set()
     for _, label, line in labelled:
-        lk = _kids(line)
-        desc = _kids(lk.get("Description"))
-        _fill_local(local, desc)
-        _events(lk.get("LocalClientEvent"), local_events)
-        _events(lk.get("RemoteClientEvent"), remote_events)
+        g: dict[str, Any] = {}
+        _grab(line, _LINE_SPEC, g)
+        _fill_local(local, g)
+        _events(g.get("local_events"), local_events)
+        _events(g.get("remote_events"), remote_events)
         if interval:
             continue
-        metrics, payload_kind = _stream_metrics(lk.get("InboundStream"), lk.get("OutboundStream"))
+        metrics, payload_kind = _stream_metrics(g)
         media = _media_type(label, payload_kind, metrics)
         media_types.add(media)
         sid = f"{label}:{inbound_dir}"
         if sid in streams:  # the same label twice: keep the first, as CQD would
             continue
-        ice = _text(_find(desc.get("Connectivity"), "Ice")) or None
-        streams[sid] = {
-            "id": sid,
-            "label": label,
-            "media_type": media,
-            "direction": inbound_dir,
-            "ice": ice,
-            "relay": None if ice is None else ice.upper() == "RELAY",
-            "transport": _text(desc.get("Transport")),
-            "metrics": metrics,
-            "source_format": SOURCE,
-        }
+        ice = _text_t(g.get("ice")) or None
+        streams[sid] = build(
+            Stream,
+            {
+                "id": sid,
+                "label": label,
+                "media_type": media,
+                "direction": inbound_dir,
+                "ice": ice,
+                "relay": None if ice is None else ice.upper() == "RELAY",
+                "transport": _text_t(g.get("transport")),
+                "metrics": build(StreamMetrics, metrics),
+                "source_format": SOURCE,
+            },
+        )
+    return [streams[k] for k in sorted(streams)], sorted(media_types), local_events, remote_events
+
+
+def _session_report(report: El, interval: bool, frag_id: str) -> Fragment:
+    """One session report -> one fragment. The values are typed as they are read (a
+    number is a finite float or None, a flag a bool, an enumeration one of its values),
+    so the models are built without a second validation (`shared.models.trusted`)."""
+    dialog, endpoint, lines = _parts(report)
+    if dialog is None:
+        raise RecordRejected("QoE report has no DialogInfo")
+    call_id = _attr(dialog, "CallId")
+    if not call_id:
+        raise RecordRejected("QoE report DialogInfo@CallId is missing")
+    from_tag, to_tag = _attr(dialog, "FromTag"), _attr(dialog, "ToTag")
+    dk: dict[str, Any] = {}
+    _grab(dialog, _DIALOG_SPEC, dk)
+    is_caller = _bool_t(dk.get("Caller"))
+    if is_caller is None:
+        raise RecordRejected("QoE report DialogInfo/Caller is missing or not a boolean")
+    local_role, remote_role = ("caller", "callee") if is_caller else ("callee", "caller")
+    local_uri = normalise_uri(_text_t(dk.get("FromURI")))
+    remote_uri = normalise_uri(_text_t(dk.get("ToURI")))
+    conf_uri = normalise_uri(_text_t(dk.get("ConfURI")))
+
+    local: dict[str, Any] = {
+        "role": local_role,
+        "uri": local_uri,
+        "user_agent": _text_t(dk.get("LocalUserAgent")),
+    }
+    remote: dict[str, Any] = {
+        "role": remote_role,
+        "uri": remote_uri,
+        "user_agent": _text_t(dk.get("RemoteUserAgent")),
+    }
+    for ep, uri in ((local, local_uri), (remote, remote_uri)):
+        if uri:
+            ep["kind"] = uri_kind(uri)
+    if endpoint is not None:
+        local["machine_name"] = _attr(endpoint, "Name")
+        local["os"] = _attr(endpoint, "OS")
+        local["cpu"] = _attr(endpoint, "CPUName")
+
+    labelled = _labelled(lines)
+
+    inbound_dir = "calleeToCaller" if is_caller else "callerToCallee"
+    streams, media_types, local_events, remote_events = _media_lines(
+        labelled, local, inbound_dir, interval
+    )
     local["device_ratios"] = local_events
     remote["device_ratios"] = remote_events
-    local_ep = {k: v for k, v in local.items() if v is not None}
-    remote_ep = {k: v for k, v in remote.items() if v is not None}
+    local_ep = build(Endpoint, {k: v for k, v in local.items() if v is not None})
+    remote_ep = build(Endpoint, {k: v for k, v in remote.items() if v is not None})
     caller, callee = (local_ep, remote_ep) if is_caller else (remote_ep, local_ep)
 
     start, end = _iso(_attr(dialog, "Start")), _iso(_attr(dialog, "End"))
-    session = {
-        "id": session_id(call_id, from_tag, to_tag),
-        "sip_call_id": call_id.strip(),
-        "from_tag": from_tag,
-        "to_tag": to_tag,
-        "start": start,
-        "end": end,
-        "media_types": sorted(media_types),
-        "caller": caller,
-        "callee": callee,
-        "streams": [streams[k] for k in sorted(streams)],
-        "has_qoe": not interval,
-    }
+    session = build(
+        Session,
+        {
+            "id": session_id(call_id, from_tag, to_tag),
+            "sip_call_id": call_id.strip(),
+            "from_tag": from_tag,
+            "to_tag": to_tag,
+            "start": start,
+            "end": end,
+            "media_types": media_types,
+            "caller": caller,
+            "callee": callee,
+            "streams": streams,
+            "has_qoe": not interval,
+        },
+    )
     if conf_uri:
         key, call_type, organizer = "conf:" + conf_uri, "conference", None
     else:
         key = "sip:" + call_id.strip()
-        call_type = "pstn" if "phone" in (caller.get("kind"), callee.get("kind")) else "peerToPeer"
-        organizer = caller.get("uri")
+        call_type = "pstn" if "phone" in (caller.kind, callee.kind) else "peerToPeer"
+        organizer = caller.uri
     record_id = f"qoe:{call_id.strip()}:{from_tag or ''}:{to_tag or ''}:{local_role}"
     if interval:
         record_id += ":interval"
-    # One validation of the whole nested fragment (pydantic-core builds every model in
-    # one call), not one per endpoint, stream and metrics object.
-    return Fragment.model_validate(
+    return build(
+        Fragment,
         {
             "fragment_id": frag_id,
             "record_id": record_id,
@@ -520,7 +722,7 @@ def _session_report(report: El, interval: bool, frag_id: str) -> Fragment:
             "start": start,
             "end": end,
             "sessions": [session],
-        }
+        },
     )
 
 

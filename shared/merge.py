@@ -29,7 +29,7 @@ from shared.models.call import (
     SourceIds,
     Stream,
 )
-from shared.models.trusted import deep_copy
+from shared.models.trusted import build, deep_copy
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -156,7 +156,7 @@ def build_view(
     table: ThresholdTable | None = None,
 ) -> CallView:
     """Fold the fragments into the call view and classify it."""
-    view = CallView()
+    view = build(CallView, {})  # models of values already valid: no validation (trusted.py)
     sessions: dict[str, Session] = {}
     starts: list[str] = []
     ends: list[str] = []
@@ -200,7 +200,7 @@ def build_view(
 
 def source_ids(frag: Fragment) -> SourceIds:
     """The ids a source record named the call by, as the source spelled them."""
-    ids = SourceIds(source_format=frag.source_format, record_id=frag.record_id)
+    ids = build(SourceIds, {"source_format": frag.source_format, "record_id": frag.record_id})
     if frag.source_format == "graph-v1":
         ids.call_record_id = frag.record_id.removeprefix("graph:")
         ids.version = frag.version
@@ -287,7 +287,9 @@ def _participants(view: CallView, listed: Iterable[Participant] = ()) -> list[Pa
             p = seen.get(ep.uri)
             if p is None:
                 kind = ep.kind if ep.kind in ("user", "phone", "guest", "server") else "unknown"
-                seen[ep.uri] = Participant(uri=ep.uri, display_name=ep.display_name, kind=kind)
+                seen[ep.uri] = build(
+                    Participant, {"uri": ep.uri, "display_name": ep.display_name, "kind": kind}
+                )
             elif ep.display_name and not p.display_name:
                 p.display_name = ep.display_name
     return [seen[k] for k in sorted(seen)]

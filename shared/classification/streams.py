@@ -20,6 +20,7 @@ from shared.classification.thresholds import (
     profile_for,
 )
 from shared.models.call import Stream, StreamMetrics, StreamQuality
+from shared.models.trusted import build
 
 Flag = Literal["yellow", "red"]
 
@@ -107,7 +108,7 @@ def classify_stream(
     present, whatever the rating, since Call Analytics shows them next to the metric."""
     table = table or DEFAULT_TABLE
     chosen = profile_for(stream.source_format, profile)
-    q = StreamQuality(profile=chosen if stream.media_type == "audio" else None)
+    q = build(StreamQuality, {"profile": chosen if stream.media_type == "audio" else None})
     metrics = stream.metrics
     media = stream.media_type
     q.flags = _flags(metrics, table.for_media(media))

@@ -31,10 +31,12 @@ quadratic blow-up), as does a report over `ctx.max_qoe_bytes` or an unknown
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
 import threading
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -56,6 +58,10 @@ _DECL = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _TAG_CACHE: dict[str, str | None] = {}
 _TAG_CACHE_MAX = 4096
 _UNSEEN: Any = object()
+# The same few thousand users' URIs recur in every report: normalise each once (both
+# functions are pure; bounded like the tag cache).
+_normalise_uri = functools.lru_cache(maxsize=4096)(normalise_uri)
+_uri_kind = functools.lru_cache(maxsize=4096)(uri_kind)
 _local = threading.local()
 
 El = Any  # an lxml element; lxml ships no usable type stubs
@@ -229,8 +235,10 @@ def _ssid(raw: str | None) -> str | None:
         return raw
 
 
-def _load(data: Any, ctx: ParseContext) -> tuple[El, str]:
-    """Size and declaration checks, then a safe parse. Returns (root, text for hashing)."""
+def _load(data: Any, ctx: ParseContext) -> tuple[El, bytes]:
+    """Size and declaration checks, then a safe parse. Returns (root, the UTF-8 bytes
+    parsed: what the content hash is taken of, the same as the hash of the text since a
+    lone surrogate never parses)."""
     if isinstance(data, bytes | bytearray):
         if len(data) > ctx.max_qoe_bytes:
             raise RecordRejected(
@@ -265,7 +273,7 @@ def _load(data: Any, ctx: ParseContext) -> tuple[El, str]:
         raise RecordRejected("QoE report declares a DOCTYPE or ENTITY: not accepted")
     if _local_name(root.tag) != "VQReportEvent":
         raise RecordRejected("QoE report root is not ms-rtcp-metrics VQReportEvent")
-    return root, text
+    return root, raw
 
 
 class _Keep(str):
@@ -331,38 +339,50 @@ _DIALOG_READ: dict[str, Any] = {
 }
 
 
-def _compile(read: dict[str, Any], path: str = "") -> dict[str | None, Any]:
-    """`_LINE_READ` as `_grab` walks it: local name -> (key, None) for a text, (key, {})
-    to keep an element, (key, its children's entries) to keep and walk it."""
-    out: dict[str | None, Any] = {}
+class _Spec(dict[Any, Any]):
+    """One level of a `_grab` walk, keyed by tag: what to read of a child with that tag
+    (None: nothing). Filled on first sight of each tag from the local names it reads,
+    so that the walk costs one look-up per child whatever namespace of the family the
+    child is in."""
+
+    def __init__(self, names: dict[str, Any]) -> None:
+        super().__init__()
+        self.names = names
+
+    def __missing__(self, tag: Any) -> Any:
+        want = self.names.get(_local_name(tag))  # type: ignore[arg-type]
+        if len(self) < _TAG_CACHE_MAX:
+            self[tag] = want
+        return want
+
+
+def _compile(read: dict[str, Any], path: str = "") -> _Spec:
+    """`_LINE_READ` as `_grab` walks it: local name -> (key, None) for a text, (key,
+    False) to keep an element, (key, its children's `_Spec`) to keep and walk it."""
+    names: dict[str, Any] = {}
     for name, want in read.items():
         if name == "":
             continue
         if isinstance(want, _Keep):
-            out[name] = (str(want), {})
+            names[name] = (str(want), False)
         elif isinstance(want, str):
-            out[name] = (want, None)
+            names[name] = (want, None)
         else:
-            out[name] = (want.get("") or f"{path}/{name}", _compile(want, f"{path}/{name}"))
-    return out
+            names[name] = (want.get("") or f"{path}/{name}", _compile(want, f"{path}/{name}"))
+    return _Spec(names)
 
 
 _LINE_SPEC = _compile(_LINE_READ)
 _DIALOG_SPEC = _compile(_DIALOG_READ)
 
 
-def _grab(el: El, spec: dict[str | None, Any], out: dict[str, Any]) -> None:
+def _grab(el: El, spec: _Spec, out: dict[str, Any]) -> None:
     """One pass over `el`'s children, down only the branches `spec` names: the raw text
     (or the element) of each wanted node into `out`. Same reading as `_kids` / `_find`
     (first child per local name of the ms-rtcp-metrics family, `el.text` unstripped),
     without building a dict of every child of every element on the way."""
-    cached = _TAG_CACHE.get
     for child in el:
-        tag = child.tag
-        name = cached(tag, _UNSEEN)  # inlined `_local_name`, as in `_kids`
-        if name is _UNSEEN:
-            name = _local_name(tag)
-        want = spec.get(name)  # None (not of the family) is never a key
+        want = spec[child.tag]
         if want is None:
             continue
         key, sub = want
@@ -372,7 +392,7 @@ def _grab(el: El, spec: dict[str | None, Any], out: dict[str, Any]) -> None:
             out[key] = child.text
         else:
             out[key] = child
-            if sub:
+            if sub is not False:
                 _grab(child, sub, out)
 
 
@@ -483,6 +503,43 @@ def _media_type(label: str, payload_kind: str | None, metrics: dict[str, Any]) -
     return "data"
 
 
+def _port(text: str | None) -> int | None:
+    port = _num_t(text)
+    return int(port) if port is not None and port.is_integer() and 0 <= port <= 65535 else None
+
+
+def _channel(text: str | None) -> int | None:
+    channel = _num_t(text)
+    if channel is not None and channel.is_integer() and 0 < channel < 256:
+        return int(channel)
+    return None
+
+
+def _ssid_t(text: str | None) -> str | None:
+    return _ssid(_text_t(text))
+
+
+# The reporter's details a media line gives: (Endpoint field, `_grab` key, reading).
+_LOCAL_FIELDS: tuple[tuple[str, str, Callable[[str | None], Any]], ...] = (
+    ("vpn", "vpn", _bool_t),
+    ("link_speed_bps", "link_speed", _num_t),
+    ("bssid", "bssid", _text_t),
+    ("ip_address", "ip", _text_t),
+    ("port", "port", _port),
+    ("inside", "inside", _bool_t),
+    ("subnet_mask", "mask", _text_t),
+    ("mac_address", "mac", _text_t),
+    ("capture_device", "capture_device", _text_t),
+    ("capture_driver", "capture_driver", _text_t),
+    ("render_device", "render_device", _text_t),
+    ("render_driver", "render_driver", _text_t),
+    ("ssid", "ssid", _ssid_t),
+    ("wifi_radio_type", "wifi_radio_type", _text_t),
+    ("wifi_signal_strength", "wifi_rssi", _num_t),
+    ("wifi_channel", "wifi_channel", _channel),
+)
+
+
 def _fill_local(ep: dict[str, Any], g: dict[str, Any]) -> None:
     """Network and device details of the reporting endpoint; first media line wins
     (the audio line is visited first). `g` is what `_grab` read of the media line."""
@@ -497,45 +554,15 @@ def _fill_local(ep: dict[str, Any], g: dict[str, Any]) -> None:
             ep["connection_type"] = "wifi"
         elif conn or details:
             ep["connection_type"] = "other"
-    ip = _text_t(g.get("ip"))
-    mask = _text_t(g.get("mask"))
-    port = _num_t(g.get("port"))
-    channel = _num_t(g.get("wifi_channel"))
-    for name, value in (
-        ("vpn", _bool_t(g.get("vpn"))),
-        ("link_speed_bps", _num_t(g.get("link_speed"))),
-        ("bssid", _text_t(g.get("bssid"))),
-        ("ip_address", ip),
-        (
-            "port",
-            int(port) if port is not None and port.is_integer() and 0 <= port <= 65535 else None,
-        ),
-        ("inside", _bool_t(g.get("inside"))),
-        ("subnet_mask", mask),
-        ("mac_address", _text_t(g.get("mac"))),
-        ("capture_device", _text_t(g.get("capture_device"))),
-        ("capture_driver", _text_t(g.get("capture_driver"))),
-        ("render_device", _text_t(g.get("render_device"))),
-        ("render_driver", _text_t(g.get("render_driver"))),
-        ("wifi_radio_type", _text_t(g.get("wifi_radio_type"))),
-        ("wifi_signal_strength", _num_t(g.get("wifi_rssi"))),
-        (
-            "wifi_channel",
-            int(channel)
-            if channel is not None and channel.is_integer() and 0 < channel < 256
-            else None,
-        ),
-    ):
-        if value is not None and ep.get(name) is None:
-            ep[name] = value
-    if ep.get("subnet") is None:  # the costly two last: only while still unknown
-        subnet = _subnet(ip, mask)
+    for name, key, read in _LOCAL_FIELDS:
+        if ep.get(name) is None:
+            value = read(g.get(key))
+            if value is not None:
+                ep[name] = value
+    if ep.get("subnet") is None:
+        subnet = _subnet(_text_t(g.get("ip")), _text_t(g.get("mask")))
         if subnet is not None:
             ep["subnet"] = subnet
-    if ep.get("ssid") is None:
-        ssid = _ssid(_text_t(g.get("ssid")))
-        if ssid is not None:
-            ep["ssid"] = ssid
 
 
 def _events(el: El | None, into: dict[str, float]) -> None:
@@ -648,9 +675,9 @@ def _session_report(report: El, interval: bool, frag_id: str) -> Fragment:
     if is_caller is None:
         raise RecordRejected("QoE report DialogInfo/Caller is missing or not a boolean")
     local_role, remote_role = ("caller", "callee") if is_caller else ("callee", "caller")
-    local_uri = normalise_uri(_text_t(dk.get("FromURI")))
-    remote_uri = normalise_uri(_text_t(dk.get("ToURI")))
-    conf_uri = normalise_uri(_text_t(dk.get("ConfURI")))
+    local_uri = _normalise_uri(_text_t(dk.get("FromURI")))
+    remote_uri = _normalise_uri(_text_t(dk.get("ToURI")))
+    conf_uri = _normalise_uri(_text_t(dk.get("ConfURI")))
 
     local: dict[str, Any] = {
         "role": local_role,
@@ -664,7 +691,7 @@ def _session_report(report: El, interval: bool, frag_id: str) -> Fragment:
     }
     for ep, uri in ((local, local_uri), (remote, remote_uri)):
         if uri:
-            ep["kind"] = uri_kind(uri)
+            ep["kind"] = _uri_kind(uri)
     if endpoint is not None:
         local["machine_name"] = _attr(endpoint, "Name")
         local["os"] = _attr(endpoint, "OS")
@@ -729,8 +756,8 @@ def _session_report(report: El, interval: bool, frag_id: str) -> Fragment:
 @register("qoe", "ms-qoe-xml")
 def parse_qoe(data: Any, ctx: ParseContext) -> list[Fragment]:
     """Parse one QoE report into one fragment per session report it holds."""
-    root, text = _load(data, ctx)
-    base_id = content_hash(text)
+    root, raw = _load(data, ctx)
+    base_id = content_hash(raw)
     fragments: list[Fragment] = []
     for el in root:
         name = _local_name(el.tag)

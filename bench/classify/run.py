@@ -7,6 +7,12 @@ VBSS and application sharing), then in the same process measures
   1. lxml parsing the same bytes and doing nothing else (the floor), and
   2. per report: parse_record + union + build_view (which classifies),
 and prints both rates, their ratio (goal >= 0.3) and peak memory.
+
+Step 2 is exactly what the processor runs for each QoE report (`merged_document` calls
+the same `union` and `build_view`): the one-pass walk and the models built without a
+second validation (docs/reference/qoe-xml.md, "How the parser reads a report"). On a
+shared machine the two rates swing together but not equally: compare two commits by
+running them alternately, a few times each, in the same minutes.
 """
 
 from __future__ import annotations

@@ -27,6 +27,21 @@ Parsing is defensive: lxml without DTD loading, entity resolution or network acc
 any DOCTYPE / ENTITY declaration rejects the report outright (XXE, billion laughs,
 quadratic blow-up), as does a report over `ctx.max_qoe_bytes` or an unknown
 `MediaLine@Label`. A missing or unparsable metric is None, never 0.
+
+Why it reads the tree the way it does (the hot path of every QoE report the processor
+stores): after lxml's parse, what a report costs is Python's work per element, so each
+media line is read in one pass (`_grab`) down only the branches `_LINE_READ` names, one
+dict look-up per child keyed by its tag (`_Spec`), keeping the raw text of the nodes it
+wants; the numbers, flags and strings are typed as they are read, so the fragment's
+models are built without a second validation (`shared.models.trusted.build`). Measured
+and slower, so not used: one lxml XSLT stylesheet for the whole report (libxslt's
+`local-name()` steps, needed because any namespace of the family is accepted: three
+to four times the parse itself), compiled XPath `concat()` of the fields (slower per media line
+than this walk, even with exact-namespace steps), custom element classes (lxml's class
+look-up makes every element proxy slower to create) and the stdlib's expat tree (its
+parse alone is slower than lxml's parse plus this walk). The tree walk this replaced is
+kept in tests/qoe_reference.py; tests/unit/test_qoe_fast_path.py holds the two to the
+same fragments and the same rejections.
 """
 
 from __future__ import annotations

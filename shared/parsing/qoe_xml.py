@@ -72,6 +72,7 @@ _VIDEO_LABELS = LABELS - {"main-audio", "data"}
 _DECL = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _TAG_CACHE: dict[str, str | None] = {}
 _TAG_CACHE_MAX = 4096
+_SPEC_TAGS_MAX = 256  # per level of a `_Spec`: a level sees a few dozen tags at most
 _UNSEEN: Any = object()
 # The same few thousand users' URIs recur in every report: normalise each once (both
 # functions are pure; bounded like the tag cache).
@@ -170,18 +171,6 @@ def _num(el: El | None) -> float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) else None
-
-
-def _bool(el: El | None) -> bool | None:
-    text = _text(el)
-    if text is None:
-        return None
-    lower = text.lower()
-    if lower in ("true", "1"):
-        return True
-    if lower in ("false", "0"):
-        return False
-    return None
 
 
 def _attr(el: El, name: str) -> str | None:
@@ -366,7 +355,7 @@ class _Spec(dict[Any, Any]):
 
     def __missing__(self, tag: Any) -> Any:
         want = self.names.get(_local_name(tag))  # type: ignore[arg-type]
-        if len(self) < _TAG_CACHE_MAX:
+        if len(self) < _SPEC_TAGS_MAX:
             self[tag] = want
         return want
 
@@ -430,7 +419,8 @@ def _text_t(text: str | None) -> str | None:
 
 
 def _bool_t(text: str | None) -> bool | None:
-    """`_bool` of an element whose text is `text`."""
+    """A flag (`Caller`, `VPN`, `Inside`): true / false or 1 / 0, any case, around
+    spaces; anything else is None."""
     if text is None:
         return None
     lower = text.strip().lower()

@@ -1,5 +1,8 @@
-"""The QoE parser as it was before the fast path (`shared.parsing.qoe_xml`), kept whole
-as the reference `tests/unit/test_qoe_fast_path.py` compares the fast path against.
+"""The QoE parser as it was before the fast path (`shared.parsing.qoe_xml`): the reference
+`tests/unit/test_qoe_fast_path.py` compares the fast path against. The steps the fast
+path rewrote (the walk, metrics, endpoints, subnet, the fragment's build) are kept as
+they were; the helpers it kept unchanged (element look-up, text and number reading,
+timestamps, SSID, media type) are imported from it rather than copied.
 
 It walked the lxml tree with one dict of children per element and validated each
 fragment with pydantic; the fast path must give the same fragments (same values, same
@@ -11,10 +14,6 @@ both in the same commit.
 from __future__ import annotations
 
 import ipaddress
-import math
-import re
-import threading
-from datetime import datetime, timezone
 from typing import Any
 
 from lxml import etree
@@ -22,111 +21,22 @@ from lxml import etree
 from shared.identity import content_hash, normalise_uri, session_id, uri_kind
 from shared.models.call import Fragment
 from shared.parsing import ParseContext, RecordRejected
-
-SOURCE = "ms-qoe-xml"
-NS_BASE = "ms-rtcp-metrics"
-LABELS = frozenset(
-    {"main-audio", "main-video", "panoramic-video", "data"}
-    | {f"main-video{i}" for i in range(1, 7)}
+from shared.parsing.qoe_xml import (  # what the fast path kept unchanged
+    _DECL,
+    LABELS,
+    SOURCE,
+    El,
+    _attr,
+    _find,
+    _iso,
+    _kids,
+    _local_name,
+    _media_type,
+    _num,
+    _parser,
+    _ssid,
+    _text,
 )
-_VIDEO_LABELS = LABELS - {"main-audio", "data"}
-_DECL = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
-_TAG_CACHE: dict[str, str | None] = {}
-_TAG_CACHE_MAX = 4096
-_UNSEEN: Any = object()
-_local = threading.local()
-
-El = Any  # an lxml element; lxml ships no usable type stubs
-
-
-def _parser() -> etree.XMLParser:
-    """One parser per thread: lxml parsers are not thread-safe, and building one per
-    report would cost more than parsing a small report."""
-    parser = getattr(_local, "parser", None)
-    if parser is None:
-        parser = etree.XMLParser(
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            dtd_validation=False,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
-            collect_ids=False,
-            recover=False,
-        )
-        _local.parser = parser
-    return parser
-
-
-def _local_name(tag: Any) -> str | None:
-    """Local name of a tag in the ms-rtcp-metrics family, else None (cached: the same
-    few dozen tags recur in every report)."""
-    if not isinstance(tag, str):
-        return None
-    name = _TAG_CACHE.get(tag)
-    if name is not None or tag in _TAG_CACHE:
-        return name
-    result: str | None = None
-    if tag.startswith("{"):
-        ns, _, local = tag[1:].partition("}")
-        if ns == NS_BASE or ns.startswith(NS_BASE + ".v"):
-            result = local
-    if len(_TAG_CACHE) < _TAG_CACHE_MAX:
-        _TAG_CACHE[tag] = result
-    return result
-
-
-def _kids(el: El | None) -> dict[str, El]:
-    """First child per local name: one pass over the children, then dict look-ups."""
-    out: dict[str, El] = {}
-    if el is None:
-        return out
-    cached = _TAG_CACHE.get
-    for child in el:
-        tag = child.tag
-        name = cached(tag, _UNSEEN)  # inlined `_local_name`: this loop is the hot path
-        if name is _UNSEEN:
-            name = _local_name(tag)
-        if name is not None and name not in out:
-            out[name] = child
-    return out
-
-
-def _find(el: El | None, *path: str) -> El | None:
-    for step in path:
-        if el is None:
-            return None
-        found = None
-        for child in el:
-            if _local_name(child.tag) == step:
-                found = child
-                break
-        el = found
-    return el
-
-
-def _text(el: El | None) -> str | None:
-    if el is None:
-        return None
-    text = el.text
-    if text is None:
-        return None
-    text = text.strip()
-    return text or None
-
-
-def _num(el: El | None) -> float | None:
-    if el is None:
-        return None
-    text = el.text
-    if not text:
-        return None
-    try:
-        value = float(text)  # float() itself ignores surrounding whitespace
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _bool(el: El | None) -> bool | None:
@@ -141,36 +51,6 @@ def _bool(el: El | None) -> bool | None:
     return None
 
 
-def _attr(el: El, name: str) -> str | None:
-    value = el.get(name)
-    if value is None:
-        for key, val in el.attrib.items():
-            if key.endswith("}" + name):
-                value = val
-                break
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
-
-
-_UTC_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z\Z")
-
-
-def _iso(value: str | None) -> str | None:
-    if not value:
-        return None
-    if _UTC_Z.match(value):  # already canonical UTC: the common case, no datetime round trip
-        return value
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
 def _subnet(ip: str | None, mask: str | None) -> str | None:
     if not ip or not mask:
         return None
@@ -178,16 +58,6 @@ def _subnet(ip: str | None, mask: str | None) -> str | None:
         return str(ipaddress.ip_network(f"{ip}/{mask}", strict=False).network_address)
     except ValueError:
         return None
-
-
-def _ssid(raw: str | None) -> str | None:
-    """v4:SSID is hex-encoded; show the name when it decodes, else keep the raw value."""
-    if not raw:
-        return None
-    try:
-        return bytes.fromhex(raw).decode("utf-8")
-    except ValueError:
-        return raw
 
 
 def _load(data: Any, ctx: ParseContext) -> tuple[El, str]:
@@ -291,26 +161,6 @@ def _stream_metrics(inbound: El | None, outbound: El | None) -> tuple[dict[str, 
         if m["relative_one_way_s"] is None:
             m["relative_one_way_s"] = _num(_find(app.get("RelativeOneWay"), "Average"))
     return {k: v for k, v in m.items() if v is not None}, kind
-
-
-def _media_type(label: str, payload_kind: str | None, metrics: dict[str, Any]) -> str:
-    if payload_kind == "audio":
-        return "audio"
-    if payload_kind == "video":
-        return "vbss" if label == "data" else "video"
-    if payload_kind == "appsharing":
-        return "appsharing"
-    if label == "main-audio":
-        return "audio"
-    if label in _VIDEO_LABELS:
-        return "video"
-    if (
-        "spoiled_tile_pct" in metrics
-        or "rdp_tile_latency_ms" in metrics
-        or "relative_one_way_s" in metrics
-    ):
-        return "appsharing"
-    return "data"
 
 
 def _fill_local(ep: dict[str, Any], desc: dict[str, El]) -> None:

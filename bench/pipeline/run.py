@@ -1,6 +1,6 @@
 """Pipeline benchmark: HTTP -> Blob -> trigger -> Cosmos DB against raw writes.
 
-`python -m bench.pipeline.run [--records 10000] [--batch 1000] [--rss-mb 50]`
+`python -m bench.pipeline.run [--records 10000] [--batch 1000] [--rss-mb 50] [--rss-without aggregates|history]`
 
 In one run, on a fresh local stack (Azurite + Cosmos DB emulator + local host):
 1. pipeline: N unique CDR records posted as gzip batches over HTTP (4 senders), until
@@ -280,11 +280,29 @@ async def _stage_big_batch(tenant: str, target_mb: float, seed: int = 3) -> tupl
     return f"incoming/{name}", len(raw), len(body)
 
 
-def _measure_rss(tenant: str, target_mb: float, seed: int) -> dict[str, Any]:
-    """Peak RSS growth of a fresh processor process over one staged batch."""
+# Diagnostics for `--rss-without`: a step of the processor replaced by a no-op in the
+# measured child only, so what a step adds to the peak can be told apart (the batch's
+# counts then no longer reconcile: never for anything but this measurement).
+RSS_WITHOUT = {
+    "aggregates": "import shared.storage.call_ledger as _l\n"
+    "async def _none(self): return 0\n"
+    "_l.CommitGroup.finish = _none\n",
+    "history": "import shared.processor as _p\n"
+    "async def _skip(self, *a, **k): return None\n"
+    "_p.BatchProcessor._follow_up = _skip\n",
+}
+
+
+def _measure_rss(
+    tenant: str, target_mb: float, seed: int, without: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Peak RSS growth of a fresh processor process over one staged batch; `without`:
+    steps switched off in that process (`RSS_WITHOUT`)."""
     blob, raw_len, gz_len = asyncio.run(_stage_big_batch(tenant, target_mb, seed))
+    marker = "from shared.processor import BatchProcessor\n"
+    code = RSS_CHILD.replace(marker, marker + "".join(RSS_WITHOUT[w] for w in without))
     child = subprocess.run(
-        [sys.executable, "-c", RSS_CHILD, str(ROOT), blob],
+        [sys.executable, "-c", code, str(ROOT), blob],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -357,6 +375,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=1_000)
     p.add_argument("--rss-mb", type=int, default=50)
     p.add_argument("--only", choices=["all", "pipeline", "rss", "import"], default="all")
+    p.add_argument(
+        "--rss-without",
+        action="append",
+        choices=sorted(RSS_WITHOUT),
+        default=[],
+        help="diagnostic: switch a processor step off in the RSS runs (repeatable)",
+    )
     args = p.parse_args(argv)
     if args.only == "import":  # no stack needed
         return _finish({"python": sys.version.split()[0], **import_times()}, "import.json")
@@ -398,8 +423,11 @@ def main(argv: list[str] | None = None) -> int:
         # The same processor on a batch 1/25 the size (other calls: another seed) first:
         # what it grows by is the fixed cost (connection pool, TLS buffers, warm caches);
         # the big batch's growth beyond that is what the batch size costs.
-        results["rss_small_batch"] = _measure_rss(rss_tenant, args.rss_mb / 25, seed=11)
-        results["rss"] = _measure_rss(rss_tenant, args.rss_mb, seed=3)
+        off = tuple(args.rss_without)
+        results["rss_small_batch"] = _measure_rss(rss_tenant, args.rss_mb / 25, 11, off)
+        results["rss"] = _measure_rss(rss_tenant, args.rss_mb, 3, off)
+        if off:
+            results["rss"]["without"] = list(off)
         results["rss"]["growthBeyondSmallBatchMB"] = round(
             results["rss"]["growthMB"] - results["rss_small_batch"]["growthMB"], 1
         )

@@ -1,6 +1,7 @@
 """Pipeline benchmark: HTTP -> Blob -> trigger -> Cosmos DB against raw writes.
 
-`python -m bench.pipeline.run [--records 10000] [--batch 1000] [--rss-mb 50] [--rss-without aggregates|history]`
+`python -m bench.pipeline.run [--records 10000] [--batch 1000] [--rss-mb 50]
+[--only all|pipeline|rss|import] [--rss-without aggregates|history]`
 
 In one run, on a fresh local stack (Azurite + Cosmos DB emulator + local host):
 1. pipeline: N unique CDR records posted as gzip batches over HTTP (4 senders), until

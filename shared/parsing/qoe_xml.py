@@ -151,26 +151,13 @@ def _find(el: El | None, *path: str) -> El | None:
 
 
 def _text(el: El | None) -> str | None:
-    if el is None:
-        return None
-    text = el.text
-    if text is None:
-        return None
-    text = text.strip()
-    return text or None
+    """An element's text, stripped; None when absent or blank (`_text_t` of its text)."""
+    return None if el is None else _text_t(el.text)
 
 
 def _num(el: El | None) -> float | None:
-    if el is None:
-        return None
-    text = el.text
-    if not text:
-        return None
-    try:
-        value = float(text)  # float() itself ignores surrounding whitespace
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
+    """An element's finite number, else None (`_num_t` of its text)."""
+    return None if el is None else _num_t(el.text)
 
 
 def _attr(el: El, name: str) -> str | None:
@@ -401,18 +388,19 @@ def _grab(el: El, spec: _Spec, out: dict[str, Any]) -> None:
 
 
 def _num_t(text: str | None) -> float | None:
-    """`_num` of an element whose text is `text`."""
+    """A finite number read from an element's text, else None (never 0 for a missing or
+    unparsable value)."""
     if not text:
         return None
     try:
-        value = float(text)
+        value = float(text)  # float() itself ignores surrounding whitespace
     except ValueError:
         return None
     return value if math.isfinite(value) else None
 
 
 def _text_t(text: str | None) -> str | None:
-    """`_text` of an element whose text is `text`."""
+    """An element's text, stripped; None when absent or blank."""
     if text is None:
         return None
     return text.strip() or None
@@ -574,12 +562,8 @@ def _events(el: El | None, into: dict[str, float]) -> None:
     """Client event ratios by local name; the worst value over the media lines."""
     if el is None:
         return
-    cached = _TAG_CACHE.get
     for child in el:
-        tag = child.tag
-        name = cached(tag, _UNSEEN)
-        if name is _UNSEEN:
-            name = _local_name(tag)
+        name = _local_name(child.tag)
         if name is None:
             continue
         value = _num_t(child.text)
@@ -592,12 +576,8 @@ def _parts(report: El) -> tuple[El | None, El | None, list[El]]:
     MediaLine."""
     dialog = endpoint = None
     lines = []
-    cached = _TAG_CACHE.get
     for el in report:
-        tag = el.tag
-        name = cached(tag, _UNSEEN)
-        if name is _UNSEEN:
-            name = _local_name(tag)
+        name = _local_name(el.tag)
         if name == "MediaLine":
             lines.append(el)
         elif name == "DialogInfo":

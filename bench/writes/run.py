@@ -48,10 +48,8 @@ class CountingTransport(PooledTransport):
     replace, upsert, delete, batch (a transactional batch: one request). On the
     product's bounded pool (`make_clients`' default transport)."""
 
-    def __init__(self, connections: int | None = None, **kwargs: Any) -> None:
-        from shared.settings import Settings
-
-        super().__init__(connections=connections or Settings().cosmos_concurrency, **kwargs)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.counts: Counter[tuple[str, str]] = Counter()
 
     @staticmethod
@@ -152,10 +150,10 @@ def summarise(counts: Counter[tuple[str, str]], calls: int, seconds: float) -> d
 async def run(calls: int) -> dict[str, Any]:
     from shared.processor import BatchProcessor
     from shared.settings import get_settings
-    from shared.storage.clients import make_clients, transport_options
+    from shared.storage.clients import build_cosmos_transport, make_clients
 
     settings = get_settings()
-    transport = CountingTransport(settings.cosmos_concurrency, **transport_options())
+    transport = build_cosmos_transport(settings, CountingTransport)
     clients = make_clients(settings, cosmos_transport=transport)
     processor = BatchProcessor(clients, settings)
     await clients.container(__import__("shared.storage.layout", fromlist=["x"]).CALLS).read()

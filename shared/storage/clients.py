@@ -79,17 +79,27 @@ def transport_options(environ: Mapping[str, str] | None = None) -> dict[str, Any
     return {"use_env_settings": proxied}
 
 
+def build_cosmos_transport(settings: Settings, kind: Any = None, **extra: Any) -> Any:
+    """The Cosmos DB client's transport as the product builds it: a pool of at most
+    `cosmos_concurrency` connections (shared/storage/transport.py: each connection keeps
+    a 256 KB TLS buffer) with `transport_options()`. `kind`: a `PooledTransport`
+    subclass that counts or throttles requests (benchmarks, fault tests), built the same
+    way with its own `extra` arguments, so that what they measure is the product's
+    transport."""
+    from shared.storage.transport import PooledTransport
+
+    return (kind or PooledTransport)(
+        connections=settings.cosmos_concurrency, **transport_options(), **extra
+    )
+
+
 def make_clients(settings: Settings, *, cosmos_transport: Any = None) -> Clients:
-    """The product's clients. `cosmos_transport`: an azure-core transport for the Cosmos
-    client (benchmarks count requests, fault tests throttle them) on the same settings;
-    build it with `transport_options()` to keep the product's transport settings. By
-    default the Cosmos client's pool holds at most `cosmos_concurrency` connections
-    (shared/storage/transport.py: each connection keeps a 256 KB TLS buffer)."""
+    """The product's clients. `cosmos_transport`: the Cosmos client's transport when not
+    the product's own (`build_cosmos_transport(settings)`, which also builds the counting and
+    throttling ones of the benchmarks and fault tests)."""
     from azure.core.pipeline.transport import AioHttpTransport
     from azure.cosmos.aio import CosmosClient
     from azure.storage.blob.aio import BlobServiceClient
-
-    from shared.storage.transport import PooledTransport
 
     # Downloads stream in 4 MB ranges (the SDK's first GET would otherwise take up to
     # 32 MB at once): the processor's memory stays bounded whatever the batch size.
@@ -124,7 +134,7 @@ def make_clients(settings: Settings, *, cosmos_transport: Any = None) -> Clients
         connection_timeout=10,
         transport=cosmos_transport
         if cosmos_transport is not None
-        else PooledTransport(connections=settings.cosmos_concurrency, **options),
+        else build_cosmos_transport(settings),
     )
     return Clients(blob, cosmos, cosmos.get_database_client(settings.cosmos_database))
 

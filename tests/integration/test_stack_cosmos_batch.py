@@ -162,10 +162,12 @@ def test_read_items_is_one_request_for_a_flush(stack: Stack) -> None:
     """On the wire: the SDK sends one query for items of one partition-key range (the
     local server has one), answered from the items themselves, not a container scan."""
     from bench.writes.run import CountingTransport
+    from shared.settings import Settings
+    from shared.storage.clients import build_cosmos_transport
 
     class Recording(CountingTransport):
-        def __init__(self) -> None:
-            super().__init__()
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
             self.looked_up: list[str] = []
 
         async def send(self, request: Any, **kwargs: Any) -> Any:
@@ -175,7 +177,7 @@ def test_read_items_is_one_request_for_a_flush(stack: Stack) -> None:
             return response
 
     async def go() -> int:
-        transport = Recording()
+        transport = build_cosmos_transport(Settings(), Recording)
         client = CosmosClient(
             os.environ["COSMOS_ENDPOINT"], credential=os.environ["COSMOS_KEY"], transport=transport
         )

@@ -31,7 +31,7 @@ from shared.processor import CHUNK_RECORDS, BatchProcessor
 from shared.settings import Settings, get_settings
 from shared.storage import layout
 from shared.storage.batches import read_batch
-from shared.storage.clients import Clients, make_clients, transport_options
+from shared.storage.clients import Clients, build_cosmos_transport, make_clients
 from tests.reliability import faultlib as fl
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
@@ -87,11 +87,8 @@ def test_cosmos_throttling_ends_as_a_clean_run(stack, figures):
 
     async def scenario() -> dict[str, Any]:
         clients = make_clients(settings)
-        transport = ThrottlingTransport(
-            rate=0.3,
-            retry_after_ms=5,
-            connections=settings.cosmos_concurrency,
-            **transport_options(),
+        transport = build_cosmos_transport(
+            settings, ThrottlingTransport, rate=0.3, retry_after_ms=5
         )
         throttled = make_clients(settings, cosmos_transport=transport)
         try:

@@ -36,7 +36,7 @@ SETTING_NAMES: dict[str, str] = {
     "CDC_MAX_BATCH_RECORDS": "records per batch (default 10000)",
     "CDC_MAX_BATCH_BYTES": "decompressed bytes per batch (default 50 MB)",
     "CDC_MAX_QOE_BYTES": "bytes per QoE report (default 300 KB)",
-    "CDC_COSMOS_CONCURRENCY": "concurrent Cosmos DB requests per batch (default 32)",
+    "CDC_COSMOS_CONCURRENCY": "concurrent Cosmos DB requests per batch (default 8)",
     "CDC_MAX_PROCESS_ATTEMPTS": "processor runs before a batch goes to the poison path (default 5)",
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "Application Insights (Azure)",
     "CDC_BUILD_VERSION": "build version shown by admin health (set by the deployment)",
@@ -93,7 +93,7 @@ class Settings:
     max_batch_records: int = 10_000
     max_batch_bytes: int = 50 * 1024 * 1024
     max_qoe_bytes: int = 300 * 1024
-    cosmos_concurrency: int = 32
+    cosmos_concurrency: int = 8
     max_process_attempts: int = 5
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -120,7 +120,7 @@ class Settings:
             max_batch_records=_int(env, "CDC_MAX_BATCH_RECORDS", 10_000),
             max_batch_bytes=_int(env, "CDC_MAX_BATCH_BYTES", 50 * 1024 * 1024),
             max_qoe_bytes=_int(env, "CDC_MAX_QOE_BYTES", 300 * 1024),
-            cosmos_concurrency=_int(env, "CDC_COSMOS_CONCURRENCY", 32),
+            cosmos_concurrency=_int(env, "CDC_COSMOS_CONCURRENCY", 8),
             max_process_attempts=_int(env, "CDC_MAX_PROCESS_ATTEMPTS", 5),
         )
 

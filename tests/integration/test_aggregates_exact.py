@@ -91,7 +91,14 @@ class Store:
         return expected_aggregates(stored)
 
 
-def test_duplicated_reordered_and_crashed_batches_stay_exact(stack) -> None:
+@pytest.mark.parametrize("slice_documents", [None, 3], ids=["slices-of-100", "slices-of-3"])
+def test_duplicated_reordered_and_crashed_batches_stay_exact(
+    stack, monkeypatch, slice_documents
+) -> None:
+    # slices of 3: a partition's documents go in several read-many + batch rounds, and a
+    # crash part way through the documents falls between rounds
+    if slice_documents:
+        monkeypatch.setattr("shared.storage.aggregates.SLICE_DOCUMENTS", slice_documents)
     tenant = str(uuid.uuid4())
     arrivals = _generated_calls(seed=5, n=24, tenant=tenant)
     rng = random.Random(7)

@@ -48,7 +48,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib import error, parse, request
@@ -244,17 +244,21 @@ def _find_poor_call(api: Api, frm: str, to: str) -> tuple[str, dict[str, Any], l
     )
 
 
-def _building_files(admin: Api, frm: str, to: str, tmp: Path) -> tuple[Path, Path, list[str]]:
-    rows = admin.get("/v1/quality/summary", groupBy="subnet", **{"from": frm, "to": to})["rows"]
-    nets: list[str] = []
-    for r in sorted(rows, key=lambda r: -(r.get("streams") or 0)):
-        try:
-            net = ipaddress.ip_network(f"{r.get('subnet')}/24", strict=False)
-        except ValueError:
-            continue  # unknown subnet, IPv6: not in a CQD building file
-        if net.version == 4 and str(net.network_address) not in nets:
-            nets.append(str(net.network_address))
-    assert nets, f"no IPv4 subnets in the demo data's quality summary: {rows[:3]}"
+def _building_files(admin: Api, today: date, tmp: Path) -> tuple[Path, Path, list[str], str | None]:
+    """The admin journey's building files (good and bad), the buildings the good one
+    names, and the day it is uploaded valid from (None: the upload's default).
+
+    The demo tenant has a building timeline already, so an upload labels the days from
+    today on and earlier days keep their files. Each building must then own subnets with
+    streams on those days, or the dashboard has no row for it: the subnets are taken from
+    today's streams, busiest first; just after midnight UTC, when today may have none,
+    from yesterday's and today's, with the file valid from yesterday."""
+    valid_from: str | None = None
+    nets = _subnets_with_streams(admin, today, today + timedelta(days=1))
+    if len(nets) < 2:
+        valid_from = (today - timedelta(days=1)).isoformat()
+        nets = _subnets_with_streams(admin, today - timedelta(days=1), today + timedelta(days=1))
+    assert nets, "no IPv4 subnets with streams since yesterday in the demo data's quality summary"
     names = ["E2E-HQ", "E2E-Branch"] if len(nets) > 1 else ["E2E-HQ"]
     lines = []
     for i, net in enumerate(nets):
@@ -266,7 +270,26 @@ def _building_files(admin: Api, frm: str, to: str, tmp: Path) -> tuple[Path, Pat
     good.write_text("\n".join(lines) + "\n")
     bad = tmp / "buildings-bad.csv"
     bad.write_text(lines[0] + "\n10.99.0.0,Broken,40,Nowhere,,,,,,,,,x,0,0\n")
-    return good, bad, names
+    return good, bad, names, valid_from
+
+
+def _subnets_with_streams(admin: Api, first: date, end: date) -> list[str]:
+    """The IPv4 /24 networks with streams from `first` to the start of `end` (a bare `to`
+    date is that day's midnight), busiest first."""
+    rows = admin.get(
+        "/v1/quality/summary",
+        groupBy="subnet",
+        **{"from": first.isoformat(), "to": end.isoformat()},
+    )["rows"]
+    nets: list[str] = []
+    for r in sorted(rows, key=lambda r: -(r.get("streams") or 0)):
+        try:
+            net = ipaddress.ip_network(f"{r.get('subnet')}/24", strict=False)
+        except ValueError:
+            continue  # unknown subnet, IPv6: not in a CQD building file
+        if net.version == 4 and str(net.network_address) not in nets:
+            nets.append(str(net.network_address))
+    return nets
 
 
 # ------------------------------------------------------------------------------ the test
@@ -350,7 +373,7 @@ def test_portal_journeys(
     now = datetime.now(timezone.utc).date()
     frm, to = (now - timedelta(days=60)).isoformat(), now.isoformat()
     user, call, others = _find_poor_call(engineer, frm, to)
-    good, bad, buildings = _building_files(admin, frm, to, tmp_path)
+    good, bad, buildings, buildings_valid_from = _building_files(admin, now, tmp_path)
 
     ingest_token = _mint_token(mint, "ingest", "agent")
     quarantined = _quarantine_batch(base, ingest_token, QUARANTINED)
@@ -431,6 +454,7 @@ def test_portal_journeys(
             "goodFile": str(good),
             "badFile": str(bad),
             "expectBuildings": buildings,
+            "validFrom": buildings_valid_from,
             "from": frm,
             "to": to,
         },

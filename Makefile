@@ -45,7 +45,9 @@ run: venv node
 up: venv node
 	$(PY) -m devhost up
 
-test: venv node
+# The infra checks' tools are installed here, not by the first test that needs them:
+# an install is not part of the suite's time.
+test: venv node infra-wheels
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(COV_ARGS) $(PYTEST_ARGS)

@@ -45,9 +45,10 @@ run: venv node
 up: venv node
 	$(PY) -m devhost up
 
-# The infra checks' tools are installed here, not by the first test that needs them:
-# an install is not part of the suite's time.
+# The test tools with venvs of their own (the infra checks', schemathesis) are installed
+# here, not by the first test that needs them: an install is not part of the suite's time.
 test: venv node infra-wheels
+	$(PY) -m tests.e2e.schemathesis_tool
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(COV_ARGS) $(PYTEST_ARGS)

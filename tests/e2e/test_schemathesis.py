@@ -3,55 +3,30 @@ and every response conforms to the document (status code declared, content type
 declared, body valid against the response schema, declared headers sent and valid), for
 every operation of the document (the JUnit report names each one that ran).
 
-schemathesis pins its own hypothesis and friends, so it lives in its own virtual
-environment under .local/ (created on first use, pinned, reused); it talks to the local
-host over loopback like any client would. Bounded: a few examples per operation and a
-time budget, so the suite stays fast."""
+schemathesis runs from its own virtual environment (tests/e2e/schemathesis_tool.py) and
+talks to the local host over loopback like any client would. Bounded: a few examples per
+operation and a time budget, so the suite stays fast."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import subprocess
-import sys
 import urllib.request
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from devhost.stack import DEMO_TENANT, LOCAL
+from devhost.stack import DEMO_TENANT
 from functions.contract import openapi_document
+from tests.e2e import schemathesis_tool
 
 pytestmark = pytest.mark.stack
-SCHEMATHESIS = "schemathesis==4.32.5"
-VENV = LOCAL / "schemathesis-venv"
-
-
-def _st() -> Path:
-    LOCAL.mkdir(parents=True, exist_ok=True)
-    with open(LOCAL / "schemathesis.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        stamp = VENV / ".installed"
-        if not stamp.exists() or stamp.read_text() != SCHEMATHESIS:
-            subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-            subprocess.run(
-                [
-                    str(VENV / "bin" / "pip"),
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    SCHEMATHESIS,
-                ],
-                check=True,
-            )
-            stamp.write_text(SCHEMATHESIS)
-    return VENV / "bin" / "st"
 
 
 @pytest.mark.parametrize("level", ["admin", "engineer", "specialist"])
 def test_every_generated_request_gets_a_conforming_answer(local_host, mint, level, tmp_path):
-    st = _st()
+    st = schemathesis_tool.ensure()
     roles = {
         "admin": ["CallAnalytics.Admin"],
         "engineer": ["CallAnalytics.Engineer"],

@@ -232,9 +232,10 @@ async def apply_transitions(
     keep_s: int | None = None,
 ) -> None:
     """Add each transition (call id, seq, delta, since) to its aggregate documents
-    unless they hold its op id already: every document of a partition read in one
-    read-many and written in transactional batches, `PARTITIONS_AT_ONCE` partitions at
-    a time (each partition's transitions dropped once applied).
+    unless they hold its op id already: a partition's documents `SLICE_DOCUMENTS` at a
+    time, each slice read in one read-many and written in transactional batches,
+    `PARTITIONS_AT_ONCE` partitions at a time (each partition's transitions dropped once
+    applied).
     `keep_s`: the tenant's aggregate retention (None: the service maximum)."""
     keep = min(keep_s or MAX_KEEP_S, MAX_KEEP_S)
     by_pk: dict[str, list[_Pending]] = {}

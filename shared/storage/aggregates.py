@@ -99,12 +99,11 @@ class _Pending:
 
 
 BATCH_OPERATIONS = 100  # Cosmos DB's limit per transactional batch
-# Partitions applied at once. A commit group's read-many of one partition returns every
-# aggregate document its calls touch there, each with its `ops` list (up to `MAX_OPS`
-# pairs): about a thousand documents, 8 MB of Python objects, per month partition of a
-# 400-call group. Gathering every partition held all of them at once and was the
-# processor's peak (tracemalloc, bench/pipeline `--only rss`); two at a time keeps some
-# overlap of the round trips and the same requests.
+# Partitions applied at once (each in slices of `SLICE_DOCUMENTS`). A month partition of
+# a 400-call group holds about a thousand of the documents its calls touch, each with its
+# `ops` list (up to `MAX_OPS` pairs); gathering every partition, each read whole, held all
+# of them at once and was the processor's peak (tracemalloc, bench/pipeline `--only
+# rss`); two at a time keeps some overlap of the round trips and the same requests.
 PARTITIONS_AT_ONCE = 2
 BATCH_BYTES = 1_500_000  # under its 2 MB request limit, with room for the envelope
 # Documents read and rewritten together: what a commit group holds at once no longer

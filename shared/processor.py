@@ -59,6 +59,12 @@ CHUNK_RECORDS = 100  # records merged per flush: bounds the working set (see ben
 # `max_qoe_bytes` each (30 MB) wait in memory for their blob writes.
 QUARANTINE_BUFFER_BYTES = 1024 * 1024
 INFLATE_SLICE = 16 * 1024  # compressed bytes handed to zlib per call (see _GunzipReader)
+# A call that gained this many fragments in one chunk is a large meeting whose legs are
+# still arriving: it is held over to the next flush instead of written now, so a
+# 1,000-leg meeting in one batch is read and written once, not once per chunk (each time
+# whole, megabytes in a head and chunks). Held-over records are bounded by size.
+HOLD_FRAGMENTS = 20
+HOLD_BYTES = 2 * 1024 * 1024
 FINAL = ("completed", "completedWithErrors", "failed")
 
 
@@ -178,6 +184,40 @@ def _approx_size(record: Any) -> int:
         else:
             size += 8
     return size
+
+
+def held_over(
+    pending: dict[str, list[Fragment]],
+    sources: dict[str, dict[int, Any]],
+    fresh: dict[str, int],
+    budget: int = HOLD_BYTES,
+) -> set[str]:
+    """The calls of a chunk to hold over to the next flush: those that gained at least
+    `HOLD_FRAGMENTS` fragments in this chunk (`fresh`), most first, while their
+    records fit in `budget` bytes. A call that gained none since is written (its legs
+    have stopped coming), and so is one sharing a record with another call: a record is
+    counted stored when its calls are written, so its calls are written together."""
+    owners: dict[int, int] = defaultdict(int)
+    for records in sources.values():
+        for index in records:
+            owners[index] += 1
+    held: set[str] = set()
+    for key, gained in sorted(fresh.items(), key=lambda kv: (-kv[1], kv[0])):
+        if gained < HOLD_FRAGMENTS:
+            break
+        records = sources[key]
+        if key not in pending or any(owners[i] > 1 for i in records):
+            continue
+        size = sum(_approx_size(r) for r in records.values())
+        if size <= budget:
+            held.add(key)
+            budget -= size
+    return held
+
+
+def _records_in(sources: dict[str, dict[int, Any]]) -> int:
+    """How many records the calls of `sources` came from (a record may name several)."""
+    return len({index for records in sources.values() for index in records})
 
 
 def _uris(fragments: list[Fragment]) -> list[str]:
@@ -332,7 +372,8 @@ class BatchProcessor:
         seen_users: set[tuple[str, str | None]] = set()
         pending: dict[str, list[Fragment]] = defaultdict(list)
         sources: dict[str, dict[int, Any]] = defaultdict(dict)  # call key -> its records
-        pending_records = 0
+        pending_records = 0  # records read since the last flush that gave fragments
+        fresh: dict[str, int] = defaultdict(int)  # fragments per call since the last flush
         quarantine: list[tuple[int, str, Any]] = []
         parked_bytes = 0  # the size of what waits in `quarantine`
         keep_aggregates = tenant.classification.retention.ttl_seconds("aggregates")
@@ -352,26 +393,32 @@ class BatchProcessor:
                     for frag in fragments:
                         pending[frag.key].append(frag)
                         sources[frag.key][index] = record
+                        fresh[frag.key] += 1
                     pending_records += 1
                 if (
                     pending_records >= CHUNK_RECORDS
                     or len(quarantine) >= CHUNK_RECORDS
                     or parked_bytes >= QUARANTINE_BUFFER_BYTES
                 ):
+                    held = held_over(pending, sources, fresh)
+                    now = {k: v for k, v in pending.items() if k not in held}
+                    now_sources = {k: v for k, v in sources.items() if k not in held}
                     refused = await self._flush(
                         tenant_id,
                         batch_id,
-                        pending,
-                        sources,
+                        now,
+                        now_sources,
                         quarantine,
                         counts,
                         tenant,
                         seen_users,
                         group,
                     )
-                    counts.stored += pending_records - len(refused)
-                    pending, pending_records, quarantine = defaultdict(list), 0, []
-                    sources, parked_bytes = defaultdict(dict), 0
+                    counts.stored += _records_in(now_sources) - len(refused)
+                    pending = defaultdict(list, {k: pending[k] for k in held})
+                    sources = defaultdict(dict, {k: sources[k] for k in held})
+                    pending_records, quarantine, parked_bytes = 0, [], 0
+                    fresh = defaultdict(int)
                     if len(group.calls) >= GROUP_CALLS:
                         # the group's transitions into the aggregates, then its commit
                         await group.finish()
@@ -392,7 +439,7 @@ class BatchProcessor:
             seen_users,
             group,
         )
-        counts.stored += pending_records - len(refused)
+        counts.stored += _records_in(sources) - len(refused)
         await group.finish()
         return counts
 

@@ -1,6 +1,6 @@
 """Write-path benchmark: Cosmos DB requests per call, per container, on the emulator.
 
-`python -m bench.writes.run [--calls 1000]`
+`python -m bench.writes.run [--calls 1000] [--legs 1000]`
 
 The real `BatchProcessor` runs on `Clients` whose Cosmos client sends through a counting
 transport (the seam `CosmosClient(transport=...)` offers; nothing of ours is patched),
@@ -15,7 +15,11 @@ fresh tenant per scenario:
 - C: batch A delivered again after it completed (its blob back in `incoming/`, the same
   content hash): a no-op;
 - D: late QoE reports: B's CDRs first (not counted), then the QoE reports of the same
-  calls as a second batch (counted).
+  calls as a second batch (counted);
+- E: one SfB meeting of `--legs` CDR legs in one batch, its legs in order: once as the
+  processor runs, once with the hold-over of a large call switched off (the baseline, in
+  the same run), with the bytes sent to the calls container (a meeting of 1,000 legs is
+  megabytes, rewritten whole at every write).
 
 Requests per call = the batch's Cosmos DB requests / the calls it stored. Metadata
 requests (account, collection, partition-key ranges) are listed apart and left out.
@@ -51,6 +55,7 @@ class CountingTransport(PooledTransport):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.sent: Counter[str] = Counter()  # request body bytes by container
 
     @staticmethod
     def classify(method: str, url: str, headers: Any) -> tuple[str, str]:
@@ -78,11 +83,19 @@ class CountingTransport(PooledTransport):
         return container, op
 
     async def send(self, request: Any, **kwargs: Any) -> Any:
-        self.counts[self.classify(request.method, request.url, request.headers)] += 1
+        container, op = self.classify(request.method, request.url, request.headers)
+        self.counts[(container, op)] += 1
+        body = getattr(request, "body", None)
+        if isinstance(body, (bytes, str)):
+            self.sent[container] += len(body)
         return await super().send(request, **kwargs)
 
     def take(self) -> Counter[tuple[str, str]]:
         out, self.counts = self.counts, Counter()
+        return out
+
+    def take_sent(self) -> Counter[str]:
+        out, self.sent = self.sent, Counter()
         return out
 
 
@@ -147,7 +160,27 @@ def summarise(counts: Counter[tuple[str, str]], calls: int, seconds: float) -> d
     }
 
 
-async def run(calls: int) -> dict[str, Any]:
+def meeting_records(legs: int) -> list[dict[str, Any]]:
+    """One SfB meeting: a CDR leg per attendee (attendee to focus), all for the same
+    conference URI, each leg its own dialog."""
+    rng = random.Random(11)
+    start = datetime.now(timezone.utc) - timedelta(days=1)
+    focus = f"sip:org@contoso.com;gruu;opaque=app:conf:focus:id:{uuid.uuid4().hex[:8]}"
+    records = [_cdr(i, start, rng) for i in range(legs)]
+    for i, r in enumerate(records):
+        r["data"].pop("user2DisplayName", None)
+        r["data"] |= {
+            "user1Uri": f"sip:attendee{i:04d}@contoso.com",
+            "user1DisplayName": f"Attendee {i}",
+            "user2Uri": focus,
+            "isConference": True,
+            "conferenceUri": focus,
+            "user1UserAgent": "UCCAPI/16.0.4849.1000 OC/16.0.4849.1000 (Skype for Business)",
+        }
+    return records
+
+
+async def run(calls: int, legs: int = 1_000) -> dict[str, Any]:
     from shared.processor import BatchProcessor
     from shared.settings import get_settings
     from shared.storage.clients import build_cosmos_transport, make_clients
@@ -201,6 +234,27 @@ async def run(calls: int) -> dict[str, Any]:
     blob_d2, _, _ = await stage(clients, settings, _envelope(tenant_d, qoe))
     results["D_late_qoe"] = await measured("D", blob_d2)
     results["D_late_qoe"]["firstBatchCdrs"] = len(cdrs)
+
+    # E: a large meeting in one batch, without the hold-over (baseline) then with it
+    from shared import processor as processor_module
+
+    held = processor_module.HOLD_FRAGMENTS
+    for name, hold in (("E_meeting_without_hold_over", 10**9), ("E_meeting", held)):
+        processor_module.HOLD_FRAGMENTS = hold
+        try:
+            env = _envelope(str(uuid.uuid4()), meeting_records(legs))
+            blob_e, _, _ = await stage(clients, settings, env)
+            transport.take_sent()
+            results[name] = await measured(name, blob_e)
+            results[name]["callsBytesSent"] = transport.take_sent()["calls"]
+        finally:
+            processor_module.HOLD_FRAGMENTS = held
+    base, now = results["E_meeting_without_hold_over"], results["E_meeting"]
+    results["E_ratio"] = {
+        "requests": round(now["requests"] / max(1, base["requests"]), 3),
+        "callsBytesSent": round(now["callsBytesSent"] / max(1, base["callsBytesSent"]), 3),
+        "seconds": round(now["seconds"] / max(0.001, base["seconds"]), 3),
+    }
     await clients.close()
     return results
 
@@ -208,12 +262,13 @@ async def run(calls: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--calls", type=int, default=1_000)
+    p.add_argument("--legs", type=int, default=1_000, help="legs of scenario E's meeting")
     args = p.parse_args(argv)
     from bench.stack import bench_stack
 
     results: dict[str, Any] = {"machine": f"{os.cpu_count()} cores"}
     with bench_stack():
-        results |= asyncio.run(run(args.calls))
+        results |= asyncio.run(run(args.calls, args.legs))
     publish("writes.json", results)
     return 0
 

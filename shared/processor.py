@@ -187,10 +187,7 @@ def _approx_size(record: Any) -> int:
 
 
 def held_over(
-    pending: dict[str, list[Fragment]],
-    sources: dict[str, dict[int, Any]],
-    fresh: dict[str, int],
-    budget: int = HOLD_BYTES,
+    sources: dict[str, dict[int, Any]], fresh: dict[str, int], budget: int = HOLD_BYTES
 ) -> set[str]:
     """The calls of a chunk to hold over to the next flush: those that gained at least
     `HOLD_FRAGMENTS` fragments in this chunk (`fresh`), most first, while their
@@ -206,7 +203,7 @@ def held_over(
         if gained < HOLD_FRAGMENTS:
             break
         records = sources[key]
-        if key not in pending or any(owners[i] > 1 for i in records):
+        if any(owners[i] > 1 for i in records):
             continue
         size = sum(_approx_size(r) for r in records.values())
         if size <= budget:
@@ -400,7 +397,7 @@ class BatchProcessor:
                     or len(quarantine) >= CHUNK_RECORDS
                     or parked_bytes >= QUARANTINE_BUFFER_BYTES
                 ):
-                    held = held_over(pending, sources, fresh)
+                    held = held_over(sources, fresh)
                     now = {k: v for k, v in pending.items() if k not in held}
                     now_sources = {k: v for k, v in sources.items() if k not in held}
                     refused = await self._flush(
